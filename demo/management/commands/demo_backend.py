@@ -1,0 +1,43 @@
+"""The demo echo backend: echoes every frame as it came (text as text, binary as binary,
+empty ones too) and prints one JSON line per connection with the path it was asked for."""
+
+import asyncio
+import json
+import sys
+
+from django.core.management.base import BaseCommand
+from websockets.asyncio.server import serve
+
+
+async def echo(connection):
+    request = connection.request
+    print(json.dumps({"event": "connect", "path": request.path,
+                      "subprotocol": connection.subprotocol,
+                      "headers": sorted({k.lower() for k in request.headers.keys()})}), flush=True)
+    try:
+        async for message in connection:
+            await connection.send(message)
+    finally:
+        print(json.dumps({"event": "close", "path": request.path, "code": connection.close_code}), flush=True)
+
+
+class Command(BaseCommand):
+    help = "Run the demo WebSocket echo backend."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8080)
+        parser.add_argument("--subprotocol", action="append", default=[],
+                            help="subprotocols to accept (the first the client offers wins)")
+
+    def handle(self, *args, host, port, subprotocol, **options):
+        async def main():
+            async with serve(echo, host, port, compression=None, ping_interval=None, max_size=None,
+                             subprotocols=subprotocol or None) as server:
+                print(f"echo backend on ws://{host}:{port}", file=sys.stderr, flush=True)
+                await server.serve_forever()
+
+        try:
+            asyncio.run(main())
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,212 @@
+"""Dev Portal REST API, ``/api/am/devportal/v3``, with WSO2's paths and field names."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from devportal import selectors, services
+from devportal.models import Application, Subscription
+from keymanager.models import OAuthClient
+from keymanager.server import token_issue
+from keymanager.services import keys_generate
+from portal.errors import NotFound, ValidationFailed
+from publisher import asyncapi
+from publisher.models import Api, PolicyLevel, ThrottlingPolicy
+
+
+def gateway_urls(api: Api) -> list[dict]:
+    out = []
+    for dep in api.deployments.select_related("environment").filter(display_on_devportal=True):
+        env = dep.environment
+        base = f"{api.context}/{api.version}"
+        out.append({
+            "environmentName": env.name,
+            "environmentDisplayName": env.display_name,
+            "URLs": {"ws": f"ws://{dep.vhost}:{env.ws_port}{base}", "wss": f"wss://{dep.vhost}:{env.wss_port}{base}"},
+        })
+    return out
+
+
+def catalog_api_dto(api: Api) -> dict:
+    return {
+        "id": str(api.id), "name": api.name, "description": api.description, "context": api.context,
+        "version": api.version, "provider": api.provider.get_username(), "type": "WS",
+        "lifeCycleStatus": api.lifecycle_status, "tiers": [{"tierName": p} for p in api.policies],
+        "authorizationHeader": api.authorization_header,
+        "endpointURLs": gateway_urls(api),
+    }
+
+
+def application_dto(app: Application) -> dict:
+    return {
+        "applicationId": str(app.id), "name": app.name, "throttlingPolicy": app.throttling_policy,
+        "description": app.description, "tokenType": app.token_type, "status": "APPROVED",
+        "owner": app.owner.get_username(), "subscriptionCount": app.subscriptions.count(),
+        "keys": [key_dto(c) for c in app.oauth_clients.all()],
+    }
+
+
+def key_dto(client: OAuthClient, secret: str | None = None, token: dict | None = None) -> dict:
+    out = {
+        "keyMappingId": str(client.key_mapping_id), "keyManager": "Resident Key Manager",
+        "consumerKey": client.client_id, "consumerSecret": secret, "supportedGrantTypes": client.grant_types,
+        "keyState": "APPROVED", "keyType": client.key_type, "mode": "CREATED",
+    }
+    if token:
+        out["token"] = token
+    return out
+
+
+def token_dto(token: dict) -> dict:
+    return {"accessToken": token["access_token"], "tokenScopes": (token.get("scope") or "").split(),
+            "validityTime": token.get("expires_in")}
+
+
+def subscription_dto(sub: Subscription) -> dict:
+    return {
+        "subscriptionId": str(sub.id), "applicationId": str(sub.application_id), "apiId": str(sub.api_id),
+        "apiInfo": {"name": sub.api.name, "context": sub.api.context, "version": sub.api.version},
+        "throttlingPolicy": sub.throttling_policy, "status": sub.status,
+    }
+
+
+def _application_or_404(request, application_id) -> Application:
+    app = selectors.application_get(owner=request.user, application_id=application_id)
+    if app is None:
+        raise NotFound(f"Application {application_id} not found")
+    return app
+
+
+class CatalogListApi(APIView):
+    def get(self, request):
+        apis = [catalog_api_dto(a) for a in selectors.catalog_list(query=request.query_params.get("query", ""))]
+        return Response({"count": len(apis), "list": apis})
+
+
+class CatalogDetailApi(APIView):
+    def get(self, request, api_id):
+        api = selectors.catalog_get(api_id)
+        if api is None:
+            raise NotFound(f"API {api_id} not found")
+        return Response(catalog_api_dto(api))
+
+
+class CatalogTopicsApi(APIView):
+    def get(self, request, api_id):
+        api = selectors.catalog_get(api_id)
+        if api is None:
+            raise NotFound(f"API {api_id} not found")
+        topics = [{"apiId": str(api.id), "name": op.target, "type": op.verb}
+                  for op in asyncapi.operations(api.definition)]
+        return Response({"count": len(topics), "list": topics})
+
+
+class ApplicationListCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=70)
+        throttlingPolicy = serializers.CharField(required=False, default="Unlimited")
+        description = serializers.CharField(required=False, allow_blank=True, default="", max_length=512)
+
+    def get(self, request):
+        services.application_ensure_default(user=request.user)
+        apps = [application_dto(a) for a in selectors.application_list(owner=request.user)]
+        return Response({"count": len(apps), "list": apps})
+
+    def post(self, request):
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = s.validated_data
+        app = services.application_create(owner=request.user, name=d["name"],
+                                          throttling_policy=d["throttlingPolicy"], description=d["description"])
+        return Response(application_dto(app), status=201)
+
+
+class ApplicationDetailApi(APIView):
+    def get(self, request, application_id):
+        return Response(application_dto(_application_or_404(request, application_id)))
+
+
+class ApplicationGenerateKeysApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        keyType = serializers.ChoiceField(choices=["PRODUCTION", "SANDBOX"])
+        grantTypesToBeSupported = serializers.ListField(child=serializers.CharField(), required=False)
+        scopes = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+        validityTime = serializers.IntegerField(required=False, min_value=1)
+
+    def post(self, request, application_id):
+        app = _application_or_404(request, application_id)
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = s.validated_data
+        client, secret = keys_generate(application=app, key_type=d["keyType"],
+                                       grant_types=d.get("grantTypesToBeSupported"), user=request.user)
+        return Response(key_dto(client, secret), status=200)
+
+
+class ApplicationOAuthKeysApi(APIView):
+    def get(self, request, application_id):
+        app = _application_or_404(request, application_id)
+        keys = [key_dto(c) for c in app.oauth_clients.all()]
+        return Response({"count": len(keys), "list": keys})
+
+
+class ApplicationGenerateTokenApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        consumerSecret = serializers.CharField()
+        validityPeriod = serializers.IntegerField(required=False, min_value=1, max_value=365 * 24 * 3600)
+        scopes = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+
+    def post(self, request, application_id, key_mapping_id):
+        app = _application_or_404(request, application_id)
+        try:
+            client = app.oauth_clients.filter(key_mapping_id=key_mapping_id).first()
+        except (ValueError, ValidationError):  # a malformed id is not found
+            client = None
+        if client is None:
+            raise NotFound(f"Key mapping {key_mapping_id} not found")
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = s.validated_data
+        if not client.check_client_secret(d["consumerSecret"]):
+            raise ValidationFailed("The consumer secret does not match this key", status=401)
+        token = token_issue(client=client, scope=" ".join(d["scopes"]), validity=d.get("validityPeriod"))
+        return Response(token_dto(token))
+
+
+class SubscriptionListCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        applicationId = serializers.UUIDField()
+        apiId = serializers.UUIDField()
+        throttlingPolicy = serializers.CharField()
+
+    def get(self, request):
+        subs = selectors.subscription_list(owner=request.user, api_id=request.query_params.get("apiId"),
+                                           application_id=request.query_params.get("applicationId"))
+        data = [subscription_dto(s) for s in subs]
+        return Response({"count": len(data), "list": data})
+
+    def post(self, request):
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = s.validated_data
+        app = _application_or_404(request, d["applicationId"])
+        api = selectors.catalog_get(d["apiId"])
+        if api is None:
+            raise NotFound(f"API {d['apiId']} not found")
+        sub = services.subscription_create(application=app, api=api, throttling_policy=d["throttlingPolicy"], user=request.user)
+        return Response(subscription_dto(sub), status=201)
+
+
+class ThrottlingPoliciesApi(APIView):
+    def get(self, request, policy_level):
+        if policy_level not in (PolicyLevel.APPLICATION, PolicyLevel.SUBSCRIPTION):
+            raise NotFound("policyLevel must be 'application' or 'subscription'")
+        items = [{"name": p.name, "displayName": p.display_name, "description": p.description, "policyLevel": policy_level,
+                  "requestCount": p.limit, "timeUnit": p.time_unit, "unitTime": p.unit_time,
+                  "stopOnQuotaReach": p.stop_on_quota_reach}
+                 for p in ThrottlingPolicy.objects.filter(level=policy_level)]
+        return Response({"count": len(items), "list": items})
+

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from devportal import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("apis/<str:api_id>", views.api_detail, name="api"),
+    path("applications", views.applications, name="applications"),
+    path("applications/<str:application_id>", views.application_detail, name="application"),
+]

@@ -1,0 +1,45 @@
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from devportal.models import Application, Subscription
+from publisher import lifecycle
+from publisher.models import Api
+
+
+def catalog_list(*, query: str = "") -> QuerySet[Api]:
+    qs = Api.objects.filter(lifecycle_status__in=lifecycle.DISCOVERABLE).select_related("provider")
+    if query:
+        qs = qs.filter(name__icontains=query) | qs.filter(context__icontains=query)
+    return qs.order_by("name", "version")
+
+
+def catalog_get(api_id) -> Api | None:
+    try:
+        return catalog_list().filter(pk=api_id).first()
+    except (ValueError, ValidationError):
+        return None
+
+
+def application_list(*, owner) -> QuerySet[Application]:
+    return Application.objects.filter(owner=owner).order_by("name")
+
+
+def application_get(*, owner, application_id) -> Application | None:
+    """Another user's application is simply not found."""
+    try:
+        return Application.objects.filter(owner=owner, pk=application_id).first()
+    except (ValueError, ValidationError):
+        return None
+
+
+def subscription_list(*, owner, api_id=None, application_id=None) -> QuerySet[Subscription]:
+    qs = Subscription.objects.filter(application__owner=owner).select_related("api", "application")
+    try:
+        if api_id:
+            qs = qs.filter(api_id=api_id)
+        if application_id:
+            qs = qs.filter(application_id=application_id)
+        list(qs[:0])
+    except (ValueError, ValidationError):
+        return Subscription.objects.none()
+    return qs

@@ -1,0 +1,55 @@
+from django.db import IntegrityError, transaction
+
+from devportal.models import Application, Subscription
+from gateway_sync.services import config_changed
+from portal.audit import audit_record
+from portal.errors import Conflict, ValidationFailed
+from publisher import lifecycle
+from publisher.models import Api, PolicyLevel, ThrottlingPolicy
+
+DEFAULT_APPLICATION = "DefaultApplication"
+
+
+def application_ensure_default(*, user) -> Application:
+    """Every user has a DefaultApplication, made the first time it is needed."""
+    app, _ = Application.objects.get_or_create(
+        owner=user, name=DEFAULT_APPLICATION,
+        defaults={"throttling_policy": "Unlimited", "description": "This is the default application"},
+    )
+    return app
+
+
+@transaction.atomic
+def application_create(*, owner, name: str, throttling_policy: str = "Unlimited", description: str = "") -> Application:
+    name = (name or "").strip()
+    if not name or len(name) > 70:
+        raise ValidationFailed("Application name is required (at most 70 characters)")
+    if not ThrottlingPolicy.objects.filter(level=PolicyLevel.APPLICATION, name=throttling_policy).exists():
+        raise ValidationFailed(f"Unknown application throttling policy {throttling_policy!r}")
+    try:
+        with transaction.atomic():
+            app = Application.objects.create(
+                owner=owner, name=name, throttling_policy=throttling_policy, description=description
+            )
+    except IntegrityError:
+        raise Conflict(f"You already have an application named {name!r}") from None
+    audit_record(actor=owner, action="application.create", target=app, detail={"name": name})
+    return app
+
+
+@transaction.atomic
+def subscription_create(*, application: Application, api: Api, throttling_policy: str, user) -> Subscription:
+    if api.lifecycle_status not in lifecycle.SUBSCRIBABLE:
+        raise Conflict(f"API {api.name} is {api.lifecycle_status} and does not accept new subscriptions")
+    if throttling_policy not in api.policies:
+        raise ValidationFailed(
+            f"Business plan {throttling_policy!r} is not offered by {api.name}; choose from {', '.join(api.policies)}"
+        )
+    try:
+        with transaction.atomic():
+            sub = Subscription.objects.create(application=application, api=api, throttling_policy=throttling_policy)
+    except IntegrityError:
+        raise Conflict(f"Application {application.name} is already subscribed to {api.name}") from None
+    audit_record(actor=user, action="subscription.create", target=sub, detail={"api": str(api.id), "application": str(application.id)})
+    config_changed()
+    return sub

@@ -1,0 +1,65 @@
+"""Plain HTTP on the gateway ports: ``POST /testkey`` and ``GET /health``."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+MAX_BODY = 16 * 1024
+
+
+async def _read_body(receive) -> bytes | None:
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if len(body) > MAX_BODY:
+            return None
+        if not message.get("more_body"):
+            return body
+
+
+async def _respond(send, status: int, body: bytes, content_type: bytes, extra=()) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _json(data) -> bytes:
+    return json.dumps(data).encode()
+
+
+class GatewayHttp:
+    def __init__(self, gateway):
+        self.gateway = gateway
+
+    async def __call__(self, scope, receive, send) -> None:
+        path, method = scope["path"].rstrip("/") or "/", scope["method"]
+        if path == "/health" and method == "GET":
+            health = self.gateway.health()
+            await _respond(send, 200 if health["status"] == "UP" else 503, _json(health), b"application/json")
+        elif path == "/testkey":
+            await self._testkey(scope, receive, send, method)
+        else:
+            body = {"code": "404", "error_message": "Not Found", "error_description": f"No resource at {path}"}
+            await _respond(send, 404, _json(body), b"application/json")
+
+    async def _testkey(self, scope, receive, send, method: str) -> None:
+        if method != "POST":
+            await _respond(send, 405, b"Use POST.", b"text/plain", [(b"allow", b"POST")])
+            return
+        body = await _read_body(receive)
+        if body is None:
+            await _respond(send, 400, b"Error occurred while processing the request.", b"text/plain")
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        user, status, reason = self.gateway.testkey.authenticate(headers.get("authorization"))
+        if user is None:
+            await _respond(send, status, reason.encode(), b"text/plain")
+            return
+        form = parse_qs(body.decode("utf-8", "replace"))
+        scope_claim = " ".join(" ".join(form.get("scope", [])).split())
+        token = self.gateway.testkey.issue(user=user, scope=scope_claim)
+        await _respond(send, 200, token.encode(), b"text/plain")

@@ -1,0 +1,59 @@
+"""Start the gateway under Uvicorn: ws on one port, wss (self-signed on first run) on another,
+both served by one process and one application object, so they share state."""
+
+import asyncio
+import signal
+from pathlib import Path
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from gateway.tls import ensure_self_signed
+
+
+class _Server(uvicorn.Server):
+    # Signals are handled once for both listeners, below.
+    def install_signal_handlers(self) -> None:
+        pass
+
+
+class Command(BaseCommand):
+    help = "Run the WebSocket gateway (Uvicorn, websockets-sansio, uvloop)."
+
+    def add_arguments(self, parser):
+        conf = settings.TIDEGATE
+        parser.add_argument("--host", default=conf["GATEWAY_HOST"])
+        parser.add_argument("--port", type=int, default=conf["GATEWAY_WS_PORT"], help="ws port")
+        parser.add_argument("--tls-port", type=int, default=conf["GATEWAY_WSS_PORT"], help="wss port (0: off)")
+
+    def handle(self, *args, host, port, tls_port, **options):
+        from gateway.asgi import application
+
+        common = dict(
+            host=host, ws="websockets-sansio", loop="uvloop", http="httptools", lifespan="on",
+            access_log=False, ws_max_size=settings.TIDEGATE["MAX_FRAME_SIZE"], log_level="warning",
+            ws_per_message_deflate=False,
+        )
+        configs = [uvicorn.Config(application, port=port, **common)]
+        if tls_port:
+            cert, key = ensure_self_signed(Path(settings.DATA_DIR) / "tls")
+            configs.append(uvicorn.Config(application, port=tls_port, ssl_certfile=str(cert), ssl_keyfile=str(key), **common))
+        servers = [_Server(c) for c in configs]
+
+        async def main():
+            loop = asyncio.get_running_loop()
+
+            def stop():
+                for s in servers:
+                    s.should_exit = True
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop)
+            self.stdout.write(f"gateway listening on ws://{host}:{port}" + (f" and wss://{host}:{tls_port}" if tls_port else ""))
+            self.stdout.flush()
+            await asyncio.gather(*(s.serve() for s in servers))
+
+        import uvloop
+
+        uvloop.run(main())

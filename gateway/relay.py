@@ -1,0 +1,146 @@
+"""The WebSocket relay: a plain ASGI handler, one coroutine per direction.
+
+It asks ``decisions.admit`` whether the handshake may proceed, opens the backend leg,
+and then only moves frames. Channels' consumer classes are not used here: they cost
+two to four times the CPU per frame (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import aiohttp
+
+from gateway.decisions import Admission, Refusal, admit
+
+log = logging.getLogger("tidegate.gateway")
+
+# Headers that belong to the client's own handshake and are never copied upstream.
+HOP_HEADERS = frozenset(
+    {
+        "host", "connection", "upgrade", "content-length", "transfer-encoding", "keep-alive",
+        "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol",
+        "sec-websocket-accept", "te", "trailer", "proxy-authorization", "proxy-connection",
+    }
+)
+# Close codes that describe a missing or abnormal close and may not be sent on the wire.
+_UNSENDABLE = {1005: 1000, 1006: 1001, 1015: 1001}
+BACKEND_GONE = 1014
+
+
+def _sendable(code: int | None, fallback: int = 1000) -> int:
+    if code is None:
+        return fallback
+    return _UNSENDABLE.get(code, code)
+
+
+async def deny(scope, send, refusal: Refusal) -> None:
+    """Refuse a handshake with an HTTP status and the JSON error body (ASGI WebSocket
+    Denial Response). Servers without the extension (Daphne) can only answer 403."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        body = json.dumps(refusal.body()).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers += [(k.encode(), v.encode()) for k, v in refusal.headers]
+        await send({"type": "websocket.http.response.start", "status": refusal.status, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1008})
+
+
+class Relay:
+    def __init__(self, gateway):
+        self.gateway = gateway
+
+    async def __call__(self, scope, receive, send) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        state = self.gateway.state
+        if state is None:
+            await deny(scope, send, Refusal(503, "101503", "Service unavailable", "The gateway has no configuration yet"))
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        decision = admit(state, scope["path"], scope["query_string"].decode("latin-1"), headers)
+        if isinstance(decision, Refusal):
+            await deny(scope, send, decision)
+            return
+        backend = await self._connect(scope, headers, decision)
+        if backend is None:
+            await deny(scope, send, Refusal(502, "101503", "Error connecting to the back end",
+                                            "The backend refused or did not answer the connection"))
+            return
+        await send({"type": "websocket.accept", "subprotocol": backend.protocol})
+        downstream = asyncio.create_task(self._backend_to_client(backend, send))
+        try:
+            await self._client_to_backend(receive, backend)
+        finally:
+            if not backend.closed:
+                await backend.close()
+            try:
+                await asyncio.wait_for(downstream, 5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                downstream.cancel()
+
+    async def _connect(self, scope, headers: dict[str, str], decision: Admission):
+        skip = HOP_HEADERS | decision.strip_headers
+        forwarded = {k: v for k, v in headers.items() if k not in skip}
+        client = scope.get("client")
+        if client:
+            prior = forwarded.get("x-forwarded-for")
+            forwarded["x-forwarded-for"] = f"{prior}, {client[0]}" if prior else client[0]
+        try:
+            return await self.gateway.session.ws_connect(
+                decision.upstream_url,
+                protocols=scope.get("subprotocols") or (),
+                headers=forwarded,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5),
+                max_msg_size=self.gateway.max_frame_size,
+                autoping=True,
+                autoclose=True,
+                compress=0,
+                ssl=self.gateway.backend_ssl,
+            )
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+            log.warning("backend connect failed: %s (%s)", type(exc).__name__, decision.match.api.name)
+            return None
+
+    async def _client_to_backend(self, receive, backend: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                try:
+                    if message.get("text") is not None:
+                        await backend.send_str(message["text"])
+                    else:
+                        await backend.send_bytes(message.get("bytes") or b"")
+                except (ConnectionError, aiohttp.ClientError):
+                    return
+            elif kind == "websocket.disconnect":
+                code = _sendable(message.get("code"))
+                await backend.close(code=code, message=(message.get("reason") or "").encode())
+                return
+
+    async def _backend_to_client(self, backend: aiohttp.ClientWebSocketResponse, send) -> None:
+        try:
+            while True:
+                msg = await backend.receive()
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    await send({"type": "websocket.send", "text": msg.data})
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    await send({"type": "websocket.send", "bytes": msg.data})
+                elif msg.type == aiohttp.WSMsgType.CLOSE:
+                    await send({"type": "websocket.close", "code": _sendable(msg.data), "reason": msg.extra or ""})
+                    return
+                else:  # CLOSED or ERROR: the backend went away without a close handshake
+                    code = backend.close_code if msg.type == aiohttp.WSMsgType.ERROR and backend.close_code else BACKEND_GONE
+                    await send({"type": "websocket.close", "code": _sendable(code, BACKEND_GONE)})
+                    return
+        except (OSError, RuntimeError):
+            return  # the client is already gone
+        except Exception as exc:  # noqa: BLE001 - any server's own "client gone" error
+            if "Disconnected" in type(exc).__name__:
+                return
+            raise

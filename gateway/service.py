@@ -1,0 +1,125 @@
+"""One gateway process: its current ``State``, the backend HTTP session, the test-key
+issuer, and the loop that keeps the snapshot current."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from pathlib import Path
+
+import aiohttp
+from django.conf import settings
+from joserfc.errors import JoseError
+
+from gateway.decisions import State
+from gateway.testkey import TestKeyIssuer
+from gateway_sync.snapshot import snapshot_from_dict
+
+log = logging.getLogger("tidegate.gateway")
+
+
+class Gateway:
+    def __init__(self, *, portal_url: str, token: str, environments: list[str], interval: float,
+                 testkey: TestKeyIssuer, max_frame_size: int, connect_timeout: float):
+        self.portal_url = portal_url.rstrip("/")
+        self.token = token
+        self.environments = environments
+        self.interval = interval
+        self.testkey = testkey
+        self.max_frame_size = max_frame_size
+        self.connect_timeout = connect_timeout
+        self.state: State | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.backend_ssl: ssl.SSLContext | bool = True
+        self.synced_at: float | None = None
+        self._sync_task: asyncio.Task | None = None
+        self._start_lock: asyncio.Lock | None = None
+        self._sync_failing = False
+
+    @classmethod
+    def from_settings(cls) -> Gateway:
+        conf = settings.TIDEGATE
+        return cls(
+            portal_url=conf["PORTAL_URL"],
+            token=conf["GATEWAY_TOKEN"],
+            environments=conf["GATEWAY_ENVIRONMENTS"],
+            interval=conf["SYNC_INTERVAL"],
+            testkey=TestKeyIssuer(
+                issuer=conf["TESTKEY_ISSUER"],
+                key_path=Path(settings.DATA_DIR) / "gateway" / "testkey-jwk.json",
+                users=conf["TESTKEY_USERS"],
+                validity=conf["TOKEN_VALIDITY"],
+            ),
+            max_frame_size=conf["MAX_FRAME_SIZE"],
+            connect_timeout=conf["BACKEND_CONNECT_TIMEOUT"],
+        )
+
+    async def ensure_started(self) -> None:
+        if self._sync_task is not None:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._sync_task is not None:
+                return
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=True),
+                timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout, sock_connect=self.connect_timeout),
+            )
+            await self.sync_once()
+            self._sync_task = asyncio.create_task(self._sync_loop())
+
+    async def stop(self) -> None:
+        if self._sync_task:
+            self._sync_task.cancel()
+            self._sync_task = None
+        if self.session:
+            await self.session.close()
+            self.session = None
+
+    async def sync_once(self) -> bool:
+        """Fetch the snapshot if its version moved; keep serving the last one on any failure."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if self.state is not None:
+            headers["If-None-Match"] = f'"{self.state.snapshot.version}"'
+        url = f"{self.portal_url}/internal/gateway/snapshot"
+        try:
+            async with self.session.get(url, params={"environments": ",".join(self.environments)},
+                                        headers=headers, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                if resp.status == 304:
+                    self.synced_at = time.time()
+                    return False
+                resp.raise_for_status()
+                data = await resp.json()
+            state = State.build(snapshot_from_dict(data), extra_issuers=[self.testkey.issuer_config()])
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError, TypeError, JoseError) as exc:
+            if not self._sync_failing:
+                log.warning("snapshot sync failed, serving the last known configuration: %s", exc)
+            self._sync_failing = True
+            return False
+        if self._sync_failing:
+            log.info("snapshot sync recovered")
+        self._sync_failing = False
+        previous = self.state.snapshot.version if self.state else None
+        self.state = state
+        self.synced_at = time.time()
+        log.info("snapshot version %s applied (was %s): %d APIs", state.snapshot.version, previous, len(state.snapshot.apis))
+        return True
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.sync_once()
+
+    def health(self) -> dict:
+        snap = self.state.snapshot if self.state else None
+        return {
+            "status": "UP" if snap else "STARTING",
+            "snapshotVersion": snap.version if snap else None,
+            "snapshotAgeSeconds": round(time.time() - self.synced_at, 3) if self.synced_at else None,
+            "controlPlaneReachable": not self._sync_failing,
+            "apis": len(snap.apis) if snap else 0,
+            "environments": self.environments,
+        }

@@ -1,0 +1,77 @@
+"""The gateway's own ``/testkey`` issuer (Choreo Connect's): a key made on first run and
+kept in the data directory, and RS256 tokens for gateway users that need no subscription."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+
+from gateway_sync.snapshot import IssuerConfig
+
+AUDIENCE = "http://org.wso2.apimgt/gateway"
+
+
+class TestKeyIssuer:
+    __test__ = False  # not a pytest class
+
+    def __init__(self, *, issuer: str, key_path: Path, users: str, validity: int = 3600):
+        self.issuer = issuer
+        self.validity = validity
+        self.users = dict(u.split(":", 1) for u in users.split(",") if ":" in u)
+        self.key = self._load_or_create(key_path)
+
+    @staticmethod
+    def _load_or_create(path: Path) -> RSAKey:
+        if path.exists():
+            return RSAKey.import_key(json.loads(path.read_text()))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = RSAKey.generate_key(2048, parameters={"kid": f"testkey-{uuid.uuid4().hex[:12]}", "alg": "RS256", "use": "sig"}, private=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(key.as_dict(private=True), fh)
+        os.replace(tmp, path)
+        return key
+
+    def issuer_config(self) -> IssuerConfig:
+        return IssuerConfig(
+            issuer=self.issuer,
+            jwks={"keys": [self.key.as_dict(private=False)]},
+            validate_subscription=False,
+            consumer_key_claim="",
+        )
+
+    def authenticate(self, authorization: str | None) -> tuple[str | None, int, str]:
+        """Check ``Authorization: Basic``; returns (user, status, reason) with user None on failure."""
+        if not authorization:
+            return None, 401, "User is NOT authorized to generate a token. Please provide a valid Authorization header to continue."
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            return None, 401, "User is NOT authorized to generate a token. Please provide a valid Authorization header to continue."
+        try:
+            user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None, 400, "Error occurred while processing the request."
+        expected = self.users.get(user)
+        if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
+            return None, 401, "Wrong username or password. Please provide valid credentials."
+        return user, 200, ""
+
+    def issue(self, *, user: str, scope: str = "") -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer, "aud": AUDIENCE, "sub": user, "keytype": "PRODUCTION",
+            "iat": now, "exp": now + self.validity, "jti": str(uuid.uuid4()),
+        }
+        if scope:
+            claims["scope"] = scope
+        return jwt.encode({"alg": "RS256", "typ": "JWT", "kid": self.key.kid}, claims, KeySet([self.key]))

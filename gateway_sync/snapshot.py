@@ -1,0 +1,176 @@
+"""The one typed, versioned value a gateway enforces, built in one place.
+
+``snapshot_build`` reads the control plane's database and returns a ``Snapshot``;
+``snapshot_to_dict``/``snapshot_from_dict`` carry it over the wire. Gateways hold a
+``Snapshot`` and never read the ORM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    name: str
+    scopes: tuple[str, ...] = ()
+    uri_mapping: str = ""
+    secured: bool = True
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    id: str
+    name: str
+    context: str
+    version: str
+    lifecycle_status: str
+    revision: int
+    production_endpoint: str
+    sandbox_endpoint: str = ""
+    authorization_header: str = "Authorization"
+    topics: tuple[TopicConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class SubscriptionConfig:
+    id: str
+    api_id: str
+    policy: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ApplicationConfig:
+    """An application as seen through one of its consumer keys."""
+
+    id: str
+    name: str
+    owner: str
+    policy: str
+    key_type: str
+    subscriptions: tuple[SubscriptionConfig, ...] = ()
+
+    def subscription_for(self, api_id: str) -> SubscriptionConfig | None:
+        for sub in self.subscriptions:
+            if sub.api_id == api_id:
+                return sub
+        return None
+
+
+@dataclass(frozen=True)
+class IssuerConfig:
+    issuer: str
+    jwks: dict[str, Any]
+    # Tokens of an issuer that does not validate subscriptions (the /testkey issuer) need none.
+    validate_subscription: bool = True
+    consumer_key_claim: str = "azp"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    environments: tuple[str, ...]
+    apis: tuple[ApiConfig, ...] = ()
+    applications: dict[str, ApplicationConfig] = field(default_factory=dict)  # by consumer key
+    issuers: tuple[IssuerConfig, ...] = ()
+
+
+def snapshot_to_dict(snapshot: Snapshot) -> dict[str, Any]:
+    data = asdict(snapshot)
+    data["schema"] = SCHEMA_VERSION
+    return data
+
+
+def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
+    if data.get("schema") != SCHEMA_VERSION:
+        raise ValueError(f"unsupported snapshot schema {data.get('schema')!r}")
+    return Snapshot(
+        version=int(data["version"]),
+        environments=tuple(data["environments"]),
+        apis=tuple(
+            ApiConfig(**{**a, "topics": tuple(TopicConfig(**{**t, "scopes": tuple(t["scopes"])}) for t in a["topics"])})
+            for a in data["apis"]
+        ),
+        applications={
+            key: ApplicationConfig(
+                **{**app, "subscriptions": tuple(SubscriptionConfig(**s) for s in app["subscriptions"])}
+            )
+            for key, app in data["applications"].items()
+        },
+        issuers=tuple(IssuerConfig(**i) for i in data["issuers"]),
+    )
+
+
+def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
+    """Everything gateways of ``environments`` enforce: deployed revisions with the API's
+    live lifecycle state, applications and subscriptions by consumer key, trusted issuers."""
+    from django.conf import settings
+
+    from devportal.models import Subscription
+    from keymanager import signing
+    from keymanager.models import OAuthClient
+    from publisher import asyncapi
+    from publisher.models import Deployment
+
+    apis = []
+    seen = set()
+    deployments = (
+        Deployment.objects.filter(environment__name__in=environments)
+        .select_related("api", "revision")
+        .order_by("api_id", "environment__name")
+    )
+    for dep in deployments:
+        if dep.api_id in seen:  # one API, several of this gateway's environments: first wins
+            continue
+        seen.add(dep.api_id)
+        snap = dep.revision.snapshot
+        definition = snap["definition"]
+        apis.append(
+            ApiConfig(
+                id=str(dep.api_id),
+                name=snap["name"],
+                context=snap["context"],
+                version=snap["version"],
+                lifecycle_status=dep.api.lifecycle_status,
+                revision=dep.revision.number,
+                production_endpoint=snap["endpointConfig"]["production_endpoints"]["url"],
+                sandbox_endpoint=(snap["endpointConfig"].get("sandbox_endpoints") or {}).get("url", ""),
+                authorization_header=snap.get("authorizationHeader") or "Authorization",
+                topics=tuple(
+                    TopicConfig(name=t.name, scopes=t.scopes, uri_mapping=t.uri_mapping, secured=t.secured)
+                    for t in asyncapi.topics(definition)
+                ),
+            )
+        )
+
+    subs_by_app: dict[Any, list[SubscriptionConfig]] = {}
+    for sub in Subscription.objects.all().only("id", "api_id", "application_id", "throttling_policy", "status"):
+        subs_by_app.setdefault(sub.application_id, []).append(
+            SubscriptionConfig(id=str(sub.id), api_id=str(sub.api_id), policy=sub.throttling_policy, status=sub.status)
+        )
+    applications = {}
+    for client in OAuthClient.objects.select_related("application__owner"):
+        app = client.application
+        applications[client.client_id] = ApplicationConfig(
+            id=str(app.id),
+            name=app.name,
+            owner=app.owner.get_username(),
+            policy=app.throttling_policy,
+            key_type=client.key_type,
+            subscriptions=tuple(subs_by_app.get(app.id, ())),
+        )
+
+    issuers = (
+        IssuerConfig(issuer=settings.TIDEGATE["KEY_MANAGER_ISSUER"], jwks=signing.jwks()),
+    )
+    return Snapshot(
+        version=version,
+        environments=tuple(environments),
+        apis=tuple(apis),
+        applications=applications,
+        issuers=issuers,
+    )

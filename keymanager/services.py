@@ -1,0 +1,36 @@
+import secrets
+
+from django.db import transaction
+
+from devportal.models import Application
+from gateway_sync.services import config_changed
+from keymanager.models import KeyType, OAuthClient
+from portal.audit import audit_record
+from portal.errors import Conflict, ValidationFailed
+
+SUPPORTED_GRANTS = ("client_credentials", "password", "refresh_token")
+
+
+@transaction.atomic
+def keys_generate(*, application: Application, key_type: str, grant_types: list[str] | None, user) -> tuple[OAuthClient, str]:
+    """Make a consumer key and secret for one key type. Returns the client and the secret,
+    which is not stored (only its digest) and so can be shown this once."""
+    if key_type not in KeyType.values:
+        raise ValidationFailed(f"keyType must be PRODUCTION or SANDBOX (got {key_type!r})")
+    grant_types = list(grant_types or ["client_credentials"])
+    unknown = [g for g in grant_types if g not in SUPPORTED_GRANTS]
+    if unknown:
+        raise ValidationFailed(f"Unsupported grant types {unknown}; supported: {', '.join(SUPPORTED_GRANTS)}")
+    if OAuthClient.objects.filter(application=application, key_type=key_type).exists():
+        raise Conflict(f"{key_type} keys already exist for this application; regenerate the secret instead")
+    secret = secrets.token_urlsafe(32)
+    client = OAuthClient.objects.create(
+        application=application,
+        key_type=key_type,
+        client_id=secrets.token_urlsafe(21),
+        client_secret_digest=OAuthClient.digest(secret),
+        grant_types=grant_types,
+    )
+    audit_record(actor=user, action="keys.generate", target=application, detail={"keyType": key_type, "consumerKey": client.client_id})
+    config_changed()
+    return client, secret

@@ -1,0 +1,9 @@
+"""The portal's ASGI application (served by Daphne): Django pages, REST and OAuth2."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+application = get_asgi_application()

@@ -1,0 +1,102 @@
+"""Domain errors and the one handler that turns them (and DRF's) into the JSON error body.
+
+Body: ``{"code": int, "message": str, "description": str}`` plus ``error`` (a list of
+details) for validation failures, as WSO2's REST APIs answer. Never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+log = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    status = 400
+    message = "Bad Request"
+
+    def __init__(self, description: str, *, details: list[dict[str, Any]] | None = None, status: int | None = None):
+        super().__init__(description)
+        self.description = description
+        self.details = details or []
+        if status is not None:
+            self.status = status
+
+
+class ValidationFailed(ApplicationError):
+    status = 400
+    message = "Bad Request"
+
+
+class NotFound(ApplicationError):
+    status = 404
+    message = "Not Found"
+
+
+class Conflict(ApplicationError):
+    status = 409
+    message = "Conflict"
+
+
+class Forbidden(ApplicationError):
+    status = 403
+    message = "Forbidden"
+
+
+def error_body(status: int, message: str, description: str, details: list | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": status, "message": message, "description": description}
+    if details:
+        body["error"] = details
+    return body
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.status, exc.message, exc.description, exc.details), status=exc.status)
+    if isinstance(exc, Http404):
+        return Response(error_body(404, "Not Found", "The requested resource does not exist"), status=404)
+    if isinstance(exc, PermissionDenied):
+        exc = drf.PermissionDenied()
+    if isinstance(exc, drf.ValidationError):
+        details = _flatten(exc.detail)
+        description = "; ".join(f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in details)
+        return Response(error_body(400, "Bad Request", description, details), status=400)
+    if isinstance(exc, drf.APIException):
+        headers = {}
+        if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
+            headers["WWW-Authenticate"] = 'Basic realm="tidegate"'
+            status = 401
+        else:
+            status = exc.status_code
+        return Response(
+            error_body(status, _title(status), str(exc.detail)), status=status, headers=headers
+        )
+    log.exception("unhandled error in %s", context.get("view").__class__.__name__)
+    return Response(error_body(500, "Internal Server Error", "The server could not complete the request"), status=500)
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    return HTTPStatus(status).phrase
+
+
+def _flatten(detail, field: str = "") -> list[dict[str, str]]:
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            name = key if key != "non_field_errors" else ""
+            out.extend(_flatten(value, f"{field}.{name}" if field and name else (name or field)))
+        return out
+    if isinstance(detail, list):
+        out = []
+        for item in detail:
+            out.extend(_flatten(item, field))
+        return out
+    return [{"field": field, "message": str(detail)}]

@@ -1,0 +1,173 @@
+"""Tidegate settings: the one place that reads the environment.
+
+Every knob is an environment variable with a development default. With DEBUG off,
+secrets have no default and a missing one stops the process at start.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    return env(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(env(name, str(default)))
+
+
+DEBUG = env_bool("TIDEGATE_DEBUG")
+
+
+def secret(name: str, dev_default: str) -> str:
+    value = env(name)
+    if value:
+        return value
+    if DEBUG:
+        return dev_default
+    raise ImproperlyConfigured(f"{name} must be set when TIDEGATE_DEBUG is off")
+
+
+DATA_DIR = Path(env("TIDEGATE_DATA_DIR", str(BASE_DIR / "var")))
+SECRET_KEY = secret("TIDEGATE_SECRET_KEY", "dev-only-insecure-secret-key-change-me")
+ALLOWED_HOSTS = (env("TIDEGATE_ALLOWED_HOSTS") or "127.0.0.1,localhost,[::1],testserver").split(",")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "portal",
+    "publisher",
+    "devportal",
+    "keymanager",
+    "gateway_sync",
+    "gateway",
+    "demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+ASGI_APPLICATION = "portal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.roles",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env("TIDEGATE_SQLITE_PATH", str(DATA_DIR / "db.sqlite3")),
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Front-end assets come from npm (node_modules) and are served locally, never from a CDN.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/pico", BASE_DIR / "node_modules" / "@picocss" / "pico" / "css"),
+]
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "portal.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tidegate REST API",
+    "DESCRIPTION": "Publisher v4, Dev Portal v3 and Admin v4 paths, shaped after WSO2 API Manager.",
+    "VERSION": "0.1.0",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("TIDEGATE_LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+}
+
+# Everything the gateway and the control plane need to find each other, in one namespaced dict.
+TIDEGATE = {
+    # Where gateways pull their configuration snapshot from, and the shared token they present.
+    "PORTAL_URL": env("TIDEGATE_PORTAL_URL", "http://127.0.0.1:8000"),
+    "GATEWAY_TOKEN": secret("TIDEGATE_GATEWAY_TOKEN", "dev-gateway-token"),
+    # Gateway listeners.
+    "GATEWAY_HOST": env("TIDEGATE_GATEWAY_HOST", "127.0.0.1"),
+    "GATEWAY_WS_PORT": env_int("TIDEGATE_GATEWAY_WS_PORT", 9090),
+    "GATEWAY_WSS_PORT": env_int("TIDEGATE_GATEWAY_WSS_PORT", 9095),
+    # The host name shown to developers in gateway URLs (WSO2's default vhost).
+    "GATEWAY_VHOST": env("TIDEGATE_GATEWAY_VHOST", "localhost"),
+    # Environments this gateway serves.
+    "GATEWAY_ENVIRONMENTS": (env("TIDEGATE_GATEWAY_ENVIRONMENTS") or "Default").split(","),
+    # Seconds between snapshot version checks.
+    "SYNC_INTERVAL": float(env("TIDEGATE_SYNC_INTERVAL", "0.25")),
+    # Issuer URLs of the built-in Key Manager and of the gateway's /testkey.
+    "KEY_MANAGER_ISSUER": env("TIDEGATE_KM_ISSUER", "https://localhost:9443/oauth2/token"),
+    "TESTKEY_ISSUER": env("TIDEGATE_TESTKEY_ISSUER", "https://localhost:9095/testkey"),
+    # Gateway users allowed to call /testkey, "user:password,...". Development only by default.
+    "TESTKEY_USERS": env("TIDEGATE_TESTKEY_USERS", "admin:admin" if DEBUG else ""),
+    "TOKEN_VALIDITY": env_int("TIDEGATE_TOKEN_VALIDITY", 3600),
+    "BACKEND_CONNECT_TIMEOUT": float(env("TIDEGATE_BACKEND_CONNECT_TIMEOUT", "5")),
+    "MAX_FRAME_SIZE": env_int("TIDEGATE_MAX_FRAME_SIZE", 1024 * 1024),
+}

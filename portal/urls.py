@@ -1,0 +1,22 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from gateway_sync.apis import snapshot_view
+from keymanager.views import jwks_view, token_view
+from portal import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("publisher/", include(("publisher.page_urls", "publisher"))),
+    path("devportal/", include(("devportal.page_urls", "devportal"))),
+    path("api/am/publisher/v4/", include("publisher.urls")),
+    path("api/am/devportal/v3/", include("devportal.urls")),
+    path("api/openapi.yaml", SpectacularAPIView.as_view(), name="openapi"),
+    path("oauth2/token", token_view, name="oauth2-token"),
+    path("oauth2/jwks", jwks_view, name="oauth2-jwks"),
+    path("internal/gateway/snapshot", snapshot_view, name="gateway-snapshot"),
+]

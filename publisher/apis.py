@@ -1,0 +1,279 @@
+"""Publisher REST API, ``/api/am/publisher/v4``, with WSO2's paths and field names.
+Views are thin: check input, call one service, shape the output."""
+
+from __future__ import annotations
+
+import json
+
+from django.db import transaction
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.errors import NotFound, ValidationFailed
+from portal.roles import IsCreatorOrPublisher, IsPublisher
+from publisher import lifecycle, selectors, services
+from publisher.dto import api_dto
+from publisher.models import ApiRevision, Deployment
+
+
+def revision_dto(rev: ApiRevision) -> dict:
+    return {
+        "id": str(rev.id),
+        "displayName": rev.display_name,
+        "description": rev.description,
+        "createdTime": rev.created_time.isoformat(),
+        "apiInfo": {"id": str(rev.api_id)},
+        "deploymentInfo": [deployment_dto(d) for d in rev.deployments.all()],
+    }
+
+
+def deployment_dto(dep: Deployment) -> dict:
+    return {
+        "revisionUuid": str(dep.revision_id),
+        "name": dep.environment.name,
+        "vhost": dep.vhost,
+        "displayOnDevportal": dep.display_on_devportal,
+        "deployedTime": dep.deployed_time.isoformat(),
+        "successDeployedTime": dep.deployed_time.isoformat(),
+    }
+
+
+def _api_or_404(api_id):
+    api = selectors.api_get(api_id)
+    if api is None:
+        raise NotFound(f"API {api_id} not found")
+    return api
+
+
+class ApiListCreateApi(APIView):
+    permission_classes = [IsCreatorOrPublisher]
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=60)
+        context = serializers.CharField(max_length=200)
+        version = serializers.CharField(max_length=30)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        type = serializers.ChoiceField(choices=["WS"], required=False, default="WS")
+        policies = serializers.ListField(child=serializers.CharField(), required=False)
+        endpointConfig = serializers.DictField()
+
+    def get(self, request):
+        apis = selectors.api_list(query=request.query_params.get("query", ""))
+        data = [api_dto(a) for a in apis]
+        return Response({"count": len(data), "list": data, "pagination": {"offset": 0, "limit": len(data), "total": len(data)}})
+
+    def post(self, request):
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = s.validated_data
+        ec = d["endpointConfig"]
+        api = services.api_create(
+            provider=request.user,
+            name=d["name"],
+            context=d["context"],
+            version=d["version"],
+            description=d["description"],
+            policies=d.get("policies"),
+            production_endpoint=(ec.get("production_endpoints") or {}).get("url", ""),
+            sandbox_endpoint=(ec.get("sandbox_endpoints") or {}).get("url", ""),
+        )
+        return Response(api_dto(api), status=201, headers={"Location": f"/api/am/publisher/v4/apis/{api.id}"})
+
+
+class ApiDetailApi(APIView):
+    permission_classes = [IsCreatorOrPublisher]
+
+    def get(self, request, api_id):
+        return Response(api_dto(_api_or_404(api_id)))
+
+    def delete(self, request, api_id):
+        services.api_delete(api=_api_or_404(api_id), user=request.user)
+        return Response(status=200)
+
+
+def _read_definition_input(request) -> tuple[bytes | str, dict]:
+    upload = request.FILES.get("file")
+    inline = request.data.get("inlineAPIDefinition") or request.data.get("apiDefinition")
+    if upload is not None:
+        document = upload.read()
+    elif inline:
+        document = inline
+    elif request.data.get("url"):
+        raise ValidationFailed("Import by URL is not available yet: upload the file or paste the definition")
+    else:
+        raise ValidationFailed("Send the AsyncAPI definition as multipart 'file' (or 'inlineAPIDefinition')")
+    raw_props = request.data.get("additionalProperties") or "{}"
+    try:
+        props = json.loads(raw_props) if isinstance(raw_props, str) else dict(raw_props)
+    except ValueError:
+        raise ValidationFailed("additionalProperties must be a JSON object") from None
+    if not isinstance(props, dict):
+        raise ValidationFailed("additionalProperties must be a JSON object")
+    return document, props
+
+
+class ApiImportAsyncApiApi(APIView):
+    permission_classes = [IsCreatorOrPublisher]
+
+    def post(self, request):
+        document, props = _read_definition_input(request)
+        api = services.api_import_asyncapi(provider=request.user, document=document, properties=props)
+        return Response(api_dto(api), status=201, headers={"Location": f"/api/am/publisher/v4/apis/{api.id}"})
+
+
+class ApiValidateAsyncApiApi(APIView):
+    permission_classes = [IsCreatorOrPublisher]
+
+    def post(self, request):
+        from publisher import asyncapi
+
+        document, _ = _read_definition_input(request)
+        try:
+            doc = asyncapi.parse_and_validate(document)
+        except asyncapi.InvalidDefinition as exc:
+            return Response({"isValid": False, "errors": [e.as_dict() for e in exc.errors]})
+        info = doc.get("info") or {}
+        body = {"isValid": True, "errors": [],
+                "info": {"name": info.get("title"), "version": info.get("version"), "asyncAPIVersion": doc.get("asyncapi"),
+                         "endpoints": [s.get("url") for s in (doc.get("servers") or {}).values() if isinstance(s, dict)]}}
+        if request.query_params.get("returnContent") == "true":
+            body["content"] = json.dumps(doc)
+        return Response(body)
+
+
+class ApiAsyncApiDefinitionApi(APIView):
+    permission_classes = [IsCreatorOrPublisher]
+
+    def get(self, request, api_id):
+        return Response(_api_or_404(api_id).definition)
+
+
+class ApiRevisionListCreateApi(APIView):
+    permission_classes = [IsCreatorOrPublisher]
+
+    class InputSerializer(serializers.Serializer):
+        description = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+
+    def get(self, request, api_id):
+        api = _api_or_404(api_id)
+        revs = [revision_dto(r) for r in selectors.revision_list(api=api)]
+        if request.query_params.get("query") == "deployed:true":
+            revs = [r for r in revs if r["deploymentInfo"]]
+        return Response({"count": len(revs), "list": revs})
+
+    def post(self, request, api_id):
+        api = _api_or_404(api_id)
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        rev = services.api_revision_create(api=api, created_by=request.user, description=s.validated_data["description"])
+        return Response(revision_dto(rev), status=201)
+
+
+def _revision_or_404(api, revision_id):
+    rev = selectors.revision_get(api=api, revision_id=revision_id)
+    if rev is None:
+        raise NotFound(f"Revision {revision_id} of this API not found")
+    return rev
+
+
+def _environments_body(data) -> list[dict]:
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list) or not all(isinstance(i, dict) for i in data):
+        raise ValidationFailed('Body must be a list like [{"name": "Default", "vhost": "localhost"}]')
+    return data
+
+
+class ApiDeployRevisionApi(APIView):
+    permission_classes = [IsPublisher]
+
+    def post(self, request, api_id):
+        api = _api_or_404(api_id)
+        rev = _revision_or_404(api, request.query_params.get("revisionId"))
+        deployments = services.api_revision_deploy(
+            api=api, revision=rev, environments=_environments_body(request.data), deployed_by=request.user
+        )
+        return Response([deployment_dto(d) for d in deployments], status=201)
+
+
+class ApiUndeployRevisionApi(APIView):
+    permission_classes = [IsPublisher]
+
+    def post(self, request, api_id):
+        api = _api_or_404(api_id)
+        rev = _revision_or_404(api, request.query_params.get("revisionId"))
+        envs = [] if request.query_params.get("allEnvironments") == "true" else [
+            e.get("name") for e in _environments_body(request.data or [])
+        ]
+        services.api_revision_undeploy(api=api, revision=rev, environments=envs, user=request.user)
+        return Response(status=201)
+
+
+class ApiDeploymentListApi(APIView):
+    permission_classes = [IsCreatorOrPublisher]
+
+    def get(self, request, api_id):
+        api = _api_or_404(api_id)
+        return Response({"list": [deployment_dto(d) for d in selectors.deployment_list(api=api)]})
+
+
+class ApiChangeLifecycleApi(APIView):
+    permission_classes = [IsPublisher]
+
+    def post(self, request):
+        api = _api_or_404(request.query_params.get("apiId"))
+        action = request.query_params.get("action", "")
+        with transaction.atomic():
+            event = services.api_change_lifecycle(api=api, action=action, user=request.user)
+        return Response(
+            {
+                "workflowStatus": "APPROVED",
+                "lifecycleState": {
+                    "state": event.post_state,
+                    "availableTransitions": [
+                        {"event": a, "targetState": lifecycle.next_state(event.post_state, a)}
+                        for a in lifecycle.allowed_actions(event.post_state)
+                    ],
+                },
+            }
+        )
+
+
+class ApiLifecycleHistoryApi(APIView):
+    permission_classes = [IsCreatorOrPublisher]
+
+    def get(self, request, api_id):
+        api = _api_or_404(api_id)
+        items = [
+            {"previousState": e.previous_state, "postState": e.post_state, "user": e.user.get_username(),
+             "updatedTime": e.updated_time.isoformat(), "action": e.action}
+            for e in api.lifecycle_events.select_related("user")
+        ]
+        return Response({"count": len(items), "list": items})
+
+
+class StreamingSubscriptionPoliciesApi(APIView):
+    permission_classes = [IsCreatorOrPublisher]
+
+    def get(self, request):
+        items = [
+            {"name": p.name, "displayName": p.display_name, "description": p.description,
+             "requestCount": p.limit, "timeUnit": p.time_unit, "unitTime": p.unit_time,
+             "tierPlan": "FREE", "stopOnQuotaReach": p.stop_on_quota_reach}
+            for p in selectors.streaming_subscription_policies()
+        ]
+        return Response({"count": len(items), "list": items})
+
+
+class SettingsApi(APIView):
+    permission_classes = [IsCreatorOrPublisher]
+
+    def get(self, request):
+        envs = [
+            {"id": str(e.id), "name": e.name, "displayName": e.display_name, "type": "hybrid", "provider": "tidegate",
+             "showInApiConsole": True,
+             "vhosts": [{"host": e.vhost, "wsPort": e.ws_port, "wssPort": e.wss_port}]}
+            for e in selectors.environment_list()
+        ]
+        return Response({"environment": envs, "scopes": [], "monetizationAttributes": [], "externalStoresEnabled": False})

@@ -1,0 +1,354 @@
+"""AsyncAPI 2.x documents: parse, validate, and read topics out of them.
+
+The document is the source of truth for an API's topics. Everything here is a pure
+function over plain data, so it is tested without a database.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from django.conf import settings
+
+SUPPORTED_VERSIONS = ("2.0.0", "2.1.0", "2.2.0", "2.3.0", "2.4.0", "2.5.0", "2.6.0")
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+DEFAULT_TOPIC = "/*"
+
+
+@dataclass(frozen=True)
+class DefinitionError:
+    message: str
+    pointer: str = ""
+    line: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"message": self.message, "pointer": self.pointer}
+        if self.line is not None:
+            out["line"] = self.line
+        return out
+
+
+class InvalidDefinition(Exception):
+    def __init__(self, errors: list[DefinitionError]):
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One verb on one topic, in the shape of WSO2's ``APIOperations``."""
+
+    target: str
+    verb: str  # PUBLISH | SUBSCRIBE
+    scopes: tuple[str, ...] = ()
+    uri_mapping: str = ""
+    auth_type: str = "Any"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "verb": self.verb,
+            "authType": self.auth_type,
+            "scopes": list(self.scopes),
+            "uriMapping": self.uri_mapping or None,
+        }
+
+
+@dataclass(frozen=True)
+class Topic:
+    """What the gateway enforces for one channel: publish's settings win over subscribe's."""
+
+    name: str
+    verbs: tuple[str, ...]
+    scopes: tuple[str, ...]
+    uri_mapping: str
+    secured: bool
+    parameters: tuple[str, ...] = field(default=())
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _pointer(path) -> str:
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path) if path else ""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Refuses anchors and aliases outright: they are how YAML bombs are built."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError("while parsing", None, "aliases are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _node_lines(node, path=(), out=None) -> dict[str, int]:
+    out = {} if out is None else out
+    out[_pointer(path)] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            out.setdefault(_pointer((*path, key.value)), key.start_mark.line + 1)
+            _node_lines(value, (*path, key.value), out)
+            out[_pointer((*path, key.value))] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _node_lines(item, (*path, i), out)
+    return out
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    document: dict[str, Any]
+    lines: dict[str, int]  # JSON pointer -> 1-based line, empty for JSON input
+
+    def line_of(self, pointer: str) -> int | None:
+        while True:
+            if pointer in self.lines:
+                return self.lines[pointer]
+            if not pointer:
+                return None
+            pointer = pointer.rsplit("/", 1)[0]
+
+
+def parse(text: str | bytes) -> ParsedDocument:
+    """Parse YAML or JSON text into a document, remembering where each node stood."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_DOCUMENT_BYTES:
+            raise InvalidDefinition([DefinitionError(f"document is larger than {MAX_DOCUMENT_BYTES} bytes")])
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidDefinition([DefinitionError("document is not UTF-8 text")]) from None
+    if len(text.encode()) > MAX_DOCUMENT_BYTES:
+        raise InvalidDefinition([DefinitionError(f"document is larger than {MAX_DOCUMENT_BYTES} bytes")])
+    if not text.strip():
+        raise InvalidDefinition([DefinitionError("document is empty")])
+    try:
+        loader = _NoAliasLoader(text)
+        try:
+            node = loader.get_single_node()
+            document = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise InvalidDefinition([DefinitionError(f"not valid YAML or JSON: {exc.problem or exc}", "", line)]) from None
+    except yaml.YAMLError as exc:
+        raise InvalidDefinition([DefinitionError(f"not valid YAML or JSON: {exc}")]) from None
+    if not isinstance(document, dict):
+        raise InvalidDefinition([DefinitionError("document must be a mapping (an AsyncAPI object)", "", 1)])
+    # Round-trip through JSON: refuses YAML-only types (dates, sets) and normalises keys.
+    try:
+        document = json.loads(json.dumps(document))
+    except (TypeError, ValueError) as exc:
+        raise InvalidDefinition([DefinitionError(f"document holds values JSON cannot carry: {exc}")]) from None
+    return ParsedDocument(document, _node_lines(node) if node is not None else {})
+
+
+# ---------------------------------------------------------------- validation
+
+
+@cache
+def _schema(version: str) -> dict[str, Any]:
+    path = Path(settings.BASE_DIR) / "node_modules" / "@asyncapi" / "specs" / "schemas" / f"{version}-without-$id.json"
+    return json.loads(path.read_text())
+
+
+def validate(parsed: ParsedDocument) -> dict[str, Any]:
+    """Check a parsed document against the AsyncAPI schema and WSO2's extension rules.
+
+    Returns the document with ``x-scopes`` normalised to lists. Raises InvalidDefinition
+    with every problem found, each with its JSON pointer and (for YAML) line.
+    """
+    doc = parsed.document
+    version = doc.get("asyncapi")
+    if version not in SUPPORTED_VERSIONS:
+        raise InvalidDefinition(
+            [
+                DefinitionError(
+                    f"'asyncapi' must be one of {', '.join(SUPPORTED_VERSIONS)} (got {version!r})",
+                    "/asyncapi",
+                    parsed.line_of("/asyncapi"),
+                )
+            ]
+        )
+    doc = normalise(doc)
+    validator = jsonschema.Draft7Validator(_schema(version))
+    errors = []
+    for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        pointer = _pointer(err.absolute_path)
+        errors.append(DefinitionError(_schema_message(err), pointer, parsed.line_of(pointer)))
+    errors.extend(_extension_errors(doc, parsed))
+    if errors:
+        raise InvalidDefinition(errors)
+    return doc
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    # oneOf/anyOf errors are unreadable at the top; the most specific sub-error says more.
+    best = jsonschema.exceptions.best_match([err]) if err.context else err
+    where = _pointer(err.absolute_path) or "document"
+    return f"{where}: {best.message}"
+
+
+def _extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[DefinitionError]:
+    errors = []
+    declared = set(declared_scopes(doc))
+    for name, channel in (doc.get("channels") or {}).items():
+        if not name.startswith("/"):
+            pointer = _pointer(("channels", name))
+            errors.append(DefinitionError(f"topic {name!r} must start with '/'", pointer, parsed.line_of(pointer)))
+        for verb in ("publish", "subscribe"):
+            op = channel.get(verb) if isinstance(channel, dict) else None
+            if not isinstance(op, dict):
+                continue
+            mapping = op.get("x-uri-mapping")
+            if mapping is not None and (not isinstance(mapping, str) or not mapping.startswith("/")):
+                pointer = _pointer(("channels", name, verb, "x-uri-mapping"))
+                errors.append(
+                    DefinitionError("x-uri-mapping must be a path starting with '/'", pointer, parsed.line_of(pointer))
+                )
+            for scope in op.get("x-scopes") or []:
+                if scope not in declared:
+                    pointer = _pointer(("channels", name, verb, "x-scopes"))
+                    errors.append(
+                        DefinitionError(
+                            f"Scope '{scope}' not found: declare it under "
+                            "components.securitySchemes.oauth2.flows.implicit.scopes",
+                            pointer,
+                            parsed.line_of(pointer),
+                        )
+                    )
+    return errors
+
+
+def normalise(doc: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy with WSO2's map form of ``x-scopes`` (``{"0": x}``) turned into lists."""
+    doc = json.loads(json.dumps(doc))
+    for channel in (doc.get("channels") or {}).values():
+        if not isinstance(channel, dict):
+            continue
+        for verb in ("publish", "subscribe"):
+            op = channel.get(verb)
+            if isinstance(op, dict) and isinstance(op.get("x-scopes"), dict):
+                op["x-scopes"] = [op["x-scopes"][k] for k in sorted(op["x-scopes"], key=str)]
+    return doc
+
+
+def parse_and_validate(text: str | bytes) -> dict[str, Any]:
+    return validate(parse(text))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def declared_scopes(doc: dict[str, Any]) -> dict[str, str]:
+    implicit = _implicit_flow(doc)
+    scopes = implicit.get("scopes") if isinstance(implicit, dict) else None
+    return dict(scopes) if isinstance(scopes, dict) else {}
+
+
+def _implicit_flow(doc: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return doc["components"]["securitySchemes"]["oauth2"]["flows"]["implicit"]
+    except (KeyError, TypeError):
+        return {}
+
+
+def _is_true(value) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def operations(doc: dict[str, Any]) -> list[Operation]:
+    root_open = _is_true(doc.get("x-wso2-disable-security")) or doc.get("x-auth-type") == "None"
+    out = []
+    for name, channel in (doc.get("channels") or {}).items():
+        open_ = root_open or channel.get("x-auth-type") == "None" or _is_true(channel.get("x-wso2-disable-security"))
+        for verb in ("publish", "subscribe"):
+            op = channel.get(verb)
+            if not isinstance(op, dict):
+                continue
+            out.append(
+                Operation(
+                    target=name,
+                    verb=verb.upper(),
+                    scopes=tuple(op.get("x-scopes") or ()),
+                    uri_mapping=op.get("x-uri-mapping") or "",
+                    auth_type="None" if open_ else "Any",
+                )
+            )
+    return out
+
+
+def topics(doc: dict[str, Any]) -> list[Topic]:
+    """One entry per channel with at least one operation; publish's extensions take priority
+    because both verbs arrive at the gateway as the same GET handshake."""
+    by_target: dict[str, list[Operation]] = {}
+    for op in operations(doc):
+        by_target.setdefault(op.target, []).append(op)
+    out = []
+    for target, ops in by_target.items():
+        ops.sort(key=lambda o: o.verb != "PUBLISH")
+        lead = ops[0]
+        out.append(
+            Topic(
+                name=target,
+                verbs=tuple(o.verb for o in ops),
+                scopes=lead.scopes,
+                uri_mapping=lead.uri_mapping,
+                secured=lead.auth_type != "None",
+                parameters=tuple(_params(target)),
+            )
+        )
+    return out
+
+
+def _params(target: str) -> list[str]:
+    return [seg[1:-1] for seg in target.split("/") if seg.startswith("{") and seg.endswith("}")]
+
+
+def blank_definition(*, name: str, version: str, endpoint: str) -> dict[str, Any]:
+    """The document of a new API made from a form: one catch-all topic ``/*``."""
+    return {
+        "asyncapi": "2.0.0",
+        "info": {"title": name, "version": version},
+        "servers": {"production": {"url": endpoint, "protocol": "ws"}},
+        "channels": {DEFAULT_TOPIC: {"publish": {}, "subscribe": {}, "x-auth-type": "Any"}},
+        "components": {
+            "securitySchemes": {
+                "oauth2": {
+                    "type": "oauth2",
+                    "flows": {
+                        "implicit": {
+                            "authorizationUrl": "http://localhost:9999",
+                            "scopes": {},
+                            "x-scopes-bindings": {},
+                        }
+                    },
+                }
+            }
+        },
+    }
+
+
+def server_url(doc: dict[str, Any], name: str) -> str:
+    server = (doc.get("servers") or {}).get(name)
+    return server.get("url", "") if isinstance(server, dict) else ""
+
+
+def with_servers(doc: dict[str, Any], *, production: str, sandbox: str = "") -> dict[str, Any]:
+    """A copy of ``doc`` whose servers name the API's endpoints, as WSO2 writes them."""
+    doc = json.loads(json.dumps(doc))
+    servers = {"production": {"url": production, "protocol": "ws" if production.startswith("ws:") else "wss"}}
+    if sandbox:
+        servers["sandbox"] = {"url": sandbox, "protocol": "ws" if sandbox.startswith("ws:") else "wss"}
+    doc["servers"] = servers
+    return doc

@@ -1,0 +1,48 @@
+"""The WSO2 Publisher v4 shape of an API, used by REST responses and revision snapshots."""
+
+from typing import Any
+
+from publisher import asyncapi
+from publisher.models import Api
+
+
+def api_dto(api: Api) -> dict[str, Any]:
+    endpoint_config: dict[str, Any] = {
+        "endpoint_type": "ws",
+        "production_endpoints": {"url": api.production_endpoint},
+    }
+    if api.sandbox_endpoint:
+        endpoint_config["sandbox_endpoints"] = {"url": api.sandbox_endpoint}
+    declared = asyncapi.declared_scopes(api.definition)
+    bindings = asyncapi._implicit_flow(api.definition).get("x-scopes-bindings") or {}
+    return {
+        "id": str(api.id),
+        "name": api.name,
+        "description": api.description,
+        "context": api.context,
+        "version": api.version,
+        "provider": api.provider.get_username(),
+        "lifeCycleStatus": api.lifecycle_status,
+        "type": "WS",
+        "transport": ["ws", "wss"],
+        "policies": list(api.policies),
+        "apiThrottlingPolicy": api.api_throttling_policy or None,
+        "authorizationHeader": api.authorization_header,
+        "securityScheme": ["oauth2"],
+        "endpointConfig": endpoint_config,
+        "scopes": [
+            {
+                "scope": {
+                    "name": name,
+                    "displayName": name,
+                    "description": description,
+                    "bindings": [r.strip() for r in str(bindings.get(name, "")).split(",") if r.strip()],
+                },
+                "shared": False,
+            }
+            for name, description in declared.items()
+        ],
+        "operations": [op.as_dict() for op in asyncapi.operations(api.definition)],
+        "createdTime": api.created_time.isoformat() if api.created_time else None,
+        "lastUpdatedTime": api.last_updated_time.isoformat() if api.last_updated_time else None,
+    }

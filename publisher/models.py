@@ -1,0 +1,148 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class LifecycleStatus(models.TextChoices):
+    CREATED = "CREATED"
+    PROTOTYPED = "PROTOTYPED"
+    PUBLISHED = "PUBLISHED"
+    BLOCKED = "BLOCKED"
+    DEPRECATED = "DEPRECATED"
+    RETIRED = "RETIRED"
+
+
+class Api(models.Model):
+    """The working copy of a WebSocket API.
+
+    The AsyncAPI document is the source of truth for topics: operations, scopes and URL
+    mappings are read from it (``publisher.asyncapi``), never stored twice.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=60)
+    context = models.CharField(max_length=200)
+    version = models.CharField(max_length=30)
+    description = models.TextField(blank=True)
+    provider = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="apis")
+    lifecycle_status = models.CharField(
+        max_length=16, choices=LifecycleStatus.choices, default=LifecycleStatus.CREATED
+    )
+    production_endpoint = models.CharField(max_length=2000)
+    sandbox_endpoint = models.CharField(max_length=2000, blank=True)
+    policies = models.JSONField(default=list, help_text="Business plans (subscription policies) offered")
+    api_throttling_policy = models.CharField(max_length=60, blank=True)
+    authorization_header = models.CharField(max_length=60, default="Authorization")
+    definition = models.JSONField(help_text="AsyncAPI 2.x document")
+    created_time = models.DateTimeField(auto_now_add=True)
+    last_updated_time = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["context", "version"], name="api_context_version_unique")
+        ]
+        ordering = ["name", "version"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class ApiRevision(models.Model):
+    """An immutable snapshot of an API's working copy; what gateways actually serve."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    description = models.CharField(max_length=255, blank=True)
+    snapshot = models.JSONField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_time = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api", "number"], name="revision_number_unique")]
+        ordering = ["number"]
+
+    @property
+    def display_name(self) -> str:
+        return f"REVISION {self.number}"
+
+
+class Environment(models.Model):
+    """A gateway environment (WSO2: a gateway label). Gateways serve the environments they are given."""
+
+    name = models.CharField(max_length=60, unique=True)
+    display_name = models.CharField(max_length=100)
+    vhost = models.CharField(max_length=255, default="localhost")
+    ws_port = models.PositiveIntegerField(default=9090)
+    wss_port = models.PositiveIntegerField(default=9095)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Deployment(models.Model):
+    """Which revision of an API runs in which environment. One revision per API per environment."""
+
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="deployments")
+    revision = models.ForeignKey(ApiRevision, on_delete=models.PROTECT, related_name="deployments")
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="deployments")
+    vhost = models.CharField(max_length=255)
+    display_on_devportal = models.BooleanField(default=True)
+    deployed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    deployed_time = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api", "environment"], name="one_revision_per_environment")
+        ]
+
+
+class LifecycleEvent(models.Model):
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="lifecycle_events")
+    previous_state = models.CharField(max_length=16, blank=True)
+    post_state = models.CharField(max_length=16)
+    action = models.CharField(max_length=40)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_time = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["updated_time", "id"]
+
+
+class PolicyLevel(models.TextChoices):
+    SUBSCRIPTION = "subscription"
+    APPLICATION = "application"
+    ADVANCED = "advanced"
+
+
+class LimitType(models.TextChoices):
+    EVENTCOUNT = "EVENTCOUNTLIMIT"
+    REQUESTCOUNT = "REQUESTCOUNTLIMIT"
+    BANDWIDTH = "BANDWIDTHLIMIT"
+
+
+class ThrottlingPolicy(models.Model):
+    """A rate-limit plan as data: ``limit`` events (or bytes) per ``unit_time`` ``time_unit``.
+
+    ``limit`` of 0 means unlimited.
+    """
+
+    level = models.CharField(max_length=16, choices=PolicyLevel.choices)
+    name = models.CharField(max_length=60)
+    display_name = models.CharField(max_length=100)
+    description = models.CharField(max_length=255, blank=True)
+    limit_type = models.CharField(max_length=20, choices=LimitType.choices, default=LimitType.EVENTCOUNT)
+    limit = models.PositiveBigIntegerField(default=0)
+    time_unit = models.CharField(max_length=8, default="min")
+    unit_time = models.PositiveIntegerField(default=1)
+    stop_on_quota_reach = models.BooleanField(default=True)
+    is_streaming = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "name"], name="policy_level_name_unique")]
+        ordering = ["level", "id"]
+
+    @property
+    def unlimited(self) -> bool:
+        return self.limit == 0

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from publisher import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("apis/create", views.create, name="create"),
+    path("apis/import", views.import_asyncapi, name="import"),
+    path("apis/<str:api_id>", views.detail, name="detail"),
+]

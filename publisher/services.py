@@ -1,0 +1,249 @@
+"""Writes for the Publisher: every function validates first, changes nothing on error,
+records who did it, and tells gateways after commit."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db import IntegrityError, transaction
+
+from gateway_sync.services import config_changed
+from portal.audit import audit_record
+from portal.errors import Conflict, NotFound, ValidationFailed
+from publisher import asyncapi, lifecycle
+from publisher.dto import api_dto
+from publisher.models import (
+    Api,
+    ApiRevision,
+    Deployment,
+    Environment,
+    LifecycleEvent,
+    LifecycleStatus,
+    PolicyLevel,
+    ThrottlingPolicy,
+)
+
+MAX_REVISIONS = 5
+_CONTEXT_RE = re.compile(r"^/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)*$")
+_VERSION_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,30}$")
+_NAME_RE = re.compile(r"^[^~!@#;:%^*()+={}|\\<>\"',&$\[\]/]{1,60}$")
+
+
+def _errors(field: str, message: str) -> dict[str, str]:
+    return {"field": field, "message": message}
+
+
+def validate_endpoint(url: str, field: str = "endpointConfig") -> list[dict[str, str]]:
+    if not url:
+        return [_errors(field, "an endpoint URL is required")]
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        return [_errors(field, f"endpoint must be a ws:// or wss:// URL with a host (got {url!r})")]
+    if parts.fragment:
+        return [_errors(field, "endpoint must not have a #fragment")]
+    return []
+
+
+def normalise_context(context: str) -> str:
+    context = (context or "").strip()
+    if context and not context.startswith("/"):
+        context = "/" + context
+    return context.rstrip("/")
+
+
+def _validate_api_fields(*, name: str, context: str, version: str, production_endpoint: str,
+                         sandbox_endpoint: str, policies: list[str]) -> list[dict[str, str]]:
+    errors = []
+    if not _NAME_RE.match(name or ""):
+        errors.append(_errors("name", "name is required, at most 60 characters, without special characters"))
+    if not _CONTEXT_RE.match(context or ""):
+        errors.append(_errors("context", "context must look like /path/segments (letters, digits, - _ .)"))
+    if not _VERSION_RE.match(version or ""):
+        errors.append(_errors("version", "version is required: letters, digits, - _ . (at most 30)"))
+    errors += validate_endpoint(production_endpoint, "endpointConfig.production_endpoints.url")
+    if sandbox_endpoint:
+        errors += validate_endpoint(sandbox_endpoint, "endpointConfig.sandbox_endpoints.url")
+    known = set(
+        ThrottlingPolicy.objects.filter(level=PolicyLevel.SUBSCRIPTION, is_streaming=True).values_list("name", flat=True)
+    )
+    for plan in policies:
+        if plan not in known:
+            errors.append(_errors("policies", f"unknown business plan {plan!r}; choose from {sorted(known)}"))
+    return errors
+
+
+@transaction.atomic
+def api_create(
+    *,
+    provider,
+    name: str,
+    context: str,
+    version: str,
+    production_endpoint: str,
+    sandbox_endpoint: str = "",
+    policies: list[str] | None = None,
+    description: str = "",
+    definition: dict[str, Any] | None = None,
+) -> Api:
+    """Create an API from a form (one ``/*`` topic) or from a validated AsyncAPI document."""
+    context = normalise_context(context)
+    policies = list(policies or ["AsyncUnlimited"])
+    errors = _validate_api_fields(
+        name=name, context=context, version=version, production_endpoint=production_endpoint,
+        sandbox_endpoint=sandbox_endpoint, policies=policies,
+    )
+    if errors:
+        raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
+    if Api.objects.filter(context=context, version=version).exists():
+        raise Conflict(f"An API with context {context} and version {version} already exists")
+    if definition is None:
+        definition = asyncapi.blank_definition(name=name, version=version, endpoint=production_endpoint)
+    definition = asyncapi.with_servers(definition, production=production_endpoint, sandbox=sandbox_endpoint)
+    try:
+        with transaction.atomic():
+            api = Api.objects.create(
+                name=name, context=context, version=version, description=description, provider=provider,
+                production_endpoint=production_endpoint, sandbox_endpoint=sandbox_endpoint,
+                policies=policies, definition=definition,
+            )
+    except IntegrityError:
+        raise Conflict(f"An API with context {context} and version {version} already exists") from None
+    audit_record(actor=provider, action="api.create", target=api, detail={"context": context, "version": version})
+    return api
+
+
+def api_import_asyncapi(*, provider, document: str | bytes, properties: dict[str, Any]) -> Api:
+    """Create an API from an AsyncAPI document plus WSO2's ``additionalProperties``.
+
+    The endpoint comes from ``endpointConfig`` when given, else from the document's
+    ``servers.production``; name and version default to the document's ``info``.
+    """
+    try:
+        definition = asyncapi.parse_and_validate(document)
+    except asyncapi.InvalidDefinition as exc:
+        raise ValidationFailed(
+            "The AsyncAPI definition is invalid", details=[e.as_dict() for e in exc.errors]
+        ) from None
+    endpoint_config = properties.get("endpointConfig") or {}
+    production = (endpoint_config.get("production_endpoints") or {}).get("url") or asyncapi.server_url(
+        definition, "production"
+    )
+    sandbox = (endpoint_config.get("sandbox_endpoints") or {}).get("url") or asyncapi.server_url(definition, "sandbox")
+    info = definition.get("info") or {}
+    return api_create(
+        provider=provider,
+        name=properties.get("name") or info.get("title", ""),
+        context=properties.get("context", ""),
+        version=properties.get("version") or info.get("version", ""),
+        production_endpoint=production,
+        sandbox_endpoint=sandbox,
+        policies=properties.get("policies"),
+        description=properties.get("description", ""),
+        definition=definition,
+    )
+
+
+@transaction.atomic
+def api_delete(*, api: Api, user) -> None:
+    if api.deployments.exists():
+        raise Conflict("Undeploy every revision of this API before deleting it")
+    if api.subscriptions.exists():
+        raise Conflict("This API has subscriptions; it cannot be deleted")
+    audit_record(actor=user, action="api.delete", target=api, detail={"context": api.context, "version": api.version})
+    api.delete()
+    config_changed()
+
+
+@transaction.atomic
+def api_revision_create(*, api: Api, created_by, description: str = "") -> ApiRevision:
+    if len(description) > 255:
+        raise ValidationFailed("description must be at most 255 characters")
+    api = Api.objects.select_for_update().get(pk=api.pk)
+    if api.revisions.count() >= MAX_REVISIONS:
+        raise Conflict(
+            f"An API can have at most {MAX_REVISIONS} revisions: delete one that is not deployed first"
+        )
+    last = api.revisions.order_by("-number").values_list("number", flat=True).first() or 0
+    revision = ApiRevision.objects.create(
+        api=api, number=last + 1, description=description, snapshot=api_revision_snapshot(api),
+        created_by=created_by,
+    )
+    audit_record(actor=created_by, action="api.revision.create", target=revision, detail={"number": revision.number})
+    return revision
+
+
+def api_revision_snapshot(api: Api) -> dict[str, Any]:
+    data = api_dto(api)
+    data["definition"] = api.definition
+    data["sandboxEndpoint"] = api.sandbox_endpoint
+    return data
+
+
+@transaction.atomic
+def api_revision_deploy(*, api: Api, revision: ApiRevision, environments: list[dict[str, Any]], deployed_by) -> list[Deployment]:
+    """Deploy ``revision`` to each named environment, replacing what ran there before."""
+    if revision.api_id != api.pk:
+        raise NotFound("No such revision of this API")
+    if api.lifecycle_status == LifecycleStatus.RETIRED:
+        raise Conflict("A retired API cannot be deployed")
+    if not environments:
+        raise ValidationFailed("Name at least one environment, e.g. [{\"name\": \"Default\"}]")
+    deployments = []
+    for item in environments:
+        env_name = item.get("name") if isinstance(item, dict) else None
+        env = Environment.objects.filter(name=env_name).first()
+        if env is None:
+            raise ValidationFailed(f"Unknown gateway environment {env_name!r}")
+        deployment, _ = Deployment.objects.update_or_create(
+            api=api, environment=env,
+            defaults={
+                "revision": revision,
+                "vhost": item.get("vhost") or env.vhost,
+                "display_on_devportal": bool(item.get("displayOnDevportal", True)),
+                "deployed_by": deployed_by,
+            },
+        )
+        deployments.append(deployment)
+        audit_record(actor=deployed_by, action="api.deploy", target=api,
+                     detail={"revision": revision.number, "environment": env.name})
+    config_changed()
+    return deployments
+
+
+@transaction.atomic
+def api_revision_undeploy(*, api: Api, revision: ApiRevision, environments: list[str], user) -> int:
+    qs = Deployment.objects.filter(api=api, revision=revision)
+    if environments:
+        qs = qs.filter(environment__name__in=environments)
+    count = qs.count()
+    qs.delete()
+    audit_record(actor=user, action="api.undeploy", target=api, detail={"revision": revision.number, "environments": environments})
+    config_changed()
+    return count
+
+
+@transaction.atomic
+def api_change_lifecycle(*, api: Api, action: str, user) -> LifecycleEvent:
+    api = Api.objects.select_for_update().get(pk=api.pk)
+    if action not in lifecycle.ACTIONS:
+        raise ValidationFailed(f"Unknown lifecycle action {action!r}; actions are {', '.join(lifecycle.ACTIONS)}")
+    target = lifecycle.next_state(api.lifecycle_status, action)
+    if target is None:
+        allowed = lifecycle.allowed_actions(api.lifecycle_status)
+        raise Conflict(
+            f"Action '{action}' is not allowed from state {api.lifecycle_status}; "
+            f"allowed: {', '.join(allowed) if allowed else 'none'}",
+            details=[{"field": "action", "message": a} for a in allowed],
+        )
+    event = LifecycleEvent.objects.create(
+        api=api, previous_state=api.lifecycle_status, post_state=target, action=action, user=user
+    )
+    api.lifecycle_status = target
+    api.save(update_fields=["lifecycle_status", "last_updated_time"])
+    if target == LifecycleStatus.RETIRED:
+        api.deployments.all().delete()
+    audit_record(actor=user, action="api.lifecycle", target=api, detail={"action": action, "to": target})
+    config_changed()
+    return event

@@ -1,0 +1,121 @@
+import pytest
+
+from publisher import asyncapi
+
+CHATS = """\
+asyncapi: 2.0.0
+info: {title: Chats, version: 1.0.0}
+servers:
+  production: {url: 'ws://localhost:8080', protocol: ws}
+channels:
+  /notifications:
+    publish:
+      x-uri-mapping: /notifications
+      x-scopes: [reader]
+    subscribe:
+      x-uri-mapping: /subs
+  /rooms/{roomID}:
+    parameters:
+      roomID: {description: '', schema: {type: string}}
+    subscribe:
+      x-uri-mapping: '/rooms?room={uri.var.roomID}'
+  /open:
+    publish: {}
+    x-auth-type: None
+components:
+  securitySchemes:
+    oauth2:
+      type: oauth2
+      flows:
+        implicit:
+          authorizationUrl: http://localhost:9999
+          scopes: {reader: Read things}
+          x-scopes-bindings: {reader: admin}
+"""
+
+
+def test_channels_become_publish_and_subscribe_operations():
+    doc = asyncapi.parse_and_validate(CHATS)
+    ops = {(o.target, o.verb): o for o in asyncapi.operations(doc)}
+    assert set(ops) == {
+        ("/notifications", "PUBLISH"), ("/notifications", "SUBSCRIBE"),
+        ("/rooms/{roomID}", "SUBSCRIBE"), ("/open", "PUBLISH"),
+    }
+    assert ops[("/notifications", "PUBLISH")].scopes == ("reader",)
+    assert ops[("/rooms/{roomID}", "SUBSCRIBE")].uri_mapping == "/rooms?room={uri.var.roomID}"
+    assert ops[("/open", "PUBLISH")].auth_type == "None"
+
+
+def test_publish_settings_win_when_a_topic_has_both_verbs():
+    topics = {t.name: t for t in asyncapi.topics(asyncapi.parse_and_validate(CHATS))}
+    assert topics["/notifications"].uri_mapping == "/notifications"
+    assert topics["/notifications"].scopes == ("reader",)
+    assert topics["/notifications"].verbs == ("PUBLISH", "SUBSCRIBE")
+    assert topics["/open"].secured is False
+    assert topics["/rooms/{roomID}"].parameters == ("roomID",)
+
+
+def test_wso2_map_form_of_x_scopes_is_read_and_written_as_a_list():
+    doc = asyncapi.parse_and_validate(CHATS.replace("x-scopes: [reader]", 'x-scopes: {"0": reader}'))
+    assert doc["channels"]["/notifications"]["publish"]["x-scopes"] == ["reader"]
+
+
+def test_json_documents_are_accepted():
+    import json
+
+    import yaml
+
+    doc = asyncapi.parse_and_validate(json.dumps(yaml.safe_load(CHATS)))
+    assert "/rooms/{roomID}" in doc["channels"]
+
+
+def test_undeclared_scope_is_reported_with_pointer_and_line():
+    text = CHATS.replace("scopes: {reader: Read things}", "scopes: {}")
+    with pytest.raises(asyncapi.InvalidDefinition) as exc:
+        asyncapi.parse_and_validate(text)
+    [error] = exc.value.errors
+    assert "Scope 'reader' not found" in error.message
+    assert error.pointer == "/channels/~1notifications/publish/x-scopes"
+    assert error.line == 9
+
+
+def test_schema_errors_carry_json_pointer_and_yaml_line():
+    text = CHATS.replace("info: {title: Chats, version: 1.0.0}", "info: {title: Chats}")
+    with pytest.raises(asyncapi.InvalidDefinition) as exc:
+        asyncapi.parse_and_validate(text)
+    assert any(e.pointer == "/info" and e.line == 2 and "version" in e.message for e in exc.value.errors)
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("openapi: 3.0.0\ninfo: {title: x, version: '1'}\npaths: {}\n", "'asyncapi' must be one of"),
+        ("asyncapi: 3.0.0\ninfo: {title: x, version: '1'}\n", "'asyncapi' must be one of"),
+        ("asyncapi: [unclosed\n", "not valid YAML or JSON"),
+        ("- just\n- a list\n", "must be a mapping"),
+        ("", "document is empty"),
+    ],
+)
+def test_documents_that_are_not_asyncapi_2_are_refused(text, fragment):
+    with pytest.raises(asyncapi.InvalidDefinition) as exc:
+        asyncapi.parse_and_validate(text)
+    assert fragment in str(exc.value)
+
+
+def test_yaml_aliases_are_refused_so_alias_bombs_cannot_expand():
+    bomb = "asyncapi: 2.0.0\na: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n"
+    with pytest.raises(asyncapi.InvalidDefinition) as exc:
+        asyncapi.parse(bomb)
+    assert "aliases are not allowed" in str(exc.value)
+    assert exc.value.errors[0].line == 3
+
+
+def test_oversized_documents_are_refused_before_parsing():
+    with pytest.raises(asyncapi.InvalidDefinition, match="larger than"):
+        asyncapi.parse(b"a" * (asyncapi.MAX_DOCUMENT_BYTES + 1))
+
+
+def test_blank_definition_has_the_default_catch_all_topic_and_validates():
+    doc = asyncapi.blank_definition(name="Blank", version="1.0.0", endpoint="ws://backend:1/x")
+    assert asyncapi.validate(asyncapi.ParsedDocument(doc, {})) == doc
+    assert [t.name for t in asyncapi.topics(doc)] == ["/*"]

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from publisher import apis
+
+urlpatterns = [
+    path("apis", apis.ApiListCreateApi.as_view()),
+    path("apis/import-asyncapi", apis.ApiImportAsyncApiApi.as_view()),
+    path("apis/validate-asyncapi", apis.ApiValidateAsyncApiApi.as_view()),
+    path("apis/change-lifecycle", apis.ApiChangeLifecycleApi.as_view()),
+    path("apis/<str:api_id>", apis.ApiDetailApi.as_view()),
+    path("apis/<str:api_id>/asyncapi", apis.ApiAsyncApiDefinitionApi.as_view()),
+    path("apis/<str:api_id>/revisions", apis.ApiRevisionListCreateApi.as_view()),
+    path("apis/<str:api_id>/deploy-revision", apis.ApiDeployRevisionApi.as_view()),
+    path("apis/<str:api_id>/undeploy-revision", apis.ApiUndeployRevisionApi.as_view()),
+    path("apis/<str:api_id>/deployments", apis.ApiDeploymentListApi.as_view()),
+    path("apis/<str:api_id>/lifecycle-history", apis.ApiLifecycleHistoryApi.as_view()),
+    path("throttling-policies/streaming/subscription", apis.StreamingSubscriptionPoliciesApi.as_view()),
+    path("settings", apis.SettingsApi.as_view()),
+]

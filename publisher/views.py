@@ -1,0 +1,102 @@
+"""Publisher pages. Thin: a form, one service call, a redirect or a re-render."""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from portal.errors import Conflict, ValidationFailed
+from portal.pages import role_required, run_service
+from portal.roles import CREATOR, PUBLISHER, has_role
+from publisher import asyncapi, lifecycle, selectors, services
+from publisher.forms import ApiCreateForm, ApiImportForm, RevisionForm
+
+
+@role_required(CREATOR, PUBLISHER)
+def index(request):
+    query = request.GET.get("q", "")
+    return render(request, "publisher/index.html", {"apis": selectors.api_list(query=query), "query": query})
+
+
+@role_required(CREATOR, PUBLISHER)
+def create(request):
+    form = ApiCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        api = run_service(request, services.api_create, form=form, provider=request.user, name=d["name"],
+                          context=d["context"], version=d["version"], production_endpoint=d["endpoint"])
+        if api:
+            messages.success(request, f"Created {api.name} {api.version} with the default topic /*.")
+            return redirect("publisher:detail", api_id=api.id)
+    return render(request, "publisher/create.html", {"form": form})
+
+
+@role_required(CREATOR, PUBLISHER)
+def import_asyncapi(request):
+    form = ApiImportForm(request.POST or None, request.FILES or None)
+    errors = []
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        document = d["file"].read() if d["file"] else d["definition"]
+        props = {"name": d["name"], "context": d["context"], "version": d["version"]}
+        if d["endpoint"]:
+            props["endpointConfig"] = {"production_endpoints": {"url": d["endpoint"]}}
+        try:
+            api = services.api_import_asyncapi(provider=request.user, document=document, properties=props)
+        except ValidationFailed as exc:
+            errors = exc.details
+            form.add_error(None, exc.description)
+        except Conflict as exc:
+            form.add_error(None, exc.description)
+        else:
+            messages.success(request, f"Imported {api.name} {api.version}: {len(asyncapi.topics(api.definition))} topics.")
+            return redirect("publisher:detail", api_id=api.id)
+    return render(request, "publisher/import.html", {"form": form, "definition_errors": errors})
+
+
+@role_required(CREATOR, PUBLISHER)
+def detail(request, api_id):
+    api = selectors.api_get(api_id)
+    if api is None:
+        raise Http404
+    if request.method == "POST":
+        return _detail_action(request, api)
+    can_publish = has_role(request.user, PUBLISHER)
+    return render(request, "publisher/detail.html", {
+        "api": api,
+        "operations": asyncapi.operations(api.definition),
+        "revisions": selectors.revision_list(api=api),
+        "deployments": selectors.deployment_list(api=api),
+        "environments": selectors.environment_list(),
+        "actions": lifecycle.allowed_actions(api.lifecycle_status) if can_publish else [],
+        "history": api.lifecycle_events.select_related("user").order_by("-updated_time"),
+        "can_publish": can_publish,
+        "revision_form": RevisionForm(),
+        "max_revisions": services.MAX_REVISIONS,
+    })
+
+
+def _detail_action(request, api):
+    action = request.POST.get("do")
+    if action == "revision":
+        form = RevisionForm(request.POST)
+        if form.is_valid():
+            rev = run_service(request, services.api_revision_create, api=api, created_by=request.user,
+                              description=form.cleaned_data["description"])
+            if rev:
+                messages.success(request, f"Created {rev.display_name}.")
+    elif action in ("deploy", "lifecycle") and not has_role(request.user, PUBLISHER):
+        messages.error(request, "Only publishers may deploy APIs or change their lifecycle.")
+    elif action == "deploy":
+        rev = selectors.revision_get(api=api, revision_id=request.POST.get("revision"))
+        env = request.POST.get("environment", "Default")
+        if rev is None:
+            messages.error(request, "Choose a revision to deploy.")
+        elif run_service(request, services.api_revision_deploy, api=api, revision=rev,
+                         environments=[{"name": env}], deployed_by=request.user):
+            messages.success(request, f"{rev.display_name} deployed to {env}.")
+    elif action == "lifecycle":
+        event = run_service(request, services.api_change_lifecycle, api=api, action=request.POST.get("action", ""),
+                            user=request.user)
+        if event:
+            messages.success(request, f"Lifecycle: {event.previous_state} → {event.post_state}.")
+    return redirect("publisher:detail", api_id=api.id)
