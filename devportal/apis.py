@@ -22,19 +22,30 @@ def gateway_urls(api: Api) -> list[dict]:
     for dep in api.deployments.select_related("environment").filter(display_on_devportal=True):
         env = dep.environment
         base = f"{api.context}/{api.version}"
-        out.append({
-            "environmentName": env.name,
-            "environmentDisplayName": env.display_name,
-            "URLs": {"ws": f"ws://{dep.vhost}:{env.ws_port}{base}", "wss": f"wss://{dep.vhost}:{env.wss_port}{base}"},
-        })
+        out.append(
+            {
+                "environmentName": env.name,
+                "environmentDisplayName": env.display_name,
+                "URLs": {
+                    "ws": f"ws://{dep.vhost}:{env.ws_port}{base}",
+                    "wss": f"wss://{dep.vhost}:{env.wss_port}{base}",
+                },
+            }
+        )
     return out
 
 
 def catalog_api_dto(api: Api) -> dict:
     return {
-        "id": str(api.id), "name": api.name, "description": api.description, "context": api.context,
-        "version": api.version, "provider": api.provider.get_username(), "type": "WS",
-        "lifeCycleStatus": api.lifecycle_status, "tiers": [{"tierName": p} for p in api.policies],
+        "id": str(api.id),
+        "name": api.name,
+        "description": api.description,
+        "context": api.context,
+        "version": api.version,
+        "provider": api.provider.get_username(),
+        "type": "WS",
+        "lifeCycleStatus": api.lifecycle_status,
+        "tiers": [{"tierName": p} for p in api.policies],
         "authorizationHeader": api.authorization_header,
         "endpointURLs": gateway_urls(api),
     }
@@ -42,18 +53,28 @@ def catalog_api_dto(api: Api) -> dict:
 
 def application_dto(app: Application) -> dict:
     return {
-        "applicationId": str(app.id), "name": app.name, "throttlingPolicy": app.throttling_policy,
-        "description": app.description, "tokenType": app.token_type, "status": "APPROVED",
-        "owner": app.owner.get_username(), "subscriptionCount": app.subscriptions.count(),
+        "applicationId": str(app.id),
+        "name": app.name,
+        "throttlingPolicy": app.throttling_policy,
+        "description": app.description,
+        "tokenType": app.token_type,
+        "status": "APPROVED",
+        "owner": app.owner.get_username(),
+        "subscriptionCount": app.subscriptions.count(),
         "keys": [key_dto(c) for c in app.oauth_clients.all()],
     }
 
 
 def key_dto(client: OAuthClient, secret: str | None = None, token: dict | None = None) -> dict:
     out = {
-        "keyMappingId": str(client.key_mapping_id), "keyManager": "Resident Key Manager",
-        "consumerKey": client.client_id, "consumerSecret": secret, "supportedGrantTypes": client.grant_types,
-        "keyState": "APPROVED", "keyType": client.key_type, "mode": "CREATED",
+        "keyMappingId": str(client.key_mapping_id),
+        "keyManager": "Resident Key Manager",
+        "consumerKey": client.client_id,
+        "consumerSecret": secret,
+        "supportedGrantTypes": client.grant_types,
+        "keyState": "APPROVED",
+        "keyType": client.key_type,
+        "mode": "CREATED",
     }
     if token:
         out["token"] = token
@@ -61,15 +82,21 @@ def key_dto(client: OAuthClient, secret: str | None = None, token: dict | None =
 
 
 def token_dto(token: dict) -> dict:
-    return {"accessToken": token["access_token"], "tokenScopes": (token.get("scope") or "").split(),
-            "validityTime": token.get("expires_in")}
+    return {
+        "accessToken": token["access_token"],
+        "tokenScopes": (token.get("scope") or "").split(),
+        "validityTime": token.get("expires_in"),
+    }
 
 
 def subscription_dto(sub: Subscription) -> dict:
     return {
-        "subscriptionId": str(sub.id), "applicationId": str(sub.application_id), "apiId": str(sub.api_id),
+        "subscriptionId": str(sub.id),
+        "applicationId": str(sub.application_id),
+        "apiId": str(sub.api_id),
         "apiInfo": {"name": sub.api.name, "context": sub.api.context, "version": sub.api.version},
-        "throttlingPolicy": sub.throttling_policy, "status": sub.status,
+        "throttlingPolicy": sub.throttling_policy,
+        "status": sub.status,
     }
 
 
@@ -99,8 +126,9 @@ class CatalogTopicsApi(APIView):
         api = selectors.catalog_get(api_id)
         if api is None:
             raise NotFound(f"API {api_id} not found")
-        topics = [{"apiId": str(api.id), "name": op.target, "type": op.verb}
-                  for op in asyncapi.operations(api.definition)]
+        topics = [
+            {"apiId": str(api.id), "name": op.target, "type": op.verb} for op in asyncapi.operations(api.definition)
+        ]
         return Response({"count": len(topics), "list": topics})
 
 
@@ -119,8 +147,9 @@ class ApplicationListCreateApi(APIView):
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
-        app = services.application_create(owner=request.user, name=d["name"],
-                                          throttling_policy=d["throttlingPolicy"], description=d["description"])
+        app = services.application_create(
+            owner=request.user, name=d["name"], throttling_policy=d["throttlingPolicy"], description=d["description"]
+        )
         return Response(application_dto(app), status=201)
 
 
@@ -141,8 +170,9 @@ class ApplicationGenerateKeysApi(APIView):
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
-        client, secret = keys_generate(application=app, key_type=d["keyType"],
-                                       grant_types=d.get("grantTypesToBeSupported"), user=request.user)
+        client, secret = keys_generate(
+            application=app, key_type=d["keyType"], grant_types=d.get("grantTypesToBeSupported"), user=request.user
+        )
         return Response(key_dto(client, secret), status=200)
 
 
@@ -183,8 +213,11 @@ class SubscriptionListCreateApi(APIView):
         throttlingPolicy = serializers.CharField()
 
     def get(self, request):
-        subs = selectors.subscription_list(owner=request.user, api_id=request.query_params.get("apiId"),
-                                           application_id=request.query_params.get("applicationId"))
+        subs = selectors.subscription_list(
+            owner=request.user,
+            api_id=request.query_params.get("apiId"),
+            application_id=request.query_params.get("applicationId"),
+        )
         data = [subscription_dto(s) for s in subs]
         return Response({"count": len(data), "list": data})
 
@@ -196,7 +229,9 @@ class SubscriptionListCreateApi(APIView):
         api = selectors.catalog_get(d["apiId"])
         if api is None:
             raise NotFound(f"API {d['apiId']} not found")
-        sub = services.subscription_create(application=app, api=api, throttling_policy=d["throttlingPolicy"], user=request.user)
+        sub = services.subscription_create(
+            application=app, api=api, throttling_policy=d["throttlingPolicy"], user=request.user
+        )
         return Response(subscription_dto(sub), status=201)
 
 
@@ -204,9 +239,17 @@ class ThrottlingPoliciesApi(APIView):
     def get(self, request, policy_level):
         if policy_level not in (PolicyLevel.APPLICATION, PolicyLevel.SUBSCRIPTION):
             raise NotFound("policyLevel must be 'application' or 'subscription'")
-        items = [{"name": p.name, "displayName": p.display_name, "description": p.description, "policyLevel": policy_level,
-                  "requestCount": p.limit, "timeUnit": p.time_unit, "unitTime": p.unit_time,
-                  "stopOnQuotaReach": p.stop_on_quota_reach}
-                 for p in ThrottlingPolicy.objects.filter(level=policy_level)]
+        items = [
+            {
+                "name": p.name,
+                "displayName": p.display_name,
+                "description": p.description,
+                "policyLevel": policy_level,
+                "requestCount": p.limit,
+                "timeUnit": p.time_unit,
+                "unitTime": p.unit_time,
+                "stopOnQuotaReach": p.stop_on_quota_reach,
+            }
+            for p in ThrottlingPolicy.objects.filter(level=policy_level)
+        ]
         return Response({"count": len(items), "list": items})
-

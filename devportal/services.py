@@ -13,7 +13,8 @@ DEFAULT_APPLICATION = "DefaultApplication"
 def application_ensure_default(*, user) -> Application:
     """Every user has a DefaultApplication, made the first time it is needed."""
     app, _ = Application.objects.get_or_create(
-        owner=user, name=DEFAULT_APPLICATION,
+        owner=user,
+        name=DEFAULT_APPLICATION,
         defaults={"throttling_policy": "Unlimited", "description": "This is the default application"},
     )
     return app
@@ -50,6 +51,11 @@ def subscription_create(*, application: Application, api: Api, throttling_policy
             sub = Subscription.objects.create(application=application, api=api, throttling_policy=throttling_policy)
     except IntegrityError:
         raise Conflict(f"Application {application.name} is already subscribed to {api.name}") from None
-    audit_record(actor=user, action="subscription.create", target=sub, detail={"api": str(api.id), "application": str(application.id)})
+    audit_record(
+        actor=user,
+        action="subscription.create",
+        target=sub,
+        detail={"api": str(api.id), "application": str(application.id)},
+    )
     config_changed()
     return sub

@@ -39,11 +39,17 @@ def wscat_commands(api, urls, token: str) -> list[dict]:
             cmd = f"wscat -c {shlex.quote(url)}"
             if secured:
                 cmd += " -H " + shlex.quote(f"{header}: Bearer {shown}")
-            out.append({
-                "topic": topic.name, "verbs": topic.verbs, "environment": env["environmentName"], "url": url,
-                "command": cmd, "secured": secured,
-                "query_command": f"wscat -c {shlex.quote(url + '?access_token=' + shown)}" if secured else "",
-            })
+            out.append(
+                {
+                    "topic": topic.name,
+                    "verbs": topic.verbs,
+                    "environment": env["environmentName"],
+                    "url": url,
+                    "command": cmd,
+                    "secured": secured,
+                    "query_command": f"wscat -c {shlex.quote(url + '?access_token=' + shown)}" if secured else "",
+                }
+            )
     return out
 
 
@@ -55,26 +61,44 @@ def api_detail(request, api_id):
     services.application_ensure_default(user=request.user)
     applications = list(selectors.application_list(owner=request.user))
     subscriptions = {str(s.application_id): s for s in selectors.subscription_list(owner=request.user, api_id=api.id)}
-    form = SubscribeForm(request.POST if request.POST.get("do") == "subscribe" else None,
-                         applications=applications, plans=api.policies)
+    form = SubscribeForm(
+        request.POST if request.POST.get("do") == "subscribe" else None, applications=applications, plans=api.policies
+    )
     token = ""
     tryout_app = request.POST.get("application") or (next(iter(subscriptions), None) or "")
     if request.method == "POST":
         if request.POST.get("do") == "subscribe" and form.is_valid():
             app = selectors.application_get(owner=request.user, application_id=form.cleaned_data["application"])
-            sub = run_service(request, services.subscription_create, form=form, application=app, api=api,
-                              throttling_policy=form.cleaned_data["plan"], user=request.user)
+            sub = run_service(
+                request,
+                services.subscription_create,
+                form=form,
+                application=app,
+                api=api,
+                throttling_policy=form.cleaned_data["plan"],
+                user=request.user,
+            )
             if sub:
                 messages.success(request, f"{app.name} is subscribed to {api.name} with {sub.throttling_policy}.")
                 return redirect("devportal:api", api_id=api.id)
         elif request.POST.get("do") == "testkey":
             token = _test_key(request, tryout_app)
     urls = gateway_urls(api)
-    return render(request, "devportal/api.html", {
-        "api": api, "operations": asyncapi.operations(api.definition), "urls": urls, "form": form,
-        "applications": applications, "subscriptions": subscriptions, "tryout_app": tryout_app, "token": token,
-        "commands": wscat_commands(api, urls, token),
-    })
+    return render(
+        request,
+        "devportal/api.html",
+        {
+            "api": api,
+            "operations": asyncapi.operations(api.definition),
+            "urls": urls,
+            "form": form,
+            "applications": applications,
+            "subscriptions": subscriptions,
+            "tryout_app": tryout_app,
+            "token": token,
+            "commands": wscat_commands(api, urls, token),
+        },
+    )
 
 
 def _test_key(request, application_id) -> str:
@@ -95,13 +119,23 @@ def applications(request):
     form = ApplicationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        app = run_service(request, services.application_create, form=form, owner=request.user, name=d["name"],
-                          throttling_policy=d["throttling_policy"], description=d["description"])
+        app = run_service(
+            request,
+            services.application_create,
+            form=form,
+            owner=request.user,
+            name=d["name"],
+            throttling_policy=d["throttling_policy"],
+            description=d["description"],
+        )
         if app:
             messages.success(request, f"Created application {app.name}.")
             return redirect("devportal:application", application_id=app.id)
-    return render(request, "devportal/applications.html",
-                  {"applications": selectors.application_list(owner=request.user), "form": form})
+    return render(
+        request,
+        "devportal/applications.html",
+        {"applications": selectors.application_list(owner=request.user), "form": form},
+    )
 
 
 @login_required
@@ -114,8 +148,9 @@ def application_detail(request, application_id):
     if request.method == "POST":
         key_type = request.POST.get("key_type", KeyType.PRODUCTION)
         if request.POST.get("do") == "generate-keys":
-            result = run_service(request, keys_generate, application=app, key_type=key_type, grant_types=None,
-                                 user=request.user)
+            result = run_service(
+                request, keys_generate, application=app, key_type=key_type, grant_types=None, user=request.user
+            )
             if result:
                 new_key, secret = result
         elif request.POST.get("do") == "generate-token":
@@ -125,8 +160,16 @@ def application_detail(request, application_id):
             else:
                 token = token_issue(client=client, validity=TRY_OUT_VALIDITY)["access_token"]
                 new_key = client
-    return render(request, "devportal/application.html", {
-        "app": app, "keys": {c.key_type: c for c in app.oauth_clients.all()}, "secret": secret, "token": token,
-        "new_key": new_key, "subscriptions": selectors.subscription_list(owner=request.user, application_id=app.id),
-        "key_types": KeyType.values,
-    })
+    return render(
+        request,
+        "devportal/application.html",
+        {
+            "app": app,
+            "keys": {c.key_type: c for c in app.oauth_clients.all()},
+            "secret": secret,
+            "token": token,
+            "new_key": new_key,
+            "subscriptions": selectors.subscription_list(owner=request.user, application_id=app.id),
+            "key_types": KeyType.values,
+        },
+    )

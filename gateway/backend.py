@@ -28,7 +28,5 @@ def backend_url(endpoint: str, uri_mapping: str, params: dict[str, str], client_
         path = path.rstrip("/") + _fill(map_path, params, quoted=True)
         for name, value in parse_qsl(map_query, keep_blank_values=True):
             pairs.append((name, _fill(value, params, quoted=False)))
-    pairs += [
-        (k, v) for k, v in parse_qsl(client_query, keep_blank_values=True) if k not in CREDENTIAL_QUERY_PARAMS
-    ]
+    pairs += [(k, v) for k, v in parse_qsl(client_query, keep_blank_values=True) if k not in CREDENTIAL_QUERY_PARAMS]
     return urlunsplit((scheme, netloc, path or "/", urlencode(pairs), ""))

@@ -71,7 +71,9 @@ def _credential(headers: dict[str, str], query: str, auth_header: str) -> str | 
     return None
 
 
-def admit(state: State, path: str, query: str, headers: dict[str, str], now: float | None = None) -> Admission | Refusal:
+def admit(
+    state: State, path: str, query: str, headers: dict[str, str], now: float | None = None
+) -> Admission | Refusal:
     """Decide a handshake. ``headers`` are lower-cased names to values."""
     match = state.routes.match(path)
     if match is None:
@@ -86,8 +88,12 @@ def admit(state: State, path: str, query: str, headers: dict[str, str], now: flo
     def admitted(key_type: str, token=None, app=None) -> Admission | Refusal:
         endpoint = api.sandbox_endpoint if key_type == "SANDBOX" else api.production_endpoint
         if not endpoint:
-            return Refusal(403, "900908", "Resource forbidden",
-                           f"{key_type.title()} key offered to an API with no {key_type.lower()} endpoint")
+            return Refusal(
+                403,
+                "900908",
+                "Resource forbidden",
+                f"{key_type.title()} key offered to an API with no {key_type.lower()} endpoint",
+            )
         url = backend_url(endpoint, topic.uri_mapping, match.params, query)
         return Admission(match, url, key_type, token, app, strip)
 
@@ -96,9 +102,12 @@ def admit(state: State, path: str, query: str, headers: dict[str, str], now: flo
 
     raw = _credential(headers, query, auth_header)
     if raw is None:
-        return _unauthorized("900902", "Invalid Credentials. Make sure your API invocation call has a header: "
-                             f"'{api.authorization_header} : Bearer ACCESS_TOKEN' or a query parameter access_token",
-                             "Missing Credentials")
+        return _unauthorized(
+            "900902",
+            "Invalid Credentials. Make sure your API invocation call has a header: "
+            f"'{api.authorization_header} : Bearer ACCESS_TOKEN' or a query parameter access_token",
+            "Missing Credentials",
+        )
     if not raw:
         return _unauthorized("900901", "The Authorization header must be 'Bearer <token>'")
     try:
@@ -118,12 +127,20 @@ def admit(state: State, path: str, query: str, headers: dict[str, str], now: flo
         key_type = app.key_type
         sub = app.subscription_for(api.id)
         if sub is None:
-            return Refusal(403, "900908", "Resource forbidden",
-                           f"User is NOT authorized to access the Resource. Application {app.name} is not subscribed to {api.name}")
+            return Refusal(
+                403,
+                "900908",
+                "Resource forbidden",
+                f"User is NOT authorized to access the Resource. Application {app.name} is not subscribed to {api.name}",
+            )
         if sub.status == "BLOCKED" or (sub.status == "PROD_ONLY_BLOCKED" and key_type == "PRODUCTION"):
             return Refusal(403, "900908", "Resource forbidden", "The subscription to this API is blocked")
 
     if topic.scopes and not (token.scopes & set(topic.scopes)):
-        return Refusal(403, "900910", "The access token does not allow you to access the requested resource",
-                       f"User is NOT authorized to access the Resource: {topic.name}. Scope validation failed.")
+        return Refusal(
+            403,
+            "900910",
+            "The access token does not allow you to access the requested resource",
+            f"User is NOT authorized to access the Resource: {topic.name}. Scope validation failed.",
+        )
     return admitted(key_type, token, app)

@@ -20,9 +20,21 @@ log = logging.getLogger("tidegate.gateway")
 # Headers that belong to the client's own handshake and are never copied upstream.
 HOP_HEADERS = frozenset(
     {
-        "host", "connection", "upgrade", "content-length", "transfer-encoding", "keep-alive",
-        "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol",
-        "sec-websocket-accept", "te", "trailer", "proxy-authorization", "proxy-connection",
+        "host",
+        "connection",
+        "upgrade",
+        "content-length",
+        "transfer-encoding",
+        "keep-alive",
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+        "sec-websocket-protocol",
+        "sec-websocket-accept",
+        "te",
+        "trailer",
+        "proxy-authorization",
+        "proxy-connection",
     }
 )
 # Close codes that describe a missing or abnormal close and may not be sent on the wire.
@@ -59,7 +71,9 @@ class Relay:
             return
         state = self.gateway.state
         if state is None:
-            await deny(scope, send, Refusal(503, "101503", "Service unavailable", "The gateway has no configuration yet"))
+            await deny(
+                scope, send, Refusal(503, "101503", "Service unavailable", "The gateway has no configuration yet")
+            )
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         decision = admit(state, scope["path"], scope["query_string"].decode("latin-1"), headers)
@@ -68,8 +82,16 @@ class Relay:
             return
         backend = await self._connect(scope, headers, decision)
         if backend is None:
-            await deny(scope, send, Refusal(502, "101503", "Error connecting to the back end",
-                                            "The backend refused or did not answer the connection"))
+            await deny(
+                scope,
+                send,
+                Refusal(
+                    502,
+                    "101503",
+                    "Error connecting to the back end",
+                    "The backend refused or did not answer the connection",
+                ),
+            )
             return
         await send({"type": "websocket.accept", "subprotocol": backend.protocol})
         downstream = asyncio.create_task(self._backend_to_client(backend, send))
@@ -80,7 +102,7 @@ class Relay:
                 await backend.close()
             try:
                 await asyncio.wait_for(downstream, 5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 downstream.cancel()
 
     async def _connect(self, scope, headers: dict[str, str], decision: Admission):
@@ -102,7 +124,7 @@ class Relay:
                 compress=0,
                 ssl=self.gateway.backend_ssl,
             )
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             log.warning("backend connect failed: %s (%s)", type(exc).__name__, decision.match.api.name)
             return None
 
@@ -135,7 +157,11 @@ class Relay:
                     await send({"type": "websocket.close", "code": _sendable(msg.data), "reason": msg.extra or ""})
                     return
                 else:  # CLOSED or ERROR: the backend went away without a close handshake
-                    code = backend.close_code if msg.type == aiohttp.WSMsgType.ERROR and backend.close_code else BACKEND_GONE
+                    code = (
+                        backend.close_code
+                        if msg.type == aiohttp.WSMsgType.ERROR and backend.close_code
+                        else BACKEND_GONE
+                    )
                     await send({"type": "websocket.close", "code": _sendable(code, BACKEND_GONE)})
                     return
         except (OSError, RuntimeError):

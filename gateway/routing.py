@@ -61,7 +61,7 @@ class RouteTable:
     def match(self, path: str) -> Match | None:
         for base in self._bases:
             if path == base or path.startswith(base + "/"):
-                rest = path[len(base):]
+                rest = path[len(base) :]
                 for route in self._by_base[base]:
                     m = route.regex.match(rest)
                     if m:

@@ -21,8 +21,17 @@ log = logging.getLogger("tidegate.gateway")
 
 
 class Gateway:
-    def __init__(self, *, portal_url: str, token: str, environments: list[str], interval: float,
-                 testkey: TestKeyIssuer, max_frame_size: int, connect_timeout: float):
+    def __init__(
+        self,
+        *,
+        portal_url: str,
+        token: str,
+        environments: list[str],
+        interval: float,
+        testkey: TestKeyIssuer,
+        max_frame_size: int,
+        connect_timeout: float,
+    ):
         self.portal_url = portal_url.rstrip("/")
         self.token = token
         self.environments = environments
@@ -66,7 +75,9 @@ class Gateway:
                 return
             self.session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, force_close=True),
-                timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout, sock_connect=self.connect_timeout),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=self.connect_timeout, sock_connect=self.connect_timeout
+                ),
             )
             await self.sync_once()
             self._sync_task = asyncio.create_task(self._sync_loop())
@@ -86,15 +97,19 @@ class Gateway:
             headers["If-None-Match"] = f'"{self.state.snapshot.version}"'
         url = f"{self.portal_url}/internal/gateway/snapshot"
         try:
-            async with self.session.get(url, params={"environments": ",".join(self.environments)},
-                                        headers=headers, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+            async with self.session.get(
+                url,
+                params={"environments": ",".join(self.environments)},
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=10),
+            ) as resp:
                 if resp.status == 304:
                     self.synced_at = time.time()
                     return False
                 resp.raise_for_status()
                 data = await resp.json()
             state = State.build(snapshot_from_dict(data), extra_issuers=[self.testkey.issuer_config()])
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError, TypeError, JoseError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError, KeyError, TypeError, JoseError) as exc:
             if not self._sync_failing:
                 log.warning("snapshot sync failed, serving the last known configuration: %s", exc)
             self._sync_failing = True
@@ -105,7 +120,9 @@ class Gateway:
         previous = self.state.snapshot.version if self.state else None
         self.state = state
         self.synced_at = time.time()
-        log.info("snapshot version %s applied (was %s): %d APIs", state.snapshot.version, previous, len(state.snapshot.apis))
+        log.info(
+            "snapshot version %s applied (was %s): %d APIs", state.snapshot.version, previous, len(state.snapshot.apis)
+        )
         return True
 
     async def _sync_loop(self) -> None:

@@ -34,7 +34,9 @@ class TestKeyIssuer:
         if path.exists():
             return RSAKey.import_key(json.loads(path.read_text()))
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = RSAKey.generate_key(2048, parameters={"kid": f"testkey-{uuid.uuid4().hex[:12]}", "alg": "RS256", "use": "sig"}, private=True)
+        key = RSAKey.generate_key(
+            2048, parameters={"kid": f"testkey-{uuid.uuid4().hex[:12]}", "alg": "RS256", "use": "sig"}, private=True
+        )
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -53,10 +55,18 @@ class TestKeyIssuer:
     def authenticate(self, authorization: str | None) -> tuple[str | None, int, str]:
         """Check ``Authorization: Basic``; returns (user, status, reason) with user None on failure."""
         if not authorization:
-            return None, 401, "User is NOT authorized to generate a token. Please provide a valid Authorization header to continue."
+            return (
+                None,
+                401,
+                "User is NOT authorized to generate a token. Please provide a valid Authorization header to continue.",
+            )
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() != "basic":
-            return None, 401, "User is NOT authorized to generate a token. Please provide a valid Authorization header to continue."
+            return (
+                None,
+                401,
+                "User is NOT authorized to generate a token. Please provide a valid Authorization header to continue.",
+            )
         try:
             user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
@@ -69,8 +79,13 @@ class TestKeyIssuer:
     def issue(self, *, user: str, scope: str = "") -> str:
         now = int(time.time())
         claims = {
-            "iss": self.issuer, "aud": AUDIENCE, "sub": user, "keytype": "PRODUCTION",
-            "iat": now, "exp": now + self.validity, "jti": str(uuid.uuid4()),
+            "iss": self.issuer,
+            "aud": AUDIENCE,
+            "sub": user,
+            "keytype": "PRODUCTION",
+            "iat": now,
+            "exp": now + self.validity,
+            "jti": str(uuid.uuid4()),
         }
         if scope:
             claims["scope"] = scope

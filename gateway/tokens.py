@@ -55,8 +55,12 @@ class TokenVerifier:
         except (ValueError, TypeError):
             raise TokenRejected("900901", "Invalid Credentials: malformed token") from None
         claims = decoded.claims
-        registry = jwt.JWTClaimsRegistry(now=int(now if now is not None else time.time()), leeway=LEEWAY,
-                                         exp={"essential": True}, iss={"essential": True, "value": issuer.issuer})
+        registry = jwt.JWTClaimsRegistry(
+            now=int(now if now is not None else time.time()),
+            leeway=LEEWAY,
+            exp={"essential": True},
+            iss={"essential": True, "value": issuer.issuer},
+        )
         try:
             registry.validate(claims)
         except ExpiredTokenError:

@@ -19,7 +19,9 @@ def snapshot_view(request):
     """
     expected = f"Bearer {settings.TIDEGATE['GATEWAY_TOKEN']}"
     if not hmac.compare_digest(request.headers.get("Authorization", ""), expected):
-        return JsonResponse({"code": 401, "message": "Unauthorized", "description": "gateway token required"}, status=401)
+        return JsonResponse(
+            {"code": 401, "message": "Unauthorized", "description": "gateway token required"}, status=401
+        )
     environments = [e for e in request.GET.get("environments", "Default").split(",") if e]
     version = config_version()
     etag = f'"{version}"'

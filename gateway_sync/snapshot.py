@@ -164,9 +164,7 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
             subscriptions=tuple(subs_by_app.get(app.id, ())),
         )
 
-    issuers = (
-        IssuerConfig(issuer=settings.TIDEGATE["KEY_MANAGER_ISSUER"], jwks=signing.jwks()),
-    )
+    issuers = (IssuerConfig(issuer=settings.TIDEGATE["KEY_MANAGER_ISSUER"], jwks=signing.jwks()),)
     return Snapshot(
         version=version,
         environments=tuple(environments),

@@ -28,9 +28,7 @@ class OAuthClient(models.Model):
     created_time = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["application", "key_type"], name="one_key_per_type")
-        ]
+        constraints = [models.UniqueConstraint(fields=["application", "key_type"], name="one_key_per_type")]
 
     @staticmethod
     def digest(secret: str) -> str:

@@ -41,7 +41,12 @@ class TokenGenerator(JWTBearerTokenGenerator):
             "azp": client.client_id,
             "keytype": client.key_type,
             "aut": "APPLICATION_USER" if user else "APPLICATION",
-            "application": {"uuid": str(application.id), "name": application.name, "owner": application.owner.get_username(), "tier": application.throttling_policy},
+            "application": {
+                "uuid": str(application.id),
+                "name": application.name,
+                "owner": application.owner.get_username(),
+                "tier": application.throttling_policy,
+            },
         }
         validity = _validity.get()
         if validity:

@@ -12,7 +12,9 @@ SUPPORTED_GRANTS = ("client_credentials", "password", "refresh_token")
 
 
 @transaction.atomic
-def keys_generate(*, application: Application, key_type: str, grant_types: list[str] | None, user) -> tuple[OAuthClient, str]:
+def keys_generate(
+    *, application: Application, key_type: str, grant_types: list[str] | None, user
+) -> tuple[OAuthClient, str]:
     """Make a consumer key and secret for one key type. Returns the client and the secret,
     which is not stored (only its digest) and so can be shown this once."""
     if key_type not in KeyType.values:
@@ -31,6 +33,11 @@ def keys_generate(*, application: Application, key_type: str, grant_types: list[
         client_secret_digest=OAuthClient.digest(secret),
         grant_types=grant_types,
     )
-    audit_record(actor=user, action="keys.generate", target=application, detail={"keyType": key_type, "consumerKey": client.client_id})
+    audit_record(
+        actor=user,
+        action="keys.generate",
+        target=application,
+        detail={"keyType": key_type, "consumerKey": client.client_id},
+    )
     config_changed()
     return client, secret

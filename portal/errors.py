@@ -74,9 +74,7 @@ def exception_handler(exc, context):
             status = 401
         else:
             status = exc.status_code
-        return Response(
-            error_body(status, _title(status), str(exc.detail)), status=status, headers=headers
-        )
+        return Response(error_body(status, _title(status), str(exc.detail)), status=status, headers=headers)
     log.exception("unhandled error in %s", context.get("view").__class__.__name__)
     return Response(error_body(500, "Internal Server Error", "The server could not complete the request"), status=500)
 

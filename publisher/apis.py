@@ -61,7 +61,9 @@ class ApiListCreateApi(APIView):
     def get(self, request):
         apis = selectors.api_list(query=request.query_params.get("query", ""))
         data = [api_dto(a) for a in apis]
-        return Response({"count": len(data), "list": data, "pagination": {"offset": 0, "limit": len(data), "total": len(data)}})
+        return Response(
+            {"count": len(data), "list": data, "pagination": {"offset": 0, "limit": len(data), "total": len(data)}}
+        )
 
     def post(self, request):
         s = self.InputSerializer(data=request.data)
@@ -134,9 +136,16 @@ class ApiValidateAsyncApiApi(APIView):
         except asyncapi.InvalidDefinition as exc:
             return Response({"isValid": False, "errors": [e.as_dict() for e in exc.errors]})
         info = doc.get("info") or {}
-        body = {"isValid": True, "errors": [],
-                "info": {"name": info.get("title"), "version": info.get("version"), "asyncAPIVersion": doc.get("asyncapi"),
-                         "endpoints": [s.get("url") for s in (doc.get("servers") or {}).values() if isinstance(s, dict)]}}
+        body = {
+            "isValid": True,
+            "errors": [],
+            "info": {
+                "name": info.get("title"),
+                "version": info.get("version"),
+                "asyncAPIVersion": doc.get("asyncapi"),
+                "endpoints": [s.get("url") for s in (doc.get("servers") or {}).values() if isinstance(s, dict)],
+            },
+        }
         if request.query_params.get("returnContent") == "true":
             body["content"] = json.dumps(doc)
         return Response(body)
@@ -166,7 +175,9 @@ class ApiRevisionListCreateApi(APIView):
         api = _api_or_404(api_id)
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        rev = services.api_revision_create(api=api, created_by=request.user, description=s.validated_data["description"])
+        rev = services.api_revision_create(
+            api=api, created_by=request.user, description=s.validated_data["description"]
+        )
         return Response(revision_dto(rev), status=201)
 
 
@@ -203,9 +214,11 @@ class ApiUndeployRevisionApi(APIView):
     def post(self, request, api_id):
         api = _api_or_404(api_id)
         rev = _revision_or_404(api, request.query_params.get("revisionId"))
-        envs = [] if request.query_params.get("allEnvironments") == "true" else [
-            e.get("name") for e in _environments_body(request.data or [])
-        ]
+        envs = (
+            []
+            if request.query_params.get("allEnvironments") == "true"
+            else [e.get("name") for e in _environments_body(request.data or [])]
+        )
         services.api_revision_undeploy(api=api, revision=rev, environments=envs, user=request.user)
         return Response(status=201)
 
@@ -246,8 +259,13 @@ class ApiLifecycleHistoryApi(APIView):
     def get(self, request, api_id):
         api = _api_or_404(api_id)
         items = [
-            {"previousState": e.previous_state, "postState": e.post_state, "user": e.user.get_username(),
-             "updatedTime": e.updated_time.isoformat(), "action": e.action}
+            {
+                "previousState": e.previous_state,
+                "postState": e.post_state,
+                "user": e.user.get_username(),
+                "updatedTime": e.updated_time.isoformat(),
+                "action": e.action,
+            }
             for e in api.lifecycle_events.select_related("user")
         ]
         return Response({"count": len(items), "list": items})
@@ -258,9 +276,16 @@ class StreamingSubscriptionPoliciesApi(APIView):
 
     def get(self, request):
         items = [
-            {"name": p.name, "displayName": p.display_name, "description": p.description,
-             "requestCount": p.limit, "timeUnit": p.time_unit, "unitTime": p.unit_time,
-             "tierPlan": "FREE", "stopOnQuotaReach": p.stop_on_quota_reach}
+            {
+                "name": p.name,
+                "displayName": p.display_name,
+                "description": p.description,
+                "requestCount": p.limit,
+                "timeUnit": p.time_unit,
+                "unitTime": p.unit_time,
+                "tierPlan": "FREE",
+                "stopOnQuotaReach": p.stop_on_quota_reach,
+            }
             for p in selectors.streaming_subscription_policies()
         ]
         return Response({"count": len(items), "list": items})
@@ -271,9 +296,17 @@ class SettingsApi(APIView):
 
     def get(self, request):
         envs = [
-            {"id": str(e.id), "name": e.name, "displayName": e.display_name, "type": "hybrid", "provider": "tidegate",
-             "showInApiConsole": True,
-             "vhosts": [{"host": e.vhost, "wsPort": e.ws_port, "wssPort": e.wss_port}]}
+            {
+                "id": str(e.id),
+                "name": e.name,
+                "displayName": e.display_name,
+                "type": "hybrid",
+                "provider": "tidegate",
+                "showInApiConsole": True,
+                "vhosts": [{"host": e.vhost, "wsPort": e.ws_port, "wssPort": e.wss_port}],
+            }
             for e in selectors.environment_list()
         ]
-        return Response({"environment": envs, "scopes": [], "monetizationAttributes": [], "externalStoresEnabled": False})
+        return Response(
+            {"environment": envs, "scopes": [], "monetizationAttributes": [], "externalStoresEnabled": False}
+        )

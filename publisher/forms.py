@@ -5,18 +5,25 @@ class ApiCreateForm(forms.Form):
     name = forms.CharField(max_length=60, help_text="Shown to developers, e.g. Notifications")
     context = forms.CharField(max_length=200, help_text="Path prefix on the gateway, e.g. /notifications")
     version = forms.CharField(max_length=30, initial="1.0.0")
-    endpoint = forms.CharField(label="Production endpoint", max_length=2000,
-                               help_text="The backend WebSocket URL, ws:// or wss://")
+    endpoint = forms.CharField(
+        label="Production endpoint", max_length=2000, help_text="The backend WebSocket URL, ws:// or wss://"
+    )
 
 
 class ApiImportForm(forms.Form):
     file = forms.FileField(required=False, label="AsyncAPI file (YAML or JSON)")
-    definition = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 8}), label="…or paste the definition")
+    definition = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 8}), label="…or paste the definition"
+    )
     name = forms.CharField(max_length=60, required=False, help_text="Defaults to the document's info.title")
     context = forms.CharField(max_length=200, help_text="Path prefix on the gateway, e.g. /chats")
     version = forms.CharField(max_length=30, required=False, help_text="Defaults to the document's info.version")
-    endpoint = forms.CharField(label="Production endpoint", max_length=2000, required=False,
-                               help_text="Defaults to the document's servers.production.url")
+    endpoint = forms.CharField(
+        label="Production endpoint",
+        max_length=2000,
+        required=False,
+        help_text="Defaults to the document's servers.production.url",
+    )
 
     def clean(self):
         data = super().clean()

@@ -26,9 +26,7 @@ class Api(models.Model):
     version = models.CharField(max_length=30)
     description = models.TextField(blank=True)
     provider = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="apis")
-    lifecycle_status = models.CharField(
-        max_length=16, choices=LifecycleStatus.choices, default=LifecycleStatus.CREATED
-    )
+    lifecycle_status = models.CharField(max_length=16, choices=LifecycleStatus.choices, default=LifecycleStatus.CREATED)
     production_endpoint = models.CharField(max_length=2000)
     sandbox_endpoint = models.CharField(max_length=2000, blank=True)
     policies = models.JSONField(default=list, help_text="Business plans (subscription policies) offered")
@@ -39,9 +37,7 @@ class Api(models.Model):
     last_updated_time = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["context", "version"], name="api_context_version_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["context", "version"], name="api_context_version_unique")]
         ordering = ["name", "version"]
 
     def __str__(self) -> str:
@@ -93,9 +89,7 @@ class Deployment(models.Model):
     deployed_time = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["api", "environment"], name="one_revision_per_environment")
-        ]
+        constraints = [models.UniqueConstraint(fields=["api", "environment"], name="one_revision_per_environment")]
 
 
 class LifecycleEvent(models.Model):

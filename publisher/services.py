@@ -53,8 +53,9 @@ def normalise_context(context: str) -> str:
     return context.rstrip("/")
 
 
-def _validate_api_fields(*, name: str, context: str, version: str, production_endpoint: str,
-                         sandbox_endpoint: str, policies: list[str]) -> list[dict[str, str]]:
+def _validate_api_fields(
+    *, name: str, context: str, version: str, production_endpoint: str, sandbox_endpoint: str, policies: list[str]
+) -> list[dict[str, str]]:
     errors = []
     if not _NAME_RE.match(name or ""):
         errors.append(_errors("name", "name is required, at most 60 characters, without special characters"))
@@ -66,7 +67,9 @@ def _validate_api_fields(*, name: str, context: str, version: str, production_en
     if sandbox_endpoint:
         errors += validate_endpoint(sandbox_endpoint, "endpointConfig.sandbox_endpoints.url")
     known = set(
-        ThrottlingPolicy.objects.filter(level=PolicyLevel.SUBSCRIPTION, is_streaming=True).values_list("name", flat=True)
+        ThrottlingPolicy.objects.filter(level=PolicyLevel.SUBSCRIPTION, is_streaming=True).values_list(
+            "name", flat=True
+        )
     )
     for plan in policies:
         if plan not in known:
@@ -91,8 +94,12 @@ def api_create(
     context = normalise_context(context)
     policies = list(policies or ["AsyncUnlimited"])
     errors = _validate_api_fields(
-        name=name, context=context, version=version, production_endpoint=production_endpoint,
-        sandbox_endpoint=sandbox_endpoint, policies=policies,
+        name=name,
+        context=context,
+        version=version,
+        production_endpoint=production_endpoint,
+        sandbox_endpoint=sandbox_endpoint,
+        policies=policies,
     )
     if errors:
         raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
@@ -104,9 +111,15 @@ def api_create(
     try:
         with transaction.atomic():
             api = Api.objects.create(
-                name=name, context=context, version=version, description=description, provider=provider,
-                production_endpoint=production_endpoint, sandbox_endpoint=sandbox_endpoint,
-                policies=policies, definition=definition,
+                name=name,
+                context=context,
+                version=version,
+                description=description,
+                provider=provider,
+                production_endpoint=production_endpoint,
+                sandbox_endpoint=sandbox_endpoint,
+                policies=policies,
+                definition=definition,
             )
     except IntegrityError:
         raise Conflict(f"An API with context {context} and version {version} already exists") from None
@@ -162,12 +175,13 @@ def api_revision_create(*, api: Api, created_by, description: str = "") -> ApiRe
         raise ValidationFailed("description must be at most 255 characters")
     api = Api.objects.select_for_update().get(pk=api.pk)
     if api.revisions.count() >= MAX_REVISIONS:
-        raise Conflict(
-            f"An API can have at most {MAX_REVISIONS} revisions: delete one that is not deployed first"
-        )
+        raise Conflict(f"An API can have at most {MAX_REVISIONS} revisions: delete one that is not deployed first")
     last = api.revisions.order_by("-number").values_list("number", flat=True).first() or 0
     revision = ApiRevision.objects.create(
-        api=api, number=last + 1, description=description, snapshot=api_revision_snapshot(api),
+        api=api,
+        number=last + 1,
+        description=description,
+        snapshot=api_revision_snapshot(api),
         created_by=created_by,
     )
     audit_record(actor=created_by, action="api.revision.create", target=revision, detail={"number": revision.number})
@@ -182,14 +196,16 @@ def api_revision_snapshot(api: Api) -> dict[str, Any]:
 
 
 @transaction.atomic
-def api_revision_deploy(*, api: Api, revision: ApiRevision, environments: list[dict[str, Any]], deployed_by) -> list[Deployment]:
+def api_revision_deploy(
+    *, api: Api, revision: ApiRevision, environments: list[dict[str, Any]], deployed_by
+) -> list[Deployment]:
     """Deploy ``revision`` to each named environment, replacing what ran there before."""
     if revision.api_id != api.pk:
         raise NotFound("No such revision of this API")
     if api.lifecycle_status == LifecycleStatus.RETIRED:
         raise Conflict("A retired API cannot be deployed")
     if not environments:
-        raise ValidationFailed("Name at least one environment, e.g. [{\"name\": \"Default\"}]")
+        raise ValidationFailed('Name at least one environment, e.g. [{"name": "Default"}]')
     deployments = []
     for item in environments:
         env_name = item.get("name") if isinstance(item, dict) else None
@@ -197,7 +213,8 @@ def api_revision_deploy(*, api: Api, revision: ApiRevision, environments: list[d
         if env is None:
             raise ValidationFailed(f"Unknown gateway environment {env_name!r}")
         deployment, _ = Deployment.objects.update_or_create(
-            api=api, environment=env,
+            api=api,
+            environment=env,
             defaults={
                 "revision": revision,
                 "vhost": item.get("vhost") or env.vhost,
@@ -206,8 +223,12 @@ def api_revision_deploy(*, api: Api, revision: ApiRevision, environments: list[d
             },
         )
         deployments.append(deployment)
-        audit_record(actor=deployed_by, action="api.deploy", target=api,
-                     detail={"revision": revision.number, "environment": env.name})
+        audit_record(
+            actor=deployed_by,
+            action="api.deploy",
+            target=api,
+            detail={"revision": revision.number, "environment": env.name},
+        )
     config_changed()
     return deployments
 
@@ -219,7 +240,12 @@ def api_revision_undeploy(*, api: Api, revision: ApiRevision, environments: list
         qs = qs.filter(environment__name__in=environments)
     count = qs.count()
     qs.delete()
-    audit_record(actor=user, action="api.undeploy", target=api, detail={"revision": revision.number, "environments": environments})
+    audit_record(
+        actor=user,
+        action="api.undeploy",
+        target=api,
+        detail={"revision": revision.number, "environments": environments},
+    )
     config_changed()
     return count
 

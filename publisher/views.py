@@ -22,8 +22,16 @@ def create(request):
     form = ApiCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        api = run_service(request, services.api_create, form=form, provider=request.user, name=d["name"],
-                          context=d["context"], version=d["version"], production_endpoint=d["endpoint"])
+        api = run_service(
+            request,
+            services.api_create,
+            form=form,
+            provider=request.user,
+            name=d["name"],
+            context=d["context"],
+            version=d["version"],
+            production_endpoint=d["endpoint"],
+        )
         if api:
             messages.success(request, f"Created {api.name} {api.version} with the default topic /*.")
             return redirect("publisher:detail", api_id=api.id)
@@ -48,7 +56,9 @@ def import_asyncapi(request):
         except Conflict as exc:
             form.add_error(None, exc.description)
         else:
-            messages.success(request, f"Imported {api.name} {api.version}: {len(asyncapi.topics(api.definition))} topics.")
+            messages.success(
+                request, f"Imported {api.name} {api.version}: {len(asyncapi.topics(api.definition))} topics."
+            )
             return redirect("publisher:detail", api_id=api.id)
     return render(request, "publisher/import.html", {"form": form, "definition_errors": errors})
 
@@ -61,18 +71,22 @@ def detail(request, api_id):
     if request.method == "POST":
         return _detail_action(request, api)
     can_publish = has_role(request.user, PUBLISHER)
-    return render(request, "publisher/detail.html", {
-        "api": api,
-        "operations": asyncapi.operations(api.definition),
-        "revisions": selectors.revision_list(api=api),
-        "deployments": selectors.deployment_list(api=api),
-        "environments": selectors.environment_list(),
-        "actions": lifecycle.allowed_actions(api.lifecycle_status) if can_publish else [],
-        "history": api.lifecycle_events.select_related("user").order_by("-updated_time"),
-        "can_publish": can_publish,
-        "revision_form": RevisionForm(),
-        "max_revisions": services.MAX_REVISIONS,
-    })
+    return render(
+        request,
+        "publisher/detail.html",
+        {
+            "api": api,
+            "operations": asyncapi.operations(api.definition),
+            "revisions": selectors.revision_list(api=api),
+            "deployments": selectors.deployment_list(api=api),
+            "environments": selectors.environment_list(),
+            "actions": lifecycle.allowed_actions(api.lifecycle_status) if can_publish else [],
+            "history": api.lifecycle_events.select_related("user").order_by("-updated_time"),
+            "can_publish": can_publish,
+            "revision_form": RevisionForm(),
+            "max_revisions": services.MAX_REVISIONS,
+        },
+    )
 
 
 def _detail_action(request, api):
@@ -80,8 +94,13 @@ def _detail_action(request, api):
     if action == "revision":
         form = RevisionForm(request.POST)
         if form.is_valid():
-            rev = run_service(request, services.api_revision_create, api=api, created_by=request.user,
-                              description=form.cleaned_data["description"])
+            rev = run_service(
+                request,
+                services.api_revision_create,
+                api=api,
+                created_by=request.user,
+                description=form.cleaned_data["description"],
+            )
             if rev:
                 messages.success(request, f"Created {rev.display_name}.")
     elif action in ("deploy", "lifecycle") and not has_role(request.user, PUBLISHER):
@@ -91,12 +110,19 @@ def _detail_action(request, api):
         env = request.POST.get("environment", "Default")
         if rev is None:
             messages.error(request, "Choose a revision to deploy.")
-        elif run_service(request, services.api_revision_deploy, api=api, revision=rev,
-                         environments=[{"name": env}], deployed_by=request.user):
+        elif run_service(
+            request,
+            services.api_revision_deploy,
+            api=api,
+            revision=rev,
+            environments=[{"name": env}],
+            deployed_by=request.user,
+        ):
             messages.success(request, f"{rev.display_name} deployed to {env}.")
     elif action == "lifecycle":
-        event = run_service(request, services.api_change_lifecycle, api=api, action=request.POST.get("action", ""),
-                            user=request.user)
+        event = run_service(
+            request, services.api_change_lifecycle, api=api, action=request.POST.get("action", ""), user=request.user
+        )
         if event:
             messages.success(request, f"Lifecycle: {event.previous_state} → {event.post_state}.")
     return redirect("publisher:detail", api_id=api.id)

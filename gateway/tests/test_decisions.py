@@ -39,8 +39,14 @@ def claims(**over):
 
 
 API = ApiConfig(
-    id="api-1", name="Chat", context="/chat", version="1.0.0", lifecycle_status="PUBLISHED", revision=1,
-    production_endpoint="ws://prod:1/v2", sandbox_endpoint="",
+    id="api-1",
+    name="Chat",
+    context="/chat",
+    version="1.0.0",
+    lifecycle_status="PUBLISHED",
+    revision=1,
+    production_endpoint="ws://prod:1/v2",
+    sandbox_endpoint="",
     topics=(
         TopicConfig(name="/notifications", uri_mapping="/notifications"),
         TopicConfig(name="/admin", scopes=("admin", "ops")),
@@ -50,10 +56,16 @@ API = ApiConfig(
 
 
 def state(api=API, sub_status="UNBLOCKED", subscribed=True):
-    subs = (SubscriptionConfig(id="s1", api_id=api.id, policy="AsyncUnlimited", status=sub_status),) if subscribed else ()
+    subs = (
+        (SubscriptionConfig(id="s1", api_id=api.id, policy="AsyncUnlimited", status=sub_status),) if subscribed else ()
+    )
     apps = {
-        "ck-prod": ApplicationConfig(id="app1", name="App", owner="dev", policy="Unlimited", key_type="PRODUCTION", subscriptions=subs),
-        "ck-sand": ApplicationConfig(id="app1", name="App", owner="dev", policy="Unlimited", key_type="SANDBOX", subscriptions=subs),
+        "ck-prod": ApplicationConfig(
+            id="app1", name="App", owner="dev", policy="Unlimited", key_type="PRODUCTION", subscriptions=subs
+        ),
+        "ck-sand": ApplicationConfig(
+            id="app1", name="App", owner="dev", policy="Unlimited", key_type="SANDBOX", subscriptions=subs
+        ),
     }
     issuers = (
         IssuerConfig(issuer=ISS, jwks={"keys": [KEY.as_dict(private=False)]}),
@@ -139,13 +151,23 @@ def test_application_not_subscribed_is_403_900908():
     assert _refusal(decision) == (403, "900908")
 
 
-@pytest.mark.parametrize("status, consumer_key, refused", [
-    ("BLOCKED", "ck-prod", True), ("PROD_ONLY_BLOCKED", "ck-prod", True), ("PROD_ONLY_BLOCKED", "ck-sand", False),
-])
+@pytest.mark.parametrize(
+    "status, consumer_key, refused",
+    [
+        ("BLOCKED", "ck-prod", True),
+        ("PROD_ONLY_BLOCKED", "ck-prod", True),
+        ("PROD_ONLY_BLOCKED", "ck-sand", False),
+    ],
+)
 def test_blocked_subscriptions_are_refused(status, consumer_key, refused):
     api = ApiConfig(**{**API.__dict__, "sandbox_endpoint": "ws://sandbox:1"})
-    decision = admit(state(api=api, sub_status=status), "/chat/1.0.0/notifications", "",
-                     bearer(sign(claims(azp=consumer_key))), now=NOW)
+    decision = admit(
+        state(api=api, sub_status=status),
+        "/chat/1.0.0/notifications",
+        "",
+        bearer(sign(claims(azp=consumer_key))),
+        now=NOW,
+    )
     if refused:
         assert _refusal(decision) == (403, "900908")
     else:
@@ -171,9 +193,13 @@ def test_topic_with_security_off_needs_no_token():
 
 
 def test_testkey_tokens_need_no_subscription():
-    token = sign({"iss": TESTKEY_ISS, "sub": "admin", "keytype": "PRODUCTION", "iat": NOW, "exp": NOW + 60, "jti": "t"},
-                 key=TESTKEY)
-    assert isinstance(admit(state(subscribed=False), "/chat/1.0.0/notifications", "", bearer(token), now=NOW), Admission)
+    token = sign(
+        {"iss": TESTKEY_ISS, "sub": "admin", "keytype": "PRODUCTION", "iat": NOW, "exp": NOW + 60, "jti": "t"},
+        key=TESTKEY,
+    )
+    assert isinstance(
+        admit(state(subscribed=False), "/chat/1.0.0/notifications", "", bearer(token), now=NOW), Admission
+    )
 
 
 def test_blocked_api_is_503_700700_and_prototyped_needs_no_auth():

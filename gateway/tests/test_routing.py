@@ -10,8 +10,16 @@ def _table(*apis):
 
 
 def _api(context="/chat", version="1.0.0", topics=("/*",), id="a1"):
-    return ApiConfig(id=id, name="Chat", context=context, version=version, lifecycle_status="PUBLISHED", revision=1,
-                     production_endpoint="ws://backend:8080/v2", topics=tuple(TopicConfig(name=t) for t in topics))
+    return ApiConfig(
+        id=id,
+        name="Chat",
+        context=context,
+        version=version,
+        lifecycle_status="PUBLISHED",
+        revision=1,
+        production_endpoint="ws://backend:8080/v2",
+        topics=tuple(TopicConfig(name=t) for t in topics),
+    )
 
 
 @pytest.mark.parametrize(
@@ -33,8 +41,17 @@ def test_most_specific_topic_wins(path, topic, params):
     assert (match.topic.name, match.params) == (topic, params)
 
 
-@pytest.mark.parametrize("path", ["/chat/2.0.0/notifications", "/chats/1.0.0/notifications", "/chat/1.0.0/notificationsX",
-                                  "/chat/1.0.0/rooms", "/chat/1.0.0/rooms/a/b", "/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/chat/2.0.0/notifications",
+        "/chats/1.0.0/notifications",
+        "/chat/1.0.0/notificationsX",
+        "/chat/1.0.0/rooms",
+        "/chat/1.0.0/rooms/a/b",
+        "/",
+    ],
+)
 def test_paths_without_a_matching_topic_do_not_match(path):
     table = _table(_api(topics=("/notifications", "/rooms/{roomID}")))
     assert table.match(path) is None

@@ -26,6 +26,11 @@ def env_int(name: str, default: int) -> int:
 
 DEBUG = env_bool("TIDEGATE_DEBUG")
 
+# OAuth2 demands TLS; development runs the portal on plain http://127.0.0.1, so Authlib is
+# told to allow it there. In production the portal sits behind TLS.
+if DEBUG or env_bool("TIDEGATE_OAUTH_ALLOW_HTTP"):
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+
 
 def secret(name: str, dev_default: str) -> str:
     value = env(name)

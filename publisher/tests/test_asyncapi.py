@@ -38,8 +38,10 @@ def test_channels_become_publish_and_subscribe_operations():
     doc = asyncapi.parse_and_validate(CHATS)
     ops = {(o.target, o.verb): o for o in asyncapi.operations(doc)}
     assert set(ops) == {
-        ("/notifications", "PUBLISH"), ("/notifications", "SUBSCRIBE"),
-        ("/rooms/{roomID}", "SUBSCRIBE"), ("/open", "PUBLISH"),
+        ("/notifications", "PUBLISH"),
+        ("/notifications", "SUBSCRIBE"),
+        ("/rooms/{roomID}", "SUBSCRIBE"),
+        ("/open", "PUBLISH"),
     }
     assert ops[("/notifications", "PUBLISH")].scopes == ("reader",)
     assert ops[("/rooms/{roomID}", "SUBSCRIBE")].uri_mapping == "/rooms?room={uri.var.roomID}"

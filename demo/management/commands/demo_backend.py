@@ -8,14 +8,28 @@ import sys
 from django.core.management.base import BaseCommand
 from websockets.asyncio.server import serve
 
+CONTROL = False  # with --control, a text frame "!close CODE REASON" makes the backend close
+
 
 async def echo(connection):
     request = connection.request
-    print(json.dumps({"event": "connect", "path": request.path,
-                      "subprotocol": connection.subprotocol,
-                      "headers": sorted({k.lower() for k in request.headers.keys()})}), flush=True)
+    print(
+        json.dumps(
+            {
+                "event": "connect",
+                "path": request.path,
+                "subprotocol": connection.subprotocol,
+                "headers": sorted({k.lower() for k in request.headers.keys()}),
+            }
+        ),
+        flush=True,
+    )
     try:
         async for message in connection:
+            if CONTROL and isinstance(message, str) and message.startswith("!close "):
+                _, code, *reason = message.split(" ", 2)
+                await connection.close(int(code), reason[0] if reason else "")
+                break
             await connection.send(message)
     finally:
         print(json.dumps({"event": "close", "path": request.path, "code": connection.close_code}), flush=True)
@@ -27,13 +41,34 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8080)
-        parser.add_argument("--subprotocol", action="append", default=[],
-                            help="subprotocols to accept (the first the client offers wins)")
+        parser.add_argument(
+            "--subprotocol",
+            action="append",
+            default=[],
+            help="subprotocols to accept (the first the client offers wins)",
+        )
+        parser.add_argument(
+            "--control", action="store_true", help='obey "!close CODE REASON" text frames (for tests of close codes)'
+        )
 
-    def handle(self, *args, host, port, subprotocol, **options):
+    def handle(self, *args, host, port, subprotocol, control, **options):
+        global CONTROL
+        CONTROL = control
+
+        def select_subprotocol(connection, offered):
+            # The first offered one we speak; none offered, or none in common, is fine too.
+            return next((p for p in offered if p in subprotocol), None)
+
         async def main():
-            async with serve(echo, host, port, compression=None, ping_interval=None, max_size=None,
-                             subprotocols=subprotocol or None) as server:
+            async with serve(
+                echo,
+                host,
+                port,
+                compression=None,
+                ping_interval=None,
+                max_size=None,
+                select_subprotocol=select_subprotocol,
+            ) as server:
                 print(f"echo backend on ws://{host}:{port}", file=sys.stderr, flush=True)
                 await server.serve_forever()
 

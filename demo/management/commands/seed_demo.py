@@ -41,11 +41,16 @@ class Command(BaseCommand):
             api = services.api_import_asyncapi(
                 provider=admin,
                 document=DEMO_FILE.read_bytes(),
-                properties={"context": "/notifications", "policies": ["AsyncUnlimited", "AsyncGold", "AsyncBronze"],
-                            "endpointConfig": {"production_endpoints": {"url": backend}}},
+                properties={
+                    "context": "/notifications",
+                    "policies": ["AsyncUnlimited", "AsyncGold", "AsyncBronze"],
+                    "endpointConfig": {"production_endpoints": {"url": backend}},
+                },
             )
             revision = services.api_revision_create(api=api, created_by=admin, description="Demo")
-            services.api_revision_deploy(api=api, revision=revision, environments=[{"name": "Default"}], deployed_by=admin)
+            services.api_revision_deploy(
+                api=api, revision=revision, environments=[{"name": "Default"}], deployed_by=admin
+            )
             services.api_change_lifecycle(api=api, action="Publish", user=admin)
             api.refresh_from_db()
             self.stdout.write(f"Demo API {api.name} {api.version} published and deployed to Default.")

@@ -2,6 +2,7 @@
 both served by one process and one application object, so they share state."""
 
 import asyncio
+import logging
 import signal
 from pathlib import Path
 
@@ -10,6 +11,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from gateway.tls import ensure_self_signed
+
+
+class _DenialNoise(logging.Filter):
+    """Uvicorn 0.54's websockets-sansio protocol logs "ASGI callable returned without
+    completing handshake." after every WebSocket Denial Response, although the response
+    was sent. The relay always accepts or denies, so the line is noise here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing handshake" not in record.getMessage()
 
 
 class _Server(uvicorn.Server):
@@ -31,15 +41,24 @@ class Command(BaseCommand):
         from gateway.asgi import application
 
         common = dict(
-            host=host, ws="websockets-sansio", loop="uvloop", http="httptools", lifespan="on",
-            access_log=False, ws_max_size=settings.TIDEGATE["MAX_FRAME_SIZE"], log_level="warning",
+            host=host,
+            ws="websockets-sansio",
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            ws_max_size=settings.TIDEGATE["MAX_FRAME_SIZE"],
+            log_level="warning",
             ws_per_message_deflate=False,
         )
         configs = [uvicorn.Config(application, port=port, **common)]
         if tls_port:
             cert, key = ensure_self_signed(Path(settings.DATA_DIR) / "tls")
-            configs.append(uvicorn.Config(application, port=tls_port, ssl_certfile=str(cert), ssl_keyfile=str(key), **common))
-        servers = [_Server(c) for c in configs]
+            configs.append(
+                uvicorn.Config(application, port=tls_port, ssl_certfile=str(cert), ssl_keyfile=str(key), **common)
+            )
+        servers = [_Server(c) for c in configs]  # Config() sets up uvicorn's loggers
+        logging.getLogger("uvicorn.error").addFilter(_DenialNoise())
 
         async def main():
             loop = asyncio.get_running_loop()
@@ -50,7 +69,9 @@ class Command(BaseCommand):
 
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop)
-            self.stdout.write(f"gateway listening on ws://{host}:{port}" + (f" and wss://{host}:{tls_port}" if tls_port else ""))
+            self.stdout.write(
+                f"gateway listening on ws://{host}:{port}" + (f" and wss://{host}:{tls_port}" if tls_port else "")
+            )
             self.stdout.flush()
             await asyncio.gather(*(s.serve() for s in servers))
 

@@ -24,7 +24,7 @@ def _wait_http(url: str, seconds: float, procs) -> bool:
         if any(p.poll() is not None for p in procs):
             return False
         try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
+            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - our own http:// URL
                 if resp.status == 200:
                     return True
         except OSError:
@@ -46,7 +46,18 @@ class Command(BaseCommand):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         commands = {
             "backend": [python, "manage.py", "demo_backend", "--port", str(backend_port)],
-            "portal": [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(portal_port), "-v", "0", "portal.asgi:application"],
+            "portal": [
+                python,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(portal_port),
+                "-v",
+                "0",
+                "portal.asgi:application",
+            ],
             "gateway": [python, "manage.py", "rungateway"],
         }
         procs = []
@@ -81,8 +92,11 @@ class Command(BaseCommand):
         ]
         if client:
             token = token_issue(client=client)["access_token"]
-            lines += ["", "Try the demo API (type a message, see it echoed):",
-                      f"  npx wscat -c {ws}/notifications/1.0.0/notifications -H {shlex.quote('Authorization: Bearer ' + token)}"]
+            lines += [
+                "",
+                "Try the demo API (type a message, see it echoed):",
+                f"  npx wscat -c {ws}/notifications/1.0.0/notifications -H {shlex.quote('Authorization: Bearer ' + token)}",
+            ]
         lines += ["", "Ctrl-C stops everything.", ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()

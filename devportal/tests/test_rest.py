@@ -1,0 +1,160 @@
+"""Dev Portal REST and the Key Manager's token endpoint."""
+
+import base64
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from rest_framework.test import APIClient
+
+from devportal.models import Subscription
+from keymanager.models import OAuthClient
+from tests import factories
+
+BASE = "/api/am/devportal/v3"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner():
+    return factories.user("owner", roles=["creator", "publisher"])
+
+
+@pytest.fixture
+def dev():
+    return factories.user("dev")
+
+
+@pytest.fixture
+def client(dev):
+    c = APIClient()
+    c.force_authenticate(dev)
+    return c
+
+
+def test_every_user_has_a_default_application(client):
+    names = [a["name"] for a in client.get(f"{BASE}/applications").json()["list"]]
+    assert names == ["DefaultApplication"]
+
+
+def test_catalog_lists_published_apis_only(client, owner):
+    factories.published_api(owner, context="/live")
+    factories.api(owner, context="/draft")
+    listed = [a["context"] for a in client.get(f"{BASE}/apis").json()["list"]]
+    assert listed == ["/live"]
+
+
+def test_subscribe_generate_keys_and_token(client, owner):
+    api = factories.published_api(owner)
+    app = client.post(f"{BASE}/applications", {"name": "Chatter", "throttlingPolicy": "10PerMin"}, format="json").json()
+    sub = client.post(
+        f"{BASE}/subscriptions",
+        {"applicationId": app["applicationId"], "apiId": str(api.id), "throttlingPolicy": "AsyncGold"},
+        format="json",
+    )
+    assert sub.status_code == 201 and sub.json()["status"] == "UNBLOCKED"
+
+    keys = client.post(
+        f"{BASE}/applications/{app['applicationId']}/generate-keys",
+        {"keyType": "PRODUCTION", "grantTypesToBeSupported": ["client_credentials"]},
+        format="json",
+    ).json()
+    secret = keys["consumerSecret"]
+    stored = OAuthClient.objects.get(client_id=keys["consumerKey"])
+    assert secret and secret not in stored.client_secret_digest and stored.check_client_secret(secret)
+    listed = client.get(f"{BASE}/applications/{app['applicationId']}/oauth-keys").json()["list"]
+    assert listed[0]["consumerSecret"] is None  # shown once, never again
+
+    token = client.post(
+        f"{BASE}/applications/{app['applicationId']}/oauth-keys/{keys['keyMappingId']}/generate-token",
+        {"consumerSecret": secret, "validityPeriod": 600, "scopes": ["chat_admin"]},
+        format="json",
+    )
+    assert token.status_code == 200
+    jwks = APIClient().get("/oauth2/jwks").json()
+    decoded = jwt.decode(token.json()["accessToken"], KeySet.import_key_set(jwks))
+    assert decoded.header["kid"] == jwks["keys"][0]["kid"]
+    claims = decoded.claims
+    assert claims["azp"] == keys["consumerKey"] and claims["keytype"] == "PRODUCTION"
+    assert claims["sub"] == "dev" and claims["scope"] == "chat_admin"
+    assert claims["exp"] - claims["iat"] == 600
+    assert "http://org.wso2.apimgt/gateway" in claims["aud"]
+
+
+def test_generate_token_with_wrong_secret_is_401(client, dev):
+    app = client.get(f"{BASE}/applications").json()["list"][0]
+    keys = client.post(
+        f"{BASE}/applications/{app['applicationId']}/generate-keys", {"keyType": "PRODUCTION"}, format="json"
+    ).json()
+    resp = client.post(
+        f"{BASE}/applications/{app['applicationId']}/oauth-keys/{keys['keyMappingId']}/generate-token",
+        {"consumerSecret": "wrong"},
+        format="json",
+    )
+    assert resp.status_code == 401
+
+
+def test_another_users_application_is_404(client, owner):
+    other = APIClient()
+    other.force_authenticate(owner)
+    theirs = other.get(f"{BASE}/applications").json()["list"][0]["applicationId"]
+    assert client.get(f"{BASE}/applications/{theirs}").status_code == 404
+    assert (
+        client.post(f"{BASE}/applications/{theirs}/generate-keys", {"keyType": "PRODUCTION"}, format="json").status_code
+        == 404
+    )
+
+
+def test_subscribing_twice_or_to_an_unpublished_api_is_409(client, owner):
+    api = factories.published_api(owner)
+    app = client.get(f"{BASE}/applications").json()["list"][0]["applicationId"]
+    body = {"applicationId": app, "apiId": str(api.id), "throttlingPolicy": "AsyncUnlimited"}
+    assert client.post(f"{BASE}/subscriptions", body, format="json").status_code == 201
+    assert client.post(f"{BASE}/subscriptions", body, format="json").status_code == 409
+    from publisher.services import api_change_lifecycle
+
+    api_change_lifecycle(api=api, action="Deprecate", user=owner)
+    other = client.post(f"{BASE}/applications", {"name": "Second"}, format="json").json()["applicationId"]
+    resp = client.post(f"{BASE}/subscriptions", {**body, "applicationId": other}, format="json")
+    assert resp.status_code == 409 and "DEPRECATED" in resp.json()["description"]
+    assert Subscription.objects.count() == 1
+
+
+def test_plan_not_offered_is_400(client, owner):
+    api = factories.published_api(owner, policies=["AsyncGold"])
+    app = client.get(f"{BASE}/applications").json()["list"][0]["applicationId"]
+    resp = client.post(
+        f"{BASE}/subscriptions",
+        {"applicationId": app, "apiId": str(api.id), "throttlingPolicy": "AsyncBronze"},
+        format="json",
+    )
+    assert resp.status_code == 400 and Subscription.objects.count() == 0
+
+
+def test_oauth2_token_endpoint_client_credentials(client):
+    app = client.get(f"{BASE}/applications").json()["list"][0]
+    keys = client.post(
+        f"{BASE}/applications/{app['applicationId']}/generate-keys", {"keyType": "SANDBOX"}, format="json"
+    ).json()
+    basic = base64.b64encode(f"{keys['consumerKey']}:{keys['consumerSecret']}".encode()).decode()
+    anonymous = APIClient()
+    resp = anonymous.post(
+        "/oauth2/token",
+        "grant_type=client_credentials&scope=a b",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+    )
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    claims = jwt.decode(body["access_token"], KeySet.import_key_set(anonymous.get("/oauth2/jwks").json())).claims
+    assert claims["keytype"] == "SANDBOX" and claims["scope"] == "a b"
+
+    wrong = base64.b64encode(f"{keys['consumerKey']}:nope".encode()).decode()
+    resp = anonymous.post(
+        "/oauth2/token",
+        "grant_type=client_credentials",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Basic {wrong}",
+    )
+    assert resp.status_code == 401 and resp.json()["error"] == "invalid_client"

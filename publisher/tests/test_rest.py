@@ -1,0 +1,191 @@
+"""Publisher REST: each endpoint's success and its refusals (status, body, nothing changed)."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from portal.models import AuditEvent
+from publisher.models import Api, Deployment, LifecycleEvent
+from tests import factories
+
+BASE = "/api/am/publisher/v4"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def publisher():
+    return factories.user("pub", roles=["creator", "publisher"])
+
+
+@pytest.fixture
+def client(publisher):
+    c = APIClient()
+    c.force_authenticate(publisher)
+    return c
+
+
+def _create_body(**over):
+    body = {
+        "name": "Chat",
+        "context": "/chat",
+        "version": "1.0.0",
+        "type": "WS",
+        "policies": ["AsyncUnlimited"],
+        "endpointConfig": {"endpoint_type": "ws", "production_endpoints": {"url": "ws://backend:8080/v2"}},
+    }
+    body.update(over)
+    return body
+
+
+def test_create_from_form_gives_the_default_topic(client):
+    resp = client.post(f"{BASE}/apis", _create_body(), format="json")
+    assert resp.status_code == 201
+    data = resp.json()
+    assert data["lifeCycleStatus"] == "CREATED"
+    assert [(o["target"], o["verb"]) for o in data["operations"]] == [("/*", "PUBLISH"), ("/*", "SUBSCRIBE")]
+    assert data["endpointConfig"]["production_endpoints"]["url"] == "ws://backend:8080/v2"
+    assert AuditEvent.objects.filter(action="api.create").count() == 1
+
+
+def test_duplicate_context_and_version_is_409_and_creates_nothing(client):
+    assert client.post(f"{BASE}/apis", _create_body(), format="json").status_code == 201
+    resp = client.post(f"{BASE}/apis", _create_body(name="Other"), format="json")
+    assert resp.status_code == 409
+    assert resp.json()["code"] == 409 and "already exists" in resp.json()["description"]
+    assert Api.objects.count() == 1
+
+
+@pytest.mark.parametrize("url", ["http://backend:8080", "backend:8080", "ws://", "ftp://x"])
+def test_endpoint_that_is_not_ws_is_400(client, url):
+    body = _create_body(endpointConfig={"production_endpoints": {"url": url}})
+    resp = client.post(f"{BASE}/apis", body, format="json")
+    assert resp.status_code == 400
+    assert "ws://" in resp.json()["description"]
+    assert Api.objects.count() == 0
+
+
+def test_import_asyncapi_file_creates_topics_from_channels(client):
+    upload = SimpleUploadedFile("chat.yaml", factories.CHAT_ASYNCAPI.encode(), content_type="application/yaml")
+    props = json.dumps({"context": "/chats", "policies": ["AsyncGold"]})
+    resp = client.post(
+        f"{BASE}/apis/import-asyncapi", {"file": upload, "additionalProperties": props}, format="multipart"
+    )
+    assert resp.status_code == 201, resp.json()
+    data = resp.json()
+    assert (data["name"], data["version"], data["context"]) == ("Chat", "1.0.0", "/chats")
+    targets = {(o["target"], o["verb"], o["uriMapping"]) for o in data["operations"]}
+    assert ("/rooms/{roomID}", "PUBLISH", "/rooms?room={uri.var.roomID}") in targets
+    assert data["scopes"][0]["scope"]["name"] == "chat_admin"
+    assert data["scopes"][0]["scope"]["bindings"] == ["admin"]
+
+
+def test_invalid_asyncapi_is_400_with_pointers_and_lines_and_creates_nothing(client):
+    broken = factories.CHAT_ASYNCAPI.replace("scopes: {chat_admin: Administer chats}", "scopes: {}")
+    upload = SimpleUploadedFile("chat.yaml", broken.encode())
+    resp = client.post(
+        f"{BASE}/apis/import-asyncapi",
+        {"file": upload, "additionalProperties": '{"context": "/c"}'},
+        format="multipart",
+    )
+    assert resp.status_code == 400
+    [error] = resp.json()["error"]
+    assert error["pointer"] == "/channels/~1admin/publish/x-scopes" and error["line"] == 14
+    assert Api.objects.count() == 0
+
+
+def test_validate_asyncapi_reports_without_creating(client):
+    upload = SimpleUploadedFile("x.yaml", b"asyncapi: 2.0.0\ninfo: {title: x}\nchannels: {}\n")
+    resp = client.post(f"{BASE}/apis/validate-asyncapi", {"file": upload}, format="multipart")
+    assert resp.status_code == 200
+    assert resp.json()["isValid"] is False and resp.json()["errors"][0]["pointer"] == "/info"
+    assert Api.objects.count() == 0
+
+
+def test_revision_deploy_publish_flow(client, publisher):
+    api = factories.api(publisher)
+    rev = client.post(f"{BASE}/apis/{api.id}/revisions", {"description": "first"}, format="json")
+    assert rev.status_code == 201 and rev.json()["displayName"] == "REVISION 1"
+    dep = client.post(
+        f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev.json()['id']}",
+        [{"name": "Default", "vhost": "localhost", "displayOnDevportal": True}],
+        format="json",
+    )
+    assert dep.status_code == 201 and dep.json()[0]["name"] == "Default"
+    life = client.post(f"{BASE}/apis/change-lifecycle?apiId={api.id}&action=Publish")
+    assert life.status_code == 200 and life.json()["lifecycleState"]["state"] == "PUBLISHED"
+    history = client.get(f"{BASE}/apis/{api.id}/lifecycle-history").json()["list"]
+    assert history == [
+        {
+            "previousState": "CREATED",
+            "postState": "PUBLISHED",
+            "user": "pub",
+            "updatedTime": history[0]["updatedTime"],
+            "action": "Publish",
+        }
+    ]
+    assert client.get(f"{BASE}/apis/{api.id}/deployments").json()["list"][0]["revisionUuid"] == rev.json()["id"]
+
+
+def test_sixth_revision_is_refused(client, publisher):
+    api = factories.api(publisher)
+    for _ in range(5):
+        assert client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json").status_code == 201
+    resp = client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json")
+    assert resp.status_code == 409 and "at most 5" in resp.json()["description"]
+
+
+def test_lifecycle_action_not_allowed_is_409_listing_allowed_ones(client, publisher):
+    api = factories.api(publisher)
+    resp = client.post(f"{BASE}/apis/change-lifecycle?apiId={api.id}&action=Retire")
+    assert resp.status_code == 409
+    assert "allowed: Publish, Deploy as a Prototype" in resp.json()["description"]
+    assert LifecycleEvent.objects.count() == 0
+
+
+def test_deploy_to_unknown_environment_is_400_and_deploys_nothing(client, publisher):
+    api = factories.api(publisher)
+    rev = client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json").json()
+    resp = client.post(
+        f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", [{"name": "Nowhere"}], format="json"
+    )
+    assert resp.status_code == 400
+    assert Deployment.objects.count() == 0
+
+
+def test_unknown_api_is_404_json(client):
+    resp = client.get(f"{BASE}/apis/not-a-uuid")
+    assert resp.status_code == 404 and resp.json()["code"] == 404
+
+
+def test_anonymous_is_401_and_developer_without_role_is_403():
+    factories.user("someone")
+    anonymous = APIClient()
+    resp = anonymous.get(f"{BASE}/apis")
+    assert resp.status_code == 401 and resp.json()["code"] == 401
+    dev = APIClient()
+    assert dev.login(username="someone", password="pw-Secret-123")
+    assert dev.get(f"{BASE}/apis").status_code == 403
+
+
+def test_http_basic_works_for_scripts(publisher):
+    c = APIClient()
+    c.credentials(HTTP_AUTHORIZATION="Basic cHViOnB3LVNlY3JldC0xMjM=")  # pub:pw-Secret-123
+    assert c.get(f"{BASE}/apis").status_code == 200
+
+
+def test_creator_cannot_deploy_or_publish(publisher):
+    creator = factories.user("maker", roles=["creator"])
+    api = factories.api(publisher)
+    c = APIClient()
+    c.force_authenticate(creator)
+    rev = c.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json")
+    assert rev.status_code == 201
+    assert (
+        c.post(
+            f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev.json()['id']}", [{"name": "Default"}], format="json"
+        ).status_code
+        == 403
+    )
+    assert c.post(f"{BASE}/apis/change-lifecycle?apiId={api.id}&action=Publish").status_code == 403

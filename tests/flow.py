@@ -1,0 +1,109 @@
+"""The main path through the REST APIs, as a script of a WSO2 user would drive it."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import time
+
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from tests.stack import ROOT
+
+PUB = "/api/am/publisher/v4"
+DEV = "/api/am/devportal/v3"
+
+
+def call(session, method: str, path: str, expect: int | tuple[int, ...] = 200, **kwargs):
+    resp = session.request(method, session.base + path, timeout=30, **kwargs)
+    expected = (expect,) if isinstance(expect, int) else expect
+    assert resp.status_code in expected, f"{method} {path}: {resp.status_code} {resp.text[:500]}"
+    return resp.json() if resp.content and resp.headers.get("content-type", "").startswith("application/json") else None
+
+
+def import_api(session, document: str, **properties) -> dict:
+    return call(
+        session,
+        "POST",
+        f"{PUB}/apis/import-asyncapi",
+        201,
+        files={"file": ("api.yaml", document.encode(), "application/yaml")},
+        data={"additionalProperties": json.dumps(properties)},
+    )
+
+
+def deploy_and_publish(session, api_id: str) -> None:
+    rev = call(session, "POST", f"{PUB}/apis/{api_id}/revisions", 201, json={"description": "e2e"})
+    call(
+        session,
+        "POST",
+        f"{PUB}/apis/{api_id}/deploy-revision",
+        201,
+        params={"revisionId": rev["id"]},
+        json=[{"name": "Default", "vhost": "localhost", "displayOnDevportal": True}],
+    )
+    call(session, "POST", f"{PUB}/apis/change-lifecycle", 200, params={"apiId": api_id, "action": "Publish"})
+
+
+def application_with_token(session, name: str, api_id: str | None, *, plan="AsyncUnlimited", scopes=()) -> dict:
+    app = call(session, "POST", f"{DEV}/applications", 201, json={"name": name, "throttlingPolicy": "Unlimited"})
+    app_id = app["applicationId"]
+    if api_id:
+        call(
+            session,
+            "POST",
+            f"{DEV}/subscriptions",
+            201,
+            json={"applicationId": app_id, "apiId": api_id, "throttlingPolicy": plan},
+        )
+    keys = call(
+        session,
+        "POST",
+        f"{DEV}/applications/{app_id}/generate-keys",
+        200,
+        json={"keyType": "PRODUCTION", "grantTypesToBeSupported": ["client_credentials"]},
+    )
+    token = call(
+        session,
+        "POST",
+        f"{DEV}/applications/{app_id}/oauth-keys/{keys['keyMappingId']}/generate-token",
+        200,
+        json={"consumerSecret": keys["consumerSecret"], "scopes": list(scopes)},
+    )
+    return {"id": app_id, "keys": keys, "token": token["accessToken"]}
+
+
+def handshake_status(url: str, headers: dict | None = None) -> tuple[int, dict | None]:
+    """Open and close a connection; return 101 or the refusal's status and JSON body."""
+    try:
+        with connect(url, additional_headers=headers or {}, open_timeout=5):
+            return 101, None
+    except InvalidStatus as exc:
+        body = exc.response.body
+        return exc.response.status_code, json.loads(body) if body else None
+
+
+def wait_for_route(url: str, headers: dict, timeout: float = 5.0) -> float:
+    """Seconds until the gateway stops answering 404 for ``url`` (a deploy has arrived)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        status, _ = handshake_status(url, headers)
+        if status != 404:
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} still 404 after {timeout}s")
+
+
+def wscat(command: str, message: str, wait: float = 1.5) -> str:
+    """Run a wscat command line as a user would paste it (the project's pinned wscat), send
+    one message and return what it printed. wscat prints only to a terminal, hence script(1)."""
+    argv = shlex.split(command)
+    assert argv[0] in ("wscat", "npx"), command
+    if argv[0] == "npx":
+        argv = argv[1:]
+    argv[0] = str(ROOT / "node_modules" / ".bin" / "wscat")
+    line = " ".join(shlex.quote(a) for a in [*argv, "-x", message, "-w", str(wait)])
+    out = subprocess.run(["script", "-qec", line, "/dev/null"], capture_output=True, text=True, timeout=30)
+    return out.stdout + out.stderr

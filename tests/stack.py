@@ -1,0 +1,164 @@
+"""Start the real processes on free ports: the echo backend, the portal under Daphne and
+the gateway under Uvicorn, each in its own process with its own data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout: float, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as exc:  # noqa: BLE001 - keep trying until the deadline
+            last = exc
+        time.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what} ({last!r})")
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    portal_port: int = field(default_factory=free_port)
+    ws_port: int = field(default_factory=free_port)
+    wss_port: int = field(default_factory=free_port)
+    backend_port: int = field(default_factory=free_port)
+    processes: dict[str, Process] = field(default_factory=dict)
+    server: str = "uvicorn"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "TIDEGATE_DEBUG": "1",
+            "TIDEGATE_DATA_DIR": str(self.data_dir),
+            "TIDEGATE_PORTAL_URL": self.portal_url,
+            "TIDEGATE_GATEWAY_WS_PORT": str(self.ws_port),
+            "TIDEGATE_GATEWAY_WSS_PORT": str(self.wss_port),
+            "TIDEGATE_SYNC_INTERVAL": "0.2",
+        }
+
+    @property
+    def portal_url(self) -> str:
+        return f"http://127.0.0.1:{self.portal_port}"
+
+    @property
+    def gateway_ws(self) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}"
+
+    @property
+    def gateway_http(self) -> str:
+        return f"http://127.0.0.1:{self.ws_port}"
+
+    @property
+    def backend_url(self) -> str:
+        return f"ws://127.0.0.1:{self.backend_port}"
+
+    def manage(self, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return out.stdout
+
+    def _spawn(self, name: str, cmd: list[str]) -> Process:
+        log = self.data_dir / f"{name}.log"
+        fh = open(log, "wb")  # noqa: SIM115 - lives as long as the process
+        popen = subprocess.Popen(
+            cmd, cwd=ROOT, env=self.env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        proc = Process(name, popen, log)
+        self.processes[name] = proc
+        return proc
+
+    def start(self) -> Stack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.manage("migrate", "--no-input", "-v", "0")
+        self.manage("seed_demo", "--backend", self.backend_url)
+        py = sys.executable
+        self._spawn(
+            "backend",
+            [
+                py,
+                "manage.py",
+                "demo_backend",
+                "--port",
+                str(self.backend_port),
+                "--control",
+                "--subprotocol",
+                "chat.v2",
+                "--subprotocol",
+                "chat.v1",
+            ],
+        )
+        self._spawn(
+            "portal", [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.portal_port), "portal.asgi:application"]
+        )
+        wait_until(lambda: requests.get(f"{self.portal_url}/healthz", timeout=1).ok, 30, what="portal")
+        self.start_gateway()
+        return self
+
+    def start_gateway(self) -> None:
+        py = sys.executable
+        if self.server == "daphne":
+            cmd = [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.ws_port), "gateway.asgi:application"]
+        else:
+            cmd = [py, "manage.py", "rungateway", "--port", str(self.ws_port), "--tls-port", str(self.wss_port)]
+        self._spawn("gateway", cmd)
+        wait_until(lambda: requests.get(f"{self.gateway_http}/health", timeout=1).ok, 30, what="gateway")
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.processes.values())):
+            proc.stop()
+
+    def backend_connections(self) -> list[dict]:
+        lines = self.processes["backend"].output().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]

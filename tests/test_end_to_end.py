@@ -1,0 +1,204 @@
+"""The mission's main path with real parts: the portal under Daphne, the gateway under
+Uvicorn, the echo backend, driven over REST, then real wscat and a real WebSocket client."""
+
+import time
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests import flow
+
+pytestmark = pytest.mark.e2e
+
+CHAT = """\
+asyncapi: 2.0.0
+info: {{title: Chat, version: 1.0.0}}
+servers:
+  production: {{url: '{backend}/v2', protocol: ws}}
+channels:
+  /notifications:
+    publish: {{x-uri-mapping: /notifications}}
+    subscribe: {{x-uri-mapping: /notifications}}
+  /rooms/{{roomID}}:
+    parameters:
+      roomID: {{schema: {{type: string}}}}
+    publish: {{x-uri-mapping: '/rooms?room={{uri.var.roomID}}'}}
+  /plain:
+    publish: {{}}
+  /admin:
+    publish: {{x-scopes: [chat_admin, chat_owner]}}
+  /public:
+    publish: {{}}
+    x-auth-type: None
+components:
+  securitySchemes:
+    oauth2:
+      type: oauth2
+      flows:
+        implicit:
+          authorizationUrl: http://localhost:9999
+          scopes: {{chat_admin: Administer, chat_owner: Own}}
+          x-scopes-bindings: {{}}
+"""
+
+
+@pytest.fixture(scope="module")
+def chat(stack, admin_http):
+    """The Chat API imported, deployed and published, and an application subscribed to it."""
+    api = flow.import_api(
+        admin_http, CHAT.format(backend=stack.backend_url), context="/chat", policies=["AsyncUnlimited"]
+    )
+    flow.deploy_and_publish(admin_http, api["id"])
+    app = flow.application_with_token(admin_http, "ChatClient", api["id"])
+    headers = {"Authorization": f"Bearer {app['token']}"}
+    seconds = flow.wait_for_route(f"{stack.gateway_ws}/chat/1.0.0/notifications", headers)
+    return {"api": api, "app": app, "headers": headers, "deploy_seconds": seconds}
+
+
+def test_deploy_reaches_the_gateway_within_a_second(chat):
+    assert chat["deploy_seconds"] < 1.0
+
+
+def test_wscat_talks_to_the_backend_through_the_gateway(stack, chat):
+    command = f"wscat -c {stack.gateway_ws}/chat/1.0.0/notifications -H 'Authorization: Bearer {chat['app']['token']}'"
+    out = flow.wscat(command, "hello through tidegate")
+    assert "hello through tidegate" in out
+
+
+def _paths_seen_by_backend(stack, since: int) -> list[str]:
+    return [c["path"] for c in stack.backend_connections()[since:] if c["event"] == "connect"]
+
+
+def test_backend_gets_the_endpoint_url_with_the_mapping_not_the_topic_path(stack, chat):
+    before = len(stack.backend_connections())
+    for topic in ("/rooms/r1", "/notifications", "/plain"):
+        with connect(
+            f"{stack.gateway_ws}/chat/1.0.0{topic}?lang=en&access_token=x", additional_headers=chat["headers"]
+        ) as ws:
+            ws.send("ping")
+            assert ws.recv(timeout=5) == "ping"
+    time.sleep(0.2)
+    assert _paths_seen_by_backend(stack, before) == [
+        "/v2/rooms?room=r1&lang=en",
+        "/v2/notifications?lang=en",
+        "/v2?lang=en",
+    ]
+
+
+def test_backend_never_sees_the_credentials(stack, chat):
+    before = len(stack.backend_connections())
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=chat["headers"]) as ws:
+        ws.send("x")
+        ws.recv(timeout=5)
+    time.sleep(0.2)
+    [conn] = [c for c in stack.backend_connections()[before:] if c["event"] == "connect"]
+    assert "authorization" not in conn["headers"] and "internal-key" not in conn["headers"]
+
+
+def test_text_binary_and_empty_frames_pass_both_ways(stack, chat):
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=chat["headers"], max_size=None) as ws:
+        for frame in ["text ✓", b"\x00\x01binary\xff", "", b"", "x" * 200_000]:
+            ws.send(frame)
+            assert ws.recv(timeout=5) == frame
+
+
+def test_close_codes_and_reasons_pass_both_ways(stack, chat):
+    # client -> backend
+    before = len(stack.backend_connections())
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=chat["headers"]) as ws:
+        ws.close(4000, "client says bye")
+    time.sleep(0.3)
+    closes = [c for c in stack.backend_connections()[before:] if c["event"] == "close"]
+    assert closes and closes[-1]["code"] == 4000
+    # backend -> client
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=chat["headers"]) as ws:
+        ws.send("!close 4321 backend says bye")
+        with pytest.raises(ConnectionClosed) as exc:
+            ws.recv(timeout=5)
+    assert (exc.value.rcvd.code, exc.value.rcvd.reason) == (4321, "backend says bye")
+
+
+def test_subprotocol_is_negotiated_with_the_backend(stack, chat):
+    with connect(
+        f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=chat["headers"], subprotocols=["chat.v1", "unknown"]
+    ) as ws:
+        assert ws.subprotocol == "chat.v1"
+
+
+def test_refusals_have_status_and_json_body(stack, chat, admin_http):
+    base = f"{stack.gateway_ws}/chat/1.0.0"
+    status, body = flow.handshake_status(f"{base}/notifications")
+    assert (status, body["code"]) == (401, "900902")
+    status, body = flow.handshake_status(f"{base}/notifications", {"Authorization": "Bearer not-a-token"})
+    assert (status, body["code"]) == (401, "900901")
+    status, body = flow.handshake_status(f"{base}/unknown-topic", chat["headers"])
+    assert (status, body["code"]) == (404, "404")
+    status, body = flow.handshake_status(f"{base}/admin", chat["headers"])
+    assert (status, body["code"]) == (403, "900910")
+
+    stranger = flow.application_with_token(admin_http, "NotSubscribed", None)
+    status, body = flow.handshake_status(f"{base}/notifications", {"Authorization": f"Bearer {stranger['token']}"})
+    assert (status, body["code"]) == (403, "900908")
+    assert set(body) == {"code", "error_message", "error_description"}
+
+
+def test_any_one_listed_scope_opens_a_scoped_topic(stack, chat, admin_http):
+    owner = flow.application_with_token(admin_http, "Owner", chat["api"]["id"], scopes=["chat_owner"])
+    time.sleep(0.5)  # the new subscription reaches the gateway with the next sync
+    status, _ = flow.handshake_status(
+        f"{stack.gateway_ws}/chat/1.0.0/admin", {"Authorization": f"Bearer {owner['token']}"}
+    )
+    assert status == 101
+
+
+def test_topic_with_security_off_needs_no_token(stack, chat):
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/public") as ws:
+        ws.send("open")
+        assert ws.recv(timeout=5) == "open"
+
+
+def test_backend_down_is_502_101503(stack, admin_http):
+    doc = CHAT.format(backend="ws://127.0.0.1:1").replace("title: Chat", "title: Dead")
+    api = flow.import_api(admin_http, doc, context="/dead")
+    flow.deploy_and_publish(admin_http, api["id"])
+    status, body = None, None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        status, body = flow.handshake_status(f"{stack.gateway_ws}/dead/1.0.0/public")
+        if status != 404:
+            break
+        time.sleep(0.1)
+    assert (status, body["code"]) == (502, "101503")
+
+
+def test_testkey_issues_a_token_that_needs_no_subscription(stack, chat):
+    resp = requests.post(
+        f"{stack.gateway_http}/testkey", auth=("admin", "admin"), data={"scope": "chat_admin"}, timeout=5
+    )
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    status, _ = flow.handshake_status(f"{stack.gateway_ws}/chat/1.0.0/admin", {"Authorization": f"Bearer {resp.text}"})
+    assert status == 101
+    wrong = requests.post(f"{stack.gateway_http}/testkey", auth=("admin", "nope"), timeout=5)
+    assert wrong.status_code == 401 and "Wrong username or password" in wrong.text
+    missing = requests.post(f"{stack.gateway_http}/testkey", timeout=5)
+    assert missing.status_code == 401
+
+
+def test_wss_listener_relays_too(stack, chat):
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with connect(
+        f"wss://127.0.0.1:{stack.wss_port}/chat/1.0.0/plain", additional_headers=chat["headers"], ssl=context
+    ) as ws:
+        ws.send("secure")
+        assert ws.recv(timeout=5) == "secure"
+
+
+def test_gateway_health_reports_its_snapshot(stack, chat):
+    health = requests.get(f"{stack.gateway_http}/health", timeout=5).json()
+    assert health["status"] == "UP" and health["apis"] >= 2 and health["controlPlaneReachable"] is True
