@@ -1,0 +1,105 @@
+"""The pages, driven in Debian's chromium by Playwright: from sign-in through import,
+revision, deploy, publish, subscribe and Try Out, ending with the wscat command read off
+the page and run as-is."""
+
+import os
+import shutil
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests import flow
+from tests.test_end_to_end import CHAT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page(stack):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        context = browser.new_context(base_url=stack.portal_url, viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def shot(page, stack, name):
+    """Keep a screenshot of each step next to the stack's logs (and in TIDEGATE_SCREENSHOTS if set)."""
+    for folder in filter(None, [str(stack.data_dir), os.environ.get("TIDEGATE_SCREENSHOTS")]):
+        os.makedirs(folder, exist_ok=True)
+        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
+
+
+def test_sign_in_with_a_wrong_password_explains_the_error(page):
+    page.goto("/login/")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("did not match")
+
+
+def test_walk_from_import_to_try_out(page, stack, tmp_path):
+    page.goto("/login/")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("admin")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="APIs")).to_be_visible()
+    shot(page, stack, "01-publisher-apis")
+
+    # A broken definition is explained, line by line, and nothing is created.
+    page.get_by_role("button", name="Import AsyncAPI").click()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(CHAT.format(backend=stack.backend_url).replace("chat_admin: Administer, ", ""))
+    page.get_by_label("AsyncAPI file (YAML or JSON)").set_input_files(str(broken))
+    page.get_by_label("Context").fill("/browser")
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#definition-errors")).to_contain_text("Scope 'chat_admin' not found")
+    expect(page.locator("#definition-errors")).to_contain_text("line 16")
+    shot(page, stack, "02-import-errors")
+
+    good = tmp_path / "chat.yaml"
+    good.write_text(CHAT.format(backend=stack.backend_url).replace("title: Chat", "title: BrowserChat"))
+    page.get_by_label("AsyncAPI file (YAML or JSON)").set_input_files(str(good))
+    page.get_by_label("Context").fill("/browser")
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("heading", name="BrowserChat")).to_be_visible()
+    expect(page.locator("#topics")).to_contain_text("/rooms?room={uri.var.roomID}")
+
+    page.get_by_role("button", name="Create revision").click()
+    expect(page.get_by_text("Created REVISION 1.")).to_be_visible()
+    page.get_by_role("button", name="Deploy REVISION 1").click()
+    expect(page.get_by_text("REVISION 1 deployed to Default.")).to_be_visible()
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(page.locator("#lifecycle-state")).to_have_text("PUBLISHED")
+    shot(page, stack, "03-publisher-api")
+
+    # Dev Portal: an application, a subscription, then Try Out.
+    page.locator("header nav").get_by_role("link", name="Applications").click()
+    page.get_by_label("Name").fill("BrowserApp")
+    page.get_by_role("button", name="Create application").click()
+    expect(page.get_by_role("heading", name="BrowserApp")).to_be_visible()
+
+    page.locator("header nav").get_by_role("link", name="Dev Portal").click()
+    page.get_by_role("link", name="BrowserChat").click()
+    page.locator("#subscribe").get_by_label("Application").select_option(label="BrowserApp")
+    page.get_by_label("Business plan").select_option("AsyncUnlimited")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_text("BrowserApp is subscribed to BrowserChat")).to_be_visible()
+
+    page.locator("#tryout select[name=application]").select_option(label="BrowserApp (subscribed)")
+    page.get_by_role("button", name="GET TEST KEY").click()
+    expect(page.locator("#test-token")).not_to_be_empty()
+    commands = page.locator(".wscat-command")
+    command = next(c for c in commands.all_inner_texts() if "/notifications" in c)
+    assert "Bearer $TOKEN" not in command
+    shot(page, stack, "04-try-out")
+
+    # The command exactly as shown on the page reaches the backend and echoes.
+    out = flow.wscat(command, "typed in a browser")
+    assert "typed in a browser" in out, out
