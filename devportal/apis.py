@@ -11,7 +11,7 @@ from devportal import selectors, services
 from devportal.models import Application, Subscription
 from keymanager.models import OAuthClient
 from keymanager.server import token_issue
-from keymanager.services import keys_generate
+from keymanager.services import keys_generate, secret_regenerate
 from portal.errors import NotFound, ValidationFailed
 from publisher import asyncapi
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
@@ -157,6 +157,10 @@ class ApplicationDetailApi(APIView):
     def get(self, request, application_id):
         return Response(application_dto(_application_or_404(request, application_id)))
 
+    def delete(self, request, application_id):
+        services.application_delete(application=_application_or_404(request, application_id), user=request.user)
+        return Response(status=200)
+
 
 class ApplicationGenerateKeysApi(APIView):
     class InputSerializer(serializers.Serializer):
@@ -183,6 +187,23 @@ class ApplicationOAuthKeysApi(APIView):
         return Response({"count": len(keys), "list": keys})
 
 
+def _key_or_404(app, key_mapping_id) -> OAuthClient:
+    try:
+        client = app.oauth_clients.filter(key_mapping_id=key_mapping_id).first()
+    except (ValueError, ValidationError):  # a malformed id is not found
+        client = None
+    if client is None:
+        raise NotFound(f"Key mapping {key_mapping_id} not found")
+    return client
+
+
+class ApplicationRegenerateSecretApi(APIView):
+    def post(self, request, application_id, key_mapping_id):
+        client = _key_or_404(_application_or_404(request, application_id), key_mapping_id)
+        secret = secret_regenerate(client=client, user=request.user)
+        return Response({"consumerKey": client.client_id, "consumerSecret": secret})
+
+
 class ApplicationGenerateTokenApi(APIView):
     class InputSerializer(serializers.Serializer):
         consumerSecret = serializers.CharField()
@@ -190,13 +211,7 @@ class ApplicationGenerateTokenApi(APIView):
         scopes = serializers.ListField(child=serializers.CharField(), required=False, default=list)
 
     def post(self, request, application_id, key_mapping_id):
-        app = _application_or_404(request, application_id)
-        try:
-            client = app.oauth_clients.filter(key_mapping_id=key_mapping_id).first()
-        except (ValueError, ValidationError):  # a malformed id is not found
-            client = None
-        if client is None:
-            raise NotFound(f"Key mapping {key_mapping_id} not found")
+        client = _key_or_404(_application_or_404(request, application_id), key_mapping_id)
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
@@ -233,6 +248,35 @@ class SubscriptionListCreateApi(APIView):
             application=app, api=api, throttling_policy=d["throttlingPolicy"], user=request.user
         )
         return Response(subscription_dto(sub), status=201)
+
+
+class SubscriptionDetailApi(APIView):
+    def _get(self, request, subscription_id) -> Subscription:
+        sub = (
+            selectors.subscription_list(owner=request.user).filter(pk=subscription_id).first()
+            if _is_uuid(subscription_id)
+            else None
+        )
+        if sub is None:
+            raise NotFound(f"Subscription {subscription_id} not found")
+        return sub
+
+    def get(self, request, subscription_id):
+        return Response(subscription_dto(self._get(request, subscription_id)))
+
+    def delete(self, request, subscription_id):
+        services.subscription_delete(subscription=self._get(request, subscription_id), user=request.user)
+        return Response(status=200)
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 class ThrottlingPoliciesApi(APIView):

@@ -1,6 +1,6 @@
 from django.db import IntegrityError, transaction
 
-from devportal.models import Application, Subscription
+from devportal.models import Application, Subscription, SubscriptionStatus
 from gateway_sync.services import config_changed
 from portal.audit import audit_record
 from portal.errors import Conflict, ValidationFailed
@@ -59,3 +59,39 @@ def subscription_create(*, application: Application, api: Api, throttling_policy
     )
     config_changed()
     return sub
+
+
+@transaction.atomic
+def application_delete(*, application: Application, user) -> None:
+    """Delete an application with its keys and subscriptions; its connections close (4002)."""
+    audit_record(actor=user, action="application.delete", target=application, detail={"name": application.name})
+    application.delete()
+    config_changed()
+
+
+@transaction.atomic
+def subscription_delete(*, subscription: Subscription, user) -> None:
+    audit_record(
+        actor=user,
+        action="subscription.delete",
+        target=subscription,
+        detail={"api": str(subscription.api_id), "application": str(subscription.application_id)},
+    )
+    subscription.delete()
+    config_changed()
+
+
+@transaction.atomic
+def subscription_block(*, subscription: Subscription, state: str, acting_user) -> Subscription:
+    """Block (``BLOCKED`` or ``PROD_ONLY_BLOCKED``) or unblock (``UNBLOCKED``) a subscription;
+    the gateway closes the connections it no longer allows (4002)."""
+    if state not in SubscriptionStatus.values:
+        raise ValidationFailed(f"blockState must be one of {', '.join(SubscriptionStatus.values)} (got {state!r})")
+    previous = subscription.status
+    subscription.status = state
+    subscription.save(update_fields=["status"])
+    audit_record(
+        actor=acting_user, action="subscription.block", target=subscription, detail={"from": previous, "to": state}
+    )
+    config_changed()
+    return subscription

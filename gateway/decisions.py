@@ -1,18 +1,21 @@
-"""The handshake decision: may this request open a connection, and to where?
+"""The handshake decision, and the same judgement again for open connections.
 
-A plain function over the gateway's current ``State`` (snapshot, routes, token verifier);
-the ASGI handler only carries out what it returns.
+``admit`` decides a new handshake: may it open a connection, and to where?
+``judge`` is the part after the token's signature was checked, so a connection can be
+re-judged cheaply whenever the snapshot changes (``rejudge`` maps a refusal to the close
+code of the brief). All are plain functions over the gateway's current ``State``.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from gateway.backend import backend_url
 from gateway.routing import Match, RouteTable
 from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken
-from gateway_sync.snapshot import ApplicationConfig, Snapshot
+from gateway_sync.snapshot import ApplicationConfig, Snapshot, SubscriptionConfig
 
 INTERNAL_KEY_HEADER = "internal-key"
 
@@ -24,10 +27,18 @@ class State:
     snapshot: Snapshot
     routes: RouteTable
     verifier: TokenVerifier
+    revoked: frozenset[str]
+    application_ids: frozenset[str]
 
     @classmethod
     def build(cls, snapshot: Snapshot, extra_issuers=()) -> State:
-        return cls(snapshot, RouteTable(snapshot), TokenVerifier([*snapshot.issuers, *extra_issuers]))
+        return cls(
+            snapshot,
+            RouteTable(snapshot),
+            TokenVerifier([*snapshot.issuers, *extra_issuers]),
+            frozenset(snapshot.revoked),
+            frozenset(snapshot.application_ids),
+        )
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class Admission:
     key_type: str
     token: VerifiedToken | None = None
     application: ApplicationConfig | None = None
+    subscription: SubscriptionConfig | None = None
     # Header names (lower-case) never sent upstream.
     strip_headers: frozenset[str] = field(default_factory=frozenset)
 
@@ -71,6 +83,10 @@ def _credential(headers: dict[str, str], query: str, auth_header: str) -> str | 
     return None
 
 
+def _needs_token(match: Match) -> bool:
+    return match.api.lifecycle_status != "PROTOTYPED" and match.topic.secured
+
+
 def admit(
     state: State, path: str, query: str, headers: dict[str, str], now: float | None = None
 ) -> Admission | Refusal:
@@ -78,69 +94,119 @@ def admit(
     match = state.routes.match(path)
     if match is None:
         return Refusal(404, "404", "Not Found", f"No API, version or topic matches {path}")
-    api, topic = match.api, match.topic
-    auth_header = api.authorization_header.lower()
-    strip = frozenset({auth_header, INTERNAL_KEY_HEADER})
+    token = None
+    if match.api.lifecycle_status != "BLOCKED" and _needs_token(match):
+        raw = _credential(headers, query, match.api.authorization_header.lower())
+        if raw is None:
+            return _unauthorized(
+                "900902",
+                "Invalid Credentials. Make sure your API invocation call has a header: "
+                f"'{match.api.authorization_header} : Bearer ACCESS_TOKEN' or a query parameter access_token",
+                "Missing Credentials",
+            )
+        if not raw:
+            return _unauthorized("900901", "The Authorization header must be 'Bearer <token>'")
+        try:
+            token = state.verifier.verify(raw, now)
+        except TokenRejected as exc:
+            return _unauthorized(exc.code, exc.description)
+    return judge(state, path, query, token, now)
 
+
+def judge(
+    state: State, path: str, query: str, token: VerifiedToken | None, now: float | None = None
+) -> Admission | Refusal:
+    """Everything after the signature check: route, lifecycle, expiry, revocation,
+    subscription, scopes and the backend URL. Cheap enough to run for every open
+    connection whenever the snapshot changes."""
+    match = state.routes.match(path)
+    if match is None:
+        return Refusal(404, "404", "Not Found", f"No API, version or topic matches {path}")
+    api, topic = match.api, match.topic
+    strip = frozenset({api.authorization_header.lower(), INTERNAL_KEY_HEADER})
     if api.lifecycle_status == "BLOCKED":
         return Refusal(503, "700700", "API blocked", "This API has been blocked temporarily")
 
-    def admitted(key_type: str, token=None, app=None) -> Admission | Refusal:
-        endpoint = api.sandbox_endpoint if key_type == "SANDBOX" else api.production_endpoint
-        if not endpoint:
+    key_type, app, sub = "PRODUCTION", None, None
+    if _needs_token(match):
+        if token is None:
+            return _unauthorized("900902", "This topic now requires an access token", "Missing Credentials")
+        claims = token.claims
+        if token.issuer.issuer not in state.verifier.issuers:
+            return _unauthorized("900901", "The token's issuer is no longer trusted")
+        if claims.get("exp", 0) <= (now if now is not None else time.time()):
+            return _unauthorized("900903", "Access Token Expired")
+        if claims.get("jti") in state.revoked:
+            return _unauthorized("900901", "The access token has been revoked")
+        key_type = str(claims.get("keytype") or "PRODUCTION").upper()
+        if token.issuer.validate_subscription:
+            consumer_key = claims.get(token.issuer.consumer_key_claim)
+            app = state.snapshot.applications.get(consumer_key) if isinstance(consumer_key, str) else None
+            if app is None:
+                return _unauthorized("900901", "The token's application keys are not known to this gateway")
+            key_type = app.key_type
+            sub = app.subscription_for(api.id)
+            if sub is None:
+                return Refusal(
+                    403,
+                    "900908",
+                    "Resource forbidden",
+                    f"User is NOT authorized to access the Resource. Application {app.name} is not subscribed to {api.name}",
+                )
+            if sub.status == "BLOCKED" or (sub.status == "PROD_ONLY_BLOCKED" and key_type == "PRODUCTION"):
+                return Refusal(403, "900908", "Resource forbidden", "The subscription to this API is blocked")
+        if topic.scopes and not (token.scopes & set(topic.scopes)):
             return Refusal(
                 403,
-                "900908",
-                "Resource forbidden",
-                f"{key_type.title()} key offered to an API with no {key_type.lower()} endpoint",
+                "900910",
+                "The access token does not allow you to access the requested resource",
+                f"User is NOT authorized to access the Resource: {topic.name}. Scope validation failed.",
             )
-        url = backend_url(endpoint, topic.uri_mapping, match.params, query)
-        return Admission(match, url, key_type, token, app, strip)
 
-    if api.lifecycle_status == "PROTOTYPED" or not topic.secured:
-        return admitted("PRODUCTION")
-
-    raw = _credential(headers, query, auth_header)
-    if raw is None:
-        return _unauthorized(
-            "900902",
-            "Invalid Credentials. Make sure your API invocation call has a header: "
-            f"'{api.authorization_header} : Bearer ACCESS_TOKEN' or a query parameter access_token",
-            "Missing Credentials",
-        )
-    if not raw:
-        return _unauthorized("900901", "The Authorization header must be 'Bearer <token>'")
-    try:
-        token = state.verifier.verify(raw, now)
-    except TokenRejected as exc:
-        if exc.code == "900903":
-            return _unauthorized(exc.code, exc.description, "Invalid Credentials")
-        return _unauthorized(exc.code, exc.description)
-
-    key_type = str(token.claims.get("keytype") or "PRODUCTION").upper()
-    app = None
-    if token.issuer.validate_subscription:
-        consumer_key = token.claims.get(token.issuer.consumer_key_claim)
-        app = state.snapshot.applications.get(consumer_key) if isinstance(consumer_key, str) else None
-        if app is None:
-            return _unauthorized("900901", "The token's application is not known to this gateway")
-        key_type = app.key_type
-        sub = app.subscription_for(api.id)
-        if sub is None:
-            return Refusal(
-                403,
-                "900908",
-                "Resource forbidden",
-                f"User is NOT authorized to access the Resource. Application {app.name} is not subscribed to {api.name}",
-            )
-        if sub.status == "BLOCKED" or (sub.status == "PROD_ONLY_BLOCKED" and key_type == "PRODUCTION"):
-            return Refusal(403, "900908", "Resource forbidden", "The subscription to this API is blocked")
-
-    if topic.scopes and not (token.scopes & set(topic.scopes)):
+    endpoint = api.sandbox_endpoint if key_type == "SANDBOX" else api.production_endpoint
+    if not endpoint:
         return Refusal(
             403,
-            "900910",
-            "The access token does not allow you to access the requested resource",
-            f"User is NOT authorized to access the Resource: {topic.name}. Scope validation failed.",
+            "900908",
+            "Resource forbidden",
+            f"{key_type.title()} key offered to an API with no {key_type.lower()} endpoint",
         )
-    return admitted(key_type, token, app)
+    url = backend_url(endpoint, topic.uri_mapping, match.params, query)
+    return Admission(match, url, key_type, token, app, sub, strip)
+
+
+def close_code_for(state: State, refusal: Refusal, api_id: str, app_id: str | None) -> tuple[int, str]:
+    """The close code (brief section 4, live enforcement) for an open connection that its
+    re-judgement now refuses."""
+    if refusal.status == 404:
+        deployed = any(a.id == api_id for a in state.snapshot.apis)
+        return (1008, "Topic no longer available") if deployed else (1001, "API undeployed")
+    if refusal.code == "700700":
+        return 1001, "API blocked"
+    if refusal.code == "900903":
+        return 4001, "Access token expired"
+    if refusal.code == "900901":
+        if app_id is not None and app_id not in state.application_ids:
+            return 4002, "Application deleted"
+        return 4001, refusal.description
+    if refusal.code == "900908":
+        return 4002, refusal.description
+    return 1008, refusal.description  # scope or security change
+
+
+def rejudge(
+    state: State,
+    path: str,
+    query: str,
+    token: VerifiedToken | None,
+    api_id: str,
+    app_id: str | None,
+    now: float | None = None,
+) -> tuple[int, str] | None:
+    """None while the connection may stay open, else (close code, reason)."""
+    decision = judge(state, path, query, token, now)
+    if isinstance(decision, Refusal):
+        return close_code_for(state, decision, api_id, app_id)
+    if decision.match.api.id != api_id:
+        return 1008, "The route now leads elsewhere"
+    return None

@@ -14,6 +14,8 @@ import logging
 import aiohttp
 
 from gateway.decisions import Admission, Refusal, admit
+from gateway.ratelimit import THROTTLE_CLOSE_CODE, THROTTLED_MESSAGE, FrameLimiter, limits_for
+from gateway.registry import LiveConnection
 
 log = logging.getLogger("tidegate.gateway")
 
@@ -69,17 +71,43 @@ class Relay:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        state = self.gateway.state
-        if state is None:
+        gateway = self.gateway
+        state = gateway.state
+        if state is None or gateway.draining:
             await deny(
-                scope, send, Refusal(503, "101503", "Service unavailable", "The gateway has no configuration yet")
+                scope,
+                send,
+                Refusal(
+                    503, "101503", "Service unavailable", "The gateway is starting or shutting down; try again shortly"
+                ),
             )
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        decision = admit(state, scope["path"], scope["query_string"].decode("latin-1"), headers)
+        query = scope["query_string"].decode("latin-1")
+        decision = admit(state, scope["path"], query, headers)
         if isinstance(decision, Refusal):
             await deny(scope, send, decision)
             return
+        app = decision.application
+        if app is not None:
+            app_policy = state.snapshot.policy("application", app.policy)
+            if (
+                app_policy
+                and app_policy.max_connections
+                and (gateway.registry.count_for_application(app.id) >= app_policy.max_connections)
+            ):
+                await deny(
+                    scope,
+                    send,
+                    Refusal(
+                        429,
+                        "900803",
+                        "Message throttled out",
+                        f"Application {app.name} has reached its limit of "
+                        f"{app_policy.max_connections} concurrent connections",
+                    ),
+                )
+                return
         backend = await self._connect(scope, headers, decision)
         if backend is None:
             await deny(
@@ -94,10 +122,31 @@ class Relay:
             )
             return
         await send({"type": "websocket.accept", "subprotocol": backend.protocol})
-        downstream = asyncio.create_task(self._backend_to_client(backend, send))
+
+        async def terminate(code: int, reason: str) -> None:
+            """Close both legs from the gateway's side (live enforcement, throttling)."""
+            try:
+                await send({"type": "websocket.close", "code": code, "reason": reason})
+            except Exception as exc:  # noqa: BLE001 - the client may already be gone
+                log.debug("client already gone while closing: %r", exc)
+            if not backend.closed:
+                await backend.close(code=1001, message=b"closed by the gateway")
+
+        conn = LiveConnection(
+            scope["path"], query, decision.token, decision.match.api.id, app.id if app else None, terminate
+        )
+        limiter = FrameLimiter(
+            gateway.counters,
+            limits_for(
+                snapshot=state.snapshot, api=decision.match.api, subscription=decision.subscription, application=app
+            ),
+        )
+        gateway.registry.add(conn)
+        downstream = asyncio.create_task(self._backend_to_client(backend, send, limiter, conn))
         try:
-            await self._client_to_backend(receive, backend)
+            await self._client_to_backend(receive, send, backend, limiter, conn)
         finally:
+            gateway.registry.discard(conn)
             if not backend.closed:
                 await backend.close()
             try:
@@ -124,35 +173,60 @@ class Relay:
                 compress=0,
                 ssl=self.gateway.backend_ssl,
             )
-        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             log.warning("backend connect failed: %s (%s)", type(exc).__name__, decision.match.api.name)
             return None
 
-    async def _client_to_backend(self, receive, backend: aiohttp.ClientWebSocketResponse) -> None:
+    async def _throttled(self, policy, limiter: FrameLimiter, send, conn: LiveConnection) -> None:
+        if policy.action == "close":
+            if not conn.closing:
+                conn.closing = True
+                await conn.close(THROTTLE_CLOSE_CODE, "Websocket frame throttled out")
+        elif policy.action == "notify" and limiter.should_notify(policy):
+            await send({"type": "websocket.send", "text": THROTTLED_MESSAGE})
+
+    async def _client_to_backend(self, receive, send, backend, limiter: FrameLimiter, conn: LiveConnection) -> None:
         while True:
             message = await receive()
             kind = message["type"]
             if kind == "websocket.receive":
+                text = message.get("text")
+                payload = text if text is not None else (message.get("bytes") or b"")
+                if limiter:
+                    refused = limiter.check(payload)
+                    if refused is not None:
+                        try:
+                            await self._throttled(refused, limiter, send, conn)
+                        except (OSError, RuntimeError):
+                            return
+                        continue
                 try:
-                    if message.get("text") is not None:
-                        await backend.send_str(message["text"])
+                    if text is not None:
+                        await backend.send_str(text)
                     else:
-                        await backend.send_bytes(message.get("bytes") or b"")
+                        await backend.send_bytes(payload)
                 except (ConnectionError, aiohttp.ClientError):
                     return
             elif kind == "websocket.disconnect":
-                code = _sendable(message.get("code"))
-                await backend.close(code=code, message=(message.get("reason") or "").encode())
+                if not backend.closed:
+                    code = _sendable(message.get("code"))
+                    await backend.close(code=code, message=(message.get("reason") or "").encode())
                 return
 
-    async def _backend_to_client(self, backend: aiohttp.ClientWebSocketResponse, send) -> None:
+    async def _backend_to_client(self, backend, send, limiter: FrameLimiter, conn: LiveConnection) -> None:
         try:
             while True:
                 msg = await backend.receive()
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    await send({"type": "websocket.send", "text": msg.data})
-                elif msg.type == aiohttp.WSMsgType.BINARY:
-                    await send({"type": "websocket.send", "bytes": msg.data})
+                if msg.type == aiohttp.WSMsgType.TEXT or msg.type == aiohttp.WSMsgType.BINARY:
+                    if limiter:
+                        refused = limiter.check(msg.data)
+                        if refused is not None:
+                            await self._throttled(refused, limiter, send, conn)
+                            continue
+                    key = "text" if msg.type == aiohttp.WSMsgType.TEXT else "bytes"
+                    await send({"type": "websocket.send", key: msg.data})
+                elif conn.closing:
+                    return  # the gateway closed this connection itself
                 elif msg.type == aiohttp.WSMsgType.CLOSE:
                     await send({"type": "websocket.close", "code": _sendable(msg.data), "reason": msg.extra or ""})
                     return

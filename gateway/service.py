@@ -14,6 +14,8 @@ from django.conf import settings
 from joserfc.errors import JoseError
 
 from gateway.decisions import State
+from gateway.ratelimit import InMemoryCounters
+from gateway.registry import Registry
 from gateway.testkey import TestKeyIssuer
 from gateway_sync.snapshot import snapshot_from_dict
 
@@ -31,6 +33,7 @@ class Gateway:
         testkey: TestKeyIssuer,
         max_frame_size: int,
         connect_timeout: float,
+        drain_seconds: float = 5.0,
     ):
         self.portal_url = portal_url.rstrip("/")
         self.token = token
@@ -39,11 +42,16 @@ class Gateway:
         self.testkey = testkey
         self.max_frame_size = max_frame_size
         self.connect_timeout = connect_timeout
+        self.drain_seconds = drain_seconds
         self.state: State | None = None
+        self.registry = Registry()
+        self.counters = InMemoryCounters()
+        self.draining = False
         self.session: aiohttp.ClientSession | None = None
         self.backend_ssl: ssl.SSLContext | bool = True
         self.synced_at: float | None = None
         self._sync_task: asyncio.Task | None = None
+        self._sweep_task: asyncio.Task | None = None
         self._start_lock: asyncio.Lock | None = None
         self._sync_failing = False
 
@@ -63,6 +71,7 @@ class Gateway:
             ),
             max_frame_size=conf["MAX_FRAME_SIZE"],
             connect_timeout=conf["BACKEND_CONNECT_TIMEOUT"],
+            drain_seconds=conf["DRAIN_SECONDS"],
         )
 
     async def ensure_started(self) -> None:
@@ -81,11 +90,13 @@ class Gateway:
             )
             await self.sync_once()
             self._sync_task = asyncio.create_task(self._sync_loop())
+            self._sweep_task = asyncio.create_task(self._sweep_loop())
 
     async def stop(self) -> None:
-        if self._sync_task:
-            self._sync_task.cancel()
-            self._sync_task = None
+        for task in (self._sync_task, self._sweep_task):
+            if task:
+                task.cancel()
+        self._sync_task = self._sweep_task = None
         if self.session:
             await self.session.close()
             self.session = None
@@ -130,6 +141,32 @@ class Gateway:
             await asyncio.sleep(self.interval)
             await self.sync_once()
 
+    async def _sweep_loop(self) -> None:
+        """Close connections whose token has expired (4001), four times a second."""
+        while True:
+            await asyncio.sleep(0.25)
+            expired = self.registry.expired(time.time())
+            if expired:
+                await self.registry.close_all(expired)
+
+    async def drain(self) -> None:
+        """Stop accepting, then close open connections with 1001 in batches spread over
+        ``drain_seconds``, so clients do not all reconnect at the same instant."""
+        self.draining = True
+        connections = self.registry.all()
+        if not connections:
+            return
+        batches = max(1, min(len(connections), int(self.drain_seconds * 10)))
+        size = -(-len(connections) // batches)
+        pause = self.drain_seconds / batches if batches > 1 else 0
+        log.info("draining %d connections over %.1f s", len(connections), self.drain_seconds)
+        for start in range(0, len(connections), size):
+            await self.registry.close_all(
+                [(c, 1001, "Gateway shutting down") for c in connections[start : start + size]]
+            )
+            if pause:
+                await asyncio.sleep(pause)
+
     def health(self) -> dict:
         snap = self.state.snapshot if self.state else None
         return {
@@ -138,5 +175,7 @@ class Gateway:
             "snapshotAgeSeconds": round(time.time() - self.synced_at, 3) if self.synced_at else None,
             "controlPlaneReachable": not self._sync_failing,
             "apis": len(snap.apis) if snap else 0,
+            "openConnections": len(self.registry),
+            "draining": self.draining,
             "environments": self.environments,
         }

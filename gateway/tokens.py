@@ -42,6 +42,10 @@ class TokenVerifier:
         # An issuer without keys can verify nothing; it is left out rather than trusted.
         self._issuers = {i.issuer: (i, KeySet.import_key_set(i.jwks)) for i in issuers if i.jwks.get("keys")}
 
+    @property
+    def issuers(self) -> dict:
+        return self._issuers
+
     def verify(self, token: str, now: float | None = None) -> VerifiedToken:
         issuer_name = _unverified_issuer(token)
         entry = self._issuers.get(issuer_name)

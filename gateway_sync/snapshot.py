@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ApiConfig:
     sandbox_endpoint: str = ""
     authorization_header: str = "Authorization"
     topics: tuple[TopicConfig, ...] = ()
+    api_policy: str = ""  # the API-level (advanced) rate limit, "" or "Unlimited" for none
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,36 @@ class IssuerConfig:
 
 
 @dataclass(frozen=True)
+class PolicyConfig:
+    """A rate limit as data: ``limit`` events (or bytes, for BANDWIDTHLIMIT) per ``window`` seconds."""
+
+    level: str  # advanced | subscription | application
+    name: str
+    limit_type: str = "EVENTCOUNTLIMIT"
+    limit: int = 0  # 0: unlimited
+    window: int = 60
+    stop_on_quota_reach: bool = True
+    action: str = "notify"  # notify | drop | close
+    max_connections: int = 0  # application policies: concurrent connections, 0: no limit
+
+    @property
+    def unlimited(self) -> bool:
+        return self.limit <= 0
+
+
+@dataclass(frozen=True)
 class Snapshot:
     version: int
     environments: tuple[str, ...]
     apis: tuple[ApiConfig, ...] = ()
     applications: dict[str, ApplicationConfig] = field(default_factory=dict)  # by consumer key
     issuers: tuple[IssuerConfig, ...] = ()
+    policies: dict[str, PolicyConfig] = field(default_factory=dict)  # by "level:name"
+    revoked: tuple[str, ...] = ()  # jti of revoked tokens that have not expired yet
+    application_ids: tuple[str, ...] = ()  # every application that exists, keys or not
+
+    def policy(self, level: str, name: str) -> PolicyConfig | None:
+        return self.policies.get(f"{level}:{name}")
 
 
 def snapshot_to_dict(snapshot: Snapshot) -> dict[str, Any]:
@@ -102,6 +127,9 @@ def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
             for key, app in data["applications"].items()
         },
         issuers=tuple(IssuerConfig(**i) for i in data["issuers"]),
+        policies={key: PolicyConfig(**p) for key, p in data["policies"].items()},
+        revoked=tuple(data["revoked"]),
+        application_ids=tuple(data["application_ids"]),
     )
 
 
@@ -109,12 +137,13 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
     """Everything gateways of ``environments`` enforce: deployed revisions with the API's
     live lifecycle state, applications and subscriptions by consumer key, trusted issuers."""
     from django.conf import settings
+    from django.utils import timezone
 
-    from devportal.models import Subscription
+    from devportal.models import Application, Subscription
     from keymanager import signing
-    from keymanager.models import OAuthClient
+    from keymanager.models import IssuedToken, OAuthClient
     from publisher import asyncapi
-    from publisher.models import Deployment
+    from publisher.models import Deployment, ThrottlingPolicy
 
     apis = []
     seen = set()
@@ -140,6 +169,7 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
                 production_endpoint=snap["endpointConfig"]["production_endpoints"]["url"],
                 sandbox_endpoint=(snap["endpointConfig"].get("sandbox_endpoints") or {}).get("url", ""),
                 authorization_header=snap.get("authorizationHeader") or "Authorization",
+                api_policy=snap.get("apiThrottlingPolicy") or "",
                 topics=tuple(
                     TopicConfig(name=t.name, scopes=t.scopes, uri_mapping=t.uri_mapping, secured=t.secured)
                     for t in asyncapi.topics(definition)
@@ -165,10 +195,29 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
         )
 
     issuers = (IssuerConfig(issuer=settings.TIDEGATE["KEY_MANAGER_ISSUER"], jwks=signing.jwks()),)
+    policies = {
+        f"{p.level}:{p.name}": PolicyConfig(
+            level=p.level,
+            name=p.name,
+            limit_type=p.limit_type,
+            limit=p.limit,
+            window=p.window_seconds,
+            stop_on_quota_reach=p.stop_on_quota_reach,
+            action=p.throttle_action,
+            max_connections=p.max_connections,
+        )
+        for p in ThrottlingPolicy.objects.all()
+    }
+    revoked = tuple(
+        IssuedToken.objects.filter(revoked=True, expires_at__gt=timezone.now()).values_list("jti", flat=True)
+    )
     return Snapshot(
         version=version,
         environments=tuple(environments),
         apis=tuple(apis),
         applications=applications,
         issuers=issuers,
+        policies=policies,
+        revoked=revoked,
+        application_ids=tuple(str(i) for i in Application.objects.values_list("id", flat=True)),
     )

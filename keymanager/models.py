@@ -95,3 +95,6 @@ class IssuedToken(models.Model):
 
     def is_revoked(self) -> bool:
         return self.revoked
+
+    def check_client(self, client) -> bool:
+        return self.client_id == client.pk

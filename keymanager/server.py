@@ -13,9 +13,11 @@ from typing import Any
 
 from authlib.integrations.django_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from django.conf import settings
 from joserfc import jwt
+from joserfc.errors import JoseError
 
 from keymanager import signing
 from keymanager.models import IssuedToken, OAuthClient
@@ -74,6 +76,24 @@ def token_record(access_token: str, client: OAuthClient) -> IssuedToken:
     )
 
 
+class TokenRevocation(RevocationEndpoint):
+    """RFC 7009. Access tokens are JWTs: one is found by its ``jti`` once its signature is ours."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string, token_type_hint):
+        try:
+            claims = jwt.decode(token_string, signing.public_key_set()).claims
+        except (JoseError, ValueError):
+            return None
+        return IssuedToken.objects.select_related("client__application").filter(jti=claims.get("jti")).first()
+
+    def revoke_token(self, token, request):
+        from keymanager.services import token_revoke
+
+        token_revoke(token=token)
+
+
 def _expires_in(client, grant_type) -> int:
     return settings.TIDEGATE["TOKEN_VALIDITY"]
 
@@ -83,6 +103,7 @@ generator = TokenGenerator(issuer=settings.TIDEGATE["KEY_MANAGER_ISSUER"], expir
 server = TidegateAuthorizationServer(OAuthClient, IssuedToken)
 server.register_token_generator("default", generator)
 server.register_grant(grants.ClientCredentialsGrant)
+server.register_endpoint(TokenRevocation)
 
 
 def token_issue(*, client: OAuthClient, scope: str = "", validity: int | None = None) -> dict[str, Any]:

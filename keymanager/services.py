@@ -1,10 +1,11 @@
 import secrets
 
 from django.db import transaction
+from django.utils import timezone
 
 from devportal.models import Application
 from gateway_sync.services import config_changed
-from keymanager.models import KeyType, OAuthClient
+from keymanager.models import IssuedToken, KeyType, OAuthClient
 from portal.audit import audit_record
 from portal.errors import Conflict, ValidationFailed
 
@@ -41,3 +42,31 @@ def keys_generate(
     )
     config_changed()
     return client, secret
+
+
+@transaction.atomic
+def secret_regenerate(*, client: OAuthClient, user) -> str:
+    """A new consumer secret; every token made with the old one is revoked, so the gateway
+    closes their connections (4001). Returns the new secret, shown once."""
+    secret = secrets.token_urlsafe(32)
+    client.client_secret_digest = OAuthClient.digest(secret)
+    client.save(update_fields=["client_secret_digest"])
+    revoked = client.tokens.filter(revoked=False, expires_at__gt=timezone.now()).update(revoked=True)
+    audit_record(
+        actor=user,
+        action="keys.regenerate-secret",
+        target=client.application,
+        detail={"consumerKey": client.client_id, "tokensRevoked": revoked},
+    )
+    config_changed()
+    return secret
+
+
+@transaction.atomic
+def token_revoke(*, token: IssuedToken, user=None) -> None:
+    if token.revoked:
+        return
+    token.revoked = True
+    token.save(update_fields=["revoked"])
+    audit_record(actor=user, action="token.revoke", target=token.client.application, detail={"jti": token.jti})
+    config_changed()

@@ -32,3 +32,7 @@ def jwks() -> dict:
 
 def private_key_set() -> KeySet:
     return KeySet([RSAKey.import_key(signing_key_active().private_jwk)])
+
+
+def public_key_set() -> KeySet:
+    return KeySet.import_key_set(jwks())

@@ -14,6 +14,12 @@ def token_view(request):
     return server.create_token_response(request)
 
 
+@csrf_exempt
+@require_POST
+def revoke_view(request):
+    return server.create_endpoint_response("revocation", request)
+
+
 @require_GET
 def jwks_view(request):
     return JsonResponse(signing.jwks(), headers={"Cache-Control": "public, max-age=300"})

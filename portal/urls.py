@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from gateway_sync.apis import snapshot_view
-from keymanager.views import jwks_view, token_view
+from keymanager.views import jwks_view, revoke_view, token_view
 from portal import views
 
 urlpatterns = [
@@ -15,8 +15,10 @@ urlpatterns = [
     path("devportal/", include(("devportal.page_urls", "devportal"))),
     path("api/am/publisher/v4/", include("publisher.urls")),
     path("api/am/devportal/v3/", include("devportal.urls")),
+    path("api/am/admin/v4/", include("publisher.admin_urls")),
     path("api/openapi.yaml", SpectacularAPIView.as_view(), name="openapi"),
     path("oauth2/token", token_view, name="oauth2-token"),
+    path("oauth2/revoke", revoke_view, name="oauth2-revoke"),
     path("oauth2/jwks", jwks_view, name="oauth2-jwks"),
     path("internal/gateway/snapshot", snapshot_view, name="gateway-snapshot"),
 ]

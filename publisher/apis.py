@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -56,6 +57,7 @@ class ApiListCreateApi(APIView):
         description = serializers.CharField(required=False, allow_blank=True, default="")
         type = serializers.ChoiceField(choices=["WS"], required=False, default="WS")
         policies = serializers.ListField(child=serializers.CharField(), required=False)
+        apiThrottlingPolicy = serializers.CharField(required=False, allow_blank=True, default="")
         endpointConfig = serializers.DictField()
 
     def get(self, request):
@@ -77,6 +79,7 @@ class ApiListCreateApi(APIView):
             version=d["version"],
             description=d["description"],
             policies=d.get("policies"),
+            api_throttling_policy=d["apiThrottlingPolicy"],
             production_endpoint=(ec.get("production_endpoints") or {}).get("url", ""),
             sandbox_endpoint=(ec.get("sandbox_endpoints") or {}).get("url", ""),
         )
@@ -310,3 +313,68 @@ class SettingsApi(APIView):
         return Response(
             {"environment": envs, "scopes": [], "monetizationAttributes": [], "externalStoresEnabled": False}
         )
+
+
+def _subscription_dto(sub) -> dict:
+    return {
+        "subscriptionId": str(sub.id),
+        "applicationInfo": {
+            "applicationId": str(sub.application_id),
+            "name": sub.application.name,
+            "subscriber": sub.application.owner.get_username(),
+        },
+        "apiId": str(sub.api_id),
+        "throttlingPolicy": sub.throttling_policy,
+        "subscriptionStatus": sub.status,
+    }
+
+
+def _subscription_or_404(subscription_id):
+    from devportal.models import Subscription
+
+    try:
+        sub = Subscription.objects.select_related("application__owner").filter(pk=subscription_id).first()
+    except (ValueError, DjangoValidationError):
+        sub = None
+    if sub is None:
+        raise NotFound(f"Subscription {subscription_id} not found")
+    return sub
+
+
+class SubscriptionListApi(APIView):
+    permission_classes = [IsPublisher]
+
+    def get(self, request):
+        from devportal.models import Subscription
+
+        qs = Subscription.objects.select_related("application__owner").order_by("created_time")
+        api_id = request.query_params.get("apiId")
+        if api_id:
+            qs = qs.filter(api=_api_or_404(api_id))
+        items = [_subscription_dto(s) for s in qs]
+        return Response({"count": len(items), "list": items})
+
+
+class SubscriptionBlockApi(APIView):
+    permission_classes = [IsPublisher]
+
+    def post(self, request):
+        from devportal.services import subscription_block
+
+        sub = _subscription_or_404(request.query_params.get("subscriptionId"))
+        state = request.query_params.get("blockState", "")
+        if state not in ("BLOCKED", "PROD_ONLY_BLOCKED"):
+            raise ValidationFailed("blockState must be BLOCKED or PROD_ONLY_BLOCKED")
+        subscription_block(subscription=sub, state=state, acting_user=request.user)
+        return Response(_subscription_dto(sub))
+
+
+class SubscriptionUnblockApi(APIView):
+    permission_classes = [IsPublisher]
+
+    def post(self, request):
+        from devportal.services import subscription_block
+
+        sub = _subscription_or_404(request.query_params.get("subscriptionId"))
+        subscription_block(subscription=sub, state="UNBLOCKED", acting_user=request.user)
+        return Response(_subscription_dto(sub))

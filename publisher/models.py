@@ -132,6 +132,15 @@ class ThrottlingPolicy(models.Model):
     unit_time = models.PositiveIntegerField(default=1)
     stop_on_quota_reach = models.BooleanField(default=True)
     is_streaming = models.BooleanField(default=False)
+    throttle_action = models.CharField(
+        max_length=8,
+        choices=[("notify", "notify"), ("drop", "drop"), ("close", "close")],
+        default="notify",
+        help_text="Over the limit: notify (drop and tell the client once per window), drop silently, or close (4003)",
+    )
+    max_connections = models.PositiveIntegerField(
+        default=0, help_text="Application policies: concurrent connections per application (0: no limit)"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["level", "name"], name="policy_level_name_unique")]
@@ -140,3 +149,9 @@ class ThrottlingPolicy(models.Model):
     @property
     def unlimited(self) -> bool:
         return self.limit == 0
+
+    UNIT_SECONDS = {"sec": 1, "min": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30 * 86400}
+
+    @property
+    def window_seconds(self) -> int:
+        return self.UNIT_SECONDS[self.time_unit] * self.unit_time

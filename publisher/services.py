@@ -89,6 +89,7 @@ def api_create(
     policies: list[str] | None = None,
     description: str = "",
     definition: dict[str, Any] | None = None,
+    api_throttling_policy: str = "",
 ) -> Api:
     """Create an API from a form (one ``/*`` topic) or from a validated AsyncAPI document."""
     context = normalise_context(context)
@@ -101,6 +102,11 @@ def api_create(
         sandbox_endpoint=sandbox_endpoint,
         policies=policies,
     )
+    if (
+        api_throttling_policy
+        and not ThrottlingPolicy.objects.filter(level=PolicyLevel.ADVANCED, name=api_throttling_policy).exists()
+    ):
+        errors.append(_errors("apiThrottlingPolicy", f"unknown API-level rate limit {api_throttling_policy!r}"))
     if errors:
         raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
     if Api.objects.filter(context=context, version=version).exists():
@@ -120,6 +126,7 @@ def api_create(
                 sandbox_endpoint=sandbox_endpoint,
                 policies=policies,
                 definition=definition,
+                api_throttling_policy=api_throttling_policy,
             )
     except IntegrityError:
         raise Conflict(f"An API with context {context} and version {version} already exists") from None
@@ -155,6 +162,7 @@ def api_import_asyncapi(*, provider, document: str | bytes, properties: dict[str
         policies=properties.get("policies"),
         description=properties.get("description", ""),
         definition=definition,
+        api_throttling_policy=properties.get("apiThrottlingPolicy") or "",
     )
 
 

@@ -16,4 +16,7 @@ urlpatterns = [
     path("apis/<str:api_id>/lifecycle-history", apis.ApiLifecycleHistoryApi.as_view()),
     path("throttling-policies/streaming/subscription", apis.StreamingSubscriptionPoliciesApi.as_view()),
     path("settings", apis.SettingsApi.as_view()),
+    path("subscriptions", apis.SubscriptionListApi.as_view()),
+    path("subscriptions/block-subscription", apis.SubscriptionBlockApi.as_view()),
+    path("subscriptions/unblock-subscription", apis.SubscriptionUnblockApi.as_view()),
 ]

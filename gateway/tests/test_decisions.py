@@ -71,7 +71,8 @@ def state(api=API, sub_status="UNBLOCKED", subscribed=True):
         IssuerConfig(issuer=ISS, jwks={"keys": [KEY.as_dict(private=False)]}),
         IssuerConfig(issuer=TESTKEY_ISS, jwks={"keys": [TESTKEY.as_dict(private=False)]}, validate_subscription=False),
     )
-    return State.build(Snapshot(version=1, environments=("Default",), apis=(api,), applications=apps, issuers=issuers))
+    return State.build(Snapshot(version=1, environments=("Default",), apis=(api,), applications=apps, issuers=issuers,
+                                application_ids=("app1",)))
 
 
 def bearer(token):
@@ -222,3 +223,56 @@ def test_real_clock_is_used_when_no_time_is_given():
     now = int(time.time())
     token = sign(claims(iat=now, exp=now + 60))
     assert isinstance(admit(state(), "/chat/1.0.0/notifications", "", bearer(token)), Admission)
+
+
+# --- re-judging open connections: what changed maps to the brief's close code ---------------
+
+from gateway.decisions import rejudge  # noqa: E402
+
+
+def _verified(token_claims):
+    st = state()
+    return st.verifier.verify(sign(token_claims), NOW)
+
+
+def test_open_connection_stays_while_nothing_changed():
+    tok = _verified(claims())
+    assert rejudge(state(), "/chat/1.0.0/notifications", "", tok, "api-1", "app1", now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ("revoked", 4001),
+        ("expired", 4001),
+        ("blocked-subscription", 4002),
+        ("unsubscribed", 4002),
+        ("app-deleted", 4002),
+        ("api-blocked", 1001),
+        ("undeployed", 1001),
+        ("scope-added", 1008),
+    ],
+)
+def test_changes_close_open_connections_with_the_briefs_codes(change, code):
+    tok = _verified(claims())
+    now = NOW
+    st = state()
+    if change == "revoked":
+        st = State.build(Snapshot(**{**st.snapshot.__dict__, "revoked": ("j1",)}))
+    elif change == "expired":
+        now = NOW + 3601
+    elif change == "blocked-subscription":
+        st = state(sub_status="BLOCKED")
+    elif change == "unsubscribed":
+        st = state(subscribed=False)
+    elif change == "app-deleted":
+        st = State.build(Snapshot(**{**st.snapshot.__dict__, "applications": {}, "application_ids": ()}))
+    elif change == "api-blocked":
+        st = state(api=ApiConfig(**{**API.__dict__, "lifecycle_status": "BLOCKED"}))
+    elif change == "undeployed":
+        st = State.build(Snapshot(**{**st.snapshot.__dict__, "apis": ()}))
+    elif change == "scope-added":
+        topics = (TopicConfig(name="/notifications", scopes=("admin",)),)
+        st = state(api=ApiConfig(**{**API.__dict__, "topics": topics}))
+    verdict = rejudge(st, "/chat/1.0.0/notifications", "", tok, "api-1", "app1", now=now)
+    assert verdict is not None and verdict[0] == code

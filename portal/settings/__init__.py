@@ -182,4 +182,6 @@ TIDEGATE = {
     "TOKEN_VALIDITY": env_int("TIDEGATE_TOKEN_VALIDITY", 3600),
     "BACKEND_CONNECT_TIMEOUT": float(env("TIDEGATE_BACKEND_CONNECT_TIMEOUT", "5")),
     "MAX_FRAME_SIZE": env_int("TIDEGATE_MAX_FRAME_SIZE", 1024 * 1024),
+    # On SIGTERM the gateway stops accepting and closes connections (1001) over this window.
+    "DRAIN_SECONDS": float(env("TIDEGATE_DRAIN_SECONDS", "5")),
 }

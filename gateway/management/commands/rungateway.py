@@ -38,7 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--tls-port", type=int, default=conf["GATEWAY_WSS_PORT"], help="wss port (0: off)")
 
     def handle(self, *args, host, port, tls_port, **options):
-        from gateway.asgi import application
+        from gateway.asgi import application, gateway
 
         common = dict(
             host=host,
@@ -63,9 +63,19 @@ class Command(BaseCommand):
         async def main():
             loop = asyncio.get_running_loop()
 
-            def stop():
+            stopping: list[asyncio.Task] = []
+
+            async def drain_then_exit():
+                await gateway.drain()
                 for s in servers:
                     s.should_exit = True
+
+            def stop():
+                if stopping:  # a second signal: exit now
+                    for s in servers:
+                        s.force_exit = s.should_exit = True
+                    return
+                stopping.append(loop.create_task(drain_then_exit()))
 
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop)

@@ -1,0 +1,112 @@
+"""Per-frame rate limits: fixed windows over counters behind a small backend interface.
+
+Policies are data (``PolicyConfig``: N events or bytes per window). A connection gets a
+``FrameLimiter`` at its handshake with the policies that apply, in WSO2's order: API-level,
+then the subscription's plan (only when it stops on quota), then the application's. Every
+text or binary frame, in either direction, is one event; bandwidth limits count payload
+bytes. The clock is injectable so tests can move time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway_sync.snapshot import PolicyConfig
+
+THROTTLED_MESSAGE = "Error code: 4003 reason: Websocket frame throttled out"
+THROTTLE_CLOSE_CODE = 4003
+
+
+class CounterBackend(Protocol):
+    def try_consume(self, checks: list[tuple[str, int, int, int]]) -> int:
+        """``checks`` are (key, window seconds, limit, cost). Consume from every counter only
+        if all have room; return -1 then, else the index of the first check that is full."""
+
+
+class InMemoryCounters:
+    """Counters of one process (the embedded default). Fixed windows aligned to the clock."""
+
+    def __init__(self, clock: Callable[[], float] = time.time):
+        self.clock = clock
+        self._counts: dict[str, list[int]] = {}  # key -> [window slot, used]
+
+    def try_consume(self, checks: list[tuple[str, int, int, int]]) -> int:
+        now = self.clock()
+        entries = []
+        for i, (key, window, limit, cost) in enumerate(checks):
+            slot = int(now // window)
+            entry = self._counts.get(key)
+            if entry is None or entry[0] != slot:
+                entry = self._counts[key] = [slot, 0]
+            if entry[1] + cost > limit:
+                return i
+            entries.append((entry, cost))
+        for entry, cost in entries:
+            entry[1] += cost
+        return -1
+
+    def window_end(self, window: int) -> float:
+        return (int(self.clock() // window) + 1) * window
+
+
+@dataclass(frozen=True)
+class Limit:
+    key: str
+    policy: PolicyConfig
+
+
+def limits_for(*, snapshot, api, subscription, application) -> list[Limit]:
+    """The limits one connection is subject to, in the order they are checked."""
+    out = []
+    if api.api_policy:
+        policy = snapshot.policy("advanced", api.api_policy)
+        if policy and not policy.unlimited:
+            out.append(Limit(f"api:{api.id}", policy))
+    if subscription is not None:
+        policy = snapshot.policy("subscription", subscription.policy)
+        if policy and not policy.unlimited and policy.stop_on_quota_reach:
+            out.append(Limit(f"sub:{subscription.id}", policy))
+    if application is not None:
+        policy = snapshot.policy("application", application.policy)
+        if policy and not policy.unlimited:
+            out.append(Limit(f"app:{application.id}", policy))
+    return out
+
+
+class FrameLimiter:
+    """Judges each frame of one connection. ``check`` returns None to pass the frame, or
+    the policy that refused it."""
+
+    __slots__ = ("_backend", "_limits", "_counts_bytes", "notified_until")
+
+    def __init__(self, backend: InMemoryCounters, limits: list[Limit]):
+        self._backend = backend
+        self._limits = limits
+        self._counts_bytes = any(lim.policy.limit_type == "BANDWIDTHLIMIT" for lim in limits)
+        self.notified_until = 0.0
+
+    def __bool__(self) -> bool:
+        return bool(self._limits)
+
+    def check(self, payload: str | bytes) -> PolicyConfig | None:
+        """Count one frame against every limit; None when it may pass."""
+        nbytes = 0
+        if self._counts_bytes:
+            nbytes = len(payload.encode()) if isinstance(payload, str) else len(payload)
+        checks = [
+            (lim.key, lim.policy.window, lim.policy.limit, nbytes if lim.policy.limit_type == "BANDWIDTHLIMIT" else 1)
+            for lim in self._limits
+        ]
+        refused = self._backend.try_consume(checks)
+        return None if refused < 0 else self._limits[refused].policy
+
+    def should_notify(self, policy: PolicyConfig) -> bool:
+        """``notify`` tells the client once per throttle window, not once per dropped frame."""
+        now = self._backend.clock()
+        if now < self.notified_until:
+            return False
+        self.notified_until = self._backend.window_end(policy.window)
+        return True

@@ -1,0 +1,96 @@
+"""Open connections, so that they can be re-judged when the world changes.
+
+Each relayed connection registers a ``LiveConnection`` with what it was admitted on (its
+path, query, verified token, API and application). When a new snapshot arrives the gateway
+re-judges every connection and closes the ones no longer allowed with the brief's codes;
+a sweeper closes connections whose token expired (4001).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from gateway.decisions import State, rejudge
+from gateway.tokens import VerifiedToken
+
+log = logging.getLogger("tidegate.gateway")
+
+
+@dataclass(eq=False)
+class LiveConnection:
+    path: str
+    query: str
+    token: VerifiedToken | None
+    api_id: str
+    app_id: str | None
+    close: Callable[[int, str], Awaitable[None]]
+    opened: float = field(default_factory=time.time)
+    closing: bool = False
+
+    @property
+    def expires(self) -> float | None:
+        exp = self.token.claims.get("exp") if self.token else None
+        return float(exp) if isinstance(exp, (int, float)) else None
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._connections: set[LiveConnection] = set()
+        self._per_app: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._connections)
+
+    def add(self, conn: LiveConnection) -> None:
+        self._connections.add(conn)
+        if conn.app_id:
+            self._per_app[conn.app_id] = self._per_app.get(conn.app_id, 0) + 1
+
+    def discard(self, conn: LiveConnection) -> None:
+        if conn in self._connections:
+            self._connections.remove(conn)
+            if conn.app_id:
+                left = self._per_app[conn.app_id] - 1
+                if left:
+                    self._per_app[conn.app_id] = left
+                else:
+                    del self._per_app[conn.app_id]
+
+    def count_for_application(self, app_id: str) -> int:
+        return self._per_app.get(app_id, 0)
+
+    def verdicts(self, state: State, now: float | None = None) -> list[tuple[LiveConnection, int, str]]:
+        """Every open connection the new state no longer allows, with its close code."""
+        out = []
+        for conn in list(self._connections):
+            if conn.closing:
+                continue
+            verdict = rejudge(state, conn.path, conn.query, conn.token, conn.api_id, conn.app_id, now)
+            if verdict is not None:
+                out.append((conn, *verdict))
+        return out
+
+    def expired(self, now: float) -> list[tuple[LiveConnection, int, str]]:
+        return [
+            (conn, 4001, "Access token expired")
+            for conn in list(self._connections)
+            if not conn.closing and conn.expires is not None and conn.expires <= now
+        ]
+
+    async def close_all(self, items: list[tuple[LiveConnection, int, str]]) -> None:
+        for conn, _, _ in items:
+            conn.closing = True
+        results = await asyncio.gather(
+            *(conn.close(code, reason) for conn, code, reason in items), return_exceptions=True
+        )
+        for (conn, code, reason), result in zip(items, results, strict=True):
+            if isinstance(result, Exception):
+                log.debug("closing a connection failed: %r", result)
+            log.info("closed connection on %s with %s (%s)", conn.path, code, reason)
+
+    def all(self) -> list[LiveConnection]:
+        return list(self._connections)

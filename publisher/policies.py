@@ -1,0 +1,148 @@
+"""Rate-limit policies over REST: Admin v4 ``/throttling/policies/{level}``, in WSO2's shape.
+
+A policy is ``defaultLimit`` of type EVENTCOUNTLIMIT (``eventCount``), REQUESTCOUNTLIMIT
+(``requestCount``) or BANDWIDTHLIMIT (``dataAmount`` in ``dataUnit`` KB or MB), per
+``unitTime`` ``timeUnit``. Tidegate adds ``throttleAction`` (notify, drop, close) and, for
+application policies, ``maxConnections``.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gateway_sync.services import config_changed
+from portal.audit import audit_record
+from portal.errors import Conflict, NotFound, ValidationFailed
+from portal.roles import IsAdmin
+from publisher.models import LimitType, PolicyLevel, ThrottlingPolicy
+
+DATA_UNITS = {"KB": 1024, "MB": 1024 * 1024}
+_TYPE_FIELD = {
+    LimitType.EVENTCOUNT: ("eventCount", "eventCount"),
+    LimitType.REQUESTCOUNT: ("requestCount", "requestCount"),
+    LimitType.BANDWIDTH: ("bandwidth", "dataAmount"),
+}
+
+
+def policy_dto(p: ThrottlingPolicy) -> dict:
+    obj_name, count_name = _TYPE_FIELD[p.limit_type]
+    limit: dict = {"timeUnit": p.time_unit, "unitTime": p.unit_time}
+    if p.limit_type == LimitType.BANDWIDTH:
+        limit.update({"dataAmount": p.limit // 1024, "dataUnit": "KB"})
+    else:
+        limit[count_name] = p.limit
+    return {
+        "policyId": str(p.id), "policyName": p.name, "displayName": p.display_name, "description": p.description,
+        "isDeployed": True, "type": f"{p.level.title()}ThrottlePolicy",
+        "defaultLimit": {"type": p.limit_type, obj_name: limit},
+        "stopOnQuotaReach": p.stop_on_quota_reach, "throttleAction": p.throttle_action,
+        "maxConnections": p.max_connections,
+    }
+
+
+class _LimitSerializer(serializers.Serializer):
+    timeUnit = serializers.ChoiceField(choices=sorted(ThrottlingPolicy.UNIT_SECONDS))
+    unitTime = serializers.IntegerField(min_value=1, max_value=10_000)
+    eventCount = serializers.IntegerField(min_value=0, required=False)
+    requestCount = serializers.IntegerField(min_value=0, required=False)
+    dataAmount = serializers.IntegerField(min_value=0, required=False)
+    dataUnit = serializers.ChoiceField(choices=sorted(DATA_UNITS), required=False, default="KB")
+
+
+class PolicyInput(serializers.Serializer):
+    policyName = serializers.RegexField(r"^[A-Za-z0-9_\-]{1,60}$")
+    displayName = serializers.CharField(max_length=100, required=False)
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    defaultLimit = serializers.DictField()
+    stopOnQuotaReach = serializers.BooleanField(required=False, default=True)
+    throttleAction = serializers.ChoiceField(choices=["notify", "drop", "close"], required=False, default="notify")
+    maxConnections = serializers.IntegerField(min_value=0, required=False, default=0)
+
+    def validate_defaultLimit(self, value):
+        kind = value.get("type")
+        if kind not in _TYPE_FIELD:
+            raise serializers.ValidationError(f"type must be one of {', '.join(_TYPE_FIELD)}")
+        obj_name, count_name = _TYPE_FIELD[kind]
+        inner = _LimitSerializer(data=value.get(obj_name) or {})
+        inner.is_valid(raise_exception=True)
+        d = inner.validated_data
+        if count_name not in d:
+            raise serializers.ValidationError(f"{obj_name}.{count_name} is required")
+        amount = d[count_name] * (DATA_UNITS[d["dataUnit"]] if kind == LimitType.BANDWIDTH else 1)
+        return {"limit_type": kind, "limit": amount, "time_unit": d["timeUnit"], "unit_time": d["unitTime"]}
+
+
+def _level(level: str) -> str:
+    if level not in PolicyLevel.values:
+        raise NotFound(f"Unknown policy level {level!r}; use subscription, application or advanced")
+    return level
+
+
+@transaction.atomic
+def policy_create(*, level: str, data: dict, user) -> ThrottlingPolicy:
+    try:
+        with transaction.atomic():
+            policy = ThrottlingPolicy.objects.create(
+                level=level, name=data["policyName"], display_name=data.get("displayName") or data["policyName"],
+                description=data["description"], stop_on_quota_reach=data["stopOnQuotaReach"],
+                throttle_action=data["throttleAction"], max_connections=data["maxConnections"],
+                is_streaming=level == PolicyLevel.SUBSCRIPTION, **data["defaultLimit"],
+            )
+    except IntegrityError:
+        raise Conflict(f"A {level} policy named {data['policyName']!r} already exists") from None
+    audit_record(actor=user, action="policy.create", target=policy, detail={"level": level, "name": policy.name})
+    config_changed()
+    return policy
+
+
+@transaction.atomic
+def policy_update(*, policy: ThrottlingPolicy, data: dict, user) -> ThrottlingPolicy:
+    if data["policyName"] != policy.name:
+        raise ValidationFailed("policyName cannot change")
+    for field, value in {
+        "display_name": data.get("displayName") or policy.display_name, "description": data["description"],
+        "stop_on_quota_reach": data["stopOnQuotaReach"], "throttle_action": data["throttleAction"],
+        "max_connections": data["maxConnections"], **data["defaultLimit"],
+    }.items():
+        setattr(policy, field, value)
+    policy.save()
+    audit_record(actor=user, action="policy.update", target=policy, detail={"name": policy.name})
+    config_changed()
+    return policy
+
+
+class PolicyListCreateApi(APIView):
+    permission_classes = [IsAdmin]
+
+    def get(self, request, level):
+        items = [policy_dto(p) for p in ThrottlingPolicy.objects.filter(level=_level(level))]
+        return Response({"count": len(items), "list": items})
+
+    def post(self, request, level):
+        s = PolicyInput(data=request.data)
+        s.is_valid(raise_exception=True)
+        return Response(policy_dto(policy_create(level=_level(level), data=s.validated_data, user=request.user)),
+                        status=201)
+
+
+class PolicyDetailApi(APIView):
+    permission_classes = [IsAdmin]
+
+    def _get(self, level, policy_id) -> ThrottlingPolicy:
+        policy = ThrottlingPolicy.objects.filter(level=_level(level), pk=policy_id).first() if str(
+            policy_id).isdigit() else None
+        if policy is None:
+            raise NotFound(f"Policy {policy_id} not found")
+        return policy
+
+    def get(self, request, level, policy_id):
+        return Response(policy_dto(self._get(level, policy_id)))
+
+    def put(self, request, level, policy_id):
+        policy = self._get(level, policy_id)
+        s = PolicyInput(data=request.data)
+        s.is_valid(raise_exception=True)
+        return Response(policy_dto(policy_update(policy=policy, data=s.validated_data, user=request.user)))
