@@ -134,6 +134,10 @@ class Gateway:
         log.info(
             "snapshot version %s applied (was %s): %d APIs", state.snapshot.version, previous, len(state.snapshot.apis)
         )
+        # Live enforcement: every open connection is judged again against what changed.
+        verdicts = self.registry.verdicts(state)
+        if verdicts:
+            await self.registry.close_all(verdicts)
         return True
 
     async def _sync_loop(self) -> None:

@@ -160,6 +160,12 @@ class ApiAsyncApiDefinitionApi(APIView):
     def get(self, request, api_id):
         return Response(_api_or_404(api_id).definition)
 
+    def put(self, request, api_id):
+        api = _api_or_404(api_id)
+        document, _ = _read_definition_input(request)
+        api = services.api_definition_update(api=api, document=document, user=request.user)
+        return Response(api.definition)
+
 
 class ApiRevisionListCreateApi(APIView):
     permission_classes = [IsCreatorOrPublisher]

@@ -35,10 +35,15 @@ def policy_dto(p: ThrottlingPolicy) -> dict:
     else:
         limit[count_name] = p.limit
     return {
-        "policyId": str(p.id), "policyName": p.name, "displayName": p.display_name, "description": p.description,
-        "isDeployed": True, "type": f"{p.level.title()}ThrottlePolicy",
+        "policyId": str(p.id),
+        "policyName": p.name,
+        "displayName": p.display_name,
+        "description": p.description,
+        "isDeployed": True,
+        "type": f"{p.level.title()}ThrottlePolicy",
         "defaultLimit": {"type": p.limit_type, obj_name: limit},
-        "stopOnQuotaReach": p.stop_on_quota_reach, "throttleAction": p.throttle_action,
+        "stopOnQuotaReach": p.stop_on_quota_reach,
+        "throttleAction": p.throttle_action,
         "maxConnections": p.max_connections,
     }
 
@@ -86,10 +91,15 @@ def policy_create(*, level: str, data: dict, user) -> ThrottlingPolicy:
     try:
         with transaction.atomic():
             policy = ThrottlingPolicy.objects.create(
-                level=level, name=data["policyName"], display_name=data.get("displayName") or data["policyName"],
-                description=data["description"], stop_on_quota_reach=data["stopOnQuotaReach"],
-                throttle_action=data["throttleAction"], max_connections=data["maxConnections"],
-                is_streaming=level == PolicyLevel.SUBSCRIPTION, **data["defaultLimit"],
+                level=level,
+                name=data["policyName"],
+                display_name=data.get("displayName") or data["policyName"],
+                description=data["description"],
+                stop_on_quota_reach=data["stopOnQuotaReach"],
+                throttle_action=data["throttleAction"],
+                max_connections=data["maxConnections"],
+                is_streaming=level == PolicyLevel.SUBSCRIPTION,
+                **data["defaultLimit"],
             )
     except IntegrityError:
         raise Conflict(f"A {level} policy named {data['policyName']!r} already exists") from None
@@ -103,9 +113,12 @@ def policy_update(*, policy: ThrottlingPolicy, data: dict, user) -> ThrottlingPo
     if data["policyName"] != policy.name:
         raise ValidationFailed("policyName cannot change")
     for field, value in {
-        "display_name": data.get("displayName") or policy.display_name, "description": data["description"],
-        "stop_on_quota_reach": data["stopOnQuotaReach"], "throttle_action": data["throttleAction"],
-        "max_connections": data["maxConnections"], **data["defaultLimit"],
+        "display_name": data.get("displayName") or policy.display_name,
+        "description": data["description"],
+        "stop_on_quota_reach": data["stopOnQuotaReach"],
+        "throttle_action": data["throttleAction"],
+        "max_connections": data["maxConnections"],
+        **data["defaultLimit"],
     }.items():
         setattr(policy, field, value)
     policy.save()
@@ -124,16 +137,20 @@ class PolicyListCreateApi(APIView):
     def post(self, request, level):
         s = PolicyInput(data=request.data)
         s.is_valid(raise_exception=True)
-        return Response(policy_dto(policy_create(level=_level(level), data=s.validated_data, user=request.user)),
-                        status=201)
+        return Response(
+            policy_dto(policy_create(level=_level(level), data=s.validated_data, user=request.user)), status=201
+        )
 
 
 class PolicyDetailApi(APIView):
     permission_classes = [IsAdmin]
 
     def _get(self, level, policy_id) -> ThrottlingPolicy:
-        policy = ThrottlingPolicy.objects.filter(level=_level(level), pk=policy_id).first() if str(
-            policy_id).isdigit() else None
+        policy = (
+            ThrottlingPolicy.objects.filter(level=_level(level), pk=policy_id).first()
+            if str(policy_id).isdigit()
+            else None
+        )
         if policy is None:
             raise NotFound(f"Policy {policy_id} not found")
         return policy

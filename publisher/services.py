@@ -281,3 +281,24 @@ def api_change_lifecycle(*, api: Api, action: str, user) -> LifecycleEvent:
     audit_record(actor=user, action="api.lifecycle", target=api, detail={"action": action, "to": target})
     config_changed()
     return event
+
+
+@transaction.atomic
+def api_definition_update(*, api: Api, document: str | bytes, user) -> Api:
+    """Replace the working copy's AsyncAPI definition (its topics). Gateways see it once a
+    revision of it is deployed. The API's endpoints stay those of the API."""
+    try:
+        definition = asyncapi.parse_and_validate(document)
+    except asyncapi.InvalidDefinition as exc:
+        raise ValidationFailed(
+            "The AsyncAPI definition is invalid", details=[e.as_dict() for e in exc.errors]
+        ) from None
+    api.definition = asyncapi.with_servers(definition, production=api.production_endpoint, sandbox=api.sandbox_endpoint)
+    api.save(update_fields=["definition", "last_updated_time"])
+    audit_record(
+        actor=user,
+        action="api.definition.update",
+        target=api,
+        detail={"topics": [t.name for t in asyncapi.topics(api.definition)]},
+    )
+    return api

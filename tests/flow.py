@@ -47,11 +47,22 @@ def deploy_and_publish(session, api_id: str) -> None:
     call(session, "POST", f"{PUB}/apis/change-lifecycle", 200, params={"apiId": api_id, "action": "Publish"})
 
 
-def application_with_token(session, name: str, api_id: str | None, *, plan="AsyncUnlimited", scopes=()) -> dict:
-    app = call(session, "POST", f"{DEV}/applications", 201, json={"name": name, "throttlingPolicy": "Unlimited"})
+def application_with_token(
+    session,
+    name: str,
+    api_id: str | None,
+    *,
+    plan="AsyncUnlimited",
+    scopes=(),
+    app_policy="Unlimited",
+    validity: int | None = None,
+) -> dict:
+    """A new application (subscribed to ``api_id`` when given) with PRODUCTION keys and a token."""
+    app = call(session, "POST", f"{DEV}/applications", 201, json={"name": name, "throttlingPolicy": app_policy})
     app_id = app["applicationId"]
+    sub = None
     if api_id:
-        call(
+        sub = call(
             session,
             "POST",
             f"{DEV}/subscriptions",
@@ -65,14 +76,19 @@ def application_with_token(session, name: str, api_id: str | None, *, plan="Asyn
         200,
         json={"keyType": "PRODUCTION", "grantTypesToBeSupported": ["client_credentials"]},
     )
+    body = {"consumerSecret": keys["consumerSecret"], "scopes": list(scopes)}
+    if validity:
+        body["validityPeriod"] = validity
     token = call(
-        session,
-        "POST",
-        f"{DEV}/applications/{app_id}/oauth-keys/{keys['keyMappingId']}/generate-token",
-        200,
-        json={"consumerSecret": keys["consumerSecret"], "scopes": list(scopes)},
+        session, "POST", f"{DEV}/applications/{app_id}/oauth-keys/{keys['keyMappingId']}/generate-token", 200, json=body
     )
-    return {"id": app_id, "keys": keys, "token": token["accessToken"]}
+    return {
+        "id": app_id,
+        "keys": keys,
+        "token": token["accessToken"],
+        "subscription": sub["subscriptionId"] if sub else None,
+        "headers": {"Authorization": f"Bearer {token['accessToken']}"},
+    }
 
 
 def handshake_status(url: str, headers: dict | None = None) -> tuple[int, dict | None]:
@@ -107,3 +123,43 @@ def wscat(command: str, message: str, wait: float = 1.5) -> str:
     line = " ".join(shlex.quote(a) for a in [*argv, "-x", message, "-w", str(wait)])
     out = subprocess.run(["script", "-qec", line, "/dev/null"], capture_output=True, text=True, timeout=30)
     return out.stdout + out.stderr
+
+
+CHAT = """\
+asyncapi: 2.0.0
+info: {{title: Chat, version: 1.0.0}}
+servers:
+  production: {{url: '{backend}/v2', protocol: ws}}
+channels:
+  /notifications:
+    publish: {{x-uri-mapping: /notifications}}
+    subscribe: {{x-uri-mapping: /notifications}}
+  /rooms/{{roomID}}:
+    parameters:
+      roomID: {{schema: {{type: string}}}}
+    publish: {{x-uri-mapping: '/rooms?room={{uri.var.roomID}}'}}
+  /plain:
+    publish: {{}}
+  /admin:
+    publish: {{x-scopes: [chat_admin, chat_owner]}}
+  /public:
+    publish: {{}}
+    x-auth-type: None
+components:
+  securitySchemes:
+    oauth2:
+      type: oauth2
+      flows:
+        implicit:
+          authorizationUrl: http://localhost:9999
+          scopes: {{chat_admin: Administer, chat_owner: Own}}
+          x-scopes-bindings: {{}}
+"""
+
+
+def jwt_claims(token: str) -> dict:
+    """The payload of a JWT, unverified: for reading ``exp`` in tests, never for trust."""
+    import base64
+
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

@@ -109,11 +109,11 @@ class Stack:
         )
         return out.stdout
 
-    def _spawn(self, name: str, cmd: list[str]) -> Process:
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> Process:
         log = self.data_dir / f"{name}.log"
         fh = open(log, "wb")  # noqa: SIM115 - lives as long as the process
         popen = subprocess.Popen(
-            cmd, cwd=ROOT, env=self.env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, cwd=ROOT, env={**self.env, **(env or {})}, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
         )
         proc = Process(name, popen, log)
         self.processes[name] = proc
@@ -154,6 +154,14 @@ class Stack:
             cmd = [py, "manage.py", "rungateway", "--port", str(self.ws_port), "--tls-port", str(self.wss_port)]
         self._spawn("gateway", cmd)
         wait_until(lambda: requests.get(f"{self.gateway_http}/health", timeout=1).ok, 30, what="gateway")
+
+    def spawn_gateway(self, name: str, port: int, env: dict[str, str] | None = None) -> Process:
+        """Another gateway process (ws only) on ``port``, fed by the same portal."""
+        proc = self._spawn(
+            name, [sys.executable, "manage.py", "rungateway", "--port", str(port), "--tls-port", "0"], env
+        )
+        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok, 30, what=name)
+        return proc
 
     def stop(self) -> None:
         for proc in reversed(list(self.processes.values())):

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests import flow
-from tests.test_end_to_end import CHAT
+from tests.flow import CHAT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -9,52 +9,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests import flow
+from tests.flow import CHAT
 
 pytestmark = pytest.mark.e2e
-
-CHAT = """\
-asyncapi: 2.0.0
-info: {{title: Chat, version: 1.0.0}}
-servers:
-  production: {{url: '{backend}/v2', protocol: ws}}
-channels:
-  /notifications:
-    publish: {{x-uri-mapping: /notifications}}
-    subscribe: {{x-uri-mapping: /notifications}}
-  /rooms/{{roomID}}:
-    parameters:
-      roomID: {{schema: {{type: string}}}}
-    publish: {{x-uri-mapping: '/rooms?room={{uri.var.roomID}}'}}
-  /plain:
-    publish: {{}}
-  /admin:
-    publish: {{x-scopes: [chat_admin, chat_owner]}}
-  /public:
-    publish: {{}}
-    x-auth-type: None
-components:
-  securitySchemes:
-    oauth2:
-      type: oauth2
-      flows:
-        implicit:
-          authorizationUrl: http://localhost:9999
-          scopes: {{chat_admin: Administer, chat_owner: Own}}
-          x-scopes-bindings: {{}}
-"""
-
-
-@pytest.fixture(scope="module")
-def chat(stack, admin_http):
-    """The Chat API imported, deployed and published, and an application subscribed to it."""
-    api = flow.import_api(
-        admin_http, CHAT.format(backend=stack.backend_url), context="/chat", policies=["AsyncUnlimited"]
-    )
-    flow.deploy_and_publish(admin_http, api["id"])
-    app = flow.application_with_token(admin_http, "ChatClient", api["id"])
-    headers = {"Authorization": f"Bearer {app['token']}"}
-    seconds = flow.wait_for_route(f"{stack.gateway_ws}/chat/1.0.0/notifications", headers)
-    return {"api": api, "app": app, "headers": headers, "deploy_seconds": seconds}
 
 
 def test_deploy_reaches_the_gateway_within_a_second(chat):

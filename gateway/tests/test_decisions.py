@@ -71,8 +71,16 @@ def state(api=API, sub_status="UNBLOCKED", subscribed=True):
         IssuerConfig(issuer=ISS, jwks={"keys": [KEY.as_dict(private=False)]}),
         IssuerConfig(issuer=TESTKEY_ISS, jwks={"keys": [TESTKEY.as_dict(private=False)]}, validate_subscription=False),
     )
-    return State.build(Snapshot(version=1, environments=("Default",), apis=(api,), applications=apps, issuers=issuers,
-                                application_ids=("app1",)))
+    return State.build(
+        Snapshot(
+            version=1,
+            environments=("Default",),
+            apis=(api,),
+            applications=apps,
+            issuers=issuers,
+            application_ids=("app1",),
+        )
+    )
 
 
 def bearer(token):

@@ -69,8 +69,16 @@ def test_notify_once_per_window():
 
 
 def test_limits_follow_wso2_order_and_skip_unlimited_and_non_stopping_plans():
-    api = ApiConfig(id="a", name="A", context="/a", version="1", lifecycle_status="PUBLISHED", revision=1,
-                    production_endpoint="ws://x", api_policy="10KPerMin")
+    api = ApiConfig(
+        id="a",
+        name="A",
+        context="/a",
+        version="1",
+        lifecycle_status="PUBLISHED",
+        revision=1,
+        production_endpoint="ws://x",
+        api_policy="10KPerMin",
+    )
     policies = {
         "advanced:10KPerMin": PolicyConfig("advanced", "10KPerMin", limit=10_000, window=60),
         "subscription:Gold": PolicyConfig("subscription", "Gold", limit=50_000, window=86400),

@@ -1,0 +1,208 @@
+"""Live enforcement through the real gateway: every trigger of the brief's table closes an
+open connection with its code, within one second of the change."""
+
+import signal
+import time
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests import flow
+from tests.flow import CHAT, DEV, PUB, call
+from tests.stack import free_port, wait_until
+
+pytestmark = pytest.mark.e2e
+WITHIN = 1.0
+
+
+def _subscribed(stack, admin_http, chat, name, **kwargs):
+    app = flow.application_with_token(admin_http, name, chat["api"]["id"], **kwargs)
+    wait_until(
+        lambda: flow.handshake_status(f"{stack.gateway_ws}/chat/1.0.0/plain", app["headers"])[0] == 101,
+        5,
+        what="subscription at the gateway",
+    )
+    return app
+
+
+def _closed_after(ws, change) -> tuple[int, str, float]:
+    """Run ``change`` and return the close code, reason and seconds until the close arrived."""
+    ws.send("still here")
+    assert ws.recv(timeout=5) == "still here"
+    start = time.monotonic()
+    change()
+    with pytest.raises(ConnectionClosed) as exc:
+        while True:
+            ws.recv(timeout=5)
+    return exc.value.rcvd.code, exc.value.rcvd.reason, time.monotonic() - start
+
+
+def _fresh_api(stack, admin_http, context):
+    """An API of its own for changes that affect every consumer (block, undeploy, retire)."""
+    api = flow.import_api(
+        admin_http,
+        CHAT.format(backend=stack.backend_url).replace("title: Chat", f"title: {context[1:]}"),
+        context=context,
+    )
+    flow.deploy_and_publish(admin_http, api["id"])
+    app = flow.application_with_token(admin_http, f"app-{context[1:]}", api["id"])
+    flow.wait_for_route(f"{stack.gateway_ws}{context}/1.0.0/plain", app["headers"])
+    return api, app
+
+
+def test_revoked_token_closes_with_4001(stack, admin_http, chat):
+    app = _subscribed(stack, admin_http, chat, "Revoked")
+    keys = app["keys"]
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=app["headers"]) as ws:
+        code, reason, seconds = _closed_after(
+            ws,
+            lambda: requests.post(
+                f"{stack.portal_url}/oauth2/revoke",
+                data={"token": app["token"]},
+                auth=(keys["consumerKey"], keys["consumerSecret"]),
+                timeout=5,
+            ).raise_for_status(),
+        )
+    assert code == 4001 and "revoked" in reason and seconds < WITHIN
+    status, body = flow.handshake_status(f"{stack.gateway_ws}/chat/1.0.0/plain", app["headers"])
+    assert (status, body["code"]) == (401, "900901")
+
+
+def test_regenerated_secret_closes_connections_of_old_tokens_with_4001(stack, admin_http, chat):
+    app = _subscribed(stack, admin_http, chat, "Regenerated")
+    path = f"{DEV}/applications/{app['id']}/oauth-keys/{app['keys']['keyMappingId']}/regenerate-secret"
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=app["headers"]) as ws:
+        code, _, seconds = _closed_after(ws, lambda: call(admin_http, "POST", path))
+    assert code == 4001 and seconds < WITHIN
+
+
+def test_blocked_subscription_closes_with_4002_and_unblock_lets_it_back(stack, admin_http, chat):
+    app = _subscribed(stack, admin_http, chat, "Blocked")
+    url = f"{stack.gateway_ws}/chat/1.0.0/plain"
+    with connect(url, additional_headers=app["headers"]) as ws:
+        code, _, seconds = _closed_after(
+            ws,
+            lambda: call(
+                admin_http,
+                "POST",
+                f"{PUB}/subscriptions/block-subscription",
+                params={"subscriptionId": app["subscription"], "blockState": "BLOCKED"},
+            ),
+        )
+    assert code == 4002 and seconds < WITHIN
+    assert flow.handshake_status(url, app["headers"])[0] == 403
+    call(
+        admin_http, "POST", f"{PUB}/subscriptions/unblock-subscription", params={"subscriptionId": app["subscription"]}
+    )
+    wait_until(lambda: flow.handshake_status(url, app["headers"])[0] == 101, 2, what="unblocked")
+
+
+def test_removed_subscription_closes_with_4002(stack, admin_http, chat):
+    app = _subscribed(stack, admin_http, chat, "Unsubscribed")
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=app["headers"]) as ws:
+        code, _, seconds = _closed_after(
+            ws, lambda: call(admin_http, "DELETE", f"{DEV}/subscriptions/{app['subscription']}")
+        )
+    assert code == 4002 and seconds < WITHIN
+
+
+def test_deleted_application_closes_with_4002(stack, admin_http, chat):
+    app = _subscribed(stack, admin_http, chat, "Deleted")
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=app["headers"]) as ws:
+        code, reason, seconds = _closed_after(ws, lambda: call(admin_http, "DELETE", f"{DEV}/applications/{app['id']}"))
+    assert (code, reason) == (4002, "Application deleted") and seconds < WITHIN
+
+
+def test_expired_token_closes_with_4001_within_a_second_of_expiry(stack, admin_http, chat):
+    app = _subscribed(stack, admin_http, chat, "ShortLived", validity=3)
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=app["headers"]) as ws:
+        exp = flow.jwt_claims(app["token"])["exp"]
+        with pytest.raises(ConnectionClosed) as exc:
+            while True:
+                ws.recv(timeout=6)
+        late = time.time() - exp
+    assert exc.value.rcvd.code == 4001 and -0.1 < late < WITHIN
+
+
+def test_blocked_api_closes_with_1001_and_refuses_with_503(stack, admin_http):
+    api, app = _fresh_api(stack, admin_http, "/blockme")
+    url = f"{stack.gateway_ws}/blockme/1.0.0/plain"
+    with connect(url, additional_headers=app["headers"]) as ws:
+        code, _, seconds = _closed_after(
+            ws,
+            lambda: call(
+                admin_http, "POST", f"{PUB}/apis/change-lifecycle", params={"apiId": api["id"], "action": "Block"}
+            ),
+        )
+    assert code == 1001 and seconds < WITHIN
+    status, body = flow.handshake_status(url, app["headers"])
+    assert (status, body["code"]) == (503, "700700")
+
+
+def test_undeployed_api_closes_with_1001(stack, admin_http):
+    api, app = _fresh_api(stack, admin_http, "/undeployme")
+    rev = call(admin_http, "GET", f"{PUB}/apis/{api['id']}/deployments")["list"][0]["revisionUuid"]
+    with connect(f"{stack.gateway_ws}/undeployme/1.0.0/plain", additional_headers=app["headers"]) as ws:
+        code, _, seconds = _closed_after(
+            ws,
+            lambda: call(
+                admin_http,
+                "POST",
+                f"{PUB}/apis/{api['id']}/undeploy-revision",
+                201,
+                params={"revisionId": rev},
+                json=[{"name": "Default"}],
+            ),
+        )
+    assert code == 1001 and seconds < WITHIN
+
+
+def test_retired_api_closes_with_1001(stack, admin_http):
+    api, app = _fresh_api(stack, admin_http, "/retireme")
+    call(admin_http, "POST", f"{PUB}/apis/change-lifecycle", params={"apiId": api["id"], "action": "Deprecate"})
+    with connect(f"{stack.gateway_ws}/retireme/1.0.0/plain", additional_headers=app["headers"]) as ws:
+        code, _, seconds = _closed_after(
+            ws,
+            lambda: call(
+                admin_http, "POST", f"{PUB}/apis/change-lifecycle", params={"apiId": api["id"], "action": "Retire"}
+            ),
+        )
+    assert code == 1001 and seconds < WITHIN
+
+
+def test_scope_added_to_a_topic_closes_with_1008(stack, admin_http):
+    scoped = CHAT.format(backend=stack.backend_url).replace(
+        "  /plain:\n    publish: {}", "  /plain:\n    publish: {x-scopes: [chat_admin]}"
+    )
+    api, app = _fresh_api(stack, admin_http, "/scopeme")
+
+    def redeploy_with_scope():
+        call(admin_http, "PUT", f"{PUB}/apis/{api['id']}/asyncapi", files={"file": ("a.yaml", scoped.encode())})
+        rev = call(admin_http, "POST", f"{PUB}/apis/{api['id']}/revisions", 201, json={})
+        call(
+            admin_http,
+            "POST",
+            f"{PUB}/apis/{api['id']}/deploy-revision",
+            201,
+            params={"revisionId": rev["id"]},
+            json=[{"name": "Default"}],
+        )
+
+    with connect(f"{stack.gateway_ws}/scopeme/1.0.0/plain", additional_headers=app["headers"]) as ws:
+        code, _, seconds = _closed_after(ws, redeploy_with_scope)
+    assert code == 1008 and seconds < WITHIN
+
+
+def test_sigterm_drains_open_connections_with_1001(stack, chat):
+    port = free_port()
+    gw = stack.spawn_gateway("drain", port, env={"TIDEGATE_DRAIN_SECONDS": "0.5"})
+    try:
+        url = f"ws://127.0.0.1:{port}/chat/1.0.0/plain"
+        with connect(url, additional_headers=chat["headers"]) as ws:
+            code, reason, seconds = _closed_after(ws, lambda: gw.popen.send_signal(signal.SIGTERM))
+        assert (code, reason) == (1001, "Gateway shutting down") and seconds < WITHIN
+        assert gw.popen.wait(10) == 0
+    finally:
+        gw.stop()

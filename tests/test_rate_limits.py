@@ -1,0 +1,85 @@
+"""Per-frame rate limits and connection limits through the real gateway."""
+
+import time
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests import flow
+from tests.flow import CHAT, call
+
+pytestmark = pytest.mark.e2e
+ADMIN = "/api/am/admin/v4"
+
+
+def _policy(admin_http, level, name, count, action="notify", max_connections=0):
+    return call(
+        admin_http,
+        "POST",
+        f"{ADMIN}/throttling/policies/{level}",
+        201,
+        json={
+            "policyName": name,
+            "description": f"{count} events per minute",
+            "defaultLimit": {
+                "type": "EVENTCOUNTLIMIT",
+                "eventCount": {"timeUnit": "min", "unitTime": 1, "eventCount": count},
+            },
+            "stopOnQuotaReach": True,
+            "throttleAction": action,
+            "maxConnections": max_connections,
+        },
+    )
+
+
+def _api_with_plan(stack, admin_http, context, plan, app_policy="Unlimited"):
+    api = flow.import_api(
+        admin_http,
+        CHAT.format(backend=stack.backend_url).replace("title: Chat", f"title: {context[1:]}"),
+        context=context,
+        policies=[plan],
+    )
+    flow.deploy_and_publish(admin_http, api["id"])
+    app = flow.application_with_token(admin_http, f"app-{context[1:]}", api["id"], plan=plan, app_policy=app_policy)
+    url = f"{stack.gateway_ws}{context}/1.0.0/plain"
+    flow.wait_for_route(url, app["headers"])
+    return url, app
+
+
+def test_five_events_per_minute_pass_five_frames_and_answer_the_sixth_with_notify(stack, admin_http):
+    _policy(admin_http, "subscription", "5PerMinNotify", 5)
+    url, app = _api_with_plan(stack, admin_http, "/limited", "5PerMinNotify")
+    with connect(url, additional_headers=app["headers"]) as ws:
+        ws.send("one")  # event 1, its echo event 2
+        assert ws.recv(timeout=5) == "one"
+        ws.send("two")  # events 3 and 4
+        assert ws.recv(timeout=5) == "two"
+        ws.send("three")  # event 5 reaches the backend; its echo, the 6th, is dropped
+        assert ws.recv(timeout=5) == "Error code: 4003 reason: Websocket frame throttled out"
+        ws.send("four")  # dropped too, and the client is told only once per window
+        with pytest.raises(TimeoutError):
+            ws.recv(timeout=0.5)
+
+
+def test_close_action_closes_with_4003(stack, admin_http):
+    _policy(admin_http, "subscription", "3PerMinClose", 3, action="close")
+    url, app = _api_with_plan(stack, admin_http, "/closing", "3PerMinClose")
+    with connect(url, additional_headers=app["headers"]) as ws:
+        ws.send("a")
+        assert ws.recv(timeout=5) == "a"
+        ws.send("b")  # event 3 passes; its echo is the 4th
+        with pytest.raises(ConnectionClosed) as exc:
+            ws.recv(timeout=5)
+    assert exc.value.rcvd.code == 4003
+
+
+def test_application_connection_limit_answers_429(stack, admin_http):
+    _policy(admin_http, "application", "OneConnection", 1000, max_connections=1)
+    url, app = _api_with_plan(stack, admin_http, "/oneconn", "AsyncUnlimited", app_policy="OneConnection")
+    with connect(url, additional_headers=app["headers"]):
+        status, body = flow.handshake_status(url, app["headers"])
+        assert (status, body["code"]) == (429, "900803")
+    # once the first connection is gone the application may connect again
+    time.sleep(0.2)
+    assert flow.handshake_status(url, app["headers"])[0] == 101
