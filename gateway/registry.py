@@ -28,7 +28,8 @@ class LiveConnection:
     api_id: str
     app_id: str | None
     close: Callable[[int, str], Awaitable[None]]
-    opened: float = field(default_factory=time.time)
+    opened: float = field(default_factory=time.monotonic)
+    last_activity: float = field(default_factory=time.monotonic)  # any frame, either direction
     closing: bool = False
 
     @property
@@ -74,12 +75,23 @@ class Registry:
                 out.append((conn, *verdict))
         return out
 
-    def expired(self, now: float) -> list[tuple[LiveConnection, int, str]]:
-        return [
-            (conn, 4001, "Access token expired")
-            for conn in list(self._connections)
-            if not conn.closing and conn.expires is not None and conn.expires <= now
-        ]
+    def expired(
+        self, now: float, *, idle_timeout: float = 0, max_lifetime: float = 0, clock: float | None = None
+    ) -> list[tuple[LiveConnection, int, str]]:
+        """Connections whose token expired (4001), that sat idle too long or lived too long
+        (1001). ``now`` is wall time (token ``exp``), ``clock`` monotonic time."""
+        clock = time.monotonic() if clock is None else clock
+        out = []
+        for conn in list(self._connections):
+            if conn.closing:
+                continue
+            if conn.expires is not None and conn.expires <= now:
+                out.append((conn, 4001, "Access token expired"))
+            elif idle_timeout and clock - conn.last_activity >= idle_timeout:
+                out.append((conn, 1001, "Idle timeout"))
+            elif max_lifetime and clock - conn.opened >= max_lifetime:
+                out.append((conn, 1001, "Maximum connection lifetime reached"))
+        return out
 
     async def close_all(self, items: list[tuple[LiveConnection, int, str]]) -> None:
         for conn, _, _ in items:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import aiohttp
 
@@ -162,17 +163,18 @@ class Relay:
             prior = forwarded.get("x-forwarded-for")
             forwarded["x-forwarded-for"] = f"{prior}, {client[0]}" if prior else client[0]
         try:
-            return await self.gateway.session.ws_connect(
-                decision.upstream_url,
-                protocols=scope.get("subprotocols") or (),
-                headers=forwarded,
-                timeout=aiohttp.ClientWSTimeout(ws_close=5),
-                max_msg_size=self.gateway.max_frame_size,
-                autoping=True,
-                autoclose=True,
-                compress=0,
-                ssl=self.gateway.backend_ssl,
-            )
+            async with asyncio.timeout(self.gateway.connect_timeout):  # a backend that hangs is a refusal
+                return await self.gateway.session.ws_connect(
+                    decision.upstream_url,
+                    protocols=scope.get("subprotocols") or (),
+                    headers=forwarded,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=5),
+                    max_msg_size=self.gateway.max_frame_size,
+                    autoping=True,
+                    autoclose=True,
+                    compress=0,
+                    ssl=self.gateway.backend_ssl,
+                )
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             log.warning("backend connect failed: %s (%s)", type(exc).__name__, decision.match.api.name)
             return None
@@ -186,10 +188,13 @@ class Relay:
             await send({"type": "websocket.send", "text": THROTTLED_MESSAGE})
 
     async def _client_to_backend(self, receive, send, backend, limiter: FrameLimiter, conn: LiveConnection) -> None:
+        track_idle = self.gateway.idle_timeout > 0
         while True:
             message = await receive()
             kind = message["type"]
             if kind == "websocket.receive":
+                if track_idle:
+                    conn.last_activity = time.monotonic()
                 text = message.get("text")
                 payload = text if text is not None else (message.get("bytes") or b"")
                 if limiter:
@@ -214,10 +219,13 @@ class Relay:
                 return
 
     async def _backend_to_client(self, backend, send, limiter: FrameLimiter, conn: LiveConnection) -> None:
+        track_idle = self.gateway.idle_timeout > 0
         try:
             while True:
                 msg = await backend.receive()
                 if msg.type == aiohttp.WSMsgType.TEXT or msg.type == aiohttp.WSMsgType.BINARY:
+                    if track_idle:
+                        conn.last_activity = time.monotonic()
                     if limiter:
                         refused = limiter.check(msg.data)
                         if refused is not None:

@@ -34,6 +34,8 @@ class Gateway:
         max_frame_size: int,
         connect_timeout: float,
         drain_seconds: float = 5.0,
+        idle_timeout: float = 0,
+        max_lifetime: float = 0,
     ):
         self.portal_url = portal_url.rstrip("/")
         self.token = token
@@ -43,6 +45,8 @@ class Gateway:
         self.max_frame_size = max_frame_size
         self.connect_timeout = connect_timeout
         self.drain_seconds = drain_seconds
+        self.idle_timeout = idle_timeout
+        self.max_lifetime = max_lifetime
         self.state: State | None = None
         self.registry = Registry()
         self.counters = InMemoryCounters()
@@ -72,6 +76,8 @@ class Gateway:
             max_frame_size=conf["MAX_FRAME_SIZE"],
             connect_timeout=conf["BACKEND_CONNECT_TIMEOUT"],
             drain_seconds=conf["DRAIN_SECONDS"],
+            idle_timeout=conf["IDLE_TIMEOUT"],
+            max_lifetime=conf["MAX_CONNECTION_LIFETIME"],
         )
 
     async def ensure_started(self) -> None:
@@ -146,10 +152,10 @@ class Gateway:
             await self.sync_once()
 
     async def _sweep_loop(self) -> None:
-        """Close connections whose token has expired (4001), four times a second."""
+        """Four times a second: close connections whose token expired (4001), idle or too old (1001)."""
         while True:
             await asyncio.sleep(0.25)
-            expired = self.registry.expired(time.time())
+            expired = self.registry.expired(time.time(), idle_timeout=self.idle_timeout, max_lifetime=self.max_lifetime)
             if expired:
                 await self.registry.close_all(expired)
 

@@ -182,6 +182,10 @@ TIDEGATE = {
     "TOKEN_VALIDITY": env_int("TIDEGATE_TOKEN_VALIDITY", 3600),
     "BACKEND_CONNECT_TIMEOUT": float(env("TIDEGATE_BACKEND_CONNECT_TIMEOUT", "5")),
     "MAX_FRAME_SIZE": env_int("TIDEGATE_MAX_FRAME_SIZE", 1024 * 1024),
+    # Close connections with no frame in either direction for this long (seconds, 0: never),
+    # and connections older than this (seconds, 0: never). Choreo Connect: 300 s idle, 24 h.
+    "IDLE_TIMEOUT": float(env("TIDEGATE_IDLE_TIMEOUT", "0")),
+    "MAX_CONNECTION_LIFETIME": float(env("TIDEGATE_MAX_CONNECTION_LIFETIME", "0")),
     # On SIGTERM the gateway stops accepting and closes connections (1001) over this window.
     "DRAIN_SECONDS": float(env("TIDEGATE_DRAIN_SECONDS", "5")),
 }

@@ -8,7 +8,9 @@ import sys
 from django.core.management.base import BaseCommand
 from websockets.asyncio.server import serve
 
-CONTROL = False  # with --control, a text frame "!close CODE REASON" makes the backend close
+# With --control, a text frame "!close CODE REASON" makes the backend close with that code,
+# and "!drop" makes it vanish without a close handshake.
+CONTROL = False
 
 
 async def echo(connection):
@@ -26,6 +28,9 @@ async def echo(connection):
     )
     try:
         async for message in connection:
+            if CONTROL and message == "!drop":  # vanish without a close handshake
+                connection.transport.abort()
+                break
             if CONTROL and isinstance(message, str) and message.startswith("!close "):
                 _, code, *reason = message.split(" ", 2)
                 await connection.close(int(code), reason[0] if reason else "")
@@ -48,7 +53,9 @@ class Command(BaseCommand):
             help="subprotocols to accept (the first the client offers wins)",
         )
         parser.add_argument(
-            "--control", action="store_true", help='obey "!close CODE REASON" text frames (for tests of close codes)'
+            "--control",
+            action="store_true",
+            help='obey "!close CODE REASON" and "!drop" text frames (tests of close codes)',
         )
 
     def handle(self, *args, host, port, subprotocol, control, **options):

@@ -13,13 +13,23 @@ from django.core.management.base import BaseCommand
 from gateway.tls import ensure_self_signed
 
 
-class _DenialNoise(logging.Filter):
-    """Uvicorn 0.54's websockets-sansio protocol logs "ASGI callable returned without
-    completing handshake." after every WebSocket Denial Response, although the response
-    was sent. The relay always accepts or denies, so the line is noise here."""
+class _ClientNoise(logging.Filter):
+    """Keep what network peers do out of the error log.
+
+    Uvicorn 0.54's websockets-sansio protocol logs "ASGI callable returned without
+    completing handshake." after every WebSocket Denial Response, although the response was
+    sent (the relay always accepts or denies), and logs a traceback for every client that
+    sends invalid UTF-8 (it is answered with 1007 all the same). The first is dropped, the
+    second becomes a one-line warning, so a client cannot fill the log with tracebacks."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "without completing handshake" not in record.getMessage()
+        message = record.getMessage()
+        if "without completing handshake" in message:
+            return False
+        if "Invalid UTF-8" in message:
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 class _Server(uvicorn.Server):
@@ -58,7 +68,7 @@ class Command(BaseCommand):
                 uvicorn.Config(application, port=tls_port, ssl_certfile=str(cert), ssl_keyfile=str(key), **common)
             )
         servers = [_Server(c) for c in configs]  # Config() sets up uvicorn's loggers
-        logging.getLogger("uvicorn.error").addFilter(_DenialNoise())
+        logging.getLogger("uvicorn.error").addFilter(_ClientNoise())
 
         async def main():
             loop = asyncio.get_running_loop()

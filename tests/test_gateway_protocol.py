@@ -1,0 +1,158 @@
+"""Protocol edges through the real gateway: frame size, invalid UTF-8, a backend that dies
+or hangs, forged tokens, idle timeout and connection lifetime."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import socket
+import struct
+import time
+
+import pytest
+import requests
+from joserfc.jwk import RSAKey
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests import flow
+from tests.flow import CHAT
+from tests.stack import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def test_client_frame_over_the_size_limit_closes_with_1009(stack, chat):
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=chat["headers"], max_size=None) as ws:
+        ws.send(b"x" * (1024 * 1024 + 1))
+        with pytest.raises(ConnectionClosed) as exc:
+            ws.recv(timeout=5)
+    assert exc.value.rcvd.code == 1009
+
+
+def _raw_handshake(port: int, path: str, headers: dict) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(4096)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
+
+
+def test_invalid_utf8_text_from_the_client_closes_with_1007(stack, chat):
+    sock = _raw_handshake(stack.ws_port, "/chat/1.0.0/plain", chat["headers"])
+    payload, mask = b"\xff\xfe not utf-8", os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    frame = sock.recv(4096)
+    sock.close()
+    assert frame[0] == 0x88  # a close frame
+    assert struct.unpack("!H", frame[2:4])[0] == 1007
+
+
+def test_backend_that_vanishes_closes_the_client_with_1014(stack, chat):
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=chat["headers"]) as ws:
+        ws.send("!drop")
+        with pytest.raises(ConnectionClosed) as exc:
+            ws.recv(timeout=5)
+    assert exc.value.rcvd.code == 1014
+
+
+def test_backend_that_hangs_at_the_handshake_is_502(stack, admin_http):
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(8)  # the kernel completes TCP handshakes; nobody ever answers HTTP
+    try:
+        backend = f"ws://127.0.0.1:{hang.getsockname()[1]}"
+        api = flow.import_api(
+            admin_http, CHAT.format(backend=backend).replace("title: Chat", "title: Hang"), context="/hang"
+        )
+        flow.deploy_and_publish(admin_http, api["id"])
+        app = flow.application_with_token(admin_http, "HangClient", api["id"])
+        url = f"{stack.gateway_ws}/hang/1.0.0/plain"
+        deadline = time.monotonic() + 5
+        while flow.handshake_status(url, app["headers"])[0] == 404 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        start = time.monotonic()
+        status, body = flow.handshake_status(url, app["headers"])
+        elapsed = time.monotonic() - start
+    finally:
+        hang.close()
+    assert (status, body["code"]) == (502, "101503")
+    assert 1.5 < elapsed < 4  # the configured 2 s connect timeout, not forever
+
+
+def _b64(data) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _forgeries(stack, good_token: str):
+    header, payload, signature = good_token.split(".")
+    claims = flow.jwt_claims(good_token)
+    jwks = requests.get(f"{stack.portal_url}/oauth2/jwks", timeout=5).json()
+    public_pem = RSAKey.import_key(jwks["keys"][0]).as_pem(private=False)
+    hs_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{payload}"
+    hs_sig = _b64(hmac.new(public_pem, hs_input.encode(), hashlib.sha256).digest())
+    stranger = RSAKey.generate_key(2048, parameters={"kid": jwks["keys"][0]["kid"]}, private=True)
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    return {
+        "alg-none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{payload}.",
+        "hs256-with-public-key": f"{hs_input}.{hs_sig}",
+        "tampered-payload": f"{header}.{_b64({**claims, 'sub': 'someone-else'})}.{signature}",
+        "other-key-same-kid": jwt.encode({"alg": "RS256", "kid": stranger.kid}, claims, KeySet([stranger])),
+        "garbage": "abc.def.ghi",
+    }
+
+
+def test_forged_tokens_are_refused_with_401(stack, chat):
+    for name, token in _forgeries(stack, chat["app"]["token"]).items():
+        status, body = flow.handshake_status(
+            f"{stack.gateway_ws}/chat/1.0.0/plain", {"Authorization": f"Bearer {token}"}
+        )
+        assert (status, body["code"]) == (401, "900901"), name
+
+
+def test_expired_token_is_refused_with_900903(stack, admin_http, chat):
+    app = flow.application_with_token(admin_http, "Expiring", chat["api"]["id"], validity=1)
+    time.sleep(max(0.0, flow.jwt_claims(app["token"])["exp"] - time.time()) + 0.3)
+    status, body = flow.handshake_status(f"{stack.gateway_ws}/chat/1.0.0/plain", app["headers"])
+    assert (status, body["code"]) == (401, "900903")
+
+
+def test_idle_connections_and_old_connections_are_closed_with_1001(stack, chat):
+    port = free_port()
+    gw = stack.spawn_gateway("idle", port, env={"TIDEGATE_IDLE_TIMEOUT": "1", "TIDEGATE_MAX_CONNECTION_LIFETIME": "3"})
+    try:
+        url = f"ws://127.0.0.1:{port}/chat/1.0.0/plain"
+        with connect(url, additional_headers=chat["headers"]) as ws:
+            start = time.monotonic()
+            with pytest.raises(ConnectionClosed) as exc:
+                ws.recv(timeout=5)
+        assert (exc.value.rcvd.code, exc.value.rcvd.reason) == (1001, "Idle timeout")
+        assert 0.9 < time.monotonic() - start < 2.0
+        with connect(url, additional_headers=chat["headers"]) as ws:
+            start = time.monotonic()
+            with pytest.raises(ConnectionClosed) as exc:
+                while True:  # busy enough never to be idle
+                    ws.send("keep busy")
+                    ws.recv(timeout=5)
+                    time.sleep(0.2)
+        assert (exc.value.rcvd.code, exc.value.rcvd.reason) == (1001, "Maximum connection lifetime reached")
+        assert 2.9 < time.monotonic() - start < 4.0
+    finally:
+        gw.stop()
