@@ -65,7 +65,6 @@ class Stack:
     wss_port: int = field(default_factory=free_port)
     backend_port: int = field(default_factory=free_port)
     processes: dict[str, Process] = field(default_factory=dict)
-    server: str = "uvicorn"
 
     @property
     def env(self) -> dict[str, str]:
@@ -148,19 +147,20 @@ class Stack:
         return self
 
     def start_gateway(self) -> None:
-        py = sys.executable
-        if self.server == "daphne":
-            cmd = [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.ws_port), "gateway.asgi:application"]
-        else:
-            cmd = [py, "manage.py", "rungateway", "--port", str(self.ws_port), "--tls-port", str(self.wss_port)]
+        cmd = [sys.executable, "manage.py", "rungateway", "--port", str(self.ws_port), "--tls-port", str(self.wss_port)]
         self._spawn("gateway", cmd)
         wait_until(lambda: requests.get(f"{self.gateway_http}/health", timeout=1).ok, 30, what="gateway")
 
-    def spawn_gateway(self, name: str, port: int, env: dict[str, str] | None = None) -> Process:
-        """Another gateway process (ws only) on ``port``, fed by the same portal."""
-        proc = self._spawn(
-            name, [sys.executable, "manage.py", "rungateway", "--port", str(port), "--tls-port", "0"], env
-        )
+    def spawn_gateway(
+        self, name: str, port: int, env: dict[str, str] | None = None, server: str = "uvicorn"
+    ) -> Process:
+        """Another gateway process (ws only) on ``port``, fed by the same portal, under
+        Uvicorn (``rungateway``) or Daphne."""
+        if server == "daphne":
+            cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "gateway.asgi:application"]
+        else:
+            cmd = [sys.executable, "manage.py", "rungateway", "--port", str(port), "--tls-port", "0"]
+        proc = self._spawn(name, cmd, env)
         wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok, 30, what=name)
         return proc
 
