@@ -20,10 +20,22 @@ THROTTLED_MESSAGE = "Error code: 4003 reason: Websocket frame throttled out"
 THROTTLE_CLOSE_CODE = 4003
 
 
+# ``try_consume`` answers this when it cannot decide without asking a shared store.
+NEED_LEASE = -2
+
+
 class CounterBackend(Protocol):
+    clock: Callable[[], float]
+
     def try_consume(self, checks: list[tuple[str, int, int, int]]) -> int:
         """``checks`` are (key, window seconds, limit, cost). Consume from every counter only
-        if all have room; return -1 then, else the index of the first check that is full."""
+        if all have room; return -1 then, the index of the first check that is full, or
+        NEED_LEASE when a shared backend must be asked first (``refill``)."""
+
+    async def refill(self, checks: list[tuple[str, int, int, int]]) -> int:
+        """Fetch what ``try_consume`` lacked; the index of a check that cannot be met, else -1."""
+
+    def window_end(self, window: int) -> float: ...
 
 
 class InMemoryCounters:
@@ -46,6 +58,9 @@ class InMemoryCounters:
             entries.append((entry, cost))
         for entry, cost in entries:
             entry[1] += cost
+        return -1
+
+    async def refill(self, checks) -> int:  # never needed: everything is local
         return -1
 
     def window_end(self, window: int) -> float:
@@ -82,7 +97,7 @@ class FrameLimiter:
 
     __slots__ = ("_backend", "_limits", "_counts_bytes", "notified_until")
 
-    def __init__(self, backend: InMemoryCounters, limits: list[Limit]):
+    def __init__(self, backend: CounterBackend, limits: list[Limit]):
         self._backend = backend
         self._limits = limits
         self._counts_bytes = any(lim.policy.limit_type == "BANDWIDTHLIMIT" for lim in limits)
@@ -91,16 +106,31 @@ class FrameLimiter:
     def __bool__(self) -> bool:
         return bool(self._limits)
 
-    def check(self, payload: str | bytes) -> PolicyConfig | None:
-        """Count one frame against every limit; None when it may pass."""
+    def _checks(self, payload: str | bytes) -> list[tuple[str, int, int, int]]:
         nbytes = 0
         if self._counts_bytes:
             nbytes = len(payload.encode()) if isinstance(payload, str) else len(payload)
-        checks = [
+        return [
             (lim.key, lim.policy.window, lim.policy.limit, nbytes if lim.policy.limit_type == "BANDWIDTHLIMIT" else 1)
             for lim in self._limits
         ]
-        refused = self._backend.try_consume(checks)
+
+    def check(self, payload: str | bytes) -> PolicyConfig | None | int:
+        """Count one frame against every limit: None when it may pass, the policy that
+        refused it, or NEED_LEASE when ``check_shared`` must be awaited to decide."""
+        refused = self._backend.try_consume(self._checks(payload))
+        if refused == NEED_LEASE:
+            return NEED_LEASE
+        return None if refused < 0 else self._limits[refused].policy
+
+    async def check_shared(self, payload: str | bytes) -> PolicyConfig | None:
+        """The slow path of ``check``: lease more from the shared store, then decide."""
+        checks = self._checks(payload)
+        refused = await self._backend.refill(checks)
+        if refused < 0:
+            refused = self._backend.try_consume(checks)
+        if refused == NEED_LEASE:  # the window turned over while we waited; judge it next time
+            return None
         return None if refused < 0 else self._limits[refused].policy
 
     def should_notify(self, policy: PolicyConfig) -> bool:

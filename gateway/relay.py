@@ -15,7 +15,7 @@ import time
 import aiohttp
 
 from gateway.decisions import Admission, Refusal, admit
-from gateway.ratelimit import THROTTLE_CLOSE_CODE, THROTTLED_MESSAGE, FrameLimiter, limits_for
+from gateway.ratelimit import NEED_LEASE, THROTTLE_CLOSE_CODE, THROTTLED_MESSAGE, FrameLimiter, limits_for
 from gateway.registry import LiveConnection
 
 log = logging.getLogger("tidegate.gateway")
@@ -199,6 +199,8 @@ class Relay:
                 payload = text if text is not None else (message.get("bytes") or b"")
                 if limiter:
                     refused = limiter.check(payload)
+                    if refused == NEED_LEASE:
+                        refused = await limiter.check_shared(payload)
                     if refused is not None:
                         try:
                             await self._throttled(refused, limiter, send, conn)
@@ -228,6 +230,8 @@ class Relay:
                         conn.last_activity = time.monotonic()
                     if limiter:
                         refused = limiter.check(msg.data)
+                        if refused == NEED_LEASE:
+                            refused = await limiter.check_shared(msg.data)
                         if refused is not None:
                             await self._throttled(refused, limiter, send, conn)
                             continue

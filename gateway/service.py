@@ -14,12 +14,21 @@ from django.conf import settings
 from joserfc.errors import JoseError
 
 from gateway.decisions import State
-from gateway.ratelimit import InMemoryCounters
+from gateway.ratelimit import CounterBackend, InMemoryCounters
 from gateway.registry import Registry
 from gateway.testkey import TestKeyIssuer
 from gateway_sync.snapshot import snapshot_from_dict
 
 log = logging.getLogger("tidegate.gateway")
+
+
+def _counters(redis_url: str) -> CounterBackend:
+    """Shared counters through Redis when it is configured, else this process's own."""
+    if not redis_url:
+        return InMemoryCounters()
+    from gateway.redis_counters import RedisCounters
+
+    return RedisCounters(redis_url)
 
 
 class Gateway:
@@ -36,6 +45,7 @@ class Gateway:
         drain_seconds: float = 5.0,
         idle_timeout: float = 0,
         max_lifetime: float = 0,
+        counters: CounterBackend | None = None,
     ):
         self.portal_url = portal_url.rstrip("/")
         self.token = token
@@ -49,7 +59,7 @@ class Gateway:
         self.max_lifetime = max_lifetime
         self.state: State | None = None
         self.registry = Registry()
-        self.counters = InMemoryCounters()
+        self.counters = counters or InMemoryCounters()
         self.draining = False
         self.session: aiohttp.ClientSession | None = None
         self.backend_ssl: ssl.SSLContext | bool = True
@@ -78,6 +88,7 @@ class Gateway:
             drain_seconds=conf["DRAIN_SECONDS"],
             idle_timeout=conf["IDLE_TIMEOUT"],
             max_lifetime=conf["MAX_CONNECTION_LIFETIME"],
+            counters=_counters(conf["REDIS_URL"]),
         )
 
     async def ensure_started(self) -> None:

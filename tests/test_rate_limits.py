@@ -8,6 +8,7 @@ from websockets.sync.client import connect
 
 from tests import flow
 from tests.flow import CHAT, call
+from tests.stack import free_port
 
 pytestmark = pytest.mark.e2e
 ADMIN = "/api/am/admin/v4"
@@ -83,3 +84,33 @@ def test_application_connection_limit_answers_429(stack, admin_http):
     # once the first connection is gone the application may connect again
     time.sleep(0.2)
     assert flow.handshake_status(url, app["headers"])[0] == 101
+
+
+def test_two_gateway_processes_over_redis_hold_one_shared_limit(stack, admin_http, redis_url):
+    _policy(admin_http, "subscription", "10PerMinShared", 10)
+    url, app = _api_with_plan(stack, admin_http, "/shared", "10PerMinShared")
+    ports = [free_port(), free_port()]
+    gateways = [
+        stack.spawn_gateway(f"redis-gw-{i}", port, env={"REDIS_URL": redis_url}) for i, port in enumerate(ports)
+    ]
+    try:
+        path = "/shared/1.0.0/plain"
+        echoed = throttled = 0
+        with (
+            connect(f"ws://127.0.0.1:{ports[0]}{path}", additional_headers=app["headers"]) as a,
+            connect(f"ws://127.0.0.1:{ports[1]}{path}", additional_headers=app["headers"]) as b,
+        ):
+            for i in range(7):  # alternate between the two processes; each echo is two events
+                ws = (a, b)[i % 2]
+                ws.send(f"m{i}")
+                reply = ws.recv(timeout=5)
+                if reply == f"m{i}":
+                    echoed += 1
+                else:
+                    assert reply == "Error code: 4003 reason: Websocket frame throttled out"
+                    throttled += 1
+        assert echoed == 5  # 10 events: five round trips across both processes, no more
+        assert throttled == 2  # then each connection is told once
+    finally:
+        for gw in gateways:
+            gw.stop()

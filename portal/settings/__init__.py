@@ -161,6 +161,8 @@ LOGGING = {
 
 # Everything the gateway and the control plane need to find each other, in one namespaced dict.
 TIDEGATE = {
+    # Redis, when set: rate-limit counters shared by every gateway process.
+    "REDIS_URL": env("REDIS_URL") or env("TIDEGATE_REDIS_URL") or "",
     # Where gateways pull their configuration snapshot from, and the shared token they present.
     "PORTAL_URL": env("TIDEGATE_PORTAL_URL", "http://127.0.0.1:8000"),
     "GATEWAY_TOKEN": secret("TIDEGATE_GATEWAY_TOKEN", "dev-gateway-token"),
