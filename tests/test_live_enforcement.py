@@ -178,20 +178,21 @@ def test_scope_added_to_a_topic_closes_with_1008(stack, admin_http):
     )
     api, app = _fresh_api(stack, admin_http, "/scopeme")
 
-    def redeploy_with_scope():
-        call(admin_http, "PUT", f"{PUB}/apis/{api['id']}/asyncapi", files={"file": ("a.yaml", scoped.encode())})
-        rev = call(admin_http, "POST", f"{PUB}/apis/{api['id']}/revisions", 201, json={})
-        call(
-            admin_http,
-            "POST",
-            f"{PUB}/apis/{api['id']}/deploy-revision",
-            201,
-            params={"revisionId": rev["id"]},
-            json=[{"name": "Default"}],
-        )
-
+    # The working copy and a revision change nothing at the gateway; the deploy is the change.
+    call(admin_http, "PUT", f"{PUB}/apis/{api['id']}/asyncapi", files={"file": ("a.yaml", scoped.encode())})
+    rev = call(admin_http, "POST", f"{PUB}/apis/{api['id']}/revisions", 201, json={})
     with connect(f"{stack.gateway_ws}/scopeme/1.0.0/plain", additional_headers=app["headers"]) as ws:
-        code, _, seconds = _closed_after(ws, redeploy_with_scope)
+        code, _, seconds = _closed_after(
+            ws,
+            lambda: call(
+                admin_http,
+                "POST",
+                f"{PUB}/apis/{api['id']}/deploy-revision",
+                201,
+                params={"revisionId": rev["id"]},
+                json=[{"name": "Default"}],
+            ),
+        )
     assert code == 1008 and seconds < WITHIN
 
 
