@@ -11,7 +11,7 @@ from devportal import selectors, services
 from devportal.models import Application, Subscription
 from keymanager.models import OAuthClient
 from keymanager.server import token_issue
-from keymanager.services import keys_generate, secret_regenerate
+from keymanager.services import keys_generate, keys_remove, secret_regenerate
 from portal.errors import NotFound, ValidationFailed
 from publisher import asyncapi
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
@@ -202,6 +202,13 @@ class ApplicationRegenerateSecretApi(APIView):
         client = _key_or_404(_application_or_404(request, application_id), key_mapping_id)
         secret = secret_regenerate(client=client, user=request.user)
         return Response({"consumerKey": client.client_id, "consumerSecret": secret})
+
+
+class ApplicationKeyCleanUpApi(APIView):
+    def post(self, request, application_id, key_mapping_id):
+        client = _key_or_404(_application_or_404(request, application_id), key_mapping_id)
+        keys_remove(client=client, user=request.user)
+        return Response(status=200)
 
 
 class ApplicationGenerateTokenApi(APIView):

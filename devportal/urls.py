@@ -18,6 +18,10 @@ urlpatterns = [
         "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/regenerate-secret",
         apis.ApplicationRegenerateSecretApi.as_view(),
     ),
+    path(
+        "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/clean-up",
+        apis.ApplicationKeyCleanUpApi.as_view(),
+    ),
     path("subscriptions", apis.SubscriptionListCreateApi.as_view()),
     path("subscriptions/<str:subscription_id>", apis.SubscriptionDetailApi.as_view()),
     path("throttling-policies/<str:policy_level>", apis.ThrottlingPoliciesApi.as_view()),

@@ -70,3 +70,17 @@ def token_revoke(*, token: IssuedToken, user=None) -> None:
     token.save(update_fields=["revoked"])
     audit_record(actor=user, action="token.revoke", target=token.client.application, detail={"jti": token.jti})
     config_changed()
+
+
+@transaction.atomic
+def keys_remove(*, client: OAuthClient, user) -> None:
+    """Remove a consumer key (WSO2's clean-up); its tokens stop working and the gateway
+    closes their connections (4001)."""
+    audit_record(
+        actor=user,
+        action="keys.remove",
+        target=client.application,
+        detail={"consumerKey": client.client_id, "keyType": client.key_type},
+    )
+    client.delete()
+    config_changed()

@@ -56,8 +56,9 @@ def application_with_token(
     scopes=(),
     app_policy="Unlimited",
     validity: int | None = None,
+    key_type: str = "PRODUCTION",
 ) -> dict:
-    """A new application (subscribed to ``api_id`` when given) with PRODUCTION keys and a token."""
+    """A new application (subscribed to ``api_id`` when given) with keys of ``key_type`` and a token."""
     app = call(session, "POST", f"{DEV}/applications", 201, json={"name": name, "throttlingPolicy": app_policy})
     app_id = app["applicationId"]
     sub = None
@@ -74,7 +75,7 @@ def application_with_token(
         "POST",
         f"{DEV}/applications/{app_id}/generate-keys",
         200,
-        json={"keyType": "PRODUCTION", "grantTypesToBeSupported": ["client_credentials"]},
+        json={"keyType": key_type, "grantTypesToBeSupported": ["client_credentials"]},
     )
     body = {"consumerSecret": keys["consumerSecret"], "scopes": list(scopes)}
     if validity:

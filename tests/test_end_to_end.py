@@ -10,6 +10,7 @@ from websockets.sync.client import connect
 
 from tests import flow
 from tests.flow import CHAT
+from tests.stack import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -159,3 +160,52 @@ def test_wss_listener_relays_too(stack, chat):
 def test_gateway_health_reports_its_snapshot(stack, chat):
     health = requests.get(f"{stack.gateway_http}/health", timeout=5).json()
     assert health["status"] == "UP" and health["apis"] >= 2 and health["controlPlaneReachable"] is True
+
+
+def test_sandbox_keys_reach_the_sandbox_endpoint_and_production_keys_the_production_one(stack, admin_http):
+    doc = CHAT.format(backend=stack.backend_url).replace("title: Chat", "title: Sandboxed")
+    api = flow.import_api(
+        admin_http,
+        doc,
+        context="/sandboxed",
+        endpointConfig={
+            "production_endpoints": {"url": f"{stack.backend_url}/prod"},
+            "sandbox_endpoints": {"url": f"{stack.backend_url}/sandbox"},
+        },
+    )
+    flow.deploy_and_publish(admin_http, api["id"])
+    prod = flow.application_with_token(admin_http, "ProdKeys", api["id"])
+    sandbox = flow.application_with_token(admin_http, "SandboxKeys", api["id"], key_type="SANDBOX")
+    url = f"{stack.gateway_ws}/sandboxed/1.0.0/plain"
+    flow.wait_for_route(url, prod["headers"])
+    before = len(stack.backend_connections())
+    for app in (prod, sandbox):
+        with connect(url, additional_headers=app["headers"]) as ws:
+            ws.send("which")
+            assert ws.recv(timeout=5) == "which"
+    time.sleep(0.2)
+    assert _paths_seen_by_backend(stack, before) == ["/prod", "/sandbox"]
+
+
+def test_prototyped_api_needs_no_token(stack, admin_http):
+    doc = CHAT.format(backend=stack.backend_url).replace("title: Chat", "title: Proto")
+    api = flow.import_api(admin_http, doc, context="/proto")
+    rev = flow.call(admin_http, "POST", f"{flow.PUB}/apis/{api['id']}/revisions", 201, json={})
+    flow.call(
+        admin_http,
+        "POST",
+        f"{flow.PUB}/apis/{api['id']}/deploy-revision",
+        201,
+        params={"revisionId": rev["id"]},
+        json=[{"name": "Default"}],
+    )
+    flow.call(
+        admin_http,
+        "POST",
+        f"{flow.PUB}/apis/change-lifecycle",
+        params={"apiId": api["id"], "action": "Deploy as a Prototype"},
+    )
+    wait_until(lambda: flow.handshake_status(f"{stack.gateway_ws}/proto/1.0.0/plain")[0] == 101, 5, what="prototype")
+    with connect(f"{stack.gateway_ws}/proto/1.0.0/plain") as ws:
+        ws.send("try me")
+        assert ws.recv(timeout=5) == "try me"

@@ -78,6 +78,14 @@ def test_regenerated_secret_closes_connections_of_old_tokens_with_4001(stack, ad
     assert code == 4001 and seconds < WITHIN
 
 
+def test_removed_keys_close_connections_of_their_tokens_with_4001(stack, admin_http, chat):
+    app = _subscribed(stack, admin_http, chat, "KeysRemoved")
+    path = f"{DEV}/applications/{app['id']}/oauth-keys/{app['keys']['keyMappingId']}/clean-up"
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=app["headers"]) as ws:
+        code, _, seconds = _closed_after(ws, lambda: call(admin_http, "POST", path))
+    assert code == 4001 and seconds < WITHIN
+
+
 def test_blocked_subscription_closes_with_4002_and_unblock_lets_it_back(stack, admin_http, chat):
     app = _subscribed(stack, admin_http, chat, "Blocked")
     url = f"{stack.gateway_ws}/chat/1.0.0/plain"

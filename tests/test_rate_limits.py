@@ -114,3 +114,15 @@ def test_two_gateway_processes_over_redis_hold_one_shared_limit(stack, admin_htt
     finally:
         for gw in gateways:
             gw.stop()
+
+
+def test_drop_action_drops_silently(stack, admin_http):
+    _policy(admin_http, "subscription", "2PerMinDrop", 2, action="drop")
+    url, app = _api_with_plan(stack, admin_http, "/dropping", "2PerMinDrop")
+    with connect(url, additional_headers=app["headers"]) as ws:
+        ws.send("first")
+        assert ws.recv(timeout=5) == "first"
+        ws.send("second")  # over the limit: no echo, no notice, the connection stays open
+        with pytest.raises(TimeoutError):
+            ws.recv(timeout=0.5)
+        ws.ping().wait(5)
