@@ -31,11 +31,11 @@ class State:
     application_ids: frozenset[str]
 
     @classmethod
-    def build(cls, snapshot: Snapshot, extra_issuers=()) -> State:
+    def build(cls, snapshot: Snapshot, extra_issuers=(), remote_keys=None) -> State:
         return cls(
             snapshot,
             RouteTable(snapshot),
-            TokenVerifier([*snapshot.issuers, *extra_issuers]),
+            TokenVerifier([*snapshot.issuers, *extra_issuers], remote_keys),
             frozenset(snapshot.revoked),
             frozenset(snapshot.application_ids),
         )
@@ -48,6 +48,7 @@ class Refusal:
     message: str
     description: str
     headers: tuple[tuple[str, str], ...] = ()
+    refresh_issuer: str = ""  # fetching this issuer's keys again may change the answer
 
     def body(self) -> dict[str, str]:
         return {"code": self.code, "error_message": self.message, "error_description": self.description}
@@ -65,22 +66,25 @@ class Admission:
     strip_headers: frozenset[str] = field(default_factory=frozenset)
 
 
-def _unauthorized(code: str, description: str, message: str = "Invalid Credentials") -> Refusal:
+def _unauthorized(
+    code: str, description: str, message: str = "Invalid Credentials", refresh_issuer: str = ""
+) -> Refusal:
     challenge = 'Bearer realm="tidegate", error="invalid_token", error_description="The provided token is invalid"'
-    return Refusal(401, code, message, description, (("www-authenticate", challenge),))
+    return Refusal(401, code, message, description, (("www-authenticate", challenge),), refresh_issuer)
 
 
-def _credential(headers: dict[str, str], query: str, auth_header: str) -> str | None:
+def _credential(headers: dict[str, str], query: str, auth_header: str) -> tuple[str | None, bool]:
+    """The raw token and whether it came as an Internal-Key."""
     value = headers.get(auth_header)
     if value:
         scheme, _, token = value.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
+        return (token.strip() if scheme.lower() == "bearer" and token.strip() else ""), False
     if headers.get(INTERNAL_KEY_HEADER):
-        return headers[INTERNAL_KEY_HEADER].strip()
+        return headers[INTERNAL_KEY_HEADER].strip(), True
     for name, val in parse_qsl(query, keep_blank_values=True):
         if name == "access_token":
-            return val
-    return None
+            return val, False
+    return None, False
 
 
 def _needs_token(match: Match) -> bool:
@@ -96,7 +100,7 @@ def admit(
         return Refusal(404, "404", "Not Found", f"No API, version or topic matches {path}")
     token = None
     if match.api.lifecycle_status != "BLOCKED" and _needs_token(match):
-        raw = _credential(headers, query, match.api.authorization_header.lower())
+        raw, internal = _credential(headers, query, match.api.authorization_header.lower())
         if raw is None:
             return _unauthorized(
                 "900902",
@@ -109,7 +113,10 @@ def admit(
         try:
             token = state.verifier.verify(raw, now)
         except TokenRejected as exc:
-            return _unauthorized(exc.code, exc.description)
+            return _unauthorized(exc.code, exc.description, refresh_issuer=exc.refresh_issuer)
+        # An Internal-Key is a Publisher try-out key and nothing else; such keys come only that way.
+        if internal != (token.claims.get("token_type") == "InternalKey"):
+            return _unauthorized("900901", "Internal keys go in the Internal-Key header, and only there")
     return judge(state, path, query, token, now)
 
 
@@ -139,7 +146,17 @@ def judge(
         if claims.get("jti") in state.revoked:
             return _unauthorized("900901", "The access token has been revoked")
         key_type = str(claims.get("keytype") or "PRODUCTION").upper()
-        if token.issuer.validate_subscription:
+        if token.issuer.validate_subscription and isinstance(claims.get("subscribedAPIs"), list):
+            # A self-contained token (WSO2's older shape, and Internal-Keys) names its subscriptions.
+            app, sub = _self_contained(claims, api, key_type)
+            if sub is None:
+                return Refusal(
+                    403,
+                    "900908",
+                    "Resource forbidden",
+                    f"User is NOT authorized to access the Resource. The token is not subscribed to {api.name}",
+                )
+        elif token.issuer.validate_subscription:
             consumer_key = claims.get(token.issuer.consumer_key_claim)
             app = state.snapshot.applications.get(consumer_key) if isinstance(consumer_key, str) else None
             if app is None:
@@ -175,6 +192,36 @@ def judge(
     return Admission(match, url, key_type, token, app, sub, strip)
 
 
+def _self_contained(claims: dict, api, key_type: str) -> tuple[ApplicationConfig, SubscriptionConfig | None]:
+    base = f"{api.context}/{api.version}"
+    entry = next(
+        (
+            s
+            for s in claims["subscribedAPIs"]
+            if isinstance(s, dict)
+            and (s.get("context") == base or (s.get("context") == api.context and s.get("version") == api.version))
+        ),
+        None,
+    )
+    info = claims.get("application") if isinstance(claims.get("application"), dict) else {}
+    internal = claims.get("token_type") == "InternalKey"
+    app_id = str(info.get("uuid") or info.get("id") or ("internal-key-app" if internal else claims.get("sub", "")))
+    sub = None
+    if entry is not None:
+        tier = entry.get("subscriptionTier") or "Unlimited"
+        sub = SubscriptionConfig(id=f"{app_id}:{api.id}", api_id=api.id, policy=tier, status="UNBLOCKED")
+    app = ApplicationConfig(
+        id=app_id,
+        name=str(info.get("name") or ("internal-key-app" if internal else app_id)),
+        owner=str(info.get("owner") or claims.get("sub", "")),
+        policy=str(info.get("tier") or "Unlimited"),
+        key_type=key_type,
+        subscriptions=(sub,) if sub else (),
+        self_contained=True,
+    )
+    return app, sub
+
+
 def close_code_for(state: State, refusal: Refusal, api_id: str, app_id: str | None) -> tuple[int, str]:
     """The close code (brief section 4, live enforcement) for an open connection that its
     re-judgement now refuses."""
@@ -186,7 +233,7 @@ def close_code_for(state: State, refusal: Refusal, api_id: str, app_id: str | No
     if refusal.code == "900903":
         return 4001, "Access token expired"
     if refusal.code == "900901":
-        if app_id is not None and app_id not in state.application_ids:
+        if app_id is not None and app_id not in state.application_ids:  # only apps the snapshot knows
             return 4002, "Application deleted"
         return 4001, refusal.description
     if refusal.code == "900908":

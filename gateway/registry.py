@@ -28,6 +28,7 @@ class LiveConnection:
     api_id: str
     app_id: str | None
     close: Callable[[int, str], Awaitable[None]]
+    app_in_snapshot: bool = True  # False for applications named only by a self-contained token
     opened: float = field(default_factory=time.monotonic)
     last_activity: float = field(default_factory=time.monotonic)  # any frame, either direction
     closing: bool = False
@@ -70,7 +71,8 @@ class Registry:
         for conn in list(self._connections):
             if conn.closing:
                 continue
-            verdict = rejudge(state, conn.path, conn.query, conn.token, conn.api_id, conn.app_id, now)
+            app_id = conn.app_id if conn.app_in_snapshot else None
+            verdict = rejudge(state, conn.path, conn.query, conn.token, conn.api_id, app_id, now)
             if verdict is not None:
                 out.append((conn, *verdict))
         return out

@@ -86,6 +86,12 @@ class Relay:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = scope["query_string"].decode("latin-1")
         decision = admit(state, scope["path"], query, headers)
+        if (
+            isinstance(decision, Refusal)
+            and decision.refresh_issuer
+            and await gateway.refresh_issuer(decision.refresh_issuer)
+        ):
+            decision = admit(state, scope["path"], query, headers)
         if isinstance(decision, Refusal):
             await deny(scope, send, decision)
             return
@@ -134,7 +140,13 @@ class Relay:
                 await backend.close(code=1001, message=b"closed by the gateway")
 
         conn = LiveConnection(
-            scope["path"], query, decision.token, decision.match.api.id, app.id if app else None, terminate
+            scope["path"],
+            query,
+            decision.token,
+            decision.match.api.id,
+            app.id if app else None,
+            terminate,
+            app_in_snapshot=bool(app and not app.self_contained),
         )
         limiter = FrameLimiter(
             gateway.counters,

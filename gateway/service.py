@@ -14,6 +14,7 @@ from django.conf import settings
 from joserfc.errors import JoseError
 
 from gateway.decisions import State
+from gateway.jwks import JwksCache
 from gateway.ratelimit import CounterBackend, InMemoryCounters
 from gateway.registry import Registry
 from gateway.testkey import TestKeyIssuer
@@ -46,6 +47,7 @@ class Gateway:
         idle_timeout: float = 0,
         max_lifetime: float = 0,
         counters: CounterBackend | None = None,
+        jwks_min_refresh: float = 30.0,
     ):
         self.portal_url = portal_url.rstrip("/")
         self.token = token
@@ -59,6 +61,7 @@ class Gateway:
         self.max_lifetime = max_lifetime
         self.state: State | None = None
         self.registry = Registry()
+        self.jwks = JwksCache(min_interval=jwks_min_refresh)
         self.counters = counters or InMemoryCounters()
         self.draining = False
         self.session: aiohttp.ClientSession | None = None
@@ -89,6 +92,7 @@ class Gateway:
             idle_timeout=conf["IDLE_TIMEOUT"],
             max_lifetime=conf["MAX_CONNECTION_LIFETIME"],
             counters=_counters(conf["REDIS_URL"]),
+            jwks_min_refresh=conf["JWKS_MIN_REFRESH"],
         )
 
     async def ensure_started(self) -> None:
@@ -136,7 +140,9 @@ class Gateway:
                     return False
                 resp.raise_for_status()
                 data = await resp.json()
-            state = State.build(snapshot_from_dict(data), extra_issuers=[self.testkey.issuer_config()])
+            state = State.build(
+                snapshot_from_dict(data), extra_issuers=[self.testkey.issuer_config()], remote_keys=self.jwks
+            )
         except (TimeoutError, aiohttp.ClientError, ValueError, KeyError, TypeError, JoseError) as exc:
             if not self._sync_failing:
                 log.warning("snapshot sync failed, serving the last known configuration: %s", exc)
@@ -161,6 +167,13 @@ class Gateway:
         while True:
             await asyncio.sleep(self.interval)
             await self.sync_once()
+
+    async def refresh_issuer(self, issuer: str) -> bool:
+        """Fetch an external issuer's keys again (rate-limited); True if they changed."""
+        config = self.state.verifier.issuers.get(issuer) if self.state else None
+        if config is None or not config[0].jwks_url:
+            return False
+        return await self.jwks.refresh(self.session, issuer, config[0].jwks_url)
 
     async def _sweep_loop(self) -> None:
         """Four times a second: close connections whose token expired (4001), idle or too old (1001)."""

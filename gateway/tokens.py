@@ -20,10 +20,13 @@ LEEWAY = 30  # seconds of clock skew tolerated on exp and nbf
 
 
 class TokenRejected(Exception):
-    def __init__(self, code: str, description: str):
+    def __init__(self, code: str, description: str, refresh_issuer: str = ""):
         super().__init__(description)
         self.code = code
         self.description = description
+        # Set when the token names a key of an external issuer the gateway has not fetched
+        # yet: fetching the issuer's JWKS again may let it verify.
+        self.refresh_issuer = refresh_issuer
 
 
 @dataclass(frozen=True)
@@ -38,20 +41,32 @@ class VerifiedToken:
 
 
 class TokenVerifier:
-    def __init__(self, issuers: tuple[IssuerConfig, ...] | list[IssuerConfig]):
-        # An issuer without keys can verify nothing; it is left out rather than trusted.
-        self._issuers = {i.issuer: (i, KeySet.import_key_set(i.jwks)) for i in issuers if i.jwks.get("keys")}
+    """Verifies tokens of the snapshot's issuers. Keys come inline (the built-in Key Manager,
+    /testkey) or, for external issuers, from ``remote_keys`` (a JWKS cache kept by the gateway)."""
+
+    def __init__(self, issuers: tuple[IssuerConfig, ...] | list[IssuerConfig], remote_keys=None):
+        self._remote_keys = remote_keys
+        self._issuers: dict[str, tuple[IssuerConfig, KeySet | None]] = {}
+        for i in issuers:
+            if i.jwks_url:
+                self._issuers[i.issuer] = (i, None)
+            elif i.jwks.get("keys"):  # an issuer without keys can verify nothing; left out
+                self._issuers[i.issuer] = (i, KeySet.import_key_set(i.jwks))
 
     @property
     def issuers(self) -> dict:
         return self._issuers
 
     def verify(self, token: str, now: float | None = None) -> VerifiedToken:
-        issuer_name = _unverified_issuer(token)
+        issuer_name, kid = _unverified_issuer_and_kid(token)
         entry = self._issuers.get(issuer_name)
         if entry is None:
             raise TokenRejected("900901", "Invalid Credentials: the token's issuer is not trusted")
         issuer, keys = entry
+        if issuer.jwks_url:
+            keys = self._remote_keys.get(issuer.issuer) if self._remote_keys else None
+            if keys is None or (kid and kid not in {k.kid for k in keys.keys}):
+                raise TokenRejected("900901", "Invalid Credentials: unknown signing key", refresh_issuer=issuer.issuer)
         try:
             decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
         except JoseError as exc:
@@ -74,14 +89,21 @@ class TokenVerifier:
         return VerifiedToken(claims, issuer)
 
 
-def _unverified_issuer(token: str) -> str:
-    """Read ``iss`` before verifying, only to pick the keys to verify with."""
+def _segment(part: str) -> dict:
+    data = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data
+
+
+def _unverified_issuer_and_kid(token: str) -> tuple[str, str]:
+    """Read ``iss`` and ``kid`` before verifying, only to pick the keys to verify with."""
     try:
-        payload = token.split(".")[1]
-        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        iss = data.get("iss") if isinstance(data, dict) else None
-    except (IndexError, ValueError, UnicodeDecodeError):
+        header_part, payload_part = token.split(".")[:2]
+        iss = _segment(payload_part).get("iss")
+        kid = _segment(header_part).get("kid") or ""
+    except (ValueError, UnicodeDecodeError):
         raise TokenRejected("900901", "Invalid Credentials: malformed token") from None
     if not isinstance(iss, str):
         raise TokenRejected("900901", "Invalid Credentials: token has no issuer")
-    return iss
+    return iss, kid if isinstance(kid, str) else ""

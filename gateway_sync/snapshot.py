@@ -54,6 +54,8 @@ class ApplicationConfig:
     policy: str
     key_type: str
     subscriptions: tuple[SubscriptionConfig, ...] = ()
+    # Built from a self-contained token's claims rather than found in the snapshot.
+    self_contained: bool = False
 
     def subscription_for(self, api_id: str) -> SubscriptionConfig | None:
         for sub in self.subscriptions:
@@ -69,6 +71,8 @@ class IssuerConfig:
     # Tokens of an issuer that does not validate subscriptions (the /testkey issuer) need none.
     validate_subscription: bool = True
     consumer_key_claim: str = "azp"
+    # External issuers publish their keys at a JWKS URL the gateway fetches and caches.
+    jwks_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,7 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
 
     from devportal.models import Application, Subscription
     from keymanager import signing
-    from keymanager.models import IssuedToken, OAuthClient
+    from keymanager.models import ExternalIssuer, IssuedToken, OAuthClient
     from publisher import asyncapi
     from publisher.models import Deployment, ThrottlingPolicy
 
@@ -194,7 +198,19 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
             subscriptions=tuple(subs_by_app.get(app.id, ())),
         )
 
-    issuers = (IssuerConfig(issuer=settings.TIDEGATE["KEY_MANAGER_ISSUER"], jwks=signing.jwks()),)
+    issuers = (
+        IssuerConfig(issuer=settings.TIDEGATE["KEY_MANAGER_ISSUER"], jwks=signing.jwks()),
+        *(
+            IssuerConfig(
+                issuer=e.issuer,
+                jwks={},
+                jwks_url=e.jwks_url,
+                validate_subscription=e.validate_subscription,
+                consumer_key_claim=e.consumer_key_claim,
+            )
+            for e in ExternalIssuer.objects.filter(enabled=True)
+        ),
+    )
     policies = {
         f"{p.level}:{p.name}": PolicyConfig(
             level=p.level,

@@ -98,3 +98,20 @@ class IssuedToken(models.Model):
 
     def check_client(self, client) -> bool:
         return self.client_id == client.pk
+
+
+class ExternalIssuer(models.Model):
+    """A trusted external token issuer (WSO2: a third-party key manager), with its keys at a
+    JWKS URL. Its tokens are checked like the built-in Key Manager's: the consumer key claim
+    names the application, unless subscriptions are not validated for it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    issuer = models.CharField(max_length=500, unique=True)
+    jwks_url = models.URLField(max_length=1000)
+    consumer_key_claim = models.CharField(max_length=60, default="azp")
+    validate_subscription = models.BooleanField(default=True)
+    enabled = models.BooleanField(default=True)
+    created_time = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]

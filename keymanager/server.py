@@ -118,3 +118,28 @@ def token_issue(*, client: OAuthClient, scope: str = "", validity: int | None = 
         _validity.reset(reset)
     token_record(token["access_token"], client)
     return token
+
+
+def internal_key_issue(*, api, user, validity: int = 3600) -> str:
+    """A Publisher try-out key (WSO2's Internal-Key): a self-contained JWT naming this one API."""
+    import uuid
+
+    now = int(time.time())
+    claims = {
+        "iss": settings.TIDEGATE["KEY_MANAGER_ISSUER"],
+        "sub": user.get_username(),
+        "keytype": "PRODUCTION",
+        "token_type": "InternalKey",
+        "iat": now,
+        "exp": now + validity,
+        "jti": str(uuid.uuid4()),
+        "subscribedAPIs": [
+            {
+                "name": api.name,
+                "context": f"{api.context}/{api.version}",
+                "version": api.version,
+                "publisher": api.provider.get_username(),
+            }
+        ],
+    }
+    return jwt.encode({"alg": "RS256", "typ": "JWT"}, claims, signing.private_key_set())

@@ -15,7 +15,7 @@ urlpatterns = [
     path("devportal/", include(("devportal.page_urls", "devportal"))),
     path("api/am/publisher/v4/", include("publisher.urls")),
     path("api/am/devportal/v3/", include("devportal.urls")),
-    path("api/am/admin/v4/", include("publisher.admin_urls")),
+    path("api/am/admin/v4/", include("portal.admin_urls")),
     path("api/openapi.yaml", SpectacularAPIView.as_view(), name="openapi"),
     path("oauth2/token", token_view, name="oauth2-token"),
     path("oauth2/revoke", revoke_view, name="oauth2-revoke"),

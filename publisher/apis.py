@@ -167,6 +167,24 @@ class ApiAsyncApiDefinitionApi(APIView):
         return Response(api.definition)
 
 
+class ApiGenerateKeyApi(APIView):
+    """``POST /apis/{apiId}/generate-key``: an Internal-Key to try the API from the Publisher."""
+
+    permission_classes = [IsCreatorOrPublisher]
+    VALIDITY = 3600
+
+    def post(self, request, api_id):
+        from keymanager.server import internal_key_issue
+
+        api = _api_or_404(api_id)
+        return Response(
+            {
+                "apikey": internal_key_issue(api=api, user=request.user, validity=self.VALIDITY),
+                "validityTime": self.VALIDITY,
+            }
+        )
+
+
 class ApiRevisionListCreateApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 

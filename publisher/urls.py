@@ -10,6 +10,7 @@ urlpatterns = [
     path("apis/<str:api_id>", apis.ApiDetailApi.as_view()),
     path("apis/<str:api_id>/asyncapi", apis.ApiAsyncApiDefinitionApi.as_view()),
     path("apis/<str:api_id>/revisions", apis.ApiRevisionListCreateApi.as_view()),
+    path("apis/<str:api_id>/generate-key", apis.ApiGenerateKeyApi.as_view()),
     path("apis/<str:api_id>/deploy-revision", apis.ApiDeployRevisionApi.as_view()),
     path("apis/<str:api_id>/undeploy-revision", apis.ApiUndeployRevisionApi.as_view()),
     path("apis/<str:api_id>/deployments", apis.ApiDeploymentListApi.as_view()),

@@ -79,6 +79,7 @@ class Stack:
             "TIDEGATE_GATEWAY_WSS_PORT": str(self.wss_port),
             "TIDEGATE_SYNC_INTERVAL": "0.2",
             "TIDEGATE_BACKEND_CONNECT_TIMEOUT": "2",
+            "TIDEGATE_JWKS_MIN_REFRESH": "1",
         }
 
     @property

@@ -222,9 +222,39 @@ def test_unknown_topic_is_404():
     assert _refusal(admit(state(), "/chat/1.0.0/nothing-here", "", {}, now=NOW)) == (404, "404")
 
 
-def test_internal_key_header_is_accepted():
-    decision = admit(state(), "/chat/1.0.0/notifications", "", {"internal-key": sign(claims())}, now=NOW)
+def _internal_key(**over):
+    subscribed = [{"name": "Chat", "context": "/chat/1.0.0", "version": "1.0.0", "publisher": "admin"}]
+    return sign(claims(azp=None, token_type="InternalKey", keytype="PRODUCTION", subscribedAPIs=subscribed, **over))
+
+
+def test_internal_key_header_takes_publisher_try_out_keys():
+    decision = admit(
+        state(subscribed=False), "/chat/1.0.0/notifications", "", {"internal-key": _internal_key()}, now=NOW
+    )
     assert isinstance(decision, Admission)
+    assert decision.application.name == "internal-key-app" and decision.application.self_contained
+
+
+def test_internal_keys_and_access_tokens_do_not_stand_in_for_each_other():
+    as_bearer = admit(state(), "/chat/1.0.0/notifications", "", bearer(_internal_key()), now=NOW)
+    assert _refusal(as_bearer) == (401, "900901")
+    normal_in_internal_key = admit(state(), "/chat/1.0.0/notifications", "", {"internal-key": sign(claims())}, now=NOW)
+    assert _refusal(normal_in_internal_key) == (401, "900901")
+
+
+def test_self_contained_tokens_are_judged_by_their_subscribed_apis():
+    subscribed = [{"name": "Chat", "context": "/chat/1.0.0", "version": "1.0.0", "subscriptionTier": "Gold"}]
+    app = {"uuid": "u-1", "name": "TestApp", "owner": "dev", "tier": "10PerMin"}
+    token = sign(claims(azp=None, subscribedAPIs=subscribed, application=app))
+    decision = admit(state(subscribed=False), "/chat/1.0.0/notifications", "", bearer(token), now=NOW)
+    assert isinstance(decision, Admission)
+    assert (decision.application.name, decision.application.policy, decision.subscription.policy) == (
+        "TestApp",
+        "10PerMin",
+        "Gold",
+    )
+    other = sign(claims(azp=None, subscribedAPIs=[{"context": "/other/1.0.0"}], application=app))
+    assert _refusal(admit(state(), "/chat/1.0.0/notifications", "", bearer(other), now=NOW)) == (403, "900908")
 
 
 def test_real_clock_is_used_when_no_time_is_given():

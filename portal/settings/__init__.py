@@ -188,6 +188,8 @@ TIDEGATE = {
     # and connections older than this (seconds, 0: never). Choreo Connect: 300 s idle, 24 h.
     "IDLE_TIMEOUT": float(env("TIDEGATE_IDLE_TIMEOUT", "0")),
     "MAX_CONNECTION_LIFETIME": float(env("TIDEGATE_MAX_CONNECTION_LIFETIME", "0")),
+    # External issuers' JWKS are fetched again on an unknown key id at most this often (seconds).
+    "JWKS_MIN_REFRESH": float(env("TIDEGATE_JWKS_MIN_REFRESH", "30")),
     # On SIGTERM the gateway stops accepting and closes connections (1001) over this window.
     "DRAIN_SECONDS": float(env("TIDEGATE_DRAIN_SECONDS", "5")),
 }

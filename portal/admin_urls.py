@@ -1,8 +1,11 @@
 from django.urls import path
 
+from keymanager import apis as keymanager_apis
 from publisher import policies
 
 urlpatterns = [
     path("throttling/policies/<str:level>", policies.PolicyListCreateApi.as_view()),
     path("throttling/policies/<str:level>/<str:policy_id>", policies.PolicyDetailApi.as_view()),
+    path("key-managers", keymanager_apis.KeyManagerListCreateApi.as_view()),
+    path("key-managers/<str:issuer_id>", keymanager_apis.KeyManagerDetailApi.as_view()),
 ]

@@ -1,0 +1,98 @@
+"""Admin v4 ``/key-managers``: trusted external token issuers (WSO2: third-party key managers)."""
+
+from django.db import IntegrityError, transaction
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gateway_sync.services import config_changed
+from keymanager.models import ExternalIssuer
+from portal.audit import audit_record
+from portal.errors import Conflict, NotFound
+from portal.roles import IsAdmin
+
+
+def issuer_dto(e: ExternalIssuer) -> dict:
+    return {
+        "id": str(e.id),
+        "name": e.name,
+        "type": "custom",
+        "issuer": e.issuer,
+        "enabled": e.enabled,
+        "certificates": {"type": "JWKS", "value": e.jwks_url},
+        "consumerKeyClaim": e.consumer_key_claim,
+        "validateSubscription": e.validate_subscription,
+    }
+
+
+class _Input(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    issuer = serializers.CharField(max_length=500)
+    certificates = serializers.DictField()
+    consumerKeyClaim = serializers.CharField(max_length=60, required=False, default="azp")
+    validateSubscription = serializers.BooleanField(required=False, default=True)
+    enabled = serializers.BooleanField(required=False, default=True)
+
+    def validate_certificates(self, value):
+        if value.get("type") != "JWKS":
+            raise serializers.ValidationError("certificates.type must be JWKS")
+        url = serializers.URLField().run_validation(value.get("value"))
+        if not url.startswith(("https://", "http://")):
+            raise serializers.ValidationError("certificates.value must be an http(s) URL")
+        return url
+
+
+@transaction.atomic
+def external_issuer_create(*, data: dict, user) -> ExternalIssuer:
+    try:
+        with transaction.atomic():
+            issuer = ExternalIssuer.objects.create(
+                name=data["name"],
+                issuer=data["issuer"],
+                jwks_url=data["certificates"],
+                consumer_key_claim=data["consumerKeyClaim"],
+                validate_subscription=data["validateSubscription"],
+                enabled=data["enabled"],
+            )
+    except IntegrityError:
+        raise Conflict("A key manager with this name or issuer already exists") from None
+    audit_record(actor=user, action="key-manager.create", target=issuer, detail={"issuer": issuer.issuer})
+    config_changed()
+    return issuer
+
+
+@transaction.atomic
+def external_issuer_delete(*, issuer: ExternalIssuer, user) -> None:
+    audit_record(actor=user, action="key-manager.delete", target=issuer, detail={"issuer": issuer.issuer})
+    issuer.delete()
+    config_changed()
+
+
+class KeyManagerListCreateApi(APIView):
+    permission_classes = [IsAdmin]
+
+    def get(self, request):
+        items = [issuer_dto(e) for e in ExternalIssuer.objects.all()]
+        return Response({"count": len(items), "list": items})
+
+    def post(self, request):
+        s = _Input(data=request.data)
+        s.is_valid(raise_exception=True)
+        return Response(issuer_dto(external_issuer_create(data=s.validated_data, user=request.user)), status=201)
+
+
+class KeyManagerDetailApi(APIView):
+    permission_classes = [IsAdmin]
+
+    def _get(self, issuer_id) -> ExternalIssuer:
+        issuer = ExternalIssuer.objects.filter(pk=issuer_id).first() if str(issuer_id).isdigit() else None
+        if issuer is None:
+            raise NotFound(f"Key manager {issuer_id} not found")
+        return issuer
+
+    def get(self, request, issuer_id):
+        return Response(issuer_dto(self._get(issuer_id)))
+
+    def delete(self, request, issuer_id):
+        external_issuer_delete(issuer=self._get(issuer_id), user=request.user)
+        return Response(status=200)
