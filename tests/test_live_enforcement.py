@@ -1,6 +1,7 @@
 """Live enforcement through the real gateway: every trigger of the brief's table closes an
 open connection with its code, within one second of the change."""
 
+import json
 import signal
 import time
 
@@ -27,6 +28,16 @@ def _subscribed(stack, admin_http, chat, name, **kwargs):
     return app
 
 
+MEASURED: list[dict] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _time_to_close_report(stack):
+    """Keep the measured times next to the stack's logs (time_to_close.json)."""
+    yield
+    (stack.data_dir / "time_to_close.json").write_text(json.dumps(MEASURED, indent=1))
+
+
 def _closed_after(ws, change) -> tuple[int, str, float]:
     """Run ``change`` and return the close code, reason and seconds until the close arrived."""
     ws.send("still here")
@@ -36,7 +47,9 @@ def _closed_after(ws, change) -> tuple[int, str, float]:
     with pytest.raises(ConnectionClosed) as exc:
         while True:
             ws.recv(timeout=5)
-    return exc.value.rcvd.code, exc.value.rcvd.reason, time.monotonic() - start
+    seconds = time.monotonic() - start
+    MEASURED.append({"code": exc.value.rcvd.code, "reason": exc.value.rcvd.reason, "seconds": round(seconds, 3)})
+    return exc.value.rcvd.code, exc.value.rcvd.reason, seconds
 
 
 def _fresh_api(stack, admin_http, context):
