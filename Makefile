@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export TIDEGATE_DEBUG ?= 1
 
-.PHONY: run test setup lint system-packages clean
+.PHONY: run test bench setup lint system-packages clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,8 @@ node_modules/.installed: package.json package-lock.json
 setup: $(VENV)/.installed node_modules/.installed
 
 # Debian packages the tests start themselves: chromium for the browser tests (a browser
-# download does not work here) and redis-server for shared rate limits.
-SYSTEM_PACKAGES := chromium:chromium redis-server:redis-server
+# download does not work here), redis-server for shared rate limits, nginx for the benchmark.
+SYSTEM_PACKAGES := chromium:chromium redis-server:redis-server nginx:nginx-light
 system-packages:
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
 	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
@@ -37,6 +37,10 @@ test: setup system-packages
 	$(PY) manage.py makemigrations --check --dry-run -v 0
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+# The gateway against nginx and a direct connection: docs/benchmarks.{md,json,png}.
+bench: setup system-packages
+	$(PY) -m bench.run
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -121,9 +121,7 @@ class Stack:
         return proc
 
     def start(self) -> Stack:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.manage("migrate", "--no-input", "-v", "0")
-        self.manage("seed_demo", "--backend", self.backend_url)
+        self.start_portal()
         py = sys.executable
         self._spawn(
             "backend",
@@ -140,12 +138,26 @@ class Stack:
                 "chat.v1",
             ],
         )
-        self._spawn(
-            "portal", [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.portal_port), "portal.asgi:application"]
-        )
-        wait_until(lambda: requests.get(f"{self.portal_url}/healthz", timeout=1).ok, 30, what="portal")
         self.start_gateway()
         return self
+
+    def start_portal(self) -> None:
+        """A fresh database (migrated, demo seeded) and the portal under Daphne."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.manage("migrate", "--no-input", "-v", "0")
+        self.manage("seed_demo", "--backend", self.backend_url)
+        cmd = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(self.portal_port),
+            "portal.asgi:application",
+        ]
+        self._spawn("portal", cmd)
+        wait_until(lambda: requests.get(f"{self.portal_url}/healthz", timeout=1).ok, 30, what="portal")
 
     def start_gateway(self) -> None:
         cmd = [sys.executable, "manage.py", "rungateway", "--port", str(self.ws_port), "--tls-port", str(self.wss_port)]

@@ -1,0 +1,189 @@
+"""The benchmark's load client (asyncio, uvloop, websockets): one workload per run, one
+JSON line of results on stdout.
+
+    python -m bench.loadclient pingpong URL --conns 50 --msgs 500 --size 64 [--header K:V]
+    python -m bench.loadclient pipeline URL --conns 10 --burst 100 --msgs 2000
+    python -m bench.loadclient handshake URL --total 2000 --concurrency 20
+    python -m bench.loadclient idle URL --conns 2000   (prints "holding", waits for a line on stdin)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+
+import uvloop
+from websockets.asyncio.client import connect
+
+WARMUP = 5
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def _connect(url, headers):
+    return connect(
+        url,
+        additional_headers=headers,
+        compression=None,
+        max_size=None,
+        ping_interval=None,
+        open_timeout=30,
+        close_timeout=5,
+    )
+
+
+async def pingpong(url, headers, conns, msgs, size):
+    payload = "x" * size
+    latencies: list[float] = []
+    sockets = [await _connect(url, headers) for _ in range(conns)]
+
+    async def run(ws):
+        for _ in range(WARMUP):
+            await ws.send(payload)
+            await ws.recv()
+        for _ in range(msgs):
+            t = time.perf_counter()
+            await ws.send(payload)
+            await ws.recv()
+            latencies.append(time.perf_counter() - t)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(run(ws) for ws in sockets))
+    wall = time.perf_counter() - start
+    for ws in sockets:
+        await ws.close()
+    return {
+        "rate": conns * msgs / wall,
+        "p50_ms": _pct(latencies, 50) * 1e3,
+        "p99_ms": _pct(latencies, 99) * 1e3,
+        "count": conns * msgs,
+    }
+
+
+async def pipeline(url, headers, conns, burst, msgs):
+    payload = "x" * 64
+    latencies: list[float] = []
+    sockets = [await _connect(url, headers) for _ in range(conns)]
+
+    async def run(ws):
+        for _ in range(WARMUP):
+            await ws.send(payload)
+            await ws.recv()
+        for _ in range(msgs // burst):
+            t = time.perf_counter()
+            for _ in range(burst):
+                await ws.send(payload)
+            for _ in range(burst):
+                await ws.recv()
+            latencies.append(time.perf_counter() - t)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(run(ws) for ws in sockets))
+    wall = time.perf_counter() - start
+    for ws in sockets:
+        await ws.close()
+    total = conns * (msgs // burst) * burst
+    return {
+        "rate": total / wall,
+        "p50_ms": _pct(latencies, 50) * 1e3,
+        "p99_ms": _pct(latencies, 99) * 1e3,
+        "count": total,
+    }
+
+
+async def handshake(url, headers, total, concurrency):
+    latencies: list[float] = []
+    errors = 0
+    remaining = iter(range(total))
+
+    async def worker():
+        nonlocal errors
+        for _ in remaining:
+            t = time.perf_counter()
+            try:
+                async with _connect(url, headers):
+                    pass
+                latencies.append(time.perf_counter() - t)
+            except Exception:  # noqa: BLE001 - counted, reported
+                errors += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - start
+    return {
+        "rate": len(latencies) / wall,
+        "p50_ms": _pct(latencies, 50) * 1e3,
+        "p99_ms": _pct(latencies, 99) * 1e3,
+        "count": len(latencies),
+        "errors": errors,
+    }
+
+
+async def idle(url, headers, conns, batch=50):
+    sockets, errors = [], 0
+    start = time.perf_counter()
+    for i in range(0, conns, batch):
+
+        async def one():
+            ws = await _connect(url, headers)
+            await ws.send("hi")
+            await ws.recv()
+            return ws
+
+        results = await asyncio.gather(*(one() for _ in range(min(batch, conns - i))), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                errors += 1
+            else:
+                sockets.append(r)
+    opened = time.perf_counter() - start
+    print(json.dumps({"holding": len(sockets), "errors": errors}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    alive = 0
+    for ws in sockets[:: max(1, len(sockets) // 50)][:50]:
+        try:
+            await ws.send("still")
+            await asyncio.wait_for(ws.recv(), 5)
+            alive += 1
+        except Exception:  # noqa: BLE001, S110 - a dead connection is what "alive" counts
+            pass
+    for ws in sockets:
+        await ws.close()
+    return {"held": len(sockets), "errors": errors, "open_seconds": opened, "alive_of_50": alive}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("workload", choices=["pingpong", "pipeline", "handshake", "idle"])
+    parser.add_argument("url")
+    parser.add_argument("--header", action="append", default=[])
+    parser.add_argument("--conns", type=int, default=1)
+    parser.add_argument("--msgs", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--burst", type=int, default=100)
+    parser.add_argument("--total", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=20)
+    a = parser.parse_args()
+    headers = dict(h.split(":", 1) for h in a.header)
+    headers = {k: v.strip() for k, v in headers.items()}
+    if a.workload == "pingpong":
+        coro = pingpong(a.url, headers, a.conns, a.msgs, a.size)
+    elif a.workload == "pipeline":
+        coro = pipeline(a.url, headers, a.conns, a.burst, a.msgs)
+    elif a.workload == "handshake":
+        coro = handshake(a.url, headers, a.total, a.concurrency)
+    else:
+        coro = idle(a.url, headers, a.conns)
+    print(json.dumps(uvloop.run(coro)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

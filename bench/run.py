@@ -1,0 +1,449 @@
+"""``make bench``: the gateway against nginx and a direct connection, in one run.
+
+Starts the echo backend, nginx (a plain WebSocket proxy) and the gateway with everything
+on (a real JWT, a subscription, API, subscription and application rate limits that never
+trip) under Uvicorn and under Daphne, plus the Uvicorn gateway on an open topic (no token,
+no limits) to show what enforcement costs. With two or more cores the client and backend
+are pinned to CPU 0 and the proxy under test to CPU 1. Workloads run interleaved, three
+repetitions, medians; results go to JSON, a Markdown table and a chart.
+
+    python -m bench.run                 # full run, writes docs/benchmarks.{md,json,png}
+    python -m bench.run --smoke --out DIR   # seconds-long, for CI: checks the harness works
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import flow  # noqa: E402
+from tests.stack import Stack, free_port, wait_until  # noqa: E402
+
+FULL = {
+    "pp1": ("pingpong", {"conns": 1, "msgs": 5000, "size": 64}),
+    "pp50": ("pingpong", {"conns": 50, "msgs": 500, "size": 64}),
+    "pp16k": ("pingpong", {"conns": 10, "msgs": 500, "size": 16384}),
+    "pipe": ("pipeline", {"conns": 10, "burst": 100, "msgs": 2000}),
+    "hs": ("handshake", {"total": 2000, "concurrency": 20}),
+}
+SMOKE = {
+    "pp1": ("pingpong", {"conns": 1, "msgs": 50, "size": 64}),
+    "pp50": ("pingpong", {"conns": 5, "msgs": 20, "size": 64}),
+    "pp16k": ("pingpong", {"conns": 2, "msgs": 20, "size": 16384}),
+    "pipe": ("pipeline", {"conns": 2, "burst": 10, "msgs": 100}),
+    "hs": ("handshake", {"total": 40, "concurrency": 4}),
+}
+LABELS = {
+    "pp1": "1 conn × 64 B ping-pong (round trips/s)",
+    "pp50": "50 conns × 64 B ping-pong (round trips/s)",
+    "pp16k": "10 conns × 16 KiB ping-pong (round trips/s)",
+    "pipe": "pipelined bursts of 100 on 10 conns (msgs/s)",
+    "hs": "handshakes at concurrency 20 (conn/s)",
+}
+# Targets of issue 4, for the Uvicorn gateway with enforcement on.
+TARGETS = {"pp50": 1.0, "pp16k": 1.2, "pipe": 1.1, "hs": 0.9}
+IDLE_CONNS = 2000
+# A proxied connection costs the gateway two descriptors; this machine's hard limit is
+# 20,000 per process, so one gateway process can hold a little under 10,000.
+MANY_IDLE = 9500
+
+CPUS = os.cpu_count() or 1
+CLIENT_CPU, PROXY_CPU = ("0", "1") if CPUS >= 2 else (None, None)
+
+
+def pinned(cpu: str | None, cmd: list[str]) -> list[str]:
+    return ["taskset", "-c", cpu, *cmd] if cpu and shutil.which("taskset") else cmd
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def client(workload: str, url: str, headers: dict, params: dict) -> dict:
+    cmd = [sys.executable, "-m", "bench.loadclient", workload, url]
+    for k, v in headers.items():
+        cmd += ["--header", f"{k}:{v}"]
+    for k, v in params.items():
+        cmd += [f"--{k}", str(v)]
+    out = subprocess.run(pinned(CLIENT_CPU, cmd), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if out.returncode:
+        raise RuntimeError(f"load client failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+class Bench:
+    def __init__(self, out: Path, smoke: bool):
+        self.out = out
+        self.smoke = smoke
+        self.dir = Path(tempfile.mkdtemp(prefix="tidegate-bench-"))
+        self.stack = Stack(self.dir / "stack")
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.targets: dict[str, dict] = {}
+
+    # -- processes --------------------------------------------------------------------------
+    def spawn(self, name: str, cmd: list[str], cpu: str | None, env: dict | None = None) -> subprocess.Popen:
+        log = open(self.dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+        proc = subprocess.Popen(
+            pinned(cpu, cmd),
+            cwd=ROOT,
+            env={**self.stack.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs[name] = proc
+        return proc
+
+    def start(self) -> None:
+        self.stack.start_portal()
+        backend_port = self.stack.backend_port
+        self.spawn("backend", [sys.executable, "bench/echo_server.py", str(backend_port)], CLIENT_CPU)
+        wait_until(lambda: _tcp_open(backend_port), 10, what="echo backend")
+
+        nginx_port = free_port()
+        (self.dir / "tmp").mkdir()
+        conf = (
+            (ROOT / "bench" / "nginx.conf.template")
+            .read_text()
+            .format(dir=self.dir, port=nginx_port, backend_port=backend_port)
+        )
+        (self.dir / "nginx.conf").write_text(conf)
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.spawn("nginx", [nginx, "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)], PROXY_CPU)
+        wait_until(lambda: _tcp_open(nginx_port), 10, what="nginx")
+
+        session = requests.Session()
+        session.auth = ("admin", "admin")
+        session.base = self.stack.portal_url
+        token, context = self.configure(session)
+        quiet = {"TIDEGATE_LOG_LEVEL": "WARNING"}
+        uv_port, dp_port = free_port(), free_port()
+        self.spawn(
+            "uvicorn",
+            [sys.executable, "manage.py", "rungateway", "--port", str(uv_port), "--tls-port", "0"],
+            PROXY_CPU,
+            quiet,
+        )
+        self.spawn(
+            "daphne",
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(dp_port), "gateway.asgi:application"],
+            PROXY_CPU,
+            quiet,
+        )
+        auth = {"Authorization": f"Bearer {token}"}
+        for port in (uv_port, dp_port):
+            url = f"ws://127.0.0.1:{port}{context}/echo"
+            wait_until(lambda url=url: flow.handshake_status(url, auth)[0] == 101, 30, what="gateway route")
+
+        backend = f"ws://127.0.0.1:{backend_port}/"
+        self.targets = {
+            "direct": {"url": backend, "headers": {}, "pid": None},
+            "nginx": {"url": f"ws://127.0.0.1:{nginx_port}/", "headers": {}, "pid": self.procs["nginx"].pid},
+            "gateway-uvicorn": {
+                "url": f"ws://127.0.0.1:{uv_port}{context}/echo",
+                "headers": auth,
+                "pid": self.procs["uvicorn"].pid,
+            },
+            "gateway-uvicorn-open": {
+                "url": f"ws://127.0.0.1:{uv_port}{context}/open",
+                "headers": {},
+                "pid": self.procs["uvicorn"].pid,
+            },
+            "gateway-daphne": {
+                "url": f"ws://127.0.0.1:{dp_port}{context}/echo",
+                "headers": auth,
+                "pid": self.procs["daphne"].pid,
+            },
+        }
+
+    def configure(self, session) -> tuple[str, str]:
+        """An API with every check on and limits that never trip, and a token for it."""
+        huge = {"type": "EVENTCOUNTLIMIT", "eventCount": {"timeUnit": "min", "unitTime": 1, "eventCount": 10**12}}
+        for level, name in (("subscription", "BenchPlan"), ("application", "BenchApp"), ("advanced", "BenchApi")):
+            flow.call(
+                session,
+                "POST",
+                f"/api/am/admin/v4/throttling/policies/{level}",
+                201,
+                json={"policyName": name, "defaultLimit": huge},
+            )
+        doc = f"""asyncapi: 2.0.0
+info: {{title: Bench, version: 1.0.0}}
+servers: {{production: {{url: 'ws://127.0.0.1:{self.stack.backend_port}', protocol: ws}}}}
+channels:
+  /echo: {{publish: {{}}, subscribe: {{}}}}
+  /open: {{publish: {{}}, x-auth-type: None}}
+"""
+        api = flow.import_api(session, doc, context="/bench", policies=["BenchPlan"], apiThrottlingPolicy="BenchApi")
+        flow.deploy_and_publish(session, api["id"])
+        app = flow.application_with_token(
+            session, "Bench", api["id"], plan="BenchPlan", app_policy="BenchApp", validity=24 * 3600
+        )
+        return app["token"], "/bench/1.0.0"
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, 15)
+        for proc in self.procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+        self.stack.stop()
+
+    # -- measuring --------------------------------------------------------------------------
+    def measure(self, reps: int) -> dict:
+        workloads = SMOKE if self.smoke else FULL
+        raw: dict[str, dict[str, list[dict]]] = {w: {t: [] for t in self.targets} for w in workloads}
+        for rep in range(reps):
+            for wname, (kind, params) in workloads.items():
+                for tname, target in self.targets.items():
+                    before = cpu_seconds(target["pid"]) if target["pid"] else 0.0
+                    result = client(kind, target["url"], target["headers"], params)
+                    if target["pid"]:
+                        result["proxy_cpu_us"] = (cpu_seconds(target["pid"]) - before) * 1e6 / max(1, result["count"])
+                    raw[wname][tname].append(result)
+                    print(f"rep {rep + 1} {wname:6} {tname:22} {result['rate']:>10.0f}/s", flush=True)
+        return raw
+
+    def idle_memory(self, conns: int, targets: list[str]) -> dict:
+        out = {}
+        for tname in targets:
+            target = self.targets[tname]
+            pid = target["pid"] or self.procs["backend"].pid
+            base = rss_kib(pid)
+            cmd = [sys.executable, "-m", "bench.loadclient", "idle", target["url"], "--conns", str(conns)]
+            for k, v in target["headers"].items():
+                cmd += ["--header", f"{k}:{v}"]
+            proc = subprocess.Popen(
+                pinned(CLIENT_CPU, cmd), cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            holding = json.loads(proc.stdout.readline())
+            held_rss = rss_kib(pid)
+            proc.stdin.write("release\n")
+            proc.stdin.flush()
+            final = json.loads(proc.stdout.readline())
+            proc.wait(60)
+            out[tname] = {
+                "held": holding["holding"],
+                "errors": holding["errors"],
+                "base_kib": base,
+                "held_kib": held_rss,
+                "per_conn_kib": (held_rss - base) / max(1, holding["holding"]),
+                "alive_of_50": final["alive_of_50"],
+                "open_seconds": final["open_seconds"],
+            }
+            print(
+                f"idle {conns} {tname:22} {out[tname]['per_conn_kib']:.1f} KiB/conn, errors {holding['errors']}",
+                flush=True,
+            )
+        return out
+
+
+def _tcp_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def summarise(raw: dict) -> dict:
+    table = {}
+    for wname, targets in raw.items():
+        table[wname] = {}
+        for tname, runs in targets.items():
+            row = {
+                "rate": statistics.median(r["rate"] for r in runs),
+                "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+                "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+            }
+            if "proxy_cpu_us" in runs[0]:
+                row["proxy_cpu_us"] = statistics.median(r["proxy_cpu_us"] for r in runs)
+            table[wname][tname] = row
+        direct, nginx = table[wname]["direct"]["rate"], table[wname]["nginx"]["rate"]
+        for row in table[wname].values():
+            row["x_direct"] = row["rate"] / direct if direct else 0
+            row["x_nginx"] = row["rate"] / nginx if nginx else 0
+    return table
+
+
+def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmarks.json").write_text(
+        json.dumps({"meta": meta, "table": table, "idle": idle, "many_idle": many}, indent=1)
+    )
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Run {meta['date']} on {meta['cpus']} CPUs; {meta['layout']}; "
+        f"{meta['reps']} repetitions, interleaved, medians. Regenerate with `make bench`.",
+        "",
+        "Cells: rate (× direct / × nginx) [proxy CPU µs per round trip, message or handshake].",
+        "",
+    ]
+    targets = list(next(iter(table.values())))
+    lines.append("| workload | " + " | ".join(targets) + " |")
+    lines.append("|---|" + "---|" * len(targets))
+    for wname, row in table.items():
+        cells = []
+        for t in targets:
+            c = row[t]
+            cell = f"{c['rate']:,.0f} ({c['x_direct']:.2f} / {c['x_nginx']:.2f})"
+            if "proxy_cpu_us" in c:
+                cell += f" [{c['proxy_cpu_us']:.0f} µs]"
+            cells.append(cell)
+        lines.append(f"| {LABELS[wname]} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Latency p50 / p99 (ms; pipelined: per burst of 100; handshake: open and close):",
+        "",
+        "| workload | " + " | ".join(targets) + " |",
+        "|---|" + "---|" * len(targets),
+    ]
+    for wname, row in table.items():
+        lines.append(
+            f"| {wname} | " + " | ".join(f"{row[t]['p50_ms']:.3f} / {row[t]['p99_ms']:.3f}" for t in targets) + " |"
+        )
+    lines += [
+        "",
+        f"Memory with {meta['idle_conns']} idle connections (RSS of the proxy, or of the backend for direct):",
+        "",
+        "| target | base | held | per connection | errors | alive (of 50) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t, m in idle.items():
+        lines.append(
+            f"| {t} | {m['base_kib'] / 1024:.1f} MiB | {m['held_kib'] / 1024:.1f} MiB | "
+            f"{m['per_conn_kib']:.1f} KiB | {m['errors']} | {m['alive_of_50']} |"
+        )
+    if many:
+        lines += [
+            "",
+            f"Many idle connections through one Uvicorn gateway process: {many['held']:,} held, "
+            f"{many['errors']} errors, {many['alive_of_50']}/50 alive when re-checked, "
+            f"{many['per_conn_kib']:.1f} KiB each (the machine allows 20,000 descriptors per process; a "
+            "proxied connection takes two).",
+        ]
+    uv = {w: table[w]["gateway-uvicorn"] for w in table}
+    lines += [
+        "",
+        "## Targets (Uvicorn gateway, enforcement on)",
+        "",
+        "| target | wanted | measured | met |",
+        "|---|---|---|---|",
+    ]
+
+    def row(name, wanted, got, ok):
+        lines.append(f"| {name} | {wanted} | {got} | {'yes' if ok else 'no'} |")
+
+    row("50 × 64 B vs nginx", "≥ 1.0×", f"{uv['pp50']['x_nginx']:.2f}×", uv["pp50"]["x_nginx"] >= 1.0)
+    row(
+        "proxy CPU per round trip, 50 × 64 B",
+        "≤ 45 µs",
+        f"{uv['pp50']['proxy_cpu_us']:.0f} µs",
+        uv["pp50"]["proxy_cpu_us"] <= 45,
+    )
+    row("10 × 16 KiB vs nginx", "≥ 1.2×", f"{uv['pp16k']['x_nginx']:.2f}×", uv["pp16k"]["x_nginx"] >= 1.2)
+    row("pipelined vs nginx", "≥ 1.1×", f"{uv['pipe']['x_nginx']:.2f}×", uv["pipe"]["x_nginx"] >= 1.1)
+    row("handshakes vs nginx", "≥ 0.9×", f"{uv['hs']['x_nginx']:.2f}×", uv["hs"]["x_nginx"] >= 0.9)
+    added = uv["pp1"]["p50_ms"] - table["pp1"]["direct"]["p50_ms"]
+    row("added p50 at 1 connection", "≤ 0.25 ms", f"{added:.3f} ms", added <= 0.25)
+    per_conn = idle.get("gateway-uvicorn", {}).get("per_conn_kib", 0)
+    row(f"RSS per idle connection at {meta['idle_conns']}", "≤ 30 KiB", f"{per_conn:.1f} KiB", per_conn <= 30)
+    if many:
+        row(
+            "10,000 idle connections, one process",
+            "no error",
+            f"{many['held']:,} held, {many['errors']} errors",
+            many["errors"] == 0 and many["held"] >= MANY_IDLE,
+        )
+    dp = table["pp50"]["gateway-daphne"]["x_nginx"]
+    row("Daphne 50 × 64 B vs nginx", "≥ 0.5×", f"{dp:.2f}×", dp >= 0.5)
+    on, off = uv["pp50"].get("proxy_cpu_us", 0), table["pp50"]["gateway-uvicorn-open"].get("proxy_cpu_us", 0)
+    lines += [
+        "",
+        f"Enforcement per round trip (50 × 64 B, token + subscription + three rate limits vs an open topic): "
+        f"{on:.0f} µs vs {off:.0f} µs, {on - off:+.0f} µs.",
+        "",
+        "![chart](benchmarks.png)",
+        "",
+    ]
+    (out / "benchmarks.md").write_text("\n".join(lines))
+    chart(out / "benchmarks.png", table)
+
+
+def chart(path: Path, table: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    workloads = list(table)
+    targets = [t for t in next(iter(table.values())) if t != "direct"]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / len(targets)
+    for i, t in enumerate(targets):
+        ax.bar(
+            [x + i * width for x in range(len(workloads))], [table[w][t]["x_nginx"] for w in workloads], width, label=t
+        )
+    ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+    ax.set_xticks([x + width * (len(targets) - 1) / 2 for x in range(len(workloads))], workloads)
+    ax.set_ylabel("throughput × nginx (same run)")
+    ax.set_title("Tidegate gateway vs nginx (medians)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--smoke", action="store_true", help="seconds-long run that checks the harness works")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--reps", type=int, default=None)
+    args = parser.parse_args()
+    reps = args.reps or (1 if args.smoke else 3)
+    bench = Bench(args.out, args.smoke)
+    try:
+        bench.start()
+        raw = bench.measure(reps)
+        idle_conns = 50 if args.smoke else IDLE_CONNS
+        idle = bench.idle_memory(idle_conns, ["direct", "nginx", "gateway-uvicorn", "gateway-daphne"])
+        many = {} if args.smoke else bench.idle_memory(MANY_IDLE, ["gateway-uvicorn"])["gateway-uvicorn"]
+    finally:
+        bench.stop()
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpus": CPUS,
+        "reps": reps,
+        "layout": "client and backend on CPU 0, proxy on CPU 1" if CLIENT_CPU else "unpinned",
+        "idle_conns": idle_conns,
+        "smoke": args.smoke,
+    }
+    write_report(args.out, summarise(raw), idle, many, meta)
+    print(f"wrote {args.out / 'benchmarks.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""The benchmark harness, once, in its seconds-long smoke mode: it must keep working.
+Nothing here is timed; the figures are only checked to exist."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.stack import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_bench_harness_runs_and_writes_its_report(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    report = json.loads((tmp_path / "benchmarks.json").read_text())
+    targets = {"direct", "nginx", "gateway-uvicorn", "gateway-uvicorn-open", "gateway-daphne"}
+    for workload in ("pp1", "pp50", "pp16k", "pipe", "hs"):
+        assert set(report["table"][workload]) == targets
+        assert all(row["rate"] > 0 for row in report["table"][workload].values())
+    assert report["idle"]["gateway-uvicorn"]["errors"] == 0
+    assert (tmp_path / "benchmarks.png").stat().st_size > 0
+    assert "Targets" in (tmp_path / "benchmarks.md").read_text()
