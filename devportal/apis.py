@@ -14,6 +14,7 @@ from keymanager.server import token_issue
 from keymanager.services import keys_generate, keys_remove, secret_regenerate
 from portal.errors import NotFound, ValidationFailed
 from publisher import asyncapi
+from publisher.dto import api_summary
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
 
 
@@ -37,14 +38,7 @@ def gateway_urls(api: Api) -> list[dict]:
 
 def catalog_api_dto(api: Api) -> dict:
     return {
-        "id": str(api.id),
-        "name": api.name,
-        "description": api.description,
-        "context": api.context,
-        "version": api.version,
-        "provider": api.provider.get_username(),
-        "type": "WS",
-        "lifeCycleStatus": api.lifecycle_status,
+        **api_summary(api),
         "tiers": [{"tierName": p} for p in api.policies],
         "authorizationHeader": api.authorization_header,
         "endpointURLs": gateway_urls(api),

@@ -251,12 +251,12 @@ def parse_and_validate(text: str | bytes) -> dict[str, Any]:
 
 
 def declared_scopes(doc: dict[str, Any]) -> dict[str, str]:
-    implicit = _implicit_flow(doc)
+    implicit = implicit_flow(doc)
     scopes = implicit.get("scopes") if isinstance(implicit, dict) else None
     return dict(scopes) if isinstance(scopes, dict) else {}
 
 
-def _implicit_flow(doc: dict[str, Any]) -> dict[str, Any]:
+def implicit_flow(doc: dict[str, Any]) -> dict[str, Any]:
     try:
         return doc["components"]["securitySchemes"]["oauth2"]["flows"]["implicit"]
     except (KeyError, TypeError):

@@ -6,15 +6,8 @@ from publisher import asyncapi
 from publisher.models import Api
 
 
-def api_dto(api: Api) -> dict[str, Any]:
-    endpoint_config: dict[str, Any] = {
-        "endpoint_type": "ws",
-        "production_endpoints": {"url": api.production_endpoint},
-    }
-    if api.sandbox_endpoint:
-        endpoint_config["sandbox_endpoints"] = {"url": api.sandbox_endpoint}
-    declared = asyncapi.declared_scopes(api.definition)
-    bindings = asyncapi._implicit_flow(api.definition).get("x-scopes-bindings") or {}
+def api_summary(api: Api) -> dict[str, Any]:
+    """The fields every view of an API shares (Publisher and Dev Portal alike)."""
     return {
         "id": str(api.id),
         "name": api.name,
@@ -24,6 +17,20 @@ def api_dto(api: Api) -> dict[str, Any]:
         "provider": api.provider.get_username(),
         "lifeCycleStatus": api.lifecycle_status,
         "type": "WS",
+    }
+
+
+def api_dto(api: Api) -> dict[str, Any]:
+    endpoint_config: dict[str, Any] = {
+        "endpoint_type": "ws",
+        "production_endpoints": {"url": api.production_endpoint},
+    }
+    if api.sandbox_endpoint:
+        endpoint_config["sandbox_endpoints"] = {"url": api.sandbox_endpoint}
+    declared = asyncapi.declared_scopes(api.definition)
+    bindings = asyncapi.implicit_flow(api.definition).get("x-scopes-bindings") or {}
+    return {
+        **api_summary(api),
         "transport": ["ws", "wss"],
         "policies": list(api.policies),
         "apiThrottlingPolicy": api.api_throttling_policy or None,
