@@ -95,21 +95,23 @@ class FrameLimiter:
     """Judges each frame of one connection. ``check`` returns None to pass the frame, or
     the policy that refused it."""
 
-    __slots__ = ("_backend", "_limits", "_counts_bytes", "notified_until")
+    __slots__ = ("_backend", "_limits", "_counts_bytes", "_event_checks", "notified_until")
 
     def __init__(self, backend: CounterBackend, limits: list[Limit]):
         self._backend = backend
         self._limits = limits
         self._counts_bytes = any(lim.policy.limit_type == "BANDWIDTHLIMIT" for lim in limits)
+        # Without bandwidth limits every frame costs one per limit: the checks never change.
+        self._event_checks = [(lim.key, lim.policy.window, lim.policy.limit, 1) for lim in limits]
         self.notified_until = 0.0
 
     def __bool__(self) -> bool:
         return bool(self._limits)
 
     def _checks(self, payload: str | bytes) -> list[tuple[str, int, int, int]]:
-        nbytes = 0
-        if self._counts_bytes:
-            nbytes = len(payload.encode()) if isinstance(payload, str) else len(payload)
+        if not self._counts_bytes:
+            return self._event_checks
+        nbytes = len(payload.encode()) if isinstance(payload, str) else len(payload)
         return [
             (lim.key, lim.policy.window, lim.policy.limit, nbytes if lim.policy.limit_type == "BANDWIDTHLIMIT" else 1)
             for lim in self._limits

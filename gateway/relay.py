@@ -64,6 +64,14 @@ async def deny(scope, send, refusal: Refusal) -> None:
         await send({"type": "websocket.close", "code": 1008})
 
 
+UNAVAILABLE = Refusal(
+    503, "101503", "Service unavailable", "The gateway is starting or shutting down; try again shortly"
+)
+BACKEND_DOWN = Refusal(
+    502, "101503", "Error connecting to the back end", "The backend refused or did not answer the connection"
+)
+
+
 class Relay:
     def __init__(self, gateway):
         self.gateway = gateway
@@ -72,17 +80,33 @@ class Relay:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
+        opened = await self._open(scope, send)
+        if opened is None:
+            return
+        # Only what relaying needs stays referenced from here on: this frame lives as long
+        # as the connection, so the handshake's headers and decision are not kept.
+        backend, conn, limiter = opened
+        self.gateway.registry.add(conn)
+        downstream = asyncio.create_task(self._backend_to_client(backend, send, limiter, conn))
+        try:
+            await self._client_to_backend(receive, send, backend, limiter, conn)
+        finally:
+            self.gateway.registry.discard(conn)
+            if not backend.closed:
+                await backend.close()
+            try:
+                await asyncio.wait_for(downstream, 5)
+            except (TimeoutError, asyncio.CancelledError):
+                downstream.cancel()
+
+    async def _open(self, scope, send):
+        """The handshake: admit or refuse, connect the backend, accept. Returns the backend
+        leg, the registered connection and its limiter, or None once refused."""
         gateway = self.gateway
         state = gateway.state
         if state is None or gateway.draining:
-            await deny(
-                scope,
-                send,
-                Refusal(
-                    503, "101503", "Service unavailable", "The gateway is starting or shutting down; try again shortly"
-                ),
-            )
-            return
+            await deny(scope, send, UNAVAILABLE)
+            return None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = scope["query_string"].decode("latin-1")
         decision = admit(state, scope["path"], query, headers)
@@ -94,7 +118,7 @@ class Relay:
             decision = admit(state, scope["path"], query, headers)
         if isinstance(decision, Refusal):
             await deny(scope, send, decision)
-            return
+            return None
         app = decision.application
         if app is not None:
             app_policy = state.snapshot.policy("application", app.policy)
@@ -110,24 +134,14 @@ class Relay:
                         429,
                         "900803",
                         "Message throttled out",
-                        f"Application {app.name} has reached its limit of "
-                        f"{app_policy.max_connections} concurrent connections",
+                        f"Application {app.name} has reached its limit of {app_policy.max_connections} concurrent connections",
                     ),
                 )
-                return
+                return None
         backend = await self._connect(scope, headers, decision)
         if backend is None:
-            await deny(
-                scope,
-                send,
-                Refusal(
-                    502,
-                    "101503",
-                    "Error connecting to the back end",
-                    "The backend refused or did not answer the connection",
-                ),
-            )
-            return
+            await deny(scope, send, BACKEND_DOWN)
+            return None
         await send({"type": "websocket.accept", "subprotocol": backend.protocol})
 
         async def terminate(code: int, reason: str) -> None:
@@ -148,24 +162,10 @@ class Relay:
             terminate,
             app_in_snapshot=bool(app and not app.self_contained),
         )
-        limiter = FrameLimiter(
-            gateway.counters,
-            limits_for(
-                snapshot=state.snapshot, api=decision.match.api, subscription=decision.subscription, application=app
-            ),
+        limits = limits_for(
+            snapshot=state.snapshot, api=decision.match.api, subscription=decision.subscription, application=app
         )
-        gateway.registry.add(conn)
-        downstream = asyncio.create_task(self._backend_to_client(backend, send, limiter, conn))
-        try:
-            await self._client_to_backend(receive, send, backend, limiter, conn)
-        finally:
-            gateway.registry.discard(conn)
-            if not backend.closed:
-                await backend.close()
-            try:
-                await asyncio.wait_for(downstream, 5)
-            except (TimeoutError, asyncio.CancelledError):
-                downstream.cancel()
+        return backend, conn, FrameLimiter(gateway.counters, limits)
 
     async def _connect(self, scope, headers: dict[str, str], decision: Admission):
         skip = HOP_HEADERS | decision.strip_headers

@@ -44,8 +44,15 @@ class TokenVerifier:
     """Verifies tokens of the snapshot's issuers. Keys come inline (the built-in Key Manager,
     /testkey) or, for external issuers, from ``remote_keys`` (a JWKS cache kept by the gateway)."""
 
+    CACHE_SIZE = 4096
+
     def __init__(self, issuers: tuple[IssuerConfig, ...] | list[IssuerConfig], remote_keys=None):
         self._remote_keys = remote_keys
+        # Tokens whose signature this verifier checked already, by their exact text. Clients
+        # reconnect with the same token (after a drain, a network blip); an RSA check and
+        # the JSON around it is a tenth of a handshake's CPU. Expiry is re-checked by
+        # judge() on every use, and a new snapshot brings a new verifier with an empty cache.
+        self._verified: dict[str, VerifiedToken] = {}
         self._issuers: dict[str, tuple[IssuerConfig, KeySet | None]] = {}
         for i in issuers:
             if i.jwks_url:
@@ -58,6 +65,19 @@ class TokenVerifier:
         return self._issuers
 
     def verify(self, token: str, now: float | None = None) -> VerifiedToken:
+        cached = self._verified.get(token)
+        if cached is not None:
+            exp = cached.claims.get("exp")
+            if isinstance(exp, (int, float)) and exp + LEEWAY < (now if now is not None else time.time()):
+                raise TokenRejected("900903", "Access Token Expired")
+            return cached
+        verified = self._verify(token, now)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = verified
+        return verified
+
+    def _verify(self, token: str, now: float | None) -> VerifiedToken:
         issuer_name, kid = _unverified_issuer_and_kid(token)
         entry = self._issuers.get(issuer_name)
         if entry is None:
