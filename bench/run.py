@@ -389,6 +389,7 @@ def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict) -> 
         "",
         "![chart](benchmarks.png)",
         "",
+        (ROOT / "bench" / "analysis.md").read_text(),
     ]
     (out / "benchmarks.md").write_text("\n".join(lines))
     chart(out / "benchmarks.png", table)
