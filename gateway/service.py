@@ -210,6 +210,7 @@ class Gateway:
             "controlPlaneReachable": not self._sync_failing,
             "apis": len(snap.apis) if snap else 0,
             "openConnections": len(self.registry),
+            "tasks": len(asyncio.all_tasks()),
             "draining": self.draining,
             "environments": self.environments,
         }

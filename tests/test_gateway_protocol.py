@@ -31,28 +31,8 @@ def test_client_frame_over_the_size_limit_closes_with_1009(stack, chat):
     assert exc.value.rcvd.code == 1009
 
 
-def _raw_handshake(port: int, path: str, headers: dict) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    key = base64.b64encode(os.urandom(16)).decode()
-    lines = [
-        f"GET {path} HTTP/1.1",
-        f"Host: 127.0.0.1:{port}",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Key: {key}",
-        "Sec-WebSocket-Version: 13",
-        *(f"{k}: {v}" for k, v in headers.items()),
-    ]
-    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(4096)
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return sock
-
-
 def test_invalid_utf8_text_from_the_client_closes_with_1007(stack, chat):
-    sock = _raw_handshake(stack.ws_port, "/chat/1.0.0/plain", chat["headers"])
+    sock = flow.raw_handshake(stack.ws_port, "/chat/1.0.0/plain", chat["headers"])
     payload, mask = b"\xff\xfe not utf-8", os.urandom(4)
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
