@@ -15,6 +15,7 @@ from keymanager.server import token_issue
 from keymanager.services import keys_generate
 from portal.pages import run_service
 from publisher import asyncapi
+from publisher.models import PolicyLevel, ThrottlingPolicy
 
 TRY_OUT_VALIDITY = 3600
 
@@ -138,6 +139,25 @@ def applications(request):
     )
 
 
+def subscription_usage(app) -> dict:
+    """Per subscription: events used in the plan's current window against its quota."""
+    from analytics.selectors import usage
+
+    plans = {p.name: p for p in ThrottlingPolicy.objects.filter(level=PolicyLevel.SUBSCRIPTION)}
+    out = {}
+    for sub in app.subscriptions.all():
+        plan = plans.get(sub.throttling_policy)
+        window = plan.window_seconds if plan else 86400
+        used = usage(api_id=sub.api_id, application_id=app.id, window_seconds=window)
+        limit = plan.limit if plan else 0
+        out[sub.id] = {
+            "used": used,
+            "limit": limit,
+            "window": f"{plan.unit_time} {plan.time_unit}" if plan else "1 day",
+        }
+    return out
+
+
 @login_required
 def application_detail(request, application_id):
     app = selectors.application_get(owner=request.user, application_id=application_id)
@@ -164,6 +184,7 @@ def application_detail(request, application_id):
         request,
         "devportal/application.html",
         {
+            "usage": subscription_usage(app),
             "app": app,
             "keys": {c.key_type: c for c in app.oauth_clients.all()},
             "secret": secret,

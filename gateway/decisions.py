@@ -29,6 +29,7 @@ class State:
     verifier: TokenVerifier
     revoked: frozenset[str]
     application_ids: frozenset[str]
+    disconnect: frozenset[str]
 
     @classmethod
     def build(cls, snapshot: Snapshot, extra_issuers=(), remote_keys=None) -> State:
@@ -38,6 +39,7 @@ class State:
             TokenVerifier([*snapshot.issuers, *extra_issuers], remote_keys),
             frozenset(snapshot.revoked),
             frozenset(snapshot.application_ids),
+            frozenset(snapshot.disconnect),
         )
 
 

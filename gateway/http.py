@@ -40,6 +40,11 @@ class GatewayHttp:
         if path == "/health" and method == "GET":
             health = self.gateway.health()
             await _respond(send, 200 if health["status"] == "UP" else 503, _json(health), b"application/json")
+        elif path == "/metrics" and method == "GET":
+            from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+            body = generate_latest(self.gateway.analytics.registry)
+            await _respond(send, 200, body, CONTENT_TYPE_LATEST.encode())
         elif path == "/testkey":
             await self._testkey(scope, receive, send, method)
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from gateway.tokens import VerifiedToken
 log = logging.getLogger("tidegate.gateway")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class LiveConnection:
     path: str
     query: str
@@ -29,14 +30,58 @@ class LiveConnection:
     app_id: str | None
     close: Callable[[int, str], Awaitable[None]]
     app_in_snapshot: bool = True  # False for applications named only by a self-contained token
+    app_name: str = ""
+    topic: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
     opened: float = field(default_factory=time.monotonic)
+    opened_at: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.monotonic)  # any frame, either direction
     closing: bool = False
+    close_code: int | None = None
+    # Counted per frame by the relay (in: client to backend, out: backend to client) ...
+    frames_in: int = 0
+    bytes_in: int = 0
+    throttled_in: int = 0
+    frames_out: int = 0
+    bytes_out: int = 0
+    throttled_out: int = 0
+    # ... and what of it analytics has already taken.
+    reported: list[int] = field(default_factory=lambda: [0] * 6)
 
     @property
     def expires(self) -> float | None:
         exp = self.token.claims.get("exp") if self.token else None
         return float(exp) if isinstance(exp, (int, float)) else None
+
+    def pending(self, direction: str) -> tuple[int, int, int]:
+        """Frames, bytes and throttled frames counted since analytics last took them."""
+        base = 0 if direction == "in" else 3
+        now = (
+            (self.frames_in, self.bytes_in, self.throttled_in)
+            if direction == "in"
+            else (self.frames_out, self.bytes_out, self.throttled_out)
+        )
+        return tuple(v - self.reported[base + i] for i, v in enumerate(now))
+
+    def counted(self, direction: str) -> tuple[int, int, int]:
+        """``pending``, and mark it taken."""
+        delta = self.pending(direction)
+        base = 0 if direction == "in" else 3
+        for i, v in enumerate(delta):
+            self.reported[base + i] += v
+        return delta
+
+    def describe(self) -> dict:
+        return {
+            "id": self.id,
+            "apiId": self.api_id,
+            "applicationId": self.app_id or "",
+            "applicationName": self.app_name,
+            "topic": self.topic,
+            "since": self.opened_at,
+            "framesIn": self.frames_in,
+            "framesOut": self.frames_out,
+        }
 
 
 class Registry:
@@ -70,6 +115,9 @@ class Registry:
         out = []
         for conn in list(self._connections):
             if conn.closing:
+                continue
+            if conn.id in state.disconnect:
+                out.append((conn, 1008, "Disconnected by the API publisher"))
                 continue
             app_id = conn.app_id if conn.app_in_snapshot else None
             verdict = rejudge(state, conn.path, conn.query, conn.token, conn.api_id, app_id, now)

@@ -14,11 +14,14 @@ import time
 
 import aiohttp
 
+from gateway.analytics import LATENCY_SAMPLE_EVERY
 from gateway.decisions import Admission, Refusal, admit
 from gateway.ratelimit import NEED_LEASE, THROTTLE_CLOSE_CODE, THROTTLED_MESSAGE, FrameLimiter, limits_for
 from gateway.registry import LiveConnection
 
 log = logging.getLogger("tidegate.gateway")
+# One structured line per connection and per refused handshake; never a credential.
+access_log = logging.getLogger("tidegate.access")
 
 # Headers that belong to the client's own handshake and are never copied upstream.
 HOP_HEADERS = frozenset(
@@ -43,6 +46,13 @@ HOP_HEADERS = frozenset(
 # Close codes that describe a missing or abnormal close and may not be sent on the wire.
 _UNSENDABLE = {1005: 1000, 1006: 1001, 1015: 1001}
 BACKEND_GONE = 1014
+
+
+def _size(payload: str | bytes) -> int:
+    """Payload bytes; text is encoded only when it is not ASCII (then characters are bytes)."""
+    if isinstance(payload, str) and not payload.isascii():
+        return len(payload.encode())
+    return len(payload)
 
 
 def _sendable(code: int | None, fallback: int = 1000) -> int:
@@ -98,14 +108,47 @@ class Relay:
                 await asyncio.wait_for(downstream, 5)
             except (TimeoutError, asyncio.CancelledError):
                 downstream.cancel()
+            self.gateway.analytics.closed(conn)
+            access_log.info(
+                "connection",
+                extra={
+                    "event": "connection",
+                    "api": conn.api_id,
+                    "application": conn.app_name,
+                    "topic": conn.topic,
+                    "path": conn.path,
+                    "status": 101,
+                    "duration_s": round(time.monotonic() - conn.opened, 3),
+                    "frames_in": conn.frames_in,
+                    "frames_out": conn.frames_out,
+                    "close_code": conn.close_code,
+                },
+            )
+            self.gateway.analytics.closed(conn)
+            access_log.info(
+                "connection",
+                extra={
+                    "event": "connection",
+                    "api": conn.api_id,
+                    "application": conn.app_name,
+                    "topic": conn.topic,
+                    "path": conn.path,
+                    "status": 101,
+                    "duration_s": round(time.monotonic() - conn.opened, 3),
+                    "frames_in": conn.frames_in,
+                    "frames_out": conn.frames_out,
+                    "close_code": conn.close_code,
+                },
+            )
 
     async def _open(self, scope, send):
         """The handshake: admit or refuse, connect the backend, accept. Returns the backend
         leg, the registered connection and its limiter, or None once refused."""
         gateway = self.gateway
         state = gateway.state
+        started = time.perf_counter()
         if state is None or gateway.draining:
-            await deny(scope, send, UNAVAILABLE)
+            await self._refuse(scope, send, UNAVAILABLE, None, started)
             return None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = scope["query_string"].decode("latin-1")
@@ -117,7 +160,7 @@ class Relay:
         ):
             decision = admit(state, scope["path"], query, headers)
         if isinstance(decision, Refusal):
-            await deny(scope, send, decision)
+            await self._refuse(scope, send, decision, state, started)
             return None
         app = decision.application
         if app is not None:
@@ -127,7 +170,7 @@ class Relay:
                 and app_policy.max_connections
                 and (gateway.registry.count_for_application(app.id) >= app_policy.max_connections)
             ):
-                await deny(
+                await self._refuse(
                     scope,
                     send,
                     Refusal(
@@ -136,13 +179,24 @@ class Relay:
                         "Message throttled out",
                         f"Application {app.name} has reached its limit of {app_policy.max_connections} concurrent connections",
                     ),
+                    state,
+                    started,
                 )
                 return None
         backend = await self._connect(scope, headers, decision)
         if backend is None:
-            await deny(scope, send, BACKEND_DOWN)
+            await self._refuse(scope, send, BACKEND_DOWN, state, started)
             return None
         await send({"type": "websocket.accept", "subprotocol": backend.protocol})
+        match = decision.match
+        gateway.analytics.handshake(
+            api_id=match.api.id,
+            app_id=app.id if app else "",
+            app_name=app.name if app else "",
+            topic=match.topic.name,
+            status=101,
+            ms=(time.perf_counter() - started) * 1000,
+        )
 
         async def terminate(code: int, reason: str) -> None:
             """Close both legs from the gateway's side (live enforcement, throttling)."""
@@ -150,6 +204,7 @@ class Relay:
                 await send({"type": "websocket.close", "code": code, "reason": reason})
             except Exception as exc:  # noqa: BLE001 - the client may already be gone
                 log.debug("client already gone while closing: %r", exc)
+            conn.close_code = code
             if not backend.closed:
                 await backend.close(code=1001, message=b"closed by the gateway")
 
@@ -161,11 +216,35 @@ class Relay:
             app.id if app else None,
             terminate,
             app_in_snapshot=bool(app and not app.self_contained),
+            app_name=app.name if app else "",
+            topic=match.topic.name,
         )
         limits = limits_for(
             snapshot=state.snapshot, api=decision.match.api, subscription=decision.subscription, application=app
         )
         return backend, conn, FrameLimiter(gateway.counters, limits)
+
+    async def _refuse(self, scope, send, refusal: Refusal, state, started: float) -> None:
+        await deny(scope, send, refusal)
+        match = state.routes.match(scope["path"]) if state else None
+        self.gateway.analytics.handshake(
+            api_id=match.api.id if match else "",
+            app_id="",
+            app_name="",
+            topic=match.topic.name if match else "",
+            status=refusal.status,
+            ms=(time.perf_counter() - started) * 1000,
+        )
+        access_log.info(
+            "refused",
+            extra={
+                "event": "handshake",
+                "path": scope["path"],
+                "status": refusal.status,
+                "code": refusal.code,
+                "api": match.api.id if match else None,
+            },
+        )
 
     async def _connect(self, scope, headers: dict[str, str], decision: Admission):
         skip = HOP_HEADERS | decision.strip_headers
@@ -214,6 +293,7 @@ class Relay:
                     if refused == NEED_LEASE:
                         refused = await limiter.check_shared(payload)
                     if refused is not None:
+                        conn.throttled_in += 1
                         try:
                             await self._throttled(refused, limiter, send, conn)
                         except (OSError, RuntimeError):
@@ -226,7 +306,11 @@ class Relay:
                         await backend.send_bytes(payload)
                 except (ConnectionError, aiohttp.ClientError):
                     return
+                conn.frames_in += 1
+                conn.bytes_in += _size(payload)
             elif kind == "websocket.disconnect":
+                if conn.close_code is None:
+                    conn.close_code = message.get("code")
                 if not backend.closed:
                     code = _sendable(message.get("code"))
                     await backend.close(code=code, message=(message.get("reason") or "").encode())
@@ -245,14 +329,23 @@ class Relay:
                         if refused == NEED_LEASE:
                             refused = await limiter.check_shared(msg.data)
                         if refused is not None:
+                            conn.throttled_out += 1
                             await self._throttled(refused, limiter, send, conn)
                             continue
                     key = "text" if msg.type == aiohttp.WSMsgType.TEXT else "bytes"
-                    await send({"type": "websocket.send", key: msg.data})
+                    conn.frames_out += 1
+                    conn.bytes_out += _size(msg.data)
+                    if conn.frames_out % LATENCY_SAMPLE_EVERY:
+                        await send({"type": "websocket.send", key: msg.data})
+                    else:
+                        sampled = time.perf_counter()
+                        await send({"type": "websocket.send", key: msg.data})
+                        self.gateway.analytics.relay_latency.observe(time.perf_counter() - sampled)
                 elif conn.closing:
                     return  # the gateway closed this connection itself
                 elif msg.type == aiohttp.WSMsgType.CLOSE:
-                    await send({"type": "websocket.close", "code": _sendable(msg.data), "reason": msg.extra or ""})
+                    conn.close_code = _sendable(msg.data)
+                    await send({"type": "websocket.close", "code": conn.close_code, "reason": msg.extra or ""})
                     return
                 else:  # CLOSED or ERROR: the backend went away without a close handshake
                     code = (
@@ -260,7 +353,8 @@ class Relay:
                         if msg.type == aiohttp.WSMsgType.ERROR and backend.close_code
                         else BACKEND_GONE
                     )
-                    await send({"type": "websocket.close", "code": _sendable(code, BACKEND_GONE)})
+                    conn.close_code = _sendable(code, BACKEND_GONE)
+                    await send({"type": "websocket.close", "code": conn.close_code})
                     return
         except (OSError, RuntimeError):
             return  # the client is already gone

@@ -13,6 +13,7 @@ import aiohttp
 from django.conf import settings
 from joserfc.errors import JoseError
 
+from gateway.analytics import Collector
 from gateway.decisions import State
 from gateway.jwks import JwksCache
 from gateway.ratelimit import CounterBackend, InMemoryCounters
@@ -48,6 +49,9 @@ class Gateway:
         max_lifetime: float = 0,
         counters: CounterBackend | None = None,
         jwks_min_refresh: float = 30.0,
+        analytics: bool = True,
+        analytics_url: str = "",
+        analytics_interval: float = 5.0,
     ):
         self.portal_url = portal_url.rstrip("/")
         self.token = token
@@ -62,6 +66,14 @@ class Gateway:
         self.state: State | None = None
         self.registry = Registry()
         self.jwks = JwksCache(min_interval=jwks_min_refresh)
+        self.analytics = Collector(
+            self,
+            enabled=analytics,
+            url=analytics_url or f"{self.portal_url}/internal/gateway/analytics",
+            token=token,
+            interval=analytics_interval,
+        )
+        self._analytics_task: asyncio.Task | None = None
         self.counters = counters or InMemoryCounters()
         self.draining = False
         self.session: aiohttp.ClientSession | None = None
@@ -93,6 +105,9 @@ class Gateway:
             max_lifetime=conf["MAX_CONNECTION_LIFETIME"],
             counters=_counters(conf["REDIS_URL"]),
             jwks_min_refresh=conf["JWKS_MIN_REFRESH"],
+            analytics=conf["ANALYTICS"],
+            analytics_url=conf["ANALYTICS_URL"],
+            analytics_interval=conf["ANALYTICS_INTERVAL"],
         )
 
     async def ensure_started(self) -> None:
@@ -112,12 +127,13 @@ class Gateway:
             await self.sync_once()
             self._sync_task = asyncio.create_task(self._sync_loop())
             self._sweep_task = asyncio.create_task(self._sweep_loop())
+            self._analytics_task = asyncio.create_task(self.analytics.run())
 
     async def stop(self) -> None:
-        for task in (self._sync_task, self._sweep_task):
+        for task in (self._sync_task, self._sweep_task, self._analytics_task):
             if task:
                 task.cancel()
-        self._sync_task = self._sweep_task = None
+        self._sync_task = self._sweep_task = self._analytics_task = None
         if self.session:
             await self.session.close()
             self.session = None

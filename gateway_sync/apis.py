@@ -10,6 +10,16 @@ from gateway_sync.services import config_version
 from gateway_sync.snapshot import snapshot_build, snapshot_to_dict
 
 
+def gateway_authorized(request) -> bool:
+    """Gateways present the shared gateway token as a bearer token."""
+    expected = f"Bearer {settings.TIDEGATE['GATEWAY_TOKEN']}"
+    return hmac.compare_digest(request.headers.get("Authorization", ""), expected)
+
+
+def gateway_token_required() -> JsonResponse:
+    return JsonResponse({"code": 401, "message": "Unauthorized", "description": "gateway token required"}, status=401)
+
+
 @require_GET
 def snapshot_view(request):
     """``GET /internal/gateway/snapshot?environments=Default`` with ``Authorization: Bearer <gateway token>``.
@@ -17,11 +27,8 @@ def snapshot_view(request):
     Answers 304 when the caller's ``If-None-Match`` already names the current version, so
     a gateway can check every few hundred milliseconds for the cost of one row read.
     """
-    expected = f"Bearer {settings.TIDEGATE['GATEWAY_TOKEN']}"
-    if not hmac.compare_digest(request.headers.get("Authorization", ""), expected):
-        return JsonResponse(
-            {"code": 401, "message": "Unauthorized", "description": "gateway token required"}, status=401
-        )
+    if not gateway_authorized(request):
+        return gateway_token_required()
     environments = [e for e in request.GET.get("environments", "Default").split(",") if e]
     version = config_version()
     etag = f'"{version}"'

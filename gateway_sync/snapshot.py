@@ -103,6 +103,7 @@ class Snapshot:
     policies: dict[str, PolicyConfig] = field(default_factory=dict)  # by "level:name"
     revoked: tuple[str, ...] = ()  # jti of revoked tokens that have not expired yet
     application_ids: tuple[str, ...] = ()  # every application that exists, keys or not
+    disconnect: tuple[str, ...] = ()  # ids of live connections a publisher asked to cut
 
     def policy(self, level: str, name: str) -> PolicyConfig | None:
         return self.policies.get(f"{level}:{name}")
@@ -134,15 +135,19 @@ def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
         policies={key: PolicyConfig(**p) for key, p in data["policies"].items()},
         revoked=tuple(data["revoked"]),
         application_ids=tuple(data["application_ids"]),
+        disconnect=tuple(data["disconnect"]),
     )
 
 
 def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
     """Everything gateways of ``environments`` enforce: deployed revisions with the API's
     live lifecycle state, applications and subscriptions by consumer key, trusted issuers."""
+    from datetime import timedelta
+
     from django.conf import settings
     from django.utils import timezone
 
+    from analytics.models import DisconnectRequest
     from devportal.models import Application, Subscription
     from keymanager import signing
     from keymanager.models import ExternalIssuer, IssuedToken, OAuthClient
@@ -236,4 +241,9 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
         policies=policies,
         revoked=revoked,
         application_ids=tuple(str(i) for i in Application.objects.values_list("id", flat=True)),
+        disconnect=tuple(
+            DisconnectRequest.objects.filter(created_time__gt=timezone.now() - timedelta(minutes=10)).values_list(
+                "connection_id", flat=True
+            )
+        ),
     )

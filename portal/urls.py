@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from analytics.apis import ingest_view
 from gateway_sync.apis import snapshot_view
 from keymanager.views import jwks_view, revoke_view, token_view
 from portal import views
@@ -21,4 +22,5 @@ urlpatterns = [
     path("oauth2/revoke", revoke_view, name="oauth2-revoke"),
     path("oauth2/jwks", jwks_view, name="oauth2-jwks"),
     path("internal/gateway/snapshot", snapshot_view, name="gateway-snapshot"),
+    path("internal/gateway/analytics", ingest_view, name="gateway-analytics"),
 ]

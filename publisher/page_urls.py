@@ -1,5 +1,6 @@
 from django.urls import path
 
+from analytics import views as analytics_views
 from publisher import views
 
 urlpatterns = [
@@ -7,4 +8,5 @@ urlpatterns = [
     path("apis/create", views.create, name="create"),
     path("apis/import", views.import_asyncapi, name="import"),
     path("apis/<str:api_id>", views.detail, name="detail"),
+    path("apis/<str:api_id>/analytics", analytics_views.api_analytics, name="analytics"),
 ]

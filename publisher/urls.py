@@ -1,5 +1,6 @@
 from django.urls import path
 
+from analytics import apis as analytics_apis
 from publisher import apis
 
 urlpatterns = [
@@ -11,6 +12,12 @@ urlpatterns = [
     path("apis/<str:api_id>/asyncapi", apis.ApiAsyncApiDefinitionApi.as_view()),
     path("apis/<str:api_id>/revisions", apis.ApiRevisionListCreateApi.as_view()),
     path("apis/<str:api_id>/generate-key", apis.ApiGenerateKeyApi.as_view()),
+    path("apis/<str:api_id>/analytics", analytics_apis.ApiAnalyticsApi.as_view()),
+    path("apis/<str:api_id>/connections", analytics_apis.ApiConnectionsApi.as_view()),
+    path(
+        "apis/<str:api_id>/connections/<str:connection_id>/disconnect",
+        analytics_apis.ApiConnectionDisconnectApi.as_view(),
+    ),
     path("apis/<str:api_id>/deploy-revision", apis.ApiDeployRevisionApi.as_view()),
     path("apis/<str:api_id>/undeploy-revision", apis.ApiUndeployRevisionApi.as_view()),
     path("apis/<str:api_id>/deployments", apis.ApiDeploymentListApi.as_view()),

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "gateway_sync",
     "gateway",
     "demo",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -124,6 +125,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/pico", BASE_DIR / "node_modules" / "@picocss" / "pico" / "css"),
+    ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
 ]
 
 # WhiteNoise serves static files from the portal process itself; from the finders (no
@@ -153,10 +155,25 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": env("TIDEGATE_LOG_FORMAT", "plain")},
+        "access": {"class": "logging.StreamHandler", "formatter": "json"},
+    },
     "root": {"handlers": ["console"], "level": env("TIDEGATE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        # One JSON line per connection and per refused handshake (gateway/relay.py).
+        "tidegate.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Everything the gateway and the control plane need to find each other, in one namespaced dict.
@@ -190,6 +207,12 @@ TIDEGATE = {
     "MAX_CONNECTION_LIFETIME": float(env("TIDEGATE_MAX_CONNECTION_LIFETIME", "0")),
     # External issuers' JWKS are fetched again on an unknown key id at most this often (seconds).
     "JWKS_MIN_REFRESH": float(env("TIDEGATE_JWKS_MIN_REFRESH", "30")),
+    # Frame analytics: counted at the gateway, shipped in batches every ANALYTICS_INTERVAL
+    # seconds to the portal (or ANALYTICS_URL), kept ANALYTICS_RETENTION_DAYS days.
+    "ANALYTICS": env_bool("TIDEGATE_ANALYTICS", True),
+    "ANALYTICS_URL": env("TIDEGATE_ANALYTICS_URL") or "",
+    "ANALYTICS_INTERVAL": float(env("TIDEGATE_ANALYTICS_INTERVAL", "5")),
+    "ANALYTICS_RETENTION_DAYS": env_int("TIDEGATE_ANALYTICS_RETENTION_DAYS", 30),
     # On SIGTERM the gateway stops accepting and closes connections (1001) over this window.
     "DRAIN_SECONDS": float(env("TIDEGATE_DRAIN_SECONDS", "5")),
 }

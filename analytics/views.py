@@ -1,0 +1,46 @@
+"""The Publisher's analytics page of one API: traffic over time, top applications, close
+codes, the connections open now with a disconnect button, and a CSV download."""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from analytics import selectors, services
+from analytics.apis import analytics_data
+from portal.pages import role_required, run_service
+from portal.roles import CREATOR, PUBLISHER, has_role
+from publisher.selectors import api_get
+
+
+@role_required(CREATOR, PUBLISHER)
+def api_analytics(request, api_id):
+    api = api_get(api_id)
+    if api is None:
+        raise Http404
+    if request.method == "POST":
+        if not has_role(request.user, PUBLISHER):
+            messages.error(request, "Only publishers may disconnect clients.")
+        elif run_service(
+            request,
+            services.connection_disconnect,
+            api=api,
+            connection_id=request.POST.get("connection", ""),
+            user=request.user,
+        ):
+            messages.success(request, "Disconnect requested: the gateway closes the connection (1008).")
+        return redirect("publisher:analytics", api_id=api.id)
+    range_name = request.GET.get("range", "24h")
+    if range_name not in selectors.RANGES:
+        range_name = "24h"
+    data = analytics_data(api, range_name)
+    return render(
+        request,
+        "publisher/analytics.html",
+        {
+            "api": api,
+            "data": data,
+            "range": range_name,
+            "ranges": list(selectors.RANGES),
+            "can_disconnect": has_role(request.user, PUBLISHER),
+        },
+    )

@@ -1,0 +1,182 @@
+"""Frame analytics at the gateway: counted per connection, folded into per-minute
+aggregates, shipped to the portal in batches, and exposed to Prometheus.
+
+The per-frame cost is two attribute increments on the connection record. Every
+``interval`` seconds the collector folds what each open connection counted since the last
+fold into rows keyed by (minute, API, application, topic, kind, label) and posts them; a
+closing connection folds its remainder at once. When the collector cannot be reached,
+batches wait in a bounded queue and the oldest are dropped (and counted) when it is full:
+relaying never waits for analytics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+import aiohttp
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+if TYPE_CHECKING:
+    from gateway.registry import LiveConnection
+
+log = logging.getLogger("tidegate.gateway")
+MAX_QUEUED_BATCHES = 120
+LATENCY_SAMPLE_EVERY = 64  # one frame in this many is timed for the relay-latency histogram
+
+
+def _minute(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime(ts - ts % 60))
+
+
+class Collector:
+    def __init__(self, gateway, *, enabled: bool, url: str, token: str, interval: float):
+        self.gateway = gateway
+        self.enabled = enabled
+        self.url = url
+        self.token = token
+        self.interval = interval
+        self.gateway_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._rows: dict[tuple, list[int]] = {}
+        self._queue: deque[list] = deque(maxlen=MAX_QUEUED_BATCHES)
+        self.dropped_batches = 0
+        # Process-lifetime totals for Prometheus.
+        self.frames = {"in": 0, "out": 0}
+        self.bytes = {"in": 0, "out": 0}
+        self.throttled = {"in": 0, "out": 0}
+        self.handshakes: dict[str, int] = {}
+        self.registry = CollectorRegistry()
+        self.relay_latency = Histogram(
+            "tidegate_relay_latency_seconds",
+            "Time to hand one frame to the client (sampled)",
+            buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 1.0),
+            registry=self.registry,
+        )
+        self.registry.register(_Metrics(self))
+
+    # -- counting ---------------------------------------------------------------------------
+    def _add(self, ts: float, conn_key: tuple, kind: str, label: str, count: int, total: int) -> None:
+        key = (_minute(ts), *conn_key, kind, label)
+        row = self._rows.get(key)
+        if row is None:
+            self._rows[key] = [count, total]
+        else:
+            row[0] += count
+            row[1] += total
+
+    def handshake(self, *, api_id: str, app_id: str, app_name: str, topic: str, status: int, ms: float) -> None:
+        self.handshakes[str(status)] = self.handshakes.get(str(status), 0) + 1
+        if api_id:
+            self._add(time.time(), (api_id, app_id, app_name, topic), "handshake", str(status), 1, int(ms))
+
+    def fold(self, conn: LiveConnection, now: float | None = None) -> None:
+        """Move what ``conn`` counted since its last fold into the rows and the totals."""
+        now = time.time() if now is None else now
+        key = (conn.api_id, conn.app_id or "", conn.app_name, conn.topic)
+        for direction in ("in", "out"):
+            frames, nbytes, throttled = conn.counted(direction)
+            if frames:
+                self._add(now, key, "frame", direction, frames, nbytes)
+                self.frames[direction] += frames
+                self.bytes[direction] += nbytes
+            if throttled:
+                self._add(now, key, "frame", f"{direction}-throttled", throttled, 0)
+                self.throttled[direction] += throttled
+
+    def closed(self, conn: LiveConnection) -> None:
+        self.fold(conn)
+        duration_ms = int((time.monotonic() - conn.opened) * 1000)
+        key = (conn.api_id, conn.app_id or "", conn.app_name, conn.topic)
+        self._add(time.time(), key, "close", str(conn.close_code or 1006), 1, duration_ms)
+
+    # -- shipping ---------------------------------------------------------------------------
+    def batch(self) -> dict:
+        for conn in self.gateway.registry.all():
+            self.fold(conn)
+        rows = [[*key, count, total] for key, (count, total) in self._rows.items()]
+        self._rows = {}
+        return {
+            "gatewayId": self.gateway_id,
+            "rows": rows,
+            "connections": [conn.describe() for conn in self.gateway.registry.all()],
+            "droppedBatches": self.dropped_batches,
+        }
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            batch = self.batch()
+            if not self.enabled:
+                continue
+            if len(self._queue) == self._queue.maxlen:
+                self.dropped_batches += 1  # the oldest goes: memory stays bounded
+            self._queue.append(batch)
+            await self._ship()
+
+    async def _ship(self) -> None:
+        session = self.gateway.session
+        while self._queue and session is not None:
+            batch = self._queue[0]
+            batch["droppedBatches"] = self.dropped_batches
+            try:
+                async with session.post(
+                    self.url,
+                    json=batch,
+                    headers={"Authorization": f"Bearer {self.token}"},
+                    timeout=aiohttp.ClientTimeout(total=5),
+                ) as resp:
+                    resp.raise_for_status()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.debug("analytics collector unreachable, %d batches waiting: %s", len(self._queue), exc)
+                return
+            self._queue.popleft()
+
+
+class _Metrics:
+    """Prometheus metrics read from the gateway's own counters at scrape time, so relaying
+    pays nothing for them."""
+
+    def __init__(self, collector: Collector):
+        self.c = collector
+
+    def collect(self):
+        gw = self.c.gateway
+        yield GaugeMetricFamily("tidegate_open_connections", "WebSocket connections open now", value=len(gw.registry))
+        handshakes = CounterMetricFamily("tidegate_handshakes", "Handshakes by HTTP status", labels=["status"])
+        for status, n in sorted(self.c.handshakes.items()):
+            handshakes.add_metric([status], n)
+        yield handshakes
+        live = {"in": [0, 0, 0], "out": [0, 0, 0]}
+        for conn in gw.registry.all():
+            for direction in ("in", "out"):
+                for i, v in enumerate(conn.pending(direction)):
+                    live[direction][i] += v
+        for name, doc, source, i in (
+            ("tidegate_frames", "Frames relayed", self.c.frames, 0),
+            ("tidegate_bytes", "Payload bytes relayed", self.c.bytes, 1),
+            ("tidegate_throttled_frames", "Frames dropped by rate limits", self.c.throttled, 2),
+        ):
+            family = CounterMetricFamily(name, doc, labels=["direction"])
+            for direction in ("in", "out"):
+                family.add_metric([direction], source[direction] + live[direction][i])
+            yield family
+        snap = gw.state.snapshot if gw.state else None
+        yield GaugeMetricFamily(
+            "tidegate_snapshot_version", "Version of the configuration served", value=snap.version if snap else 0
+        )
+        yield GaugeMetricFamily(
+            "tidegate_snapshot_age_seconds",
+            "Seconds since the snapshot was last confirmed",
+            value=time.time() - gw.synced_at if gw.synced_at else -1,
+        )
+        yield CounterMetricFamily(
+            "tidegate_analytics_dropped_batches",
+            "Analytics batches dropped (collector away)",
+            value=self.c.dropped_batches,
+        )
