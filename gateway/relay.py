@@ -124,22 +124,6 @@ class Relay:
                     "close_code": conn.close_code,
                 },
             )
-            self.gateway.analytics.closed(conn)
-            access_log.info(
-                "connection",
-                extra={
-                    "event": "connection",
-                    "api": conn.api_id,
-                    "application": conn.app_name,
-                    "topic": conn.topic,
-                    "path": conn.path,
-                    "status": 101,
-                    "duration_s": round(time.monotonic() - conn.opened, 3),
-                    "frames_in": conn.frames_in,
-                    "frames_out": conn.frames_out,
-                    "close_code": conn.close_code,
-                },
-            )
 
     async def _open(self, scope, send):
         """The handshake: admit or refuse, connect the backend, accept. Returns the backend
@@ -344,8 +328,9 @@ class Relay:
                 elif conn.closing:
                     return  # the gateway closed this connection itself
                 elif msg.type == aiohttp.WSMsgType.CLOSE:
-                    conn.close_code = _sendable(msg.data)
-                    await send({"type": "websocket.close", "code": conn.close_code, "reason": msg.extra or ""})
+                    code = _sendable(msg.data)
+                    conn.close_code = conn.close_code or code
+                    await send({"type": "websocket.close", "code": code, "reason": msg.extra or ""})
                     return
                 else:  # CLOSED or ERROR: the backend went away without a close handshake
                     code = (
@@ -353,8 +338,9 @@ class Relay:
                         if msg.type == aiohttp.WSMsgType.ERROR and backend.close_code
                         else BACKEND_GONE
                     )
-                    conn.close_code = _sendable(code, BACKEND_GONE)
-                    await send({"type": "websocket.close", "code": conn.close_code})
+                    code = _sendable(code, BACKEND_GONE)
+                    conn.close_code = conn.close_code or code  # the client may have closed first
+                    await send({"type": "websocket.close", "code": code})
                     return
         except (OSError, RuntimeError):
             return  # the client is already gone

@@ -17,6 +17,8 @@ from websockets.sync.client import connect
 from tests.stack import ROOT
 
 PUB = "/api/am/publisher/v4"
+# Every token and consumer secret the tests were given, to look for in the logs at the end.
+SECRETS: list[str] = []
 DEV = "/api/am/devportal/v3"
 
 
@@ -87,6 +89,7 @@ def application_with_token(
     token = call(
         session, "POST", f"{DEV}/applications/{app_id}/oauth-keys/{keys['keyMappingId']}/generate-token", 200, json=body
     )
+    SECRETS.extend([token["accessToken"], keys["consumerSecret"]])
     return {
         "id": app_id,
         "keys": keys,

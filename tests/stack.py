@@ -80,6 +80,7 @@ class Stack:
             "TIDEGATE_SYNC_INTERVAL": "0.2",
             "TIDEGATE_BACKEND_CONNECT_TIMEOUT": "2",
             "TIDEGATE_JWKS_MIN_REFRESH": "1",
+            "TIDEGATE_ANALYTICS_INTERVAL": "0.5",
         }
 
     @property

@@ -7,9 +7,11 @@ import shutil
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from websockets.sync.client import connect
 
 from tests import flow
 from tests.flow import CHAT
+from tests.stack import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -111,3 +113,36 @@ def test_walk_from_import_to_try_out(page, stack, tmp_path):
     # The command exactly as shown on the page reaches the backend and echoes.
     out = flow.wscat(command, "typed in a browser")
     assert "typed in a browser" in out, out
+
+
+def test_analytics_page_shows_the_traffic(page, stack, chat, admin_http):
+    api_id = chat["api"]["id"]
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=chat["headers"]) as ws:
+        for i in range(3):
+            ws.send(f"chart me {i}")
+            ws.recv(timeout=5)
+        path = f"{flow.PUB}/apis/{api_id}/analytics"
+        wait_until(
+            lambda: flow.call(admin_http, "GET", path, params={"range": "1h"})["connections"],
+            5,
+            what="live connection reported",
+        )
+        expected = flow.call(admin_http, "GET", path, params={"range": "1h"})["totals"]["framesIn"]
+        assert expected >= 3
+        page.goto(f"/publisher/apis/{api_id}/analytics?range=1h")
+        if "/login/" in page.url:
+            page.get_by_label("Username").fill("admin")
+            page.get_by_label("Password").fill("admin")
+            page.get_by_role("button", name="Sign in").click()
+            page.goto(f"/publisher/apis/{api_id}/analytics?range=1h")
+        expect(page.locator("#frames-in")).to_have_text(str(expected))
+        expect(page.locator("#connections")).to_contain_text("ChatClient")
+        expect(page.get_by_role("button", name="Disconnect").first).to_be_visible()
+        # Chart.js drew into the canvas (it sets its size once it renders).
+        assert page.locator("#frames-chart").evaluate("c => c.width > 0 && !!Chart.getChart(c)")
+        shot(page, stack, "05-analytics")
+
+    page.goto("/devportal/applications")
+    page.get_by_role("link", name="ChatClient").click()
+    expect(page.locator("#subscriptions .usage").first).to_contain_text("events")
+    shot(page, stack, "06-application-usage")

@@ -1,0 +1,128 @@
+"""Frame analytics end to end: exact counts from a scripted client, the Publisher's page and
+REST, Prometheus metrics, disconnecting a live connection, and a collector that is away."""
+
+import time
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests import flow
+from tests.flow import CHAT, PUB, call
+from tests.stack import free_port, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def counted(stack, admin_http):
+    """An API of its own with a 4-events-per-minute plan, and one scripted conversation."""
+    call(
+        admin_http,
+        "POST",
+        "/api/am/admin/v4/throttling/policies/subscription",
+        201,
+        json={
+            "policyName": "4PerMinCounted",
+            "defaultLimit": {
+                "type": "EVENTCOUNTLIMIT",
+                "eventCount": {"timeUnit": "min", "unitTime": 1, "eventCount": 4},
+            },
+        },
+    )
+    api = flow.import_api(
+        admin_http,
+        CHAT.format(backend=stack.backend_url).replace("title: Chat", "title: Counted"),
+        context="/counted",
+        policies=["4PerMinCounted"],
+    )
+    flow.deploy_and_publish(admin_http, api["id"])
+    app = flow.application_with_token(admin_http, "Counter", api["id"], plan="4PerMinCounted")
+    url = f"{stack.gateway_ws}/counted/1.0.0/plain"
+    wait_until(lambda: flow.handshake_status(url, app["headers"])[0] == 101, 5, what="route")
+    time.sleep(1.5)  # let the probing handshakes above be shipped, so the conversation is alone in its minute
+    before = call(admin_http, "GET", f"{PUB}/apis/{api['id']}/analytics", params={"range": "1h"})["totals"]
+    with connect(url, additional_headers=app["headers"]) as ws:
+        ws.send("ab")  # in 1, echo out 2
+        assert ws.recv(timeout=5) == "ab"
+        ws.send(b"cde")  # in 3, echo out 4
+        assert ws.recv(timeout=5) == b"cde"
+        ws.send("f")  # the 5th event: throttled on the way in
+        assert ws.recv(timeout=5).startswith("Error code: 4003")
+        ws.close(4000, "done")
+    return {"api": api, "app": app, "before": before}
+
+
+def _analytics(admin_http, api_id):
+    return call(admin_http, "GET", f"{PUB}/apis/{api_id}/analytics", params={"range": "1h"})
+
+
+def test_counts_are_exact_in_both_directions_with_throttled_frames(admin_http, counted):
+    api_id = counted["api"]["id"]
+    wait_until(lambda: _analytics(admin_http, api_id)["totals"]["throttled"] >= 1, 10, what="batch shipped")
+    data = _analytics(admin_http, api_id)
+    before = counted["before"]
+    grew = {k: data["totals"][k] - before[k] for k in ("framesIn", "framesOut", "bytesIn", "bytesOut", "throttled")}
+    assert grew == {"framesIn": 2, "framesOut": 2, "bytesIn": 5, "bytesOut": 5, "throttled": 1}
+    assert {"code": 4000, "count": 1} in data["closeCodes"]
+    assert data["topApplications"][0] == {"applicationId": counted["app"]["id"], "name": "Counter", "frames": 4}
+
+
+def test_csv_download_has_the_rows(admin_http, counted):
+    resp = admin_http.get(
+        f"{admin_http.base}{PUB}/apis/{counted['api']['id']}/analytics",
+        params={"range": "1h", "format": "csv"},
+        timeout=10,
+    )
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
+    lines = resp.text.splitlines()
+    assert lines[0] == "minute,application,topic,kind,label,count,total"
+    assert any(",Counter,/plain,frame,in-throttled,1," in line for line in lines)
+
+
+def test_prometheus_metrics_are_served_and_parse(stack, counted):
+    text = requests.get(f"{stack.gateway_http}/metrics", timeout=5).text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    frames = {s.labels["direction"]: s.value for s in families["tidegate_frames"].samples if s.name.endswith("_total")}
+    assert frames["in"] >= 2 and frames["out"] >= 2
+    statuses = {s.labels["status"] for s in families["tidegate_handshakes"].samples}
+    assert "101" in statuses
+    assert families["tidegate_snapshot_version"].samples[0].value > 0
+    assert "tidegate_relay_latency_seconds" in families
+    assert "tidegate_open_connections" in families
+
+
+def test_disconnect_closes_a_live_connection_with_1008(stack, admin_http, chat):
+    api_id = chat["api"]["id"]
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=chat["headers"]) as ws:
+        ws.send("x")
+        ws.recv(timeout=5)
+        live = wait_until(
+            lambda: call(admin_http, "GET", f"{PUB}/apis/{api_id}/connections")["list"], 5, what="connection reported"
+        )
+        mine = [c for c in live if c["applicationName"] == "ChatClient"][-1]
+        call(admin_http, "POST", f"{PUB}/apis/{api_id}/connections/{mine['id']}/disconnect", 202)
+        with pytest.raises(ConnectionClosed) as exc:
+            ws.recv(timeout=5)
+    assert exc.value.rcvd.code == 1008
+
+
+def test_relaying_goes_on_when_the_collector_is_away(stack, chat):
+    port = free_port()
+    gw = stack.spawn_gateway(
+        "no-collector",
+        port,
+        env={"TIDEGATE_ANALYTICS_URL": "http://127.0.0.1:1/nowhere", "TIDEGATE_ANALYTICS_INTERVAL": "0.1"},
+    )
+    try:
+        with connect(f"ws://127.0.0.1:{port}/chat/1.0.0/plain", additional_headers=chat["headers"]) as ws:
+            for i in range(50):
+                ws.send(f"m{i}")
+                assert ws.recv(timeout=5) == f"m{i}"
+                time.sleep(0.02)
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "tidegate_analytics_dropped_batches_total" in metrics
+    finally:
+        gw.stop()

@@ -1,0 +1,19 @@
+"""Runs after the others (by name): no log of any process holds a token or secret that the
+tests were given."""
+
+import pytest
+
+from tests import flow
+
+pytestmark = pytest.mark.e2e
+
+
+def test_no_log_line_contains_a_token_or_secret(stack, chat):
+    assert flow.SECRETS, "the suite handed out tokens and secrets before this test"
+    logs = {path.name: path.read_text(errors="replace") for path in stack.data_dir.glob("*.log")}
+    assert "gateway.log" in logs and "portal.log" in logs
+    for name, text in logs.items():
+        for secret in flow.SECRETS:
+            assert secret not in text, f"{name} holds a credential"
+    # The gateway does write its access lines: the check above looked at real output.
+    assert '"event": "connection"' in logs["gateway.log"]
