@@ -138,12 +138,18 @@ class Bench:
         session.base = self.stack.portal_url
         token, context = self.configure(session)
         quiet = {"TIDEGATE_LOG_LEVEL": "WARNING"}
-        uv_port, dp_port = free_port(), free_port()
+        uv_port, dp_port, quiet_port = free_port(), free_port(), free_port()
         self.spawn(
             "uvicorn",
             [sys.executable, "manage.py", "rungateway", "--port", str(uv_port), "--tls-port", "0"],
             PROXY_CPU,
             quiet,
+        )
+        self.spawn(
+            "uvicorn-noanalytics",
+            [sys.executable, "manage.py", "rungateway", "--port", str(quiet_port), "--tls-port", "0"],
+            PROXY_CPU,
+            {**quiet, "TIDEGATE_ANALYTICS": "0"},
         )
         self.spawn(
             "daphne",
@@ -152,7 +158,7 @@ class Bench:
             quiet,
         )
         auth = {"Authorization": f"Bearer {token}"}
-        for port in (uv_port, dp_port):
+        for port in (uv_port, dp_port, quiet_port):
             url = f"ws://127.0.0.1:{port}{context}/echo"
             wait_until(lambda url=url: flow.handshake_status(url, auth)[0] == 101, 30, what="gateway route")
 
@@ -169,6 +175,11 @@ class Bench:
                 "url": f"ws://127.0.0.1:{uv_port}{context}/open",
                 "headers": {},
                 "pid": self.procs["uvicorn"].pid,
+            },
+            "gateway-uvicorn-noanalytics": {
+                "url": f"ws://127.0.0.1:{quiet_port}{context}/echo",
+                "headers": auth,
+                "pid": self.procs["uvicorn-noanalytics"].pid,
             },
             "gateway-daphne": {
                 "url": f"ws://127.0.0.1:{dp_port}{context}/echo",
@@ -382,10 +393,14 @@ def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict) -> 
     dp = table["pp50"]["gateway-daphne"]["x_nginx"]
     row("Daphne 50 × 64 B vs nginx", "≥ 0.5×", f"{dp:.2f}×", dp >= 0.5)
     on, off = uv["pp50"].get("proxy_cpu_us", 0), table["pp50"]["gateway-uvicorn-open"].get("proxy_cpu_us", 0)
+    quiet = table["pp50"]["gateway-uvicorn-noanalytics"].get("proxy_cpu_us", 0)
     lines += [
         "",
         f"Enforcement per round trip (50 × 64 B, token + subscription + three rate limits vs an open topic): "
         f"{on:.0f} µs vs {off:.0f} µs, {on - off:+.0f} µs.",
+        "",
+        f"Analytics per round trip (50 × 64 B, shipping on vs TIDEGATE_ANALYTICS=0; counting per frame is always on, it "
+        f"also feeds /metrics and the live-connections view): {on:.0f} µs vs {quiet:.0f} µs, {on - quiet:+.0f} µs.",
         "",
         "![chart](benchmarks.png)",
         "",

@@ -22,7 +22,14 @@ def test_bench_harness_runs_and_writes_its_report(tmp_path):
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     report = json.loads((tmp_path / "benchmarks.json").read_text())
-    targets = {"direct", "nginx", "gateway-uvicorn", "gateway-uvicorn-open", "gateway-daphne"}
+    targets = {
+        "direct",
+        "nginx",
+        "gateway-uvicorn",
+        "gateway-uvicorn-open",
+        "gateway-uvicorn-noanalytics",
+        "gateway-daphne",
+    }
     for workload in ("pp1", "pp50", "pp16k", "pipe", "hs"):
         assert set(report["table"][workload]) == targets
         assert all(row["rate"] > 0 for row in report["table"][workload].values())
