@@ -153,7 +153,18 @@ class Bench:
         )
         self.spawn(
             "daphne",
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(dp_port), "gateway.asgi:application"],
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-v",
+                "0",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(dp_port),
+                "gateway.asgi:application",
+            ],
             PROXY_CPU,
             quiet,
         )

@@ -171,7 +171,19 @@ class Stack:
         """Another gateway process (ws only) on ``port``, fed by the same portal, under
         Uvicorn (``rungateway``) or Daphne."""
         if server == "daphne":
-            cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "gateway.asgi:application"]
+            # -v 0: Daphne's access log would write query strings, and with them ?access_token=
+            cmd = [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-v",
+                "0",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "gateway.asgi:application",
+            ]
         else:
             cmd = [sys.executable, "manage.py", "rungateway", "--port", str(port), "--tls-port", "0"]
         proc = self._spawn(name, cmd, env)
