@@ -95,6 +95,10 @@ def _forgeries(stack, good_token: str):
         "hs256-with-public-key": f"{hs_input}.{hs_sig}",
         "tampered-payload": f"{header}.{_b64({**claims, 'sub': 'someone-else'})}.{signature}",
         "other-key-same-kid": jwt.encode({"alg": "RS256", "kid": stranger.kid}, claims, KeySet([stranger])),
+        "unknown-kid": jwt.encode({"alg": "RS256", "kid": "no-such-key"}, claims, stranger),
+        "wrong-issuer": jwt.encode(
+            {"alg": "RS256", "kid": stranger.kid}, {**claims, "iss": "https://evil.test/"}, stranger
+        ),
         "garbage": "abc.def.ghi",
     }
 
