@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests import flow  # noqa: E402
-from tests.stack import Stack, free_port, wait_until  # noqa: E402
+from tests.stack import Stack, free_port, gateway_command, wait_until  # noqa: E402
 
 FULL = {
     "pp1": ("pingpong", {"conns": 1, "msgs": 5000, "size": 64}),
@@ -139,35 +139,9 @@ class Bench:
         token, context = self.configure(session)
         quiet = {"TIDEGATE_LOG_LEVEL": "WARNING"}
         uv_port, dp_port, quiet_port = free_port(), free_port(), free_port()
-        self.spawn(
-            "uvicorn",
-            [sys.executable, "manage.py", "rungateway", "--port", str(uv_port), "--tls-port", "0"],
-            PROXY_CPU,
-            quiet,
-        )
-        self.spawn(
-            "uvicorn-noanalytics",
-            [sys.executable, "manage.py", "rungateway", "--port", str(quiet_port), "--tls-port", "0"],
-            PROXY_CPU,
-            {**quiet, "TIDEGATE_ANALYTICS": "0"},
-        )
-        self.spawn(
-            "daphne",
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-v",
-                "0",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(dp_port),
-                "gateway.asgi:application",
-            ],
-            PROXY_CPU,
-            quiet,
-        )
+        self.spawn("uvicorn", gateway_command(uv_port), PROXY_CPU, quiet)
+        self.spawn("uvicorn-noanalytics", gateway_command(quiet_port), PROXY_CPU, {**quiet, "TIDEGATE_ANALYTICS": "0"})
+        self.spawn("daphne", gateway_command(dp_port, server="daphne"), PROXY_CPU, quiet)
         auth = {"Authorization": f"Bearer {token}"}
         for port in (uv_port, dp_port, quiet_port):
             url = f"ws://127.0.0.1:{port}{context}/echo"

@@ -38,6 +38,25 @@ def wait_until(check, timeout: float, interval: float = 0.05, what: str = "condi
     raise TimeoutError(f"timed out waiting for {what} ({last!r})")
 
 
+def gateway_command(port: int, *, server: str = "uvicorn", tls_port: int = 0) -> list[str]:
+    """The command line of one gateway process on ``port`` under Uvicorn or Daphne."""
+    if server == "daphne":
+        # -v 0: Daphne's access log would write query strings, and with them ?access_token=
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-v",
+            "0",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "gateway.asgi:application",
+        ]
+    return [sys.executable, "manage.py", "rungateway", "--port", str(port), "--tls-port", str(tls_port)]
+
+
 @dataclass
 class Process:
     name: str
@@ -161,8 +180,7 @@ class Stack:
         wait_until(lambda: requests.get(f"{self.portal_url}/healthz", timeout=1).ok, 30, what="portal")
 
     def start_gateway(self) -> None:
-        cmd = [sys.executable, "manage.py", "rungateway", "--port", str(self.ws_port), "--tls-port", str(self.wss_port)]
-        self._spawn("gateway", cmd)
+        self._spawn("gateway", gateway_command(self.ws_port, tls_port=self.wss_port))
         wait_until(lambda: requests.get(f"{self.gateway_http}/health", timeout=1).ok, 30, what="gateway")
 
     def spawn_gateway(
@@ -170,22 +188,7 @@ class Stack:
     ) -> Process:
         """Another gateway process (ws only) on ``port``, fed by the same portal, under
         Uvicorn (``rungateway``) or Daphne."""
-        if server == "daphne":
-            # -v 0: Daphne's access log would write query strings, and with them ?access_token=
-            cmd = [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-v",
-                "0",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "gateway.asgi:application",
-            ]
-        else:
-            cmd = [sys.executable, "manage.py", "rungateway", "--port", str(port), "--tls-port", "0"]
+        cmd = gateway_command(port, server=server)
         proc = self._spawn(name, cmd, env)
         wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok, 30, what=name)
         return proc
