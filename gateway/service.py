@@ -4,7 +4,9 @@ issuer, and the loop that keeps the snapshot current."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import ssl
 import time
 from pathlib import Path
@@ -52,6 +54,7 @@ class Gateway:
         analytics: bool = True,
         analytics_url: str = "",
         analytics_interval: float = 5.0,
+        snapshot_path: Path | None = None,
     ):
         self.portal_url = portal_url.rstrip("/")
         self.token = token
@@ -74,6 +77,11 @@ class Gateway:
             interval=analytics_interval,
         )
         self._analytics_task: asyncio.Task | None = None
+        self._push_task: asyncio.Task | None = None
+        self.push_connected = False
+        self.snapshot_source = ""  # "portal" or "disk"
+        self.snapshot_path = snapshot_path
+        self._sync_lock = asyncio.Lock()
         self.counters = counters or InMemoryCounters()
         self.draining = False
         self.session: aiohttp.ClientSession | None = None
@@ -108,6 +116,9 @@ class Gateway:
             analytics=conf["ANALYTICS"],
             analytics_url=conf["ANALYTICS_URL"],
             analytics_interval=conf["ANALYTICS_INTERVAL"],
+            snapshot_path=Path(settings.DATA_DIR)
+            / "gateway"
+            / f"snapshot-{'+'.join(conf['GATEWAY_ENVIRONMENTS'])}.json",
         )
 
     async def ensure_started(self) -> None:
@@ -125,21 +136,30 @@ class Gateway:
                 ),
             )
             await self.sync_once()
+            if self.state is None:
+                self.load_from_disk()
             self._sync_task = asyncio.create_task(self._sync_loop())
             self._sweep_task = asyncio.create_task(self._sweep_loop())
             self._analytics_task = asyncio.create_task(self.analytics.run())
+            self._push_task = asyncio.create_task(self._push_loop())
 
     async def stop(self) -> None:
-        for task in (self._sync_task, self._sweep_task, self._analytics_task):
+        for task in (self._sync_task, self._sweep_task, self._analytics_task, self._push_task):
             if task:
                 task.cancel()
-        self._sync_task = self._sweep_task = self._analytics_task = None
+        self._sync_task = self._sweep_task = self._analytics_task = self._push_task = None
         if self.session:
             await self.session.close()
             self.session = None
 
     async def sync_once(self) -> bool:
-        """Fetch the snapshot if its version moved; keep serving the last one on any failure."""
+        """Fetch the snapshot if its version moved; keep serving the last one on any failure.
+        Pulls and pushes both land here, one at a time, so an older answer never replaces a
+        newer one."""
+        async with self._sync_lock:
+            return await self._sync_once()
+
+    async def _sync_once(self) -> bool:
         headers = {"Authorization": f"Bearer {self.token}"}
         if self.state is not None:
             headers["If-None-Match"] = f'"{self.state.snapshot.version}"'
@@ -164,6 +184,43 @@ class Gateway:
                 log.warning("snapshot sync failed, serving the last known configuration: %s", exc)
             self._sync_failing = True
             return False
+        self._save(data)
+        self.snapshot_source = "portal"
+        return await self._apply(state)
+
+    def _save(self, data: dict) -> None:
+        """Keep the last good snapshot on disk, to start from when the portal is away."""
+        if self.snapshot_path is None:
+            return
+        try:
+            self.snapshot_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.snapshot_path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(data, fh)
+            os.replace(tmp, self.snapshot_path)
+        except OSError as exc:
+            log.warning("could not keep the snapshot on disk: %s", exc)
+
+    def load_from_disk(self) -> bool:
+        """Serve the snapshot kept on disk (the portal is unreachable at start)."""
+        if self.snapshot_path is None or not self.snapshot_path.exists():
+            return False
+        try:
+            data = json.loads(self.snapshot_path.read_text())
+            self.state = State.build(
+                snapshot_from_dict(data), extra_issuers=[self.testkey.issuer_config()], remote_keys=self.jwks
+            )
+        except (OSError, ValueError, KeyError, TypeError, JoseError) as exc:
+            log.warning("the snapshot on disk is unusable: %s", exc)
+            return False
+        self.snapshot_source = "disk"
+        log.warning(
+            "portal unreachable: serving snapshot version %s from %s", self.state.snapshot.version, self.snapshot_path
+        )
+        return True
+
+    async def _apply(self, state: State) -> bool:
         if self._sync_failing:
             log.info("snapshot sync recovered")
         self._sync_failing = False
@@ -178,6 +235,33 @@ class Gateway:
         if verdicts:
             await self.registry.close_all(verdicts)
         return True
+
+    async def _push_loop(self) -> None:
+        """With a Channels layer (Redis), fetch the snapshot as soon as the portal says it
+        changed. Any failure falls back to the periodic pull and is retried."""
+        from channels.layers import get_channel_layer
+
+        from gateway_sync.services import CONFIG_GROUP
+
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        while True:
+            try:
+                channel = await layer.new_channel()
+                await layer.group_add(CONFIG_GROUP, channel)
+                self.push_connected = True
+                log.info("receiving configuration pushes through the channel layer")
+                while True:
+                    await layer.receive(channel)
+                    await self.sync_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis away: keep pulling, try again
+                if self.push_connected:
+                    log.warning("configuration push unavailable, pulling every %.2f s: %s", self.interval, exc)
+                self.push_connected = False
+                await asyncio.sleep(2)
 
     async def _sync_loop(self) -> None:
         while True:
@@ -224,6 +308,8 @@ class Gateway:
             "snapshotVersion": snap.version if snap else None,
             "snapshotAgeSeconds": round(time.time() - self.synced_at, 3) if self.synced_at else None,
             "controlPlaneReachable": not self._sync_failing,
+            "snapshotSource": self.snapshot_source,
+            "pushConnected": self.push_connected,
             "apis": len(snap.apis) if snap else 0,
             "openConnections": len(self.registry),
             "tasks": len(asyncio.all_tasks()),

@@ -1,7 +1,11 @@
+import logging
+
 from django.db import transaction
 from django.db.models import F
 
 from gateway_sync.models import ConfigVersion
+
+log = logging.getLogger(__name__)
 
 
 def config_changed() -> None:
@@ -13,10 +17,30 @@ def config_changed() -> None:
     transaction.on_commit(_bump)
 
 
+CONFIG_GROUP = "tidegate.config"
+
+
 def _bump() -> None:
     updated = ConfigVersion.objects.filter(pk=1).update(version=F("version") + 1)
     if not updated:
         ConfigVersion.objects.get_or_create(pk=1, defaults={"version": 2})
+    _push()
+
+
+def _push() -> None:
+    """Tell every gateway at once through the Channels layer (Redis), when there is one.
+    Gateways then fetch the snapshot; their periodic pull remains the fallback, so a push
+    that fails only costs time."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(CONFIG_GROUP, {"type": "config.changed", "version": config_version()})
+    except Exception as exc:  # noqa: BLE001 - Redis away: gateways still pull
+        log.warning("could not push the configuration change to gateways: %s", exc)
 
 
 def config_version() -> int:

@@ -84,6 +84,7 @@ class Stack:
     wss_port: int = field(default_factory=free_port)
     backend_port: int = field(default_factory=free_port)
     processes: dict[str, Process] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -100,6 +101,7 @@ class Stack:
             "TIDEGATE_BACKEND_CONNECT_TIMEOUT": "2",
             "TIDEGATE_JWKS_MIN_REFRESH": "1",
             "TIDEGATE_ANALYTICS_INTERVAL": "0.5",
+            **self.extra_env,
         }
 
     @property

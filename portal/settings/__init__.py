@@ -178,10 +178,18 @@ LOGGING = {
     },
 }
 
+# With Redis, configuration changes are pushed to gateways through the Channels layer.
+_REDIS_URL = env("REDIS_URL") or env("TIDEGATE_REDIS_URL") or ""
+CHANNEL_LAYERS = (
+    {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_REDIS_URL]}}}
+    if _REDIS_URL
+    else {}
+)
+
 # Everything the gateway and the control plane need to find each other, in one namespaced dict.
 TIDEGATE = {
     # Redis, when set: rate-limit counters shared by every gateway process.
-    "REDIS_URL": env("REDIS_URL") or env("TIDEGATE_REDIS_URL") or "",
+    "REDIS_URL": _REDIS_URL,
     # Where gateways pull their configuration snapshot from, and the shared token they present.
     "PORTAL_URL": env("TIDEGATE_PORTAL_URL", "http://127.0.0.1:8000"),
     "GATEWAY_TOKEN": secret("TIDEGATE_GATEWAY_TOKEN", "dev-gateway-token"),

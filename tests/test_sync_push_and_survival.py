@@ -1,0 +1,92 @@
+"""Gateway sync beyond the pull: changes pushed through Redis reach every gateway at once,
+and a gateway restarted while the portal is down serves the snapshot it kept on disk."""
+
+import time
+
+import pytest
+import requests
+from websockets.sync.client import connect
+
+from tests import flow
+from tests.flow import CHAT, PUB, call
+from tests.stack import Stack, free_port, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory, redis_url):
+    """A stack of its own whose gateways pull only every 5 s, so only a push is fast."""
+    stack = Stack(tmp_path_factory.mktemp("pushed"), extra_env={"REDIS_URL": redis_url, "TIDEGATE_SYNC_INTERVAL": "5"})
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def _session(stack):
+    session = requests.Session()
+    session.auth = ("admin", "admin")
+    session.base = stack.portal_url
+    return session
+
+
+def test_a_deploy_reaches_two_gateways_within_200_ms_through_redis(pushed):
+    session = _session(pushed)
+    second = free_port()
+    other = pushed.spawn_gateway("gateway-2", second)
+    try:
+        wait_until(
+            lambda: requests.get(f"http://127.0.0.1:{second}/health", timeout=1).json()["pushConnected"],
+            10,
+            what="second gateway subscribed to pushes",
+        )
+        wait_until(
+            lambda: requests.get(f"{pushed.gateway_http}/health", timeout=1).json()["pushConnected"],
+            10,
+            what="first gateway subscribed to pushes",
+        )
+        api = flow.import_api(session, CHAT.format(backend=pushed.backend_url), context="/pushed")
+        rev = call(session, "POST", f"{PUB}/apis/{api['id']}/revisions", 201, json={})
+        urls = [f"ws://127.0.0.1:{port}/pushed/1.0.0/public" for port in (pushed.ws_port, second)]
+        assert all(flow.handshake_status(u)[0] == 404 for u in urls)
+        call(
+            session,
+            "POST",
+            f"{PUB}/apis/{api['id']}/deploy-revision",
+            201,
+            params={"revisionId": rev["id"]},
+            json=[{"name": "Default"}],
+        )
+        start = time.monotonic()
+        arrived = {}
+        while len(arrived) < 2 and time.monotonic() - start < 3:
+            for u in urls:
+                if u not in arrived and flow.handshake_status(u)[0] == 101:
+                    arrived[u] = time.monotonic() - start
+            time.sleep(0.01)
+        assert len(arrived) == 2, arrived
+        assert max(arrived.values()) < 0.2, arrived
+    finally:
+        other.stop()
+
+
+def test_a_gateway_restarted_while_the_portal_is_down_serves_from_its_disk_snapshot(pushed):
+    session = _session(pushed)
+    api = flow.import_api(
+        session, CHAT.format(backend=pushed.backend_url).replace("title: Chat", "title: Kept"), context="/kept"
+    )
+    flow.deploy_and_publish(session, api["id"])
+    app = flow.application_with_token(session, "Keeper", api["id"])
+    url = f"{pushed.gateway_ws}/kept/1.0.0/plain"
+    wait_until(lambda: flow.handshake_status(url, app["headers"])[0] == 101, 10, what="deployed")
+
+    pushed.processes["gateway"].stop()
+    pushed.processes["portal"].stop()
+    pushed.start_gateway()  # the same data directory, no portal to ask
+    health = requests.get(f"{pushed.gateway_http}/health", timeout=5).json()
+    assert (health["status"], health["snapshotSource"], health["controlPlaneReachable"]) == ("UP", "disk", False)
+    with connect(url, additional_headers=app["headers"]) as ws:
+        ws.send("still served")
+        assert ws.recv(timeout=5) == "still served"
