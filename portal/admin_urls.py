@@ -1,11 +1,13 @@
 from django.urls import path
 
 from keymanager import apis as keymanager_apis
-from publisher import policies
+from publisher import environments, policies
 
 urlpatterns = [
     path("throttling/policies/<str:level>", policies.PolicyListCreateApi.as_view()),
     path("throttling/policies/<str:level>/<str:policy_id>", policies.PolicyDetailApi.as_view()),
+    path("environments", environments.EnvironmentListCreateApi.as_view()),
+    path("environments/<str:environment_id>", environments.EnvironmentDetailApi.as_view()),
     path("key-managers", keymanager_apis.KeyManagerListCreateApi.as_view()),
     path("key-managers/<str:issuer_id>", keymanager_apis.KeyManagerDetailApi.as_view()),
 ]

@@ -90,3 +90,37 @@ def test_a_gateway_restarted_while_the_portal_is_down_serves_from_its_disk_snaps
     with connect(url, additional_headers=app["headers"]) as ws:
         ws.send("still served")
         assert ws.recv(timeout=5) == "still served"
+
+
+def test_a_deployment_reaches_only_the_gateways_of_its_environment(stack, admin_http):
+    call(
+        admin_http,
+        "POST",
+        "/api/am/admin/v4/environments",
+        201,
+        json={"name": "Edge", "displayName": "Edge gateways", "vhosts": [{"host": "edge.localhost"}]},
+    )
+    assert call(admin_http, "POST", "/api/am/admin/v4/environments", 409, json={"name": "Edge"})
+    api = flow.import_api(
+        admin_http, CHAT.format(backend=stack.backend_url).replace("title: Chat", "title: Edgy"), context="/edgy"
+    )
+    rev = call(admin_http, "POST", f"{PUB}/apis/{api['id']}/revisions", 201, json={})
+    call(
+        admin_http,
+        "POST",
+        f"{PUB}/apis/{api['id']}/deploy-revision",
+        201,
+        params={"revisionId": rev["id"]},
+        json=[{"name": "Edge"}],
+    )
+    edge_port = free_port()
+    edge = stack.spawn_gateway("edge-gateway", edge_port, env={"TIDEGATE_GATEWAY_ENVIRONMENTS": "Edge"})
+    try:
+        with connect(f"ws://127.0.0.1:{edge_port}/edgy/1.0.0/public") as ws:
+            ws.send("at the edge")
+            assert ws.recv(timeout=5) == "at the edge"
+        time.sleep(0.5)  # the Default gateway has had its chance to pull
+        assert flow.handshake_status(f"{stack.gateway_ws}/edgy/1.0.0/public")[0] == 404
+        assert flow.handshake_status(f"ws://127.0.0.1:{edge_port}/chat/1.0.0/public")[0] == 404
+    finally:
+        edge.stop()

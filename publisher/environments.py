@@ -1,0 +1,88 @@
+"""Gateway environments over REST: Admin v4 ``/environments``. Each gateway serves the
+environments it is labelled with (TIDEGATE_GATEWAY_ENVIRONMENTS); a deployment reaches only
+the gateways of its environment."""
+
+import re
+
+from django.db import IntegrityError, transaction
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.audit import audit_record
+from portal.errors import Conflict, NotFound
+from portal.roles import IsAdmin
+from publisher.models import Environment
+
+
+def environment_dto(env: Environment) -> dict:
+    return {
+        "id": str(env.id),
+        "name": env.name,
+        "displayName": env.display_name,
+        "type": "hybrid",
+        "vhosts": [{"host": env.vhost, "wsPort": env.ws_port, "wssPort": env.wss_port}],
+    }
+
+
+class _VhostInput(serializers.Serializer):
+    host = serializers.CharField(max_length=255)
+    wsPort = serializers.IntegerField(min_value=1, max_value=65535, required=False, default=9090)
+    wssPort = serializers.IntegerField(min_value=1, max_value=65535, required=False, default=9095)
+
+
+class EnvironmentInput(serializers.Serializer):
+    name = serializers.RegexField(r"^[A-Za-z0-9_\-]{1,60}$")
+    displayName = serializers.CharField(max_length=100, required=False)
+    vhosts = _VhostInput(many=True, required=False)
+
+    def validate_vhosts(self, value):
+        for vhost in value:
+            if not re.match(r"^[A-Za-z0-9.\-]+$", vhost["host"]):
+                raise serializers.ValidationError(f"not a host name: {vhost['host']!r}")
+        return value
+
+
+@transaction.atomic
+def environment_create(*, data: dict, user) -> Environment:
+    vhost = (data.get("vhosts") or [{"host": "localhost", "wsPort": 9090, "wssPort": 9095}])[0]
+    try:
+        with transaction.atomic():
+            env = Environment.objects.create(
+                name=data["name"],
+                display_name=data.get("displayName") or data["name"],
+                vhost=vhost["host"],
+                ws_port=vhost["wsPort"],
+                wss_port=vhost["wssPort"],
+            )
+    except IntegrityError:
+        raise Conflict(f"An environment named {data['name']!r} already exists") from None
+    audit_record(actor=user, action="environment.create", target=env, detail={"name": env.name})
+    return env
+
+
+class EnvironmentListCreateApi(APIView):
+    permission_classes = [IsAdmin]
+
+    def get(self, request):
+        items = [environment_dto(e) for e in Environment.objects.order_by("id")]
+        return Response({"count": len(items), "list": items})
+
+    def post(self, request):
+        s = EnvironmentInput(data=request.data)
+        s.is_valid(raise_exception=True)
+        return Response(environment_dto(environment_create(data=s.validated_data, user=request.user)), status=201)
+
+
+class EnvironmentDetailApi(APIView):
+    permission_classes = [IsAdmin]
+
+    def delete(self, request, environment_id):
+        env = Environment.objects.filter(pk=environment_id).first() if str(environment_id).isdigit() else None
+        if env is None:
+            raise NotFound(f"Environment {environment_id} not found")
+        if env.deployments.exists():
+            raise Conflict("Undeploy every revision from this environment first")
+        audit_record(actor=request.user, action="environment.delete", target=env, detail={"name": env.name})
+        env.delete()
+        return Response(status=200)
