@@ -19,8 +19,9 @@ node_modules/.installed: package.json package-lock.json
 setup: $(VENV)/.installed node_modules/.installed
 
 # Debian packages the tests start themselves: chromium for the browser tests (a browser
-# download does not work here), redis-server for shared rate limits, nginx for the benchmark.
-SYSTEM_PACKAGES := chromium:chromium redis-server:redis-server nginx:nginx-light
+# download does not work here), redis-server for shared rate limits, nginx for the benchmark,
+# PostgreSQL for the scale-out tests.
+SYSTEM_PACKAGES := chromium:chromium redis-server:redis-server nginx:nginx-light pg_ctlcluster:postgresql
 system-packages:
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
 	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \

@@ -38,3 +38,64 @@ def redis_url(tmp_path_factory):
     yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL cluster in a temporary directory on a free port, for the whole run.
+    PostgreSQL refuses to run as root, so it runs as the ``postgres`` user when we are root."""
+    import glob
+    import os
+
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        pytest.fail("PostgreSQL server binaries are not installed: `make test` installs them (Debian postgresql)")
+    bindir = os.path.dirname(bins[-1])
+    import pwd
+    import tempfile
+    from pathlib import Path
+
+    # Not under pytest's own temporary directory: that one is private to root.
+    workdir = Path(tempfile.mkdtemp(prefix="tidegate-pg-"))
+    data = workdir / "data"
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        account = pwd.getpwnam("postgres")
+        os.chown(workdir, account.pw_uid, account.pw_gid)
+    subprocess.run(
+        [*as_user, f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *as_user,
+            f"{bindir}/postgres",
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(workdir),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while (
+        subprocess.run([f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode
+        != 0
+    ):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("PostgreSQL did not start")
+        time.sleep(0.1)
+    yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+    proc.terminate()
+    proc.wait(20)
+    shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,34 @@
+"""The portal on PostgreSQL (DATABASE_URL): migrations, the demo, the main path, and the
+gateway serving it."""
+
+import pytest
+import requests
+from websockets.sync.client import connect
+
+from tests import flow
+from tests.flow import CHAT
+from tests.stack import Stack, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_main_path_on_postgresql(tmp_path_factory, postgres_url):
+    stack = Stack(tmp_path_factory.mktemp("pg"), extra_env={"DATABASE_URL": postgres_url})
+    try:
+        stack.start()
+        assert not (stack.data_dir / "db.sqlite3").exists()  # the data went to PostgreSQL
+        session = requests.Session()
+        session.auth = ("admin", "admin")
+        session.base = stack.portal_url
+        api = flow.import_api(session, CHAT.format(backend=stack.backend_url), context="/pgchat")
+        flow.deploy_and_publish(session, api["id"])
+        app = flow.application_with_token(session, "OnPostgres", api["id"])
+        url = f"{stack.gateway_ws}/pgchat/1.0.0/rooms/r9"
+        wait_until(lambda: flow.handshake_status(url, app["headers"])[0] == 101, 10, what="deployed")
+        with connect(url, additional_headers=app["headers"]) as ws:
+            ws.send("stored in postgres")
+            assert ws.recv(timeout=5) == "stored in postgres"
+        demo = f"{stack.gateway_ws}/notifications/1.0.0/notifications"
+        assert flow.handshake_status(demo)[0] == 401  # the seeded demo API is there too
+    finally:
+        stack.stop()
