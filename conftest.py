@@ -9,14 +9,12 @@ import pytest
 from tests.stack import free_port
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    """A real Redis on a free port, for the whole run; started and stopped here."""
+def start_redis(workdir, port: int | None = None) -> tuple[str, subprocess.Popen]:
+    """A real Redis on ``port`` (a free one by default), persisting nothing."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed: `make test` installs it (Debian package redis-server)")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
+    port = port or free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
         stdout=subprocess.DEVNULL,
@@ -35,7 +33,14 @@ def redis_url(tmp_path_factory):
                 proc.kill()
                 pytest.fail("redis-server did not start")
             time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
+    return f"redis://127.0.0.1:{port}/0", proc
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real Redis for the whole run; started and stopped here."""
+    url, proc = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
     proc.terminate()
     proc.wait(10)
 

@@ -124,3 +124,50 @@ def test_a_deployment_reaches_only_the_gateways_of_its_environment(stack, admin_
         assert flow.handshake_status(f"ws://127.0.0.1:{edge_port}/chat/1.0.0/public")[0] == 404
     finally:
         edge.stop()
+
+
+def test_gateways_keep_serving_while_redis_is_away_and_catch_up_when_it_returns(tmp_path_factory):
+    from conftest import start_redis
+
+    workdir = tmp_path_factory.mktemp("redis-away")
+    url, redis = start_redis(workdir)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    stack = Stack(tmp_path_factory.mktemp("away"), extra_env={"REDIS_URL": url, "TIDEGATE_SYNC_INTERVAL": "0.5"})
+    try:
+        stack.start()
+        health = f"{stack.gateway_http}/health"
+        wait_until(lambda: requests.get(health, timeout=1).json()["pushConnected"], 10, what="push connected")
+        session = _session(stack)
+        api = flow.import_api(
+            session, CHAT.format(backend=stack.backend_url).replace("title: Chat", "title: Away"), context="/away"
+        )
+        flow.deploy_and_publish(session, api["id"])
+        app = flow.application_with_token(session, "Stayer", api["id"])
+        target = f"{stack.gateway_ws}/away/1.0.0/plain"
+        wait_until(lambda: flow.handshake_status(target, app["headers"])[0] == 101, 5, what="deployed")
+
+        redis.kill()
+        redis.wait(10)
+        with connect(target, additional_headers=app["headers"]) as ws:  # relaying and local limits go on
+            for i in range(5):
+                ws.send(f"no redis {i}")
+                assert ws.recv(timeout=5) == f"no redis {i}"
+        wait_until(lambda: not requests.get(health, timeout=1).json()["pushConnected"], 10, what="push lost")
+        # changes still arrive, by the pull
+        call(
+            session,
+            "POST",
+            f"{PUB}/subscriptions/block-subscription",
+            params={"subscriptionId": app["subscription"], "blockState": "BLOCKED"},
+        )
+        wait_until(lambda: flow.handshake_status(target, app["headers"])[0] == 403, 5, what="pulled without Redis")
+
+        url, redis = start_redis(workdir, port)  # Redis is back on the same address
+        wait_until(lambda: requests.get(health, timeout=1).json()["pushConnected"], 15, what="push back")
+        call(
+            session, "POST", f"{PUB}/subscriptions/unblock-subscription", params={"subscriptionId": app["subscription"]}
+        )
+        wait_until(lambda: flow.handshake_status(target, app["headers"])[0] == 101, 5, what="in sync again")
+    finally:
+        stack.stop()
+        redis.kill()
