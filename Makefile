@@ -20,11 +20,14 @@ setup: $(VENV)/.installed node_modules/.installed
 
 # Debian packages the tests start themselves: chromium for the browser tests (a browser
 # download does not work here), redis-server for shared rate limits, nginx for the benchmark,
-# PostgreSQL for the scale-out tests.
-SYSTEM_PACKAGES := chromium:chromium redis-server:redis-server nginx:nginx-light pg_ctlcluster:postgresql
+# PostgreSQL and nginx's stream module for the scale-out tests.
+SYSTEM_PACKAGES := chromium:chromium redis-server:redis-server nginx:nginx-light pg_ctlcluster:postgresql \
+	/usr/lib/nginx/modules/ngx_stream_module.so:libnginx-mod-stream
 system-packages:
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
-	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	  what=$${pair%%:*}; \
+	  if [ "$${what#/}" != "$$what" ]; then test -e "$$what"; else command -v "$$what" >/dev/null; fi \
+	    || missing="$$missing $${pair##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; fi

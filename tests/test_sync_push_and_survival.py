@@ -1,6 +1,7 @@
 """Gateway sync beyond the pull: changes pushed through Redis reach every gateway at once,
 and a gateway restarted while the portal is down serves the snapshot it kept on disk."""
 
+import contextlib
 import time
 
 import pytest
@@ -171,3 +172,69 @@ def test_gateways_keep_serving_while_redis_is_away_and_catch_up_when_it_returns(
     finally:
         stack.stop()
         redis.kill()
+
+
+def test_the_documented_nginx_stream_config_balances_two_gateways(stack, chat, tmp_path):
+    import re
+    import shutil
+    import subprocess
+
+    from tests.stack import ROOT
+
+    ports = [free_port(), free_port()]
+    front = free_port()
+    config = (ROOT / "deploy" / "nginx-stream.conf").read_text()
+    config = config.replace("127.0.0.1:9190", f"127.0.0.1:{ports[0]}").replace(
+        "127.0.0.1:9191", f"127.0.0.1:{ports[1]}"
+    )
+    config = re.sub(r"listen 9090;", f"listen 127.0.0.1:{front};", config)
+    config = config.replace(
+        "worker_processes auto;", f"worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;"
+    )
+    (tmp_path / "nginx.conf").write_text(config)
+    gateways = [stack.spawn_gateway(f"balanced-{i}", port) for i, port in enumerate(ports)]
+    nginx = subprocess.Popen(
+        [
+            shutil.which("nginx") or "/usr/sbin/nginx",
+            "-c",
+            str(tmp_path / "nginx.conf"),
+            "-p",
+            str(tmp_path),
+            "-g",
+            "daemon off;",
+        ]
+    )
+    try:
+        wait_until(
+            lambda: flow.handshake_status(f"ws://127.0.0.1:{front}/chat/1.0.0/public")[0] == 101,
+            10,
+            what="nginx stream up",
+        )
+        with contextlib.ExitStack() as held:
+            sockets = [
+                held.enter_context(
+                    connect(f"ws://127.0.0.1:{front}/chat/1.0.0/plain", additional_headers=chat["headers"])
+                )
+                for _ in range(4)
+            ]
+            for ws in sockets:
+                ws.send("balanced")
+                assert ws.recv(timeout=5) == "balanced"
+            opened = [
+                int(
+                    float(
+                        re.search(
+                            r"^tidegate_open_connections (\S+)",
+                            requests.get(f"http://127.0.0.1:{p}/metrics", timeout=5).text,
+                            re.M,
+                        ).group(1)
+                    )
+                )
+                for p in ports
+            ]
+        assert sorted(opened) == [2, 2]  # least_conn spreads them
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
+        for gw in gateways:
+            gw.stop()
