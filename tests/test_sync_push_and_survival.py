@@ -238,3 +238,40 @@ def test_the_documented_nginx_stream_config_balances_two_gateways(stack, chat, t
         nginx.wait(10)
         for gw in gateways:
             gw.stop()
+
+
+def test_a_revocation_closes_connections_on_both_gateways_within_2_s(pushed):
+    from websockets.exceptions import ConnectionClosed
+
+    session = _session(pushed)
+    api = flow.import_api(
+        session, CHAT.format(backend=pushed.backend_url).replace("title: Chat", "title: Twice"), context="/twice"
+    )
+    flow.deploy_and_publish(session, api["id"])
+    app = flow.application_with_token(session, "TwoPlaces", api["id"])
+    second = free_port()
+    other = pushed.spawn_gateway("gateway-3", second)
+    try:
+        urls = [f"ws://127.0.0.1:{port}/twice/1.0.0/plain" for port in (pushed.ws_port, second)]
+        for u in urls:
+            wait_until(lambda u=u: flow.handshake_status(u, app["headers"])[0] == 101, 10, what="deployed")
+        with (
+            connect(urls[0], additional_headers=app["headers"]) as a,
+            connect(urls[1], additional_headers=app["headers"]) as b,
+        ):
+            start = time.monotonic()
+            requests.post(
+                f"{pushed.portal_url}/oauth2/revoke",
+                data={"token": app["token"]},
+                auth=(app["keys"]["consumerKey"], app["keys"]["consumerSecret"]),
+                timeout=5,
+            ).raise_for_status()
+            codes = []
+            for ws in (a, b):
+                with pytest.raises(ConnectionClosed) as exc:
+                    ws.recv(timeout=3)
+                codes.append(exc.value.rcvd.code)
+            elapsed = time.monotonic() - start
+        assert codes == [4001, 4001] and elapsed < 2.0
+    finally:
+        other.stop()
