@@ -402,3 +402,45 @@ class SubscriptionUnblockApi(APIView):
         sub = _subscription_or_404(request.query_params.get("subscriptionId"))
         subscription_block(subscription=sub, state="UNBLOCKED", acting_user=request.user)
         return Response(_subscription_dto(sub))
+
+
+class ApiExportApi(APIView):
+    """``GET /apis/export?apiId=[&revisionNumber=]``: the API project archive (zip)."""
+
+    permission_classes = [IsCreatorOrPublisher]
+
+    def get(self, request):
+        from django.http import HttpResponse
+
+        from publisher.archives import export_archive
+
+        api = _api_or_404(request.query_params.get("apiId"))
+        revision = None
+        number = request.query_params.get("revisionNumber")
+        if number:
+            revision = api.revisions.filter(number=int(number) if number.isdigit() else -1).first()
+            if revision is None:
+                raise NotFound(f"Revision {number} of this API not found")
+        filename, content = export_archive(api=api, revision=revision)
+        response = HttpResponse(content, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class ApiImportApi(APIView):
+    """``POST /apis/import``: multipart ``file``, an API project archive."""
+
+    permission_classes = [IsCreatorOrPublisher]
+
+    def post(self, request):
+        from publisher.archives import import_archive
+
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationFailed("Send the API project archive as multipart 'file'")
+        from publisher.archives import MAX_ARCHIVE_BYTES
+
+        if upload.size > MAX_ARCHIVE_BYTES:
+            raise ValidationFailed(f"The API project archive is refused: larger than {MAX_ARCHIVE_BYTES // 2**20} MiB")
+        api = import_archive(provider=request.user, content=upload.read())
+        return Response(api_dto(api), status=201)

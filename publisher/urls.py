@@ -8,6 +8,8 @@ urlpatterns = [
     path("apis/import-asyncapi", apis.ApiImportAsyncApiApi.as_view()),
     path("apis/validate-asyncapi", apis.ApiValidateAsyncApiApi.as_view()),
     path("apis/change-lifecycle", apis.ApiChangeLifecycleApi.as_view()),
+    path("apis/export", apis.ApiExportApi.as_view()),
+    path("apis/import", apis.ApiImportApi.as_view()),
     path("apis/<str:api_id>", apis.ApiDetailApi.as_view()),
     path("apis/<str:api_id>/asyncapi", apis.ApiAsyncApiDefinitionApi.as_view()),
     path("apis/<str:api_id>/revisions", apis.ApiRevisionListCreateApi.as_view()),

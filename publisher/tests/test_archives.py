@@ -1,0 +1,194 @@
+"""API project archives: export then import gives the same API, WSO2's exports import
+unchanged, and hostile archives are refused with a clear message, changing nothing."""
+
+import io
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from publisher import services
+from publisher.models import Api
+from tests import factories
+
+BASE = "/api/am/publisher/v4"
+pytestmark = pytest.mark.django_db
+
+WSO2_API_YAML = """\
+type: api
+version: v4.1.0
+data:
+  id: 9bc3dbd7-7635-406e-bfd2-2c71dcb05b98
+  name: WebSocket
+  context: /websocket
+  version: 1.0.0
+  provider: admin
+  lifeCycleStatus: PUBLISHED
+  type: WS
+  policies:
+   - AsyncUnlimited
+  apiThrottlingPolicy: 50KPerMin
+  authorizationHeader: Authorization
+  securityScheme: [oauth2, oauth_basic_auth_api_key_mandatory]
+  endpointConfig:
+    endpoint_type: ws
+    sandbox_endpoints: {url: 'ws://ws.ifelse.io:80'}
+    production_endpoints: {url: 'ws://ws.ifelse.io:80'}
+  scopes:
+   - scope: {name: creator, displayName: creator, description: creator, bindings: [admin]}
+     shared: false
+  operations:
+   - {id: "", target: /notifications, verb: SUBSCRIBE, authType: Any, scopes: [creator], uriMapping: /notifications}
+   - {id: "", target: /notifications, verb: PUBLISH, authType: Any, scopes: [], uriMapping: /notifications}
+"""
+
+WSO2_ASYNCAPI = """\
+asyncapi: 2.0.0
+info:
+  title: WebSocket
+  version: 1.0.0
+servers:
+  production:
+    url: ws://ws.ifelse.io:80
+    protocol: ws
+channels:
+  /notifications:
+    publish:
+      x-uri-mapping: /notifications
+    subscribe:
+      x-uri-mapping: /notifications
+      x-scopes:
+        "0": creator
+    x-auth-type: Any
+components:
+  securitySchemes:
+    oauth2:
+      type: oauth2
+      flows:
+        implicit:
+          authorizationUrl: http://localhost:9999
+          scopes:
+            creator: creator
+          x-scopes-bindings:
+            creator: admin
+"""
+
+
+def _zip(files: dict[str, bytes | str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in files.items():
+            z.writestr(name, content)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def publisher():
+    return factories.user("pub", roles=["creator", "publisher"])
+
+
+@pytest.fixture
+def client(publisher):
+    c = APIClient()
+    c.force_authenticate(publisher)
+    return c
+
+
+def _import(client, content: bytes):
+    return client.post(f"{BASE}/apis/import", {"file": SimpleUploadedFile("p.zip", content)}, format="multipart")
+
+
+def test_export_then_import_gives_back_the_same_api(client, publisher):
+    original = services.api_import_asyncapi(
+        provider=publisher,
+        document=factories.CHAT_ASYNCAPI,
+        properties={
+            "context": "/chat",
+            "policies": ["AsyncGold"],
+            "endpointConfig": {
+                "production_endpoints": {"url": "ws://backend:1/v2"},
+                "sandbox_endpoints": {"url": "ws://sandbox:1"},
+            },
+        },
+    )
+    exported = client.get(f"{BASE}/apis/export", {"apiId": str(original.id)})
+    assert exported.status_code == 200 and exported["Content-Type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(exported.content)).namelist()
+    assert {"Chat-1.0.0/api.yaml", "Chat-1.0.0/Definitions/asyncapi.yaml", "Chat-1.0.0/api_meta.yaml"} <= set(names)
+    before = client.get(f"{BASE}/apis/{original.id}").json()
+    services.api_delete(api=original, user=publisher)
+
+    resp = _import(client, exported.content)
+    assert resp.status_code == 201, resp.json()
+    after = resp.json()
+    for field in ("name", "context", "version", "policies", "endpointConfig", "scopes", "operations"):
+        assert after[field] == before[field], field
+
+
+def test_a_revision_exports_with_its_deployment_environments(client, publisher):
+    api = factories.published_api(publisher)
+    resp = client.get(f"{BASE}/apis/export", {"apiId": str(api.id), "revisionNumber": "1"})
+    archive = zipfile.ZipFile(io.BytesIO(resp.content))
+    assert b"deploymentEnvironment: Default" in archive.read("Chat-1.0.0/deployment_environments.yaml")
+
+
+def test_a_project_exported_by_wso2_imports_unchanged(client):
+    content = _zip(
+        {
+            "WebSocket-1.0.0/api.yaml": WSO2_API_YAML,
+            "WebSocket-1.0.0/Definitions/asyncapi.yaml": WSO2_ASYNCAPI,
+            "WebSocket-1.0.0/api_meta.yaml": "name: WebSocket\nversion: 1.0.0\n",
+            "WebSocket-1.0.0/Docs/": "",
+            "WebSocket-1.0.0/Image/": "",
+        }
+    )
+    resp = _import(client, content)
+    assert resp.status_code == 201, resp.json()
+    api = resp.json()
+    assert (api["context"], api["version"], api["apiThrottlingPolicy"]) == ("/websocket", "1.0.0", "50KPerMin")
+    assert api["endpointConfig"]["sandbox_endpoints"]["url"] == "ws://ws.ifelse.io:80"
+    subscribe = next(o for o in api["operations"] if o["verb"] == "SUBSCRIBE")
+    assert subscribe["scopes"] == ["creator"]  # the map form, read as a list
+    assert api["lifeCycleStatus"] == "CREATED"
+
+
+BOMB_YAML = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b]\n"
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("not a zip", b"plain text, no zip", "not a zip file"),
+        ("path traversal", _zip({"P-1/api.yaml": WSO2_API_YAML, "../../etc/evil": "x"}), "escapes the archive"),
+        ("absolute path", _zip({"/etc/passwd": "x"}), "escapes the archive"),
+        (
+            "zip bomb",
+            _zip({"P-1/api.yaml": WSO2_API_YAML, "P-1/Docs/big.txt": b"\0" * (6 * 1024 * 1024)}),
+            "expands beyond",
+        ),
+        ("too many files", _zip({f"P-1/Docs/{i}.md": "x" for i in range(201)}), "more than 200 files"),
+        (
+            "alias bomb",
+            _zip({"P-1/api.yaml": BOMB_YAML, "P-1/Definitions/asyncapi.yaml": WSO2_ASYNCAPI}),
+            "aliases are not allowed",
+        ),
+        ("two projects", _zip({"A-1/api.yaml": WSO2_API_YAML, "B-1/api.yaml": WSO2_API_YAML}), "one project folder"),
+        ("no definition", _zip({"P-1/api.yaml": WSO2_API_YAML}), "no Definitions/asyncapi.yaml"),
+        (
+            "not WebSocket",
+            _zip(
+                {
+                    "P-1/api.yaml": WSO2_API_YAML.replace("type: WS", "type: HTTP"),
+                    "P-1/Definitions/asyncapi.yaml": WSO2_ASYNCAPI,
+                }
+            ),
+            "only WebSocket APIs",
+        ),
+    ],
+)
+def test_hostile_or_broken_archives_are_refused_and_change_nothing(client, name, content, message):
+    resp = _import(client, content)
+    assert resp.status_code == 400, name
+    assert message in resp.json()["description"], resp.json()
+    assert Api.objects.count() == 0
