@@ -50,51 +50,60 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, tls_port, **options):
         from gateway.asgi import application, gateway
 
-        common = dict(
-            host=host,
-            ws="websockets-sansio",
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            access_log=False,
-            ws_max_size=settings.TIDEGATE["MAX_FRAME_SIZE"],
-            log_level="warning",
-            ws_per_message_deflate=False,
-        )
-        configs = [uvicorn.Config(application, port=port, **common)]
+        listeners = [(application, port, False)]
         if tls_port:
+            listeners.append((application, tls_port, True))
+        self.stdout.write(
+            f"gateway listening on ws://{host}:{port}" + (f" and wss://{host}:{tls_port}" if tls_port else "")
+        )
+        self.stdout.flush()
+        serve(gateway, host, listeners)
+
+
+def serve(gateway, host: str, listeners: list[tuple]) -> None:
+    """Run Uvicorn servers, one per (app, port, tls) listener, in one process and event loop.
+    SIGTERM or SIGINT drains the gateway first; a second signal exits at once."""
+    common = dict(
+        host=host,
+        ws="websockets-sansio",
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        ws_max_size=settings.TIDEGATE["MAX_FRAME_SIZE"],
+        log_level="warning",
+        ws_per_message_deflate=False,
+    )
+    configs = []
+    for app, port, tls in listeners:
+        extra = {}
+        if tls:
             cert, key = ensure_self_signed(Path(settings.DATA_DIR) / "tls")
-            configs.append(
-                uvicorn.Config(application, port=tls_port, ssl_certfile=str(cert), ssl_keyfile=str(key), **common)
-            )
-        servers = [_Server(c) for c in configs]  # Config() sets up uvicorn's loggers
-        logging.getLogger("uvicorn.error").addFilter(_ClientNoise())
+            extra = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+        configs.append(uvicorn.Config(app, port=port, **common, **extra))
+    servers = [_Server(c) for c in configs]  # Config() sets up uvicorn's loggers
+    logging.getLogger("uvicorn.error").addFilter(_ClientNoise())
 
-        async def main():
-            loop = asyncio.get_running_loop()
+    async def main():
+        loop = asyncio.get_running_loop()
+        stopping: list[asyncio.Task] = []
 
-            stopping: list[asyncio.Task] = []
+        async def drain_then_exit():
+            await gateway.drain()
+            for s in servers:
+                s.should_exit = True
 
-            async def drain_then_exit():
-                await gateway.drain()
+        def stop():
+            if stopping:  # a second signal: exit now
                 for s in servers:
-                    s.should_exit = True
+                    s.force_exit = s.should_exit = True
+                return
+            stopping.append(loop.create_task(drain_then_exit()))
 
-            def stop():
-                if stopping:  # a second signal: exit now
-                    for s in servers:
-                        s.force_exit = s.should_exit = True
-                    return
-                stopping.append(loop.create_task(drain_then_exit()))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
+        await asyncio.gather(*(s.serve() for s in servers))
 
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop)
-            self.stdout.write(
-                f"gateway listening on ws://{host}:{port}" + (f" and wss://{host}:{tls_port}" if tls_port else "")
-            )
-            self.stdout.flush()
-            await asyncio.gather(*(s.serve() for s in servers))
+    import uvloop
 
-        import uvloop
-
-        uvloop.run(main())
+    uvloop.run(main())

@@ -1,0 +1,313 @@
+"""Standalone mode: a gateway without the portal, fed API project archives through an
+adapter API compatible with ``apictl mg`` (``/api/mgw/adapter/0.1``).
+
+The archives deployed are kept in the data directory and read again at start; the
+snapshot the gateway enforces is built from them, with the gateway's own /testkey issuer
+as the trusted issuer (no subscriptions in this mode, as in Choreo Connect standalone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import re
+import time
+from email.parser import BytesParser
+from email.policy import HTTP
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from gateway.decisions import State
+from gateway.service import Gateway
+from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig
+from portal.errors import ApplicationError
+
+log = logging.getLogger("tidegate.adapter")
+ADAPTER_BASE = "/api/mgw/adapter/0.1"
+MAX_UPLOAD = 10 * 1024 * 1024
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def api_from_archive(content: bytes) -> ApiConfig:
+    """Validate an archive and turn it into what the gateway enforces (Choreo Connect's
+    reading: the AsyncAPI servers win over api.yaml's endpoints)."""
+    from publisher import asyncapi
+    from publisher.archives import parse_project
+    from publisher.services import normalise_context
+
+    project = parse_project(content)
+    try:
+        definition = asyncapi.parse_and_validate(project["document"])
+    except asyncapi.InvalidDefinition as exc:
+        raise ApplicationError(
+            "The AsyncAPI definition is invalid: " + "; ".join(f"{e.pointer or '/'}: {e.message}" for e in exc.errors)
+        ) from None
+    props = project["properties"]
+    endpoints = props["endpointConfig"]
+    production = asyncapi.server_url(definition, "production") or (endpoints.get("production_endpoints") or {}).get(
+        "url"
+    )
+    sandbox = asyncapi.server_url(definition, "sandbox") or (endpoints.get("sandbox_endpoints") or {}).get("url", "")
+    name, version = props["name"] or (definition.get("info") or {}).get("title"), props["version"]
+    context = normalise_context(props["context"])
+    if not (name and version and context and production):
+        raise ApplicationError("api.yaml needs name, version, context and an endpoint")
+    from publisher.services import validate_endpoint
+
+    if validate_endpoint(production) or (sandbox and validate_endpoint(sandbox)):
+        raise ApplicationError("endpoints must be ws:// or wss:// URLs")
+    return ApiConfig(
+        id=f"{name}:{version}",
+        name=name,
+        context=context,
+        version=version,
+        lifecycle_status="PUBLISHED",
+        revision=0,
+        production_endpoint=production,
+        sandbox_endpoint=sandbox or "",
+        topics=tuple(
+            TopicConfig(name=t.name, scopes=t.scopes, uri_mapping=t.uri_mapping, secured=t.secured)
+            for t in asyncapi.topics(definition)
+        ),
+        api_policy=props.get("apiThrottlingPolicy") or "",
+    )
+
+
+class ArchiveStore:
+    """Deployed archives, one file each, in ``directory``."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.apis: dict[str, ApiConfig] = {}
+        for path in sorted(directory.glob("*.zip")):
+            try:
+                api = api_from_archive(path.read_bytes())
+                self.apis[api.id] = api
+            except ApplicationError as exc:
+                log.warning("skipping %s: %s", path.name, exc.description)
+
+    def _path(self, api_id: str) -> Path:
+        return self.directory / (_SAFE.sub("_", api_id) + ".zip")
+
+    def deploy(self, content: bytes, *, override: bool) -> tuple[ApiConfig, str]:
+        api = api_from_archive(content)
+        clash = next(
+            (a for a in self.apis.values() if a.context == api.context and a.version == api.version and a.id != api.id),
+            None,
+        )
+        if clash:
+            raise ApplicationError(
+                f"{clash.name} {clash.version} already serves {api.context}/{api.version}", status=409
+            )
+        exists = api.id in self.apis
+        if exists and not override:
+            raise ApplicationError(f"API {api.name} {api.version} is deployed already; use override", status=409)
+        self._path(api.id).write_bytes(content)
+        self.apis[api.id] = api
+        return api, "UPDATED" if exists else "CREATED"
+
+    def undeploy(self, name: str, version: str) -> ApiConfig:
+        api = self.apis.pop(f"{name}:{version}", None)
+        if api is None:
+            raise ApplicationError(f"API {name} {version} is not deployed", status=404)
+        self._path(api.id).unlink(missing_ok=True)
+        return api
+
+
+class StandaloneGateway(Gateway):
+    """A gateway whose configuration is its archive store instead of the portal."""
+
+    def __init__(self, *, store: ArchiveStore, **kwargs):
+        super().__init__(
+            portal_url="http://standalone.invalid",
+            token="",
+            environments=["Default"],
+            interval=3600,
+            analytics=False,
+            **kwargs,
+        )
+        self.store = store
+        self.version = 0
+
+    async def ensure_started(self) -> None:
+        if self.session is not None:
+            return
+        import aiohttp
+
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True))
+        await self.sync_once()
+        self._sweep_task = asyncio.create_task(self._sweep_loop())  # token expiry, idle, lifetime
+        self._analytics_task = asyncio.create_task(self.analytics.run())  # keeps /metrics, ships nothing
+
+    async def sync_once(self) -> bool:
+        self.version += 1
+        snapshot = Snapshot(version=self.version, environments=("Default",), apis=tuple(self.store.apis.values()))
+        self.snapshot_source = "archives"
+        return await self._apply(State.build(snapshot, extra_issuers=[self.testkey.issuer_config()]))
+
+
+def _json(status: int, body) -> tuple[int, bytes, bytes]:
+    return status, json.dumps(body).encode(), b"application/json"
+
+
+def _error(status: int, message: str, description: str):
+    return _json(status, {"code": status, "message": message, "description": description})
+
+
+class Adapter:
+    """The adapter REST API of Choreo Connect (the subset ``apictl mg`` uses), as ASGI."""
+
+    TOKEN_VALIDITY = 3600
+
+    def __init__(self, gateway: StandaloneGateway):
+        self.gateway = gateway
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await self.gateway.ensure_started()
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > MAX_UPLOAD + 65536:
+                status, payload, ctype = _error(413, "Payload Too Large", "archives are limited to 10 MiB")
+                break
+            if not message.get("more_body"):
+                status, payload, ctype = await self.handle(scope, body)
+                break
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", ctype), (b"content-length", str(len(payload)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    def _authorized(self, headers: dict[str, str]) -> str | None:
+        value = headers.get("authorization", "")
+        scheme, _, credential = value.partition(" ")
+        if scheme.lower() == "basic":
+            user, status, _ = self.gateway.testkey.authenticate(value)
+            return user if status == 200 else None
+        if scheme.lower() == "bearer":
+            try:
+                token = jwt.decode(credential.strip(), KeySet([self.gateway.testkey.key]), algorithms=["RS256"])
+                jwt.JWTClaimsRegistry(exp={"essential": True}).validate(token.claims)
+            except (JoseError, ValueError):
+                return None
+            if token.claims.get("scope") == "admin" and token.claims.get("aud") == "tidegate-adapter":
+                return token.claims.get("sub")
+        return None
+
+    async def handle(self, scope, body: bytes):
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        path, method = scope["path"].rstrip("/"), scope["method"]
+        query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode("latin-1")).items()}
+        if not path.startswith(ADAPTER_BASE):
+            return _error(404, "Not Found", f"No resource at {path}")
+        route = path[len(ADAPTER_BASE) :]
+        if route == "/oauth2/token" and method == "POST":
+            user, status, reason = self.gateway.testkey.authenticate(headers.get("authorization"))
+            if user is None:
+                return _error(401, "Unauthorized", reason)
+            now = int(time.time())
+            token = jwt.encode(
+                {"alg": "RS256", "kid": self.gateway.testkey.key.kid},
+                {
+                    "sub": user,
+                    "scope": "admin",
+                    "aud": "tidegate-adapter",
+                    "iat": now,
+                    "exp": now + self.TOKEN_VALIDITY,
+                },
+                KeySet([self.gateway.testkey.key]),
+            )
+            return _json(200, {"accessToken": token})
+        if self._authorized(headers) is None:
+            return _error(401, "Unauthorized", "Basic credentials of a gateway user, or a token from /oauth2/token")
+        try:
+            if route == "/apis" and method == "GET":
+                return self._list(query)
+            if route == "/apis" and method == "POST":
+                return await self._deploy(headers, body, query)
+            if (route == "/apis" and method == "DELETE") or (route == "/apis/delete" and method == "POST"):
+                return await self._undeploy(query, body)
+        except ApplicationError as exc:
+            return _error(exc.status, exc.message if exc.status == 400 else "Refused", exc.description)
+        return _error(405 if route == "/apis" else 404, "Not Found", f"No {method} {path}")
+
+    def _list(self, query):
+        apis = sorted(self.gateway.store.apis.values(), key=lambda a: (a.name, a.version))
+        limit = int(query.get("limit", "0") or 0) if str(query.get("limit", "0")).isdigit() else 0
+        shown = apis[:limit] if limit else apis
+        items = [
+            {
+                "apiName": a.name,
+                "version": a.version,
+                "apiType": "WS",
+                "context": f"{a.context}/{a.version}",
+                "gateway-envs": ["Default"],
+                "vhost": "localhost",
+            }
+            for a in shown
+        ]
+        return _json(200, {"total": len(apis), "count": len(items), "list": items})
+
+    async def _deploy(self, headers, body: bytes, query):
+        content = _multipart_file(headers.get("content-type", ""), body)
+        if content is None:
+            return _error(400, "Bad Request", "send the API project archive as multipart 'file'")
+        api, action = self.gateway.store.deploy(content, override=query.get("override", "").lower() == "true")
+        await self.gateway.sync_once()
+        log.info("deployed %s %s (%s)", api.name, api.version, action)
+        return _json(
+            200, {"action": action, "info": f"API {api.name} {api.version} deployed at {api.context}/{api.version}"}
+        )
+
+    async def _undeploy(self, query, body: bytes):
+        name, version = query.get("apiName"), query.get("version")
+        if not (name and version) and body:
+            try:
+                data = json.loads(body)
+                name, version = data.get("apiName"), data.get("version")
+            except (ValueError, AttributeError):
+                pass
+        if not (name and version):
+            return _error(400, "Bad Request", "apiName and version are required")
+        api = self.gateway.store.undeploy(name, version)
+        await self.gateway.sync_once()  # open connections of the API close with 1001
+        return _json(200, {"action": "DELETED", "info": f"API {api.name} {api.version} undeployed"})
+
+
+def _multipart_file(content_type: str, body: bytes) -> bytes | None:
+    """The ``file`` part of a multipart/form-data body (the standard library parses it)."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return None
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    if not message.is_multipart():
+        return None
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            return part.get_payload(decode=True)
+    return None
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
