@@ -73,26 +73,6 @@ def test_a_deploy_reaches_two_gateways_within_200_ms_through_redis(pushed):
         other.stop()
 
 
-def test_a_gateway_restarted_while_the_portal_is_down_serves_from_its_disk_snapshot(pushed):
-    session = _session(pushed)
-    api = flow.import_api(
-        session, CHAT.format(backend=pushed.backend_url).replace("title: Chat", "title: Kept"), context="/kept"
-    )
-    flow.deploy_and_publish(session, api["id"])
-    app = flow.application_with_token(session, "Keeper", api["id"])
-    url = f"{pushed.gateway_ws}/kept/1.0.0/plain"
-    wait_until(lambda: flow.handshake_status(url, app["headers"])[0] == 101, 10, what="deployed")
-
-    pushed.processes["gateway"].stop()
-    pushed.processes["portal"].stop()
-    pushed.start_gateway()  # the same data directory, no portal to ask
-    health = requests.get(f"{pushed.gateway_http}/health", timeout=5).json()
-    assert (health["status"], health["snapshotSource"], health["controlPlaneReachable"]) == ("UP", "disk", False)
-    with connect(url, additional_headers=app["headers"]) as ws:
-        ws.send("still served")
-        assert ws.recv(timeout=5) == "still served"
-
-
 def test_a_deployment_reaches_only_the_gateways_of_its_environment(stack, admin_http):
     call(
         admin_http,
@@ -275,3 +255,24 @@ def test_a_revocation_closes_connections_on_both_gateways_within_2_s(pushed):
         assert codes == [4001, 4001] and elapsed < 2.0
     finally:
         other.stop()
+
+
+def test_a_gateway_restarted_while_the_portal_is_down_serves_from_its_disk_snapshot(pushed):
+    """Last in this file: it stops the shared stack's portal for good."""
+    session = _session(pushed)
+    api = flow.import_api(
+        session, CHAT.format(backend=pushed.backend_url).replace("title: Chat", "title: Kept"), context="/kept"
+    )
+    flow.deploy_and_publish(session, api["id"])
+    app = flow.application_with_token(session, "Keeper", api["id"])
+    url = f"{pushed.gateway_ws}/kept/1.0.0/plain"
+    wait_until(lambda: flow.handshake_status(url, app["headers"])[0] == 101, 10, what="deployed")
+
+    pushed.processes["gateway"].stop()
+    pushed.processes["portal"].stop()
+    pushed.start_gateway()  # the same data directory, no portal to ask
+    health = requests.get(f"{pushed.gateway_http}/health", timeout=5).json()
+    assert (health["status"], health["snapshotSource"], health["controlPlaneReachable"]) == ("UP", "disk", False)
+    with connect(url, additional_headers=app["headers"]) as ws:
+        ws.send("still served")
+        assert ws.recv(timeout=5) == "still served"
