@@ -2,6 +2,7 @@
 and a gateway restarted while the portal is down serves the snapshot it kept on disk."""
 
 import contextlib
+import json
 import time
 
 import pytest
@@ -68,6 +69,7 @@ def test_a_deploy_reaches_two_gateways_within_200_ms_through_redis(pushed):
                     arrived[u] = time.monotonic() - start
             time.sleep(0.01)
         assert len(arrived) == 2, arrived
+        (pushed.data_dir / "propagation.json").write_text(json.dumps(list(arrived.values())))
         assert max(arrived.values()) < 0.2, arrived
     finally:
         other.stop()
