@@ -40,8 +40,9 @@ def _connect(url, headers):
     )
 
 
-async def pingpong(url, headers, conns, msgs, size):
-    payload = "x" * size
+async def _timed(url, headers, conns, payload, rounds, burst) -> dict:
+    """``conns`` connections each warm up, then do ``rounds`` of: send ``burst`` messages,
+    read ``burst`` echoes. Latency is per round; the rate counts messages (round trips)."""
     latencies: list[float] = []
     sockets = [await _connect(url, headers) for _ in range(conns)]
 
@@ -49,35 +50,7 @@ async def pingpong(url, headers, conns, msgs, size):
         for _ in range(WARMUP):
             await ws.send(payload)
             await ws.recv()
-        for _ in range(msgs):
-            t = time.perf_counter()
-            await ws.send(payload)
-            await ws.recv()
-            latencies.append(time.perf_counter() - t)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(run(ws) for ws in sockets))
-    wall = time.perf_counter() - start
-    for ws in sockets:
-        await ws.close()
-    return {
-        "rate": conns * msgs / wall,
-        "p50_ms": _pct(latencies, 50) * 1e3,
-        "p99_ms": _pct(latencies, 99) * 1e3,
-        "count": conns * msgs,
-    }
-
-
-async def pipeline(url, headers, conns, burst, msgs):
-    payload = "x" * 64
-    latencies: list[float] = []
-    sockets = [await _connect(url, headers) for _ in range(conns)]
-
-    async def run(ws):
-        for _ in range(WARMUP):
-            await ws.send(payload)
-            await ws.recv()
-        for _ in range(msgs // burst):
+        for _ in range(rounds):
             t = time.perf_counter()
             for _ in range(burst):
                 await ws.send(payload)
@@ -90,13 +63,21 @@ async def pipeline(url, headers, conns, burst, msgs):
     wall = time.perf_counter() - start
     for ws in sockets:
         await ws.close()
-    total = conns * (msgs // burst) * burst
+    total = conns * rounds * burst
     return {
         "rate": total / wall,
         "p50_ms": _pct(latencies, 50) * 1e3,
         "p99_ms": _pct(latencies, 99) * 1e3,
         "count": total,
     }
+
+
+async def pingpong(url, headers, conns, msgs, size):
+    return await _timed(url, headers, conns, "x" * size, rounds=msgs, burst=1)
+
+
+async def pipeline(url, headers, conns, burst, msgs):
+    return await _timed(url, headers, conns, "x" * 64, rounds=msgs // burst, burst=burst)
 
 
 async def handshake(url, headers, total, concurrency):

@@ -205,3 +205,9 @@ def masked_frame(opcode: int, payload: bytes) -> bytes:
     else:
         head = bytes([0x80 | opcode, 0x80 | 127]) + struct.pack("!Q", n)
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def chat_doc(backend: str, title: str = "Chat") -> str:
+    """The CHAT AsyncAPI document for ``backend``, under another title when several tests
+    import it (an API name is not unique, but it reads better in logs and pages)."""
+    return CHAT.format(backend=backend).replace("title: Chat", f"title: {title}")

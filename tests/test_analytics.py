@@ -10,7 +10,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests import flow
-from tests.flow import CHAT, PUB, call
+from tests.flow import PUB, call
 from tests.stack import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +34,7 @@ def counted(stack, admin_http):
     )
     api = flow.import_api(
         admin_http,
-        CHAT.format(backend=stack.backend_url).replace("title: Chat", "title: Counted"),
+        flow.chat_doc(stack.backend_url, "Counted"),
         context="/counted",
         policies=["4PerMinCounted"],
     )

@@ -74,7 +74,7 @@ def test_walk_from_import_to_try_out(page, stack, tmp_path):
     shot(page, stack, "02-import-errors")
 
     good = tmp_path / "chat.yaml"
-    good.write_text(CHAT.format(backend=stack.backend_url).replace("title: Chat", "title: BrowserChat"))
+    good.write_text(flow.chat_doc(stack.backend_url, "BrowserChat"))
     page.get_by_label("AsyncAPI file (YAML or JSON)").set_input_files(str(good))
     page.get_by_label("Context").fill("/browser")
     page.get_by_role("button", name="Import").click()

@@ -17,7 +17,6 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests import flow
-from tests.flow import CHAT
 from tests.stack import free_port
 
 pytestmark = pytest.mark.e2e
@@ -59,9 +58,7 @@ def test_backend_that_hangs_at_the_handshake_is_502(stack, admin_http):
     hang.listen(8)  # the kernel completes TCP handshakes; nobody ever answers HTTP
     try:
         backend = f"ws://127.0.0.1:{hang.getsockname()[1]}"
-        api = flow.import_api(
-            admin_http, CHAT.format(backend=backend).replace("title: Chat", "title: Hang"), context="/hang"
-        )
+        api = flow.import_api(admin_http, flow.chat_doc(backend, "Hang"), context="/hang")
         flow.deploy_and_publish(admin_http, api["id"])
         app = flow.application_with_token(admin_http, "HangClient", api["id"])
         url = f"{stack.gateway_ws}/hang/1.0.0/plain"

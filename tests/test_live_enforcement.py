@@ -56,7 +56,7 @@ def _fresh_api(stack, admin_http, context):
     """An API of its own for changes that affect every consumer (block, undeploy, retire)."""
     api = flow.import_api(
         admin_http,
-        CHAT.format(backend=stack.backend_url).replace("title: Chat", f"title: {context[1:]}"),
+        flow.chat_doc(stack.backend_url, context[1:]),
         context=context,
     )
     flow.deploy_and_publish(admin_http, api["id"])

@@ -7,7 +7,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests import flow
-from tests.flow import CHAT, call
+from tests.flow import call
 from tests.stack import free_port
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +37,7 @@ def _policy(admin_http, level, name, count, action="notify", max_connections=0):
 def _api_with_plan(stack, admin_http, context, plan, app_policy="Unlimited"):
     api = flow.import_api(
         admin_http,
-        CHAT.format(backend=stack.backend_url).replace("title: Chat", f"title: {context[1:]}"),
+        flow.chat_doc(stack.backend_url, context[1:]),
         context=context,
         policies=[plan],
     )

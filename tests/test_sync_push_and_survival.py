@@ -84,9 +84,7 @@ def test_a_deployment_reaches_only_the_gateways_of_its_environment(stack, admin_
         json={"name": "Edge", "displayName": "Edge gateways", "vhosts": [{"host": "edge.localhost"}]},
     )
     assert call(admin_http, "POST", "/api/am/admin/v4/environments", 409, json={"name": "Edge"})
-    api = flow.import_api(
-        admin_http, CHAT.format(backend=stack.backend_url).replace("title: Chat", "title: Edgy"), context="/edgy"
-    )
+    api = flow.import_api(admin_http, flow.chat_doc(stack.backend_url, "Edgy"), context="/edgy")
     rev = call(admin_http, "POST", f"{PUB}/apis/{api['id']}/revisions", 201, json={})
     call(
         admin_http,
@@ -121,9 +119,7 @@ def test_gateways_keep_serving_while_redis_is_away_and_catch_up_when_it_returns(
         health = f"{stack.gateway_http}/health"
         wait_until(lambda: requests.get(health, timeout=1).json()["pushConnected"], 10, what="push connected")
         session = _session(stack)
-        api = flow.import_api(
-            session, CHAT.format(backend=stack.backend_url).replace("title: Chat", "title: Away"), context="/away"
-        )
+        api = flow.import_api(session, flow.chat_doc(stack.backend_url, "Away"), context="/away")
         flow.deploy_and_publish(session, api["id"])
         app = flow.application_with_token(session, "Stayer", api["id"])
         target = f"{stack.gateway_ws}/away/1.0.0/plain"
@@ -226,9 +222,7 @@ def test_a_revocation_closes_connections_on_both_gateways_within_2_s(pushed):
     from websockets.exceptions import ConnectionClosed
 
     session = _session(pushed)
-    api = flow.import_api(
-        session, CHAT.format(backend=pushed.backend_url).replace("title: Chat", "title: Twice"), context="/twice"
-    )
+    api = flow.import_api(session, flow.chat_doc(pushed.backend_url, "Twice"), context="/twice")
     flow.deploy_and_publish(session, api["id"])
     app = flow.application_with_token(session, "TwoPlaces", api["id"])
     second = free_port()
@@ -262,9 +256,7 @@ def test_a_revocation_closes_connections_on_both_gateways_within_2_s(pushed):
 def test_a_gateway_restarted_while_the_portal_is_down_serves_from_its_disk_snapshot(pushed):
     """Last in this file: it stops the shared stack's portal for good."""
     session = _session(pushed)
-    api = flow.import_api(
-        session, CHAT.format(backend=pushed.backend_url).replace("title: Chat", "title: Kept"), context="/kept"
-    )
+    api = flow.import_api(session, flow.chat_doc(pushed.backend_url, "Kept"), context="/kept")
     flow.deploy_and_publish(session, api["id"])
     app = flow.application_with_token(session, "Keeper", api["id"])
     url = f"{pushed.gateway_ws}/kept/1.0.0/plain"
