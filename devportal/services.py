@@ -57,7 +57,7 @@ def subscription_create(*, application: Application, api: Api, throttling_policy
         target=sub,
         detail={"api": str(api.id), "application": str(application.id)},
     )
-    config_changed()
+    config_changed(_subscription_delta(sub))
     return sub
 
 
@@ -77,8 +77,13 @@ def subscription_delete(*, subscription: Subscription, user) -> None:
         target=subscription,
         detail={"api": str(subscription.api_id), "application": str(subscription.application_id)},
     )
+    delta = {
+        "kind": "unsubscribe",
+        "application": str(subscription.application_id),
+        "subscription": str(subscription.id),
+    }
     subscription.delete()
-    config_changed()
+    config_changed(delta)
 
 
 @transaction.atomic
@@ -93,5 +98,19 @@ def subscription_block(*, subscription: Subscription, state: str, acting_user) -
     audit_record(
         actor=acting_user, action="subscription.block", target=subscription, detail={"from": previous, "to": state}
     )
-    config_changed()
+    config_changed(_subscription_delta(subscription))
     return subscription
+
+
+def _subscription_delta(sub: Subscription) -> dict:
+    """What gateways need to know of one subscription (gateway_sync.snapshot.SubscriptionConfig)."""
+    return {
+        "kind": "subscription",
+        "application": str(sub.application_id),
+        "subscription": {
+            "id": str(sub.id),
+            "api_id": str(sub.api_id),
+            "policy": sub.throttling_policy,
+            "status": sub.status,
+        },
+    }

@@ -42,6 +42,13 @@ class State:
             frozenset(snapshot.disconnect),
         )
 
+    def with_snapshot(self, snapshot: Snapshot) -> State:
+        """This state with a snapshot that differs only by deltas (revocations, subscriptions):
+        the compiled routes and the verifier, with its cache of checked tokens, are kept."""
+        return State(
+            snapshot, self.routes, self.verifier, frozenset(snapshot.revoked), self.application_ids, self.disconnect
+        )
+
 
 @dataclass(frozen=True)
 class Refusal:

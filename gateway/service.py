@@ -21,7 +21,7 @@ from gateway.jwks import JwksCache
 from gateway.ratelimit import CounterBackend, InMemoryCounters
 from gateway.registry import Registry
 from gateway.testkey import TestKeyIssuer
-from gateway_sync.snapshot import snapshot_from_dict
+from gateway_sync.snapshot import snapshot_apply, snapshot_from_dict, snapshot_to_dict
 
 log = logging.getLogger("tidegate.gateway")
 
@@ -80,6 +80,7 @@ class Gateway:
         self._push_task: asyncio.Task | None = None
         self.push_connected = False
         self.snapshot_source = ""  # "portal" or "disk"
+        self.last_update = ""  # "full" or "delta"
         self.snapshot_path = snapshot_path
         self._sync_lock = asyncio.Lock()
         self.counters = counters or InMemoryCounters()
@@ -161,24 +162,31 @@ class Gateway:
 
     async def _sync_once(self) -> bool:
         headers = {"Authorization": f"Bearer {self.token}"}
+        params = {"environments": ",".join(self.environments)}
         if self.state is not None:
             headers["If-None-Match"] = f'"{self.state.snapshot.version}"'
+            params["since"] = str(self.state.snapshot.version)
         url = f"{self.portal_url}/internal/gateway/snapshot"
         try:
             async with self.session.get(
-                url,
-                params={"environments": ",".join(self.environments)},
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=10),
+                url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=10)
             ) as resp:
                 if resp.status == 304:
                     self.synced_at = time.time()
                     return False
                 resp.raise_for_status()
                 data = await resp.json()
-            state = State.build(
-                snapshot_from_dict(data), extra_issuers=[self.testkey.issuer_config()], remote_keys=self.jwks
-            )
+            if "deltas" in data and self.state is not None and data.get("since") == self.state.snapshot.version:
+                # Small changes: applied to what we hold; routes, keys and the token cache stay.
+                snapshot = snapshot_apply(self.state.snapshot, data["deltas"], int(data["version"]))
+                state = self.state.with_snapshot(snapshot)
+                data = snapshot_to_dict(snapshot)
+                self.last_update = "delta"
+            else:
+                state = State.build(
+                    snapshot_from_dict(data), extra_issuers=[self.testkey.issuer_config()], remote_keys=self.jwks
+                )
+                self.last_update = "full"
         except (TimeoutError, aiohttp.ClientError, ValueError, KeyError, TypeError, JoseError) as exc:
             if not self._sync_failing:
                 log.warning("snapshot sync failed, serving the last known configuration: %s", exc)
@@ -309,6 +317,7 @@ class Gateway:
             "snapshotAgeSeconds": round(time.time() - self.synced_at, 3) if self.synced_at else None,
             "controlPlaneReachable": not self._sync_failing,
             "snapshotSource": self.snapshot_source,
+            "lastUpdate": self.last_update,
             "pushConnected": self.push_connected,
             "apis": len(snap.apis) if snap else 0,
             "openConnections": len(self.registry),

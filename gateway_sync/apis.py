@@ -6,8 +6,8 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from gateway_sync.services import config_version
-from gateway_sync.snapshot import snapshot_build, snapshot_to_dict
+from gateway_sync.services import config_deltas, config_version
+from gateway_sync.snapshot import SCHEMA_VERSION, snapshot_build, snapshot_to_dict
 
 
 def gateway_authorized(request) -> bool:
@@ -34,5 +34,13 @@ def snapshot_view(request):
     etag = f'"{version}"'
     if request.headers.get("If-None-Match") == etag:
         return HttpResponse(status=304, headers={"ETag": etag})
+    since = request.GET.get("since", "")
+    if since.isdigit() and int(since) < version:
+        deltas = config_deltas(since=int(since), version=version)
+        if deltas is not None:
+            return JsonResponse(
+                {"schema": SCHEMA_VERSION, "version": version, "since": int(since), "deltas": deltas},
+                headers={"ETag": etag},
+            )
     snapshot = snapshot_build(environments=environments, version=version)
     return JsonResponse(snapshot_to_dict(snapshot), headers={"ETag": etag})

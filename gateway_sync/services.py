@@ -1,30 +1,44 @@
 import logging
 
 from django.db import transaction
-from django.db.models import F
 
-from gateway_sync.models import ConfigVersion
+from gateway_sync.models import ConfigChange, ConfigVersion
 
 log = logging.getLogger(__name__)
 
 
-def config_changed() -> None:
+def config_changed(delta: dict | None = None) -> None:
     """Tell gateways that what they enforce changed, once the current transaction commits.
 
-    Called by every service whose write a gateway must see. Gateways poll the version
-    (push through Redis comes with scale-out) and refetch the snapshot when it moves.
+    Called by every service whose write a gateway must see. ``delta`` describes a small
+    change (``{"kind": "revoke", "jtis": [...]}``, ``{"kind": "subscription", ...}``) that
+    gateways can apply without fetching the whole snapshot; without one they fetch it all.
     """
-    transaction.on_commit(_bump)
+    transaction.on_commit(lambda: _bump(delta))
 
 
 CONFIG_GROUP = "tidegate.config"
+KEPT_CHANGES = 500  # a gateway further behind than this fetches a full snapshot
 
 
-def _bump() -> None:
-    updated = ConfigVersion.objects.filter(pk=1).update(version=F("version") + 1)
-    if not updated:
-        ConfigVersion.objects.get_or_create(pk=1, defaults={"version": 2})
+def _bump(delta: dict | None = None) -> None:
+    with transaction.atomic():
+        row, _ = ConfigVersion.objects.select_for_update().get_or_create(pk=1)
+        row.version += 1
+        row.save(update_fields=["version", "updated_time"])
+        kind = (delta or {}).get("kind", "full")
+        ConfigChange.objects.create(version=row.version, kind=kind, payload=delta or {})
+        ConfigChange.objects.filter(version__lte=row.version - KEPT_CHANGES).delete()
     _push()
+
+
+def config_deltas(*, since: int, version: int) -> list[dict] | None:
+    """The deltas from ``since`` (exclusive) to ``version``, or None when any step needs a
+    full snapshot (a change of another kind, or a gap: the changes were purged)."""
+    changes = list(ConfigChange.objects.filter(version__gt=since, version__lte=version).order_by("version"))
+    if len(changes) != version - since or any(c.kind == "full" for c in changes):
+        return None
+    return [c.payload for c in changes]
 
 
 def _push() -> None:

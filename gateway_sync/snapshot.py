@@ -139,6 +139,29 @@ def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
     )
 
 
+def snapshot_apply(snapshot: Snapshot, deltas: list[dict], version: int) -> Snapshot:
+    """``snapshot`` with small changes applied: revocations and subscription changes."""
+    from dataclasses import replace
+
+    revoked = list(snapshot.revoked)
+    applications = dict(snapshot.applications)
+    for delta in deltas:
+        kind = delta.get("kind")
+        if kind == "revoke":
+            revoked.extend(j for j in delta["jtis"] if j not in revoked)
+        elif kind in ("subscription", "unsubscribe"):
+            app_id = delta["application"]
+            sub = SubscriptionConfig(**delta["subscription"]) if kind == "subscription" else None
+            sub_id = sub.id if sub else delta["subscription"]
+            for key, app in applications.items():
+                if app.id == app_id:
+                    kept = tuple(s for s in app.subscriptions if s.id != sub_id)
+                    applications[key] = replace(app, subscriptions=kept + ((sub,) if sub else ()))
+        else:
+            raise ValueError(f"unknown delta {kind!r}")
+    return replace(snapshot, version=version, revoked=tuple(revoked), applications=applications)
+
+
 def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
     """Everything gateways of ``environments`` enforce: deployed revisions with the API's
     live lifecycle state, applications and subscriptions by consumer key, trusted issuers."""

@@ -51,14 +51,16 @@ def secret_regenerate(*, client: OAuthClient, user) -> str:
     secret = secrets.token_urlsafe(32)
     client.client_secret_digest = OAuthClient.digest(secret)
     client.save(update_fields=["client_secret_digest"])
-    revoked = client.tokens.filter(revoked=False, expires_at__gt=timezone.now()).update(revoked=True)
+    live = client.tokens.filter(revoked=False, expires_at__gt=timezone.now())
+    jtis = list(live.values_list("jti", flat=True))
+    live.update(revoked=True)
     audit_record(
         actor=user,
         action="keys.regenerate-secret",
         target=client.application,
-        detail={"consumerKey": client.client_id, "tokensRevoked": revoked},
+        detail={"consumerKey": client.client_id, "tokensRevoked": len(jtis)},
     )
-    config_changed()
+    config_changed({"kind": "revoke", "jtis": jtis})
     return secret
 
 
@@ -69,7 +71,7 @@ def token_revoke(*, token: IssuedToken, user=None) -> None:
     token.revoked = True
     token.save(update_fields=["revoked"])
     audit_record(actor=user, action="token.revoke", target=token.client.application, detail={"jti": token.jti})
-    config_changed()
+    config_changed({"kind": "revoke", "jtis": [token.jti]})
 
 
 @transaction.atomic

@@ -81,6 +81,8 @@ def test_revoked_token_closes_with_4001(stack, admin_http, chat):
     assert code == 4001 and "revoked" in reason and seconds < WITHIN
     status, body = flow.handshake_status(f"{stack.gateway_ws}/chat/1.0.0/plain", app["headers"])
     assert (status, body["code"]) == (401, "900901")
+    # the revocation travelled as a delta, not as a whole snapshot
+    assert requests.get(f"{stack.gateway_http}/health", timeout=5).json()["lastUpdate"] == "delta"
 
 
 def test_regenerated_secret_closes_connections_of_old_tokens_with_4001(stack, admin_http, chat):

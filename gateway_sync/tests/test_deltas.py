@@ -1,0 +1,62 @@
+"""Small changes travel as deltas; anything else, or a gap, means a full snapshot."""
+
+import pytest
+from django.test import Client
+
+from devportal.services import application_ensure_default, subscription_block, subscription_create
+from gateway_sync.models import ConfigChange
+from gateway_sync.services import config_deltas, config_version
+from gateway_sync.snapshot import snapshot_apply, snapshot_build
+from keymanager.services import keys_generate
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)  # deltas are recorded after commit
+
+
+@pytest.fixture
+def world():
+    owner = factories.user("owner", roles=["creator", "publisher"])
+    api = factories.published_api(owner)
+    app = application_ensure_default(user=owner)
+    keys_generate(application=app, key_type="PRODUCTION", grant_types=None, user=owner)
+    return owner, api, app
+
+
+def test_subscription_changes_are_deltas_that_rebuild_the_same_snapshot(world):
+    owner, api, app = world
+    before = config_version()
+    old = snapshot_build(environments=["Default"], version=before)
+    sub = subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=owner)
+    subscription_block(subscription=sub, state="BLOCKED", acting_user=owner)
+    now = config_version()
+    deltas = config_deltas(since=before, version=now)
+    assert [d["kind"] for d in deltas] == ["subscription", "subscription"]
+    patched = snapshot_apply(old, deltas, now)
+    full = snapshot_build(environments=["Default"], version=now)
+    assert patched.applications == full.applications and patched.version == full.version
+
+
+def test_other_changes_and_gaps_need_a_full_snapshot(world):
+    owner, api, app = world
+    before = config_version()
+    sub = subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=owner)
+    assert config_deltas(since=before, version=config_version()) is not None
+    factories.api(owner, context="/another")  # creating an API records no change...
+    from publisher.services import api_change_lifecycle
+
+    api_change_lifecycle(api=api, action="Block", user=owner)  # ...but a lifecycle change is a full one
+    assert config_deltas(since=before, version=config_version()) is None
+    later = config_version()
+    subscription_block(subscription=sub, state="UNBLOCKED", acting_user=owner)
+    ConfigChange.objects.filter(version=later + 1).delete()  # a purged change: a gap
+    assert config_deltas(since=later, version=config_version()) is None
+
+
+def test_the_snapshot_endpoint_answers_deltas_when_it_can(world, settings):
+    owner, api, app = world
+    before = config_version()
+    subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=owner)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {settings.TIDEGATE['GATEWAY_TOKEN']}")
+    data = client.get("/internal/gateway/snapshot", {"since": before}).json()
+    assert data["since"] == before and data["deltas"][0]["kind"] == "subscription"
+    assert "apis" in client.get("/internal/gateway/snapshot", {"since": before - 1}).json()  # lifecycle change: full
