@@ -116,22 +116,45 @@ def test_gateways_keep_serving_while_redis_is_away_and_catch_up_when_it_returns(
     stack = Stack(tmp_path_factory.mktemp("away"), extra_env={"REDIS_URL": url, "TIDEGATE_SYNC_INTERVAL": "0.5"})
     try:
         stack.start()
-        health = f"{stack.gateway_http}/health"
-        wait_until(lambda: requests.get(health, timeout=1).json()["pushConnected"], 10, what="push connected")
+        second = free_port()
+        stack.spawn_gateway("gateway-b", second)
+        healths = [f"{stack.gateway_http}/health", f"http://127.0.0.1:{second}/health"]
+        for health in healths:
+            wait_until(lambda h=health: requests.get(h, timeout=1).json()["pushConnected"], 10, what="push connected")
         session = _session(stack)
-        api = flow.import_api(session, flow.chat_doc(stack.backend_url, "Away"), context="/away")
+        call(
+            session,
+            "POST",
+            "/api/am/admin/v4/throttling/policies/subscription",
+            201,
+            json={
+                "policyName": "4PerMinAway",
+                "defaultLimit": {
+                    "type": "EVENTCOUNTLIMIT",
+                    "eventCount": {"timeUnit": "min", "unitTime": 1, "eventCount": 4},
+                },
+            },
+        )
+        api = flow.import_api(
+            session, flow.chat_doc(stack.backend_url, "Away"), context="/away", policies=["4PerMinAway"]
+        )
         flow.deploy_and_publish(session, api["id"])
-        app = flow.application_with_token(session, "Stayer", api["id"])
-        target = f"{stack.gateway_ws}/away/1.0.0/plain"
-        wait_until(lambda: flow.handshake_status(target, app["headers"])[0] == 101, 5, what="deployed")
+        app = flow.application_with_token(session, "Stayer", api["id"], plan="4PerMinAway")
+        targets = [f"ws://127.0.0.1:{p}/away/1.0.0/plain" for p in (stack.ws_port, second)]
+        for target in targets:
+            wait_until(lambda t=target: flow.handshake_status(t, app["headers"])[0] == 101, 5, what="deployed")
 
         redis.kill()
         redis.wait(10)
-        with connect(target, additional_headers=app["headers"]) as ws:  # relaying and local limits go on
-            for i in range(5):
-                ws.send(f"no redis {i}")
-                assert ws.recv(timeout=5) == f"no redis {i}"
-        wait_until(lambda: not requests.get(health, timeout=1).json()["pushConnected"], 10, what="push lost")
+        for target in targets:  # both relay, each holding the limit with its own counters
+            with connect(target, additional_headers=app["headers"]) as ws:
+                for i in range(2):
+                    ws.send(f"no redis {i}")
+                    assert ws.recv(timeout=5) == f"no redis {i}"
+                ws.send("over")
+                assert ws.recv(timeout=5).startswith("Error code: 4003")
+        for health in healths:
+            wait_until(lambda h=health: not requests.get(h, timeout=1).json()["pushConnected"], 10, what="push lost")
         # changes still arrive, by the pull
         call(
             session,
@@ -139,14 +162,17 @@ def test_gateways_keep_serving_while_redis_is_away_and_catch_up_when_it_returns(
             f"{PUB}/subscriptions/block-subscription",
             params={"subscriptionId": app["subscription"], "blockState": "BLOCKED"},
         )
-        wait_until(lambda: flow.handshake_status(target, app["headers"])[0] == 403, 5, what="pulled without Redis")
+        for target in targets:
+            wait_until(lambda t=target: flow.handshake_status(t, app["headers"])[0] == 403, 5, what="pulled")
 
         url, redis = start_redis(workdir, port)  # Redis is back on the same address
-        wait_until(lambda: requests.get(health, timeout=1).json()["pushConnected"], 15, what="push back")
+        for health in healths:
+            wait_until(lambda h=health: requests.get(h, timeout=1).json()["pushConnected"], 15, what="push back")
         call(
             session, "POST", f"{PUB}/subscriptions/unblock-subscription", params={"subscriptionId": app["subscription"]}
         )
-        wait_until(lambda: flow.handshake_status(target, app["headers"])[0] == 101, 5, what="in sync again")
+        for target in targets:
+            wait_until(lambda t=target: flow.handshake_status(t, app["headers"])[0] == 101, 5, what="in sync again")
     finally:
         stack.stop()
         redis.kill()
