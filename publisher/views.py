@@ -126,3 +126,22 @@ def _detail_action(request, api):
         if event:
             messages.success(request, f"Lifecycle: {event.previous_state} → {event.post_state}.")
     return redirect("publisher:detail", api_id=api.id)
+
+
+@role_required(CREATOR, PUBLISHER)
+def import_project(request):
+    """Import an API project archive (apictl layout) from the API list page."""
+    from publisher.archives import MAX_ARCHIVE_BYTES, import_archive
+
+    upload = request.FILES.get("file") if request.method == "POST" else None
+    if upload is None:
+        messages.error(request, "Choose an API project archive (.zip) to import.")
+        return redirect("publisher:index")
+    if upload.size > MAX_ARCHIVE_BYTES:
+        messages.error(request, f"The archive is larger than {MAX_ARCHIVE_BYTES // 2**20} MiB.")
+        return redirect("publisher:index")
+    api = run_service(request, import_archive, provider=request.user, content=upload.read())
+    if api is None:
+        return redirect("publisher:index")
+    messages.success(request, f"Imported {api.name} {api.version} from the project archive.")
+    return redirect("publisher:detail", api_id=api.id)

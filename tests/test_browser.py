@@ -88,6 +88,18 @@ def test_walk_from_import_to_try_out(page, stack, tmp_path):
     page.get_by_role("button", name="Publish", exact=True).click()
     expect(page.locator("#lifecycle-state")).to_have_text("PUBLISHED")
     shot(page, stack, "03-publisher-api")
+    with page.expect_download() as download:
+        page.locator("#download-project").click()
+    assert download.value.suggested_filename == "BrowserChat-1.0.0.zip"
+    project = tmp_path / "BrowserChat-1.0.0.zip"
+    download.value.save_as(project)
+
+    # The same project imported again is refused (same context and version) with the reason shown.
+    page.get_by_role("link", name="APIs").first.click()
+    page.get_by_text("Import an API project").click()
+    page.get_by_label("API project archive").set_input_files(str(project))
+    page.get_by_role("button", name="Import project").click()
+    expect(page.get_by_role("alert")).to_contain_text("already exists")
 
     # Dev Portal: an application, a subscription, then Try Out.
     page.locator("header nav").get_by_role("link", name="Applications").click()
