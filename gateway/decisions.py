@@ -66,13 +66,19 @@ class Refusal:
 @dataclass(frozen=True)
 class Admission:
     match: Match
-    upstream_url: str
+    endpoint: str
+    query: str
     key_type: str
     token: VerifiedToken | None = None
     application: ApplicationConfig | None = None
     subscription: SubscriptionConfig | None = None
     # Header names (lower-case) never sent upstream.
     strip_headers: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def upstream_url(self) -> str:
+        """Built when a connection is opened, not each time an open one is re-judged."""
+        return backend_url(self.endpoint, self.match.topic.uri_mapping, self.match.params, self.query)
 
 
 def _unauthorized(
@@ -197,8 +203,7 @@ def judge(
             "Resource forbidden",
             f"{key_type.title()} key offered to an API with no {key_type.lower()} endpoint",
         )
-    url = backend_url(endpoint, topic.uri_mapping, match.params, query)
-    return Admission(match, url, key_type, token, app, sub, strip)
+    return Admission(match, endpoint, query, key_type, token, app, sub, strip)
 
 
 def _self_contained(claims: dict, api, key_type: str) -> tuple[ApplicationConfig, SubscriptionConfig | None]:

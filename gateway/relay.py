@@ -196,16 +196,14 @@ class Relay:
             scope["path"],
             query,
             decision.token,
-            decision.match.api.id,
+            match.api.id,
             app.id if app else None,
             terminate,
             app_in_snapshot=bool(app and not app.self_contained),
             app_name=app.name if app else "",
             topic=match.topic.name,
         )
-        limits = limits_for(
-            snapshot=state.snapshot, api=decision.match.api, subscription=decision.subscription, application=app
-        )
+        limits = limits_for(snapshot=state.snapshot, api=match.api, subscription=decision.subscription, application=app)
         return backend, conn, FrameLimiter(gateway.counters, limits)
 
     async def _refuse(self, scope, send, refusal: Refusal, state, started: float) -> None:
@@ -254,6 +252,17 @@ class Relay:
             log.warning("backend connect failed: %s (%s)", type(exc).__name__, decision.match.api.name)
             return None
 
+    async def _refused(self, payload, limiter: FrameLimiter, send, conn: LiveConnection) -> bool:
+        """Count one frame against the connection's limits; when over, carry out the
+        policy's action and answer True (the frame is dropped)."""
+        refused = limiter.check(payload)
+        if refused == NEED_LEASE:
+            refused = await limiter.check_shared(payload)
+        if refused is None:
+            return False
+        await self._throttled(refused, limiter, send, conn)
+        return True
+
     async def _throttled(self, policy, limiter: FrameLimiter, send, conn: LiveConnection) -> None:
         if policy.action == "close":
             if not conn.closing:
@@ -273,16 +282,12 @@ class Relay:
                 text = message.get("text")
                 payload = text if text is not None else (message.get("bytes") or b"")
                 if limiter:
-                    refused = limiter.check(payload)
-                    if refused == NEED_LEASE:
-                        refused = await limiter.check_shared(payload)
-                    if refused is not None:
-                        conn.throttled_in += 1
-                        try:
-                            await self._throttled(refused, limiter, send, conn)
-                        except (OSError, RuntimeError):
-                            return
-                        continue
+                    try:
+                        if await self._refused(payload, limiter, send, conn):
+                            conn.throttled_in += 1
+                            continue
+                    except (OSError, RuntimeError):  # the client went away while being told
+                        return
                 try:
                     if text is not None:
                         await backend.send_str(text)
@@ -308,14 +313,9 @@ class Relay:
                 if msg.type == aiohttp.WSMsgType.TEXT or msg.type == aiohttp.WSMsgType.BINARY:
                     if track_idle:
                         conn.last_activity = time.monotonic()
-                    if limiter:
-                        refused = limiter.check(msg.data)
-                        if refused == NEED_LEASE:
-                            refused = await limiter.check_shared(msg.data)
-                        if refused is not None:
-                            conn.throttled_out += 1
-                            await self._throttled(refused, limiter, send, conn)
-                            continue
+                    if limiter and await self._refused(msg.data, limiter, send, conn):
+                        conn.throttled_out += 1
+                        continue
                     key = "text" if msg.type == aiohttp.WSMsgType.TEXT else "bytes"
                     conn.frames_out += 1
                     conn.bytes_out += _size(msg.data)

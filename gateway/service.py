@@ -183,9 +183,7 @@ class Gateway:
                 data = snapshot_to_dict(snapshot)
                 self.last_update = "delta"
             else:
-                state = State.build(
-                    snapshot_from_dict(data), extra_issuers=[self.testkey.issuer_config()], remote_keys=self.jwks
-                )
+                state = self.build_state(snapshot_from_dict(data))
                 self.last_update = "full"
         except (TimeoutError, aiohttp.ClientError, ValueError, KeyError, TypeError, JoseError) as exc:
             if not self._sync_failing:
@@ -195,6 +193,10 @@ class Gateway:
         self._save(data)
         self.snapshot_source = "portal"
         return await self._apply(state)
+
+    def build_state(self, snapshot) -> State:
+        """A full snapshot plus this gateway's own trust: its /testkey issuer and JWKS cache."""
+        return State.build(snapshot, extra_issuers=[self.testkey.issuer_config()], remote_keys=self.jwks)
 
     def _save(self, data: dict) -> None:
         """Keep the last good snapshot on disk, to start from when the portal is away."""
@@ -216,9 +218,7 @@ class Gateway:
             return False
         try:
             data = json.loads(self.snapshot_path.read_text())
-            self.state = State.build(
-                snapshot_from_dict(data), extra_issuers=[self.testkey.issuer_config()], remote_keys=self.jwks
-            )
+            self.state = self.build_state(snapshot_from_dict(data))
         except (OSError, ValueError, KeyError, TypeError, JoseError) as exc:
             log.warning("the snapshot on disk is unusable: %s", exc)
             return False

@@ -139,6 +139,16 @@ def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
     )
 
 
+def topic_configs(definition: dict[str, Any]) -> tuple[TopicConfig, ...]:
+    """What the gateway enforces of an AsyncAPI document's channels."""
+    from publisher import asyncapi
+
+    return tuple(
+        TopicConfig(name=t.name, scopes=t.scopes, uri_mapping=t.uri_mapping, secured=t.secured)
+        for t in asyncapi.topics(definition)
+    )
+
+
 def snapshot_apply(snapshot: Snapshot, deltas: list[dict], version: int) -> Snapshot:
     """``snapshot`` with small changes applied: revocations and subscription changes."""
     from dataclasses import replace
@@ -174,7 +184,6 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
     from devportal.models import Application, Subscription
     from keymanager import signing
     from keymanager.models import ExternalIssuer, IssuedToken, OAuthClient
-    from publisher import asyncapi
     from publisher.models import Deployment, ThrottlingPolicy
 
     apis = []
@@ -202,10 +211,7 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
                 sandbox_endpoint=(snap["endpointConfig"].get("sandbox_endpoints") or {}).get("url", ""),
                 authorization_header=snap.get("authorizationHeader") or "Authorization",
                 api_policy=snap.get("apiThrottlingPolicy") or "",
-                topics=tuple(
-                    TopicConfig(name=t.name, scopes=t.scopes, uri_mapping=t.uri_mapping, secured=t.secured)
-                    for t in asyncapi.topics(definition)
-                ),
+                topics=topic_configs(definition),
             )
         )
 

@@ -9,7 +9,6 @@ as the trusted issuer (no subscriptions in this mode, as in Choreo Connect stand
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import re
@@ -23,9 +22,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from gateway.decisions import State
 from gateway.service import Gateway
-from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig
+from gateway_sync.snapshot import ApiConfig, Snapshot, topic_configs
 from portal.errors import ApplicationError
 
 log = logging.getLogger("tidegate.adapter")
@@ -71,10 +69,7 @@ def api_from_archive(content: bytes) -> ApiConfig:
         revision=0,
         production_endpoint=production,
         sandbox_endpoint=sandbox or "",
-        topics=tuple(
-            TopicConfig(name=t.name, scopes=t.scopes, uri_mapping=t.uri_mapping, secured=t.secured)
-            for t in asyncapi.topics(definition)
-        ),
+        topics=topic_configs(definition),
         api_policy=props.get("apiThrottlingPolicy") or "",
     )
 
@@ -150,7 +145,7 @@ class StandaloneGateway(Gateway):
         self.version += 1
         snapshot = Snapshot(version=self.version, environments=("Default",), apis=tuple(self.store.apis.values()))
         self.snapshot_source = "archives"
-        return await self._apply(State.build(snapshot, extra_issuers=[self.testkey.issuer_config()]))
+        return await self._apply(self.build_state(snapshot))
 
 
 def _json(status: int, body) -> tuple[int, bytes, bytes]:
@@ -255,7 +250,7 @@ class Adapter:
 
     def _list(self, query):
         apis = sorted(self.gateway.store.apis.values(), key=lambda a: (a.name, a.version))
-        limit = int(query.get("limit", "0") or 0) if str(query.get("limit", "0")).isdigit() else 0
+        limit = int(query["limit"]) if query.get("limit", "").isdigit() else 0
         shown = apis[:limit] if limit else apis
         items = [
             {
@@ -307,7 +302,3 @@ def _multipart_file(content_type: str, body: bytes) -> bytes | None:
         if part.get_param("name", header="content-disposition") == "file":
             return part.get_payload(decode=True)
     return None
-
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -16,7 +16,7 @@ from pathlib import Path
 import requests
 from django.core.management.base import BaseCommand, CommandError
 
-BASE = "/api/mgw/adapter/0.1"
+from gateway_sync.standalone import ADAPTER_BASE as BASE
 
 
 def _config_path() -> Path:
