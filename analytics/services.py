@@ -12,7 +12,7 @@ from django.utils import timezone
 from analytics.models import DisconnectRequest, GatewayReport, Kind, TrafficStat
 from gateway_sync.services import config_changed
 from portal.audit import audit_record
-from portal.errors import ValidationFailed
+from portal.errors import NotFound, ValidationFailed
 
 MAX_ROWS = 50_000
 
@@ -78,7 +78,7 @@ def connection_disconnect(*, api, connection_id: str, user) -> DisconnectRequest
         for c in report.connections
     )
     if not known:
-        raise ValidationFailed("No such live connection of this API (it may have closed already)", status=404)
+        raise NotFound("No such live connection of this API (it may have closed already)")
     request, _ = DisconnectRequest.objects.get_or_create(
         connection_id=connection_id, defaults={"api_id": str(api.id), "requested_by": user}
     )
