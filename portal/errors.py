@@ -44,6 +44,11 @@ class Conflict(ApplicationError):
     message = "Conflict"
 
 
+class PreconditionFailed(ApplicationError):
+    status = 412
+    message = "Precondition Failed"
+
+
 class Forbidden(ApplicationError):
     status = 403
     message = "Forbidden"

@@ -87,10 +87,23 @@ class ApiListCreateApi(APIView):
 
 
 class ApiDetailApi(APIView):
+    """One API. ``PUT`` takes WSO2's API object (only the fields sent change) and honours
+    ``If-Match`` with the ``ETag`` of the ``GET``: a stale write is refused with 412."""
+
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        return Response(api_dto(_api_or_404(api_id)))
+        api = _api_or_404(api_id)
+        return Response(api_dto(api), headers={"ETag": services.api_etag(api)})
+
+    def put(self, request, api_id):
+        api = _api_or_404(api_id)
+        if not isinstance(request.data, dict):
+            raise ValidationFailed("Send the API as a JSON object")
+        api = services.api_update(
+            api=api, user=request.user, changes=dict(request.data), if_match=request.headers.get("If-Match")
+        )
+        return Response(api_dto(api), headers={"ETag": services.api_etag(api)})
 
     def delete(self, request, api_id):
         services.api_delete(api=_api_or_404(api_id), user=request.user)
@@ -105,9 +118,11 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
     elif inline:
         document = inline
     elif request.data.get("url"):
-        raise ValidationFailed("Import by URL is not available yet: upload the file or paste the definition")
+        from publisher.fetch import fetch_definition
+
+        document = fetch_definition(str(request.data["url"]))
     else:
-        raise ValidationFailed("Send the AsyncAPI definition as multipart 'file' (or 'inlineAPIDefinition')")
+        raise ValidationFailed("Send the AsyncAPI definition as multipart 'file', 'url' or 'inlineAPIDefinition'")
     raw_props = request.data.get("additionalProperties") or "{}"
     try:
         props = json.loads(raw_props) if isinstance(raw_props, str) else dict(raw_props)
@@ -116,6 +131,18 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
     if not isinstance(props, dict):
         raise ValidationFailed("additionalProperties must be a JSON object")
     return document, props
+
+
+class ValidateEndpointApi(APIView):
+    """``POST /apis/validate-endpoint?endpointUrl=``: try a WebSocket handshake to a backend."""
+
+    permission_classes = [IsCreatorOrPublisher]
+
+    def post(self, request):
+        from publisher.endpoint_check import check_endpoint
+
+        url = request.query_params.get("endpointUrl") or request.data.get("endpointUrl") or ""
+        return Response(check_endpoint(str(url)).as_dict())
 
 
 class ApiImportAsyncApiApi(APIView):
@@ -221,6 +248,31 @@ def _environments_body(data) -> list[dict]:
     if not isinstance(data, list) or not all(isinstance(i, dict) for i in data):
         raise ValidationFailed('Body must be a list like [{"name": "Default", "vhost": "localhost"}]')
     return data
+
+
+class ApiRevisionDetailApi(APIView):
+    permission_classes = [IsCreatorOrPublisher]
+
+    def get(self, request, api_id, revision_id):
+        return Response(revision_dto(_revision_or_404(_api_or_404(api_id), revision_id)))
+
+    def delete(self, request, api_id, revision_id):
+        api = _api_or_404(api_id)
+        services.api_revision_delete(api=api, revision=_revision_or_404(api, revision_id), user=request.user)
+        revs = [revision_dto(r) for r in selectors.revision_list(api=api)]
+        return Response({"count": len(revs), "list": revs})
+
+
+class ApiRestoreRevisionApi(APIView):
+    """``POST /apis/{apiId}/restore-revision?revisionId=``: the working copy becomes the revision."""
+
+    permission_classes = [IsCreatorOrPublisher]
+
+    def post(self, request, api_id):
+        api = _api_or_404(api_id)
+        rev = _revision_or_404(api, request.query_params.get("revisionId"))
+        api = services.api_revision_restore(api=api, revision=rev, user=request.user)
+        return Response(api_dto(api), status=201, headers={"ETag": services.api_etag(api)})
 
 
 class ApiDeployRevisionApi(APIView):

@@ -7,6 +7,7 @@ function over plain data, so it is tested without a database.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -352,3 +353,133 @@ def with_servers(doc: dict[str, Any], *, production: str, sandbox: str = "") -> 
         servers["sandbox"] = {"url": sandbox, "protocol": "ws" if sandbox.startswith("ws:") else "wss"}
     doc["servers"] = servers
     return doc
+
+
+# ---------------------------------------------------------------- editing
+
+VERBS = ("PUBLISH", "SUBSCRIBE")
+
+
+def with_design(
+    doc: dict[str, Any],
+    *,
+    operations: list[dict[str, Any]] | None = None,
+    scopes: list[dict[str, Any]] | None = None,
+    secured: bool | None = None,
+) -> dict[str, Any]:
+    """A copy of ``doc`` with its topics, scopes or API-wide security replaced.
+
+    ``operations`` and ``scopes`` are in WSO2's ``APIOperations`` and ``APIScope`` shapes
+    (``{"target", "verb", "scopes", "uriMapping", "authType"}`` and
+    ``{"scope": {"name", "description", "bindings"}}`` or the flat ``{"name", ...}``). What
+    the document says beyond them (descriptions, messages, parameters of kept channels)
+    stays. The result is not validated: pass it through :func:`validate_document`.
+    """
+    doc = json.loads(json.dumps(doc))
+    if operations is not None:
+        old = doc.get("channels") or {}
+        channels: dict[str, Any] = {}
+        for op in operations:
+            target = str(op.get("target") or "")
+            verb = str(op.get("verb") or "").upper()
+            channel = channels.get(target)
+            if channel is None:
+                kept = old.get(target)
+                channel = json.loads(json.dumps(kept)) if isinstance(kept, dict) else {}
+                for v in ("publish", "subscribe"):
+                    channel.pop(v, None)
+                channel.pop("x-wso2-disable-security", None)
+                channels[target] = channel
+            previous = (old.get(target) or {}).get(verb.lower()) if isinstance(old.get(target), dict) else None
+            body = json.loads(json.dumps(previous)) if isinstance(previous, dict) else {}
+            body["x-scopes"] = list(op.get("scopes") or [])
+            if op.get("uriMapping"):
+                body["x-uri-mapping"] = op["uriMapping"]
+            else:
+                body.pop("x-uri-mapping", None)
+            # A verb outside PUBLISH/SUBSCRIBE lands under its own key, where validation names it.
+            channel[verb.lower() or "?"] = body
+            channel["x-auth-type"] = "None" if op.get("authType") == "None" else "Any"
+        doc["channels"] = channels
+    if scopes is not None:
+        implicit = (
+            doc.setdefault("components", {})
+            .setdefault("securitySchemes", {})
+            .setdefault("oauth2", {"type": "oauth2", "flows": {}})
+            .setdefault("flows", {})
+            .setdefault("implicit", {"authorizationUrl": "http://localhost:9999"})
+        )
+        implicit["scopes"] = {}
+        implicit["x-scopes-bindings"] = {}
+        for item in scopes:
+            scope = item.get("scope", item) if isinstance(item, dict) else {}
+            name = str(scope.get("name") or "")
+            implicit["scopes"][name] = str(scope.get("description") or "")
+            bindings = scope.get("bindings") or []
+            if isinstance(bindings, str):
+                bindings = [b for b in bindings.split(",")]
+            roles = ",".join(b.strip() for b in bindings if str(b).strip())
+            if roles:
+                implicit["x-scopes-bindings"][name] = roles
+    if secured is not None:
+        doc.pop("x-auth-type", None)
+        if secured:
+            doc.pop("x-wso2-disable-security", None)
+        else:
+            doc["x-wso2-disable-security"] = True
+    return doc
+
+
+def is_secured(doc: dict[str, Any]) -> bool:
+    """API-wide OAuth2: off when the document disables security at its root."""
+    return not (_is_true(doc.get("x-wso2-disable-security")) or doc.get("x-auth-type") == "None")
+
+
+_SCOPE_NAME_RE = re.compile(r"^[A-Za-z0-9_:\-.]{1,100}$")
+
+
+def design_errors(
+    operations: list[dict[str, Any]] | None, scopes: list[dict[str, Any]] | None
+) -> list[DefinitionError]:
+    """Problems in topic and scope lists that the AsyncAPI schema would report badly or not at all."""
+    errors = []
+    seen = set()
+    for i, op in enumerate(operations or []):
+        where = f"/operations/{i}"
+        target = op.get("target")
+        verb = str(op.get("verb") or "").upper()
+        if not isinstance(target, str) or not target.startswith("/") or " " in target:
+            errors.append(DefinitionError(f"topic {target!r} must be a path starting with '/'", f"{where}/target"))
+        if verb not in VERBS:
+            errors.append(
+                DefinitionError(f"verb must be PUBLISH or SUBSCRIBE (got {op.get('verb')!r})", f"{where}/verb")
+            )
+        if (target, verb) in seen:
+            errors.append(DefinitionError(f"{verb} {target} is listed twice", where))
+        seen.add((target, verb))
+        mapping = op.get("uriMapping")
+        if mapping and (not isinstance(mapping, str) or not mapping.startswith("/") or " " in mapping):
+            errors.append(DefinitionError("URL mapping must be a path starting with '/'", f"{where}/uriMapping"))
+        if not isinstance(op.get("scopes") or [], list):
+            errors.append(DefinitionError("scopes must be a list of scope names", f"{where}/scopes"))
+    names = set()
+    for i, item in enumerate(scopes or []):
+        scope = item.get("scope", item) if isinstance(item, dict) else {}
+        name = scope.get("name")
+        if not isinstance(name, str) or not _SCOPE_NAME_RE.match(name):
+            errors.append(
+                DefinitionError(f"scope name {name!r}: letters, digits and _ : - . only", f"/scopes/{i}/name")
+            )
+        elif name in names:
+            errors.append(DefinitionError(f"scope {name!r} is listed twice", f"/scopes/{i}/name"))
+        names.add(name)
+    return errors
+
+
+def validate_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """Validate a document built in code (no source lines to point at)."""
+    return validate(ParsedDocument(json.loads(json.dumps(doc)), {}))
+
+
+def to_yaml(doc: dict[str, Any]) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)

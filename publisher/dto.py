@@ -35,7 +35,7 @@ def api_dto(api: Api) -> dict[str, Any]:
         "policies": list(api.policies),
         "apiThrottlingPolicy": api.api_throttling_policy or None,
         "authorizationHeader": api.authorization_header,
-        "securityScheme": ["oauth2"],
+        "securityScheme": ["oauth2"] if asyncapi.is_secured(api.definition) else [],
         "endpointConfig": endpoint_config,
         "scopes": [
             {

@@ -3,6 +3,7 @@ records who did it, and tells gateways after commit."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from gateway_sync.services import config_changed
 from portal.audit import audit_record
-from portal.errors import Conflict, NotFound, ValidationFailed
+from portal.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from publisher import asyncapi, lifecycle
 from publisher.dto import api_dto
 from publisher.models import (
@@ -302,3 +303,158 @@ def api_definition_update(*, api: Api, document: str | bytes, user) -> Api:
         detail={"topics": [t.name for t in asyncapi.topics(api.definition)]},
     )
     return api
+
+
+def api_etag(api: Api) -> str:
+    """The version of an API's working copy, for If-Match: it changes with every save."""
+    stamp = api.last_updated_time.isoformat() if api.last_updated_time else ""
+    return '"' + hashlib.sha256(f"{api.pk}:{stamp}".encode()).hexdigest()[:20] + '"'
+
+
+def _check_if_match(api: Api, if_match: str | None) -> None:
+    if if_match and if_match.strip() not in ("*", api_etag(api)):
+        raise PreconditionFailed(
+            "This API was changed by someone else since you read it: reload it and make your change again"
+        )
+
+
+def _definition_or_errors(doc: dict[str, Any], *, operations, scopes) -> dict[str, Any]:
+    problems = asyncapi.design_errors(operations, scopes)
+    if not problems:
+        try:
+            return asyncapi.validate_document(doc)
+        except asyncapi.InvalidDefinition as exc:
+            problems = exc.errors
+    raise ValidationFailed(
+        "; ".join(p.message for p in problems[:3]) + (" …" if len(problems) > 3 else ""),
+        details=[p.as_dict() for p in problems],
+    )
+
+
+UPDATABLE = (
+    "name",
+    "description",
+    "endpointConfig",
+    "policies",
+    "apiThrottlingPolicy",
+    "authorizationHeader",
+    "securityScheme",
+    "scopes",
+    "operations",
+)
+_HEADER_RE = re.compile(r"^[A-Za-z0-9\-]{1,60}$")
+
+
+@transaction.atomic
+def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None = None) -> Api:
+    """Change an API's working copy with WSO2's ``PUT /apis/{apiId}`` fields.
+
+    Only the fields present in ``changes`` change. Topics and scopes are written into the
+    AsyncAPI definition, which stays the one place they live; the whole result is validated
+    before anything is saved. ``if_match`` (an ETag from :func:`api_etag`) refuses a stale
+    edit with 412. Gateways see the change once a revision of it is deployed.
+    """
+    api = Api.objects.select_for_update().get(pk=api.pk)
+    _check_if_match(api, if_match)
+    for field in ("context", "version"):
+        if field in changes and changes[field] not in (None, getattr(api, field)):
+            raise ValidationFailed(
+                f"{field} cannot change on an existing API; create a new version instead",
+                details=[_errors(field, "read-only")],
+            )
+    unknown = set(changes) - set(UPDATABLE) - {"context", "version", "id", "type", "lifeCycleStatus", "provider"}
+    changes = {k: v for k, v in changes.items() if k in UPDATABLE}
+
+    name = changes.get("name", api.name)
+    endpoint_config = changes.get("endpointConfig")
+    production, sandbox = api.production_endpoint, api.sandbox_endpoint
+    if endpoint_config is not None:
+        if not isinstance(endpoint_config, dict):
+            raise ValidationFailed("endpointConfig must be an object")
+        production = str((endpoint_config.get("production_endpoints") or {}).get("url") or "")
+        sandbox = str((endpoint_config.get("sandbox_endpoints") or {}).get("url") or "")
+    policies = changes.get("policies", api.policies)
+    if not isinstance(policies, list) or not policies:
+        raise ValidationFailed("Offer at least one business plan", details=[_errors("policies", "at least one plan")])
+    errors = _validate_api_fields(
+        name=name,
+        context=api.context,
+        version=api.version,
+        production_endpoint=production,
+        sandbox_endpoint=sandbox,
+        policies=policies,
+    )
+    api_policy = changes.get("apiThrottlingPolicy", api.api_throttling_policy) or ""
+    if api_policy and not ThrottlingPolicy.objects.filter(level=PolicyLevel.ADVANCED, name=api_policy).exists():
+        errors.append(_errors("apiThrottlingPolicy", f"unknown API-level rate limit {api_policy!r}"))
+    header = changes.get("authorizationHeader", api.authorization_header) or "Authorization"
+    if not _HEADER_RE.match(str(header)):
+        errors.append(_errors("authorizationHeader", "a header name: letters, digits and '-'"))
+    description = changes.get("description", api.description) or ""
+    if not isinstance(description, str) or len(description) > 5000:
+        errors.append(_errors("description", "text of at most 5000 characters"))
+    if errors:
+        raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
+
+    secured = None
+    if "securityScheme" in changes:
+        scheme = changes["securityScheme"]
+        if not isinstance(scheme, list):
+            raise ValidationFailed('securityScheme must be a list, e.g. ["oauth2"] or []')
+        secured = "oauth2" in scheme
+    operations = changes.get("operations")
+    scopes = changes.get("scopes")
+    if operations is not None and not isinstance(operations, list):
+        raise ValidationFailed("operations must be a list of {target, verb, scopes, uriMapping, authType}")
+    if scopes is not None and not isinstance(scopes, list):
+        raise ValidationFailed("scopes must be a list of {scope: {name, description, bindings}}")
+    definition = api.definition
+    if operations is not None or scopes is not None or secured is not None:
+        definition = asyncapi.with_design(definition, operations=operations, scopes=scopes, secured=secured)
+        definition = _definition_or_errors(definition, operations=operations, scopes=scopes)
+
+    before = api_dto(api)
+    api.name = name
+    api.description = description
+    api.production_endpoint, api.sandbox_endpoint = production, sandbox
+    api.policies = list(policies)
+    api.api_throttling_policy = api_policy
+    api.authorization_header = header
+    api.definition = asyncapi.with_servers(definition, production=production, sandbox=sandbox)
+    api.save()
+    after = api_dto(api)
+    changed = sorted(k for k in after if k != "lastUpdatedTime" and before.get(k) != after.get(k))
+    audit_record(actor=user, action="api.update", target=api, detail={"changed": changed, "ignored": sorted(unknown)})
+    return api
+
+
+@transaction.atomic
+def api_revision_restore(*, api: Api, revision: ApiRevision, user) -> Api:
+    """Make the working copy what ``revision`` was (WSO2's restore-revision)."""
+    if revision.api_id != api.pk:
+        raise NotFound("No such revision of this API")
+    api = Api.objects.select_for_update().get(pk=api.pk)
+    snap = revision.snapshot
+    endpoints = snap.get("endpointConfig") or {}
+    api.name = snap.get("name", api.name)
+    api.description = snap.get("description", api.description) or ""
+    api.production_endpoint = (endpoints.get("production_endpoints") or {}).get("url", api.production_endpoint)
+    api.sandbox_endpoint = (endpoints.get("sandbox_endpoints") or {}).get("url", "")
+    api.policies = list(snap.get("policies") or api.policies)
+    api.api_throttling_policy = snap.get("apiThrottlingPolicy") or ""
+    api.authorization_header = snap.get("authorizationHeader") or "Authorization"
+    api.definition = snap["definition"]
+    api.save()
+    audit_record(actor=user, action="api.revision.restore", target=api, detail={"number": revision.number})
+    return api
+
+
+@transaction.atomic
+def api_revision_delete(*, api: Api, revision: ApiRevision, user) -> None:
+    if revision.api_id != api.pk:
+        raise NotFound("No such revision of this API")
+    deployed = list(revision.deployments.values_list("environment__name", flat=True))
+    if deployed:
+        raise Conflict(f"{revision.display_name} is deployed to {', '.join(deployed)}: undeploy it before deleting it")
+    audit_record(actor=user, action="api.revision.delete", target=api, detail={"number": revision.number})
+    revision.delete()

@@ -232,4 +232,6 @@ TIDEGATE = {
     "ANALYTICS_RETENTION_DAYS": env_int("TIDEGATE_ANALYTICS_RETENTION_DAYS", 30),
     # On SIGTERM the gateway stops accepting and closes connections (1001) over this window.
     "DRAIN_SECONDS": float(env("TIDEGATE_DRAIN_SECONDS", "5")),
+    # Publisher import by URL fetches from public addresses only, unless this is set.
+    "IMPORT_URL_ALLOW_PRIVATE": env_bool("TIDEGATE_IMPORT_URL_ALLOW_PRIVATE", False),
 }
