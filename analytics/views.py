@@ -9,6 +9,7 @@ from analytics import selectors, services
 from analytics.apis import analytics_data
 from portal.pages import role_required, run_service
 from portal.roles import CREATOR, PUBLISHER, has_role
+from publisher.design_views import page_context
 from publisher.selectors import api_get
 
 
@@ -36,11 +37,13 @@ def api_analytics(request, api_id):
     return render(
         request,
         "publisher/analytics.html",
-        {
-            "api": api,
-            "data": data,
-            "range": range_name,
-            "ranges": list(selectors.RANGES),
-            "can_disconnect": has_role(request.user, PUBLISHER),
-        },
+        page_context(
+            request,
+            api,
+            "analytics",
+            data=data,
+            range=range_name,
+            ranges=list(selectors.RANGES),
+            can_disconnect=has_role(request.user, PUBLISHER),
+        ),
     )

@@ -26,9 +26,10 @@ def index(request):
     return render(request, "devportal/index.html", {"apis": selectors.catalog_list(query=query), "query": query})
 
 
-def wscat_commands(api, urls, token: str) -> list[dict]:
+def wscat_commands(api, urls, token: str, *, internal_key: str = "") -> list[dict]:
     """One ready command per topic and environment: the token in a header, and a variant
-    with ``?access_token=`` for clients that cannot set headers."""
+    with ``?access_token=`` for clients that cannot set headers. With ``internal_key``
+    (the Publisher's Try it), the key in its own header instead."""
     header = api.authorization_header
     out = []
     shown = token or "$TOKEN"
@@ -38,7 +39,9 @@ def wscat_commands(api, urls, token: str) -> list[dict]:
             url = env["URLs"]["ws"] + path
             secured = topic.secured and api.lifecycle_status != "PROTOTYPED"
             cmd = f"wscat -c {shlex.quote(url)}"
-            if secured:
+            if internal_key:
+                cmd += " -H " + shlex.quote(f"Internal-Key: {internal_key}")
+            elif secured:
                 cmd += " -H " + shlex.quote(f"{header}: Bearer {shown}")
             out.append(
                 {
@@ -48,7 +51,9 @@ def wscat_commands(api, urls, token: str) -> list[dict]:
                     "url": url,
                     "command": cmd,
                     "secured": secured,
-                    "query_command": f"wscat -c {shlex.quote(url + '?access_token=' + shown)}" if secured else "",
+                    "query_command": f"wscat -c {shlex.quote(url + '?access_token=' + shown)}"
+                    if secured and not internal_key
+                    else "",
                 }
             )
     return out

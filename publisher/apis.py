@@ -185,13 +185,16 @@ class ApiAsyncApiDefinitionApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        return Response(_api_or_404(api_id).definition)
+        api = _api_or_404(api_id)
+        return Response(api.definition, headers={"ETag": services.api_etag(api)})
 
     def put(self, request, api_id):
         api = _api_or_404(api_id)
         document, _ = _read_definition_input(request)
-        api = services.api_definition_update(api=api, document=document, user=request.user)
-        return Response(api.definition)
+        api = services.api_definition_update(
+            api=api, document=document, user=request.user, if_match=request.headers.get("If-Match")
+        )
+        return Response(api.definition, headers={"ETag": services.api_etag(api)})
 
 
 class ApiGenerateKeyApi(APIView):
@@ -310,14 +313,26 @@ class ApiDeploymentListApi(APIView):
         return Response({"list": [deployment_dto(d) for d in selectors.deployment_list(api=api)]})
 
 
+def _parse_checklist(text: str) -> dict[str, bool]:
+    """WSO2's ``lifecycleChecklist``: ``item:true,item:false``."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        item, _, value = part.rpartition(":")
+        if not item or value.lower() not in ("true", "false"):
+            raise ValidationFailed(f"lifecycleChecklist items look like 'Item name:true' (got {part!r})")
+        out[item.strip()] = value.lower() == "true"
+    return out
+
+
 class ApiChangeLifecycleApi(APIView):
     permission_classes = [IsPublisher]
 
     def post(self, request):
         api = _api_or_404(request.query_params.get("apiId"))
         action = request.query_params.get("action", "")
+        checklist = _parse_checklist(request.query_params.get("lifecycleChecklist", ""))
         with transaction.atomic():
-            event = services.api_change_lifecycle(api=api, action=action, user=request.user)
+            event = services.api_change_lifecycle(api=api, action=action, user=request.user, checklist=checklist)
         return Response(
             {
                 "workflowStatus": "APPROVED",

@@ -12,6 +12,12 @@ class ApiCreateForm(forms.Form):
 
 class ApiImportForm(forms.Form):
     file = forms.FileField(required=False, label="AsyncAPI file (YAML or JSON)")
+    url = forms.URLField(
+        required=False,
+        label="…or fetch it from a URL",
+        assume_scheme="https",
+        help_text="http(s) on a public address, at most 2 MiB",
+    )
     definition = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 8}), label="…or paste the definition"
     )
@@ -27,8 +33,11 @@ class ApiImportForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not data.get("file") and not (data.get("definition") or "").strip():
-            raise forms.ValidationError("Choose an AsyncAPI file or paste the definition.")
+        given = [bool(data.get("file")), bool(data.get("url")), bool((data.get("definition") or "").strip())]
+        if not any(given):
+            raise forms.ValidationError("Choose an AsyncAPI file, give its URL or paste the definition.")
+        if sum(given) > 1:
+            raise forms.ValidationError("Give the definition one way only: a file, a URL or pasted text.")
         return data
 
 

@@ -19,10 +19,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 
 ACTIONS = ("Publish", "Deploy as a Prototype", "Demote to Created", "Block", "Deprecate", "Re-Publish", "Retire")
 
-CHECKLIST = (
-    "Deprecate old versions after publishing the API",
-    "Requires re-subscription when publishing the API",
-)
+DEPRECATE_OLD_VERSIONS = "Deprecate old versions after publishing the API"
+REQUIRES_RESUBSCRIPTION = "Requires re-subscription when publishing the API"
+CHECKLIST = (DEPRECATE_OLD_VERSIONS, REQUIRES_RESUBSCRIPTION)
 
 # States in which the Dev Portal lists an API and developers may subscribe.
 DISCOVERABLE = (S.PUBLISHED, S.PROTOTYPED, S.DEPRECATED)

@@ -260,7 +260,17 @@ def api_revision_undeploy(*, api: Api, revision: ApiRevision, environments: list
 
 
 @transaction.atomic
-def api_change_lifecycle(*, api: Api, action: str, user) -> LifecycleEvent:
+def api_change_lifecycle(*, api: Api, action: str, user, checklist: dict[str, bool] | None = None) -> LifecycleEvent:
+    """Move an API along WSO2's lifecycle. On Publish, the checklist items (WSO2's) act on
+    the API's other versions (same name and provider): "Deprecate old versions after
+    publishing the API" deprecates the published ones; unless "Requires re-subscription
+    when publishing the API" is ticked, their subscriptions are copied to this version."""
+    checklist = checklist or {}
+    unknown = set(checklist) - set(lifecycle.CHECKLIST)
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown checklist item {sorted(unknown)[0]!r}; items are: {'; '.join(lifecycle.CHECKLIST)}"
+        )
     api = Api.objects.select_for_update().get(pk=api.pk)
     if action not in lifecycle.ACTIONS:
         raise ValidationFailed(f"Unknown lifecycle action {action!r}; actions are {', '.join(lifecycle.ACTIONS)}")
@@ -280,14 +290,50 @@ def api_change_lifecycle(*, api: Api, action: str, user) -> LifecycleEvent:
     if target == LifecycleStatus.RETIRED:
         api.deployments.all().delete()
     audit_record(actor=user, action="api.lifecycle", target=api, detail={"action": action, "to": target})
+    if action == "Publish" and event.previous_state != target:
+        _after_publish(api, user, checklist)
     config_changed()
     return event
 
 
+def _after_publish(api: Api, user, checklist: dict[str, bool]) -> None:
+    from devportal.models import Subscription
+
+    others = Api.objects.filter(name=api.name, provider=api.provider).exclude(pk=api.pk)
+    if not checklist.get(lifecycle.REQUIRES_RESUBSCRIPTION):
+        subscribed = set(api.subscriptions.values_list("application_id", flat=True))
+        for sub in Subscription.objects.filter(api__in=others).order_by("created_time"):
+            if sub.application_id in subscribed:
+                continue
+            plan = sub.throttling_policy if sub.throttling_policy in api.policies else api.policies[0]
+            Subscription.objects.create(application_id=sub.application_id, api=api, throttling_policy=plan)
+            subscribed.add(sub.application_id)
+            audit_record(actor=user, action="subscription.copy", target=api, detail={"from": str(sub.id)})
+    if checklist.get(lifecycle.DEPRECATE_OLD_VERSIONS):
+        for old in others.filter(lifecycle_status=LifecycleStatus.PUBLISHED):
+            LifecycleEvent.objects.create(
+                api=old,
+                previous_state=old.lifecycle_status,
+                post_state=LifecycleStatus.DEPRECATED,
+                action="Deprecate",
+                user=user,
+            )
+            old.lifecycle_status = LifecycleStatus.DEPRECATED
+            old.save(update_fields=["lifecycle_status", "last_updated_time"])
+            audit_record(
+                actor=user,
+                action="api.lifecycle",
+                target=old,
+                detail={"action": "Deprecate", "to": "DEPRECATED", "because": f"{api.version} was published"},
+            )
+
+
 @transaction.atomic
-def api_definition_update(*, api: Api, document: str | bytes, user) -> Api:
+def api_definition_update(*, api: Api, document: str | bytes, user, if_match: str | None = None) -> Api:
     """Replace the working copy's AsyncAPI definition (its topics). Gateways see it once a
     revision of it is deployed. The API's endpoints stay those of the API."""
+    api = Api.objects.select_for_update().get(pk=api.pk)
+    _check_if_match(api, if_match)
     try:
         definition = asyncapi.parse_and_validate(document)
     except asyncapi.InvalidDefinition as exc:
@@ -450,11 +496,14 @@ def api_revision_restore(*, api: Api, revision: ApiRevision, user) -> Api:
 
 
 @transaction.atomic
-def api_revision_delete(*, api: Api, revision: ApiRevision, user) -> None:
+def api_revision_delete(*, api: Api, revision: ApiRevision, user) -> int:
+    """Delete a revision that runs nowhere; returns its number."""
     if revision.api_id != api.pk:
         raise NotFound("No such revision of this API")
     deployed = list(revision.deployments.values_list("environment__name", flat=True))
     if deployed:
         raise Conflict(f"{revision.display_name} is deployed to {', '.join(deployed)}: undeploy it before deleting it")
     audit_record(actor=user, action="api.revision.delete", target=api, detail={"number": revision.number})
+    number = revision.number
     revision.delete()
+    return number

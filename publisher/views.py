@@ -8,6 +8,8 @@ from portal.errors import Conflict, ValidationFailed
 from portal.pages import role_required, run_service
 from portal.roles import CREATOR, PUBLISHER, has_role
 from publisher import asyncapi, lifecycle, selectors, services
+from publisher.design_views import page_context
+from publisher.fetch import fetch_definition
 from publisher.forms import ApiCreateForm, ApiImportForm, RevisionForm
 
 
@@ -44,11 +46,16 @@ def import_asyncapi(request):
     errors = []
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        document = d["file"].read() if d["file"] else d["definition"]
         props = {"name": d["name"], "context": d["context"], "version": d["version"]}
         if d["endpoint"]:
             props["endpointConfig"] = {"production_endpoints": {"url": d["endpoint"]}}
         try:
+            if d["file"]:
+                document = d["file"].read()
+            elif d["url"]:
+                document = fetch_definition(d["url"])
+            else:
+                document = d["definition"]
             api = services.api_import_asyncapi(provider=request.user, document=document, properties=props)
         except ValidationFailed as exc:
             errors = exc.details
@@ -68,14 +75,18 @@ def detail(request, api_id):
     api = selectors.api_get(api_id)
     if api is None:
         raise Http404
+    extra = {}
     if request.method == "POST":
-        return _detail_action(request, api)
+        if request.POST.get("do") != "internal-key":
+            return _detail_action(request, api)
+        extra = _internal_key(request, api)
     can_publish = has_role(request.user, PUBLISHER)
     return render(
         request,
         "publisher/detail.html",
         {
-            "api": api,
+            **page_context(request, api, "detail"),
+            **extra,
             "operations": asyncapi.operations(api.definition),
             "revisions": selectors.revision_list(api=api),
             "deployments": selectors.deployment_list(api=api),
@@ -85,8 +96,19 @@ def detail(request, api_id):
             "can_publish": can_publish,
             "revision_form": RevisionForm(),
             "max_revisions": services.MAX_REVISIONS,
+            "checklist": lifecycle.CHECKLIST,
         },
     )
+
+
+def _internal_key(request, api) -> dict:
+    """Try it: an Internal-Key (WSO2's) for this API, shown once with a command per topic."""
+    from devportal.apis import gateway_urls
+    from devportal.views import wscat_commands
+    from keymanager.server import internal_key_issue
+
+    key = internal_key_issue(api=api, user=request.user, validity=3600)
+    return {"internal_key": key, "internal_commands": wscat_commands(api, gateway_urls(api), "", internal_key=key)}
 
 
 def _detail_action(request, api):
@@ -103,7 +125,16 @@ def _detail_action(request, api):
             )
             if rev:
                 messages.success(request, f"Created {rev.display_name}.")
-    elif action in ("deploy", "lifecycle") and not has_role(request.user, PUBLISHER):
+    elif action in ("restore", "delete-revision"):
+        rev = selectors.revision_get(api=api, revision_id=request.POST.get("revision"))
+        if rev is None:
+            messages.error(request, "That revision no longer exists.")
+        elif action == "restore":
+            if run_service(request, services.api_revision_restore, api=api, revision=rev, user=request.user):
+                messages.success(request, f"The working copy is now what {rev.display_name} was.")
+        elif run_service(request, services.api_revision_delete, api=api, revision=rev, user=request.user):
+            messages.success(request, f"Deleted {rev.display_name}.")
+    elif action in ("deploy", "undeploy", "lifecycle") and not has_role(request.user, PUBLISHER):
         messages.error(request, "Only publishers may deploy APIs or change their lifecycle.")
     elif action == "deploy":
         rev = selectors.revision_get(api=api, revision_id=request.POST.get("revision"))
@@ -119,9 +150,23 @@ def _detail_action(request, api):
             deployed_by=request.user,
         ):
             messages.success(request, f"{rev.display_name} deployed to {env}.")
+    elif action == "undeploy":
+        rev = selectors.revision_get(api=api, revision_id=request.POST.get("revision"))
+        env = request.POST.get("environment", "")
+        if rev is not None and run_service(
+            request, services.api_revision_undeploy, api=api, revision=rev, environments=[env], user=request.user
+        ):
+            messages.success(
+                request, f"{rev.display_name} undeployed from {env}: gateways there close its connections."
+            )
     elif action == "lifecycle":
         event = run_service(
-            request, services.api_change_lifecycle, api=api, action=request.POST.get("action", ""), user=request.user
+            request,
+            services.api_change_lifecycle,
+            api=api,
+            action=request.POST.get("action", ""),
+            user=request.user,
+            checklist={item: True for item in request.POST.getlist("checklist")},
         )
         if event:
             messages.success(request, f"Lifecycle: {event.previous_state} → {event.post_state}.")

@@ -300,3 +300,44 @@ def test_import_by_url_when_allowed_follows_a_redirect_and_bounds_size(client, w
     missing = _import_url(client, f"{web}/missing", context="/missing")
     assert missing.status_code == 400 and "HTTP 404" in missing.json()["description"]
     assert Api.objects.count() == 1
+
+
+# ------------------------------------------------------------ lifecycle checklist
+
+
+def _publish(client, api, checklist=""):
+    q = f"apiId={api.id}&action=Publish"
+    if checklist:
+        q += "&lifecycleChecklist=" + checklist
+    return client.post(f"{BASE}/apis/change-lifecycle?{q}")
+
+
+def test_publishing_a_new_version_copies_subscriptions_and_can_deprecate_the_old(client, publisher):
+    from devportal import services as dp
+    from devportal.models import Subscription
+
+    v1 = factories.published_api(publisher)
+    app = dp.application_create(owner=factories.user("dev"), name="App")
+    dp.subscription_create(application=app, api=v1, throttling_policy="AsyncGold", user=app.owner)
+    v2 = factories.api(publisher, version="2.0.0")
+    resp = _publish(client, v2, "Deprecate old versions after publishing the API:true")
+    assert resp.status_code == 200, resp.content
+    v1.refresh_from_db()
+    assert v1.lifecycle_status == "DEPRECATED"
+    assert Subscription.objects.get(api=v2, application=app).throttling_policy == "AsyncGold"
+
+    # Ticking "Requires re-subscription" copies nothing; leaving deprecation unticked keeps v2 published.
+    v3 = factories.api(publisher, version="3.0.0")
+    checklist = "Requires re-subscription when publishing the API:true"
+    assert _publish(client, v3, checklist).status_code == 200
+    assert not Subscription.objects.filter(api=v3).exists()
+    v2.refresh_from_db()
+    assert v2.lifecycle_status == "PUBLISHED"
+
+
+def test_unknown_checklist_item_is_400_and_publishes_nothing(client, chat):
+    resp = _publish(client, chat, "Tidy up:true")
+    assert resp.status_code == 400 and "Unknown checklist item" in resp.json()["description"]
+    chat.refresh_from_db()
+    assert chat.lifecycle_status == "CREATED"
+    assert _publish(client, chat, "garbage").status_code == 400

@@ -20,3 +20,28 @@ document.addEventListener("click", async (event) => {
   button.textContent = "Copied";
   setTimeout(() => { button.textContent = label; }, 1500);
 });
+
+// URL mapping preview: <input id="uri-mapping" data-endpoint="ws://..."> shows, in
+// #backend-url, the URL the gateway opens to the backend (the gateway's rule: the
+// endpoint's path plus the mapping's path; the endpoint's query, then the mapping's).
+function backendUrl(endpoint, mapping) {
+  let url;
+  try { url = new URL(endpoint); } catch (err) { return endpoint; }
+  if (!mapping) return url.toString();
+  const [path, query = ""] = mapping.split("?", 2);
+  url.pathname = url.pathname.replace(/\/+$/, "") + path;
+  const params = new URLSearchParams(url.search);
+  for (const [k, v] of new URLSearchParams(query)) params.append(k, v);
+  const search = params.toString();
+  return url.protocol + "//" + url.host + decodeURI(url.pathname) + (search ? "?" + decodeURIComponent(search) : "");
+}
+function showMapping() {
+  const input = document.getElementById("uri-mapping");
+  const out = document.getElementById("backend-url");
+  if (!input || !out) return;
+  let text = backendUrl(input.dataset.endpoint, input.value.trim());
+  if (!input.value.trim()) text += "  (no mapping: the topic path is not passed on)";
+  out.textContent = text;
+}
+document.addEventListener("input", (event) => { if (event.target.id === "uri-mapping") showMapping(); });
+document.addEventListener("DOMContentLoaded", showMapping);

@@ -1,0 +1,233 @@
+"""Publisher pages over Django's test client: each tab renders, each form changes what it
+says (through the same services as REST) or explains why not and changes nothing."""
+
+import pytest
+from django.test import Client
+
+from devportal import services as dp
+from devportal.models import Subscription
+from portal.models import AuditEvent
+from publisher import asyncapi, services
+from publisher.models import Api
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def publisher():
+    return factories.user("pub", roles=["creator", "publisher"])
+
+
+@pytest.fixture
+def chat(publisher):
+    return services.api_import_asyncapi(
+        provider=publisher, document=factories.CHAT_ASYNCAPI, properties={"context": "/chat"}
+    )
+
+
+def _client(user):
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+@pytest.fixture
+def web(publisher):
+    return _client(publisher)
+
+
+def _page(api, tab):
+    return f"/publisher/apis/{api.id}/{tab}" if tab != "detail" else f"/publisher/apis/{api.id}"
+
+
+@pytest.mark.parametrize(
+    "tab, text",
+    [
+        ("detail", "Create revision"),
+        ("topics", "Add a topic"),
+        ("scopes", "chat_admin"),
+        ("endpoints", "Test connection"),
+        ("plans", "Business plans"),
+        ("definition", "/rooms/{roomID}"),
+        ("subscriptions", "No application subscribes"),
+        ("analytics", "Last 24h"),
+        ("revisions/diff", "No differences"),
+    ],
+)
+def test_every_tab_renders_with_the_api_navigation(web, chat, tab, text):
+    resp = web.get(_page(chat, tab))
+    assert resp.status_code == 200
+    body = resp.content.decode()
+    assert text in body
+    assert 'aria-label="API sections"' in body
+
+
+def _etag(api):
+    return services.api_etag(Api.objects.get(pk=api.pk))
+
+
+def test_add_edit_and_delete_a_topic(web, chat):
+    resp = web.post(
+        _page(chat, "topics"),
+        {
+            "do": "save",
+            "etag": _etag(chat),
+            "target": "/alerts/{level}",
+            "publish": "on",
+            "scopes_publish": ["chat_admin"],
+            "subscribe": "on",
+            "uri_mapping": "/alerts?level={uri.var.level}",
+            "secured": "on",
+        },
+        follow=True,
+    )
+    assert "Added topic /alerts/{level}." in resp.content.decode()
+    topic = {t.name: t for t in asyncapi.topics(Api.objects.get(pk=chat.pk).definition)}["/alerts/{level}"]
+    assert topic.verbs == ("PUBLISH", "SUBSCRIBE") and topic.scopes == ("chat_admin",) and topic.secured
+    assert topic.uri_mapping == "/alerts?level={uri.var.level}"
+
+    # Edit in place: rename, subscribe only, open, no mapping.
+    web.post(
+        _page(chat, "topics"),
+        {"do": "save", "etag": _etag(chat), "original": "/alerts/{level}", "target": "/alerts", "subscribe": "on"},
+    )
+    names = [t.name for t in asyncapi.topics(Api.objects.get(pk=chat.pk).definition)]
+    assert "/alerts" in names and "/alerts/{level}" not in names
+    alerts = {t.name: t for t in asyncapi.topics(Api.objects.get(pk=chat.pk).definition)}["/alerts"]
+    assert alerts.verbs == ("SUBSCRIBE",) and not alerts.secured and alerts.uri_mapping == ""
+
+    resp = web.post(_page(chat, "topics"), {"do": "delete", "etag": _etag(chat), "target": "/alerts"}, follow=True)
+    assert "Deleted topic /alerts." in resp.content.decode()
+    assert "/alerts" not in [t.name for t in asyncapi.topics(Api.objects.get(pk=chat.pk).definition)]
+
+
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"target": "/x"}, "Tick publish, subscribe or both"),
+        ({"target": "", "publish": "on"}, "Name the topic"),
+        ({"target": "/admin", "publish": "on"}, "There is already a topic /admin"),
+        ({"target": "/x", "publish": "on", "uri_mapping": "no-slash"}, "URL mapping must be a path"),
+    ],
+)
+def test_bad_topic_form_explains_and_changes_nothing(web, chat, form, message):
+    before = Api.objects.get(pk=chat.pk).definition
+    resp = web.post(_page(chat, "topics"), {"do": "save", "etag": _etag(chat), **form}, follow=True)
+    assert message in resp.content.decode()
+    assert Api.objects.get(pk=chat.pk).definition == before
+
+
+def test_a_stale_page_cannot_overwrite_a_newer_change(web, chat):
+    stale = _etag(chat)
+    web.post(_page(chat, "plans"), {"etag": stale, "policies": ["AsyncGold"], "secured": "on", "description": "new"})
+    resp = web.post(_page(chat, "topics"), {"do": "delete", "etag": stale, "target": "/admin"}, follow=True)
+    assert "changed by someone else" in resp.content.decode()
+    assert "/admin" in [t.name for t in asyncapi.topics(Api.objects.get(pk=chat.pk).definition)]
+
+
+def test_scopes_add_rename_and_refuse_deleting_one_in_use(web, chat):
+    web.post(_page(chat, "scopes"), {"do": "save", "etag": _etag(chat), "name": "chat_read", "bindings": "dev, admin"})
+    assert asyncapi.declared_scopes(Api.objects.get(pk=chat.pk).definition)["chat_read"] == ""
+    # Renaming follows into the topics that use the scope.
+    web.post(
+        _page(chat, "scopes"),
+        {"do": "save", "etag": _etag(chat), "original": "chat_admin", "name": "chat_owner", "description": "Own"},
+    )
+    doc = Api.objects.get(pk=chat.pk).definition
+    assert doc["channels"]["/admin"]["publish"]["x-scopes"] == ["chat_owner"]
+    resp = web.post(_page(chat, "scopes"), {"do": "delete", "etag": _etag(chat), "original": "chat_owner"}, follow=True)
+    assert "Scope &#x27;chat_owner&#x27; not found" in resp.content.decode()
+    assert "chat_owner" in asyncapi.declared_scopes(Api.objects.get(pk=chat.pk).definition)
+
+
+def test_definition_editor_saves_and_reports_lines(web, chat):
+    text = asyncapi.to_yaml(chat.definition).replace("chat_admin: Administer chats", "other: Other")
+    resp = web.post(_page(chat, "definition"), {"etag": _etag(chat), "definition": text})
+    body = resp.content.decode()
+    assert "Not saved" in body and "line " in body and "Scope &#x27;chat_admin&#x27; not found" in body
+    assert Api.objects.get(pk=chat.pk).definition == chat.definition
+    good = asyncapi.to_yaml(chat.definition).replace("/notifications:", "/news:")
+    resp = web.post(_page(chat, "definition"), {"etag": _etag(chat), "definition": good}, follow=True)
+    assert "Saved the definition" in resp.content.decode()
+    assert "/news" in [t.name for t in asyncapi.topics(Api.objects.get(pk=chat.pk).definition)]
+    # The Topics tab shows the same document.
+    assert "/news" in web.get(_page(chat, "topics")).content.decode()
+
+
+def test_revisions_restore_delete_undeploy_and_diff(web, chat, publisher):
+    web.post(_page(chat, "detail"), {"do": "revision", "description": "first"})
+    rev = chat.revisions.get()
+    web.post(_page(chat, "topics"), {"do": "delete", "etag": _etag(chat), "target": "/admin"})
+    diff = web.get(_page(chat, "revisions/diff") + f"?from={rev.id}&to=working").content.decode()
+    assert 'class="diff-del"' in diff and "/admin" in diff
+    resp = web.post(_page(chat, "detail"), {"do": "restore", "revision": rev.id}, follow=True)
+    assert "The working copy is now what REVISION 1 was." in resp.content.decode()
+    assert "/admin" in [t.name for t in asyncapi.topics(Api.objects.get(pk=chat.pk).definition)]
+
+    web.post(_page(chat, "detail"), {"do": "deploy", "revision": rev.id, "environment": "Default"})
+    assert chat.deployments.count() == 1
+    resp = web.post(_page(chat, "detail"), {"do": "delete-revision", "revision": rev.id}, follow=True)
+    assert "undeploy it before deleting it" in resp.content.decode()
+    resp = web.post(
+        _page(chat, "detail"), {"do": "undeploy", "revision": rev.id, "environment": "Default"}, follow=True
+    )
+    assert "REVISION 1 undeployed from Default" in resp.content.decode()
+    web.post(_page(chat, "detail"), {"do": "delete-revision", "revision": rev.id})
+    assert not chat.revisions.exists()
+
+
+def test_publish_with_checklist_deprecates_the_old_version(web, publisher):
+    v1 = factories.published_api(publisher)
+    v2 = factories.api(publisher, version="2.0.0")
+    web.post(
+        _page(v2, "detail"),
+        {"do": "lifecycle", "action": "Publish", "checklist": ["Deprecate old versions after publishing the API"]},
+    )
+    v1.refresh_from_db()
+    assert v1.lifecycle_status == "DEPRECATED"
+
+
+def test_internal_key_gives_a_command_per_topic_once_deployed(web, chat, publisher):
+    rev = services.api_revision_create(api=chat, created_by=publisher)
+    services.api_revision_deploy(api=chat, revision=rev, environments=[{"name": "Default"}], deployed_by=publisher)
+    body = web.post(_page(chat, "detail"), {"do": "internal-key"}).content.decode()
+    assert "Internal-Key: eyJ" in body and "/chat/1.0.0/notifications" in body
+
+
+def test_subscriptions_block_by_publisher_only(web, chat, publisher):
+    app = dp.application_create(owner=factories.user("dev"), name="App")
+    sub = Subscription.objects.create(application=app, api=chat, throttling_policy="AsyncUnlimited")
+    creator = _client(factories.user("cre", roles=["creator"]))
+    page = creator.get(_page(chat, "subscriptions")).content.decode()
+    assert "App" in page and ">Block<" not in page
+    resp = creator.post(_page(chat, "subscriptions"), {"subscription": sub.id, "state": "BLOCKED"}, follow=True)
+    assert "Only publishers" in resp.content.decode()
+    sub.refresh_from_db()
+    assert sub.status == "UNBLOCKED"
+    resp = web.post(_page(chat, "subscriptions"), {"subscription": sub.id, "state": "BLOCKED"}, follow=True)
+    assert "App&#x27;s subscription is now BLOCKED." in resp.content.decode()
+    sub.refresh_from_db()
+    assert sub.status == "BLOCKED"
+
+
+def test_creator_sees_no_deploy_or_lifecycle_buttons(chat):
+    page = _client(factories.user("cre", roles=["creator"])).get(_page(chat, "detail")).content.decode()
+    assert "Create revision" in page
+    assert "Deploy REVISION" not in page and ">Publish<" not in page
+
+
+def test_audit_page_lists_changes_for_publishers_and_admins_only(web, chat):
+    web.post(_page(chat, "plans"), {"etag": _etag(chat), "policies": ["AsyncGold"], "secured": "on"})
+    assert AuditEvent.objects.filter(action="api.update").exists()
+    page = web.get("/publisher/audit?action=api.update").content.decode()
+    assert "api.update" in page and "pub" in page and "policies" in page
+    assert _client(factories.user("cre", roles=["creator"])).get("/publisher/audit").status_code == 403
+
+
+def test_import_page_refuses_a_loopback_url(web):
+    resp = web.post(
+        "/publisher/apis/import", {"url": "http://127.0.0.1:9/chat.yaml", "context": "/byurl"}
+    ).content.decode()
+    assert "public addresses only" in resp
+    assert not Api.objects.filter(context="/byurl").exists()
