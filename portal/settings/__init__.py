@@ -152,7 +152,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.errors.exception_handler",
     # ``?format=`` is ours (analytics CSV), not DRF's renderer switch.
     "URL_FORMAT_OVERRIDE": None,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.openapi.TidegateSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
