@@ -211,6 +211,7 @@ def api_revision_deploy(
     """Deploy ``revision`` to each named environment, replacing what ran there before."""
     if revision.api_id != api.pk:
         raise NotFound("No such revision of this API")
+    api = Api.objects.select_for_update().get(pk=api.pk)  # a Retire racing this deploy wins or waits
     if api.lifecycle_status == LifecycleStatus.RETIRED:
         raise Conflict("A retired API cannot be deployed")
     if not environments:

@@ -158,3 +158,73 @@ def test_analytics_page_shows_the_traffic(page, stack, chat, admin_http):
     page.get_by_role("link", name="ChatClient").click()
     expect(page.locator("#subscriptions .usage").first).to_contain_text("events")
     shot(page, stack, "06-application-usage")
+
+
+def _signed_in(page, path):
+    page.goto(path)
+    if "/login/" in page.url:
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill("admin")
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(path)
+
+
+def test_publisher_edits_a_topic_redeploys_and_blocks_a_subscriber(page, stack, admin_http):
+    """Topic editing (URL mapping with its preview, a scope), a revision deployed from the
+    page, then a subscription blocked: each seen on the page and at the gateway."""
+    api = flow.import_api(admin_http, flow.chat_doc(stack.backend_url, "Designer"), context="/designer")
+    flow.deploy_and_publish(admin_http, api["id"])
+    scoped = flow.application_with_token(admin_http, "DesignerAdmin", api["id"], scopes=["chat_admin"])
+    plain = flow.application_with_token(admin_http, "DesignerPlain", api["id"])
+    url = f"{stack.gateway_ws}/designer/1.0.0/plain"
+    flow.wait_for_route(url, plain["headers"])
+    assert flow.handshake_status(url, plain["headers"])[0] == 101
+
+    # Topics tab: edit /plain, with the backend URL previewed as the mapping is typed.
+    _signed_in(page, f"/publisher/apis/{api['id']}/topics")
+    page.locator("tr[data-topic='/plain']").get_by_role("button", name="Edit").click()
+    page.locator("#uri-mapping").fill("/mapped?via=browser")
+    expect(page.locator("#backend-url")).to_have_text(f"{stack.backend_url}/v2/mapped?via=browser")
+    page.locator("input[name=scopes_publish][value=chat_admin]").check()
+    page.get_by_role("button", name="Save topic").click()
+    expect(page.get_by_text("Saved topic /plain.")).to_be_visible()
+    row = page.locator("tr[data-topic='/plain']")
+    expect(row).to_contain_text("/mapped?via=browser")
+    expect(row).to_contain_text("chat_admin")
+    shot(page, stack, "07-topic-edited")
+
+    # The gateway still runs the old revision until a new one is deployed from the overview.
+    assert flow.handshake_status(url, plain["headers"])[0] == 101
+    page.get_by_role("link", name="Overview").click()
+    page.get_by_label("Revision description").fill("mapped /plain, chat_admin")
+    page.get_by_role("button", name="Create revision").click()
+    page.get_by_role("button", name="Deploy REVISION 2").click()
+    expect(page.get_by_text("REVISION 2 deployed to Default.")).to_be_visible()
+    expect(page.locator("#deployments")).to_contain_text("REVISION 2")
+
+    # At the gateway: a token without the scope is refused; one with it reaches the mapped URL.
+    wait_until(lambda: flow.handshake_status(url, plain["headers"])[0] == 403, 5, what="scope enforced")
+    before = len(stack.backend_connections())
+    with connect(url, additional_headers=scoped["headers"]) as ws:
+        ws.send("mapped?")
+        assert ws.recv(timeout=5) == "mapped?"
+    wait_until(
+        lambda: (
+            [c["path"] for c in stack.backend_connections()[before:] if c["event"] == "connect"]
+            == ["/v2/mapped?via=browser"]
+        ),
+        3,
+        what="backend saw the mapped path",
+    )
+
+    # Subscriptions tab: block DesignerAdmin; the wscat command that worked is now refused.
+    command = f"wscat -c {url} -H 'Authorization: Bearer {scoped['token']}'"
+    assert "before the block" in flow.wscat(command, "before the block")
+    page.get_by_role("link", name="Subscriptions").click()
+    page.locator("tr[data-application='DesignerAdmin']").get_by_role("button", name="Block", exact=True).click()
+    expect(page.get_by_text("DesignerAdmin's subscription is now BLOCKED.")).to_be_visible()
+    expect(page.locator("tr[data-application='DesignerAdmin']")).to_contain_text("BLOCKED")
+    shot(page, stack, "08-subscription-blocked")
+    wait_until(lambda: flow.handshake_status(url, scoped["headers"])[0] == 403, 5, what="block enforced")
+    out = flow.wscat(command, "after the block")
+    assert "403" in out and "after the block" not in out, out

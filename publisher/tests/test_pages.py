@@ -231,3 +231,21 @@ def test_import_page_refuses_a_loopback_url(web):
     ).content.decode()
     assert "public addresses only" in resp
     assert not Api.objects.filter(context="/byurl").exists()
+
+
+def test_grant_role_command_gives_and_takes_roles():
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from portal.roles import has_role
+
+    alice = factories.user("alice")
+    out = StringIO()
+    call_command("grant_role", "alice", "creator", "publisher", stdout=out)
+    assert "alice: creator, publisher" in out.getvalue() and has_role(alice, "publisher")
+    call_command("grant_role", "alice", "publisher", "--revoke", stdout=StringIO())
+    assert has_role(alice, "creator") and not has_role(alice, "publisher")
+    with pytest.raises(CommandError):
+        call_command("grant_role", "nobody", "creator")
