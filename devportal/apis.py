@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from devportal import selectors, services
 from devportal.models import Application, Subscription
 from keymanager.models import OAuthClient
+from keymanager.scopes import ScopeRefused
 from keymanager.server import token_issue
 from keymanager.services import keys_generate, keys_remove, secret_regenerate
 from portal.errors import NotFound, ValidationFailed
@@ -218,7 +219,10 @@ class ApplicationGenerateTokenApi(APIView):
         d = s.validated_data
         if not client.check_client_secret(d["consumerSecret"]):
             raise ValidationFailed("The consumer secret does not match this key", status=401)
-        token = token_issue(client=client, scope=" ".join(d["scopes"]), validity=d.get("validityPeriod"))
+        try:
+            token = token_issue(client=client, scope=" ".join(d["scopes"]), validity=d.get("validityPeriod"))
+        except ScopeRefused as exc:
+            raise ValidationFailed(str(exc), details=[{"field": "scopes", "message": "invalid_scope"}]) from None
         return Response(token_dto(token))
 
 

@@ -2,6 +2,7 @@ import hashlib
 import hmac
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from devportal.models import Application
@@ -71,6 +72,8 @@ class SigningKey(models.Model):
     public_jwk = models.JSONField()
     active = models.BooleanField(default=True)
     created_time = models.DateTimeField(auto_now_add=True)
+    # When it stopped signing; it stays published until every token it signed has expired.
+    retired_time = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_time", "-id"]
@@ -81,6 +84,14 @@ class IssuedToken(models.Model):
 
     jti = models.CharField(max_length=64, unique=True)
     client = models.ForeignKey(OAuthClient, on_delete=models.CASCADE, related_name="tokens")
+    # The resource owner of a password-grant token (else the application's owner is the subject).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    grant_type = models.CharField(max_length=40, default="client_credentials")
+    # SHA-256 of the refresh token issued with this access token, emptied once it is used.
+    refresh_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    refresh_expires_at = models.DateTimeField(null=True, blank=True)
     scope = models.TextField(blank=True)
     issued_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -95,6 +106,11 @@ class IssuedToken(models.Model):
 
     def is_revoked(self) -> bool:
         return self.revoked
+
+    def is_expired(self) -> bool:
+        from django.utils import timezone
+
+        return self.expires_at <= timezone.now()
 
     def check_client(self, client) -> bool:
         return self.client_id == client.pk

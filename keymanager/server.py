@@ -8,19 +8,44 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import hashlib
+import secrets
 import time
 from typing import Any
 
 from authlib.integrations.django_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from django.conf import settings
+from django.contrib.auth import authenticate
+from django.utils import timezone
 from joserfc import jwt
 from joserfc.errors import JoseError
 
 from keymanager import signing
 from keymanager.models import IssuedToken, OAuthClient
+from keymanager.scopes import ScopeRefused, narrow
+from portal.roles import has_role
+
+CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
+
+
+class ResourceOwner:
+    """A signed-in user as Authlib sees one (it asks for ``get_user_id``)."""
+
+    def __init__(self, user):
+        self.user = user
+
+    def get_user_id(self) -> str:
+        return self.user.get_username()
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
 
 GATEWAY_AUDIENCE = "http://org.wso2.apimgt/gateway"
 
@@ -39,7 +64,7 @@ class TokenGenerator(JWTBearerTokenGenerator):
     def get_extra_claims(self, client: OAuthClient, grant_type, user, scope) -> dict[str, Any]:
         application = client.application
         claims = {
-            "sub": application.owner.get_username(),
+            "sub": user.get_user_id() if user else application.owner.get_username(),
             "azp": client.client_id,
             "keytype": client.key_type,
             "aut": "APPLICATION_USER" if user else "APPLICATION",
@@ -60,20 +85,128 @@ class TidegateAuthorizationServer(AuthorizationServer):
     def query_client(self, client_id):
         return OAuthClient.objects.select_related("application__owner").filter(client_id=client_id).first()
 
+    def generate_token(self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True):
+        """Every grant's scopes are narrowed to what the subject may hold (keymanager.scopes)."""
+        subject = user.user if user else client.application.owner
+        try:
+            scope = narrow(application=client.application, subject=subject, requested=scope or "")
+        except ScopeRefused as exc:
+            raise InvalidScopeError(str(exc)) from None
+        return super().generate_token(
+            grant_type,
+            client,
+            user=user,
+            scope=scope,
+            expires_in=expires_in,
+            include_refresh_token=include_refresh_token,
+        )
+
     def save_token(self, token, request):
-        token_record(token["access_token"], request.client)
+        user = getattr(request, "user", None)
+        token_record(
+            token["access_token"],
+            request.client,
+            user=user.user if user else None,
+            grant_type=request.payload.grant_type,
+            refresh_token=token.get("refresh_token", ""),
+        )
 
 
-def token_record(access_token: str, client: OAuthClient) -> IssuedToken:
-    """Remember a token by its jti (never the token itself), for listing and revocation."""
+def token_record(
+    access_token: str,
+    client: OAuthClient,
+    *,
+    user=None,
+    grant_type: str = "client_credentials",
+    refresh_token: str = "",
+) -> IssuedToken:
+    """Remember a token by its jti (never the token itself), for listing and revocation;
+    a refresh token only by its digest."""
     claims = jwt.decode(access_token, signing.private_key_set()).claims
     return IssuedToken.objects.create(
         jti=claims["jti"],
         client=client,
+        user=user,
+        grant_type=grant_type,
         scope=claims.get("scope") or "",
         issued_at=dt.datetime.fromtimestamp(claims["iat"], dt.UTC),
         expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
+        refresh_digest=_digest(refresh_token) if refresh_token else "",
+        refresh_expires_at=timezone.now() + dt.timedelta(seconds=settings.TIDEGATE["REFRESH_TOKEN_VALIDITY"])
+        if refresh_token
+        else None,
     )
+
+
+class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
+    """RFC 6749 4.3: the user's own name and password, for an application's keys."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+
+    def authenticate_user(self, username, password):
+        user = authenticate(username=username, password=password)
+        return ResourceOwner(user) if user is not None and user.is_active else None
+
+
+class RefreshGrant(grants.RefreshTokenGrant):
+    """RFC 6749 6: a refresh token is used once; the answer carries a new one."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        return (
+            IssuedToken.objects.select_related("client__application__owner", "user")
+            .filter(refresh_digest=_digest(refresh_token), refresh_expires_at__gt=timezone.now(), revoked=False)
+            .first()
+        )
+
+    def authenticate_user(self, credential):
+        return ResourceOwner(credential.user) if credential.user_id else None
+
+    def revoke_old_credential(self, credential):
+        IssuedToken.objects.filter(pk=credential.pk).update(refresh_digest="", refresh_expires_at=None)
+
+
+class TokenIntrospection(IntrospectionEndpoint):
+    """RFC 7662, for resource servers: a client may introspect the tokens issued to it;
+    a client whose application belongs to an admin may introspect any."""
+
+    CLIENT_AUTH_METHODS = CLIENT_AUTH
+
+    def query_token(self, token, token_type_hint):
+        try:
+            claims = jwt.decode(token, signing.public_key_set()).claims
+        except (JoseError, ValueError):
+            return None
+        record = (
+            IssuedToken.objects.select_related("client__application__owner", "user")
+            .filter(jti=claims.get("jti"))
+            .first()
+        )
+        if record is not None:
+            record.claims = claims
+        return record
+
+    def check_permission(self, token, client, request) -> bool:
+        return token.client_id == client.pk or has_role(client.application.owner, "admin")
+
+    def introspect_token(self, token) -> dict[str, Any]:
+        claims = token.claims
+        return {
+            "active": True,
+            "client_id": token.client.client_id,
+            "username": claims.get("sub"),
+            "scope": token.scope,
+            "token_type": "Bearer",
+            "exp": claims["exp"],
+            "iat": claims["iat"],
+            "sub": claims.get("sub"),
+            "aud": claims.get("aud"),
+            "iss": claims.get("iss"),
+            "jti": token.jti,
+            "keytype": claims.get("keytype"),
+        }
 
 
 class TokenRevocation(RevocationEndpoint):
@@ -98,17 +231,30 @@ def _expires_in(client, grant_type) -> int:
     return settings.TIDEGATE["TOKEN_VALIDITY"]
 
 
-generator = TokenGenerator(issuer=settings.TIDEGATE["KEY_MANAGER_ISSUER"], expires_generator=_expires_in)
+def _refresh_token(**kwargs) -> str:
+    return secrets.token_urlsafe(32)
+
+
+generator = TokenGenerator(
+    issuer=settings.TIDEGATE["KEY_MANAGER_ISSUER"],
+    expires_generator=_expires_in,
+    refresh_token_generator=_refresh_token,
+)
 
 server = TidegateAuthorizationServer(OAuthClient, IssuedToken)
 server.register_token_generator("default", generator)
 server.register_grant(grants.ClientCredentialsGrant)
+server.register_grant(PasswordGrant)
+server.register_grant(RefreshGrant)
 server.register_endpoint(TokenRevocation)
+server.register_endpoint(TokenIntrospection)
 
 
 def token_issue(*, client: OAuthClient, scope: str = "", validity: int | None = None) -> dict[str, Any]:
-    """Issue a token for a client the caller already trusts (its owner, signed in)."""
+    """Issue a token for a client the caller already trusts (its owner, signed in).
+    Raises ScopeRefused when scopes were asked for and none can be granted."""
     expires_in = validity if validity and validity > 0 else settings.TIDEGATE["TOKEN_VALIDITY"]
+    scope = narrow(application=client.application, subject=client.application.owner, requested=scope)
     reset = _validity.set(expires_in)
     try:
         token = generator.generate(

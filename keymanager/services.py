@@ -20,7 +20,7 @@ def keys_generate(
     which is not stored (only its digest) and so can be shown this once."""
     if key_type not in KeyType.values:
         raise ValidationFailed(f"keyType must be PRODUCTION or SANDBOX (got {key_type!r})")
-    grant_types = list(grant_types or ["client_credentials"])
+    grant_types = list(grant_types or SUPPORTED_GRANTS)
     unknown = [g for g in grant_types if g not in SUPPORTED_GRANTS]
     if unknown:
         raise ValidationFailed(f"Unsupported grant types {unknown}; supported: {', '.join(SUPPORTED_GRANTS)}")

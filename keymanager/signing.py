@@ -1,11 +1,14 @@
 """The Key Manager's signing keys: made on first use, stored, published as a JWKS."""
 
+import datetime as dt
 import uuid
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from joserfc.jwk import KeySet, RSAKey
 
-from keymanager.models import SigningKey
+from keymanager.models import IssuedToken, SigningKey
 
 
 @transaction.atomic
@@ -24,10 +27,33 @@ def signing_key_create() -> SigningKey:
     )
 
 
+@transaction.atomic
+def signing_key_rotate() -> tuple[SigningKey, list[SigningKey]]:
+    """A new key signs from now on; the keys before it stop signing but stay published
+    (``jwks``) until every token they signed has expired."""
+    now = timezone.now()
+    retired = list(SigningKey.objects.select_for_update().filter(active=True))
+    SigningKey.objects.filter(pk__in=[k.pk for k in retired]).update(active=False, retired_time=now)
+    key = signing_key_create()
+    from gateway_sync.services import config_changed
+
+    config_changed()  # gateways learn the new key before it signs anything they see
+    return key, retired
+
+
+def _still_needed(key: SigningKey, now) -> bool:
+    if key.active or key.retired_time is None:
+        return True
+    if key.retired_time + dt.timedelta(seconds=settings.TIDEGATE["TOKEN_VALIDITY"]) > now:
+        return True  # Internal-Keys and test keys are not recorded; none outlives this
+    return IssuedToken.objects.filter(issued_at__lte=key.retired_time, expires_at__gt=now).exists()
+
+
 def jwks() -> dict:
     """Every published public key; retired keys stay until their tokens have expired."""
     signing_key_active()  # the first key is made on first use
-    return {"keys": [k.public_jwk for k in SigningKey.objects.order_by("-created_time")]}
+    now = timezone.now()
+    return {"keys": [k.public_jwk for k in SigningKey.objects.order_by("-created_time") if _still_needed(k, now)]}
 
 
 def private_key_set() -> KeySet:

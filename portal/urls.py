@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from analytics.apis import ingest_view
 from gateway_sync.apis import snapshot_view
-from keymanager.views import jwks_view, revoke_view, token_view
+from keymanager.views import introspect_view, jwks_view, revoke_view, token_view
 from portal import views
 
 urlpatterns = [
@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/openapi.yaml", SpectacularAPIView.as_view(), name="openapi"),
     path("oauth2/token", token_view, name="oauth2-token"),
     path("oauth2/revoke", revoke_view, name="oauth2-revoke"),
+    path("oauth2/introspect", introspect_view, name="oauth2-introspect"),
     path("oauth2/jwks", jwks_view, name="oauth2-jwks"),
     path("internal/gateway/snapshot", snapshot_view, name="gateway-snapshot"),
     path("internal/gateway/analytics", ingest_view, name="gateway-analytics"),

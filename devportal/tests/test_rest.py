@@ -3,12 +3,14 @@
 import base64
 
 import pytest
+from django.contrib.auth.models import Group
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from rest_framework.test import APIClient
 
 from devportal.models import Subscription
 from keymanager.models import OAuthClient
+from publisher import services as publisher_services
 from tests import factories
 
 BASE = "/api/am/devportal/v3"
@@ -44,8 +46,10 @@ def test_catalog_lists_published_apis_only(client, owner):
     assert listed == ["/live"]
 
 
-def test_subscribe_generate_keys_and_token(client, owner):
+def test_subscribe_generate_keys_and_token(client, owner, dev):
     api = factories.published_api(owner)
+    scope = {"name": "chat_admin", "description": "Administer", "bindings": ["admin"]}
+    publisher_services.api_update(api=api, user=owner, changes={"scopes": [scope]})
     app = client.post(f"{BASE}/applications", {"name": "Chatter", "throttlingPolicy": "10PerMin"}, format="json").json()
     sub = client.post(
         f"{BASE}/subscriptions",
@@ -65,11 +69,13 @@ def test_subscribe_generate_keys_and_token(client, owner):
     listed = client.get(f"{BASE}/applications/{app['applicationId']}/oauth-keys").json()["list"]
     assert listed[0]["consumerSecret"] is None  # shown once, never again
 
-    token = client.post(
-        f"{BASE}/applications/{app['applicationId']}/oauth-keys/{keys['keyMappingId']}/generate-token",
-        {"consumerSecret": secret, "validityPeriod": 600, "scopes": ["chat_admin"]},
-        format="json",
-    )
+    token_url = f"{BASE}/applications/{app['applicationId']}/oauth-keys/{keys['keyMappingId']}/generate-token"
+    body = {"consumerSecret": secret, "validityPeriod": 600, "scopes": ["chat_admin"]}
+    # chat_admin is bound to the admin role (x-scopes-bindings), which dev does not hold.
+    refused = client.post(token_url, body, format="json")
+    assert refused.status_code == 400 and "chat_admin" in refused.json()["description"]
+    dev.groups.add(Group.objects.get(name="admin"))
+    token = client.post(token_url, body, format="json")
     assert token.status_code == 200
     jwks = APIClient().get("/oauth2/jwks").json()
     decoded = jwt.decode(token.json()["accessToken"], KeySet.import_key_set(jwks))
@@ -140,7 +146,7 @@ def test_oauth2_token_endpoint_client_credentials(client):
     anonymous = APIClient()
     resp = anonymous.post(
         "/oauth2/token",
-        "grant_type=client_credentials&scope=a b",
+        "grant_type=client_credentials&scope=apim:subscribe apim:admin",
         content_type="application/x-www-form-urlencoded",
         HTTP_AUTHORIZATION=f"Basic {basic}",
     )
@@ -148,7 +154,8 @@ def test_oauth2_token_endpoint_client_credentials(client):
     body = resp.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
     claims = jwt.decode(body["access_token"], KeySet.import_key_set(anonymous.get("/oauth2/jwks").json())).claims
-    assert claims["keytype"] == "SANDBOX" and claims["scope"] == "a b"
+    # dev holds no admin role: the allowed subset is granted and named in the answer.
+    assert claims["keytype"] == "SANDBOX" and claims["scope"] == "apim:subscribe" == body["scope"]
 
     wrong = base64.b64encode(f"{keys['consumerKey']}:nope".encode()).decode()
     resp = anonymous.post(

@@ -216,6 +216,11 @@ TIDEGATE = {
     # Gateway users allowed to call /testkey, "user:password,...". Development only by default.
     "TESTKEY_USERS": env("TIDEGATE_TESTKEY_USERS", "admin:admin" if DEBUG else ""),
     "TOKEN_VALIDITY": env_int("TIDEGATE_TOKEN_VALIDITY", 3600),
+    "REFRESH_TOKEN_VALIDITY": env_int("TIDEGATE_REFRESH_TOKEN_VALIDITY", 86400),
+    # Developers may create their own accounts in the Dev Portal.
+    "SIGNUP_ENABLED": env_bool("TIDEGATE_SIGNUP_ENABLED", True),
+    # Failed client authentications per address per minute before /oauth2/token answers 429.
+    "TOKEN_ENDPOINT_FAILURES_PER_MINUTE": env_int("TIDEGATE_TOKEN_ENDPOINT_FAILURES_PER_MINUTE", 10),
     "BACKEND_CONNECT_TIMEOUT": float(env("TIDEGATE_BACKEND_CONNECT_TIMEOUT", "5")),
     "MAX_FRAME_SIZE": env_int("TIDEGATE_MAX_FRAME_SIZE", 1024 * 1024),
     # Close connections with no frame in either direction for this long (seconds, 0: never),

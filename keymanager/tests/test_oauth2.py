@@ -1,0 +1,195 @@
+"""The Key Manager over HTTP: each grant, each RFC 6749 error, scope narrowing by role,
+introspection (RFC 7662), the limit on failed attempts, and tokens verified against
+/oauth2/jwks by an independent JOSE library (PyJWT), across a signing-key rotation."""
+
+import base64
+import datetime as dt
+
+import jwt as pyjwt
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from devportal import services as dp
+from keymanager.models import IssuedToken, SigningKey
+from keymanager.services import keys_generate
+from publisher import services as pub
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def owner():
+    return factories.user("owner", roles=["creator", "publisher"])
+
+
+@pytest.fixture
+def setup(owner):
+    """An API declaring an unbound scope and one bound to admin; dev's application
+    subscribed, with keys allowing every grant."""
+    api = factories.published_api(owner)
+    scopes = [
+        {"name": "chat_read", "description": "Read", "bindings": []},
+        {"name": "chat_admin", "description": "Administer", "bindings": ["admin"]},
+    ]
+    pub.api_update(api=api, user=owner, changes={"scopes": scopes})
+    dev = factories.user("dev", password="dev-Password-1")
+    app = dp.application_create(owner=dev, name="App")
+    dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=dev)
+    client, secret = keys_generate(application=app, key_type="PRODUCTION", grant_types=None, user=dev)
+    return {"api": api, "dev": dev, "app": app, "client": client, "secret": secret}
+
+
+def _basic(client_id, secret):
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def token(setup, secret=None, **form):
+    return Client().post(
+        "/oauth2/token",
+        form,
+        HTTP_AUTHORIZATION=_basic(setup["client"].client_id, secret or setup["secret"]),
+    )
+
+
+def _verify(access_token):
+    """PyJWT, not joserfc (which signs), checks the signature against the published JWKS."""
+    jwks = pyjwt.PyJWKSet.from_dict(Client().get("/oauth2/jwks").json())
+    kid = pyjwt.get_unverified_header(access_token)["kid"]
+    key = next(k for k in jwks.keys if k.key_id == kid)
+    return pyjwt.decode(
+        access_token,
+        key.key,
+        algorithms=["RS256"],
+        audience="http://org.wso2.apimgt/gateway",
+        issuer="https://localhost:9443/oauth2/token",
+    )
+
+
+def test_client_credentials_token_verifies_with_pyjwt(setup):
+    resp = token(setup, grant_type="client_credentials", scope="chat_read")
+    assert resp.status_code == 200, resp.content
+    claims = _verify(resp.json()["access_token"])
+    assert claims["sub"] == "dev" and claims["azp"] == setup["client"].client_id and claims["scope"] == "chat_read"
+    assert "refresh_token" not in resp.json()  # RFC 6749 4.4.3
+
+
+def test_password_grant_names_the_user_and_refresh_rotates(setup):
+    resp = token(setup, grant_type="password", username="dev", password="dev-Password-1", scope="chat_read")
+    assert resp.status_code == 200, resp.content
+    body = resp.json()
+    claims = _verify(body["access_token"])
+    assert claims["sub"] == "dev" and claims["aut"] == "APPLICATION_USER"
+    first_refresh = body["refresh_token"]
+    assert not IssuedToken.objects.filter(refresh_digest=first_refresh).exists()  # stored as a digest
+
+    again = token(setup, grant_type="refresh_token", refresh_token=first_refresh)
+    assert again.status_code == 200, again.content
+    assert _verify(again.json()["access_token"])["scope"] == "chat_read"
+    assert again.json()["refresh_token"] != first_refresh
+    # A refresh token is used once.
+    reuse = token(setup, grant_type="refresh_token", refresh_token=first_refresh)
+    assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+
+
+def test_password_grant_with_a_wrong_password_is_refused(setup):
+    resp = token(setup, grant_type="password", username="dev", password="nope")
+    assert resp.status_code == 400 and resp.json()["error"] in ("invalid_grant", "invalid_request")
+    assert not IssuedToken.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "form, status, error",
+    [
+        ({"grant_type": "client_credentials"}, 401, "invalid_client"),  # wrong secret (below)
+        ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code"}, 400, "unsupported_grant_type"),
+        ({"grant_type": "client_credentials", "scope": "chat_admin"}, 400, "invalid_scope"),
+        ({"grant_type": "client_credentials", "scope": "no_such_scope"}, 400, "invalid_scope"),
+        ({"grant_type": "refresh_token", "refresh_token": "made-up"}, 400, "invalid_grant"),
+        ({"grant_type": "password", "username": "dev"}, 400, "invalid_request"),
+    ],
+)
+def test_rfc6749_errors(setup, form, status, error):
+    secret = "wrong" if error == "invalid_client" else None
+    resp = token(setup, secret=secret, **form)
+    assert (resp.status_code, resp.json()["error"]) == (status, error)
+    assert not IssuedToken.objects.exists()
+
+
+def test_a_grant_the_keys_do_not_allow_is_unauthorized_client(setup):
+    setup["client"].grant_types = ["client_credentials"]
+    setup["client"].save()
+    resp = token(setup, grant_type="password", username="dev", password="dev-Password-1")
+    assert resp.status_code == 400 and resp.json()["error"] == "unauthorized_client"
+
+
+def test_scopes_are_narrowed_to_the_roles_the_subject_holds(setup, owner):
+    resp = token(setup, grant_type="client_credentials", scope="chat_read chat_admin")
+    assert resp.json()["scope"] == "chat_read"  # the allowed subset, named in the answer
+    # The admin user's password-grant token may carry the admin-bound scope on the same keys.
+    factories.user("boss", roles=["admin"], password="boss-Password-1")
+    resp = token(setup, grant_type="password", username="boss", password="boss-Password-1", scope="chat_admin")
+    assert _verify(resp.json()["access_token"])["scope"] == "chat_admin"
+
+
+def test_introspection(setup):
+    access = token(setup, grant_type="client_credentials", scope="chat_read").json()["access_token"]
+    auth = _basic(setup["client"].client_id, setup["secret"])
+    info = Client().post("/oauth2/introspect", {"token": access}, HTTP_AUTHORIZATION=auth).json()
+    assert info["active"] is True and info["client_id"] == setup["client"].client_id and info["scope"] == "chat_read"
+    assert info["sub"] == "dev" and info["exp"] > info["iat"]
+    # Without client credentials: refused.
+    assert Client().post("/oauth2/introspect", {"token": access}).status_code == 401
+    # Revoked: inactive.
+    Client().post("/oauth2/revoke", {"token": access}, HTTP_AUTHORIZATION=auth)
+    assert Client().post("/oauth2/introspect", {"token": access}, HTTP_AUTHORIZATION=auth).json() == {"active": False}
+    assert Client().post("/oauth2/introspect", {"token": "garbage"}, HTTP_AUTHORIZATION=auth).json() == {
+        "active": False
+    }
+
+
+def test_another_applications_client_cannot_introspect_a_token(setup):
+    access = token(setup, grant_type="client_credentials").json()["access_token"]
+    other_app = dp.application_create(owner=factories.user("eve"), name="Eve")
+    other, secret = keys_generate(application=other_app, key_type="PRODUCTION", grant_types=None, user=other_app.owner)
+    resp = Client().post("/oauth2/introspect", {"token": access}, HTTP_AUTHORIZATION=_basic(other.client_id, secret))
+    assert resp.status_code in (400, 401, 403) or resp.json() == {"active": False}
+    assert resp.json().get("active") is not True
+
+
+def test_failed_attempts_are_limited_per_address(setup, settings):
+    settings.TIDEGATE = {**settings.TIDEGATE, "TOKEN_ENDPOINT_FAILURES_PER_MINUTE": 3}
+    for _ in range(3):
+        assert token(setup, secret="guess", grant_type="client_credentials").status_code == 401
+    limited = token(setup, grant_type="client_credentials")  # even the right secret waits now
+    assert limited.status_code == 429 and limited.json()["error"] == "slow_down" and limited["Retry-After"] == "60"
+    cache.clear()
+    assert token(setup, grant_type="client_credentials").status_code == 200
+
+
+def test_rotation_keeps_earlier_tokens_valid_until_they_expire(setup):
+    before = token(setup, grant_type="client_credentials").json()["access_token"]
+    old_kid = pyjwt.get_unverified_header(before)["kid"]
+    call_command("rotate_signing_key", stdout=__import__("io").StringIO())
+    after = token(setup, grant_type="client_credentials").json()["access_token"]
+    assert pyjwt.get_unverified_header(after)["kid"] != old_kid
+    assert _verify(before)["sub"] == _verify(after)["sub"] == "dev"  # both verify against the JWKS
+
+    # Once every token the old key signed has expired, the key leaves the JWKS.
+    long_ago = timezone.now() - dt.timedelta(days=2)
+    SigningKey.objects.filter(kid=old_kid).update(retired_time=long_ago)
+    IssuedToken.objects.filter(issued_at__lte=timezone.now()).exclude(
+        jti=pyjwt.decode(after, options={"verify_signature": False})["jti"]
+    ).update(issued_at=long_ago, expires_at=long_ago + dt.timedelta(hours=1))
+    kids = [k["kid"] for k in Client().get("/oauth2/jwks").json()["keys"]]
+    assert old_kid not in kids and pyjwt.get_unverified_header(after)["kid"] in kids
