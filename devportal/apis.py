@@ -149,8 +149,27 @@ class ApplicationListCreateApi(APIView):
 
 
 class ApplicationDetailApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=70, required=False)
+        throttlingPolicy = serializers.CharField(required=False)
+        description = serializers.CharField(required=False, allow_blank=True, max_length=512)
+
     def get(self, request, application_id):
         return Response(application_dto(_application_or_404(request, application_id)))
+
+    def put(self, request, application_id):
+        app = _application_or_404(request, application_id)
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = s.validated_data
+        app = services.application_update(
+            application=app,
+            user=request.user,
+            name=d.get("name"),
+            throttling_policy=d.get("throttlingPolicy"),
+            description=d.get("description"),
+        )
+        return Response(application_dto(app))
 
     def delete(self, request, application_id):
         services.application_delete(application=_application_or_404(request, application_id), user=request.user)
@@ -266,8 +285,21 @@ class SubscriptionDetailApi(APIView):
             raise NotFound(f"Subscription {subscription_id} not found")
         return sub
 
+    class InputSerializer(serializers.Serializer):
+        throttlingPolicy = serializers.CharField()
+
     def get(self, request, subscription_id):
         return Response(subscription_dto(self._get(request, subscription_id)))
+
+    def put(self, request, subscription_id):
+        """Change the business plan (WSO2: ``throttlingPolicy``); nothing else changes here."""
+        sub = self._get(request, subscription_id)
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        sub = services.subscription_change_plan(
+            subscription=sub, throttling_policy=s.validated_data["throttlingPolicy"], user=request.user
+        )
+        return Response(subscription_dto(sub))
 
     def delete(self, request, subscription_id):
         services.subscription_delete(subscription=self._get(request, subscription_id), user=request.user)

@@ -7,4 +7,5 @@ urlpatterns = [
     path("apis/<str:api_id>", views.api_detail, name="api"),
     path("applications", views.applications, name="applications"),
     path("applications/<str:application_id>", views.application_detail, name="application"),
+    path("subscriptions/<uuid:subscription_id>", views.subscription_action, name="subscription"),
 ]

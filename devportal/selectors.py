@@ -8,9 +8,20 @@ from publisher.models import Api
 
 def catalog_list(*, query: str = "") -> QuerySet[Api]:
     qs = Api.objects.filter(lifecycle_status__in=lifecycle.DISCOVERABLE).select_related("provider")
-    if query:
-        qs = qs.filter(name__icontains=query) | qs.filter(context__icontains=query)
+    if query:  # tags live in a JSON list, matched here the same way on SQLite and PostgreSQL
+        qs = qs.filter(pk__in=[a.pk for a in qs if _matches(a, query)])
     return qs.order_by("name", "version")
+
+
+def _matches(api: Api, query: str) -> bool:
+    """``tag:x`` matches a tag exactly; other words match the name, context or a tag."""
+    for word in query.lower().split():
+        if word.startswith("tag:"):
+            if word[4:] not in api.tags:
+                return False
+        elif not (word in api.name.lower() or word in api.context.lower() or any(word in t for t in api.tags)):
+            return False
+    return True
 
 
 def catalog_get(api_id) -> Api | None:

@@ -62,11 +62,14 @@ def subscription_create(*, application: Application, api: Api, throttling_policy
 
 
 @transaction.atomic
-def application_delete(*, application: Application, user) -> None:
-    """Delete an application with its keys and subscriptions; its connections close (4002)."""
-    audit_record(actor=user, action="application.delete", target=application, detail={"name": application.name})
+def application_delete(*, application: Application, user) -> str:
+    """Delete an application with its keys and subscriptions; its connections close (4002).
+    Returns the name it had."""
+    name = application.name
+    audit_record(actor=user, action="application.delete", target=application, detail={"name": name})
     application.delete()
     config_changed()
+    return name
 
 
 @transaction.atomic
@@ -114,3 +117,53 @@ def _subscription_delta(sub: Subscription) -> dict:
             "status": sub.status,
         },
     }
+
+
+@transaction.atomic
+def application_update(
+    *, application: Application, user, name: str | None = None, throttling_policy: str | None = None, description=None
+) -> Application:
+    """Rename an application, change its rate limit or its description; gateways apply a
+    new rate limit to the connections already open."""
+    app = Application.objects.select_for_update().get(pk=application.pk)
+    name = app.name if name is None else (name or "").strip()
+    policy = app.throttling_policy if throttling_policy is None else throttling_policy
+    if not name or len(name) > 70:
+        raise ValidationFailed("Application name is required (at most 70 characters)")
+    if not ThrottlingPolicy.objects.filter(level=PolicyLevel.APPLICATION, name=policy).exists():
+        raise ValidationFailed(f"Unknown application throttling policy {policy!r}")
+    if description is not None and len(description) > 512:
+        raise ValidationFailed("Description: at most 512 characters")
+    if name != app.name and Application.objects.filter(owner=app.owner, name=name).exists():
+        raise Conflict(f"You already have an application named {name!r}")
+    before = {"name": app.name, "throttlingPolicy": app.throttling_policy}
+    app.name, app.throttling_policy = name, policy
+    if description is not None:
+        app.description = description
+    app.save()
+    audit_record(
+        actor=user,
+        action="application.update",
+        target=app,
+        detail={"from": before, "to": {"name": name, "throttlingPolicy": policy}},
+    )
+    config_changed()
+    return app
+
+
+@transaction.atomic
+def subscription_change_plan(*, subscription: Subscription, throttling_policy: str, user) -> Subscription:
+    """Move a subscription to another of the API's plans; a blocked one stays blocked."""
+    sub = Subscription.objects.select_for_update().select_related("api").get(pk=subscription.pk)
+    if throttling_policy not in sub.api.policies:
+        raise ValidationFailed(
+            f"Business plan {throttling_policy!r} is not offered by {sub.api.name}; choose from {', '.join(sub.api.policies)}"
+        )
+    if sub.api.lifecycle_status not in lifecycle.SUBSCRIBABLE:
+        raise Conflict(f"API {sub.api.name} is {sub.api.lifecycle_status}: its subscriptions cannot change plan")
+    previous = sub.throttling_policy
+    sub.throttling_policy = throttling_policy
+    sub.save(update_fields=["throttling_policy"])
+    audit_record(actor=user, action="subscription.plan", target=sub, detail={"from": previous, "to": throttling_policy})
+    config_changed(_subscription_delta(sub))
+    return sub

@@ -1,18 +1,21 @@
 """Dev Portal pages: catalog, API page with subscribe and Try Out, applications and keys."""
 
+import json
 import shlex
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from devportal import selectors, services
 from devportal.apis import gateway_urls
 from devportal.forms import ApplicationForm, SubscribeForm
-from keymanager.models import KeyType
+from keymanager.models import IssuedToken, KeyType
+from keymanager.scopes import ScopeRefused
 from keymanager.server import token_issue
-from keymanager.services import keys_generate
+from keymanager.services import SUPPORTED_GRANTS, keys_generate, keys_remove, secret_regenerate, token_revoke
 from portal.pages import run_service
 from publisher import asyncapi
 from publisher.models import PolicyLevel, ThrottlingPolicy
@@ -72,6 +75,7 @@ def api_detail(request, api_id):
     )
     token = ""
     tryout_app = request.POST.get("application") or (next(iter(subscriptions), None) or "")
+    key_type = request.POST.get("key_type") if request.POST.get("key_type") in KeyType.values else KeyType.PRODUCTION
     if request.method == "POST":
         if request.POST.get("do") == "subscribe" and form.is_valid():
             app = selectors.application_get(owner=request.user, application_id=form.cleaned_data["application"])
@@ -88,7 +92,7 @@ def api_detail(request, api_id):
                 messages.success(request, f"{app.name} is subscribed to {api.name} with {sub.throttling_policy}.")
                 return redirect("devportal:api", api_id=api.id)
         elif request.POST.get("do") == "testkey":
-            token = _test_key(request, tryout_app)
+            token = _test_key(request, tryout_app, key_type)
     urls = gateway_urls(api)
     return render(
         request,
@@ -101,21 +105,46 @@ def api_detail(request, api_id):
             "applications": applications,
             "subscriptions": subscriptions,
             "tryout_app": tryout_app,
+            "key_type": key_type,
+            "key_types": KeyType.values,
             "token": token,
             "commands": wscat_commands(api, urls, token),
+            "console_topics": console_topics(api, urls),
+            "definition_json": json.dumps(api.definition),
         },
     )
 
 
-def _test_key(request, application_id) -> str:
-    """GET TEST KEY: a short-lived token for the chosen application's production keys."""
+def console_topics(api, urls) -> list[dict]:
+    """What the live console and the snippets need per topic: its gateway URL, whether it
+    takes a token, its parameters and a message to prefill."""
+    out = []
+    for topic in asyncapi.topics(api.definition):
+        path = topic.name[:-2] if topic.name.endswith("/*") else topic.name
+        for env in urls:
+            out.append(
+                {
+                    "topic": topic.name,
+                    "environment": env["environmentName"],
+                    "url": env["URLs"]["ws"] + path,
+                    "secured": topic.secured and api.lifecycle_status != "PROTOTYPED",
+                    "params": list(topic.parameters),
+                    "example": asyncapi.message_example(api.definition, topic.name),
+                }
+            )
+    return out
+
+
+def _test_key(request, application_id, key_type=KeyType.PRODUCTION) -> str:
+    """GET TEST KEY: a short-lived token for the chosen application's keys of ``key_type``
+    (made on the spot when the application has none; their secret is then never shown)."""
     app = selectors.application_get(owner=request.user, application_id=application_id)
     if app is None:
         messages.error(request, "Choose one of your applications.")
         return ""
-    client = app.oauth_clients.filter(key_type=KeyType.PRODUCTION).first()
+    client = app.oauth_clients.filter(key_type=key_type).first()
     if client is None:
-        client, _ = keys_generate(application=app, key_type=KeyType.PRODUCTION, grant_types=None, user=request.user)
+        client, _ = keys_generate(application=app, key_type=key_type, grant_types=None, user=request.user)
     return token_issue(client=client, validity=TRY_OUT_VALIDITY)["access_token"]
 
 
@@ -163,39 +192,140 @@ def subscription_usage(app) -> dict:
     return out
 
 
+def _scope_choices(app) -> dict[str, str]:
+    """The scopes of the APIs ``app`` subscribes to, for the token form."""
+    out: dict[str, str] = {}
+    for sub in app.subscriptions.select_related("api"):
+        out.update(asyncapi.declared_scopes(sub.api.definition))
+    return out
+
+
 @login_required
 def application_detail(request, application_id):
     app = selectors.application_get(owner=request.user, application_id=application_id)
     if app is None:
         raise Http404
-    secret = token = None
-    new_key = None
+    shown: dict = {}
     if request.method == "POST":
-        key_type = request.POST.get("key_type", KeyType.PRODUCTION)
-        if request.POST.get("do") == "generate-keys":
-            result = run_service(
-                request, keys_generate, application=app, key_type=key_type, grant_types=None, user=request.user
-            )
-            if result:
-                new_key, secret = result
-        elif request.POST.get("do") == "generate-token":
-            client = app.oauth_clients.filter(key_type=key_type).first()
-            if client is None:
-                messages.error(request, f"Generate {key_type.lower()} keys first.")
-            else:
-                token = token_issue(client=client, validity=TRY_OUT_VALIDITY)["access_token"]
-                new_key = client
+        result = _application_action(request, app)
+        if isinstance(result, dict):
+            shown = result
+        else:
+            return result
+    clients = list(app.oauth_clients.all())
     return render(
         request,
         "devportal/application.html",
         {
             "usage": subscription_usage(app),
             "app": app,
-            "keys": {c.key_type: c for c in app.oauth_clients.all()},
-            "secret": secret,
-            "token": token,
-            "new_key": new_key,
+            "keys": {c.key_type: c for c in clients},
             "subscriptions": selectors.subscription_list(owner=request.user, application_id=app.id),
             "key_types": KeyType.values,
+            "grant_types": SUPPORTED_GRANTS,
+            "scope_choices": _scope_choices(app),
+            "tokens": IssuedToken.objects.filter(client__in=clients, revoked=False, expires_at__gt=timezone.now())
+            .select_related("client", "user")
+            .order_by("-issued_at"),
+            "app_policies": ThrottlingPolicy.objects.filter(level=PolicyLevel.APPLICATION),
+            "validity": TRY_OUT_VALIDITY,
+            **shown,
         },
     )
+
+
+def _application_action(request, app):
+    """One form on the application page; returns what to show once (a secret, a token) or a redirect."""
+    action = request.POST.get("do")
+    back = redirect("devportal:application", application_id=app.id)
+    client = app.oauth_clients.filter(key_type=request.POST.get("key_type", KeyType.PRODUCTION)).first()
+    if action == "update":
+        if run_service(
+            request,
+            services.application_update,
+            application=app,
+            user=request.user,
+            name=request.POST.get("name"),
+            throttling_policy=request.POST.get("throttling_policy"),
+            description=request.POST.get("description", ""),
+        ):
+            messages.success(request, "Saved the application.")
+        return back
+    if action == "delete":
+        name = run_service(request, services.application_delete, application=app, user=request.user)
+        if name:
+            messages.success(request, f"Deleted {name}; its keys and subscriptions are gone.")
+            return redirect("devportal:applications")
+        return back
+    if action == "generate-keys":
+        result = run_service(
+            request,
+            keys_generate,
+            application=app,
+            key_type=request.POST.get("key_type", KeyType.PRODUCTION),
+            grant_types=request.POST.getlist("grant_types") or None,
+            user=request.user,
+        )
+        return {"new_key": result[0], "secret": result[1]} if result else back
+    if action == "revoke-token":
+        issued = IssuedToken.objects.filter(client__application=app, jti=request.POST.get("jti", "")).first()
+        if issued is None:
+            messages.error(request, "No such token.")
+        else:
+            token_revoke(token=issued, user=request.user)
+            messages.success(request, "Revoked the token: connections using it are closed (4001).")
+        return back
+    if client is None:
+        messages.error(request, "Generate keys of that type first.")
+        return back
+    if action == "regenerate-secret":
+        secret = run_service(request, secret_regenerate, client=client, user=request.user)
+        if secret:
+            messages.success(request, "New consumer secret: tokens made with the old one no longer work.")
+            return {"new_key": client, "secret": secret}
+        return back
+    if action == "remove-keys":
+        run_service(request, keys_remove, client=client, user=request.user)
+        messages.success(request, f"Removed the {client.key_type.lower()} keys; their tokens no longer work.")
+        return back
+    if action == "generate-token":
+        try:
+            validity = int(request.POST.get("validity") or TRY_OUT_VALIDITY)
+        except ValueError:
+            validity = 0
+        if not 60 <= validity <= 365 * 86400:
+            messages.error(request, "Validity: between 60 seconds and a year.")
+            return back
+        try:
+            token = token_issue(client=client, scope=" ".join(request.POST.getlist("scopes")), validity=validity)
+        except ScopeRefused as exc:
+            messages.error(request, f"{exc}: your roles do not allow them.")
+            return back
+        return {"new_key": client, "token": token["access_token"], "token_scope": token.get("scope", "")}
+    messages.error(request, "Unknown action.")
+    return back
+
+
+@login_required
+def subscription_action(request, subscription_id):
+    """Change a subscription's plan or unsubscribe, from the application page."""
+    sub = (
+        selectors.subscription_list(owner=request.user).filter(pk=subscription_id).first()
+        if request.method == "POST"
+        else None
+    )
+    if sub is None:
+        raise Http404
+    if request.POST.get("do") == "plan":
+        if run_service(
+            request,
+            services.subscription_change_plan,
+            subscription=sub,
+            throttling_policy=request.POST.get("plan", ""),
+            user=request.user,
+        ):
+            messages.success(request, f"{sub.api.name} is now on {request.POST.get('plan')}.")
+    elif request.POST.get("do") == "unsubscribe":
+        services.subscription_delete(subscription=sub, user=request.user)
+        messages.success(request, f"Unsubscribed {sub.application.name} from {sub.api.name}.")
+    return redirect("devportal:application", application_id=sub.application_id)

@@ -31,6 +31,21 @@ APIM_SCOPES: dict[str, tuple[str, ...]] = {
     "apim:tier_view": (ADMIN,),
     "apim:tier_manage": (ADMIN,),
 }
+APIM_SCOPE_DESCRIPTIONS = {
+    "apim:api_view": "Read APIs (Publisher)",
+    "apim:api_create": "Create and design APIs",
+    "apim:api_manage": "Manage APIs",
+    "apim:api_import_export": "Export and import API projects",
+    "apim:api_publish": "Deploy and change the lifecycle",
+    "apim:subscription_view": "List subscriptions (Publisher)",
+    "apim:subscription_block": "Block and unblock subscriptions",
+    "apim:subscribe": "Browse the Dev Portal",
+    "apim:app_manage": "Manage applications and keys",
+    "apim:sub_manage": "Manage subscriptions",
+    "apim:admin": "Administer policies, environments and key managers",
+    "apim:tier_view": "Read rate-limit policies",
+    "apim:tier_manage": "Manage rate-limit policies",
+}
 # WSO2 writes its roles with a domain; these mean everyone.
 _EVERYONE = {"internal/everyone", "internal/subscriber"}
 

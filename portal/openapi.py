@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+
+from keymanager.scopes import APIM_SCOPE_DESCRIPTIONS
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -74,3 +77,24 @@ class TidegateSchema(AutoSchema):
         if type(serializer).__name__ == "InputSerializer" or getattr(serializer, "__name__", "") == "InputSerializer":
             return re.sub(r"Api$", "", type(self.view).__name__) + "Request"
         return name
+
+
+class BearerScheme(OpenApiAuthenticationExtension):
+    """Documents portal.auth.KeyManagerBearerAuthentication: a JWT from /oauth2/token."""
+
+    target_class = "portal.auth.KeyManagerBearerAuthentication"
+    name = "oauth2"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "oauth2",
+            "description": "A token from the built-in Key Manager carrying the apim:* scope the call needs",
+            "flows": {
+                "password": {
+                    "tokenUrl": "/oauth2/token",
+                    "refreshUrl": "/oauth2/token",
+                    "scopes": APIM_SCOPE_DESCRIPTIONS,
+                },
+                "clientCredentials": {"tokenUrl": "/oauth2/token", "scopes": APIM_SCOPE_DESCRIPTIONS},
+            },
+        }

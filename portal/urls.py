@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("signup/", views.signup, name="signup"),
     path("publisher/", include(("publisher.page_urls", "publisher"))),
     path("devportal/", include(("devportal.page_urls", "devportal"))),
     path("api/am/publisher/v4/", include("publisher.urls")),

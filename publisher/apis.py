@@ -55,6 +55,7 @@ class ApiListCreateApi(APIView):
         context = serializers.CharField(max_length=200)
         version = serializers.CharField(max_length=30)
         description = serializers.CharField(required=False, allow_blank=True, default="")
+        tags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
         type = serializers.ChoiceField(choices=["WS"], required=False, default="WS")
         policies = serializers.ListField(child=serializers.CharField(), required=False)
         apiThrottlingPolicy = serializers.CharField(required=False, allow_blank=True, default="")
@@ -78,6 +79,7 @@ class ApiListCreateApi(APIView):
             context=d["context"],
             version=d["version"],
             description=d["description"],
+            tags=d["tags"],
             policies=d.get("policies"),
             api_throttling_policy=d["apiThrottlingPolicy"],
             production_endpoint=(ec.get("production_endpoints") or {}).get("url", ""),

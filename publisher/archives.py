@@ -147,6 +147,7 @@ def parse_project(content: bytes) -> dict[str, Any]:
             "version": data.get("version"),
             "context": str(data.get("context") or "").removesuffix(f"/{data.get('version')}"),
             "description": data.get("description") or "",
+            "tags": data.get("tags") or [],
             "policies": data.get("policies") or None,
             "apiThrottlingPolicy": data.get("apiThrottlingPolicy") or "",
             "endpointConfig": {k: v for k, v in endpoints.items() if k.endswith("_endpoints")},

@@ -483,3 +483,41 @@ def validate_document(doc: dict[str, Any]) -> dict[str, Any]:
 
 def to_yaml(doc: dict[str, Any]) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _resolve(doc: dict[str, Any], node: Any) -> Any:
+    """Follow a local ``$ref`` (``#/components/...``) a few levels deep."""
+    for _ in range(5):
+        if not (isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/")):
+            return node
+        target: Any = doc
+        for part in node["$ref"][2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            target = target.get(part) if isinstance(target, dict) else None
+        node = target
+    return node
+
+
+def message_example(doc: dict[str, Any], channel: str, verb: str = "publish") -> str:
+    """A frame to prefill the Try Out console with: the message's first example, else its
+    payload schema's example, as text (JSON for structured payloads); empty when none."""
+    op = ((doc.get("channels") or {}).get(channel) or {}).get(verb) or {}
+    message = _resolve(doc, op.get("message") if isinstance(op, dict) else None)
+    if isinstance(message, dict) and isinstance(message.get("oneOf"), list) and message["oneOf"]:
+        message = _resolve(doc, message["oneOf"][0])
+    if not isinstance(message, dict):
+        return ""
+    value: Any = None
+    examples = message.get("examples")
+    if isinstance(examples, list) and examples and isinstance(examples[0], dict) and "payload" in examples[0]:
+        value = examples[0]["payload"]
+    else:
+        payload = _resolve(doc, message.get("payload"))
+        if isinstance(payload, dict):
+            if "example" in payload:
+                value = payload["example"]
+            elif isinstance(payload.get("examples"), list) and payload["examples"]:
+                value = payload["examples"][0]
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)

@@ -241,6 +241,7 @@ def plans(request, api_id):
             "securityScheme": ["oauth2"] if request.POST.get("secured") == "on" else [],
             "authorizationHeader": request.POST.get("authorization_header", "").strip() or "Authorization",
             "description": request.POST.get("description", ""),
+            "tags": request.POST.get("tags", ""),
         }
         if _update(request, api, changes, "Saved plans and security."):
             return redirect("publisher:plans", api_id=api.id)

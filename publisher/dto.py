@@ -12,6 +12,7 @@ def api_summary(api: Api) -> dict[str, Any]:
         "id": str(api.id),
         "name": api.name,
         "description": api.description,
+        "tags": list(api.tags),
         "context": api.context,
         "version": api.version,
         "provider": api.provider.get_username(),

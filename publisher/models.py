@@ -25,6 +25,7 @@ class Api(models.Model):
     context = models.CharField(max_length=200)
     version = models.CharField(max_length=30)
     description = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True, help_text="Lower-case words developers search by")
     provider = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="apis")
     lifecycle_status = models.CharField(max_length=16, choices=LifecycleStatus.choices, default=LifecycleStatus.CREATED)
     production_endpoint = models.CharField(max_length=2000)

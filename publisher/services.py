@@ -47,6 +47,23 @@ def validate_endpoint(url: str, field: str = "endpointConfig") -> list[dict[str,
     return []
 
 
+_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_\-.]{0,29}$")
+
+
+def clean_tags(tags) -> tuple[list[str], list[dict[str, str]]]:
+    """Tags lower-cased and de-duplicated, or the errors that make them unusable."""
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    if not isinstance(tags, list):
+        return [], [_errors("tags", "tags must be a list of words")]
+    out = list(dict.fromkeys(str(t).strip().lower() for t in tags if str(t).strip()))
+    bad = [t for t in out if not _TAG_RE.match(t)]
+    errors = [_errors("tags", f"tag {t!r}: letters, digits, - _ . (at most 30)") for t in bad]
+    if len(out) > 20:
+        errors.append(_errors("tags", "at most 20 tags"))
+    return out, errors
+
+
 def normalise_context(context: str) -> str:
     context = (context or "").strip()
     if context and not context.startswith("/"):
@@ -91,6 +108,7 @@ def api_create(
     description: str = "",
     definition: dict[str, Any] | None = None,
     api_throttling_policy: str = "",
+    tags: list[str] | None = None,
 ) -> Api:
     """Create an API from a form (one ``/*`` topic) or from a validated AsyncAPI document."""
     context = normalise_context(context)
@@ -108,6 +126,8 @@ def api_create(
         and not ThrottlingPolicy.objects.filter(level=PolicyLevel.ADVANCED, name=api_throttling_policy).exists()
     ):
         errors.append(_errors("apiThrottlingPolicy", f"unknown API-level rate limit {api_throttling_policy!r}"))
+    tags, tag_errors = clean_tags(tags or [])
+    errors += tag_errors
     if errors:
         raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
     if Api.objects.filter(context=context, version=version).exists():
@@ -128,6 +148,7 @@ def api_create(
                 policies=policies,
                 definition=definition,
                 api_throttling_policy=api_throttling_policy,
+                tags=tags,
             )
     except IntegrityError:
         raise Conflict(f"An API with context {context} and version {version} already exists") from None
@@ -164,6 +185,7 @@ def api_import_asyncapi(*, provider, document: str | bytes, properties: dict[str
         description=properties.get("description", ""),
         definition=definition,
         api_throttling_policy=properties.get("apiThrottlingPolicy") or "",
+        tags=properties.get("tags") or [t.get("name") for t in definition.get("tags") or [] if isinstance(t, dict)],
     )
 
 
@@ -380,6 +402,7 @@ def _definition_or_errors(doc: dict[str, Any], *, operations, scopes) -> dict[st
 
 UPDATABLE = (
     "name",
+    "tags",
     "description",
     "endpointConfig",
     "policies",
@@ -440,6 +463,8 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     description = changes.get("description", api.description) or ""
     if not isinstance(description, str) or len(description) > 5000:
         errors.append(_errors("description", "text of at most 5000 characters"))
+    tags, tag_errors = clean_tags(changes.get("tags", api.tags))
+    errors += tag_errors
     if errors:
         raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
 
@@ -463,6 +488,7 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     before = api_dto(api)
     api.name = name
     api.description = description
+    api.tags = tags
     api.production_endpoint, api.sandbox_endpoint = production, sandbox
     api.policies = list(policies)
     api.api_throttling_policy = api_policy
@@ -485,6 +511,7 @@ def api_revision_restore(*, api: Api, revision: ApiRevision, user) -> Api:
     endpoints = snap.get("endpointConfig") or {}
     api.name = snap.get("name", api.name)
     api.description = snap.get("description", api.description) or ""
+    api.tags = list(snap.get("tags") or [])
     api.production_endpoint = (endpoints.get("production_endpoints") or {}).get("url", api.production_endpoint)
     api.sandbox_endpoint = (endpoints.get("sandbox_endpoints") or {}).get("url", "")
     api.policies = list(snap.get("policies") or api.policies)

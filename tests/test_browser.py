@@ -109,11 +109,13 @@ def test_walk_from_import_to_try_out(page, stack, tmp_path):
 
     page.locator("header nav").get_by_role("link", name="Dev Portal").click()
     page.get_by_role("link", name="BrowserChat").click()
+    page.locator("nav.tabs").get_by_role("link", name="Subscribe").click()
     page.locator("#subscribe").get_by_label("Application").select_option(label="BrowserApp")
     page.get_by_label("Business plan").select_option("AsyncUnlimited")
     page.get_by_role("button", name="Subscribe").click()
     expect(page.get_by_text("BrowserApp is subscribed to BrowserChat")).to_be_visible()
 
+    page.locator("nav.tabs").get_by_role("link", name="Try Out").click()
     page.locator("#tryout select[name=application]").select_option(label="BrowserApp (subscribed)")
     page.get_by_role("button", name="GET TEST KEY").click()
     expect(page.locator("#test-token")).not_to_be_empty()
@@ -228,3 +230,92 @@ def test_publisher_edits_a_topic_redeploys_and_blocks_a_subscriber(page, stack, 
     wait_until(lambda: flow.handshake_status(url, scoped["headers"])[0] == 403, 5, what="block enforced")
     out = flow.wscat(command, "after the block")
     assert "403" in out and "after the block" not in out, out
+
+
+def test_developer_signs_up_and_tries_an_api_from_the_browser(page, stack, admin_http):
+    """Issue 6's walk in a fresh browser: sign up, create an application, subscribe,
+    generate keys and a token, read the wscat command off Try Out and run it, then use the
+    live console to send a frame and see its echo."""
+    api = flow.import_api(admin_http, flow.chat_doc(stack.backend_url, "Portal"), context="/portal")
+    flow.deploy_and_publish(admin_http, api["id"])
+    flow.wait_for_route(f"{stack.gateway_ws}/portal/1.0.0/public", {})
+    # A fresh browser context: nobody signed in.
+    context = page.context.browser.new_context(base_url=stack.portal_url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto("/login/")
+        page.get_by_role("link", name="Create a developer account").click()
+        page.get_by_label("Username").fill("newdev")
+        page.locator("input[name=password1]").fill("short")
+        page.locator("input[name=password2]").fill("short")
+        page.get_by_role("button", name="Create account").click()
+        expect(page.locator(".field-error").first).to_be_visible()  # too short, explained
+        page.locator("input[name=password1]").fill("A-long-enough-pass-42")
+        page.locator("input[name=password2]").fill("A-long-enough-pass-42")
+        page.get_by_role("button", name="Create account").click()
+        expect(page.get_by_text("Welcome, newdev.")).to_be_visible()
+        # A developer sees no Publisher.
+        expect(page.locator("header nav").get_by_role("link", name="Publisher")).to_have_count(0)
+
+        # Find the API by tag-free search, create an application, subscribe.
+        page.get_by_label("Search APIs").fill("portal")
+        page.get_by_role("button", name="Search").click()
+        page.get_by_role("link", name="Portal", exact=True).click()
+        page.get_by_role("link", name="Documentation").click()
+        expect(page.locator("asyncapi-component")).to_be_attached()
+        page.wait_for_function(
+            "() => { const c = document.querySelector('asyncapi-component');"
+            " const root = c && (c.shadowRoot || c); return root && root.textContent.includes('/notifications'); }"
+        )
+        shot(page, stack, "09-api-documentation")
+
+        page.locator("header nav").get_by_role("link", name="Applications").click()
+        page.get_by_label("Name").fill("NewDevApp")
+        page.get_by_role("button", name="Create application").click()
+        page.get_by_role("button", name="Generate production keys").click()
+        secret = page.locator("#new-consumer-secret").inner_text()
+        assert len(secret) > 20
+        page.locator("header nav").get_by_role("link", name="Dev Portal").click()
+        page.get_by_role("link", name="Portal", exact=True).click()
+        page.locator("nav.tabs").get_by_role("link", name="Subscribe").click()
+        page.locator("#subscribe").get_by_label("Application").select_option(label="NewDevApp")
+        page.get_by_role("button", name="Subscribe").click()
+        expect(page.get_by_text("NewDevApp is subscribed to Portal")).to_be_visible()
+
+        # Keys and a token on the application page; the token is listed and revocable.
+        page.locator("header nav").get_by_role("link", name="Applications").click()
+        page.get_by_role("link", name="NewDevApp").click()
+        page.locator("#keys form.token-form").first.get_by_role("button", name="Generate access token").click()
+        expect(page.locator("#access-token")).not_to_be_empty()
+        expect(page.locator("#tokens tbody tr")).to_have_count(1)
+        shot(page, stack, "10-application-keys")
+
+        # Try Out: GET TEST KEY, the wscat command as shown, run as-is.
+        page.locator("header nav").get_by_role("link", name="Dev Portal").click()
+        page.get_by_role("link", name="Portal", exact=True).click()
+        page.locator("nav.tabs").get_by_role("link", name="Try Out").click()
+        page.locator("#tryout select[name=application]").select_option(label="NewDevApp (subscribed)")
+        page.get_by_role("button", name="GET TEST KEY").click()
+        expect(page.locator("#test-token")).not_to_be_empty()
+        command = next(
+            c for c in page.locator(".wscat-command").all_inner_texts() if c.split()[2].strip("'").endswith("/plain")
+        )
+        assert "from the page" in flow.wscat(command, "from the page")
+        expect(page.locator("#snippet-python")).to_contain_text("websockets.connect(")
+        shot(page, stack, "11-try-out")
+
+        # Live console: connect to /plain, send a frame, see its echo and the close.
+        page.locator("nav.tabs").get_by_role("link", name="Live console").click()
+        page.locator("#console-topic").select_option(label="/plain (Default)")
+        page.locator("#console-connect").click()
+        expect(page.locator("#console-state")).to_have_text("open")
+        page.locator("#console-message").fill("hello from the console")
+        page.locator("#console-send").click()
+        expect(page.locator("#console-log .console-out")).to_contain_text("hello from the console")
+        expect(page.locator("#console-log .console-in")).to_contain_text("hello from the console")
+        page.locator("#console-disconnect").click()
+        expect(page.locator("#console-log .console-close")).to_contain_text("closed 1000")
+        shot(page, stack, "12-live-console")
+    finally:
+        context.close()

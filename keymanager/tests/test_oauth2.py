@@ -193,3 +193,36 @@ def test_rotation_keeps_earlier_tokens_valid_until_they_expire(setup):
     ).update(issued_at=long_ago, expires_at=long_ago + dt.timedelta(hours=1))
     kids = [k["kid"] for k in Client().get("/oauth2/jwks").json()["keys"]]
     assert old_kid not in kids and pyjwt.get_unverified_header(after)["kid"] in kids
+
+
+# ------------------------------------------------------------ the REST APIs with a bearer token
+
+
+def test_rest_apis_take_bearer_tokens_with_apim_scopes(setup, owner):
+    """WSO2's script flow: a password-grant token with apim:* scopes calls the Publisher."""
+    owner.set_password("owner-Password-1")
+    owner.save()
+    resp = token(
+        setup,
+        grant_type="password",
+        username="owner",
+        password="owner-Password-1",
+        scope="apim:api_view apim:admin",
+    )
+    body = resp.json()
+    assert body["scope"] == "apim:api_view"  # owner is no admin: the subset
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {body['access_token']}"}
+    api = Client().get("/api/am/publisher/v4/apis", **bearer)
+    assert api.status_code == 200 and api.json()["count"] == 1
+    create = Client().post("/api/am/publisher/v4/apis", {}, content_type="application/json", **bearer)
+    assert create.status_code == 403 and "apim:api_create" in create.json()["description"]
+    assert Client().get("/api/am/publisher/v4/apis", HTTP_AUTHORIZATION="Bearer not-a-jwt").status_code == 401
+    auth = _basic(setup["client"].client_id, setup["secret"])
+    assert Client().post("/oauth2/revoke", {"token": body["access_token"]}, HTTP_AUTHORIZATION=auth).status_code == 200
+    assert Client().get("/api/am/publisher/v4/apis", **bearer).status_code == 401
+
+
+def test_every_apim_scope_is_described_for_the_openapi_document():
+    from keymanager.scopes import APIM_SCOPE_DESCRIPTIONS, APIM_SCOPES
+
+    assert set(APIM_SCOPES) == set(APIM_SCOPE_DESCRIPTIONS)

@@ -133,6 +133,9 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/pico", BASE_DIR / "node_modules" / "@picocss" / "pico" / "css"),
     ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+    # The AsyncAPI documentation renderer (a web component bundling React) and its styles.
+    ("vendor/asyncapi", BASE_DIR / "node_modules" / "@asyncapi" / "web-component" / "lib"),
+    ("vendor/asyncapi-styles", BASE_DIR / "node_modules" / "@asyncapi" / "react-component" / "styles"),
 ]
 
 # WhiteNoise serves static files from the portal process itself; from the finders (no
@@ -147,6 +150,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
+        "portal.auth.KeyManagerBearerAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "portal.errors.exception_handler",

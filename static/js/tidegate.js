@@ -45,3 +45,23 @@ function showMapping() {
 }
 document.addEventListener("input", (event) => { if (event.target.id === "uri-mapping") showMapping(); });
 document.addEventListener("DOMContentLoaded", showMapping);
+
+// Tabs: <nav class="tabs" data-tabs> with links to #section ids shows one section at a
+// time (the one in the address, else the first); without JavaScript all stay visible.
+function showTab() {
+  const nav = document.querySelector("nav[data-tabs]");
+  if (!nav) return;
+  const links = [...nav.querySelectorAll("a[href^='#']")];
+  const ids = links.map((a) => a.getAttribute("href").slice(1));
+  const current = ids.includes(location.hash.slice(1)) ? location.hash.slice(1) : ids[0];
+  for (const id of ids) {
+    const section = document.getElementById(id);
+    if (section) section.hidden = id !== current;
+  }
+  for (const a of links) {
+    if (a.getAttribute("href") === "#" + current) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+}
+window.addEventListener("hashchange", showTab);
+document.addEventListener("DOMContentLoaded", showTab);
