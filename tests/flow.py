@@ -165,12 +165,19 @@ components:
 """
 
 
+def _jwt_part(token: str, index: int) -> dict:
+    part = token.split(".")[index]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
 def jwt_claims(token: str) -> dict:
     """The payload of a JWT, unverified: for reading ``exp`` in tests, never for trust."""
-    import base64
+    return _jwt_part(token, 1)
 
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+def jwt_header(token: str) -> dict:
+    """The header of a JWT (``kid``), unverified."""
+    return _jwt_part(token, 0)
 
 
 def raw_handshake(port: int, path: str, headers: dict) -> socket.socket:

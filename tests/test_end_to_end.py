@@ -208,3 +208,20 @@ def test_prototyped_api_needs_no_token(stack, admin_http):
     with connect(f"{stack.gateway_ws}/proto/1.0.0/plain") as ws:
         ws.send("try me")
         assert ws.recv(timeout=5) == "try me"
+
+
+def test_signing_key_rotation_keeps_earlier_tokens_working_at_the_gateway(stack, chat, admin_http):
+    """After ``rotate_signing_key`` the gateway accepts both the token signed before (old
+    key, still published) and one signed after (new key)."""
+    url = f"{stack.gateway_ws}/chat/1.0.0/plain"
+    before = chat["headers"]
+    old_kid = flow.jwt_header(chat["app"]["token"])["kid"]
+    out = stack.manage("rotate_signing_key")
+    assert "New signing key" in out and old_kid in out
+    fresh = flow.application_with_token(admin_http, "AfterRotation", chat["api"]["id"])
+    assert flow.jwt_header(fresh["token"])["kid"] != old_kid
+    wait_until(lambda: flow.handshake_status(url, fresh["headers"])[0] == 101, 5, what="new key known to the gateway")
+    for headers in (before, fresh["headers"]):
+        with connect(url, additional_headers=headers) as ws:
+            ws.send("still valid")
+            assert ws.recv(timeout=5) == "still valid"
