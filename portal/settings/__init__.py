@@ -197,6 +197,11 @@ CHANNEL_LAYERS = (
     else {}
 )
 
+# With Redis the portal processes share one cache (the token endpoint's count of failed
+# attempts per address); without it each process counts on its own.
+if _REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL}}
+
 # Everything the gateway and the control plane need to find each other, in one namespaced dict.
 TIDEGATE = {
     # Redis, when set: rate-limit counters shared by every gateway process.
