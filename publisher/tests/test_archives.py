@@ -6,7 +6,6 @@ import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.test import APIClient
 
 from publisher import services
 from publisher.models import Api
@@ -81,18 +80,6 @@ def _zip(files: dict[str, bytes | str]) -> bytes:
         for name, content in files.items():
             z.writestr(name, content)
     return buffer.getvalue()
-
-
-@pytest.fixture
-def publisher():
-    return factories.user("pub", roles=["creator", "publisher"])
-
-
-@pytest.fixture
-def client(publisher):
-    c = APIClient()
-    c.force_authenticate(publisher)
-    return c
 
 
 def _import(client, content: bytes):

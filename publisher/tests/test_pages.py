@@ -15,11 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def publisher():
-    return factories.user("pub", roles=["creator", "publisher"])
-
-
-@pytest.fixture
 def chat(publisher):
     return services.api_import_asyncapi(
         provider=publisher, document=factories.CHAT_ASYNCAPI, properties={"context": "/chat"}

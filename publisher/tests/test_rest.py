@@ -14,18 +14,6 @@ BASE = "/api/am/publisher/v4"
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def publisher():
-    return factories.user("pub", roles=["creator", "publisher"])
-
-
-@pytest.fixture
-def client(publisher):
-    c = APIClient()
-    c.force_authenticate(publisher)
-    return c
-
-
 def _create_body(**over):
     body = {
         "name": "Chat",

@@ -23,18 +23,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def publisher():
-    return factories.user("pub", roles=["creator", "publisher"])
-
-
-@pytest.fixture
-def client(publisher):
-    c = APIClient()
-    c.force_authenticate(publisher)
-    return c
-
-
-@pytest.fixture
 def chat(client):
     resp = client.post(
         f"{BASE}/apis/import-asyncapi",

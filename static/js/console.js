@@ -82,7 +82,7 @@
 
   $("console-connect").addEventListener("click", () => {
     if (topic().secured && !tokenInput.value.trim()) {
-      entry("info", "Get a test key first (GET TEST KEY above) or paste a token.");
+      entry("info", "Get a test key first (GET TEST KEY in Try Out) or paste a token.");
       return;
     }
     const target = url(true);
