@@ -120,7 +120,7 @@ class Collector:
             await self._ship()
 
     async def _ship(self) -> None:
-        session = self.gateway.session
+        session = self.gateway.control_session
         while self._queue and session is not None:
             batch = self._queue[0]
             batch["droppedBatches"] = self.dropped_batches

@@ -85,7 +85,11 @@ class Gateway:
         self._sync_lock = asyncio.Lock()
         self.counters = counters or InMemoryCounters()
         self.draining = False
+        # Backend legs: one TCP connection per relayed WebSocket, never pooled.
         self.session: aiohttp.ClientSession | None = None
+        # The portal and issuers' JWKS: kept-alive connections, so polling the snapshot four
+        # times a second does not open (and leave in TIME_WAIT) a TCP connection each time.
+        self.control_session: aiohttp.ClientSession | None = None
         self.backend_ssl: ssl.SSLContext | bool = True
         self.synced_at: float | None = None
         self._sync_task: asyncio.Task | None = None
@@ -136,6 +140,10 @@ class Gateway:
                     total=None, connect=self.connect_timeout, sock_connect=self.connect_timeout
                 ),
             )
+            self.control_session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit_per_host=4, keepalive_timeout=30),
+                timeout=aiohttp.ClientTimeout(total=30, connect=self.connect_timeout),
+            )
             await self.sync_once()
             if self.state is None:
                 self.load_from_disk()
@@ -149,9 +157,10 @@ class Gateway:
             if task:
                 task.cancel()
         self._sync_task = self._sweep_task = self._analytics_task = self._push_task = None
-        if self.session:
-            await self.session.close()
-            self.session = None
+        for session in (self.session, self.control_session):
+            if session:
+                await session.close()
+        self.session = self.control_session = None
 
     async def sync_once(self) -> bool:
         """Fetch the snapshot if its version moved; keep serving the last one on any failure.
@@ -168,7 +177,7 @@ class Gateway:
             params["since"] = str(self.state.snapshot.version)
         url = f"{self.portal_url}/internal/gateway/snapshot"
         try:
-            async with self.session.get(
+            async with self.control_session.get(
                 url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=10)
             ) as resp:
                 if resp.status == 304:
@@ -281,7 +290,7 @@ class Gateway:
         config = self.state.verifier.issuers.get(issuer) if self.state else None
         if config is None or not config[0].jwks_url:
             return False
-        return await self.jwks.refresh(self.session, issuer, config[0].jwks_url)
+        return await self.jwks.refresh(self.control_session, issuer, config[0].jwks_url)
 
     async def _sweep_loop(self) -> None:
         """Four times a second: close connections whose token expired (4001), idle or too old (1001)."""
