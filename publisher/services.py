@@ -182,7 +182,7 @@ def api_import_asyncapi(*, provider, document: str | bytes, properties: dict[str
         production_endpoint=production,
         sandbox_endpoint=sandbox,
         policies=properties.get("policies"),
-        description=properties.get("description", ""),
+        description=properties.get("description") or str(info.get("description") or "")[:5000],
         definition=definition,
         api_throttling_policy=properties.get("apiThrottlingPolicy") or "",
         tags=properties.get("tags") or [t.get("name") for t in definition.get("tags") or [] if isinstance(t, dict)],

@@ -332,3 +332,15 @@ def test_unknown_checklist_item_is_400_and_publishes_nothing(client, chat):
     chat.refresh_from_db()
     assert chat.lifecycle_status == "CREATED"
     assert _publish(client, chat, "garbage").status_code == 400
+
+
+def test_import_takes_description_and_tags_from_the_document(client):
+    with open("demo/notifications.asyncapi.yaml") as fh:
+        document = fh.read()
+    resp = client.post(
+        f"{BASE}/apis/import-asyncapi",
+        {"inlineAPIDefinition": document, "additionalProperties": json.dumps({"context": "/notes"})},
+    )
+    assert resp.status_code == 201, resp.content
+    body = resp.json()
+    assert body["description"].startswith("Live notifications") and body["tags"] == ["notifications", "chat"]
