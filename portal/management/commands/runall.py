@@ -4,6 +4,7 @@ one terminal. Prints the URLs and a ready wscat command; Ctrl-C stops all three.
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,16 @@ from django.core.management.base import BaseCommand
 from devportal.models import Application
 from keymanager.models import KeyType
 from keymanager.server import token_issue
+
+
+def _in_use(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def _wait_http(url: str, seconds: float, procs) -> bool:
@@ -42,6 +53,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, portal_port, backend_port, **options):
         conf = settings.TIDEGATE
+        wanted = {
+            "portal": ("127.0.0.1", portal_port),
+            "demo backend": ("127.0.0.1", backend_port),
+            "gateway (ws)": (conf["GATEWAY_HOST"], conf["GATEWAY_WS_PORT"]),
+            "gateway (wss)": (conf["GATEWAY_HOST"], conf["GATEWAY_WSS_PORT"]),
+        }
+        busy = [f"{name} port {port}" for name, (host, port) in wanted.items() if port and _in_use(host, port)]
+        if busy:
+            # Another process answering there would pass for ours (and its tokens would not fit).
+            self.stderr.write(f"Cannot start: {', '.join(busy)} already in use (is Tidegate already running?).")
+            sys.exit(1)
         python = sys.executable
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         commands = {
