@@ -126,7 +126,7 @@ class Command(BaseCommand):
     def _stop(self, procs, problem):
         if problem:
             self.stderr.write(f"Stopping: {problem}.")
-        for p in procs:
+        for p in reversed(procs):  # the gateway first: it would warn that the portal went away
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
