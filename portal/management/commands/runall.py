@@ -126,11 +126,12 @@ class Command(BaseCommand):
     def _stop(self, procs, problem):
         if problem:
             self.stderr.write(f"Stopping: {problem}.")
-        for p in reversed(procs):  # the gateway first: it would warn that the portal went away
+        deadline = time.monotonic() + 10
+        # One at a time, the gateway first: stopped after the portal it would warn that the
+        # portal went away while it drains.
+        for p in reversed(procs):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for p in procs:
             try:
                 p.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
