@@ -275,6 +275,7 @@ def test_developer_signs_up_and_tries_an_api_from_the_browser(page, stack, admin
         page.get_by_role("button", name="Create application").click()
         page.get_by_role("button", name="Generate production keys").click()
         secret = page.locator("#new-consumer-secret").inner_text()
+        flow.SECRETS.append(secret)
         assert len(secret) > 20
         page.locator("header nav").get_by_role("link", name="Dev Portal").click()
         page.get_by_role("link", name="Portal", exact=True).click()
@@ -298,6 +299,7 @@ def test_developer_signs_up_and_tries_an_api_from_the_browser(page, stack, admin
         page.locator("#tryout select[name=application]").select_option(label="NewDevApp (subscribed)")
         page.get_by_role("button", name="GET TEST KEY").click()
         expect(page.locator("#test-token")).not_to_be_empty()
+        flow.SECRETS.append(page.locator("#test-token").inner_text())  # sent as ?access_token= below
         command = next(
             c for c in page.locator(".wscat-command").all_inner_texts() if c.split()[2].strip("'").endswith("/plain")
         )
