@@ -5,7 +5,7 @@ from publisher.models import PolicyLevel, ThrottlingPolicy
 
 class ApplicationForm(forms.Form):
     name = forms.CharField(max_length=70)
-    throttling_policy = forms.ChoiceField(label="Rate limit", choices=())
+    throttling_policy = forms.ChoiceField(label="Rate limit", choices=(), initial="Unlimited")
     description = forms.CharField(max_length=512, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, **kwargs):
