@@ -72,8 +72,16 @@ def normalise_context(context: str) -> str:
 
 
 def _validate_api_fields(
-    *, name: str, context: str, version: str, production_endpoint: str, sandbox_endpoint: str, policies: list[str]
+    *,
+    name: str,
+    context: str,
+    version: str,
+    production_endpoint: str,
+    sandbox_endpoint: str,
+    policies: list[str],
+    api_throttling_policy: str,
 ) -> list[dict[str, str]]:
+    """The problems with an API's own fields (create and update alike), all at once."""
     errors = []
     if not _NAME_RE.match(name or ""):
         errors.append(_errors("name", "name is required, at most 60 characters, without special characters"))
@@ -92,6 +100,11 @@ def _validate_api_fields(
     for plan in policies:
         if plan not in known:
             errors.append(_errors("policies", f"unknown business plan {plan!r}; choose from {sorted(known)}"))
+    if (
+        api_throttling_policy
+        and not ThrottlingPolicy.objects.filter(level=PolicyLevel.ADVANCED, name=api_throttling_policy).exists()
+    ):
+        errors.append(_errors("apiThrottlingPolicy", f"unknown API-level rate limit {api_throttling_policy!r}"))
     return errors
 
 
@@ -120,12 +133,8 @@ def api_create(
         production_endpoint=production_endpoint,
         sandbox_endpoint=sandbox_endpoint,
         policies=policies,
+        api_throttling_policy=api_throttling_policy,
     )
-    if (
-        api_throttling_policy
-        and not ThrottlingPolicy.objects.filter(level=PolicyLevel.ADVANCED, name=api_throttling_policy).exists()
-    ):
-        errors.append(_errors("apiThrottlingPolicy", f"unknown API-level rate limit {api_throttling_policy!r}"))
     tags, tag_errors = clean_tags(tags or [])
     errors += tag_errors
     if errors:
@@ -446,6 +455,7 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     policies = changes.get("policies", api.policies)
     if not isinstance(policies, list) or not policies:
         raise ValidationFailed("Offer at least one business plan", details=[_errors("policies", "at least one plan")])
+    api_policy = changes.get("apiThrottlingPolicy", api.api_throttling_policy) or ""
     errors = _validate_api_fields(
         name=name,
         context=api.context,
@@ -453,10 +463,8 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
         production_endpoint=production,
         sandbox_endpoint=sandbox,
         policies=policies,
+        api_throttling_policy=api_policy,
     )
-    api_policy = changes.get("apiThrottlingPolicy", api.api_throttling_policy) or ""
-    if api_policy and not ThrottlingPolicy.objects.filter(level=PolicyLevel.ADVANCED, name=api_policy).exists():
-        errors.append(_errors("apiThrottlingPolicy", f"unknown API-level rate limit {api_policy!r}"))
     header = changes.get("authorizationHeader", api.authorization_header) or "Authorization"
     if not _HEADER_RE.match(str(header)):
         errors.append(_errors("authorizationHeader", "a header name: letters, digits and '-'"))
