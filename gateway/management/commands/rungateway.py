@@ -73,6 +73,7 @@ def serve(gateway, host: str, listeners: list[tuple]) -> None:
         ws_max_size=settings.TIDEGATE["MAX_FRAME_SIZE"],
         log_level="warning",
         ws_per_message_deflate=False,
+        server_header=False,  # the gateway does not advertise the server it runs on
     )
     configs = []
     for app, port, tls in listeners:
