@@ -1,3 +1,4 @@
+import datetime as dt
 import secrets
 
 from django.db import transaction
@@ -86,3 +87,13 @@ def keys_remove(*, client: OAuthClient, user) -> None:
     )
     client.delete()
     config_changed()
+
+
+def tokens_purge(*, now=None, keep_days: int = 1) -> int:
+    """Forget tokens that expired more than ``keep_days`` ago and whose refresh token (if
+    any) is no longer usable; the token list and revocation only need the live ones."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=keep_days)
+    stale = IssuedToken.objects.filter(expires_at__lt=cutoff).exclude(refresh_expires_at__gt=now)
+    deleted, _ = stale.delete()
+    return deleted

@@ -226,3 +226,15 @@ def test_every_apim_scope_is_described_for_the_openapi_document():
     from keymanager.scopes import APIM_SCOPE_DESCRIPTIONS, APIM_SCOPES
 
     assert set(APIM_SCOPES) == set(APIM_SCOPE_DESCRIPTIONS)
+
+
+def test_purge_forgets_long_expired_tokens_but_keeps_usable_refresh_tokens(setup):
+    token(setup, grant_type="client_credentials")
+    token(setup, grant_type="password", username="dev", password="dev-Password-1")
+    long_ago = timezone.now() - dt.timedelta(days=3)
+    IssuedToken.objects.update(issued_at=long_ago, expires_at=long_ago + dt.timedelta(hours=1))
+    out = __import__("io").StringIO()
+    call_command("purge_expired", stdout=out)
+    # The client-credentials record goes; the password one stays while its refresh token works.
+    assert "1 expired token records" in out.getvalue()
+    assert list(IssuedToken.objects.values_list("grant_type", flat=True)) == ["password"]
