@@ -175,18 +175,7 @@ class TokenIntrospection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH
 
     def query_token(self, token, token_type_hint):
-        try:
-            claims = jwt.decode(token, signing.public_key_set()).claims
-        except (JoseError, ValueError):
-            return None
-        record = (
-            IssuedToken.objects.select_related("client__application__owner", "user")
-            .filter(jti=claims.get("jti"))
-            .first()
-        )
-        if record is not None:
-            record.claims = claims
-        return record
+        return issued_token(token)
 
     def check_permission(self, token, client, request) -> bool:
         return token.client_id == client.pk or has_role(client.application.owner, "admin")
@@ -209,17 +198,29 @@ class TokenIntrospection(IntrospectionEndpoint):
         }
 
 
+def issued_token(text: str) -> IssuedToken | None:
+    """The record of an access token this Key Manager signed, found by its ``jti`` once the
+    signature checks, with the token's claims as ``.claims``; None for anything else.
+    Expiry and revocation are the caller's to judge."""
+    try:
+        claims = jwt.decode(text, signing.public_key_set()).claims
+    except (JoseError, ValueError, UnicodeDecodeError):
+        return None
+    record = (
+        IssuedToken.objects.select_related("client__application__owner", "user").filter(jti=claims.get("jti")).first()
+    )
+    if record is not None:
+        record.claims = claims
+    return record
+
+
 class TokenRevocation(RevocationEndpoint):
     """RFC 7009. Access tokens are JWTs: one is found by its ``jti`` once its signature is ours."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
     def query_token(self, token_string, token_type_hint):
-        try:
-            claims = jwt.decode(token_string, signing.public_key_set()).claims
-        except (JoseError, ValueError):
-            return None
-        return IssuedToken.objects.select_related("client__application").filter(jti=claims.get("jti")).first()
+        return issued_token(token_string)
 
     def revoke_token(self, token, request):
         from keymanager.services import token_revoke

@@ -11,8 +11,6 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from joserfc import jwt
-from joserfc.errors import JoseError
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
@@ -51,17 +49,20 @@ class KeyManagerBearerAuthentication(BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed("Send 'Authorization: Bearer <token>'")
-        from keymanager import signing
-        from keymanager.models import IssuedToken
+        from keymanager.server import issued_token
 
         try:
-            claims = jwt.decode(parts[1].decode(), signing.public_key_set()).claims
-        except (JoseError, ValueError, UnicodeDecodeError):
-            raise exceptions.AuthenticationFailed("The bearer token is not one this Key Manager signed") from None
+            record = issued_token(parts[1].decode())
+        except UnicodeDecodeError:
+            record = None
+        if record is None:
+            raise exceptions.AuthenticationFailed(
+                "The bearer token is not one this Key Manager issued, or its keys are gone"
+            )
+        claims = record.claims
         if claims.get("iss") != settings.TIDEGATE["KEY_MANAGER_ISSUER"] or claims.get("exp", 0) <= time.time():
             raise exceptions.AuthenticationFailed("The bearer token has expired")
-        record = IssuedToken.objects.filter(jti=claims.get("jti", "")).only("revoked").first()
-        if record is None or record.revoked:
+        if record.revoked:
             raise exceptions.AuthenticationFailed("The bearer token has been revoked")
         user = get_user_model().objects.filter(username=claims.get("sub"), is_active=True).first()
         if user is None:
