@@ -1,7 +1,6 @@
 """Dev Portal pages: catalog, API page with subscribe and Try Out, applications and keys."""
 
 import json
-import shlex
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,6 +11,7 @@ from django.utils import timezone
 from devportal import selectors, services
 from devportal.apis import gateway_urls
 from devportal.forms import ApplicationForm, SubscribeForm
+from devportal.tryout import console_topics, wscat_commands
 from keymanager.models import IssuedToken, KeyType
 from keymanager.scopes import ScopeRefused
 from keymanager.server import token_issue
@@ -27,39 +27,6 @@ TRY_OUT_VALIDITY = 3600
 def index(request):
     query = request.GET.get("q", "")
     return render(request, "devportal/index.html", {"apis": selectors.catalog_list(query=query), "query": query})
-
-
-def wscat_commands(api, urls, token: str, *, internal_key: str = "") -> list[dict]:
-    """One ready command per topic and environment: the token in a header, and a variant
-    with ``?access_token=`` for clients that cannot set headers. With ``internal_key``
-    (the Publisher's Try it), the key in its own header instead."""
-    header = api.authorization_header
-    out = []
-    shown = token or "$TOKEN"
-    for topic in asyncapi.topics(api.definition):
-        path = topic.name[:-2] if topic.name.endswith("/*") else topic.name
-        for env in urls:
-            url = env["URLs"]["ws"] + path
-            secured = topic.secured and api.lifecycle_status != "PROTOTYPED"
-            cmd = f"wscat -c {shlex.quote(url)}"
-            if internal_key:
-                cmd += " -H " + shlex.quote(f"Internal-Key: {internal_key}")
-            elif secured:
-                cmd += " -H " + shlex.quote(f"{header}: Bearer {shown}")
-            out.append(
-                {
-                    "topic": topic.name,
-                    "verbs": topic.verbs,
-                    "environment": env["environmentName"],
-                    "url": url,
-                    "command": cmd,
-                    "secured": secured,
-                    "query_command": f"wscat -c {shlex.quote(url + '?access_token=' + shown)}"
-                    if secured and not internal_key
-                    else "",
-                }
-            )
-    return out
 
 
 @login_required
@@ -113,26 +80,6 @@ def api_detail(request, api_id):
             "definition_json": json.dumps(api.definition),
         },
     )
-
-
-def console_topics(api, urls) -> list[dict]:
-    """What the live console and the snippets need per topic: its gateway URL, whether it
-    takes a token, its parameters and a message to prefill."""
-    out = []
-    for topic in asyncapi.topics(api.definition):
-        path = topic.name[:-2] if topic.name.endswith("/*") else topic.name
-        for env in urls:
-            out.append(
-                {
-                    "topic": topic.name,
-                    "environment": env["environmentName"],
-                    "url": env["URLs"]["ws"] + path,
-                    "secured": topic.secured and api.lifecycle_status != "PROTOTYPED",
-                    "params": list(topic.parameters),
-                    "example": asyncapi.message_example(api.definition, topic.name),
-                }
-            )
-    return out
 
 
 def _test_key(request, application_id, key_type=KeyType.PRODUCTION) -> str:

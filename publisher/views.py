@@ -104,7 +104,7 @@ def detail(request, api_id):
 def _internal_key(request, api) -> dict:
     """Try it: an Internal-Key (WSO2's) for this API, shown once with a command per topic."""
     from devportal.apis import gateway_urls
-    from devportal.views import wscat_commands
+    from devportal.tryout import wscat_commands
     from keymanager.server import internal_key_issue
 
     key = internal_key_issue(api=api, user=request.user, validity=3600)

@@ -1,0 +1,62 @@
+"""What Try Out offers per topic: ready wscat commands and the live console's targets.
+Shared by the Dev Portal's API page and the Publisher's Internal-Key "Try it"."""
+
+import shlex
+
+from publisher import asyncapi
+
+
+def topic_targets(api, urls):
+    """Each topic at each environment's gateway: ``(topic, environment name, ws URL, whether
+    a token is needed)``. ``/*`` is offered as the context itself; a PROTOTYPED API needs no
+    token."""
+    for topic in asyncapi.topics(api.definition):
+        path = topic.name[:-2] if topic.name.endswith("/*") else topic.name
+        secured = topic.secured and api.lifecycle_status != "PROTOTYPED"
+        for env in urls:
+            yield topic, env["environmentName"], env["URLs"]["ws"] + path, secured
+
+
+def wscat_commands(api, urls, token: str, *, internal_key: str = "") -> list[dict]:
+    """One ready command per topic and environment: the token in a header, and a variant
+    with ``?access_token=`` for clients that cannot set headers. With ``internal_key``
+    (the Publisher's Try it), the key in its own header instead."""
+    header = api.authorization_header
+    out = []
+    shown = token or "$TOKEN"
+    for topic, environment, url, secured in topic_targets(api, urls):
+        cmd = f"wscat -c {shlex.quote(url)}"
+        if internal_key:
+            cmd += " -H " + shlex.quote(f"Internal-Key: {internal_key}")
+        elif secured:
+            cmd += " -H " + shlex.quote(f"{header}: Bearer {shown}")
+        out.append(
+            {
+                "topic": topic.name,
+                "verbs": topic.verbs,
+                "environment": environment,
+                "url": url,
+                "command": cmd,
+                "secured": secured,
+                "query_command": f"wscat -c {shlex.quote(url + '?access_token=' + shown)}"
+                if secured and not internal_key
+                else "",
+            }
+        )
+    return out
+
+
+def console_topics(api, urls) -> list[dict]:
+    """What the live console and the snippets need per topic: its gateway URL, whether it
+    takes a token, its parameters and a message to prefill."""
+    return [
+        {
+            "topic": topic.name,
+            "environment": environment,
+            "url": url,
+            "secured": secured,
+            "params": list(topic.parameters),
+            "example": asyncapi.message_example(api.definition, topic.name),
+        }
+        for topic, environment, url, secured in topic_targets(api, urls)
+    ]
