@@ -184,6 +184,7 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
     from devportal.models import Application, Subscription
     from keymanager import signing
     from keymanager.models import ExternalIssuer, IssuedToken, OAuthClient
+    from publisher.dto import endpoint_urls
     from publisher.models import Deployment, ThrottlingPolicy
 
     apis = []
@@ -199,6 +200,7 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
         seen.add(dep.api_id)
         snap = dep.revision.snapshot
         definition = snap["definition"]
+        production, sandbox = endpoint_urls(snap["endpointConfig"])
         apis.append(
             ApiConfig(
                 id=str(dep.api_id),
@@ -207,8 +209,8 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
                 version=snap["version"],
                 lifecycle_status=dep.api.lifecycle_status,
                 revision=dep.revision.number,
-                production_endpoint=snap["endpointConfig"]["production_endpoints"]["url"],
-                sandbox_endpoint=(snap["endpointConfig"].get("sandbox_endpoints") or {}).get("url", ""),
+                production_endpoint=production,
+                sandbox_endpoint=sandbox,
                 authorization_header=snap.get("authorizationHeader") or "Authorization",
                 api_policy=snap.get("apiThrottlingPolicy") or "",
                 topics=topic_configs(definition),

@@ -37,6 +37,7 @@ def api_from_archive(content: bytes) -> ApiConfig:
     reading: the AsyncAPI servers win over api.yaml's endpoints)."""
     from publisher import asyncapi
     from publisher.archives import parse_project
+    from publisher.dto import endpoint_urls
     from publisher.services import normalise_context
 
     project = parse_project(content)
@@ -47,11 +48,9 @@ def api_from_archive(content: bytes) -> ApiConfig:
             "The AsyncAPI definition is invalid: " + "; ".join(f"{e.pointer or '/'}: {e.message}" for e in exc.errors)
         ) from None
     props = project["properties"]
-    endpoints = props["endpointConfig"]
-    production = asyncapi.server_url(definition, "production") or (endpoints.get("production_endpoints") or {}).get(
-        "url"
-    )
-    sandbox = asyncapi.server_url(definition, "sandbox") or (endpoints.get("sandbox_endpoints") or {}).get("url", "")
+    configured_production, configured_sandbox = endpoint_urls(props["endpointConfig"])
+    production = asyncapi.server_url(definition, "production") or configured_production
+    sandbox = asyncapi.server_url(definition, "sandbox") or configured_sandbox
     name, version = props["name"] or (definition.get("info") or {}).get("title"), props["version"]
     context = normalise_context(props["context"])
     if not (name and version and context and production):

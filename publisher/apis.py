@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from portal.errors import NotFound, ValidationFailed
 from portal.roles import IsCreatorOrPublisher, IsPublisher
 from publisher import lifecycle, selectors, services
-from publisher.dto import api_dto
+from publisher.dto import api_dto, endpoint_urls
 from publisher.models import ApiRevision, Deployment
 
 
@@ -72,7 +72,7 @@ class ApiListCreateApi(APIView):
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
-        ec = d["endpointConfig"]
+        production, sandbox = endpoint_urls(d["endpointConfig"])
         api = services.api_create(
             provider=request.user,
             name=d["name"],
@@ -82,8 +82,8 @@ class ApiListCreateApi(APIView):
             tags=d["tags"],
             policies=d.get("policies"),
             api_throttling_policy=d["apiThrottlingPolicy"],
-            production_endpoint=(ec.get("production_endpoints") or {}).get("url", ""),
-            sandbox_endpoint=(ec.get("sandbox_endpoints") or {}).get("url", ""),
+            production_endpoint=production,
+            sandbox_endpoint=sandbox,
         )
         return Response(api_dto(api), status=201, headers={"Location": f"/api/am/publisher/v4/apis/{api.id}"})
 

@@ -21,6 +21,18 @@ def api_summary(api: Api) -> dict[str, Any]:
     }
 
 
+def endpoint_urls(endpoint_config: Any) -> tuple[str, str]:
+    """The production and sandbox URLs of WSO2's ``endpointConfig`` ("" when absent): the
+    reverse of what :func:`api_dto` writes."""
+    if not isinstance(endpoint_config, dict):
+        return "", ""
+    urls = []
+    for key in ("production_endpoints", "sandbox_endpoints"):
+        entry = endpoint_config.get(key)
+        urls.append(str(entry.get("url") or "") if isinstance(entry, dict) else "")
+    return urls[0], urls[1]
+
+
 def api_dto(api: Api) -> dict[str, Any]:
     endpoint_config: dict[str, Any] = {
         "endpoint_type": "ws",
