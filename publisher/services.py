@@ -14,7 +14,7 @@ from gateway_sync.services import config_changed
 from portal.audit import audit_record
 from portal.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from publisher import asyncapi, lifecycle
-from publisher.dto import api_dto
+from publisher.dto import api_dto, endpoint_urls
 from publisher.models import (
     Api,
     ApiRevision,
@@ -177,11 +177,9 @@ def api_import_asyncapi(*, provider, document: str | bytes, properties: dict[str
         raise ValidationFailed(
             "The AsyncAPI definition is invalid", details=[e.as_dict() for e in exc.errors]
         ) from None
-    endpoint_config = properties.get("endpointConfig") or {}
-    production = (endpoint_config.get("production_endpoints") or {}).get("url") or asyncapi.server_url(
-        definition, "production"
-    )
-    sandbox = (endpoint_config.get("sandbox_endpoints") or {}).get("url") or asyncapi.server_url(definition, "sandbox")
+    production, sandbox = endpoint_urls(properties.get("endpointConfig"))
+    production = production or asyncapi.server_url(definition, "production")
+    sandbox = sandbox or asyncapi.server_url(definition, "sandbox")
     info = definition.get("info") or {}
     return api_create(
         provider=provider,
@@ -314,17 +312,23 @@ def api_change_lifecycle(*, api: Api, action: str, user, checklist: dict[str, bo
             f"allowed: {', '.join(allowed) if allowed else 'none'}",
             details=[{"field": "action", "message": a} for a in allowed],
         )
+    event = _move(api, action, target, user)
+    if target == LifecycleStatus.RETIRED:
+        api.deployments.all().delete()
+    if action == "Publish" and event.previous_state != target:
+        _after_publish(api, user, checklist)
+    config_changed()
+    return event
+
+
+def _move(api: Api, action: str, target: str, user, **why) -> LifecycleEvent:
+    """Put ``api`` in ``target`` state, with its history entry and audit record."""
     event = LifecycleEvent.objects.create(
         api=api, previous_state=api.lifecycle_status, post_state=target, action=action, user=user
     )
     api.lifecycle_status = target
     api.save(update_fields=["lifecycle_status", "last_updated_time"])
-    if target == LifecycleStatus.RETIRED:
-        api.deployments.all().delete()
-    audit_record(actor=user, action="api.lifecycle", target=api, detail={"action": action, "to": target})
-    if action == "Publish" and event.previous_state != target:
-        _after_publish(api, user, checklist)
-    config_changed()
+    audit_record(actor=user, action="api.lifecycle", target=api, detail={"action": action, "to": target, **why})
     return event
 
 
@@ -343,21 +347,7 @@ def _after_publish(api: Api, user, checklist: dict[str, bool]) -> None:
             audit_record(actor=user, action="subscription.copy", target=api, detail={"from": str(sub.id)})
     if checklist.get(lifecycle.DEPRECATE_OLD_VERSIONS):
         for old in others.filter(lifecycle_status=LifecycleStatus.PUBLISHED):
-            LifecycleEvent.objects.create(
-                api=old,
-                previous_state=old.lifecycle_status,
-                post_state=LifecycleStatus.DEPRECATED,
-                action="Deprecate",
-                user=user,
-            )
-            old.lifecycle_status = LifecycleStatus.DEPRECATED
-            old.save(update_fields=["lifecycle_status", "last_updated_time"])
-            audit_record(
-                actor=user,
-                action="api.lifecycle",
-                target=old,
-                detail={"action": "Deprecate", "to": "DEPRECATED", "because": f"{api.version} was published"},
-            )
+            _move(old, "Deprecate", LifecycleStatus.DEPRECATED, user, because=f"{api.version} was published")
 
 
 @transaction.atomic
@@ -450,8 +440,7 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     if endpoint_config is not None:
         if not isinstance(endpoint_config, dict):
             raise ValidationFailed("endpointConfig must be an object")
-        production = str((endpoint_config.get("production_endpoints") or {}).get("url") or "")
-        sandbox = str((endpoint_config.get("sandbox_endpoints") or {}).get("url") or "")
+        production, sandbox = endpoint_urls(endpoint_config)
     policies = changes.get("policies", api.policies)
     if not isinstance(policies, list) or not policies:
         raise ValidationFailed("Offer at least one business plan", details=[_errors("policies", "at least one plan")])
@@ -516,12 +505,12 @@ def api_revision_restore(*, api: Api, revision: ApiRevision, user) -> Api:
         raise NotFound("No such revision of this API")
     api = Api.objects.select_for_update().get(pk=api.pk)
     snap = revision.snapshot
-    endpoints = snap.get("endpointConfig") or {}
+    production, sandbox = endpoint_urls(snap.get("endpointConfig"))
     api.name = snap.get("name", api.name)
     api.description = snap.get("description", api.description) or ""
     api.tags = list(snap.get("tags") or [])
-    api.production_endpoint = (endpoints.get("production_endpoints") or {}).get("url", api.production_endpoint)
-    api.sandbox_endpoint = (endpoints.get("sandbox_endpoints") or {}).get("url", "")
+    api.production_endpoint = production or api.production_endpoint
+    api.sandbox_endpoint = sandbox
     api.policies = list(snap.get("policies") or api.policies)
     api.api_throttling_policy = snap.get("apiThrottlingPolicy") or ""
     api.authorization_header = snap.get("authorizationHeader") or "Authorization"
