@@ -14,6 +14,7 @@ import time
 
 import aiohttp
 
+from gateway import upstream
 from gateway.analytics import LATENCY_SAMPLE_EVERY
 from gateway.decisions import Admission, Refusal, admit
 from gateway.ratelimit import NEED_LEASE, THROTTLE_CLOSE_CODE, THROTTLED_MESSAGE, FrameLimiter, limits_for
@@ -237,19 +238,15 @@ class Relay:
             forwarded["x-forwarded-for"] = f"{prior}, {client[0]}" if prior else client[0]
         try:
             async with asyncio.timeout(self.gateway.connect_timeout):  # a backend that hangs is a refusal
-                return await self.gateway.session.ws_connect(
+                return await upstream.connect(
                     decision.upstream_url,
                     protocols=scope.get("subprotocols") or (),
                     headers=forwarded,
-                    timeout=aiohttp.ClientWSTimeout(ws_close=5),
                     max_msg_size=self.gateway.max_frame_size,
-                    autoping=True,
-                    autoclose=True,
-                    compress=0,
-                    ssl=self.gateway.backend_ssl,
+                    ssl_context=self.gateway.backend_ssl,
                 )
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-            log.warning("backend connect failed: %s (%s)", type(exc).__name__, decision.match.api.name)
+        except (upstream.HandshakeError, TimeoutError, OSError, ValueError) as exc:
+            log.warning("backend connect failed: %s: %s (%s)", type(exc).__name__, exc, decision.match.api.name)
             return None
 
     async def _refused(self, payload, limiter: FrameLimiter, send, conn: LiveConnection) -> bool:

@@ -1,4 +1,4 @@
-"""One gateway process: its current ``State``, the backend HTTP session, the test-key
+"""One gateway process: its current ``State``, the HTTP session to the portal, the test-key
 issuer, and the loop that keeps the snapshot current."""
 
 from __future__ import annotations
@@ -85,12 +85,11 @@ class Gateway:
         self._sync_lock = asyncio.Lock()
         self.counters = counters or InMemoryCounters()
         self.draining = False
-        # Backend legs: one TCP connection per relayed WebSocket, never pooled.
-        self.session: aiohttp.ClientSession | None = None
         # The portal and issuers' JWKS: kept-alive connections, so polling the snapshot four
         # times a second does not open (and leave in TIME_WAIT) a TCP connection each time.
         self.control_session: aiohttp.ClientSession | None = None
-        self.backend_ssl: ssl.SSLContext | bool = True
+        # Backend legs (gateway/upstream.py) over wss verify against the system's CAs.
+        self.backend_ssl: ssl.SSLContext | None = None
         self.synced_at: float | None = None
         self._sync_task: asyncio.Task | None = None
         self._sweep_task: asyncio.Task | None = None
@@ -134,12 +133,6 @@ class Gateway:
         async with self._start_lock:
             if self._sync_task is not None:
                 return
-            self.session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, force_close=True),
-                timeout=aiohttp.ClientTimeout(
-                    total=None, connect=self.connect_timeout, sock_connect=self.connect_timeout
-                ),
-            )
             self.control_session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit_per_host=4, keepalive_timeout=30),
                 timeout=aiohttp.ClientTimeout(total=30, connect=self.connect_timeout),
@@ -157,10 +150,9 @@ class Gateway:
             if task:
                 task.cancel()
         self._sync_task = self._sweep_task = self._analytics_task = self._push_task = None
-        for session in (self.session, self.control_session):
-            if session:
-                await session.close()
-        self.session = self.control_session = None
+        if self.control_session:
+            await self.control_session.close()
+        self.control_session = None
 
     async def sync_once(self) -> bool:
         """Fetch the snapshot if its version moved; keep serving the last one on any failure.

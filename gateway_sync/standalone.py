@@ -131,11 +131,11 @@ class StandaloneGateway(Gateway):
         self.version = 0
 
     async def ensure_started(self) -> None:
-        if self.session is not None:
+        if self.control_session is not None:
             return
         import aiohttp
 
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True))
+        self.control_session = aiohttp.ClientSession()  # external issuers' JWKS
         await self.sync_once()
         self._sweep_task = asyncio.create_task(self._sweep_loop())  # token expiry, idle, lifetime
         self._analytics_task = asyncio.create_task(self.analytics.run())  # keeps /metrics, ships nothing

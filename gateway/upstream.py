@@ -1,0 +1,325 @@
+"""The backend leg of a relayed WebSocket: one client connection to the API's endpoint.
+
+It is aiohttp's compiled frame reader and its frame writer over a plain asyncio protocol,
+with the opening handshake (RFC 6455 section 4.1) written here. aiohttp's own
+``ClientSession.ws_connect`` did the same job before; measured in the benchmark's layout it
+spent about a third more CPU opening a connection (request, connector and response objects
+a relay never looks at) and held about 13 KiB per idle connection, against 5 KiB here
+(docs/benchmarks.md). What a relay needs is small: send text or binary, receive text or
+binary, answer pings, and close with a code in either direction.
+
+aiohttp is pinned in requirements.txt; the parts used here (``WebSocketReader``,
+``WebSocketDataQueue``, ``WebSocketWriter``, ``BaseProtocol``) are the ones aiohttp builds
+its own client and server from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import hashlib
+import os
+import ssl
+from urllib.parse import urlsplit
+
+from aiohttp._websocket.reader import WebSocketDataQueue
+from aiohttp.base_protocol import BaseProtocol
+from aiohttp.http_websocket import (
+    WS_KEY,
+    WebSocketError,
+    WebSocketReader,
+    WebSocketWriter,
+    WSMessage,
+    WSMsgType,
+)
+from aiohttp.streams import EofStream
+
+# Messages queued from the backend before its socket stops being read (backpressure
+# towards the backend while the client is slow), and bytes written before a send waits.
+QUEUE_LIMIT = 2**18
+WRITE_LIMIT = 2**18
+MAX_RESPONSE_HEAD = 16 * 1024
+CLOSE_WAIT = 5.0
+NO_STATUS = 1005  # a close frame without a code (RFC 6455 section 7.1.5)
+
+CLOSED = WSMessage(WSMsgType.CLOSED, None, None)
+
+
+@functools.cache
+def default_tls() -> ssl.SSLContext:
+    """Backends over wss are verified against the system's CAs (``SSL_CERT_FILE`` adds one)."""
+    return ssl.create_default_context()
+
+
+class HandshakeError(Exception):
+    """The backend did not accept the WebSocket upgrade (the reason says how)."""
+
+
+def _request(target: str, host: str, key: bytes, protocols, headers: dict[str, str]) -> bytes:
+    lines = [
+        f"GET {target} HTTP/1.1",
+        f"Host: {host}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key.decode()}",
+        "Sec-WebSocket-Version: 13",
+    ]
+    if protocols:
+        lines.append(f"Sec-WebSocket-Protocol: {', '.join(protocols)}")
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
+            raise ValueError(f"header {name!r} cannot be forwarded")
+        lines.append(f"{name}: {value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _accept(key: bytes) -> str:
+    # SHA-1 is what RFC 6455 prescribes for the accept value; it protects nothing here.
+    return base64.b64encode(hashlib.sha1(key + WS_KEY, usedforsecurity=False).digest()).decode()
+
+
+def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = status_line.partition(" ")
+    status = rest[:3]
+    if not version.startswith("HTTP/1.") or not status.isdigit():
+        raise HandshakeError(f"not an HTTP response: {status_line[:80]!r}")
+    headers: dict[str, str] = {}
+    for line in header_lines:
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise HandshakeError(f"malformed response header: {line[:80]!r}")
+        name = name.lower()
+        value = value.strip()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return int(status), headers
+
+
+class BackendLeg(BaseProtocol):
+    """One WebSocket connection to a backend, after ``connect`` opened it.
+
+    ``receive()`` gives text and binary messages as aiohttp's ``WSMessage``; pings are
+    answered, pongs dropped. A close from the backend is answered and given as a CLOSE
+    message (code in ``data``, reason in ``extra``); a connection that ends without one
+    gives CLOSED, a protocol error (a message over the size limit, invalid UTF-8) gives
+    ERROR after telling the backend with the matching close code.
+    """
+
+    __slots__ = (
+        "_key",
+        "_request",
+        "_offered",
+        "_max_msg_size",
+        "_head",
+        "_opened",
+        "_queue",
+        "_reader",
+        "_writer",
+        "_close_sent",
+        "_receiving",
+        "_done",
+        "protocol",
+        "close_code",
+    )
+
+    def __init__(self, loop, key: bytes, request: bytes, offered, max_msg_size: int):
+        super().__init__(loop)
+        self._key = key
+        self._request = request
+        self._offered = offered
+        self._max_msg_size = max_msg_size
+        self._head = b""
+        self._opened: asyncio.Future[None] = loop.create_future()
+        self._queue = None
+        self._reader = None
+        self._writer = None
+        self._close_sent = False
+        self._receiving = False
+        self._done: asyncio.Future[None] | None = None
+        self.protocol: str | None = None
+        self.close_code: int | None = None
+
+    # -- asyncio protocol --------------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        transport.write(self._request)
+        self._request = b""
+
+    def data_received(self, data: bytes) -> None:
+        if self._reader is not None:
+            self._reader.feed_data(data)  # errors land in the queue, raised by read()
+            return
+        self._head += data
+        end = self._head.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._head) > MAX_RESPONSE_HEAD:
+                self._fail(HandshakeError("response headers too large"))
+            return
+        head, rest = self._head[:end], self._head[end + 4 :]
+        self._head = b""
+        try:
+            self._upgrade(*_parse_head(head))
+        except HandshakeError as exc:
+            self._fail(exc)
+            return
+        if rest:
+            self._reader.feed_data(rest)  # frames sent right behind the 101
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        super().connection_lost(exc)
+        if not self._opened.done():
+            self._opened.set_exception(ConnectionError("the backend closed the connection during the handshake"))
+        if self._reader is not None:
+            self._reader.feed_eof()
+        self._finish()
+
+    def _upgrade(self, status: int, headers: dict[str, str]) -> None:
+        if status != 101:
+            raise HandshakeError(f"the backend answered {status} instead of 101")
+        if headers.get("upgrade", "").lower() != "websocket":
+            raise HandshakeError("the backend's response has no 'Upgrade: websocket'")
+        if "upgrade" not in (token.strip().lower() for token in headers.get("connection", "").split(",")):
+            raise HandshakeError("the backend's response has no 'Connection: upgrade'")
+        if headers.get("sec-websocket-accept") != _accept(self._key):
+            raise HandshakeError("the backend's Sec-WebSocket-Accept does not match the key")
+        if headers.get("sec-websocket-extensions"):
+            raise HandshakeError("the backend chose an extension that was not offered")
+        chosen = headers.get("sec-websocket-protocol")
+        if chosen is not None and chosen not in self._offered:
+            raise HandshakeError(f"the backend chose subprotocol {chosen!r}, which was not offered")
+        self.protocol = chosen
+        self._upgraded = True  # BaseProtocol: no HTTP parser to pause from here on
+        self._queue = WebSocketDataQueue(self, QUEUE_LIMIT, loop=self._loop)
+        self._reader = WebSocketReader(self._queue, self._max_msg_size, compress=False, decode_text=True)
+        self._writer = WebSocketWriter(self, self.transport, use_mask=True, limit=WRITE_LIMIT)
+        self._done = self._loop.create_future()
+        self._opened.set_result(None)
+
+    def _fail(self, exc: Exception) -> None:
+        if not self._opened.done():
+            self._opened.set_exception(exc)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _finish(self) -> None:
+        """The connection is over: release the socket and wake a waiting ``close``."""
+        if self.transport is not None:
+            self.transport.close()
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    # -- what the relay uses -------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._done is None or self._done.done()
+
+    async def send_str(self, data: str) -> None:
+        await self._writer.send_frame(data.encode(), WSMsgType.TEXT)
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self._writer.send_frame(data, WSMsgType.BINARY)
+
+    async def receive(self) -> WSMessage:
+        self._receiving = True  # for the whole call: ``close`` then leaves the reading to it
+        try:
+            return await self._receive()
+        finally:
+            self._receiving = False
+
+    async def _receive(self) -> WSMessage:
+        while True:
+            try:
+                msg = await self._queue.read()
+            except EofStream:
+                self._finish()
+                return CLOSED
+            except WebSocketError as exc:  # the backend broke the protocol: say why, then go
+                self.close_code = exc.code
+                await self._send_close(exc.code, b"")
+                self._finish()
+                return WSMessage(WSMsgType.ERROR, exc, None)
+            kind = msg.type
+            if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+                return msg
+            if kind is WSMsgType.PING:
+                await self._send_frame(msg.data, WSMsgType.PONG)
+            elif kind is WSMsgType.CLOSE:
+                code = msg.data or NO_STATUS
+                self.close_code = code
+                if not self._close_sent:  # the backend closes: answer with its code
+                    await self._send_close(1000 if code == NO_STATUS else code, b"")
+                self._finish()
+                return WSMessage(WSMsgType.CLOSE, code, msg.extra)
+            # PONG: nothing to do
+
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> None:
+        """Start the closing handshake and wait (up to five seconds) for the backend's answer.
+        The answer is read by a task already in ``receive()``, or here when there is none."""
+        if self.closed:
+            return
+        await self._send_close(code, message)
+        try:
+            async with asyncio.timeout(CLOSE_WAIT):
+                if self._receiving:
+                    await asyncio.shield(self._done)
+                else:
+                    while not self.closed:
+                        await self.receive()
+        except TimeoutError:  # no answer: drop the connection
+            if self.transport is not None:
+                self.transport.abort()
+        self._finish()
+
+    async def _send_close(self, code: int, message: bytes) -> None:
+        if self._close_sent:
+            return
+        self._close_sent = True
+        await self._send_frame(code.to_bytes(2, "big") + message[:123], WSMsgType.CLOSE)
+
+    async def _send_frame(self, payload: bytes, opcode: WSMsgType) -> None:
+        try:
+            await self._writer.send_frame(payload, opcode)
+        except ConnectionError:  # the backend is already gone; closing goes on regardless
+            pass
+
+
+async def connect(
+    url: str,
+    *,
+    protocols=(),
+    headers: dict[str, str],
+    max_msg_size: int,
+    ssl_context: ssl.SSLContext | None,
+) -> BackendLeg:
+    """Open a WebSocket to ``url`` (ws or wss). Raises HandshakeError, OSError (refused,
+    unreachable, TLS) or ValueError (a URL or header that cannot be sent); the caller bounds
+    the time it may take."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "wss"
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(f"not a WebSocket URL: {url!r}")
+    port = parts.port or (443 if secure else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    key = base64.b64encode(os.urandom(16))
+    request = _request(target, parts.netloc.rpartition("@")[2], key, protocols, headers)
+    loop = asyncio.get_running_loop()
+    if secure and ssl_context is None:
+        ssl_context = default_tls()
+    leg = BackendLeg(loop, key, request, tuple(protocols), max_msg_size)
+    try:
+        await loop.create_connection(
+            lambda: leg,
+            parts.hostname,
+            port,
+            ssl=ssl_context if secure else None,
+            server_hostname=parts.hostname if secure else None,
+        )
+        await leg._opened
+    except BaseException:
+        if leg.transport is not None:
+            leg.transport.abort()
+        raise
+    return leg

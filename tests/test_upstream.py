@@ -1,0 +1,192 @@
+"""The gateway's backend leg (gateway/upstream.py) against real WebSocket servers: the
+handshake and its refusals, messages both ways, pings, closes from either side, and the
+protocol errors a backend can make. The relay's own behaviour is tested through the
+running gateway elsewhere; these pin the leg's contract at its edges."""
+
+import asyncio
+import base64
+import hashlib
+
+import pytest
+from aiohttp import WSMsgType
+from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
+
+from gateway import upstream
+
+MAX = 1024
+
+
+@pytest.fixture
+async def backend():
+    """A websockets server that records what it saw and does what the path says."""
+    seen = {}
+
+    async def handler(ws):
+        seen["path"] = ws.request.path
+        seen["headers"] = ws.request.headers
+        seen["subprotocol"] = ws.subprotocol
+        path = ws.request.path
+        try:
+            if path == "/ping":
+                await asyncio.wait_for(await ws.ping(b"are you there"), 5)
+                seen["pong"] = True
+                await ws.send("pong seen")
+            elif path == "/close":
+                await ws.close(4000, "bye")
+            elif path == "/big":
+                await ws.send("x" * (MAX + 1))
+            async for message in ws:
+                await ws.send(message)
+        except ConnectionClosed:
+            pass
+        seen["close"] = (ws.close_code, ws.close_reason)
+
+    def choose(ws, offered):
+        return "chat.v1" if "chat.v1" in offered else None
+
+    async with serve(handler, "127.0.0.1", 0, select_subprotocol=choose, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        yield f"ws://127.0.0.1:{port}", seen
+
+
+async def open_leg(url, **kwargs):
+    kwargs.setdefault("headers", {"x-forwarded-for": "10.1.2.3"})
+    return await asyncio.wait_for(upstream.connect(url, max_msg_size=MAX, ssl_context=None, **kwargs), 5)
+
+
+async def test_messages_both_ways_with_subprotocol_and_forwarded_headers(backend):
+    url, seen = backend
+    leg = await open_leg(f"{url}/echo?a=1", protocols=["unknown", "chat.v1"])
+    assert leg.protocol == "chat.v1"
+    await leg.send_str("héllo")
+    msg = await leg.receive()
+    assert (msg.type, msg.data) == (WSMsgType.TEXT, "héllo")
+    await leg.send_bytes(b"\x00\x01")
+    msg = await leg.receive()
+    assert (msg.type, msg.data) == (WSMsgType.BINARY, b"\x00\x01")
+    await leg.close(code=1001, message=b"closed by the gateway")
+    assert leg.closed
+    assert seen["path"] == "/echo?a=1"
+    assert seen["headers"]["X-Forwarded-For"] == "10.1.2.3"
+    assert seen["subprotocol"] == "chat.v1"
+    await asyncio.sleep(0.05)
+    assert seen["close"] == (1001, "closed by the gateway")
+
+
+async def test_backend_pings_are_answered(backend):
+    url, seen = backend
+    leg = await open_leg(f"{url}/ping")
+    msg = await leg.receive()  # the pong is sent while receive() waits for data
+    assert msg.data == "pong seen"
+    assert seen["pong"]
+    await leg.close()
+
+
+async def test_a_close_from_the_backend_is_answered_and_reported(backend):
+    url, seen = backend
+    leg = await open_leg(f"{url}/close")
+    msg = await leg.receive()
+    assert (msg.type, msg.data, msg.extra) == (WSMsgType.CLOSE, 4000, "bye")
+    assert leg.closed
+    await asyncio.sleep(0.05)
+    assert seen["close"][0] == 4000  # the backend's own code came back
+
+
+async def test_a_message_over_the_size_limit_is_refused_with_1009(backend):
+    url, seen = backend
+    leg = await open_leg(f"{url}/big")
+    msg = await leg.receive()
+    assert msg.type == WSMsgType.ERROR
+    assert leg.close_code == 1009
+    await asyncio.sleep(0.05)
+    assert seen["close"][0] == 1009
+
+
+async def test_close_without_a_reader_waits_for_the_backends_answer(backend):
+    url, seen = backend
+    leg = await open_leg(f"{url}/echo")
+    await leg.send_str("unread")  # its echo is still queued when close() reads for the answer
+    await asyncio.sleep(0.05)
+    await leg.close(code=1000)
+    assert leg.closed
+    await asyncio.sleep(0.05)
+    assert seen["close"] == (1000, "")
+
+
+async def test_a_header_that_would_split_the_request_is_refused(backend):
+    url, _ = backend
+    with pytest.raises(ValueError):
+        await open_leg(f"{url}/echo", headers={"x-evil": "a\r\nInjected: yes"})
+
+
+async def test_a_refused_connection_is_an_oserror():
+    with pytest.raises(OSError):
+        await open_leg("ws://127.0.0.1:1/nothing")
+
+
+class RawBackend:
+    """A TCP server answering the upgrade with what a test gives it (for responses a
+    correct WebSocket server would never send)."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    async def __aenter__(self):
+        async def handle(reader, writer):
+            head = await reader.readuntil(b"\r\n\r\n")
+            key = next(
+                line.split(b":", 1)[1].strip()
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"sec-websocket-key:")
+            )
+            accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            writer.write(self.answer(accept))
+            await writer.drain()
+            await asyncio.sleep(0.5)
+            writer.close()
+
+        self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        return f"ws://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/"
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+
+
+def upgrade(accept: bytes, extra: bytes = b"") -> bytes:
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
+        + (accept + b"\r\n" + extra + b"\r\n")
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (lambda accept: b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", "403"),
+        (lambda accept: upgrade(b"d3JvbmcgYWNjZXB0IHZhbHVl"), "Sec-WebSocket-Accept"),
+        (lambda accept: upgrade(accept, b"Sec-WebSocket-Protocol: other\r\n"), "not offered"),
+        (lambda accept: upgrade(accept, b"Sec-WebSocket-Extensions: permessage-deflate\r\n"), "extension"),
+        (lambda accept: b"SSH-2.0-OpenSSH\r\n\r\n", "not an HTTP response"),
+    ],
+)
+async def test_a_wrong_handshake_answer_is_a_handshake_error(answer, reason):
+    async with RawBackend(answer) as url:
+        with pytest.raises(upstream.HandshakeError, match=reason):
+            await open_leg(url)
+
+
+async def test_invalid_utf8_from_the_backend_is_refused_with_1007():
+    async with RawBackend(lambda accept: upgrade(accept) + b"\x81\x02\xff\xfe") as url:
+        leg = await open_leg(url)  # the bad frame arrives in the same read as the 101
+        msg = await leg.receive()
+        assert msg.type == WSMsgType.ERROR
+        assert leg.close_code == 1007
+
+
+async def test_a_backend_that_drops_the_connection_gives_closed():
+    async with RawBackend(lambda accept: upgrade(accept)) as url:
+        leg = await open_leg(url)
+        msg = await asyncio.wait_for(leg.receive(), 5)
+        assert msg.type == WSMsgType.CLOSED
+        assert leg.closed
