@@ -12,6 +12,7 @@ relaying never waits for analytics.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -31,8 +32,13 @@ MAX_QUEUED_BATCHES = 120
 LATENCY_SAMPLE_EVERY = 64  # one frame in this many is timed for the relay-latency histogram
 
 
+@functools.lru_cache(maxsize=4)
+def _minute_of(start: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime(start))
+
+
 def _minute(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime(ts - ts % 60))
+    return _minute_of(int(ts - ts % 60))
 
 
 class Collector:

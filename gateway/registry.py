@@ -9,6 +9,7 @@ a sweeper closes connections whose token expired (4001).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
@@ -19,6 +20,10 @@ from gateway.decisions import State, rejudge
 from gateway.tokens import VerifiedToken
 
 log = logging.getLogger("tidegate.gateway")
+# Connection ids: unique across gateway processes (a random prefix per process) without
+# reading the system's random source for every handshake.
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_ids = itertools.count(1)
 
 
 @dataclass(eq=False, slots=True)
@@ -32,7 +37,7 @@ class LiveConnection:
     app_in_snapshot: bool = True  # False for applications named only by a self-contained token
     app_name: str = ""
     topic: str = ""
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=lambda: f"{_ID_PREFIX}{next(_ids):x}")
     opened: float = field(default_factory=time.monotonic)
     opened_at: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.monotonic)  # any frame, either direction

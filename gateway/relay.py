@@ -105,10 +105,11 @@ class Relay:
             self.gateway.registry.discard(conn)
             if not backend.closed:
                 await backend.close()
-            try:
-                await asyncio.wait_for(downstream, 5)
-            except (TimeoutError, asyncio.CancelledError):
-                downstream.cancel()
+            if not downstream.done():
+                try:
+                    await asyncio.wait_for(downstream, 5)
+                except (TimeoutError, asyncio.CancelledError):
+                    downstream.cancel()
             self.gateway.analytics.closed(conn)
             access_log.info(
                 "connection",

@@ -143,7 +143,8 @@ class BackendLeg(BaseProtocol):
     # -- asyncio protocol --------------------------------------------------------------
 
     def connection_made(self, transport) -> None:
-        super().connection_made(transport)
+        # Not BaseProtocol's: it sets TCP_NODELAY, which asyncio and uvloop already did.
+        self.transport = transport
         transport.write(self._request)
         self._request = b""
 

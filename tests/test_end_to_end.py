@@ -54,6 +54,18 @@ def test_backend_never_sees_the_credentials(stack, chat):
     assert "authorization" not in conn["headers"] and "internal-key" not in conn["headers"]
 
 
+def test_backend_gets_the_client_address_appended_to_x_forwarded_for(stack, chat):
+    before = len(stack.backend_connections())
+    headers = {**chat["headers"], "X-Forwarded-For": "203.0.113.7"}
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=headers) as ws:
+        ws.send("x")
+        ws.recv(timeout=5)
+    time.sleep(0.2)
+    [conn] = [c for c in stack.backend_connections()[before:] if c["event"] == "connect"]
+    # The chain the client brought, then the address the gateway saw (not a copy of the first).
+    assert conn["forwarded_for"] == "203.0.113.7, 127.0.0.1"
+
+
 def test_text_binary_and_empty_frames_pass_both_ways(stack, chat):
     with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=chat["headers"], max_size=None) as ws:
         for frame in ["text ✓", b"\x00\x01binary\xff", "", b"", "x" * 200_000]:

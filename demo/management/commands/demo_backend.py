@@ -21,7 +21,8 @@ async def echo(connection):
                 "event": "connect",
                 "path": request.path,
                 "subprotocol": connection.subprotocol,
-                "headers": sorted({k.lower() for k in request.headers.keys()}),
+                "headers": sorted({k.lower() for k in request.headers.keys()}),  # names only: values may be secrets
+                "forwarded_for": request.headers.get("X-Forwarded-For"),
             }
         ),
         flush=True,

@@ -74,6 +74,9 @@ def serve(gateway, host: str, listeners: list[tuple]) -> None:
         log_level="warning",
         ws_per_message_deflate=False,
         server_header=False,  # the gateway does not advertise the server it runs on
+        # The relay appends the peer's address to X-Forwarded-For itself; Uvicorn replacing the
+        # peer with the header's first address would make the backend see it twice.
+        proxy_headers=False,
     )
     configs = []
     for app, port, tls in listeners:
