@@ -36,7 +36,8 @@ from aiohttp.http_websocket import (
 from aiohttp.streams import EofStream
 
 # Messages queued from the backend before its socket stops being read (backpressure
-# towards the backend while the client is slow), and bytes written before a send waits.
+# towards the backend while the client is slow; aiohttp's queue pauses at twice this,
+# 512 KiB), and bytes written before a send waits for the socket to drain.
 QUEUE_LIMIT = 2**18
 WRITE_LIMIT = 2**18
 MAX_RESPONSE_HEAD = 16 * 1024

@@ -190,3 +190,27 @@ async def test_a_backend_that_drops_the_connection_gives_closed():
         msg = await asyncio.wait_for(leg.receive(), 5)
         assert msg.type == WSMsgType.CLOSED
         assert leg.closed
+
+
+async def test_a_wss_backend_is_verified_against_the_trusted_certificates(tmp_path):
+    import ssl
+
+    from gateway.tls import ensure_self_signed
+
+    cert, key = ensure_self_signed(tmp_path)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+
+    async def echo(ws):
+        async for message in ws:
+            await ws.send(message)
+
+    async with serve(echo, "127.0.0.1", 0, ssl=server_tls) as server:
+        url = f"wss://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        with pytest.raises(ssl.SSLCertVerificationError):  # self-signed: not trusted by default
+            await open_leg(url)
+        trusting = ssl.create_default_context(cafile=str(cert))
+        leg = await asyncio.wait_for(upstream.connect(url, headers={}, max_msg_size=MAX, ssl_context=trusting), 5)
+        await leg.send_str("over tls")
+        assert (await leg.receive()).data == "over tls"
+        await leg.close()
