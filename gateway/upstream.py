@@ -197,7 +197,8 @@ class BackendLeg(BaseProtocol):
         self._reader = WebSocketReader(self._queue, self._max_msg_size, compress=False, decode_text=True)
         self._writer = WebSocketWriter(self, self.transport, use_mask=True, limit=WRITE_LIMIT)
         self._done = self._loop.create_future()
-        self._opened.set_result(None)
+        if not self._opened.done():  # not cancelled by a connect timeout meanwhile
+            self._opened.set_result(None)
 
     def _fail(self, exc: Exception) -> None:
         if not self._opened.done():
@@ -279,7 +280,8 @@ class BackendLeg(BaseProtocol):
         if self._close_sent:
             return
         self._close_sent = True
-        await self._send_frame(code.to_bytes(2, "big") + message[:123], WSMsgType.CLOSE)
+        reason = message[:123].decode("utf-8", "ignore").encode()  # fits a control frame, whole characters
+        await self._send_frame(code.to_bytes(2, "big") + reason, WSMsgType.CLOSE)
 
     async def _send_frame(self, payload: bytes, opcode: WSMsgType) -> None:
         try:

@@ -214,3 +214,11 @@ async def test_a_wss_backend_is_verified_against_the_trusted_certificates(tmp_pa
         await leg.send_str("over tls")
         assert (await leg.receive()).data == "over tls"
         await leg.close()
+
+
+async def test_a_long_close_reason_is_cut_to_whole_characters(backend):
+    url, seen = backend
+    leg = await open_leg(f"{url}/echo")
+    await leg.close(code=4001, message=("é" * 100).encode())  # 200 bytes; a close frame holds 123
+    await asyncio.sleep(0.05)
+    assert seen["close"] == (4001, "é" * 61)
