@@ -194,7 +194,8 @@ class BackendLeg(BaseProtocol):
         self.protocol = chosen
         self._upgraded = True  # BaseProtocol: no HTTP parser to pause from here on
         self._queue = WebSocketDataQueue(self, QUEUE_LIMIT, loop=self._loop)
-        self._reader = WebSocketReader(self._queue, self._max_msg_size, compress=False, decode_text=True)
+        # aiohttp refuses a message of exactly its limit; the gateway's limit is the largest allowed.
+        self._reader = WebSocketReader(self._queue, self._max_msg_size + 1, compress=False, decode_text=True)
         self._writer = WebSocketWriter(self, self.transport, use_mask=True, limit=WRITE_LIMIT)
         self._done = self._loop.create_future()
         if not self._opened.done():  # not cancelled by a connect timeout meanwhile

@@ -36,6 +36,8 @@ async def backend():
                 await ws.close(4000, "bye")
             elif path == "/big":
                 await ws.send("x" * (MAX + 1))
+            elif path == "/exact":
+                await ws.send("x" * MAX)
             async for message in ws:
                 await ws.send(message)
         except ConnectionClosed:
@@ -101,6 +103,14 @@ async def test_a_message_over_the_size_limit_is_refused_with_1009(backend):
     assert leg.close_code == 1009
     await asyncio.sleep(0.05)
     assert seen["close"][0] == 1009
+
+
+async def test_a_message_of_exactly_the_size_limit_passes(backend):
+    url, _ = backend
+    leg = await open_leg(f"{url}/exact")
+    msg = await leg.receive()
+    assert (msg.type, len(msg.data)) == (WSMsgType.TEXT, MAX)
+    await leg.close()
 
 
 async def test_close_without_a_reader_waits_for_the_backends_answer(backend):
