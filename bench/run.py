@@ -428,14 +428,19 @@ def chart(path: Path, table: dict) -> None:
     fig, ax = plt.subplots(figsize=(10, 4.5))
     width = 0.8 / len(targets)
     for i, t in enumerate(targets):
-        ax.bar(
-            [x + i * width for x in range(len(workloads))], [table[w][t]["x_nginx"] for w in workloads], width, label=t
-        )
+        medians = [table[w][t]["x_nginx"] for w in workloads]
+        # Whiskers: the lowest and highest repetition, so a reader sees how much one run moves.
+        reps = [table[w][t].get("x_nginx_reps") or [table[w][t]["x_nginx"]] for w in workloads]
+        spread = [
+            [m - min(r) for m, r in zip(medians, reps, strict=True)],
+            [max(r) - m for m, r in zip(medians, reps, strict=True)],
+        ]
+        ax.bar([x + i * width for x in range(len(workloads))], medians, width, label=t, yerr=spread, capsize=2)
     ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
     ax.set_xticks([x + width * (len(targets) - 1) / 2 for x in range(len(workloads))], workloads)
     ax.set_ylabel("throughput × nginx (same run)")
-    ax.set_title("Tidegate gateway vs nginx (medians)")
-    ax.legend(fontsize=8)
+    ax.set_title("Tidegate gateway vs nginx (medians; whiskers: lowest and highest repetition)")
+    ax.legend(fontsize=8, ncol=len(targets), loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
