@@ -4,13 +4,12 @@ protocol errors a backend can make. The relay's own behaviour is tested through 
 running gateway elsewhere; these pin the leg's contract at its edges."""
 
 import asyncio
-import base64
-import hashlib
 
 import pytest
 from aiohttp import WSMsgType
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
+from websockets.utils import accept_key
 
 from gateway import upstream
 
@@ -150,8 +149,7 @@ class RawBackend:
                 for line in head.split(b"\r\n")
                 if line.lower().startswith(b"sec-websocket-key:")
             )
-            accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
-            writer.write(self.answer(accept))
+            writer.write(self.answer(accept_key(key.decode()).encode()))
             await writer.drain()
             await asyncio.sleep(0.5)
             writer.close()
