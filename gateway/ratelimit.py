@@ -67,6 +67,14 @@ class InMemoryCounters:
         return (int(self.clock() // window) + 1) * window
 
 
+def payload_size(payload: str | bytes) -> int:
+    """A frame's payload in bytes, as bandwidth limits and analytics count it. Text is
+    encoded only when it is not ASCII (for ASCII, characters are bytes)."""
+    if isinstance(payload, str) and not payload.isascii():
+        return len(payload.encode())
+    return len(payload)
+
+
 @dataclass(frozen=True)
 class Limit:
     key: str
@@ -111,7 +119,7 @@ class FrameLimiter:
     def _checks(self, payload: str | bytes) -> list[tuple[str, int, int, int]]:
         if not self._counts_bytes:
             return self._event_checks
-        nbytes = len(payload.encode()) if isinstance(payload, str) else len(payload)
+        nbytes = payload_size(payload)
         return [
             (lim.key, lim.policy.window, lim.policy.limit, nbytes if lim.policy.limit_type == "BANDWIDTHLIMIT" else 1)
             for lim in self._limits

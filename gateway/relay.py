@@ -17,7 +17,14 @@ import aiohttp
 from gateway import upstream
 from gateway.analytics import LATENCY_SAMPLE_EVERY
 from gateway.decisions import Admission, Refusal, admit
-from gateway.ratelimit import NEED_LEASE, THROTTLE_CLOSE_CODE, THROTTLED_MESSAGE, FrameLimiter, limits_for
+from gateway.ratelimit import (
+    NEED_LEASE,
+    THROTTLE_CLOSE_CODE,
+    THROTTLED_MESSAGE,
+    FrameLimiter,
+    limits_for,
+    payload_size,
+)
 from gateway.registry import LiveConnection
 
 log = logging.getLogger("tidegate.gateway")
@@ -47,13 +54,8 @@ HOP_HEADERS = frozenset(
 # Close codes that describe a missing or abnormal close and may not be sent on the wire.
 _UNSENDABLE = {1005: 1000, 1006: 1001, 1015: 1001}
 BACKEND_GONE = 1014
-
-
-def _size(payload: str | bytes) -> int:
-    """Payload bytes; text is encoded only when it is not ASCII (then characters are bytes)."""
-    if isinstance(payload, str) and not payload.isascii():
-        return len(payload.encode())
-    return len(payload)
+# The ASGI field that carries each kind of data message from the backend.
+_ASGI_KEY = {aiohttp.WSMsgType.TEXT: "text", aiohttp.WSMsgType.BINARY: "bytes"}
 
 
 def _sendable(code: int | None, fallback: int = 1000) -> int:
@@ -291,10 +293,10 @@ class Relay:
                         await backend.send_str(text)
                     else:
                         await backend.send_bytes(payload)
-                except (ConnectionError, aiohttp.ClientError):
+                except ConnectionError:  # the backend leg is gone (upstream.py raises nothing else)
                     return
                 conn.frames_in += 1
-                conn.bytes_in += _size(payload)
+                conn.bytes_in += payload_size(payload)
             elif kind == "websocket.disconnect":
                 if conn.close_code is None:
                     conn.close_code = message.get("code")
@@ -308,15 +310,15 @@ class Relay:
         try:
             while True:
                 msg = await backend.receive()
-                if msg.type == aiohttp.WSMsgType.TEXT or msg.type == aiohttp.WSMsgType.BINARY:
+                key = _ASGI_KEY.get(msg.type)  # text and binary messages; anything else ends it
+                if key is not None:
                     if track_idle:
                         conn.last_activity = time.monotonic()
                     if limiter and await self._refused(msg.data, limiter, send, conn):
                         conn.throttled_out += 1
                         continue
-                    key = "text" if msg.type == aiohttp.WSMsgType.TEXT else "bytes"
                     conn.frames_out += 1
-                    conn.bytes_out += _size(msg.data)
+                    conn.bytes_out += payload_size(msg.data)
                     if conn.frames_out % LATENCY_SAMPLE_EVERY:
                         await send({"type": "websocket.send", key: msg.data})
                     else:
