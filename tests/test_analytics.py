@@ -96,13 +96,17 @@ def test_prometheus_metrics_are_served_and_parse(stack, counted):
 
 def test_disconnect_closes_a_live_connection_with_1008(stack, admin_http, chat):
     api_id = chat["api"]["id"]
+    opened = time.time()
     with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=chat["headers"]) as ws:
         ws.send("x")
         ws.recv(timeout=5)
-        live = wait_until(
-            lambda: call(admin_http, "GET", f"{PUB}/apis/{api_id}/connections")["list"], 5, what="connection reported"
-        )
-        mine = [c for c in live if c["applicationName"] == "ChatClient"][-1]
+
+        def reported():
+            # This connection, not one that an earlier test's gateway reported before it stopped.
+            live = call(admin_http, "GET", f"{PUB}/apis/{api_id}/connections")["list"]
+            return [c for c in live if c["applicationName"] == "ChatClient" and c["since"] >= opened]
+
+        [mine] = wait_until(reported, 5, what="connection reported")
         call(admin_http, "POST", f"{PUB}/apis/{api_id}/connections/{mine['id']}/disconnect", 202)
         with pytest.raises(ConnectionClosed) as exc:
             ws.recv(timeout=5)
