@@ -107,14 +107,12 @@ class Gateway:
         self._start_lock: asyncio.Lock | None = None
         self._sync_failing = False
 
-    @classmethod
-    def from_settings(cls) -> Gateway:
+    @staticmethod
+    def relay_settings() -> dict:
+        """What every gateway takes from settings, the standalone one too: the test-key
+        issuer, frame size, timeouts and connection lifetimes."""
         conf = settings.TIDEGATE
-        return cls(
-            portal_url=conf["PORTAL_URL"],
-            token=conf["GATEWAY_TOKEN"],
-            environments=conf["GATEWAY_ENVIRONMENTS"],
-            interval=conf["SYNC_INTERVAL"],
+        return dict(
             testkey=TestKeyIssuer(
                 issuer=conf["TESTKEY_ISSUER"],
                 key_path=Path(settings.DATA_DIR) / "gateway" / "testkey-jwk.json",
@@ -126,6 +124,17 @@ class Gateway:
             drain_seconds=conf["DRAIN_SECONDS"],
             idle_timeout=conf["IDLE_TIMEOUT"],
             max_lifetime=conf["MAX_CONNECTION_LIFETIME"],
+        )
+
+    @classmethod
+    def from_settings(cls) -> Gateway:
+        conf = settings.TIDEGATE
+        return cls(
+            portal_url=conf["PORTAL_URL"],
+            token=conf["GATEWAY_TOKEN"],
+            environments=conf["GATEWAY_ENVIRONMENTS"],
+            interval=conf["SYNC_INTERVAL"],
+            **cls.relay_settings(),
             counters=_counters(conf["REDIS_URL"]),
             jwks_min_refresh=conf["JWKS_MIN_REFRESH"],
             analytics=conf["ANALYTICS"],

@@ -29,15 +29,8 @@ class Command(BaseCommand):
         from gateway.service import Gateway
         from gateway_sync.standalone import Adapter, ArchiveStore, StandaloneGateway
 
-        base = Gateway.from_settings()  # the same settings: test-key issuer, limits, timeouts
         gateway = StandaloneGateway(
-            store=ArchiveStore(Path(settings.DATA_DIR) / "standalone" / "apis"),
-            testkey=base.testkey,
-            max_frame_size=base.max_frame_size,
-            connect_timeout=base.connect_timeout,
-            drain_seconds=base.drain_seconds,
-            idle_timeout=base.idle_timeout,
-            max_lifetime=base.max_lifetime,
+            store=ArchiveStore(Path(settings.DATA_DIR) / "standalone" / "apis"), **Gateway.relay_settings()
         )
         router = ProtocolTypeRouter(
             {"websocket": URLRouter([re_path(r"", Relay(gateway))]), "http": GatewayHttp(gateway)}
