@@ -175,15 +175,8 @@ class Bench:
 
     def configure(self, session) -> tuple[str, str]:
         """An API with every check on and limits that never trip, and a token for it."""
-        huge = {"type": "EVENTCOUNTLIMIT", "eventCount": {"timeUnit": "min", "unitTime": 1, "eventCount": 10**12}}
         for level, name in (("subscription", "BenchPlan"), ("application", "BenchApp"), ("advanced", "BenchApi")):
-            flow.call(
-                session,
-                "POST",
-                f"/api/am/admin/v4/throttling/policies/{level}",
-                201,
-                json={"policyName": name, "defaultLimit": huge},
-            )
+            flow.event_policy(session, level, name, 10**12)
         doc = f"""asyncapi: 2.0.0
 info: {{title: Bench, version: 1.0.0}}
 servers: {{production: {{url: 'ws://127.0.0.1:{self.stack.backend_port}', protocol: ws}}}}

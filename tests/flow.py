@@ -29,6 +29,20 @@ def call(session, method: str, path: str, expect: int | tuple[int, ...] = 200, *
     return resp.json() if resp.content and resp.headers.get("content-type", "").startswith("application/json") else None
 
 
+def event_policy(session, level: str, name: str, per_minute: int, **properties) -> dict:
+    """A throttling policy of ``per_minute`` events a minute at ``level`` (subscription,
+    application or advanced) through Admin v4; ``properties`` are WSO2's other fields
+    (throttleAction, maxConnections, ...)."""
+    limit = {"type": "EVENTCOUNTLIMIT", "eventCount": {"timeUnit": "min", "unitTime": 1, "eventCount": per_minute}}
+    return call(
+        session,
+        "POST",
+        f"/api/am/admin/v4/throttling/policies/{level}",
+        201,
+        json={"policyName": name, "defaultLimit": limit, **properties},
+    )
+
+
 def import_api(session, document: str, **properties) -> dict:
     return call(
         session,

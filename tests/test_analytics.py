@@ -19,19 +19,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def counted(stack, admin_http):
     """An API of its own with a 4-events-per-minute plan, and one scripted conversation."""
-    call(
-        admin_http,
-        "POST",
-        "/api/am/admin/v4/throttling/policies/subscription",
-        201,
-        json={
-            "policyName": "4PerMinCounted",
-            "defaultLimit": {
-                "type": "EVENTCOUNTLIMIT",
-                "eventCount": {"timeUnit": "min", "unitTime": 1, "eventCount": 4},
-            },
-        },
-    )
+    flow.event_policy(admin_http, "subscription", "4PerMinCounted", 4)
     api = flow.import_api(
         admin_http,
         flow.chat_doc(stack.backend_url, "Counted"),

@@ -5,31 +5,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests import flow
-from tests.flow import call
 from tests.stack import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
-ADMIN = "/api/am/admin/v4"
-
-
-def _policy(admin_http, level, name, count, action="notify", max_connections=0):
-    return call(
-        admin_http,
-        "POST",
-        f"{ADMIN}/throttling/policies/{level}",
-        201,
-        json={
-            "policyName": name,
-            "description": f"{count} events per minute",
-            "defaultLimit": {
-                "type": "EVENTCOUNTLIMIT",
-                "eventCount": {"timeUnit": "min", "unitTime": 1, "eventCount": count},
-            },
-            "stopOnQuotaReach": True,
-            "throttleAction": action,
-            "maxConnections": max_connections,
-        },
-    )
 
 
 def _api_with_plan(stack, admin_http, context, plan, app_policy="Unlimited"):
@@ -47,7 +25,7 @@ def _api_with_plan(stack, admin_http, context, plan, app_policy="Unlimited"):
 
 
 def test_five_events_per_minute_pass_five_frames_and_answer_the_sixth_with_notify(stack, admin_http):
-    _policy(admin_http, "subscription", "5PerMinNotify", 5)
+    flow.event_policy(admin_http, "subscription", "5PerMinNotify", 5)
     url, app = _api_with_plan(stack, admin_http, "/limited", "5PerMinNotify")
     with connect(url, additional_headers=app["headers"]) as ws:
         ws.send("one")  # event 1, its echo event 2
@@ -62,7 +40,7 @@ def test_five_events_per_minute_pass_five_frames_and_answer_the_sixth_with_notif
 
 
 def test_close_action_closes_with_4003(stack, admin_http):
-    _policy(admin_http, "subscription", "3PerMinClose", 3, action="close")
+    flow.event_policy(admin_http, "subscription", "3PerMinClose", 3, throttleAction="close")
     url, app = _api_with_plan(stack, admin_http, "/closing", "3PerMinClose")
     with connect(url, additional_headers=app["headers"]) as ws:
         ws.send("a")
@@ -74,7 +52,7 @@ def test_close_action_closes_with_4003(stack, admin_http):
 
 
 def test_application_connection_limit_answers_429(stack, admin_http):
-    _policy(admin_http, "application", "OneConnection", 1000, max_connections=1)
+    flow.event_policy(admin_http, "application", "OneConnection", 1000, maxConnections=1)
     url, app = _api_with_plan(stack, admin_http, "/oneconn", "AsyncUnlimited", app_policy="OneConnection")
     with connect(url, additional_headers=app["headers"]):
         status, body = flow.handshake_status(url, app["headers"])
@@ -85,7 +63,7 @@ def test_application_connection_limit_answers_429(stack, admin_http):
 
 
 def test_two_gateway_processes_over_redis_hold_one_shared_limit(stack, admin_http, redis_url):
-    _policy(admin_http, "subscription", "10PerMinShared", 10)
+    flow.event_policy(admin_http, "subscription", "10PerMinShared", 10)
     url, app = _api_with_plan(stack, admin_http, "/shared", "10PerMinShared")
     ports = [free_port(), free_port()]
     gateways = [
@@ -115,7 +93,7 @@ def test_two_gateway_processes_over_redis_hold_one_shared_limit(stack, admin_htt
 
 
 def test_drop_action_drops_silently(stack, admin_http):
-    _policy(admin_http, "subscription", "2PerMinDrop", 2, action="drop")
+    flow.event_policy(admin_http, "subscription", "2PerMinDrop", 2, throttleAction="drop")
     url, app = _api_with_plan(stack, admin_http, "/dropping", "2PerMinDrop")
     with connect(url, additional_headers=app["headers"]) as ws:
         ws.send("first")

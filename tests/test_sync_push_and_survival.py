@@ -122,19 +122,7 @@ def test_gateways_keep_serving_while_redis_is_away_and_catch_up_when_it_returns(
         for health in healths:
             wait_until(lambda h=health: requests.get(h, timeout=1).json()["pushConnected"], 10, what="push connected")
         session = _session(stack)
-        call(
-            session,
-            "POST",
-            "/api/am/admin/v4/throttling/policies/subscription",
-            201,
-            json={
-                "policyName": "4PerMinAway",
-                "defaultLimit": {
-                    "type": "EVENTCOUNTLIMIT",
-                    "eventCount": {"timeUnit": "min", "unitTime": 1, "eventCount": 4},
-                },
-            },
-        )
+        flow.event_policy(session, "subscription", "4PerMinAway", 4)
         api = flow.import_api(
             session, flow.chat_doc(stack.backend_url, "Away"), context="/away", policies=["4PerMinAway"]
         )
