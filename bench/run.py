@@ -68,6 +68,15 @@ def pinned(cpu: str | None, cmd: list[str]) -> list[str]:
     return ["taskset", "-c", cpu, *cmd] if cpu and shutil.which("taskset") else cmd
 
 
+def raw_relay_command(port: int) -> list[str]:
+    """The bare relay (bench/raw_relay.py) under the gateway's Uvicorn settings, minus logging."""
+    return [
+        sys.executable, "-m", "uvicorn", "bench.raw_relay:app", "--host", "127.0.0.1", "--port", str(port),
+        "--ws", "websockets-sansio", "--loop", "uvloop", "--http", "httptools", "--ws-max-size", str(2**24),
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -138,11 +147,13 @@ class Bench:
         session.base = self.stack.portal_url
         token, context = self.configure(session)
         quiet = {"TIDEGATE_LOG_LEVEL": "WARNING"}
-        uv_port, dp_port, quiet_port = free_port(), free_port(), free_port()
+        uv_port, dp_port, quiet_port, raw_port = free_port(), free_port(), free_port(), free_port()
         self.spawn("uvicorn", gateway_command(uv_port), PROXY_CPU, quiet)
         self.spawn("uvicorn-noanalytics", gateway_command(quiet_port), PROXY_CPU, {**quiet, "TIDEGATE_ANALYTICS": "0"})
         self.spawn("daphne", gateway_command(dp_port, server="daphne"), PROXY_CPU, quiet)
+        self.spawn("raw-relay", raw_relay_command(raw_port), PROXY_CPU, {"RAW_RELAY_BACKEND": f"ws://127.0.0.1:{backend_port}"})
         auth = {"Authorization": f"Bearer {token}"}
+        wait_until(lambda: _tcp_open(raw_port), 30, what="raw relay")
         for port in (uv_port, dp_port, quiet_port):
             url = f"ws://127.0.0.1:{port}{context}/echo"
             wait_until(lambda url=url: flow.handshake_status(url, auth)[0] == 101, 30, what="gateway route")
@@ -171,6 +182,7 @@ class Bench:
                 "headers": auth,
                 "pid": self.procs["daphne"].pid,
             },
+            "raw-relay": {"url": f"ws://127.0.0.1:{raw_port}/", "headers": {}, "pid": self.procs["raw-relay"].pid},
         }
 
     def configure(self, session) -> tuple[str, str]:
@@ -402,6 +414,15 @@ def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict) -> 
         f"Analytics per round trip (50 × 64 B, shipping on vs TIDEGATE_ANALYTICS=0; counting per frame is always on, it "
         f"also feeds /metrics and the live-connections view): {on:.0f} µs vs {quiet:.0f} µs, {on - quiet:+.0f} µs.",
         "",
+        "The gateway against the bare relay it is built on (bench/raw_relay.py: the same Uvicorn and aiohttp, "
+        "no gateway logic), same run, throughput gateway ÷ relay [proxy CPU µs, gateway vs relay]: "
+        + "; ".join(
+            f"{w} {uv[w]['rate'] / table[w]['raw-relay']['rate']:.2f} "
+            f"[{uv[w].get('proxy_cpu_us', 0):.0f} vs {table[w]['raw-relay'].get('proxy_cpu_us', 0):.0f}]"
+            for w in table
+        )
+        + ".",
+        "",
         "![chart](benchmarks.png)",
         "",
         (ROOT / "bench" / "analysis.md").read_text(),
@@ -450,7 +471,7 @@ def main() -> None:
         bench.start()
         raw = bench.measure(reps)
         idle_conns = 50 if args.smoke else IDLE_CONNS
-        idle = bench.idle_memory(idle_conns, ["direct", "nginx", "gateway-uvicorn", "gateway-daphne"])
+        idle = bench.idle_memory(idle_conns, ["direct", "nginx", "gateway-uvicorn", "gateway-daphne", "raw-relay"])
         many = {} if args.smoke else bench.idle_memory(MANY_IDLE, ["gateway-uvicorn"])["gateway-uvicorn"]
     finally:
         bench.stop()
