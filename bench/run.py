@@ -151,7 +151,9 @@ class Bench:
         self.spawn("uvicorn", gateway_command(uv_port), PROXY_CPU, quiet)
         self.spawn("uvicorn-noanalytics", gateway_command(quiet_port), PROXY_CPU, {**quiet, "TIDEGATE_ANALYTICS": "0"})
         self.spawn("daphne", gateway_command(dp_port, server="daphne"), PROXY_CPU, quiet)
-        self.spawn("raw-relay", raw_relay_command(raw_port), PROXY_CPU, {"RAW_RELAY_BACKEND": f"ws://127.0.0.1:{backend_port}"})
+        self.spawn(
+            "raw-relay", raw_relay_command(raw_port), PROXY_CPU, {"RAW_RELAY_BACKEND": f"ws://127.0.0.1:{backend_port}"}
+        )
         auth = {"Authorization": f"Bearer {token}"}
         wait_until(lambda: _tcp_open(raw_port), 30, what="raw relay")
         for port in (uv_port, dp_port, quiet_port):
