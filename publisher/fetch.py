@@ -2,20 +2,25 @@
 the network behind the portal (SSRF).
 
 http(s) only; every address the host name resolves to must be public unless
-``TIDEGATE["IMPORT_URL_ALLOW_PRIVATE"]`` is set; redirects are followed by hand, at most
-three, each hop checked the same way; the body is bounded in size and the whole fetch in
-time. Left: a host whose DNS answer changes between the check and the connection
-(rebinding) is not pinned to the checked address.
+``TIDEGATE["IMPORT_URL_ALLOW_PRIVATE"]`` is set; the connection goes to the address that
+was checked (the name is resolved once per hop, so a DNS answer that changes between the
+check and the connection, rebinding, cannot send it elsewhere; TLS still verifies the
+certificate against the host name, with the system's trust store, which SSL_CERT_FILE
+overrides); redirects are followed by hand, at most three, each hop
+checked the same way; the body is bounded in size and the whole fetch in time. The fetch
+connects directly: HTTP proxy settings of the environment are not used, since a proxy would
+resolve the name again on its side.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from urllib.parse import urljoin, urlsplit
 
-import requests
+import urllib3
 from django.conf import settings
 
 from portal.errors import ValidationFailed
@@ -24,60 +29,114 @@ from publisher.asyncapi import MAX_DOCUMENT_BYTES
 MAX_REDIRECTS = 3
 CONNECT_TIMEOUT = 5.0
 TOTAL_TIMEOUT = 15.0
+ACCEPT = "application/yaml, application/json, text/plain, */*"
 
 
-def _check_url(url: str) -> None:
+def _checked_addresses(url: str) -> list[str]:
+    """The addresses to connect to for ``url``, in the resolver's order: its host name
+    resolved once, every answer checked."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationFailed(f"Import by URL takes an http:// or https:// URL with a host (got {url!r})")
     if parts.username or parts.password:
         raise ValidationFailed("The URL must not carry a user name or password")
-    if settings.TIDEGATE["IMPORT_URL_ALLOW_PRIVATE"]:
-        return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-    except (socket.gaierror, UnicodeError):
+        infos = socket.getaddrinfo(parts.hostname, _port(url), type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, ValueError):
         raise ValidationFailed(f"Cannot resolve host {parts.hostname!r}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if not address.is_global or address.is_multicast:
-            raise ValidationFailed(
-                f"{parts.hostname} resolves to {address}, a loopback, private or reserved address: "
-                "import by URL fetches from public addresses only (TIDEGATE_IMPORT_URL_ALLOW_PRIVATE=1 allows others)"
-            )
+    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    if not settings.TIDEGATE["IMPORT_URL_ALLOW_PRIVATE"]:
+        for address in addresses:
+            if not address.is_global or address.is_multicast:
+                raise ValidationFailed(
+                    f"{parts.hostname} resolves to {address}, a loopback, private or reserved address: import by "
+                    "URL fetches from public addresses only (TIDEGATE_IMPORT_URL_ALLOW_PRIVATE=1 allows others)"
+                )
+    return list(dict.fromkeys(str(a) for a in addresses))
+
+
+def _port(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _pool(url: str, address: str, deadline: float) -> urllib3.HTTPConnectionPool:
+    """A one-connection pool to ``address`` that speaks to ``url``'s host (Host header, and
+    for https the SNI name and the certificate check)."""
+    timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=max(0.1, deadline - time.monotonic()))
+    if urlsplit(url).scheme == "https":
+        hostname = urlsplit(url).hostname
+        return urllib3.HTTPSConnectionPool(
+            address,
+            _port(url),
+            timeout=timeout,
+            retries=False,
+            ssl_context=ssl.create_default_context(),  # the system's trust store, as the gateway's wss legs
+            server_hostname=hostname,
+            assert_hostname=hostname,
+        )
+    return urllib3.HTTPConnectionPool(address, _port(url), timeout=timeout, retries=False)
 
 
 def fetch_definition(url: str) -> bytes:
     """The body at ``url``, or ValidationFailed saying why not."""
     deadline = time.monotonic() + TOTAL_TIMEOUT
     for _ in range(MAX_REDIRECTS + 1):
-        _check_url(url)
+        addresses = _checked_addresses(url)
         try:
-            with requests.get(
-                url,
-                stream=True,
-                allow_redirects=False,
-                timeout=(CONNECT_TIMEOUT, max(0.1, deadline - time.monotonic())),
-                headers={"Accept": "application/yaml, application/json, text/plain, */*"},
-            ) as resp:
-                if resp.is_redirect:
-                    url = urljoin(url, resp.headers.get("Location", ""))
-                    continue
-                if resp.status_code != 200:
-                    raise ValidationFailed(f"Fetching {url} answered HTTP {resp.status_code}")
-                declared = resp.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > MAX_DOCUMENT_BYTES:
-                    raise ValidationFailed(f"The document at {url} is larger than {MAX_DOCUMENT_BYTES} bytes")
-                body = bytearray()
-                for chunk in resp.iter_content(64 * 1024):
-                    body += chunk
-                    if len(body) > MAX_DOCUMENT_BYTES:
-                        raise ValidationFailed(f"The document at {url} is larger than {MAX_DOCUMENT_BYTES} bytes")
-                    if time.monotonic() > deadline:
-                        raise ValidationFailed(f"Fetching {url} took longer than {TOTAL_TIMEOUT:.0f} s")
-                return bytes(body)
-        except requests.Timeout:
+            body, location = _get(url, addresses, deadline)
+        except urllib3.exceptions.NewConnectionError:  # a subclass of the timeout error: first
+            raise ValidationFailed(f"Fetching {url} failed: could not connect to the host") from None
+        except urllib3.exceptions.TimeoutError:
             raise ValidationFailed(f"Fetching {url} timed out") from None
-        except requests.RequestException as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise ValidationFailed(f"Fetching {url} failed: {type(exc).__name__}") from None
+        if location is None:
+            return body
+        url = urljoin(url, location)
     raise ValidationFailed(f"More than {MAX_REDIRECTS} redirects")
+
+
+def _get(url: str, addresses: list[str], deadline: float) -> tuple[bytes, str | None]:
+    """GET ``url`` from the first of ``addresses`` that accepts a connection: the body, or
+    the Location of a redirect."""
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    for i, address in enumerate(addresses):
+        with _pool(url, address, deadline) as pool:
+            try:
+                resp = pool.urlopen(
+                    "GET",
+                    target,
+                    headers={"Host": parts.netloc, "Accept": ACCEPT},
+                    redirect=False,
+                    preload_content=False,
+                    assert_same_host=False,
+                )
+            except urllib3.exceptions.NewConnectionError:
+                if i == len(addresses) - 1:
+                    raise
+                continue
+            try:
+                if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+                    return b"", resp.headers["Location"]
+                return _body(url, resp, deadline), None
+            finally:
+                resp.release_conn()
+    raise AssertionError("unreachable: getaddrinfo answers at least one address")
+
+
+def _body(url: str, resp: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+    if resp.status != 200:
+        raise ValidationFailed(f"Fetching {url} answered HTTP {resp.status}")
+    declared = resp.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > MAX_DOCUMENT_BYTES:
+        raise ValidationFailed(f"The document at {url} is larger than {MAX_DOCUMENT_BYTES} bytes")
+    body = bytearray()
+    for chunk in resp.stream(64 * 1024):
+        body += chunk
+        if len(body) > MAX_DOCUMENT_BYTES:
+            raise ValidationFailed(f"The document at {url} is larger than {MAX_DOCUMENT_BYTES} bytes")
+        if time.monotonic() > deadline:
+            raise ValidationFailed(f"Fetching {url} took longer than {TOTAL_TIMEOUT:.0f} s")
+    return bytes(body)

@@ -5,6 +5,7 @@ check, and import by URL with its guards."""
 import http.server
 import json
 import socket
+import ssl
 import threading
 
 import pytest
@@ -14,7 +15,7 @@ from rest_framework.test import APIClient
 from websockets.sync.server import serve
 
 from portal.models import AuditEvent
-from publisher import asyncapi
+from publisher import asyncapi, fetch
 from publisher.models import Api, ApiRevision
 from tests import factories
 
@@ -279,6 +280,118 @@ def test_import_by_url_refuses_loopback_by_default(client, web):
 def test_import_by_url_takes_plain_http_urls_only(client, url):
     resp = _import_url(client, url)
     assert resp.status_code == 400 and Api.objects.count() == 0
+
+
+def _serve_on(address, port, seen):
+    """An HTTP server on ``address``:``port`` that serves the chat document and records
+    the Host header of each request in ``seen``."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((address, self.headers["Host"]))
+            body = factories.CHAT_ASYNCAPI.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer((address, port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _rebinding_resolver(monkeypatch, name, answers):
+    """Resolve ``name`` to the next of ``answers`` on each lookup, like an attacker's DNS
+    server with a zero TTL (the one part these tests cannot run for real); other names
+    resolve as usual."""
+    real = socket.getaddrinfo
+    answers = iter(answers)
+
+    def resolve(host, *args, **kwargs):
+        return real(next(answers) if host == name else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_import_by_url_does_not_follow_a_name_rebound_to_loopback_after_the_check(client, monkeypatch):
+    """The name resolves to a public address for the check and to loopback afterwards: the
+    fetch goes to the public address it checked (unreachable here), never to the portal's
+    own network."""
+    port, seen = _free_port(), []
+    server = _serve_on("127.0.0.1", port, seen)
+    _rebinding_resolver(monkeypatch, "docs.rebind.test", ["93.184.215.14"] + ["127.0.0.1"] * 10)
+    monkeypatch.setattr(fetch, "CONNECT_TIMEOUT", 1.0)
+    try:
+        resp = _import_url(client, f"http://docs.rebind.test:{port}/chat.yaml")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == []
+    assert resp.status_code == 400 and "docs.rebind.test" in resp.json()["description"]
+    assert Api.objects.count() == 0
+
+
+@override_settings(TIDEGATE={**settings.TIDEGATE, "IMPORT_URL_ALLOW_PRIVATE": True})
+def test_import_by_url_fetches_from_the_resolved_address_under_the_host_name(client, monkeypatch):
+    """One lookup per hop: the address it returned gets the request, with the URL's host
+    name in the Host header (name-based virtual hosts keep working); a second address the
+    name moves to afterwards gets nothing."""
+    port, seen = _free_port(), []
+    servers = [_serve_on("127.0.0.1", port, seen), _serve_on("127.0.0.2", port, seen)]
+    _rebinding_resolver(monkeypatch, "docs.rebind.test", ["127.0.0.1"] + ["127.0.0.2"] * 10)
+    try:
+        resp = _import_url(client, f"http://docs.rebind.test:{port}/chat.yaml")
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert resp.status_code == 201, resp.content
+    assert seen == [("127.0.0.1", f"docs.rebind.test:{port}")]
+
+
+@override_settings(TIDEGATE={**settings.TIDEGATE, "IMPORT_URL_ALLOW_PRIVATE": True})
+def test_import_by_url_over_https_verifies_the_certificate_against_the_host_name(client, monkeypatch, tmp_path):
+    """Connecting to the resolved address does not loosen TLS: the certificate must be
+    trusted and name the URL's host."""
+    from gateway.tls import ensure_self_signed
+
+    cert, key = ensure_self_signed(tmp_path)  # names localhost and 127.0.0.1
+    port, seen = _free_port(), []
+    server = _serve_on("127.0.0.1", port, seen)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    try:
+        untrusted = _import_url(client, f"https://localhost:{port}/chat.yaml", context="/untrusted")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the operator trusts this certificate
+        _rebinding_resolver(monkeypatch, "docs.rebind.test", ["127.0.0.1"] * 10)
+        wrong_name = _import_url(client, f"https://docs.rebind.test:{port}/chat.yaml", context="/wrongname")
+        trusted = _import_url(client, f"https://localhost:{port}/chat.yaml", context="/trusted")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert untrusted.status_code == 400 and "SSLError" in untrusted.json()["description"]
+    assert wrong_name.status_code == 400 and "SSLError" in wrong_name.json()["description"]
+    assert trusted.status_code == 201, trusted.content
+    assert seen == [("127.0.0.1", f"localhost:{port}")]
+    assert list(Api.objects.values_list("context", flat=True)) == ["/trusted"]
+
+
+@override_settings(TIDEGATE={**settings.TIDEGATE, "IMPORT_URL_ALLOW_PRIVATE": True})
+def test_import_by_url_says_when_it_cannot_connect(client):
+    resp = _import_url(client, f"http://localhost:{_free_port()}/chat.yaml")  # nothing listens there
+    assert resp.status_code == 400
+    assert "could not connect" in resp.json()["description"]
+    assert Api.objects.count() == 0
 
 
 @override_settings(TIDEGATE={**settings.TIDEGATE, "IMPORT_URL_ALLOW_PRIVATE": True})
