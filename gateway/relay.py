@@ -93,6 +93,8 @@ class Relay:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
+        if self.gateway.poller is not None:
+            self.gateway.poller.touch()
         opened = await self._open(scope, send)
         if opened is None:
             return
@@ -273,10 +275,13 @@ class Relay:
 
     async def _client_to_backend(self, receive, send, backend, limiter: FrameLimiter, conn: LiveConnection) -> None:
         track_idle = self.gateway.idle_timeout > 0
+        poller = self.gateway.poller
         while True:
             message = await receive()
             kind = message["type"]
             if kind == "websocket.receive":
+                if poller is not None:
+                    poller.touch()
                 if track_idle:
                     conn.last_activity = time.monotonic()
                 text = message.get("text")
@@ -307,11 +312,14 @@ class Relay:
 
     async def _backend_to_client(self, backend, send, limiter: FrameLimiter, conn: LiveConnection) -> None:
         track_idle = self.gateway.idle_timeout > 0
+        poller = self.gateway.poller
         try:
             while True:
                 msg = await backend.receive()
                 key = _ASGI_KEY.get(msg.type)  # text and binary messages; anything else ends it
                 if key is not None:
+                    if poller is not None:
+                        poller.touch()
                     if track_idle:
                         conn.last_activity = time.monotonic()
                     if limiter and await self._refused(msg.data, limiter, send, conn):

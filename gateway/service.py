@@ -17,6 +17,7 @@ from django.conf import settings
 from joserfc.errors import JoseError
 
 from gateway.analytics import Collector
+from gateway.busypoll import BusyPoller
 from gateway.decisions import State
 from gateway.jwks import JwksCache
 from gateway.ratelimit import CounterBackend, InMemoryCounters
@@ -60,6 +61,7 @@ class Gateway:
         drain_seconds: float = 5.0,
         idle_timeout: float = 0,
         max_lifetime: float = 0,
+        busy_poll_us: int = 0,
         counters: CounterBackend | None = None,
         jwks_min_refresh: float = 30.0,
         analytics: bool = True,
@@ -77,6 +79,8 @@ class Gateway:
         self.drain_seconds = drain_seconds
         self.idle_timeout = idle_timeout
         self.max_lifetime = max_lifetime
+        self.poller = BusyPoller(busy_poll_us) if busy_poll_us else None
+        self._poll_task: asyncio.Task | None = None
         self.state: State | None = None
         self.registry = Registry()
         self.jwks = JwksCache(min_interval=jwks_min_refresh)
@@ -124,6 +128,7 @@ class Gateway:
             drain_seconds=conf["DRAIN_SECONDS"],
             idle_timeout=conf["IDLE_TIMEOUT"],
             max_lifetime=conf["MAX_CONNECTION_LIFETIME"],
+            busy_poll_us=conf["BUSY_POLL_US"],
         )
 
     @classmethod
@@ -164,13 +169,20 @@ class Gateway:
             self._sweep_task = asyncio.create_task(self._sweep_loop())
             self._analytics_task = asyncio.create_task(self.analytics.run())
             self._push_task = asyncio.create_task(self._push_loop())
-            settle_heap()
+            self.started()
+
+    def started(self) -> None:
+        """The last step of starting, in either mode: busy polling when configured, then the
+        start-up heap frozen."""
+        if self.poller is not None:
+            self._poll_task = asyncio.create_task(self.poller.run())
+        settle_heap()
 
     async def stop(self) -> None:
-        for task in (self._sync_task, self._sweep_task, self._analytics_task, self._push_task):
+        for task in (self._sync_task, self._sweep_task, self._analytics_task, self._push_task, self._poll_task):
             if task:
                 task.cancel()
-        self._sync_task = self._sweep_task = self._analytics_task = self._push_task = None
+        self._sync_task = self._sweep_task = self._analytics_task = self._push_task = self._poll_task = None
         if self.control_session:
             await self.control_session.close()
         self.control_session = None

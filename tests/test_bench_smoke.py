@@ -28,11 +28,14 @@ def test_bench_harness_runs_and_writes_its_report(tmp_path):
         "gateway-uvicorn",
         "gateway-uvicorn-open",
         "gateway-uvicorn-noanalytics",
+        "gateway-uvicorn-busypoll",
         "gateway-daphne",
+        "raw-relay",
     }
     for workload in ("pp1", "pp50", "pp16k", "pipe", "hs"):
         assert set(report["table"][workload]) == targets
         assert all(row["rate"] > 0 for row in report["table"][workload].values())
     assert report["idle"]["gateway-uvicorn"]["errors"] == 0
     assert (tmp_path / "benchmarks.png").stat().st_size > 0
-    assert "Targets" in (tmp_path / "benchmarks.md").read_text()
+    text = (tmp_path / "benchmarks.md").read_text()
+    assert "Targets" in text and "busy polling on" in text and "bare relay" in text
