@@ -24,42 +24,56 @@ import time
 
 
 class BusyPoller:
-    """``touch()`` on each frame; ``run()`` as a task of the gateway's event loop."""
+    """``start()`` on the gateway's event loop, ``touch()`` on each frame.
 
-    __slots__ = ("window", "ticks", "_parked")
+    While a window is open a callback of this poller is always ready to run, so the loop
+    polls its sockets with a zero timeout; each pass checks whether a frame came since the
+    last one. A plain callback, not a task: it runs on every pass of a busy loop, where a
+    task's step would cost several times as much.
+    """
+
+    __slots__ = ("window", "ticks", "_seen", "_quiet_since", "_spinning", "_loop")
 
     def __init__(self, window_us: int):
         if window_us < 0:
             raise ValueError(f"busy polling takes a window of 0 (off) or more microseconds, not {window_us}")
         self.window = window_us / 1e6
         self.ticks = 0
-        self._parked: asyncio.Future | None = None
+        self._seen = 0
+        self._quiet_since = 0.0
+        self._spinning = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def parked(self) -> bool:
         """Sleeping with the loop until the next frame (the window has closed)."""
-        return self._parked is not None and not self._parked.done()
+        return not self._spinning
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.touch()
+
+    def stop(self) -> None:
+        self._loop = None  # the next pass ends the window for good
 
     def touch(self) -> None:
         self.ticks += 1
-        parked = self._parked
-        if parked is not None and not parked.done():
-            parked.set_result(None)
+        if not self._spinning and self._loop is not None:
+            self._spinning = True
+            self._seen, self._quiet_since = self.ticks, _clock()
+            self._loop.call_soon(self._pass)
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        clock = time.monotonic  # the loop's own clock has millisecond steps under uvloop
-        while True:
-            seen, quiet_since = self.ticks, clock()
-            while True:
-                # One pass of the loop with a zero poll timeout: another task is ready (this one).
-                await asyncio.sleep(0)
-                if self.ticks != seen:
-                    seen, quiet_since = self.ticks, clock()
-                elif clock() - quiet_since > self.window:
-                    break
-            self._parked = loop.create_future()
-            try:
-                await self._parked
-            finally:
-                self._parked = None
+    def _pass(self) -> None:
+        loop = self._loop
+        if loop is None:  # stopped
+            self._spinning = False
+            return
+        if self.ticks != self._seen:
+            self._seen, self._quiet_since = self.ticks, _clock()
+        elif _clock() - self._quiet_since > self.window:
+            self._spinning = False
+            return
+        loop.call_soon(self._pass)
+
+
+_clock = time.monotonic  # the loop's own clock has millisecond steps under uvloop

@@ -80,7 +80,6 @@ class Gateway:
         self.idle_timeout = idle_timeout
         self.max_lifetime = max_lifetime
         self.poller = BusyPoller(busy_poll_us) if busy_poll_us else None
-        self._poll_task: asyncio.Task | None = None
         self.state: State | None = None
         self.registry = Registry()
         self.jwks = JwksCache(min_interval=jwks_min_refresh)
@@ -175,14 +174,16 @@ class Gateway:
         """The last step of starting, in either mode: busy polling when configured, then the
         start-up heap frozen."""
         if self.poller is not None:
-            self._poll_task = asyncio.create_task(self.poller.run())
+            self.poller.start()
         settle_heap()
 
     async def stop(self) -> None:
-        for task in (self._sync_task, self._sweep_task, self._analytics_task, self._push_task, self._poll_task):
+        for task in (self._sync_task, self._sweep_task, self._analytics_task, self._push_task):
             if task:
                 task.cancel()
-        self._sync_task = self._sweep_task = self._analytics_task = self._push_task = self._poll_task = None
+        self._sync_task = self._sweep_task = self._analytics_task = self._push_task = None
+        if self.poller is not None:
+            self.poller.stop()
         if self.control_session:
             await self.control_session.close()
         self.control_session = None

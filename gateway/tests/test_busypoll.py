@@ -10,10 +10,11 @@ from gateway.busypoll import BusyPoller
 
 async def test_it_spins_for_its_window_after_a_frame_then_parks():
     poller = BusyPoller(window_us=100_000)
-    task = asyncio.create_task(poller.run())
+    poller.start()
     try:
+        assert not poller.parked  # starting counts as activity
         await asyncio.sleep(0.2)
-        assert poller.parked  # no frame yet: the window closed, nothing spins
+        assert poller.parked  # no frame since: the window closed
         poller.touch()
         await asyncio.sleep(0.01)
         assert not poller.parked
@@ -25,7 +26,11 @@ async def test_it_spins_for_its_window_after_a_frame_then_parks():
             poller.touch()
             assert not poller.parked
     finally:
-        task.cancel()
+        poller.stop()
+    await asyncio.sleep(0.01)
+    assert poller.parked  # stopped: the window ends at once
+    poller.touch()
+    assert poller.parked  # and frames after stop() do not reopen it
 
 
 def test_a_negative_window_is_refused():
