@@ -481,7 +481,7 @@ def chart(path: Path, table: dict) -> None:
 
     workloads = list(table)
     targets = [t for t in next(iter(table.values())) if t != "direct"]
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = plt.subplots(figsize=(10, 5))
     width = 0.8 / len(targets)
     for i, t in enumerate(targets):
         medians = [table[w][t]["x_nginx"] for w in workloads]
@@ -496,7 +496,7 @@ def chart(path: Path, table: dict) -> None:
     ax.set_xticks([x + width * (len(targets) - 1) / 2 for x in range(len(workloads))], workloads)
     ax.set_ylabel("throughput × nginx (same run)")
     ax.set_title("Tidegate gateway vs nginx (medians; whiskers: lowest and highest repetition)")
-    ax.legend(fontsize=8, ncol=len(targets), loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
