@@ -2,18 +2,55 @@
 
 import hmac
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from gateway_sync.services import config_deltas, config_version
 from gateway_sync.snapshot import SCHEMA_VERSION, snapshot_build, snapshot_to_dict
 
+SNAPSHOT_PATH = "/internal/gateway/snapshot"
+
+
+def _gateway_token(authorization: str) -> bool:
+    expected = f"Bearer {settings.TIDEGATE['GATEWAY_TOKEN']}"
+    return hmac.compare_digest(authorization.encode(), expected.encode())
+
 
 def gateway_authorized(request) -> bool:
     """Gateways present the shared gateway token as a bearer token."""
-    expected = f"Bearer {settings.TIDEGATE['GATEWAY_TOKEN']}"
-    return hmac.compare_digest(request.headers.get("Authorization", ""), expected)
+    return _gateway_token(request.headers.get("Authorization", ""))
+
+
+def _version_or_none() -> int | None:
+    """The configuration version, read on a thread of the loop's pool that keeps its
+    database connection between reads; None when the database did not answer (the
+    connection is dropped, so the next read opens a fresh one)."""
+    try:
+        return config_version()
+    except DatabaseError:
+        connection.close()
+        return None
+
+
+async def snapshot_not_modified(scope, send) -> bool:
+    """Answer the common pull, a gateway whose copy is current, with 304 outside Django's
+    request cycle (which costs the portal about 4.5 ms of CPU per request under Daphne,
+    against well under one here; each gateway pulls four times a second). True when
+    answered; anything else (no or a wrong token, no or an old ETag, a database error)
+    goes on to ``snapshot_view``, which answers it in full."""
+    headers = dict(scope["headers"])
+    etag = headers.get(b"if-none-match")
+    if etag is None or not _gateway_token(headers.get(b"authorization", b"").decode("latin-1")):
+        return False
+    version = await sync_to_async(_version_or_none, thread_sensitive=False)()
+    if version is None or etag != f'"{version}"'.encode():
+        return False
+    await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", etag)]})
+    await send({"type": "http.response.body", "body": b""})
+    return True
 
 
 def gateway_token_required() -> JsonResponse:

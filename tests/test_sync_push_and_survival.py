@@ -284,3 +284,25 @@ def test_a_gateway_restarted_while_the_portal_is_down_serves_from_its_disk_snaps
     with connect(url, additional_headers=app["headers"]) as ws:
         ws.send("still served")
         assert ws.recv(timeout=5) == "still served"
+
+
+def test_an_unchanged_snapshot_is_answered_304_only_to_the_gateway_token(stack, admin_http):
+    """The portal answers a current gateway's pull before Django's request cycle; that
+    shortcut must agree with the full view: 304 only with the gateway token and the
+    current ETag, the full answer otherwise."""
+    url = f"{stack.portal_url}/internal/gateway/snapshot"
+    token = {"Authorization": "Bearer dev-gateway-token"}  # the development default
+    first = requests.get(url, headers=token, timeout=5)
+    assert first.status_code == 200
+    etag, version = first.headers["ETag"], first.json()["version"]
+
+    same = requests.get(url, headers={**token, "If-None-Match": etag}, timeout=5)
+    assert (same.status_code, same.headers["ETag"], same.content) == (304, etag, b"")
+    for refused in ({"Authorization": "Bearer not-the-token"}, {}):
+        resp = requests.get(url, headers={**refused, "If-None-Match": etag}, timeout=5)
+        assert resp.status_code == 401 and resp.json()["description"] == "gateway token required"
+
+    flow.event_policy(admin_http, "application", "SnapshotEtagProbe", 100)  # the configuration moves on
+    moved = requests.get(url, params={"since": version}, headers={**token, "If-None-Match": etag}, timeout=5)
+    assert moved.status_code == 200 and moved.headers["ETag"] != etag
+    assert moved.json()["version"] > version
