@@ -5,9 +5,9 @@ on (a real JWT, a subscription, API, subscription and application rate limits th
 trip) under Uvicorn and under Daphne, plus the Uvicorn gateway on an open topic (no token,
 no limits) to show what enforcement costs, one without analytics, one with busy polling
 (TIDEGATE_BUSY_POLL_US), and the bare relay the gateway is built on (bench/raw_relay.py).
-With two or more cores the client and backend
-are pinned to CPU 0 and the proxy under test to CPU 1. Workloads run interleaved, three
-repetitions, medians; results go to JSON, a Markdown table and a chart.
+With two or more cores the client and backend are pinned to CPU 0 and the proxy under test
+to CPU 1. Workloads run interleaved, three repetitions, medians; results go to JSON, a
+Markdown table and a chart.
 
     python -m bench.run                 # full run, writes docs/benchmarks.{md,json,png}
     python -m bench.run --smoke --out DIR   # seconds-long, for CI: checks the harness works
@@ -329,8 +329,8 @@ def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict) -> 
         f"Run {meta['date']} on {meta['cpus']} CPUs; {meta['layout']}; "
         f"{meta['reps']} repetitions, interleaved, medians. Regenerate with `make bench`.",
         "",
-        "Gateways run with the default control-plane timings: the snapshot pulled every 0.25 s, analytics "
-        "shipped every 5 s.",
+        f"Gateways pull the snapshot every {GATEWAY_CONTROL['TIDEGATE_SYNC_INTERVAL']} s and ship analytics every "
+        f"{GATEWAY_CONTROL['TIDEGATE_ANALYTICS_INTERVAL']} s (the production defaults).",
         "",
         "Cells: rate (× direct / × nginx) [proxy CPU µs per round trip, message or handshake].",
         "",
