@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from analytics.apis import ingest_view
-from gateway_sync.apis import snapshot_view
+from gateway_sync.apis import SNAPSHOT_PATH, snapshot_view
 from keymanager.views import introspect_view, jwks_view, revoke_view, token_view
 from portal import views
 
@@ -23,6 +23,6 @@ urlpatterns = [
     path("oauth2/revoke", revoke_view, name="oauth2-revoke"),
     path("oauth2/introspect", introspect_view, name="oauth2-introspect"),
     path("oauth2/jwks", jwks_view, name="oauth2-jwks"),
-    path("internal/gateway/snapshot", snapshot_view, name="gateway-snapshot"),
+    path(SNAPSHOT_PATH.lstrip("/"), snapshot_view, name="gateway-snapshot"),  # also answered in portal/asgi.py
     path("internal/gateway/analytics", ingest_view, name="gateway-analytics"),
 ]
