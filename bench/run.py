@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests import flow  # noqa: E402
-from tests.stack import Stack, free_port, gateway_command, wait_until  # noqa: E402
+from tests.stack import Stack, cpu_seconds, free_port, gateway_command, rss_kib, wait_until  # noqa: E402
 
 FULL = {
     "pp1": ("pingpong", {"conns": 1, "msgs": 5000, "size": 64}),
@@ -85,18 +85,6 @@ def raw_relay_command(port: int) -> list[str]:
         "--ws", "websockets-sansio", "--loop", "uvloop", "--http", "httptools", "--ws-max-size", str(2**24),
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def client(workload: str, url: str, headers: dict, params: dict) -> dict:

@@ -1,27 +1,20 @@
 """Busy polling (TIDEGATE_BUSY_POLL_US) in a real gateway process: frames pass as usual, the
 process keeps its core while they flow and sleeps once they stop."""
 
-import os
 import time
-from pathlib import Path
 
 import pytest
 from websockets.sync.client import connect
 
-from tests.stack import free_port
+from tests.stack import cpu_seconds, free_port
 
 pytestmark = pytest.mark.e2e
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _cpu_during(pid: int, seconds: float) -> float:
-    before = _cpu_seconds(pid)
+    before = cpu_seconds(pid)
     time.sleep(seconds)
-    return _cpu_seconds(pid) - before
+    return cpu_seconds(pid) - before
 
 
 def test_busy_polling_relays_spins_while_frames_flow_and_sleeps_when_they_stop(stack, chat):

@@ -2,28 +2,19 @@
 every kind of ending, and a client that never reads cannot make the gateway buffer without
 bound."""
 
-from pathlib import Path
-
 import pytest
 import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests import flow
-from tests.stack import wait_until
+from tests.stack import rss_kib, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 def _health(stack):
     return requests.get(f"{stack.gateway_http}/health", timeout=5).json()
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def test_connections_and_tasks_return_to_baseline_after_every_kind_of_ending(stack, chat):
@@ -50,7 +41,7 @@ def test_connections_and_tasks_return_to_baseline_after_every_kind_of_ending(sta
 
 def test_a_client_that_never_reads_cannot_make_the_gateway_buffer_without_bound(stack, chat):
     gateway_pid = stack.processes["gateway"].popen.pid
-    before = _rss_kib(gateway_pid)
+    before = rss_kib(gateway_pid)
     sock = flow.raw_handshake(stack.ws_port, "/chat/1.0.0/plain", chat["headers"])
     frame = flow.masked_frame(0x2, b"x" * 65536)
     sock.settimeout(2)
@@ -61,7 +52,7 @@ def test_a_client_that_never_reads_cannot_make_the_gateway_buffer_without_bound(
             sent += 1
     except TimeoutError:
         pass  # the gateway stopped reading from us: the echoes had nowhere to go
-    grown_mib = (_rss_kib(gateway_pid) - before) / 1024
+    grown_mib = (rss_kib(gateway_pid) - before) / 1024
     sock.close()
     assert sent < 4000
     assert grown_mib < 32, f"the gateway grew by {grown_mib:.0f} MiB"

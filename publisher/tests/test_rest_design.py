@@ -18,6 +18,7 @@ from portal.models import AuditEvent
 from publisher import asyncapi, fetch
 from publisher.models import Api, ApiRevision
 from tests import factories
+from tests.stack import free_port
 
 BASE = "/api/am/publisher/v4"
 pytestmark = pytest.mark.django_db
@@ -203,12 +204,6 @@ def test_creator_may_design_but_a_developer_may_not(chat):
 # ------------------------------------------------------------ test connection
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_validate_endpoint_reports_a_real_handshake_and_a_refusal(client):
     def echo(ws):
         for msg in ws:
@@ -220,7 +215,7 @@ def test_validate_endpoint_reports_a_real_handshake_and_a_refusal(client):
         ok = client.post(f"{BASE}/apis/validate-endpoint?endpointUrl=ws://127.0.0.1:{port}/v1").json()
         server.shutdown()
     assert ok["isValid"] and ok["statusCode"] == 101 and ok["error"] is None
-    refused = client.post(f"{BASE}/apis/validate-endpoint?endpointUrl=ws://127.0.0.1:{_free_port()}/").json()
+    refused = client.post(f"{BASE}/apis/validate-endpoint?endpointUrl=ws://127.0.0.1:{free_port()}/").json()
     assert not refused["isValid"] and "cannot connect" in refused["error"]
     bad = client.post(f"{BASE}/apis/validate-endpoint?endpointUrl=http://x").json()
     assert not bad["isValid"] and "ws://" in bad["error"]
@@ -316,17 +311,11 @@ def _rebinding_resolver(monkeypatch, name, answers):
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_import_by_url_does_not_follow_a_name_rebound_to_loopback_after_the_check(client, monkeypatch):
     """The name resolves to a public address for the check and to loopback afterwards: the
     fetch goes to the public address it checked (unreachable here), never to the portal's
     own network."""
-    port, seen = _free_port(), []
+    port, seen = free_port(), []
     server = _serve_on("127.0.0.1", port, seen)
     _rebinding_resolver(monkeypatch, "docs.rebind.test", ["93.184.215.14"] + ["127.0.0.1"] * 10)
     monkeypatch.setattr(fetch, "CONNECT_TIMEOUT", 1.0)
@@ -345,7 +334,7 @@ def test_import_by_url_fetches_from_the_resolved_address_under_the_host_name(cli
     """One lookup per hop: the address it returned gets the request, with the URL's host
     name in the Host header (name-based virtual hosts keep working); a second address the
     name moves to afterwards gets nothing."""
-    port, seen = _free_port(), []
+    port, seen = free_port(), []
     servers = [_serve_on("127.0.0.1", port, seen), _serve_on("127.0.0.2", port, seen)]
     _rebinding_resolver(monkeypatch, "docs.rebind.test", ["127.0.0.1"] + ["127.0.0.2"] * 10)
     try:
@@ -365,7 +354,7 @@ def test_import_by_url_over_https_verifies_the_certificate_against_the_host_name
     from gateway.tls import ensure_self_signed
 
     cert, key = ensure_self_signed(tmp_path)  # names localhost and 127.0.0.1
-    port, seen = _free_port(), []
+    port, seen = free_port(), []
     server = _serve_on("127.0.0.1", port, seen)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert, key)
@@ -388,7 +377,7 @@ def test_import_by_url_over_https_verifies_the_certificate_against_the_host_name
 
 @override_settings(TIDEGATE={**settings.TIDEGATE, "IMPORT_URL_ALLOW_PRIVATE": True})
 def test_import_by_url_says_when_it_cannot_connect(client):
-    resp = _import_url(client, f"http://localhost:{_free_port()}/chat.yaml")  # nothing listens there
+    resp = _import_url(client, f"http://localhost:{free_port()}/chat.yaml")  # nothing listens there
     assert resp.status_code == 400
     assert "could not connect" in resp.json()["description"]
     assert Api.objects.count() == 0
