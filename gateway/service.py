@@ -23,7 +23,13 @@ from gateway.jwks import JwksCache
 from gateway.ratelimit import CounterBackend, InMemoryCounters
 from gateway.registry import Registry
 from gateway.testkey import TestKeyIssuer
-from gateway_sync.snapshot import snapshot_apply, snapshot_from_dict, snapshot_to_dict
+from gateway_sync.snapshot import (
+    SNAPSHOT_PATH,
+    snapshot_apply,
+    snapshot_etag,
+    snapshot_from_dict,
+    snapshot_to_dict,
+)
 
 log = logging.getLogger("tidegate.gateway")
 
@@ -199,9 +205,9 @@ class Gateway:
         headers = {"Authorization": f"Bearer {self.token}"}
         params = {"environments": ",".join(self.environments)}
         if self.state is not None:
-            headers["If-None-Match"] = f'"{self.state.snapshot.version}"'
+            headers["If-None-Match"] = snapshot_etag(self.state.snapshot.version)
             params["since"] = str(self.state.snapshot.version)
-        url = f"{self.portal_url}/internal/gateway/snapshot"
+        url = f"{self.portal_url}{SNAPSHOT_PATH}"
         try:
             async with self.control_session.get(
                 url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=10)

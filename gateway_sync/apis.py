@@ -9,9 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from gateway_sync.services import config_deltas, config_version
-from gateway_sync.snapshot import SCHEMA_VERSION, snapshot_build, snapshot_to_dict
-
-SNAPSHOT_PATH = "/internal/gateway/snapshot"
+from gateway_sync.snapshot import SCHEMA_VERSION, snapshot_build, snapshot_etag, snapshot_to_dict
 
 
 def _gateway_token(authorization: str) -> bool:
@@ -46,7 +44,7 @@ async def snapshot_not_modified(scope, send) -> bool:
     if etag is None or not _gateway_token(headers.get(b"authorization", b"").decode("latin-1")):
         return False
     version = await sync_to_async(_version_or_none, thread_sensitive=False)()
-    if version is None or etag != f'"{version}"'.encode():
+    if version is None or etag != snapshot_etag(version).encode():
         return False
     await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", etag)]})
     await send({"type": "http.response.body", "body": b""})
@@ -68,7 +66,7 @@ def snapshot_view(request):
         return gateway_token_required()
     environments = [e for e in request.GET.get("environments", "Default").split(",") if e]
     version = config_version()
-    etag = f'"{version}"'
+    etag = snapshot_etag(version)
     if request.headers.get("If-None-Match") == etag:
         return HttpResponse(status=304, headers={"ETag": etag})
     since = request.GET.get("since", "")

@@ -11,6 +11,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SCHEMA_VERSION = 2
+# Where gateways pull the snapshot from the portal, and the ETag a version goes by there.
+SNAPSHOT_PATH = "/internal/gateway/snapshot"
+
+
+def snapshot_etag(version: int) -> str:
+    return f'"{version}"'
 
 
 @dataclass(frozen=True)

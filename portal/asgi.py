@@ -9,7 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 django_application = get_asgi_application()
 
-from gateway_sync.apis import SNAPSHOT_PATH, snapshot_not_modified  # noqa: E402 - needs Django set up
+from gateway_sync.apis import snapshot_not_modified  # noqa: E402 - needs Django set up
+from gateway_sync.snapshot import SNAPSHOT_PATH  # noqa: E402
 
 
 async def application(scope, receive, send):
