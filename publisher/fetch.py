@@ -18,7 +18,7 @@ import ipaddress
 import socket
 import ssl
 import time
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import urllib3
 from django.conf import settings
@@ -32,16 +32,15 @@ TOTAL_TIMEOUT = 15.0
 ACCEPT = "application/yaml, application/json, text/plain, */*"
 
 
-def _checked_addresses(url: str) -> list[str]:
-    """The addresses to connect to for ``url``, in the resolver's order: its host name
+def _checked_addresses(parts: SplitResult) -> list[str]:
+    """The addresses to connect to for the URL, in the resolver's order: its host name
     resolved once, every answer checked."""
-    parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationFailed(f"Import by URL takes an http:// or https:// URL with a host (got {url!r})")
+        raise ValidationFailed(f"Import by URL takes an http:// or https:// URL with a host (got {parts.geturl()!r})")
     if parts.username or parts.password:
         raise ValidationFailed("The URL must not carry a user name or password")
     try:
-        infos = socket.getaddrinfo(parts.hostname, _port(url), type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(parts.hostname, _port(parts), type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, ValueError):
         raise ValidationFailed(f"Cannot resolve host {parts.hostname!r}") from None
     addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
@@ -55,36 +54,35 @@ def _checked_addresses(url: str) -> list[str]:
     return list(dict.fromkeys(str(a) for a in addresses))
 
 
-def _port(url: str) -> int:
-    parts = urlsplit(url)
+def _port(parts: SplitResult) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def _pool(url: str, address: str, deadline: float) -> urllib3.HTTPConnectionPool:
-    """A one-connection pool to ``address`` that speaks to ``url``'s host (Host header, and
+def _pool(parts: SplitResult, address: str, deadline: float) -> urllib3.HTTPConnectionPool:
+    """A one-connection pool to ``address`` that speaks to the URL's host (Host header, and
     for https the SNI name and the certificate check)."""
     timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=max(0.1, deadline - time.monotonic()))
-    if urlsplit(url).scheme == "https":
-        hostname = urlsplit(url).hostname
+    if parts.scheme == "https":
         return urllib3.HTTPSConnectionPool(
             address,
-            _port(url),
+            _port(parts),
             timeout=timeout,
             retries=False,
             ssl_context=ssl.create_default_context(),  # the system's trust store, as the gateway's wss legs
-            server_hostname=hostname,
-            assert_hostname=hostname,
+            server_hostname=parts.hostname,
+            assert_hostname=parts.hostname,
         )
-    return urllib3.HTTPConnectionPool(address, _port(url), timeout=timeout, retries=False)
+    return urllib3.HTTPConnectionPool(address, _port(parts), timeout=timeout, retries=False)
 
 
 def fetch_definition(url: str) -> bytes:
     """The body at ``url``, or ValidationFailed saying why not."""
     deadline = time.monotonic() + TOTAL_TIMEOUT
     for _ in range(MAX_REDIRECTS + 1):
-        addresses = _checked_addresses(url)
+        parts = urlsplit(url)
+        addresses = _checked_addresses(parts)
         try:
-            body, location = _get(url, addresses, deadline)
+            body, location = _get(parts, addresses, deadline)
         except urllib3.exceptions.NewConnectionError:  # a subclass of the timeout error: first
             raise ValidationFailed(f"Fetching {url} failed: could not connect to the host") from None
         except urllib3.exceptions.TimeoutError:
@@ -97,33 +95,35 @@ def fetch_definition(url: str) -> bytes:
     raise ValidationFailed(f"More than {MAX_REDIRECTS} redirects")
 
 
-def _get(url: str, addresses: list[str], deadline: float) -> tuple[bytes, str | None]:
-    """GET ``url`` from the first of ``addresses`` that accepts a connection: the body, or
+def _get(parts: SplitResult, addresses: list[str], deadline: float) -> tuple[bytes, str | None]:
+    """GET the URL from the first of ``addresses`` that accepts a connection: the body, or
     the Location of a redirect."""
-    parts = urlsplit(url)
+    *others, last = addresses
+    for address in others:
+        try:
+            return _get_from(parts, address, deadline)
+        except urllib3.exceptions.NewConnectionError:
+            continue  # the next address the name resolved to
+    return _get_from(parts, last, deadline)
+
+
+def _get_from(parts: SplitResult, address: str, deadline: float) -> tuple[bytes, str | None]:
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    for i, address in enumerate(addresses):
-        with _pool(url, address, deadline) as pool:
-            try:
-                resp = pool.urlopen(
-                    "GET",
-                    target,
-                    headers={"Host": parts.netloc, "Accept": ACCEPT},
-                    redirect=False,
-                    preload_content=False,
-                    assert_same_host=False,
-                )
-            except urllib3.exceptions.NewConnectionError:
-                if i == len(addresses) - 1:
-                    raise
-                continue
-            try:
-                if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
-                    return b"", resp.headers["Location"]
-                return _body(url, resp, deadline), None
-            finally:
-                resp.release_conn()
-    raise AssertionError("unreachable: getaddrinfo answers at least one address")
+    with _pool(parts, address, deadline) as pool:
+        resp = pool.urlopen(
+            "GET",
+            target,
+            headers={"Host": parts.netloc, "Accept": ACCEPT},
+            redirect=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+        try:
+            if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+                return b"", resp.headers["Location"]
+            return _body(parts.geturl(), resp, deadline), None
+        finally:
+            resp.release_conn()
 
 
 def _body(url: str, resp: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
