@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from gateway.backend import backend_url
-from gateway.routing import Match, RouteTable
+from gateway.routing import Match, RouteTable, UnsafePath, request_path, unsafe_param
 from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken
 from gateway_sync.snapshot import ApplicationConfig, Snapshot, SubscriptionConfig
 
@@ -74,6 +74,8 @@ class Admission:
     subscription: SubscriptionConfig | None = None
     # Header names (lower-case) never sent upstream.
     strip_headers: frozenset[str] = field(default_factory=frozenset)
+    # The decoded path routed on (what open connections are judged again with).
+    path: str = ""
 
     @property
     def upstream_url(self) -> str:
@@ -106,13 +108,26 @@ def _needs_token(match: Match) -> bool:
     return match.api.lifecycle_status != "PROTOTYPED" and match.topic.secured
 
 
+def bad_path(description: str) -> Refusal:
+    return Refusal(400, "400", "Bad Request", description)
+
+
 def admit(
-    state: State, path: str, query: str, headers: dict[str, str], now: float | None = None
+    state: State, raw_path: str, query: str, headers: dict[str, str], now: float | None = None
 ) -> Admission | Refusal:
-    """Decide a handshake. ``headers`` are lower-cased names to values."""
+    """Decide a handshake. ``raw_path`` is the path as the client sent it (percent-encoded,
+    ``routing.raw_request_path``); ``headers`` are lower-cased names to values."""
+    try:
+        path = request_path(raw_path)
+    except UnsafePath as exc:
+        return bad_path(str(exc))
     match = state.routes.match(path)
     if match is None:
         return Refusal(404, "404", "Not Found", f"No API, version or topic matches {path}")
+    for value in match.params.values():
+        why = unsafe_param(value)
+        if why:
+            return bad_path(why)
     token = None
     if match.api.lifecycle_status != "BLOCKED" and _needs_token(match):
         raw, internal = _credential(headers, query, match.api.authorization_header.lower())
@@ -203,7 +218,7 @@ def judge(
             "Resource forbidden",
             f"{key_type.title()} key offered to an API with no {key_type.lower()} endpoint",
         )
-    return Admission(match, endpoint, query, key_type, token, app, sub, strip)
+    return Admission(match, endpoint, query, key_type, token, app, sub, strip, path)
 
 
 def _self_contained(claims: dict, api, key_type: str) -> tuple[ApplicationConfig, SubscriptionConfig | None]:

@@ -26,6 +26,7 @@ from gateway.ratelimit import (
     payload_size,
 )
 from gateway.registry import LiveConnection
+from gateway.routing import UnsafePath, raw_request_path, request_path
 
 log = logging.getLogger("tidegate.gateway")
 # One structured line per connection and per refused handshake; never a credential.
@@ -142,13 +143,15 @@ class Relay:
             return None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = scope["query_string"].decode("latin-1")
-        decision = admit(state, scope["path"], query, headers)
+        # Routed on the path as sent: a server's decoded "path" has turned %2F into a "/".
+        raw_path = raw_request_path(scope)
+        decision = admit(state, raw_path, query, headers)
         if (
             isinstance(decision, Refusal)
             and decision.refresh_issuer
             and await gateway.refresh_issuer(decision.refresh_issuer)
         ):
-            decision = admit(state, scope["path"], query, headers)
+            decision = admit(state, raw_path, query, headers)
         if isinstance(decision, Refusal):
             await self._refuse(scope, send, decision, state, started)
             return None
@@ -199,7 +202,7 @@ class Relay:
                 await backend.close(code=1001, message=b"closed by the gateway")
 
         conn = LiveConnection(
-            scope["path"],
+            decision.path,
             query,
             decision.token,
             match.api.id,
@@ -214,7 +217,11 @@ class Relay:
 
     async def _refuse(self, scope, send, refusal: Refusal, state, started: float) -> None:
         await deny(scope, send, refusal)
-        match = state.routes.match(scope["path"]) if state else None
+        raw_path = raw_request_path(scope)
+        try:
+            match = state.routes.match(request_path(raw_path)) if state else None
+        except UnsafePath:  # refused with 400: counted, but for no API
+            match = None
         self.gateway.analytics.handshake(
             api_id=match.api.id if match else "",
             app_id="",
@@ -227,7 +234,7 @@ class Relay:
             "refused",
             extra={
                 "event": "handshake",
-                "path": scope["path"],
+                "path": raw_path,
                 "status": refusal.status,
                 "code": refusal.code,
                 "api": match.api.id if match else None,

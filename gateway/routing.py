@@ -2,14 +2,81 @@
 
 ``{param}`` matches one path segment, a trailing ``/*`` anything below, a trailing slash
 is tolerated, and the most specific topic wins: literal over parameter over wildcard.
+
+Routing works on the path as the client sent it (the ASGI ``raw_path``), cut at its own
+``/`` and then decoded one segment at a time: a server's decoded ``path`` has already
+turned ``%2F`` into a separator. A path with a segment a backend could read as a dot
+segment or a separator, however many times it decodes, is refused (``request_path``).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig
+
+
+class UnsafePath(ValueError):
+    """A request path (or a parameter taken from one) that could leave the backend's base
+    path once a backend decodes or normalises it."""
+
+
+_DOT_SEGMENTS = frozenset({".", ".."})
+_SEPARATORS = ("/", "\\", "\x00")
+# Percent-decoding rounds judged per segment: a client has no need to encode a segment
+# more than twice, so one still changing after this many is refused outright.
+_MAX_DECODES = 4
+
+
+def unsafe_segment(segment: str) -> str:
+    """Why one path segment (as received, percent-encoded) may not be routed or sent
+    upstream, or "" when it may. Judged as received and after each percent-decoding round
+    (``%252e`` is ``%2e`` is ``.``), each also NFKC-normalised (a fullwidth ``．``)."""
+    form = segment
+    for _ in range(_MAX_DECODES):
+        for shape in (form, unicodedata.normalize("NFKC", form)):
+            # "..;x" is ".." to servers that strip path parameters (Tomcat, Jetty).
+            if shape in _DOT_SEGMENTS or shape.partition(";")[0] in _DOT_SEGMENTS:
+                return f"the path segment {segment!r} is a dot segment"
+            if any(sep in shape for sep in _SEPARATORS):
+                return f"the path segment {segment!r} encodes a '/', '\\' or NUL"
+        decoded = unquote(form)
+        if decoded == form:
+            return ""
+        form = decoded
+    return f"the path segment {segment!r} is percent-encoded more than {_MAX_DECODES - 1} times"
+
+
+def unsafe_param(value: str) -> str:
+    """Why a matched path parameter (decoded once, as routing hands it out) may not be put
+    into a backend path, or "" when it may."""
+    if not value:
+        return "a path parameter is empty"
+    return unsafe_segment(quote(value, safe=""))
+
+
+def raw_request_path(scope) -> str:
+    """The request path as the client sent it: ``raw_path`` where the server gives it,
+    else the decoded ``path`` encoded again (its ``%2F`` then already lost to the server)."""
+    raw = scope.get("raw_path")
+    if raw:
+        return raw.decode("latin-1")
+    return quote(scope["path"], safe="/")
+
+
+def request_path(raw_path: str) -> str:
+    """The path to route on: ``raw_path`` decoded one ``/``-separated segment at a time.
+    Raises ``UnsafePath`` for a segment that is, or decodes to, a dot segment or contains
+    a ``/``, ``\\`` or NUL; no segment of the result contains a separator."""
+    segments = raw_path.split("/")
+    for segment in segments:
+        why = unsafe_segment(segment)
+        if why:
+            raise UnsafePath(why)
+    return "/".join(unquote(s) for s in segments)
 
 
 @dataclass(frozen=True)
