@@ -643,3 +643,31 @@ def test_another_client_cannot_introspect_the_token(world):
     mine = call(world, "client", "oauth2/introspect", "POST").json()
     assert mine["active"] is True and mine["sub"] == "developer"
     assert call(world, "other_client", "oauth2/introspect", "POST").json() == {"active": False}
+
+
+def test_rest_reads_answer_a_signed_in_session_as_they_answer_basic(world):
+    """The browser's way into REST (a session) grants what HTTP Basic grants, no more."""
+    wrong = []
+    for (route, method), cells in MATRIX.items():
+        if is_page(route) or method != "GET" or not route.startswith("api/am/"):
+            continue
+        for caller, user in world.users.items():
+            client = Client(raise_request_exception=False)
+            client.force_login(user)
+            spec = REQUESTS.get((route, method), Req())
+            query = _value(spec.query, world)
+            path = _path(route, world, spec.path) + ("?" + urlencode(query) if query else "")
+            status = client.get(path).status_code
+            if status != cells[caller]:
+                wrong.append(f"GET /{route} as {caller} (session): {status}, with Basic {cells[caller]}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    "route", [DEV + "apis/<str:api_id>", DEV + "apis/<str:api_id>/topics", "devportal/apis/<str:api_id>"]
+)
+def test_dev_portal_hides_an_api_that_is_not_published(world, route):
+    """The matrix's API is published; the creator's draft is nobody's business in the Dev Portal."""
+    draft = SimpleNamespace(**{**vars(world), "api_id": world.draft_api_id})
+    for caller in ("developer", "other_developer", "creator", "publisher", "admin"):
+        assert call(draft, caller, route, "GET", send_body=False).status_code == 404, caller
