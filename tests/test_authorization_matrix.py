@@ -326,6 +326,7 @@ def build_world() -> SimpleNamespace:
     GatewayReport.objects.create(gateway_id="gw-1", connections=[{"id": "conn-1", "apiId": str(api.id)}])
     return SimpleNamespace(
         users=users,
+        username="developer",  # a user named in a URL (Admin REST's users/<username>/...) is the developer
         api_id=str(api.id),
         draft_api_id=str(draft.id),
         revision_id=str(deployed.id),
@@ -493,8 +494,10 @@ def is_page(route: str) -> bool:
 
 def _path(route: str, w, overrides: dict[str, str]) -> str:
     def fill(m):
-        name = m.group(1)
-        return str(getattr(w, overrides.get(name, name)))
+        name = overrides.get(m.group(1), m.group(1))
+        if not hasattr(w, name):
+            raise LookupError(f"/{route}: no object for <{m.group(1)}>; add {name} to build_world()")
+        return str(getattr(w, name))
 
     return "/" + re.sub(r"<(?:\w+:)?(\w+)>", fill, route)
 
