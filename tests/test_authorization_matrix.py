@@ -1,0 +1,676 @@
+"""Issue 14: who may call what, for every route of the portal's URLconf.
+
+The routes are found by walking ``django.urls.get_resolver()``; each (route, method) the view
+accepts must have a row in ``MATRIX`` below, and each row a route. A row is called by every
+caller on fresh data (each call in its own savepoint, rolled back), through the real URLconf,
+middleware and authentication (the Django test client, in process): REST with HTTP Basic,
+pages with a signed-in session. Ids in URLs name objects owned by "developer" (application,
+key mapping, subscription) or by "creator" (API, revisions), so other callers meet objects that
+are not theirs. A call whose expected status refuses the caller (4xx, or a ``R200``/``R302``
+page answer) must also leave no audit record: refused means nothing changed.
+
+Rows that are wrong today hold the status that SHOULD be there, carry a ``# HOLE:`` comment and
+are listed in ``HOLES``; their callers run as a separate strict xfail case.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.test import Client, override_settings
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from analytics.models import GatewayReport
+from devportal import services as dp
+from keymanager.models import ExternalIssuer
+from keymanager.server import token_issue
+from keymanager.services import keys_generate
+from portal.models import AuditEvent
+from publisher import services as pub
+from publisher.archives import export_archive
+from publisher.models import Environment, PolicyLevel, ThrottlingPolicy
+from tests import factories
+from tests.stack import free_port
+
+# Every test runs inside pytest-django's transaction, itself inside the module's (``world``).
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "pw-Matrix-123"
+
+PUB = "api/am/publisher/v4/"
+DEV = "api/am/devportal/v3/"
+ADM = "api/am/admin/v4/"
+
+# Who calls. "developer" signed up (no role) and owns an application, its keys and a
+# subscription; "other_developer" likewise owns nothing of the developer's; "creator" owns the API.
+CALLERS = ("anonymous", "developer", "other_developer", "creator", "publisher", "admin")
+# Extra callers for the rows that are not user-facing: the gateway's endpoints and OAuth2.
+GATEWAY_CALLERS = ("wrong_token", "gateway")
+CLIENT_CALLERS = ("client", "other_client")
+
+# A page that answers 200 or 302 but refuses the action (a message instead of the change).
+R200 = "200 refused"
+R302 = "302 refused"
+
+
+def row(anonymous, developer, other_developer, creator, publisher, admin, **extra) -> dict[str, Any]:
+    return {
+        "anonymous": anonymous,
+        "developer": developer,
+        "other_developer": other_developer,
+        "creator": creator,
+        "publisher": publisher,
+        "admin": admin,
+        **extra,
+    }
+
+
+# fmt: off
+# (route pattern, method):                    anonymous, developer, other_developer, creator, publisher, admin
+MATRIX: dict[tuple[str, str], dict[str, Any]] = {
+    # ---- Publisher v4: creators and publishers; deploy, lifecycle, subscriptions and disconnect: publishers only.
+    # An admin holds neither Publisher role (portal/roles.py), so it is refused like a developer.
+    (PUB + "apis", "GET"):                                        row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis", "POST"):                                       row(401, 403, 403, 201, 201, 403),
+    (PUB + "apis/import-asyncapi", "POST"):                       row(401, 403, 403, 201, 201, 403),
+    (PUB + "apis/validate-asyncapi", "POST"):                     row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/validate-endpoint", "POST"):                     row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/change-lifecycle", "POST"):                      row(401, 403, 403, 403, 200, 403),
+    (PUB + "apis/export", "GET"):                                 row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/import", "POST"):                                row(401, 403, 403, 201, 201, 403),
+    (PUB + "apis/<str:api_id>", "GET"):                           row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>", "PUT"):                           row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>", "DELETE"):                        row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>/asyncapi", "GET"):                  row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>/asyncapi", "PUT"):                  row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>/revisions", "GET"):                 row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>/revisions", "POST"):                row(401, 403, 403, 201, 201, 403),
+    (PUB + "apis/<str:api_id>/revisions/<str:revision_id>", "GET"):    row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>/revisions/<str:revision_id>", "DELETE"): row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>/restore-revision", "POST"):         row(401, 403, 403, 201, 201, 403),
+    (PUB + "apis/<str:api_id>/generate-key", "POST"):             row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>/analytics", "GET"):                 row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>/connections", "GET"):               row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>/connections/<str:connection_id>/disconnect", "POST"):
+                                                                  row(401, 403, 403, 403, 202, 403),
+    (PUB + "apis/<str:api_id>/deploy-revision", "POST"):          row(401, 403, 403, 403, 201, 403),
+    (PUB + "apis/<str:api_id>/undeploy-revision", "POST"):        row(401, 403, 403, 403, 201, 403),
+    (PUB + "apis/<str:api_id>/deployments", "GET"):               row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>/lifecycle-history", "GET"):         row(401, 403, 403, 200, 200, 403),
+    (PUB + "throttling-policies/streaming/subscription", "GET"):  row(401, 403, 403, 200, 200, 403),
+    (PUB + "settings", "GET"):                                    row(401, 403, 403, 200, 200, 403),
+    (PUB + "subscriptions", "GET"):                               row(401, 403, 403, 403, 200, 403),
+    (PUB + "subscriptions/block-subscription", "POST"):           row(401, 403, 403, 403, 200, 403),
+    (PUB + "subscriptions/unblock-subscription", "POST"):         row(401, 403, 403, 403, 200, 403),
+    # ---- Dev Portal v3: anyone signed in; an application, its keys and its subscriptions are
+    # their owner's only: 404 for everyone else, roles or not.
+    (DEV + "apis", "GET"):                                        row(401, 200, 200, 200, 200, 200),
+    (DEV + "apis/<str:api_id>", "GET"):                           row(401, 200, 200, 200, 200, 200),
+    (DEV + "apis/<str:api_id>/topics", "GET"):                    row(401, 200, 200, 200, 200, 200),
+    (DEV + "applications", "GET"):                                row(401, 200, 200, 200, 200, 200),
+    (DEV + "applications", "POST"):                               row(401, 201, 201, 201, 201, 201),
+    (DEV + "applications/<str:application_id>", "GET"):           row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<str:application_id>", "PUT"):           row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<str:application_id>", "DELETE"):        row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<str:application_id>/generate-keys", "POST"): row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<str:application_id>/oauth-keys", "GET"):     row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/generate-token", "POST"):
+                                                                  row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/regenerate-secret", "POST"):
+                                                                  row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/clean-up", "POST"):
+                                                                  row(401, 200, 404, 404, 404, 404),
+    # Filtered by the caller's own applications: another's applicationId lists nothing (see
+    # test_listing_by_another_developers_application_shows_nothing).
+    (DEV + "subscriptions", "GET"):                               row(401, 200, 200, 200, 200, 200),
+    # Subscribes the developer's DefaultApplication: nobody else's to subscribe.
+    (DEV + "subscriptions", "POST"):                              row(401, 201, 404, 404, 404, 404),
+    (DEV + "subscriptions/<str:subscription_id>", "GET"):         row(401, 200, 404, 404, 404, 404),
+    (DEV + "subscriptions/<str:subscription_id>", "PUT"):         row(401, 200, 404, 404, 404, 404),
+    (DEV + "subscriptions/<str:subscription_id>", "DELETE"):      row(401, 200, 404, 404, 404, 404),
+    (DEV + "throttling-policies/<str:policy_level>", "GET"):      row(401, 200, 200, 200, 200, 200),
+    # ---- Admin v4: admins only.
+    (ADM + "throttling/policies/<str:level>", "GET"):             row(401, 403, 403, 403, 403, 200),
+    (ADM + "throttling/policies/<str:level>", "POST"):            row(401, 403, 403, 403, 403, 201),
+    (ADM + "throttling/policies/<str:level>/<str:policy_id>", "GET"): row(401, 403, 403, 403, 403, 200),
+    (ADM + "throttling/policies/<str:level>/<str:policy_id>", "PUT"): row(401, 403, 403, 403, 403, 200),
+    (ADM + "environments", "GET"):                                row(401, 403, 403, 403, 403, 200),
+    (ADM + "environments", "POST"):                               row(401, 403, 403, 403, 403, 201),
+    (ADM + "environments/<str:environment_id>", "DELETE"):        row(401, 403, 403, 403, 403, 200),
+    (ADM + "key-managers", "GET"):                                row(401, 403, 403, 403, 403, 200),
+    (ADM + "key-managers", "POST"):                               row(401, 403, 403, 403, 403, 201),
+    (ADM + "key-managers/<str:issuer_id>", "GET"):                row(401, 403, 403, 403, 403, 200),
+    (ADM + "key-managers/<str:issuer_id>", "DELETE"):             row(401, 403, 403, 403, 403, 200),
+    # ---- The OpenAPI document of the REST APIs: public, like WSO2's published swagger (no data in it).
+    ("api/openapi.yaml", "GET"):                                  row(200, 200, 200, 200, 200, 200),
+    # ---- OAuth2: client authentication, not a user's; a user's Basic credentials are no client's.
+    # "client" is the developer's consumer key and secret, "other_client" the other developer's;
+    # the token and the one revoked or introspected is the developer's.
+    ("oauth2/token", "POST"):      row(401, 401, 401, 401, 401, 401, client=200, other_client=200),
+    ("oauth2/revoke", "POST"):     row(401, 401, 401, 401, 401, 401, client=200, other_client=400),
+    # 200 with {"active": false} for the other client (test_another_client_cannot_introspect_the_token).
+    ("oauth2/introspect", "POST"): row(401, 401, 401, 401, 401, 401, client=200, other_client=200),
+    ("oauth2/jwks", "GET"):        row(200, 200, 200, 200, 200, 200, client=200, other_client=200),
+    # ---- The gateway's endpoints: the gateway token only, no user's credentials.
+    ("internal/gateway/snapshot", "GET"):   row(401, 401, 401, 401, 401, 401, wrong_token=401, gateway=200),
+    ("internal/gateway/analytics", "POST"): row(401, 401, 401, 401, 401, 401, wrong_token=401, gateway=200),
+    # ---- Pages. Anonymous: 302 to the login page. Signed in: 403 without the role, 404 for
+    # another's object; R302/R200 where the page answers but refuses the action with a message.
+    ("", "GET"):                                                  row(302, 302, 302, 302, 302, 302),
+    ("", "POST"):                                                 row(302, 302, 302, 302, 302, 302),
+    ("healthz", "GET"):                                           row(200, 200, 200, 200, 200, 200),
+    ("healthz", "POST"):                                          row(200, 200, 200, 200, 200, 200),
+    ("login/", "GET"):                                            row(200, 200, 200, 200, 200, 200),
+    ("login/", "POST"):                                           row(302, 302, 302, 302, 302, 302),
+    ("login/", "PUT"):                                            row(200, 200, 200, 200, 200, 200),
+    ("logout/", "POST"):                                          row(302, 302, 302, 302, 302, 302),
+    ("signup/", "GET"):                                           row(200, 302, 302, 302, 302, 302),
+    ("signup/", "POST"):                                          row(302, 302, 302, 302, 302, 302),
+    ("publisher/", "GET"):                                        row(302, 403, 403, 200, 200, 403),
+    ("publisher/", "POST"):                                       row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/create", "GET"):                             row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/create", "POST"):                            row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/import", "GET"):                             row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/import", "POST"):                            row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/import-project", "GET"):                     row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/import-project", "POST"):                    row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>", "GET"):                       row(302, 403, 403, 200, 200, 403),
+    # POST: a lifecycle change (Block), a publisher's.
+    ("publisher/apis/<str:api_id>", "POST"):                      row(302, 403, 403, R302, 302, 403),
+    ("publisher/audit", "GET"):                                   row(302, 403, 403, 403, 200, 200),
+    ("publisher/audit", "POST"):                                  row(302, 403, 403, 403, 200, 200),
+    ("publisher/apis/<str:api_id>/topics", "GET"):                row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<str:api_id>/topics", "POST"):               row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>/scopes", "GET"):                row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<str:api_id>/scopes", "POST"):               row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>/endpoints", "GET"):             row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<str:api_id>/endpoints", "POST"):            row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>/plans", "GET"):                 row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<str:api_id>/plans", "POST"):                row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>/definition", "GET"):            row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<str:api_id>/definition", "POST"):           row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>/revisions/diff", "GET"):        row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<str:api_id>/revisions/diff", "POST"):       row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<str:api_id>/subscriptions", "GET"):         row(302, 403, 403, 200, 200, 403),
+    # POST: block the developer's subscription, a publisher's.
+    ("publisher/apis/<str:api_id>/subscriptions", "POST"):        row(302, 403, 403, R302, 302, 403),
+    ("publisher/apis/<str:api_id>/analytics", "GET"):             row(302, 403, 403, 200, 200, 403),
+    # POST: disconnect a live connection, a publisher's.
+    ("publisher/apis/<str:api_id>/analytics", "POST"):            row(302, 403, 403, R302, 302, 403),
+    ("devportal/", "GET"):                                        row(302, 200, 200, 200, 200, 200),
+    ("devportal/", "POST"):                                       row(302, 200, 200, 200, 200, 200),
+    ("devportal/apis/<str:api_id>", "GET"):                       row(302, 200, 200, 200, 200, 200),
+    # POST: subscribe the developer's DefaultApplication; not one of the others' to choose.
+    ("devportal/apis/<str:api_id>", "POST"):                      row(302, 302, R200, R200, R200, R200),
+    ("devportal/applications", "GET"):                            row(302, 200, 200, 200, 200, 200),
+    ("devportal/applications", "POST"):                           row(302, 302, 302, 302, 302, 302),
+    ("devportal/applications/<str:application_id>", "GET"):       row(302, 200, 404, 404, 404, 404),
+    ("devportal/applications/<str:application_id>", "POST"):      row(302, 302, 404, 404, 404, 404),
+    ("devportal/subscriptions/<uuid:subscription_id>", "GET"):    row(302, 404, 404, 404, 404, 404),
+    ("devportal/subscriptions/<uuid:subscription_id>", "POST"):   row(302, 302, 404, 404, 404, 404),
+}
+# fmt: on
+
+# Rows wrong today: (route, method) -> (callers whose cell is wrong, why). Each is an xfail(strict=True).
+HOLES: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {}
+
+
+# ---------------------------------------------------------------- the routes
+
+
+def url_routes() -> dict[str, Any]:
+    """Every URL pattern of the portal, as its full route text, with its view."""
+    out: dict[str, Any] = {}
+
+    def walk(patterns, prefix: str) -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                out[prefix + str(p.pattern)] = p.callback
+
+    walk(get_resolver().url_patterns, "")
+    return out
+
+
+def view_methods(callback) -> list[str]:
+    """The methods a view answers: a class view's handlers (HEAD and OPTIONS aside: Django
+    answers HEAD as GET, OPTIONS is DRF's metadata), the methods of a function view's
+    ``require_http_methods`` decorator, or GET and POST for an undecorated function view."""
+    cls = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if cls is not None:
+        return sorted(m.upper() for m in cls.http_method_names if m not in ("head", "options") and hasattr(cls, m))
+    f = callback
+    while f is not None:
+        code = getattr(f, "__code__", None)
+        if code is not None and "request_method_list" in code.co_freevars:
+            cells = dict(zip(code.co_freevars, f.__closure__, strict=True))
+            return sorted(m for m in cells["request_method_list"].cell_contents if m not in ("HEAD", "OPTIONS"))
+        f = getattr(f, "__wrapped__", None)
+    return ["GET", "POST"]
+
+
+def discovered_rows() -> set[tuple[str, str]]:
+    return {(route, method) for route, view in url_routes().items() for method in view_methods(view)}
+
+
+def test_every_route_and_method_has_a_row():
+    missing = sorted(discovered_rows() - set(MATRIX))
+    assert not missing, "Routes without a row in MATRIX (add one per route and method):\n" + "\n".join(
+        f"    ({route!r}, {method!r})" for route, method in missing
+    )
+
+
+def test_every_row_has_a_route():
+    stale = sorted(set(MATRIX) - discovered_rows())
+    assert not stale, "Rows of MATRIX without a route (remove them or fix the route):\n" + "\n".join(
+        f"    ({route!r}, {method!r})" for route, method in stale
+    )
+
+
+def test_every_hole_is_a_row_and_every_row_names_each_caller():
+    assert set(HOLES) <= set(MATRIX), sorted(set(HOLES) - set(MATRIX))
+    for key, cells in MATRIX.items():
+        assert set(CALLERS) <= set(cells), f"{key}: a cell per caller"
+
+
+# ---------------------------------------------------------------- the data
+
+
+CHAT = factories.CHAT_ASYNCAPI
+
+
+def _archive(creator) -> bytes:
+    """An API project archive of an API that no longer exists, so importing it succeeds."""
+    gone = factories.api(creator, context="/archived")
+    gone.refresh_from_db()
+    _, content = export_archive(api=gone)
+    pub.api_delete(api=gone, user=creator)
+    return content
+
+
+def build_world() -> SimpleNamespace:
+    users = {
+        "developer": factories.user("developer", password=PASSWORD),
+        "other_developer": factories.user("other_developer", password=PASSWORD),
+        "creator": factories.user("creator", roles=["creator"], password=PASSWORD),
+        "publisher": factories.user("publisher", roles=["publisher"], password=PASSWORD),
+        "admin": factories.user("admin", roles=["admin"], password=PASSWORD),
+    }
+    creator, developer, other = users["creator"], users["developer"], users["other_developer"]
+    for u in (developer, other):
+        dp.application_ensure_default(user=u)  # as sign-up does
+    api = factories.published_api(creator)
+    deployed = api.revisions.get()
+    spare = pub.api_revision_create(api=api, created_by=creator, description="not deployed")
+    draft = factories.api(creator, context="/draft")
+    app = dp.application_create(owner=developer, name="DevApp")
+    sub = dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=developer)
+    client, secret = keys_generate(application=app, key_type="PRODUCTION", grant_types=None, user=developer)
+    other_app = dp.application_create(owner=other, name="OtherApp")
+    other_client, other_secret = keys_generate(
+        application=other_app, key_type="PRODUCTION", grant_types=None, user=other
+    )
+    GatewayReport.objects.create(gateway_id="gw-1", connections=[{"id": "conn-1", "apiId": str(api.id)}])
+    return SimpleNamespace(
+        users=users,
+        username="developer",  # a user named in a URL (Admin REST's users/<username>/...) is the developer
+        api_id=str(api.id),
+        draft_api_id=str(draft.id),
+        revision_id=str(deployed.id),
+        spare_revision_id=str(spare.id),
+        application_id=str(app.id),
+        default_application_id=str(dp.application_ensure_default(user=developer).id),
+        key_mapping_id=str(client.key_mapping_id),
+        consumer_key=client.client_id,
+        consumer_secret=secret,
+        other_consumer_key=other_client.client_id,
+        other_consumer_secret=other_secret,
+        token=token_issue(client=client)["access_token"],
+        subscription_id=str(sub.id),
+        connection_id="conn-1",
+        policy_level=PolicyLevel.SUBSCRIPTION,
+        level=PolicyLevel.SUBSCRIPTION,
+        policy_id=str(ThrottlingPolicy.objects.get(level=PolicyLevel.SUBSCRIPTION, name="AsyncGold").id),
+        environment_id=str(Environment.objects.create(name="Spare", display_name="Spare", vhost="spare").id),
+        issuer_id=str(
+            ExternalIssuer.objects.create(name="idp", issuer="https://idp.example", jwks_url="https://idp.example/j").id
+        ),
+        etag=pub.api_etag(api),
+        archive=_archive(creator),
+    )
+
+
+# ---------------------------------------------------------------- the requests
+
+
+@dataclass
+class Req:
+    """What a row sends: ``path`` maps URL parameters to other world attributes; ``query``,
+    ``json`` and ``form`` are dicts or callables of the world."""
+
+    path: dict[str, str] = field(default_factory=dict)
+    query: Any = None
+    json: Any = None
+    form: Any = None
+    files: Any = None
+
+
+def _limit(count=10):
+    return {"type": "EVENTCOUNTLIMIT", "eventCount": {"timeUnit": "min", "unitTime": 1, "eventCount": count}}
+
+
+def _zip(w):
+    return {"file": SimpleUploadedFile("project.zip", w.archive, "application/zip")}
+
+
+REQUESTS: dict[tuple[str, str], Req] = {
+    # Publisher v4
+    (PUB + "apis", "POST"): Req(
+        json={
+            "name": "New",
+            "context": "/new",
+            "version": "1.0.0",
+            "endpointConfig": {"production_endpoints": {"url": "ws://127.0.0.1:1/new"}},
+        }
+    ),
+    (PUB + "apis/import-asyncapi", "POST"): Req(
+        json={"inlineAPIDefinition": CHAT, "additionalProperties": {"context": "/imported"}}
+    ),
+    (PUB + "apis/validate-asyncapi", "POST"): Req(json={"inlineAPIDefinition": CHAT}),
+    (PUB + "apis/validate-endpoint", "POST"): Req(query=lambda w: {"endpointUrl": f"ws://127.0.0.1:{free_port()}/"}),
+    (PUB + "apis/change-lifecycle", "POST"): Req(query=lambda w: {"apiId": w.api_id, "action": "Block"}),
+    (PUB + "apis/export", "GET"): Req(query=lambda w: {"apiId": w.api_id}),
+    (PUB + "apis/import", "POST"): Req(files=_zip),
+    (PUB + "apis/<str:api_id>", "PUT"): Req(json={"description": "changed"}),
+    (PUB + "apis/<str:api_id>", "DELETE"): Req(path={"api_id": "draft_api_id"}),
+    (PUB + "apis/<str:api_id>/asyncapi", "PUT"): Req(json={"inlineAPIDefinition": CHAT}),
+    (PUB + "apis/<str:api_id>/revisions", "POST"): Req(json={"description": "matrix"}),
+    (PUB + "apis/<str:api_id>/revisions/<str:revision_id>", "DELETE"): Req(path={"revision_id": "spare_revision_id"}),
+    (PUB + "apis/<str:api_id>/restore-revision", "POST"): Req(query=lambda w: {"revisionId": w.revision_id}),
+    (PUB + "apis/<str:api_id>/deploy-revision", "POST"): Req(
+        query=lambda w: {"revisionId": w.spare_revision_id}, json=[{"name": "Default"}]
+    ),
+    (PUB + "apis/<str:api_id>/undeploy-revision", "POST"): Req(
+        query=lambda w: {"revisionId": w.revision_id}, json=[{"name": "Default"}]
+    ),
+    (PUB + "subscriptions/block-subscription", "POST"): Req(
+        query=lambda w: {"subscriptionId": w.subscription_id, "blockState": "BLOCKED"}
+    ),
+    (PUB + "subscriptions/unblock-subscription", "POST"): Req(query=lambda w: {"subscriptionId": w.subscription_id}),
+    # Dev Portal v3
+    (DEV + "applications", "POST"): Req(json={"name": "NewApp"}),
+    (DEV + "applications/<str:application_id>", "PUT"): Req(json={"description": "changed"}),
+    (DEV + "applications/<str:application_id>/generate-keys", "POST"): Req(json={"keyType": "SANDBOX"}),
+    (DEV + "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/generate-token", "POST"): Req(
+        json=lambda w: {"consumerSecret": w.consumer_secret}
+    ),
+    (DEV + "subscriptions", "GET"): Req(query=lambda w: {"applicationId": w.application_id}),
+    (DEV + "subscriptions", "POST"): Req(
+        json=lambda w: {"applicationId": w.default_application_id, "apiId": w.api_id, "throttlingPolicy": "AsyncGold"}
+    ),
+    (DEV + "subscriptions/<str:subscription_id>", "PUT"): Req(json={"throttlingPolicy": "AsyncGold"}),
+    # Admin v4
+    (ADM + "throttling/policies/<str:level>", "POST"): Req(json={"policyName": "Matrix", "defaultLimit": _limit()}),
+    (ADM + "throttling/policies/<str:level>/<str:policy_id>", "PUT"): Req(
+        json={"policyName": "AsyncGold", "defaultLimit": _limit(50)}
+    ),
+    (ADM + "environments", "POST"): Req(json={"name": "Matrix"}),
+    (ADM + "key-managers", "POST"): Req(
+        json={
+            "name": "other-idp",
+            "issuer": "https://other.example",
+            "certificates": {"type": "JWKS", "value": "https://other.example/jwks"},
+        }
+    ),
+    # OAuth2 and the gateway's endpoints
+    ("oauth2/token", "POST"): Req(form={"grant_type": "client_credentials"}),
+    ("oauth2/revoke", "POST"): Req(form=lambda w: {"token": w.token}),
+    ("oauth2/introspect", "POST"): Req(form=lambda w: {"token": w.token}),
+    ("internal/gateway/analytics", "POST"): Req(json={"gatewayId": "gw-matrix", "rows": [], "connections": []}),
+    # Pages
+    ("login/", "POST"): Req(form={"username": "developer", "password": PASSWORD}),
+    ("login/", "PUT"): Req(form={"username": "developer", "password": PASSWORD}),
+    ("signup/", "POST"): Req(
+        form={"username": "newcomer", "password1": "pw-Newcomer-123", "password2": "pw-Newcomer-123"}
+    ),
+    ("publisher/apis/create", "POST"): Req(
+        form={"name": "Paged", "context": "/paged", "version": "1.0.0", "endpoint": "ws://127.0.0.1:1/paged"}
+    ),
+    ("publisher/apis/import", "POST"): Req(form={"definition": CHAT, "context": "/page-imported"}),
+    ("publisher/apis/import-project", "POST"): Req(files=_zip),
+    ("publisher/apis/<str:api_id>", "POST"): Req(form={"do": "lifecycle", "action": "Block"}),
+    ("publisher/apis/<str:api_id>/topics", "POST"): Req(
+        form=lambda w: {"do": "save", "target": "/matrix", "publish": "on", "secured": "on", "etag": w.etag}
+    ),
+    ("publisher/apis/<str:api_id>/scopes", "POST"): Req(
+        form=lambda w: {"do": "save", "name": "matrix_scope", "description": "d", "etag": w.etag}
+    ),
+    ("publisher/apis/<str:api_id>/endpoints", "POST"): Req(
+        form=lambda w: {"do": "save", "production": "ws://127.0.0.1:1/v3", "sandbox": "", "etag": w.etag}
+    ),
+    ("publisher/apis/<str:api_id>/plans", "POST"): Req(
+        form=lambda w: {"policies": ["AsyncUnlimited"], "secured": "on", "etag": w.etag}
+    ),
+    ("publisher/apis/<str:api_id>/definition", "POST"): Req(form=lambda w: {"definition": CHAT, "etag": w.etag}),
+    ("publisher/apis/<str:api_id>/subscriptions", "POST"): Req(
+        form=lambda w: {"subscription": w.subscription_id, "state": "BLOCKED"}
+    ),
+    ("publisher/apis/<str:api_id>/analytics", "POST"): Req(form=lambda w: {"connection": w.connection_id}),
+    ("devportal/apis/<str:api_id>", "POST"): Req(
+        form=lambda w: {"do": "subscribe", "application": w.default_application_id, "plan": "AsyncGold"}
+    ),
+    ("devportal/applications", "POST"): Req(form={"name": "PageApp", "throttling_policy": "Unlimited"}),
+    ("devportal/applications/<str:application_id>", "POST"): Req(
+        form={"do": "update", "name": "Renamed", "throttling_policy": "Unlimited", "description": ""}
+    ),
+    ("devportal/subscriptions/<uuid:subscription_id>", "POST"): Req(form={"do": "plan", "plan": "AsyncGold"}),
+}
+
+
+def _value(v, w):
+    return v(w) if callable(v) else v
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def is_page(route: str) -> bool:
+    return not route.startswith(("api/", "oauth2/", "internal/"))
+
+
+def _path(route: str, w, overrides: dict[str, str]) -> str:
+    def fill(m):
+        name = overrides.get(m.group(1), m.group(1))
+        if not hasattr(w, name):
+            raise LookupError(f"/{route}: no object for <{m.group(1)}>; add {name} to build_world()")
+        return str(getattr(w, name))
+
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", fill, route)
+
+
+def call(w, caller: str, route: str, method: str, *, send_body: bool = True):
+    """One request as ``caller``; the response."""
+    spec = REQUESTS.get((route, method), Req()) if send_body else Req()
+    client = Client(raise_request_exception=False)
+    headers: dict[str, str] = {}
+    if caller in w.users:
+        if is_page(route):
+            client.force_login(w.users[caller])
+        else:
+            headers["Authorization"] = _basic(caller, PASSWORD)
+    elif caller == "wrong_token":
+        headers["Authorization"] = "Bearer not-the-gateway-token"
+    elif caller == "gateway":
+        headers["Authorization"] = f"Bearer {settings.TIDEGATE['GATEWAY_TOKEN']}"
+    elif caller == "client":
+        headers["Authorization"] = _basic(w.consumer_key, w.consumer_secret)
+    elif caller == "other_client":
+        headers["Authorization"] = _basic(w.other_consumer_key, w.other_consumer_secret)
+    path = _path(route, w, spec.path)
+    query = _value(spec.query, w)
+    if query:
+        path += "?" + urlencode(query)
+    kwargs: dict[str, Any] = {"headers": headers}
+    if spec.json is not None:
+        kwargs.update(data=json.dumps(_value(spec.json, w)), content_type="application/json")
+    elif spec.files is not None:
+        kwargs.update(data=encode_multipart(BOUNDARY, _value(spec.files, w)), content_type=MULTIPART_CONTENT)
+    elif spec.form is not None:
+        kwargs.update(
+            data=urlencode(_value(spec.form, w), doseq=True), content_type="application/x-www-form-urlencoded"
+        )
+    return client.generic(method, path, **kwargs)
+
+
+def observe(w, route: str, method: str, callers, **kwargs) -> dict[str, tuple[int, int, str]]:
+    """Each caller's status, the audit records it left and where it was sent (a redirect's
+    Location), each on fresh data: the call runs in a savepoint that is rolled back."""
+    out = {}
+    for caller in callers:
+        cache.clear()  # the token endpoint counts failed attempts per address
+        with transaction.atomic():
+            before = AuditEvent.objects.count()
+            response = call(w, caller, route, method, **kwargs)
+            out[caller] = (response.status_code, AuditEvent.objects.count() - before, response.get("Location", ""))
+            transaction.set_rollback(True)
+    return out
+
+
+def refuses(cell) -> bool:
+    return isinstance(cell, str) or cell >= 400
+
+
+# Pages for anonymous callers; every other page sends them to the login page (302).
+ANONYMOUS_PAGES = {"", "healthz", "login/", "logout/", "signup/"}
+
+
+def sent_to_login(route: str, caller: str, cell) -> bool:
+    return caller == "anonymous" and is_page(route) and route not in ANONYMOUS_PAGES and cell == 302
+
+
+def mismatches(route: str, method: str, observed: dict[str, tuple[int, int, str]]) -> list[str]:
+    wrong = []
+    for caller, (status, audited, location) in observed.items():
+        want = MATRIX[(route, method)][caller]
+        if status != int(str(want).split()[0]):
+            wrong.append(f"{caller}: expected {want}, got {status}")
+        elif refuses(want) and audited:
+            wrong.append(f"{caller}: refused with {status} but left {audited} audit record(s): it changed something")
+        elif sent_to_login(route, caller, want) and not location.startswith(settings.LOGIN_URL):
+            wrong.append(f"anonymous: sent to {location!r}, not to the login page")
+    return wrong
+
+
+# ---------------------------------------------------------------- the matrix
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """The data every row is called on, made once for the module inside a transaction that is
+    rolled back at the end; each call runs in its own savepoint inside it. The password
+    hasher is a cheap one: HTTP Basic checks a password on every request."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        with django_db_blocker.unblock():
+            with transaction.atomic():
+                yield build_world()
+                transaction.set_rollback(True)
+
+
+def _cases():
+    for key, cells in MATRIX.items():
+        route, method = key
+        hole_callers, reason = HOLES.get(key, ((), ""))
+        kept = tuple(c for c in cells if c not in hole_callers)
+        name = f"{method} /{route}"
+        if kept:
+            yield pytest.param(route, method, kept, id=name)
+        if hole_callers:
+            yield pytest.param(
+                route, method, hole_callers, id=f"{name} [HOLE]", marks=pytest.mark.xfail(strict=True, reason=reason)
+            )
+
+
+@pytest.mark.parametrize("route,method,callers", list(_cases()))
+def test_authorization_matrix(world, route, method, callers):
+    observed = observe(world, route, method, callers)
+    crashed = {c: s for c, (s, _, _) in observed.items() if s >= 500}
+    assert not crashed, f"{method} /{route} crashed: {crashed}"
+    wrong = mismatches(route, method, observed)
+    assert not wrong, f"{method} /{route}:\n    " + "\n    ".join(wrong)
+
+
+def _refused_everywhere(route: str, caller: str) -> bool:
+    cells = [cells[caller] for (r, _), cells in MATRIX.items() if r == route]
+    return bool(cells) and all(refuses(c) or sent_to_login(route, caller, c) for c in cells)
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS"])
+def test_head_and_options_open_nothing_the_other_methods_refuse(world, method):
+    """HEAD (Django runs GET for it) and OPTIONS (DRF's metadata) have no rows of their own:
+    to a caller every row of a route refuses, they must refuse too (never 2xx, never 5xx)."""
+    wrong = []
+    for route in sorted(url_routes()):
+        for caller in ("anonymous", "developer"):
+            if not _refused_everywhere(route, caller):
+                continue
+            status, _, _ = observe(world, route, method, [caller], send_body=False)[caller]
+            if status < 300 or status >= 500:
+                wrong.append(f"{method} /{route} as {caller}: {status}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_listing_by_another_developers_application_shows_nothing(world):
+    """The subscription list filtered by the developer's application id answers 200 to the
+    other developer (the filter runs within the caller's own applications) and lists nothing."""
+    for caller, count in (("developer", 1), ("other_developer", 0)):
+        response = call(world, caller, DEV + "subscriptions", "GET")
+        assert response.status_code == 200 and response.json()["count"] == count, (caller, response.content)
+
+
+def test_another_client_cannot_introspect_the_token(world):
+    """RFC 7662: the other developer's client learns nothing of the developer's token."""
+    mine = call(world, "client", "oauth2/introspect", "POST").json()
+    assert mine["active"] is True and mine["sub"] == "developer"
+    assert call(world, "other_client", "oauth2/introspect", "POST").json() == {"active": False}
+
+
+def test_rest_reads_answer_a_signed_in_session_as_they_answer_basic(world):
+    """The browser's way into REST (a session) grants what HTTP Basic grants, no more."""
+    wrong = []
+    for (route, method), cells in MATRIX.items():
+        if is_page(route) or method != "GET" or not route.startswith("api/am/"):
+            continue
+        for caller, user in world.users.items():
+            client = Client(raise_request_exception=False)
+            client.force_login(user)
+            spec = REQUESTS.get((route, method), Req())
+            query = _value(spec.query, world)
+            path = _path(route, world, spec.path) + ("?" + urlencode(query) if query else "")
+            status = client.get(path).status_code
+            if status != cells[caller]:
+                wrong.append(f"GET /{route} as {caller} (session): {status}, with Basic {cells[caller]}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    "route", [DEV + "apis/<str:api_id>", DEV + "apis/<str:api_id>/topics", "devportal/apis/<str:api_id>"]
+)
+def test_dev_portal_hides_an_api_that_is_not_published(world, route):
+    """The matrix's API is published; the creator's draft is nobody's business in the Dev Portal."""
+    draft = SimpleNamespace(**{**vars(world), "api_id": world.draft_api_id})
+    for caller in ("developer", "other_developer", "creator", "publisher", "admin"):
+        assert call(draft, caller, route, "GET", send_body=False).status_code == 404, caller
