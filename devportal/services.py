@@ -74,6 +74,15 @@ def application_delete(*, application: Application, user) -> str:
 
 @transaction.atomic
 def subscription_delete(*, subscription: Subscription, user) -> None:
+    """Unsubscribe. A blocked subscription (``BLOCKED``, ``PROD_ONLY_BLOCKED``) cannot be
+    deleted (409) until the publisher unblocks it: the block is a fact about the application
+    and the API, and deleting then subscribing again must not clear it."""
+    subscription = Subscription.objects.select_for_update().select_related("api").get(pk=subscription.pk)
+    if subscription.status != SubscriptionStatus.UNBLOCKED:
+        raise Conflict(
+            f"The subscription to {subscription.api.name} is {subscription.status}: "
+            "it cannot be removed until the API's publisher unblocks it"
+        )
     audit_record(
         actor=user,
         action="subscription.delete",

@@ -16,6 +16,7 @@ from keymanager.models import IssuedToken, KeyType
 from keymanager.scopes import ScopeRefused
 from keymanager.server import token_issue
 from keymanager.services import SUPPORTED_GRANTS, keys_generate, keys_remove, secret_regenerate, token_revoke
+from portal.errors import ApplicationError
 from portal.pages import run_service
 from publisher import asyncapi
 from publisher.models import PolicyLevel, ThrottlingPolicy
@@ -273,6 +274,10 @@ def subscription_action(request, subscription_id):
         ):
             messages.success(request, f"{sub.api.name} is now on {request.POST.get('plan')}.")
     elif request.POST.get("do") == "unsubscribe":
-        services.subscription_delete(subscription=sub, user=request.user)
-        messages.success(request, f"Unsubscribed {sub.application.name} from {sub.api.name}.")
+        try:
+            services.subscription_delete(subscription=sub, user=request.user)
+        except ApplicationError as exc:  # a blocked subscription stays (409)
+            messages.error(request, exc.description)
+        else:
+            messages.success(request, f"Unsubscribed {sub.application.name} from {sub.api.name}.")
     return redirect("devportal:application", application_id=sub.application_id)

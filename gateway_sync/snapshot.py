@@ -229,7 +229,9 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
             SubscriptionConfig(id=str(sub.id), api_id=str(sub.api_id), policy=sub.throttling_policy, status=sub.status)
         )
     applications = {}
-    for client in OAuthClient.objects.select_related("application__owner"):
+    # A deactivated user's applications are left out: gateways refuse their tokens and close
+    # their connections as if the applications were deleted (4002).
+    for client in OAuthClient.objects.filter(application__owner__is_active=True).select_related("application__owner"):
         app = client.application
         applications[client.client_id] = ApplicationConfig(
             id=str(app.id),
@@ -277,7 +279,9 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
         issuers=issuers,
         policies=policies,
         revoked=revoked,
-        application_ids=tuple(str(i) for i in Application.objects.values_list("id", flat=True)),
+        application_ids=tuple(
+            str(i) for i in Application.objects.filter(owner__is_active=True).values_list("id", flat=True)
+        ),
         disconnect=tuple(
             DisconnectRequest.objects.filter(created_time__gt=timezone.now() - timedelta(minutes=10)).values_list(
                 "connection_id", flat=True

@@ -1,7 +1,9 @@
 import datetime as dt
 import secrets
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from devportal.models import Application
@@ -97,3 +99,51 @@ def tokens_purge(*, now=None, keep_days: int = 1) -> int:
     stale = IssuedToken.objects.filter(expires_at__lt=cutoff).exclude(refresh_expires_at__gt=now)
     deleted, _ = stale.delete()
     return deleted
+
+
+@transaction.atomic
+def user_deactivate(*, user, acting_user) -> int:
+    """Take a user's access away: they can no longer sign in, every token of an application
+    they own and every password-grant token issued to them is revoked, and gateways drop
+    their applications and close those connections (4002; 4001 for their password-grant
+    tokens on other people's applications). The one way to deactivate, for the Django
+    admin, ``manage.py deactivate_user`` and the Admin REST. Returns how many tokens were
+    revoked. ``acting_user`` is None for an operator at the command line."""
+    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    if acting_user is not None and acting_user.pk == user.pk:
+        raise Conflict("You cannot deactivate yourself; ask another administrator")
+    was_active = user.is_active
+    if was_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    # Every unrevoked one, expired or not: a revoked token's refresh token is refused too.
+    tokens = IssuedToken.objects.filter(Q(client__application__owner=user) | Q(user=user), revoked=False)
+    revoked = tokens.update(revoked=True)
+    audit_record(
+        actor=acting_user,
+        action="user.deactivate",
+        target=user,
+        detail={"username": user.get_username(), "wasActive": was_active, "tokensRevoked": revoked},
+    )
+    # One full snapshot rather than a revocation delta: gateways must also learn that the
+    # user's applications are gone, so their connections close with 4002.
+    config_changed()
+    return revoked
+
+
+@transaction.atomic
+def user_activate(*, user, acting_user) -> None:
+    """Let a deactivated user back in. Their applications return to gateways; the tokens
+    revoked when they were deactivated stay revoked (they get new ones)."""
+    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    was_active = user.is_active
+    if not was_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+    audit_record(
+        actor=acting_user,
+        action="user.activate",
+        target=user,
+        detail={"username": user.get_username(), "wasActive": was_active},
+    )
+    config_changed()

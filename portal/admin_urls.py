@@ -1,6 +1,7 @@
 from django.urls import path
 
 from keymanager import apis as keymanager_apis
+from portal import user_apis
 from publisher import environments, policies
 
 urlpatterns = [
@@ -10,4 +11,6 @@ urlpatterns = [
     path("environments/<str:environment_id>", environments.EnvironmentDetailApi.as_view()),
     path("key-managers", keymanager_apis.KeyManagerListCreateApi.as_view()),
     path("key-managers/<str:issuer_id>", keymanager_apis.KeyManagerDetailApi.as_view()),
+    path("users/<str:username>/deactivate", user_apis.UserDeactivateApi.as_view()),
+    path("users/<str:username>/activate", user_apis.UserActivateApi.as_view()),
 ]

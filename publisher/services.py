@@ -333,18 +333,31 @@ def _move(api: Api, action: str, target: str, user, **why) -> LifecycleEvent:
 
 
 def _after_publish(api: Api, user, checklist: dict[str, bool]) -> None:
-    from devportal.models import Subscription
+    from devportal.models import Subscription, SubscriptionStatus
 
     others = Api.objects.filter(name=api.name, provider=api.provider).exclude(pk=api.pk)
     if not checklist.get(lifecycle.REQUIRES_RESUBSCRIPTION):
         subscribed = set(api.subscriptions.values_list("application_id", flat=True))
-        for sub in Subscription.objects.filter(api__in=others).order_by("created_time"):
+        old_subs = list(Subscription.objects.filter(api__in=others).order_by("created_time"))
+        # A block is about the application and the API, whichever version: it is copied too,
+        # the strictest when an application is subscribed to several older versions.
+        strictness = [SubscriptionStatus.UNBLOCKED, SubscriptionStatus.PROD_ONLY_BLOCKED, SubscriptionStatus.BLOCKED]
+        status_of: dict = {}
+        for sub in old_subs:
+            known = status_of.get(sub.application_id, SubscriptionStatus.UNBLOCKED)
+            status_of[sub.application_id] = max(known, sub.status, key=strictness.index)
+        for sub in old_subs:
             if sub.application_id in subscribed:
                 continue
             plan = sub.throttling_policy if sub.throttling_policy in api.policies else api.policies[0]
-            Subscription.objects.create(application_id=sub.application_id, api=api, throttling_policy=plan)
+            status = status_of[sub.application_id]
+            Subscription.objects.create(
+                application_id=sub.application_id, api=api, throttling_policy=plan, status=status
+            )
             subscribed.add(sub.application_id)
-            audit_record(actor=user, action="subscription.copy", target=api, detail={"from": str(sub.id)})
+            audit_record(
+                actor=user, action="subscription.copy", target=api, detail={"from": str(sub.id), "status": status}
+            )
     if checklist.get(lifecycle.DEPRECATE_OLD_VERSIONS):
         for old in others.filter(lifecycle_status=LifecycleStatus.PUBLISHED):
             _move(old, "Deprecate", LifecycleStatus.DEPRECATED, user, because=f"{api.version} was published")

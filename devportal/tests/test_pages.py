@@ -182,3 +182,24 @@ def test_message_example_prefers_the_message_example_then_the_schema():
     doc["channels"]["/x"] = {"publish": {"message": {"payload": {"type": "string", "example": "ping"}}}}
     assert asyncapi.message_example(doc, "/x") == "ping"
     assert asyncapi.message_example(doc, "/missing") == ""
+
+
+def test_application_page_refuses_to_unsubscribe_a_blocked_subscription(api, dev, owner):
+    app = dp.application_create(owner=dev, name="App")
+    sub = dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=dev)
+    publisher = _web(owner)
+    resp = publisher.post(
+        f"/publisher/apis/{api.id}/subscriptions", {"subscription": sub.id, "state": "BLOCKED"}, follow=True
+    )
+    assert "subscription is now BLOCKED" in resp.content.decode()
+    web = _web(dev)
+    resp = web.post(f"/devportal/subscriptions/{sub.id}", {"do": "unsubscribe"}, follow=True)
+    assert "cannot be removed until the API&#x27;s publisher unblocks it" in resp.content.decode()
+    # Subscribing again from the API page is refused too: the one subscription stays BLOCKED.
+    resp = web.post(
+        f"/devportal/apis/{api.id}",
+        {"do": "subscribe", "application": str(app.id), "plan": "AsyncUnlimited"},
+        follow=True,
+    )
+    assert "already subscribed" in resp.content.decode()
+    assert list(Subscription.objects.filter(application=app, api=api).values_list("status", flat=True)) == ["BLOCKED"]

@@ -165,3 +165,28 @@ def test_oauth2_token_endpoint_client_credentials(client):
         HTTP_AUTHORIZATION=f"Basic {wrong}",
     )
     assert resp.status_code == 401 and resp.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("state", ["BLOCKED", "PROD_ONLY_BLOCKED"])
+def test_a_blocked_subscription_cannot_be_deleted_and_resubscribed_unblocked(client, owner, state):
+    api = factories.published_api(owner)
+    app = client.post(f"{BASE}/applications", {"name": "Blocked", "throttlingPolicy": "Unlimited"}, format="json")
+    body = {"applicationId": app.json()["applicationId"], "apiId": str(api.id), "throttlingPolicy": "AsyncGold"}
+    sub_id = client.post(f"{BASE}/subscriptions", body, format="json").json()["subscriptionId"]
+    publisher = APIClient()
+    publisher.force_authenticate(owner)
+    blocked = publisher.post(
+        f"/api/am/publisher/v4/subscriptions/block-subscription?subscriptionId={sub_id}&blockState={state}"
+    )
+    assert blocked.status_code == 200, blocked.content
+
+    deleted = client.delete(f"{BASE}/subscriptions/{sub_id}")
+    assert deleted.status_code == 409, deleted.content
+    assert deleted.json()["code"] == 409 and "unblocks" in deleted.json()["description"]
+    again = client.post(f"{BASE}/subscriptions", body, format="json")
+    assert again.status_code == 409, again.content
+    assert client.get(f"{BASE}/subscriptions/{sub_id}").json()["status"] == state
+
+    # Once the publisher unblocks it, the developer may unsubscribe as before.
+    publisher.post(f"/api/am/publisher/v4/subscriptions/unblock-subscription?subscriptionId={sub_id}")
+    assert client.delete(f"{BASE}/subscriptions/{sub_id}").status_code == 200

@@ -446,3 +446,24 @@ def test_import_takes_description_and_tags_from_the_document(client):
     assert resp.status_code == 201, resp.content
     body = resp.json()
     assert body["description"].startswith("Live notifications") and body["tags"] == ["notifications", "chat"]
+
+
+def test_publishing_a_new_version_copies_blocked_subscriptions_still_blocked(client, publisher):
+    from devportal import services as dp
+    from devportal.models import Subscription
+
+    v1 = factories.published_api(publisher)
+    dev = factories.user("dev")
+    states = {"Blocked": "BLOCKED", "ProdBlocked": "PROD_ONLY_BLOCKED", "Open": "UNBLOCKED"}
+    for name, state in states.items():
+        sub = dp.subscription_create(
+            application=dp.application_create(owner=dev, name=name), api=v1, throttling_policy="AsyncGold", user=dev
+        )
+        if state != "UNBLOCKED":
+            resp = client.post(f"{BASE}/subscriptions/block-subscription?subscriptionId={sub.id}&blockState={state}")
+            assert resp.status_code == 200, resp.content
+    v2 = factories.api(publisher, version="2.0.0")
+    assert _publish(client, v2).status_code == 200
+    copied = client.get(f"{BASE}/subscriptions?apiId={v2.id}").json()["list"]
+    assert {s["applicationInfo"]["name"]: s["subscriptionStatus"] for s in copied} == states
+    assert Subscription.objects.filter(api=v2).count() == 3

@@ -1,0 +1,151 @@
+"""Deactivating a user (issue 14 item 4) over the Admin REST and the Django admin's user
+page: their tokens are revoked (those of applications they own and their password-grant
+tokens), their applications leave the gateway snapshot, it is audited, and activating
+brings the applications back. The live gateway side is in tests/test_user_deactivation.py."""
+
+import base64
+import json
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.urls import include, path
+from rest_framework.test import APIClient
+
+from devportal import services as dp
+from gateway_sync.snapshot import SNAPSHOT_PATH
+from keymanager.models import IssuedToken
+from keymanager.services import keys_generate
+from portal.models import AuditEvent
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+ADMIN = "/api/am/admin/v4"
+# The portal does not mount the Django admin; the test that drives its user page does.
+urlpatterns = [path("admin/", admin.site.urls), path("", include("portal.urls"))]
+
+
+def _token(client, secret, **form) -> dict:
+    auth = "Basic " + base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
+    resp = Client().post("/oauth2/token", form, HTTP_AUTHORIZATION=auth)
+    assert resp.status_code == 200, resp.content
+    return resp.json()
+
+
+@pytest.fixture
+def world():
+    """dev owns an application with a token; dev also holds a password-grant token on
+    other's application, which has a token of its own."""
+    owner = factories.user("owner", roles=["creator", "publisher"])
+    api = factories.published_api(owner)
+    dev = factories.user("dev", password="dev-Password-1")
+    other = factories.user("other")
+    apps = {}
+    for user in (dev, other):
+        app = dp.application_create(owner=user, name=f"{user.username}-app")
+        dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=user)
+        client, secret = keys_generate(application=app, key_type="PRODUCTION", grant_types=None, user=user)
+        apps[user.username] = {"app": app, "client": client, "secret": secret}
+    own = _token(apps["dev"]["client"], apps["dev"]["secret"], grant_type="client_credentials")
+    other_app = apps["other"]
+    as_dev = _token(
+        other_app["client"], other_app["secret"], grant_type="password", username="dev", password="dev-Password-1"
+    )
+    theirs = _token(other_app["client"], other_app["secret"], grant_type="client_credentials")
+    boss = factories.user("boss", roles=["admin"])
+    return {"dev": dev, "apps": apps, "own": own, "as_dev": as_dev, "theirs": theirs, "boss": boss}
+
+
+def _rest(user) -> APIClient:
+    c = APIClient()
+    c.force_authenticate(user)
+    return c
+
+
+def _snapshot() -> dict:
+    resp = Client().get(SNAPSHOT_PATH, HTTP_AUTHORIZATION="Bearer dev-gateway-token")
+    assert resp.status_code == 200
+    return resp.json()
+
+
+def _app_ids_in_snapshot() -> set[str]:
+    snap = _snapshot()
+    return set(snap["application_ids"]) | {a["id"] for a in snap["applications"].values()}
+
+
+def _revoked(token: dict) -> bool:
+    part = token["access_token"].split(".")[1]
+    jti = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))["jti"]
+    return IssuedToken.objects.get(jti=jti).revoked
+
+
+def test_admin_rest_deactivate_revokes_their_tokens_and_drops_their_applications(world):
+    dev_app, other_app = str(world["apps"]["dev"]["app"].id), str(world["apps"]["other"]["app"].id)
+    assert {dev_app, other_app} <= _app_ids_in_snapshot()
+
+    resp = _rest(world["boss"]).post(f"{ADMIN}/users/dev/deactivate")
+    assert resp.status_code == 200, resp.content
+    assert resp.json() == {"username": "dev", "isActive": False, "tokensRevoked": 2}
+    assert _revoked(world["own"]) and _revoked(world["as_dev"]) and not _revoked(world["theirs"])
+    in_snapshot = _app_ids_in_snapshot()
+    assert dev_app not in in_snapshot and other_app in in_snapshot
+    # The refresh token of their password-grant token is refused too.
+    other = world["apps"]["other"]
+    auth = "Basic " + base64.b64encode(f"{other['client'].client_id}:{other['secret']}".encode()).decode()
+    refreshed = Client().post(
+        "/oauth2/token",
+        {"grant_type": "refresh_token", "refresh_token": world["as_dev"]["refresh_token"]},
+        HTTP_AUTHORIZATION=auth,
+    )
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    event = AuditEvent.objects.get(action="user.deactivate")
+    assert event.actor == world["boss"] and event.detail["tokensRevoked"] == 2
+
+    resp = _rest(world["boss"]).post(f"{ADMIN}/users/dev/activate")
+    assert resp.status_code == 200 and resp.json() == {"username": "dev", "isActive": True}
+    assert dev_app in _app_ids_in_snapshot()
+    assert _revoked(world["own"])  # they get new tokens
+    assert AuditEvent.objects.filter(action="user.activate", actor=world["boss"]).exists()
+
+
+def test_admin_rest_user_actions_need_the_admin_role_and_a_known_user(world):
+    dev, boss = world["dev"], world["boss"]
+    refused = _rest(factories.user("pub", roles=["publisher"])).post(f"{ADMIN}/users/dev/deactivate")
+    assert refused.status_code == 403 and refused.json()["code"] == 403
+    assert APIClient().post(f"{ADMIN}/users/dev/deactivate").status_code == 401
+    missing = _rest(boss).post(f"{ADMIN}/users/nobody/deactivate")
+    assert missing.status_code == 404 and missing.json()["description"] == "User 'nobody' not found"
+    itself = _rest(boss).post(f"{ADMIN}/users/boss/deactivate")
+    assert itself.status_code == 409 and "yourself" in itself.json()["description"]
+    dev.refresh_from_db()
+    boss.refresh_from_db()
+    assert dev.is_active and boss.is_active
+    assert not _revoked(world["own"]) and not AuditEvent.objects.filter(action="user.deactivate").exists()
+
+
+@pytest.mark.urls(__name__)
+def test_unticking_active_in_the_django_admin_deactivates_through_the_service(world):
+    boss = world["boss"]
+    boss.is_staff = boss.is_superuser = True
+    boss.save()
+    web = Client()
+    web.force_login(boss)
+    dev = world["dev"]
+    page = f"/admin/auth/user/{dev.pk}/change/"
+    assert web.get(page).status_code == 200
+    form = {
+        "username": "dev",
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        # is_active left out: the box is unticked
+        "date_joined_0": dev.date_joined.strftime("%Y-%m-%d"),
+        "date_joined_1": dev.date_joined.strftime("%H:%M:%S"),
+    }
+    resp = web.post(page, form, follow=True)
+    assert "Deactivated dev; 2 token(s) revoked." in resp.content.decode()
+    dev.refresh_from_db()
+    assert not dev.is_active
+    assert _revoked(world["own"]) and _revoked(world["as_dev"])
+    assert str(world["apps"]["dev"]["app"].id) not in _app_ids_in_snapshot()
+    assert AuditEvent.objects.filter(action="user.deactivate", actor=boss).exists()
