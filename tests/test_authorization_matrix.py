@@ -153,6 +153,8 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (ADM + "key-managers", "POST"):                               row(401, 403, 403, 403, 403, 201),
     (ADM + "key-managers/<str:issuer_id>", "GET"):                row(401, 403, 403, 403, 403, 200),
     (ADM + "key-managers/<str:issuer_id>", "DELETE"):             row(401, 403, 403, 403, 403, 200),
+    (ADM + "users/<str:username>/deactivate", "POST"):            row(401, 403, 403, 403, 403, 200),
+    (ADM + "users/<str:username>/activate", "POST"):              row(401, 403, 403, 403, 403, 200),
     # ---- The OpenAPI document of the REST APIs: public, like WSO2's published swagger (no data in it).
     ("api/openapi.yaml", "GET"):                                  row(200, 200, 200, 200, 200, 200),
     # ---- OAuth2: client authentication, not a user's; a user's Basic credentials are no client's.

