@@ -252,10 +252,12 @@ class SubscriptionListCreateApi(APIView):
         throttlingPolicy = serializers.CharField()
 
     def get(self, request):
+        application_id = request.query_params.get("applicationId")
+        if application_id:
+            # Another developer's application is as unknown here as everywhere else (404).
+            _application_or_404(request, application_id)
         subs = selectors.subscription_list(
-            owner=request.user,
-            api_id=request.query_params.get("apiId"),
-            application_id=request.query_params.get("applicationId"),
+            owner=request.user, api_id=request.query_params.get("apiId"), application_id=application_id
         )
         data = [subscription_dto(s) for s in subs]
         return Response({"count": len(data), "list": data})

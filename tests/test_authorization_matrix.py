@@ -132,9 +132,9 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
                                                                   row(401, 200, 404, 404, 404, 404),
     (DEV + "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/clean-up", "POST"):
                                                                   row(401, 200, 404, 404, 404, 404),
-    # Filtered by the caller's own applications: another's applicationId lists nothing (see
-    # test_listing_by_another_developers_application_shows_nothing).
-    (DEV + "subscriptions", "GET"):                               row(401, 200, 200, 200, 200, 200),
+    # Listed by the developer's applicationId: another's application is unknown (404), as
+    # everywhere (see test_listing_by_another_developers_application_is_not_found).
+    (DEV + "subscriptions", "GET"):                               row(401, 200, 404, 404, 404, 404),
     # Subscribes the developer's DefaultApplication: nobody else's to subscribe.
     (DEV + "subscriptions", "POST"):                              row(401, 201, 404, 404, 404, 404),
     (DEV + "subscriptions/<str:subscription_id>", "GET"):         row(401, 200, 404, 404, 404, 404),
@@ -635,12 +635,13 @@ def test_head_and_options_open_nothing_the_other_methods_refuse(world, method):
     assert not wrong, "\n".join(wrong)
 
 
-def test_listing_by_another_developers_application_shows_nothing(world):
-    """The subscription list filtered by the developer's application id answers 200 to the
-    other developer (the filter runs within the caller's own applications) and lists nothing."""
-    for caller, count in (("developer", 1), ("other_developer", 0)):
-        response = call(world, caller, DEV + "subscriptions", "GET")
-        assert response.status_code == 200 and response.json()["count"] == count, (caller, response.content)
+def test_listing_by_another_developers_application_is_not_found(world):
+    """The subscription list filtered by the developer's application id lists its one
+    subscription to the developer and answers 404 to the other developer, who learns nothing."""
+    response = call(world, "developer", DEV + "subscriptions", "GET")
+    assert response.status_code == 200 and response.json()["count"] == 1, response.content
+    response = call(world, "other_developer", DEV + "subscriptions", "GET")
+    assert response.status_code == 404, response.content
 
 
 def test_another_client_cannot_introspect_the_token(world):
