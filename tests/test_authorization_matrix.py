@@ -297,7 +297,6 @@ CHAT = factories.CHAT_ASYNCAPI
 def _archive(creator) -> bytes:
     """An API project archive of an API that no longer exists, so importing it succeeds."""
     gone = factories.api(creator, context="/archived")
-    gone.refresh_from_db()
     _, content = export_archive(api=gone)
     pub.api_delete(api=gone, user=creator)
     return content

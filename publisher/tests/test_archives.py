@@ -179,3 +179,15 @@ def test_hostile_or_broken_archives_are_refused_and_change_nothing(client, name,
     assert resp.status_code == 400, name
     assert message in resp.json()["description"], resp.json()
     assert Api.objects.count() == 0
+
+
+def test_an_api_exports_straight_after_it_is_created(publisher):
+    """The instance api_create returns exports as one read back from the database (its
+    lifecycle status was an enum member, which the YAML writer refused)."""
+    from publisher.archives import export_archive
+
+    api = factories.api(publisher, context="/fresh")
+    name, content = export_archive(api=api)
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        api_yaml = archive.read(f"{name.removesuffix('.zip')}/api.yaml").decode()
+    assert "lifeCycleStatus: CREATED" in api_yaml
