@@ -3,7 +3,8 @@
 
 The token endpoint counts two kinds of failure (portal/throttle.py, in the database): a
 wrong password in the password grant, under the user's name, and a failed client
-authentication or a bad refresh token, under the client id. Each is limited per
+authentication or a bad refresh token, under the client id (revocation and introspection
+count failed client authentications too). Each is limited per
 (name, client address), so one noisy client or guessed user never locks out the others.
 """
 
@@ -43,18 +44,18 @@ def _error(response) -> str | None:
         return None
 
 
-@csrf_exempt
-@require_POST
-def token_view(request):
+def _limited(request, respond, *, bad_grant_counts: bool = False):
+    """``respond(request)``, unless this client id is locked out from this address; a failed
+    client authentication counts against it (and, where it means guessing, a bad grant)."""
     client_id = _client_id(request)
     if throttle.client_refused(request, client_id):
         return throttle.lockout_response(request)
-    response = server.create_token_response(request)
+    response = respond(request)
     error = _error(response)
-    # A wrong password was counted under the user by django-axes (PasswordGrant); a failed
-    # client authentication or a bad refresh token counts under the client.
-    if error == "invalid_client" or (error == "invalid_grant" and request.POST.get("grant_type") != "password"):
+    if error == "invalid_client" or (bad_grant_counts and error == "invalid_grant"):
         throttle.client_failed(request, client_id)
+    # Set by django-axes when this failure (a client's, or the password grant's user's)
+    # reached the limit.
     if getattr(request, "axes_locked_out", False):
         return throttle.lockout_response(request)
     return response
@@ -62,14 +63,24 @@ def token_view(request):
 
 @csrf_exempt
 @require_POST
+def token_view(request):
+    # A wrong password was counted under the user already (PasswordGrant); a bad refresh
+    # token counts under the client.
+    return _limited(
+        request, server.create_token_response, bad_grant_counts=request.POST.get("grant_type") != "password"
+    )
+
+
+@csrf_exempt
+@require_POST
 def revoke_view(request):
-    return server.create_endpoint_response("revocation", request)
+    return _limited(request, lambda r: server.create_endpoint_response("revocation", r))
 
 
 @csrf_exempt
 @require_POST
 def introspect_view(request):
-    return server.create_endpoint_response("introspection", request)
+    return _limited(request, lambda r: server.create_endpoint_response("introspection", r))
 
 
 @require_GET

@@ -4,6 +4,9 @@ the client address follows only trusted proxies; refresh tokens can be revoked; 
 user gets nothing; and /metrics counts what was refused."""
 
 import base64
+import os
+import subprocess
+import sys
 
 import pytest
 from django.test import Client
@@ -14,7 +17,7 @@ from keymanager.models import IssuedToken
 from keymanager.services import keys_generate
 from portal.models import AuditEvent
 from tests import factories
-from tests.stack import free_port
+from tests.stack import ROOT, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -149,6 +152,20 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(keys, limits, setti
     assert via_proxy("192.0.2.99", PASSWORD, proxy="203.0.113.10") == 200
 
 
+def test_a_bad_trusted_proxy_entry_stops_the_portal_at_start(tmp_path):
+    env = {**os.environ, "TIDEGATE_DEBUG": "1", "TIDEGATE_DATA_DIR": str(tmp_path)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    run = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**env, "TIDEGATE_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0 and "TIDEGATE_TRUSTED_PROXIES: 'proxy.internal'" in run.stderr
+
+
 # ------------------------------------------------------------------ item 7: per client
 
 
@@ -159,6 +176,16 @@ def test_one_clients_bad_secrets_never_get_another_client_429(keys, dev):
     assert token(keys, grant_type="client_credentials").status_code == 429  # A waits
     assert token(other, grant_type="client_credentials").status_code == 200  # B, same address, does not
     assert password_grant(other, PASSWORD).status_code == 200  # nor does dev's password through B
+
+
+def test_bad_client_secrets_at_introspection_and_revocation_count_too(keys):
+    client, secret = keys
+    for _ in range(10):
+        Client().post("/oauth2/introspect", {"token": "x"}, HTTP_AUTHORIZATION=basic(client.client_id, "guess"))
+    for endpoint in ("/oauth2/introspect", "/oauth2/revoke", "/oauth2/token"):
+        form = {"token": "x", "grant_type": "client_credentials"}
+        refused = Client().post(endpoint, form, HTTP_AUTHORIZATION=basic(client.client_id, secret))
+        assert refused.status_code == 429 and refused.json()["error"] == "slow_down"
 
 
 # ------------------------------------------------------------------ item 5: revocation
