@@ -190,7 +190,10 @@ class TokenIntrospection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH
 
     def query_token(self, token, token_type_hint):
-        return issued_token(token)
+        record = issued_token(token)
+        subject = record and (record.user if record.user_id else record.client.application.owner)
+        # A deactivated user's tokens are no longer active (RFC 7662 2.2 leaves "active" to us).
+        return record if subject is not None and subject.is_active else None
 
     def check_permission(self, token, client, request) -> bool:
         return token.client_id == client.pk or has_role(client.application.owner, "admin")

@@ -241,6 +241,11 @@ def test_an_inactive_user_gets_no_token_and_no_rest_access(keys, dev):
     assert token(keys, grant_type="client_credentials").json()["error"] == "unauthorized_client"
     assert IssuedToken.objects.count() == issued
     assert Client().get(APPS, HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 401
+    client, secret = keys
+    introspected = Client().post(
+        "/oauth2/introspect", {"token": access}, HTTP_AUTHORIZATION=basic(client.client_id, secret)
+    )
+    assert introspected.json() == {"active": False}
     assert Client(REMOTE_ADDR="192.0.2.1").get(APPS, HTTP_AUTHORIZATION=basic("dev", PASSWORD)).status_code == 401
     assert browser.get(APPS).status_code in (401, 403)
 
