@@ -15,7 +15,7 @@ from typing import Any
 
 from authlib.integrations.django_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError, UnauthorizedClientError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
@@ -86,8 +86,14 @@ class TidegateAuthorizationServer(AuthorizationServer):
         return OAuthClient.objects.select_related("application__owner").filter(client_id=client_id).first()
 
     def generate_token(self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True):
-        """Every grant's scopes are narrowed to what the subject may hold (keymanager.scopes)."""
-        subject = user.user if user else client.application.owner
+        """Every grant's scopes are narrowed to what the subject may hold (keymanager.scopes).
+        No grant issues a token for an inactive user, nor through an inactive owner's keys."""
+        owner = client.application.owner
+        if user is not None and not user.user.is_active:
+            raise InvalidGrantError("The user is inactive")
+        if not owner.is_active:
+            raise UnauthorizedClientError("The application's owner is inactive")
+        subject = user.user if user else owner
         try:
             scope = narrow(application=client.application, subject=subject, requested=scope or "")
         except ScopeRefused as exc:
@@ -144,8 +150,13 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
 
     def authenticate_user(self, username, password):
-        user = authenticate(username=username, password=password)
-        return ResourceOwner(user) if user is not None and user.is_active else None
+        # Django's own request, so django-axes counts a wrong password and refuses a
+        # locked-out (user, address) pair (portal/throttle.py).
+        user = authenticate(self.request._request, username=username, password=password)
+        if user is None or not user.is_active:
+            # RFC 6749 5.2: invalid resource owner credentials are invalid_grant.
+            raise InvalidGrantError("Invalid 'username' or 'password'")
+        return ResourceOwner(user)
 
 
 class RefreshGrant(grants.RefreshTokenGrant):
@@ -162,7 +173,11 @@ class RefreshGrant(grants.RefreshTokenGrant):
         )
 
     def authenticate_user(self, credential):
-        return ResourceOwner(credential.user) if credential.user_id else None
+        if not credential.user_id:
+            return None
+        if not credential.user.is_active:
+            raise InvalidGrantError("The user is inactive")
+        return ResourceOwner(credential.user)
 
     def revoke_old_credential(self, credential):
         IssuedToken.objects.filter(pk=credential.pk).update(refresh_digest="", refresh_expires_at=None)
@@ -175,7 +190,10 @@ class TokenIntrospection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH
 
     def query_token(self, token, token_type_hint):
-        return issued_token(token)
+        record = issued_token(token)
+        subject = record and (record.user if record.user_id else record.client.application.owner)
+        # A deactivated user's tokens are no longer active (RFC 7662 2.2 leaves "active" to us).
+        return record if subject is not None and subject.is_active else None
 
     def check_permission(self, token, client, request) -> bool:
         return token.client_id == client.pk or has_role(client.application.owner, "admin")
@@ -214,13 +232,30 @@ def issued_token(text: str) -> IssuedToken | None:
     return record
 
 
+def refreshable_token(text: str) -> IssuedToken | None:
+    """The record a refresh token was issued with (whether or not it still works)."""
+    if not text:
+        return None
+    return IssuedToken.objects.select_related("client__application").filter(refresh_digest=_digest(text)).first()
+
+
 class TokenRevocation(RevocationEndpoint):
-    """RFC 7009. Access tokens are JWTs: one is found by its ``jti`` once its signature is ours."""
+    """RFC 7009. Access tokens are JWTs: one is found by its ``jti`` once its signature is ours;
+    a refresh token by its digest. Either finds the record of the pair, and revoking it
+    revokes both: the access token is refused and the refresh token no longer refreshes.
+    The hint only says which to look for first (section 2.1)."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
     def query_token(self, token_string, token_type_hint):
-        return issued_token(token_string)
+        lookups = [issued_token, refreshable_token]
+        if token_type_hint == "refresh_token":
+            lookups.reverse()
+        for lookup in lookups:
+            record = lookup(token_string)
+            if record is not None:
+                return record
+        return None
 
     def revoke_token(self, token, request):
         from keymanager.services import token_revoke

@@ -7,10 +7,12 @@ from gateway_sync.apis import snapshot_view
 from gateway_sync.snapshot import SNAPSHOT_PATH
 from keymanager.views import introspect_view, jwks_view, revoke_view, token_view
 from portal import views
+from portal.metrics import metrics_view
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "channels",
     "portal",
     "publisher",
@@ -76,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out attempt into portal.throttle's 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -117,6 +120,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# django-axes refuses locked-out (name, address) pairs before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -149,7 +157,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "portal.throttle.LockoutBasicAuthentication",
         "portal.auth.KeyManagerBearerAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -184,6 +192,8 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # One WARNING line per failed sign-in (name and address masked); not its INFO chatter.
+        "axes": {"level": "WARNING"},
         # One JSON line per connection and per refused handshake (gateway/relay.py).
         "tidegate.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
     },
@@ -197,10 +207,20 @@ CHANNEL_LAYERS = (
     else {}
 )
 
-# With Redis the portal processes share one cache (the token endpoint's count of failed
-# attempts per address); without it each process counts on its own.
+# With Redis the portal processes share one cache. Nothing that decides who may sign in
+# reads it: failed attempts are counted in the database (portal/throttle.py).
 if _REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL}}
+
+
+def _trusted_proxies(value: str) -> tuple[str, ...]:
+    from portal.clientip import parse_trusted_proxies
+
+    try:
+        return parse_trusted_proxies(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"TIDEGATE_TRUSTED_PROXIES: {exc}") from None
+
 
 # Everything the gateway and the control plane need to find each other, in one namespaced dict.
 TIDEGATE = {
@@ -228,8 +248,21 @@ TIDEGATE = {
     "REFRESH_TOKEN_VALIDITY": env_int("TIDEGATE_REFRESH_TOKEN_VALIDITY", 86400),
     # Developers may create their own accounts in the Dev Portal.
     "SIGNUP_ENABLED": env_bool("TIDEGATE_SIGNUP_ENABLED", True),
-    # Failed client authentications per address per minute before /oauth2/token answers 429.
-    "TOKEN_ENDPOINT_FAILURES_PER_MINUTE": env_int("TIDEGATE_TOKEN_ENDPOINT_FAILURES_PER_MINUTE", 10),
+    # Failed sign-ins (login page, REST Basic, password grant) and client authentications
+    # (/oauth2/token) are limited; see portal/throttle.py. Within LOCKOUT_WINDOW seconds of
+    # its latest failure, a (user, address) pair is refused after LOCKOUT_FAILURES failures,
+    # a (client id, address) pair after TOKEN_ENDPOINT_FAILURES (0: no limit; the old name
+    # ..._PER_MINUTE is still read); once a user or client id has LOCKOUT_USERNAME_FAILURES
+    # across addresses, every address that failed for it is refused, clean ones are not.
+    "LOCKOUT_FAILURES": env_int("TIDEGATE_LOCKOUT_FAILURES", 5),
+    "LOCKOUT_USERNAME_FAILURES": env_int("TIDEGATE_LOCKOUT_USERNAME_FAILURES", 20),
+    "LOCKOUT_WINDOW": env_int("TIDEGATE_LOCKOUT_WINDOW", 900),
+    "TOKEN_ENDPOINT_FAILURES": env_int(
+        "TIDEGATE_TOKEN_ENDPOINT_FAILURES", env_int("TIDEGATE_TOKEN_ENDPOINT_FAILURES_PER_MINUTE", 10)
+    ),
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs, comma-separated);
+    # see portal/clientip.py.
+    "TRUSTED_PROXIES": _trusted_proxies(env("TIDEGATE_TRUSTED_PROXIES", "")),
     "BACKEND_CONNECT_TIMEOUT": float(env("TIDEGATE_BACKEND_CONNECT_TIMEOUT", "5")),
     "MAX_FRAME_SIZE": env_int("TIDEGATE_MAX_FRAME_SIZE", 1024 * 1024),
     # Close connections with no frame in either direction for this long (seconds, 0: never),
@@ -252,3 +285,30 @@ TIDEGATE = {
     # Publisher import by URL fetches from public addresses only, unless this is set.
     "IMPORT_URL_ALLOW_PRIVATE": env_bool("TIDEGATE_IMPORT_URL_ALLOW_PRIVATE", False),
 }
+
+# django-axes (portal/throttle.py): the database handler, so every portal process counts the
+# same failures and none depends on the cache; thresholds and window come from TIDEGATE above.
+AXES_HANDLER = "portal.throttle.LockoutHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = "portal.throttle.failure_limit"
+AXES_COOLOFF_TIME = "portal.throttle.cool_off"
+AXES_CLIENT_IP_CALLABLE = "portal.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "portal.throttle.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+# One row per failed attempt, with locked_out set for refused ones: what /metrics counts.
+# Kept until `manage.py axes_reset_failure_logs --age N`; no per-user cap (axes' cap would make
+# the counters go down).
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = 2**31
+# Axes keeps the form fields of failed attempts; none of these may be stored.
+AXES_SENSITIVE_PARAMETERS = [
+    "username",
+    "ip_address",
+    "password",
+    "client_secret",
+    "refresh_token",
+    "token",
+    "access_token",
+    "code",
+]

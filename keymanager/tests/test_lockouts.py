@@ -1,0 +1,305 @@
+"""Guessing credentials, over HTTP against the real URLconf: every place a password or a client
+secret is checked counts failures per (name, client address) and per name, in the database;
+the client address follows only trusted proxies; refresh tokens can be revoked; an inactive
+user gets nothing; and /metrics counts what was refused."""
+
+import base64
+import os
+import subprocess
+import sys
+
+import pytest
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+
+from devportal import services as dp
+from keymanager.models import IssuedToken
+from keymanager.services import keys_generate
+from portal.models import AuditEvent
+from tests import factories
+from tests.stack import ROOT, free_port
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "dev-Password-1"
+APPS = "/api/am/devportal/v3/applications"
+
+
+@pytest.fixture(autouse=True)
+def limits(settings):
+    """The limits spelled out, so the tests read the same whatever the defaults become; and a
+    fast password hasher, since these tests check many passwords."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.TIDEGATE = {
+        **settings.TIDEGATE,
+        "LOCKOUT_FAILURES": 5,
+        "LOCKOUT_USERNAME_FAILURES": 20,
+        "LOCKOUT_WINDOW": 900,
+        "TOKEN_ENDPOINT_FAILURES": 10,
+        "TRUSTED_PROXIES": (),
+    }
+    return settings.TIDEGATE
+
+
+@pytest.fixture
+def dev():
+    return factories.user("dev", password=PASSWORD)
+
+
+def _keys(owner, name="App"):
+    app = dp.application_create(owner=owner, name=name)
+    client, secret = keys_generate(application=app, key_type="PRODUCTION", grant_types=None, user=owner)
+    return client, secret
+
+
+@pytest.fixture
+def keys(dev):
+    return _keys(dev)
+
+
+def basic(user, secret):
+    return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+
+
+def token(keys, address="127.0.0.1", secret=None, **form):
+    client, right = keys
+    return Client(REMOTE_ADDR=address).post(
+        "/oauth2/token", form, HTTP_AUTHORIZATION=basic(client.client_id, secret or right)
+    )
+
+
+def password_grant(keys, password, address="127.0.0.1", username="dev"):
+    return token(keys, address, grant_type="password", username=username, password=password)
+
+
+# ------------------------------------------------------------------ item 1: password guessing
+
+
+def test_25_wrong_password_grant_guesses_then_the_right_one_get_429_not_a_token(keys):
+    first = password_grant(keys, "guess-0")
+    assert first.status_code == 400 and first.json()["error"] == "invalid_grant"  # RFC 6749 5.2
+    answers = [password_grant(keys, f"guess-{i}").status_code for i in range(1, 25)]
+    assert set(answers) <= {400, 429} and answers[-1] == 429
+    right = password_grant(keys, PASSWORD)
+    assert right.status_code == 429 and "access_token" not in right.json()
+    assert right.json()["error"] == "slow_down" and int(right["Retry-After"]) > 0
+    assert not IssuedToken.objects.exists()
+    assert AuditEvent.objects.filter(action="auth.lockout", detail__surface="oauth2", detail__username="dev").exists()
+
+
+def test_login_page_locks_after_failures_with_a_plain_message(dev):
+    browser = Client()
+    for i in range(5):
+        browser.post("/login/", {"username": "dev", "password": f"guess-{i}"})
+    page = browser.post("/login/", {"username": "dev", "password": PASSWORD})
+    assert page.status_code == 429 and int(page["Retry-After"]) > 0
+    assert "Too many failed sign-ins" in page.content.decode()
+    assert "_auth_user_id" not in browser.session  # the right password did not sign in
+    assert AuditEvent.objects.filter(action="auth.lockout", detail__surface="login").exists()
+
+
+def test_rest_basic_answers_429_with_retry_after_after_failures(dev):
+    for i in range(4):
+        assert Client().get(APPS, HTTP_AUTHORIZATION=basic("dev", f"guess-{i}")).status_code == 401
+    assert Client().get(APPS, HTTP_AUTHORIZATION=basic("dev", "guess-5")).status_code == 429  # the fifth
+    locked = Client().get(APPS, HTTP_AUTHORIZATION=basic("dev", PASSWORD))
+    assert locked.status_code == 429 and int(locked["Retry-After"]) > 0
+    assert locked.json()["code"] == 429 and "try again" in locked.json()["description"]
+
+
+def test_the_owner_from_a_clean_address_still_gets_in(keys, dev):
+    """Guessing from many addresses passes the per-name limit: every guessing address is refused
+    for the name even with the right password, the owner's own address is not."""
+    # 5 addresses x 4 failures: each under the pair limit; together at the per-name one,
+    # which the last guess reaches.
+    answers = [
+        password_grant(keys, f"guess-{i}", address=f"10.0.0.{n}").status_code for n in range(5) for i in range(4)
+    ]
+    assert answers == [400] * 19 + [429]
+    assert password_grant(keys, PASSWORD, address="10.0.0.1").status_code == 429
+    login = Client(REMOTE_ADDR="10.0.0.2").post("/login/", {"username": "dev", "password": PASSWORD})
+    assert login.status_code == 429
+
+    assert password_grant(keys, PASSWORD, address="192.0.2.50").status_code == 200
+    assert Client(REMOTE_ADDR="192.0.2.51").get(APPS, HTTP_AUTHORIZATION=basic("dev", PASSWORD)).status_code == 200
+    owner = Client(REMOTE_ADDR="192.0.2.52")
+    assert owner.post("/login/", {"username": "dev", "password": PASSWORD}).status_code == 302
+
+
+# ------------------------------------------------------------------ the client address
+
+
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(keys, limits, settings):
+    settings.TIDEGATE = {**limits, "TRUSTED_PROXIES": ("127.0.0.0/8", "10.1.0.0/16")}
+
+    def via_proxy(forwarded, password, proxy="127.0.0.1"):
+        browser = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=forwarded)
+        return browser.get(APPS, HTTP_AUTHORIZATION=basic("dev", password)).status_code
+
+    # Behind the proxies, each client is its own address: the guesser is refused, the owner not.
+    for i in range(5):
+        via_proxy("198.51.100.7, 10.1.2.3", f"guess-{i}")
+    assert via_proxy("198.51.100.7, 10.1.2.3", PASSWORD) == 429
+    assert via_proxy("198.51.100.8, 10.1.2.3", PASSWORD) == 200
+    # Left of the first untrusted entry is the client's own say: it changes nothing.
+    assert via_proxy("192.0.2.1, 198.51.100.7, 10.1.2.3", PASSWORD) == 429
+
+    # From an address that is no trusted proxy the header is ignored: a new X-Forwarded-For
+    # per guess does not escape the limit.
+    for i in range(5):
+        via_proxy(f"192.0.2.{i}", f"guess-{i}", proxy="203.0.113.9")
+    assert via_proxy("192.0.2.99", PASSWORD, proxy="203.0.113.9") == 429
+    assert via_proxy("192.0.2.99", PASSWORD, proxy="203.0.113.10") == 200
+
+
+def test_a_bad_trusted_proxy_entry_stops_the_portal_at_start(tmp_path):
+    env = {**os.environ, "TIDEGATE_DEBUG": "1", "TIDEGATE_DATA_DIR": str(tmp_path)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    run = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**env, "TIDEGATE_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0 and "TIDEGATE_TRUSTED_PROXIES: 'proxy.internal'" in run.stderr
+
+
+# ------------------------------------------------------------------ item 7: per client
+
+
+def test_one_clients_bad_secrets_never_get_another_client_429(keys, dev):
+    other = _keys(factories.user("other"), name="Other")
+    for _ in range(12):
+        assert token(keys, secret="guess", grant_type="client_credentials").status_code in (401, 429)
+    assert token(keys, grant_type="client_credentials").status_code == 429  # A waits
+    assert token(other, grant_type="client_credentials").status_code == 200  # B, same address, does not
+    assert password_grant(other, PASSWORD).status_code == 200  # nor does dev's password through B
+
+
+def test_bad_client_secrets_at_introspection_and_revocation_count_too(keys):
+    client, secret = keys
+    for _ in range(10):
+        Client().post("/oauth2/introspect", {"token": "x"}, HTTP_AUTHORIZATION=basic(client.client_id, "guess"))
+    for endpoint in ("/oauth2/introspect", "/oauth2/revoke", "/oauth2/token"):
+        form = {"token": "x", "grant_type": "client_credentials"}
+        refused = Client().post(endpoint, form, HTTP_AUTHORIZATION=basic(client.client_id, secret))
+        assert refused.status_code == 429 and refused.json()["error"] == "slow_down"
+
+
+# ------------------------------------------------------------------ item 5: revocation
+
+
+def _password_tokens(keys):
+    body = password_grant(keys, PASSWORD).json()
+    return body["access_token"], body["refresh_token"]
+
+
+def _revoke(keys, value, hint=None):
+    client, secret = keys
+    form = {"token": value, **({"token_type_hint": hint} if hint else {})}
+    return Client().post("/oauth2/revoke", form, HTTP_AUTHORIZATION=basic(client.client_id, secret))
+
+
+@pytest.mark.parametrize("hint", [None, "refresh_token", "access_token"])
+def test_revoking_either_token_of_a_pair_revokes_both(keys, hint):
+    access, refresh = _password_tokens(keys)
+    assert _revoke(keys, refresh, hint).status_code == 200
+    again = token(keys, grant_type="refresh_token", refresh_token=refresh)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert Client().get(APPS, HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 401
+    # And the other way round: the access token takes its refresh token along.
+    access, refresh = _password_tokens(keys)
+    assert _revoke(keys, access, hint).status_code == 200
+    assert token(keys, grant_type="refresh_token", refresh_token=refresh).json()["error"] == "invalid_grant"
+
+
+def test_revocation_keeps_rfc7009s_rules(keys):
+    access, refresh = _password_tokens(keys)
+    assert _revoke(keys, "no-such-token", "refresh_token").status_code == 200  # unknown: 200
+    other = _keys(factories.user("other"), name="Other")
+    refused = _revoke(other, refresh, "refresh_token")  # not other's to revoke
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    assert token(keys, grant_type="refresh_token", refresh_token=refresh).status_code == 200
+
+
+# ------------------------------------------------------------------ item 4: inactive users
+
+
+def test_an_inactive_user_gets_no_token_and_no_rest_access(keys, dev):
+    access, refresh = _password_tokens(keys)
+    browser = Client()
+    browser.force_login(dev)
+    dev.is_active = False
+    dev.save()
+    issued = IssuedToken.objects.count()
+    refreshed = token(keys, grant_type="refresh_token", refresh_token=refresh)
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    assert password_grant(keys, PASSWORD).json()["error"] == "invalid_grant"
+    # dev owns the application: its own client credentials get nothing either.
+    assert token(keys, grant_type="client_credentials").json()["error"] == "unauthorized_client"
+    assert IssuedToken.objects.count() == issued
+    assert Client().get(APPS, HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 401
+    client, secret = keys
+    introspected = Client().post(
+        "/oauth2/introspect", {"token": access}, HTTP_AUTHORIZATION=basic(client.client_id, secret)
+    )
+    assert introspected.json() == {"active": False}
+    assert Client(REMOTE_ADDR="192.0.2.1").get(APPS, HTTP_AUTHORIZATION=basic("dev", PASSWORD)).status_code == 401
+    assert browser.get(APPS).status_code in (401, 403)
+
+
+def test_an_inactive_owners_keys_issue_no_token_to_anyone(keys, dev):
+    """Another user's password grant through a deactivated owner's keys is refused too."""
+    factories.user("carol", password="carol-Password-1")
+    dev.is_active = False
+    dev.save()
+    resp = password_grant(keys, "carol-Password-1", username="carol")
+    assert resp.status_code == 400 and resp.json()["error"] == "unauthorized_client"
+
+
+# ------------------------------------------------------------------ metrics and outages
+
+
+def _lockouts(text):
+    for family in text_string_to_metric_families(text):
+        if family.name == "tidegate_auth_lockouts":
+            return {s.labels["surface"]: s.value for s in family.samples if s.name.endswith("_total")}
+    raise AssertionError("no tidegate_auth_lockouts in /metrics")
+
+
+def test_lockouts_are_counted_in_metrics(keys, dev, settings):
+    scraper = {"HTTP_AUTHORIZATION": f"Bearer {settings.TIDEGATE['GATEWAY_TOKEN']}"}
+    assert Client().get("/metrics").status_code == 401
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    signed_in = Client()
+    signed_in.force_login(dev)
+    assert signed_in.get("/metrics").status_code == 403
+    before = _lockouts(Client().get("/metrics", **scraper).content.decode())
+    assert before == {"oauth2": 0, "basic": 0, "login": 0}
+
+    # A guess is a guess wherever it is made: one address per surface keeps the counts apart.
+    for i in range(6):
+        password_grant(keys, f"guess-{i}", address="10.0.1.1")
+        Client(REMOTE_ADDR="10.0.2.1").get(APPS, HTTP_AUTHORIZATION=basic("dev", f"guess-{i}"))
+        Client(REMOTE_ADDR="10.0.3.1").post("/login/", {"username": "dev", "password": f"guess-{i}"})
+    # Each surface: the fifth failure crosses the limit, the sixth is refused.
+    after = _lockouts(Client().get("/metrics", **scraper).content.decode())
+    assert after == {"oauth2": 2, "basic": 2, "login": 2}
+    admin = Client()
+    admin.force_login(factories.user("boss", roles=["admin"]))
+    assert _lockouts(admin.get("/metrics").content.decode()) == after
+
+
+def test_a_redis_outage_does_not_turn_failed_attempts_into_errors(keys, dev, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        }
+    }
+    assert token(keys, secret="guess", grant_type="client_credentials").status_code == 401
+    assert password_grant(keys, "guess").status_code == 400
+    assert Client().get(APPS, HTTP_AUTHORIZATION=basic("dev", "guess")).status_code == 401
+    assert token(keys, grant_type="client_credentials").status_code == 200

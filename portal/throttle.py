@@ -1,0 +1,178 @@
+"""Limits on guessing credentials, on django-axes and its database handler (so every portal
+process sees the same counts, and a Redis outage changes nothing).
+
+Failures are counted wherever a password or a client secret is checked: ``/login/``, HTTP
+Basic on the REST APIs, and ``/oauth2/token`` (the password grant's user, and the client's
+own authentication, counted under ``client:<client id>``, a name no user can have).
+
+A (name, client address) pair is refused for the window (``TIDEGATE_LOCKOUT_WINDOW``) once it
+has failed ``TIDEGATE_LOCKOUT_FAILURES`` times (``TIDEGATE_TOKEN_ENDPOINT_FAILURES`` for a
+client id). Once a name has failed ``TIDEGATE_LOCKOUT_USERNAME_FAILURES`` times across all
+addresses, every address that has failed for it is refused for it too, while an address that
+has not failed still gets in with the right credentials: guessing from elsewhere never locks
+the owner out. A refused attempt counts as a failure (the window starts again), answers 429
+with ``Retry-After`` (a page saying so on ``/login/``) and is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from axes.attempts import get_cool_off_threshold
+from axes.handlers.database import AxesDatabaseHandler
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_client_username, get_failure_limit
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.signals import user_login_failed
+from django.db.models import Max, Sum
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from rest_framework.authentication import BasicAuthentication
+
+from portal.audit import audit_record
+from portal.errors import error_body
+
+CLIENT_PREFIX = "client:"
+
+# Where a password or secret is checked, by path; the label of the lockout metrics.
+SURFACES = {"oauth2": "/oauth2/", "basic": "/api/", "login": "/login/"}
+
+
+def surface(request) -> str:
+    path = request.path_info
+    return next((name for name, prefix in SURFACES.items() if path.startswith(prefix)), "login")
+
+
+def cool_off(request=None) -> dt.timedelta:
+    """``AXES_COOLOFF_TIME``: read per call, so a changed setting applies at once."""
+    return dt.timedelta(seconds=settings.TIDEGATE["LOCKOUT_WINDOW"])
+
+
+def failure_limit(request, credentials) -> int:
+    """``AXES_FAILURE_LIMIT``: failures of one (name, address) pair before it is refused."""
+    name = get_client_username(request, credentials) or ""
+    if name.startswith(CLIENT_PREFIX):
+        # 0 switches the client limit off.
+        return settings.TIDEGATE["TOKEN_ENDPOINT_FAILURES"] or 2**31
+    return settings.TIDEGATE["LOCKOUT_FAILURES"]
+
+
+def client_credentials(client_id: str) -> dict[str, str]:
+    """What the client's own authentication is counted under."""
+    return {"username": (CLIENT_PREFIX + client_id)[:255]}
+
+
+class LockoutHandler(AxesDatabaseHandler):
+    """Axes' database handler, counting per (name, address) pair (``AXES_LOCKOUT_PARAMETERS``),
+    with the per-name limit applied only to addresses that have failed for the name."""
+
+    def get_failures(self, request, credentials=None) -> int:
+        pair = super().get_failures(request, credentials)
+        name = get_client_username(request, credentials)
+        if not pair or name is None:
+            return pair
+        total = (
+            AccessAttempt.objects.filter(username=name, attempt_time__gte=get_cool_off_threshold(request)).aggregate(
+                n=Sum("failures_since_start")
+            )["n"]
+            or 0
+        )
+        if total >= settings.TIDEGATE["LOCKOUT_USERNAME_FAILURES"]:
+            return max(pair, get_failure_limit(request, credentials))
+        return pair
+
+    def user_login_failed(self, sender, credentials, request=None, **kwargs):
+        super().user_login_failed(sender, credentials, request, **kwargs)
+        if request is not None and getattr(request, "axes_locked_out", False):
+            _audit_lockout(request, get_client_username(request, credentials))
+
+
+def _audit_lockout(request, name: str | None) -> None:
+    from keymanager.models import OAuthClient
+
+    name = name or ""
+    detail = {"surface": surface(request), "address": request.axes_ip_address}
+    if name.startswith(CLIENT_PREFIX):
+        client_id = name[len(CLIENT_PREFIX) :]
+        detail["clientId"] = client_id
+        target = OAuthClient.objects.filter(client_id=client_id).first()
+    else:
+        detail["username"] = name
+        target = get_user_model().objects.filter(username=name).first()
+    if target is None:
+        target = AccessAttempt.objects.filter(username=name, ip_address=request.axes_ip_address).first()
+    if target is not None:
+        audit_record(actor=None, action="auth.lockout", target=target, detail=detail)
+
+
+def retry_after(request, credentials) -> int:
+    """Seconds until this pair is let in again (unless it fails meanwhile): its failures
+    expire together, a window after the latest one, and a pair without failures is never
+    refused, so this bounds the per-name lock as well."""
+    name = get_client_username(request, credentials)
+    latest = AccessAttempt.objects.filter(username=name, ip_address=request.axes_ip_address).aggregate(
+        t=Max("attempt_time")
+    )["t"]
+    window = cool_off(request).total_seconds()
+    if latest is None:
+        return int(window)
+    return max(1, math.ceil((latest - timezone.now()).total_seconds() + window))
+
+
+def client_refused(request, client_id: str) -> bool:
+    """Whether this client id is locked out from this address. A refused attempt is counted
+    (and audited) as a failure, as a refused password is."""
+    credentials = client_credentials(client_id)
+    if AxesProxyHandler.is_allowed(request, credentials):
+        return False
+    client_failed(request, client_id)
+    return True
+
+
+def client_failed(request, client_id: str) -> None:
+    user_login_failed.send(sender=__name__, credentials=client_credentials(client_id), request=request)
+
+
+def lockout_response(request, *args, **kwargs):
+    """``AXES_LOCKOUT_CALLABLE``: the refusal in each surface's own shape. (Axes calls it
+    with differing extra arguments in sync and async mode; it reads the request only.)
+    Built once per request: a view may answer with it and the middleware ask again."""
+    if getattr(request, "tidegate_lockout", None) is None:
+        request.tidegate_lockout = _lockout_response(request)
+    return request.tidegate_lockout
+
+
+def _lockout_response(request):
+    credentials = getattr(request, "axes_credentials", None) or {}
+    seconds = retry_after(request, credentials)
+    headers = {"Retry-After": str(seconds)}
+    where = surface(request)
+    description = f"Too many failed attempts; try again in {seconds} s"
+    if where == "oauth2":
+        body = {"error": "slow_down", "error_description": description}
+        return JsonResponse(body, status=429, headers={**headers, "Cache-Control": "no-store"})
+    if where == "basic":
+        return JsonResponse(error_body(429, "Too Many Requests", description), status=429, headers=headers)
+    name = get_client_username(request, credentials) or ""
+    context = {
+        "form": AuthenticationForm(request, initial={"username": name}),
+        "locked_out": True,
+        "retry_minutes": max(1, math.ceil(seconds / 60)),
+        "next": request.POST.get("next", request.GET.get("next", "")),
+    }
+    response = render(request, "login.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+class LockoutBasicAuthentication(BasicAuthentication):
+    """DRF's HTTP Basic, handing Django's own request to ``authenticate`` so axes marks that
+    request and its middleware answers 429 (DRF's wrapper would keep the mark to itself)."""
+
+    def authenticate_credentials(self, userid, password, request=None):
+        return super().authenticate_credentials(userid, password, request=getattr(request, "_request", request))
