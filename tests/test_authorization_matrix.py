@@ -168,6 +168,8 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     # ---- The gateway's endpoints: the gateway token only, no user's credentials.
     ("internal/gateway/snapshot", "GET"):   row(401, 401, 401, 401, 401, 401, wrong_token=401, gateway=200),
     ("internal/gateway/analytics", "POST"): row(401, 401, 401, 401, 401, 401, wrong_token=401, gateway=200),
+    # Prometheus text for the portal: the gateway token (a scraper) or an admin's session.
+    ("metrics", "GET"):                     row(401, 403, 403, 403, 403, 200, wrong_token=401, gateway=200),
     # ---- Pages. Anonymous: 302 to the login page. Signed in: 403 without the role, 404 for
     # another's object; R302/R200 where the page answers but refuses the action with a message.
     ("", "GET"):                                                  row(302, 302, 302, 302, 302, 302),
