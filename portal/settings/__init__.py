@@ -42,7 +42,8 @@ def secret(name: str, dev_default: str) -> str:
 
 
 DATA_DIR = Path(env("TIDEGATE_DATA_DIR", str(BASE_DIR / "var")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)  # the SQLite file and generated keys live here
+# The SQLite file and generated keys live here; made 0700 (its secrets 0600) at start by
+# portal/filemodes.py, from PortalConfig.ready().
 SECRET_KEY = secret("TIDEGATE_SECRET_KEY", "dev-only-insecure-secret-key-change-me")
 ALLOWED_HOSTS = (env("TIDEGATE_ALLOWED_HOSTS") or "127.0.0.1,localhost,[::1],testserver").split(",")
 

@@ -1,0 +1,135 @@
+"""Secrets at rest and the production HTTP settings (issue 14, items 8 and 9): the data
+directory and the secrets in it are private to the account Tidegate runs as; with debug off
+the portal passes ``check --deploy``, answers with HSTS, Secure cookies and the CSP, sends
+plain-HTTP visitors to HTTPS, and still serves gateways their snapshot over plain HTTP."""
+
+import os
+import secrets
+import signal
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from tests.stack import ROOT, free_port, wait_until
+
+SECRET_KEY = secrets.token_urlsafe(64)
+GATEWAY_TOKEN = secrets.token_urlsafe(32)
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def env(data_dir, **extra) -> dict:
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "TIDEGATE_DEBUG": "1",
+        "TIDEGATE_DATA_DIR": str(data_dir),
+        **extra,
+    }
+
+
+def production_env(data_dir, **extra) -> dict:
+    """Debug off, with real secrets, as in deploy/env.example."""
+    return env(
+        data_dir,
+        TIDEGATE_DEBUG="0",
+        TIDEGATE_SECRET_KEY=SECRET_KEY,
+        TIDEGATE_GATEWAY_TOKEN=GATEWAY_TOKEN,
+        **extra,
+    )
+
+
+def manage(environ, *args) -> subprocess.CompletedProcess:
+    # umask 022, the usual one: what the files get is then Tidegate's doing.
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        umask=0o022,
+    )
+
+
+def spawn(environ, log, *cmd) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, *cmd],
+        cwd=ROOT,
+        env=environ,
+        stdout=open(log, "wb"),  # noqa: SIM115 - closed with the process
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        umask=0o022,
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.mark.e2e
+def test_a_fresh_data_directory_and_its_secrets_are_private(tmp_path):
+    """Set up from nothing, the data directory is 0700, the database 0600 and the
+    gateway's TLS and test-key signing keys 0600: nobody else on the machine reads them."""
+    data = tmp_path / "var"
+    out = manage(env(data), "migrate", "--no-input", "-v", "0")
+    assert out.returncode == 0, out.stderr
+    assert mode(data) == 0o700
+    databases = sorted(p.name for p in data.iterdir() if p.name.startswith("db.sqlite3"))
+    assert databases and "db.sqlite3" in databases
+    for name in databases:  # the database and whichever side files SQLite left
+        assert mode(data / name) == 0o600, name
+
+    port, tls_port = free_port(), free_port()
+    gateway = spawn(
+        env(data), tmp_path / "gateway.log", "manage.py", "rungateway", "--port", str(port), "--tls-port", str(tls_port)
+    )
+    try:
+        # Both keys are made at start, each moved into place whole.
+        secrets_made = [data / "tls" / "gateway.key", data / "gateway" / "testkey-jwk.json"]
+        wait_until(lambda: all(p.exists() for p in secrets_made), 30, what="gateway keys")
+    finally:
+        stop(gateway)
+    assert mode(data / "tls" / "gateway.key") == 0o600
+    assert mode(data / "tls") == 0o700
+    assert mode(data / "gateway" / "testkey-jwk.json") == 0o600
+    assert mode(data) == 0o700
+
+
+def test_loose_modes_found_at_start_are_tightened_with_a_warning(tmp_path):
+    """A data directory copied in with 0755 and secrets with 0644 (an older version, a
+    backup restored) is tightened at the next start, and the log says what was found."""
+    data = tmp_path / "var"
+    assert manage(env(data), "migrate", "--no-input", "-v", "0").returncode == 0
+    (data / "tls").mkdir()
+    (data / "tls" / "gateway.key").write_text("-----BEGIN PRIVATE KEY-----\n")
+    os.chmod(data / "tls" / "gateway.key", 0o644)
+    os.chmod(data / "db.sqlite3", 0o644)
+    os.chmod(data, 0o755)
+
+    out = manage(env(data), "check")
+    assert out.returncode == 0, out.stderr
+    log = out.stderr
+    assert f"directory {data} was mode 0755" in log
+    assert f"database file {data / 'db.sqlite3'} was mode 0644" in log
+    assert f"secret file {data / 'tls' / 'gateway.key'} was mode 0644" in log
+    assert "WARNING" in log
+    assert mode(data) == 0o700
+    assert mode(data / "db.sqlite3") == 0o600
+    assert mode(data / "tls" / "gateway.key") == 0o600
+
+    # Once tight, nothing more to say.
+    again = manage(env(data), "check")
+    assert "was mode" not in again.stderr
