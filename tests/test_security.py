@@ -133,3 +133,40 @@ def test_loose_modes_found_at_start_are_tightened_with_a_warning(tmp_path):
     # Once tight, nothing more to say.
     again = manage(env(data), "check")
     assert "was mode" not in again.stderr
+
+
+@pytest.mark.django_db
+def test_the_live_console_may_connect_to_every_gateway_the_api_page_shows(client):
+    """connect-src lets the API page's console reach each environment's gateway URLs it
+    lists, not only the default one; only the sandboxed documentation frame may eval."""
+    from publisher import services
+    from publisher.models import Environment
+    from tests import factories
+
+    owner = factories.user("owner", roles=["creator", "publisher"])
+    api = factories.published_api(owner)
+    Environment.objects.create(name="Edge", display_name="Edge", vhost="edge.example.com", ws_port=9190, wss_port=9543)
+    services.api_revision_deploy(
+        api=api, revision=api.revisions.get(), environments=[{"name": "Edge"}], deployed_by=owner
+    )
+    client.force_login(owner)
+
+    def directives(response) -> dict[str, str]:
+        parts = (d.strip().split(" ", 1) for d in response.headers["Content-Security-Policy"].split(";"))
+        return {p[0]: p[1] if len(p) > 1 else "" for p in parts if p[0]}
+
+    page = directives(client.get(f"/devportal/apis/{api.id}"))
+    for origin in (
+        "ws://localhost:9090",
+        "wss://localhost:9095",
+        "ws://edge.example.com:9190",
+        "wss://edge.example.com:9543",
+    ):
+        assert origin in page["connect-src"].split(), page["connect-src"]
+    assert page["script-src"] == "'self'" and page["frame-ancestors"] == "'none'"
+
+    frame = client.get(f"/devportal/apis/{api.id}/documentation")
+    policy = directives(frame)
+    assert policy["sandbox"] == "allow-scripts" and policy["frame-ancestors"] == "'self'"
+    assert "'unsafe-eval'" in policy["script-src"] and "'unsafe-inline'" not in policy["script-src"]
+    assert frame.headers["X-Frame-Options"] == "SAMEORIGIN"

@@ -253,3 +253,32 @@ TIDEGATE = {
     # Publisher import by URL fetches from public addresses only, unless this is set.
     "IMPORT_URL_ALLOW_PRIVATE": env_bool("TIDEGATE_IMPORT_URL_ALLOW_PRIVATE", False),
 }
+
+# --- Transport security and Content-Security-Policy --------------------------------------
+from csp.constants import NONE, SELF  # noqa: E402
+
+# Content-Security-Policy on every page, debug or not (so the browser tests run under it).
+# Scripts and styles come from our own static files only (no inline scripts; JSON data
+# blocks are not scripts). The live console (Dev Portal, Try Out) opens WebSockets to the
+# gateway URLs the Dev Portal shows: those of the default environment are allowed here, from
+# the settings the Default environment is made from; the API page adds the URLs of each
+# environment it shows (devportal/views.py, portal/csp.py).
+MIDDLEWARE += ["csp.middleware.CSPMiddleware"]  # noqa: F405 - defined above
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # Pico's form controls draw their icons from data: SVG URLs in its stylesheet.
+        "img-src": [SELF, "data:"],
+        "connect-src": [
+            SELF,
+            f"ws://{TIDEGATE['GATEWAY_VHOST']}:{TIDEGATE['GATEWAY_WS_PORT']}",
+            f"wss://{TIDEGATE['GATEWAY_VHOST']}:{TIDEGATE['GATEWAY_WSS_PORT']}",
+        ],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
