@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 from tests.stack import ROOT, free_port, wait_until
 
@@ -133,6 +134,119 @@ def test_loose_modes_found_at_start_are_tightened_with_a_warning(tmp_path):
     # Once tight, nothing more to say.
     again = manage(env(data), "check")
     assert "was mode" not in again.stderr
+
+
+def test_check_deploy_is_clean_with_debug_off(tmp_path):
+    """`manage.py check --deploy` finds nothing to warn about with debug off and real
+    secrets, directly on TLS or behind a TLS-terminating proxy."""
+    for extra in ({}, {"TIDEGATE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}):
+        out = manage(production_env(tmp_path / "var", **extra), "check", "--deploy", "--fail-level", "WARNING")
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "no issues" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.fixture
+def production_portal(tmp_path):
+    """The portal under Daphne with debug off, behind a (pretend) TLS-terminating proxy
+    that sets X-Forwarded-Proto, with one user to sign in as."""
+    data = tmp_path / "var"
+    environ = production_env(data, TIDEGATE_PROXY_SSL_HEADER="X-Forwarded-Proto")
+    assert manage(environ, "migrate", "--no-input", "-v", "0").returncode == 0
+    created = manage(
+        {**environ, "DJANGO_SUPERUSER_PASSWORD": "A-long-enough-pass-42"},
+        "createsuperuser",
+        "--no-input",
+        "--username",
+        "ops",
+        "--email",
+        "ops@example.com",
+    )
+    assert created.returncode == 0, created.stderr
+    port = free_port()
+    portal = spawn(
+        environ, tmp_path / "portal.log", "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        # /healthz answers over plain HTTP: load balancers probe it there.
+        wait_until(lambda: requests.get(f"{url}/healthz", timeout=1).ok, 30, what="portal")
+        yield {"url": url, "port": port, "env": environ, "tmp": tmp_path}
+    finally:
+        stop(portal)
+
+
+@pytest.mark.e2e
+def test_production_portal_answers_with_hsts_secure_cookies_and_csp(production_portal):
+    url, port = production_portal["url"], production_portal["port"]
+    https = {"X-Forwarded-Proto": "https"}
+
+    # Over HTTPS (as the proxy tells): HSTS, the CSP, a Secure CSRF cookie.
+    page = requests.get(f"{url}/login/", headers=https, allow_redirects=False, timeout=10)
+    assert page.status_code == 200
+    assert page.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    policy = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "script-src 'self';" in policy and "object-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy and "base-uri 'self'" in policy
+    csrf_cookie = page.cookies.get("csrftoken")
+    assert csrf_cookie and next(c for c in page.cookies if c.name == "csrftoken").secure
+
+    # Signing in sets a Secure session cookie.
+    csrf_token = page.text.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    origin = f"https://127.0.0.1:{port}"
+    signed_in = requests.post(
+        f"{url}/login/",
+        data={"username": "ops", "password": "A-long-enough-pass-42", "csrfmiddlewaretoken": csrf_token},
+        headers={**https, "Origin": origin, "Referer": f"{origin}/login/", "Cookie": f"csrftoken={csrf_cookie}"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert signed_in.status_code == 302, signed_in.text[:500]
+    session = next(c for c in signed_in.cookies if c.name == "sessionid")
+    assert session.secure and session.has_nonstandard_attr("HttpOnly")
+
+
+@pytest.mark.e2e
+def test_production_portal_sends_browsers_to_https_and_serves_gateways_over_plain_http(production_portal):
+    """A browser on plain HTTP is sent to HTTPS; the gateway, which reaches the portal at
+    http://127.0.0.1 (TIDEGATE_PORTAL_URL), still pulls its snapshot and posts analytics."""
+    url, port, tmp = production_portal["url"], production_portal["port"], production_portal["tmp"]
+    plain = requests.get(f"{url}/login/", allow_redirects=False, timeout=10)
+    assert plain.status_code == 301
+    assert plain.headers["Location"] == f"https://127.0.0.1:{port}/login/"
+
+    auth = {"Authorization": f"Bearer {GATEWAY_TOKEN}"}
+    pulled = requests.get(f"{url}/internal/gateway/snapshot", headers=auth, allow_redirects=False, timeout=10)
+    assert pulled.status_code == 200 and pulled.json()["version"] >= 0
+    batch = {"gatewayId": "plain-http-gateway", "rows": []}
+    posted = requests.post(
+        f"{url}/internal/gateway/analytics", headers=auth, json=batch, allow_redirects=False, timeout=10
+    )
+    assert posted.status_code == 200 and posted.json() == {"rows": 0}, posted.text[:300]
+
+    gateway_port = free_port()
+    gateway = spawn(
+        {**production_portal["env"], "TIDEGATE_PORTAL_URL": url},
+        tmp / "gateway.log",
+        "manage.py",
+        "rungateway",
+        "--port",
+        str(gateway_port),
+        "--tls-port",
+        "0",
+    )
+    try:
+        health = wait_until(
+            lambda: (
+                (h := requests.get(f"http://127.0.0.1:{gateway_port}/health", timeout=1).json())["snapshotSource"]
+                == "portal"
+                and h
+            ),
+            30,
+            what="gateway synced from the portal",
+        )
+        assert health["controlPlaneReachable"] is True
+    finally:
+        stop(gateway)
 
 
 @pytest.mark.django_db
