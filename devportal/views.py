@@ -2,11 +2,13 @@
 
 import json
 
+from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from devportal import selectors, services
 from devportal.apis import gateway_urls
@@ -16,6 +18,7 @@ from keymanager.models import IssuedToken, KeyType
 from keymanager.scopes import ScopeRefused
 from keymanager.server import token_issue
 from keymanager.services import SUPPORTED_GRANTS, keys_generate, keys_remove, secret_regenerate, token_revoke
+from portal.csp import DOCUMENTATION_FRAME, allow_websockets
 from portal.errors import ApplicationError
 from portal.pages import run_service
 from publisher import asyncapi
@@ -62,7 +65,7 @@ def api_detail(request, api_id):
         elif request.POST.get("do") == "testkey":
             token = _test_key(request, tryout_app, key_type)
     urls = gateway_urls(api)
-    return render(
+    response = render(
         request,
         "devportal/api.html",
         {
@@ -81,6 +84,19 @@ def api_detail(request, api_id):
             "definition_json": json.dumps(api.definition),
         },
     )
+    # The live console connects to the gateway URLs shown (portal/csp.py).
+    return allow_websockets(response, [u for env in urls for u in env["URLs"].values()])
+
+
+@login_required
+@xframe_options_sameorigin
+@csp_replace(DOCUMENTATION_FRAME)
+def api_documentation(request, api_id):
+    """The AsyncAPI definition rendered, in a sandboxed frame of the API page (portal/csp.py)."""
+    api = selectors.catalog_get(api_id)
+    if api is None:
+        raise Http404
+    return render(request, "devportal/api_documentation.html", {"api": api})
 
 
 def _test_key(request, application_id, key_type=KeyType.PRODUCTION) -> str:

@@ -162,6 +162,16 @@ def test_analytics_page_shows_the_traffic(page, stack, chat, admin_http):
     shot(page, stack, "06-application-usage")
 
 
+def documentation_rendered(page):
+    """The API page's AsyncAPI documentation (in its sandboxed frame) shows the topics."""
+    frame = page.locator("#asyncapi-frame").element_handle().content_frame()
+    expect(frame.locator("asyncapi-component")).to_be_attached()
+    frame.wait_for_function(
+        "() => { const c = document.querySelector('asyncapi-component');"
+        " const root = c && (c.shadowRoot || c); return root && root.textContent.includes('/notifications'); }"
+    )
+
+
 def _signed_in(page, path):
     page.goto(path)
     if "/login/" in page.url:
@@ -263,11 +273,7 @@ def test_developer_signs_up_and_tries_an_api_from_the_browser(page, stack, admin
         page.get_by_role("button", name="Search").click()
         page.get_by_role("link", name="Portal", exact=True).click()
         page.get_by_role("link", name="Documentation").click()
-        expect(page.locator("asyncapi-component")).to_be_attached()
-        page.wait_for_function(
-            "() => { const c = document.querySelector('asyncapi-component');"
-            " const root = c && (c.shadowRoot || c); return root && root.textContent.includes('/notifications'); }"
-        )
+        documentation_rendered(page)
         shot(page, stack, "09-api-documentation")
 
         page.locator("header nav").get_by_role("link", name="Applications").click()
@@ -319,5 +325,97 @@ def test_developer_signs_up_and_tries_an_api_from_the_browser(page, stack, admin
         page.locator("#console-disconnect").click()
         expect(page.locator("#console-log .console-close")).to_contain_text("closed 1000")
         shot(page, stack, "12-live-console")
+    finally:
+        context.close()
+
+
+# Every CSP violation the page sees (securitypolicyviolation bubbles to the document, from a
+# shadow root too), kept where the test can read it; added before any page script runs.
+RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} in ${e.sourceFile}:${e.lineNumber}`);
+}, true);
+"""
+
+
+def test_every_page_runs_under_a_strict_content_security_policy(page, stack, chat):
+    """Each main page carries the strict policy (scripts from the portal only, no plugins,
+    no framing, forms and <base> to the portal) and works under it: no violation reported,
+    no script error; the charts draw, the AsyncAPI documentation renders and the live
+    console reaches the gateway."""
+    context = page.context.browser.new_context(base_url=stack.portal_url, viewport={"width": 1280, "height": 900})
+    context.add_init_script(RECORD_CSP_VIOLATIONS)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    console, errors = [], []
+    page.on("console", lambda m: console.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    api_id = chat["api"]["id"]
+
+    def visit(path, ready=None):
+        response = page.goto(path)
+        policy = response.headers.get("content-security-policy", "")
+        for directive in (
+            "default-src 'self'",
+            "script-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ):
+            assert directive in policy, f"{path}: {directive!r} missing from {policy!r}"
+        assert "unsafe-inline" not in policy.split("script-src", 1)[1].split(";", 1)[0], policy
+        if ready:
+            ready()
+        for frame in page.frames:
+            assert frame.evaluate("window.__cspViolations") == [], (path, frame.url)
+        assert console == [] and errors == [], (path, console, errors)
+
+    try:
+        visit("/login/")
+        visit("/signup/")
+        page.goto("/login/")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill("admin")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="APIs")).to_be_visible()
+        for path in (
+            "/publisher/",
+            "/publisher/apis/create",
+            "/publisher/apis/import",
+            f"/publisher/apis/{api_id}",
+            f"/publisher/apis/{api_id}/topics",
+            f"/publisher/apis/{api_id}/scopes",
+            f"/publisher/apis/{api_id}/endpoints",
+            f"/publisher/apis/{api_id}/plans",
+            f"/publisher/apis/{api_id}/definition",
+            f"/publisher/apis/{api_id}/subscriptions",
+            "/publisher/audit",
+            "/devportal/",
+            "/devportal/applications",
+        ):
+            visit(path)
+        visit(
+            f"/publisher/apis/{api_id}/analytics?range=1h",
+            lambda: page.wait_for_function("() => !!Chart.getChart(document.getElementById('frames-chart'))"),
+        )
+        shot(page, stack, "13-csp-analytics")
+        visit(f"/devportal/applications/{chat['app']['id']}")
+
+        def documentation_and_console():
+            page.locator("nav.tabs").get_by_role("link", name="Documentation").click()
+            documentation_rendered(page)
+            shot(page, stack, "14-csp-documentation")
+            page.locator("nav.tabs").get_by_role("link", name="Live console").click()
+            page.locator("#console-topic").select_option(label="/notifications (Default)")
+            page.locator("#console-token").fill(chat["app"]["token"])
+            page.locator("#console-connect").click()
+            expect(page.locator("#console-state")).to_have_text("open")
+            page.locator("#console-disconnect").click()
+            expect(page.locator("#console-log .console-close")).to_contain_text("closed 1000")
+            shot(page, stack, "15-csp-live-console")
+
+        visit(f"/devportal/apis/{api_id}", documentation_and_console)
     finally:
         context.close()

@@ -170,8 +170,11 @@ def test_application_page_plan_change_unsubscribe_and_delete(api, dev):
 
 
 def test_api_page_has_documentation_snippets_and_console(api, dev):
-    body = _web(dev).get(f"/devportal/apis/{api.id}").content.decode()
-    assert 'id="asyncapi-definition"' in body and "vendor/asyncapi/asyncapi-web-component.js" in body
+    web = _web(dev)
+    body = web.get(f"/devportal/apis/{api.id}").content.decode()
+    assert f'src="/devportal/apis/{api.id}/documentation" sandbox="allow-scripts"' in body
+    frame = web.get(f"/devportal/apis/{api.id}/documentation").content.decode()
+    assert 'id="asyncapi-definition"' in frame and "vendor/asyncapi/asyncapi-web-component.js" in frame
     assert 'id="console-topics"' in body and 'id="snippet-python"' in body
     assert "https://" not in body.split("<body")[1].replace("https://localhost", "")  # nothing from the internet
 

@@ -42,7 +42,8 @@ def secret(name: str, dev_default: str) -> str:
 
 
 DATA_DIR = Path(env("TIDEGATE_DATA_DIR", str(BASE_DIR / "var")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)  # the SQLite file and generated keys live here
+# The SQLite file and generated keys live here; made 0700 (its secrets 0600) at start by
+# portal/filemodes.py, from PortalConfig.ready().
 SECRET_KEY = secret("TIDEGATE_SECRET_KEY", "dev-only-insecure-secret-key-change-me")
 ALLOWED_HOSTS = (env("TIDEGATE_ALLOWED_HOSTS") or "127.0.0.1,localhost,[::1],testserver").split(",")
 
@@ -312,3 +313,54 @@ AXES_SENSITIVE_PARAMETERS = [
     "access_token",
     "code",
 ]
+
+# --- Transport security and Content-Security-Policy --------------------------------------
+# With debug off the portal is served over HTTPS, by itself or behind a TLS-terminating
+# proxy (docs/deploy.md, "Security settings").
+from csp.constants import NONE, SELF  # noqa: E402
+
+# The header a TLS-terminating proxy sets to "https" on every request it passed on over TLS,
+# e.g. X-Forwarded-Proto. Set only when the proxy overwrites that header: a client could
+# otherwise claim HTTPS for a plain request.
+_PROXY_SSL_HEADER = env("TIDEGATE_PROXY_SSL_HEADER") or ""
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+# Plain-HTTP requests are redirected to https://; off (0) when the proxy redirects itself.
+SECURE_SSL_REDIRECT = env_bool("TIDEGATE_SSL_REDIRECT", not DEBUG)
+# Never redirected: gateways pull their snapshot and post analytics to TIDEGATE_PORTAL_URL,
+# plain http://127.0.0.1:8000 on the portal's own host, and health checks probe /healthz.
+SECURE_REDIRECT_EXEMPT = [r"^internal/gateway/", r"^healthz$"]
+# Strict-Transport-Security on HTTPS responses: a year by default with debug off,
+# subdomains included, and consent to the browsers' preload list (which still needs a
+# submission from the apex domain to take effect).
+SECURE_HSTS_SECONDS = env_int("TIDEGATE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TIDEGATE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("TIDEGATE_HSTS_PRELOAD", True)
+# Session and CSRF cookies travel over HTTPS only.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("TIDEGATE_SECURE_COOKIES", not DEBUG)
+
+# Content-Security-Policy on every page, debug or not (so the browser tests run under it).
+# Scripts and styles come from our own static files only (no inline scripts; JSON data
+# blocks are not scripts). The live console (Dev Portal, Try Out) opens WebSockets to the
+# gateway URLs the Dev Portal shows: those of the default environment are allowed here, from
+# the settings the Default environment is made from; the API page adds the URLs of each
+# environment it shows (devportal/views.py, portal/csp.py).
+MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # Pico's form controls draw their icons from data: SVG URLs in its stylesheet.
+        "img-src": [SELF, "data:"],
+        "connect-src": [
+            SELF,
+            f"ws://{TIDEGATE['GATEWAY_VHOST']}:{TIDEGATE['GATEWAY_WS_PORT']}",
+            f"wss://{TIDEGATE['GATEWAY_VHOST']}:{TIDEGATE['GATEWAY_WSS_PORT']}",
+        ],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
