@@ -78,6 +78,7 @@ def api_detail(request, api_id):
             "commands": wscat_commands(api, urls, token),
             "console_topics": console_topics(api, urls),
             "definition_json": json.dumps(api.definition),
+            "docs_definition": asyncapi.without_unsafe_links(api.definition),
         },
     )
 

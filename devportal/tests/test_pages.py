@@ -33,6 +33,7 @@ def api(owner):
             "scopes": [{"name": "chat_read", "description": "Read", "bindings": []}],
         },
     )
+    factories.redeploy(api, owner)  # tokens get the scopes of the deployed revision
     api.refresh_from_db()
     return api
 
