@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 from gateway.backend import backend_url
 from gateway.routing import Match, RouteTable
 from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken
-from gateway_sync.snapshot import ApplicationConfig, Snapshot, SubscriptionConfig
+from gateway_sync.snapshot import ApplicationConfig, Snapshot, SubscriptionConfig, TopicConfig
 
 INTERNAL_KEY_HEADER = "internal-key"
 
@@ -187,12 +187,14 @@ def judge(
                 )
             if sub.status == "BLOCKED" or (sub.status == "PROD_ONLY_BLOCKED" and key_type == "PRODUCTION"):
                 return Refusal(403, "900908", "Resource forbidden", "The subscription to this API is blocked")
-        if topic.scopes and not (token.scopes & set(topic.scopes)):
+        needed = _scope_refusal(topic, token.scopes)
+        if needed:
             return Refusal(
                 403,
                 "900910",
                 "The access token does not allow you to access the requested resource",
-                f"User is NOT authorized to access the Resource: {topic.name}. Scope validation failed.",
+                f"User is NOT authorized to access the Resource: {topic.name}. Scope validation failed: "
+                f"the topic needs {needed}.",
             )
 
     endpoint = api.sandbox_endpoint if key_type == "SANDBOX" else api.production_endpoint
@@ -204,6 +206,20 @@ def judge(
             f"{key_type.title()} key offered to an API with no {key_type.lower()} endpoint",
         )
     return Admission(match, endpoint, query, key_type, token, app, sub, strip)
+
+
+def _scope_refusal(topic: TopicConfig, held: frozenset[str]) -> str:
+    """What ``topic`` needs, publish's scopes first, when the token's scopes fall short;
+    empty when they suffice. One handshake opens both operations, so each operation that
+    lists scopes needs one of its scopes."""
+    listed = [
+        (verb, scopes)
+        for verb, scopes in (("publish", topic.publish_scopes), ("subscribe", topic.subscribe_scopes))
+        if scopes
+    ]
+    if all(held & set(scopes) for _, scopes in listed):
+        return ""
+    return " and ".join(f"one of {', '.join(scopes)} ({verb})" for verb, scopes in listed)
 
 
 def _self_contained(claims: dict, api, key_type: str) -> tuple[ApplicationConfig, SubscriptionConfig | None]:

@@ -49,7 +49,7 @@ API = ApiConfig(
     sandbox_endpoint="",
     topics=(
         TopicConfig(name="/notifications", uri_mapping="/notifications"),
-        TopicConfig(name="/admin", scopes=("admin", "ops")),
+        TopicConfig(name="/admin", publish_scopes=("admin", "ops")),
         TopicConfig(name="/public", secured=False),
     ),
 )
@@ -310,7 +310,7 @@ def test_changes_close_open_connections_with_the_briefs_codes(change, code):
     elif change == "undeployed":
         st = State.build(Snapshot(**{**st.snapshot.__dict__, "apis": ()}))
     elif change == "scope-added":
-        topics = (TopicConfig(name="/notifications", scopes=("admin",)),)
+        topics = (TopicConfig(name="/notifications", publish_scopes=("admin",)),)
         st = state(api=ApiConfig(**{**API.__dict__, "topics": topics}))
     verdict = rejudge(st, "/chat/1.0.0/notifications", "", tok, "api-1", "app1", now=now)
     assert verdict is not None and verdict[0] == code
