@@ -252,9 +252,23 @@ def _self_contained(claims: dict, api, key_type: str) -> tuple[ApplicationConfig
     return app, sub
 
 
+MAX_CLOSE_REASON = 123  # bytes of UTF-8 a close frame's reason may hold (RFC 6455 5.5)
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to what a close frame can carry, on a character boundary: a longer
+    reason makes the server drop the connection without any close frame."""
+    return text.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
+
+
 def close_code_for(state: State, refusal: Refusal, api_id: str, app_id: str | None) -> tuple[int, str]:
     """The close code (brief section 4, live enforcement) for an open connection that its
-    re-judgement now refuses."""
+    re-judgement now refuses, with a reason a close frame can carry."""
+    code, reason = _close_code_for(state, refusal, api_id, app_id)
+    return code, close_reason(reason)
+
+
+def _close_code_for(state: State, refusal: Refusal, api_id: str, app_id: str | None) -> tuple[int, str]:
     if refusal.status == 404:
         deployed = any(a.id == api_id for a in state.snapshot.apis)
         return (1008, "Topic no longer available") if deployed else (1001, "API undeployed")
@@ -268,7 +282,9 @@ def close_code_for(state: State, refusal: Refusal, api_id: str, app_id: str | No
         return 4001, refusal.description
     if refusal.code == "900908":
         return 4002, refusal.description
-    return 1008, refusal.description  # scope or security change
+    if refusal.code == "900910":
+        return 1008, "Scope validation failed: the token lacks a scope the topic now needs"
+    return 1008, refusal.description  # security change
 
 
 def rejudge(
