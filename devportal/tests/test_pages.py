@@ -183,3 +183,23 @@ def test_message_example_prefers_the_message_example_then_the_schema():
     doc["channels"]["/x"] = {"publish": {"message": {"payload": {"type": "string", "example": "ping"}}}}
     assert asyncapi.message_example(doc, "/x") == "ping"
     assert asyncapi.message_example(doc, "/missing") == ""
+
+
+def test_api_page_never_renders_a_stored_link_that_is_not_http(api, dev):
+    # A definition stored before such links were refused at import.
+    definition = {
+        **api.definition,
+        "externalDocs": {"url": "javascript:alert(document.cookie)"},
+        "info": {
+            **api.definition["info"],
+            "termsOfService": "JAVASCRIPT:alert(1)",
+            "contact": {"url": "https://ok.example"},
+        },
+        "tags": [{"name": "chat", "externalDocs": {"url": "data:text/html,<script>x</script>"}}],
+    }
+    type(api).objects.filter(pk=api.pk).update(definition=definition)
+    body = _web(dev).get(f"/devportal/apis/{api.id}").content.decode()
+    assert 'id="asyncapi-definition"' in body
+    lowered = body.lower()
+    assert "javascript:" not in lowered and "data:text/html" not in lowered
+    assert "https://ok.example" in body  # http(s) links stay
