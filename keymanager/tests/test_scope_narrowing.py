@@ -95,7 +95,7 @@ def test_one_providers_apis_binding_a_scope_differently_grant_it_strictly(owner,
 
 
 def test_an_apim_scope_in_a_stored_definition_is_never_granted(owner, dev):
-    # A revision deployed before definitions were checked, declaring apim:admin unbound.
+    # A definition stored and deployed before definitions were checked, declaring apim:admin unbound.
     api = factories.published_api(owner, context="/old")
     revision = ApiRevision.objects.get(api=api)
     snapshot = revision.snapshot
@@ -103,5 +103,6 @@ def test_an_apim_scope_in_a_stored_definition_is_never_granted(owner, dev):
         "apim:admin": "Stored before the fix"
     }
     ApiRevision.objects.filter(pk=revision.pk).update(snapshot=snapshot)
+    type(api).objects.filter(pk=api.pk).update(definition=snapshot["definition"])
     auth = _keys(dev, api)
     assert _granted(auth, grant_type="client_credentials", scope="apim:admin apim:subscribe") == "apim:subscribe"
