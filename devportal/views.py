@@ -1,7 +1,5 @@
 """Dev Portal pages: catalog, API page with subscribe and Try Out, applications and keys."""
 
-import json
-
 from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET
 
 from devportal import selectors, services
 from devportal.apis import gateway_urls
@@ -81,7 +80,6 @@ def api_detail(request, api_id):
             "token": token,
             "commands": wscat_commands(api, urls, token),
             "console_topics": console_topics(api, urls),
-            "definition_json": json.dumps(api.definition),
         },
     )
     # The live console connects to the gateway URLs shown (portal/csp.py).
@@ -89,6 +87,7 @@ def api_detail(request, api_id):
 
 
 @login_required
+@require_GET
 @xframe_options_sameorigin
 @csp_replace(DOCUMENTATION_FRAME)
 def api_documentation(request, api_id):
@@ -96,7 +95,12 @@ def api_documentation(request, api_id):
     api = selectors.catalog_get(api_id)
     if api is None:
         raise Http404
-    return render(request, "devportal/api_documentation.html", {"api": api})
+    # Only http(s) links: a definition stored before they were checked may hold others.
+    return render(
+        request,
+        "devportal/api_documentation.html",
+        {"api": api, "docs_definition": asyncapi.without_unsafe_links(api.definition)},
+    )
 
 
 def _test_key(request, application_id, key_type=KeyType.PRODUCTION) -> str:

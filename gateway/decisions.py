@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 from gateway.backend import backend_url
 from gateway.routing import Match, RouteTable, UnsafePath, request_path, unsafe_param
 from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken
-from gateway_sync.snapshot import ApplicationConfig, Snapshot, SubscriptionConfig
+from gateway_sync.snapshot import ApplicationConfig, Snapshot, SubscriptionConfig, TopicConfig
 
 INTERNAL_KEY_HEADER = "internal-key"
 
@@ -202,12 +202,14 @@ def judge(
                 )
             if sub.status == "BLOCKED" or (sub.status == "PROD_ONLY_BLOCKED" and key_type == "PRODUCTION"):
                 return Refusal(403, "900908", "Resource forbidden", "The subscription to this API is blocked")
-        if topic.scopes and not (token.scopes & set(topic.scopes)):
+        needed = _scope_refusal(topic, token.scopes)
+        if needed:
             return Refusal(
                 403,
                 "900910",
                 "The access token does not allow you to access the requested resource",
-                f"User is NOT authorized to access the Resource: {topic.name}. Scope validation failed.",
+                f"User is NOT authorized to access the Resource: {topic.name}. Scope validation failed: "
+                f"the topic needs {needed}.",
             )
 
     endpoint = api.sandbox_endpoint if key_type == "SANDBOX" else api.production_endpoint
@@ -219,6 +221,20 @@ def judge(
             f"{key_type.title()} key offered to an API with no {key_type.lower()} endpoint",
         )
     return Admission(match, endpoint, query, key_type, token, app, sub, strip, path)
+
+
+def _scope_refusal(topic: TopicConfig, held: frozenset[str]) -> str:
+    """What ``topic`` needs, publish's scopes first, when the token's scopes fall short;
+    empty when they suffice. One handshake opens both operations, so each operation that
+    lists scopes needs one of its scopes."""
+    listed = [
+        (verb, scopes)
+        for verb, scopes in (("publish", topic.publish_scopes), ("subscribe", topic.subscribe_scopes))
+        if scopes
+    ]
+    if all(held & set(scopes) for _, scopes in listed):
+        return ""
+    return " and ".join(f"one of {', '.join(scopes)} ({verb})" for verb, scopes in listed)
 
 
 def _self_contained(claims: dict, api, key_type: str) -> tuple[ApplicationConfig, SubscriptionConfig | None]:
@@ -251,9 +267,23 @@ def _self_contained(claims: dict, api, key_type: str) -> tuple[ApplicationConfig
     return app, sub
 
 
+MAX_CLOSE_REASON = 123  # bytes of UTF-8 a close frame's reason may hold (RFC 6455 5.5)
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to what a close frame can carry, on a character boundary: a longer
+    reason makes the server drop the connection without any close frame."""
+    return text.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
+
+
 def close_code_for(state: State, refusal: Refusal, api_id: str, app_id: str | None) -> tuple[int, str]:
     """The close code (brief section 4, live enforcement) for an open connection that its
-    re-judgement now refuses."""
+    re-judgement now refuses, with a reason a close frame can carry."""
+    code, reason = _close_code_for(state, refusal, api_id, app_id)
+    return code, close_reason(reason)
+
+
+def _close_code_for(state: State, refusal: Refusal, api_id: str, app_id: str | None) -> tuple[int, str]:
     if refusal.status == 404:
         deployed = any(a.id == api_id for a in state.snapshot.apis)
         return (1008, "Topic no longer available") if deployed else (1001, "API undeployed")
@@ -267,7 +297,9 @@ def close_code_for(state: State, refusal: Refusal, api_id: str, app_id: str | No
         return 4001, refusal.description
     if refusal.code == "900908":
         return 4002, refusal.description
-    return 1008, refusal.description  # scope or security change
+    if refusal.code == "900910":
+        return 1008, "Scope validation failed: the token lacks a scope the topic now needs"
+    return 1008, refusal.description  # security change
 
 
 def rejudge(

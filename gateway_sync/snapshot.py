@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 2
+# 3: a topic's scopes per operation (publish_scopes, subscribe_scopes), both enforced.
+SCHEMA_VERSION = 3
 # Where gateways pull the snapshot from the portal, and the ETag a version goes by there.
 SNAPSHOT_PATH = "/internal/gateway/snapshot"
 
@@ -21,8 +22,12 @@ def snapshot_etag(version: int) -> str:
 
 @dataclass(frozen=True)
 class TopicConfig:
+    """One topic. A handshake opens both of its operations, so a token needs one scope of
+    each operation that lists scopes: ``publish_scopes`` and ``subscribe_scopes``."""
+
     name: str
-    scopes: tuple[str, ...] = ()
+    publish_scopes: tuple[str, ...] = ()
+    subscribe_scopes: tuple[str, ...] = ()
     uri_mapping: str = ""
     secured: bool = True
 
@@ -127,10 +132,7 @@ def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
     return Snapshot(
         version=int(data["version"]),
         environments=tuple(data["environments"]),
-        apis=tuple(
-            ApiConfig(**{**a, "topics": tuple(TopicConfig(**{**t, "scopes": tuple(t["scopes"])}) for t in a["topics"])})
-            for a in data["apis"]
-        ),
+        apis=tuple(ApiConfig(**{**a, "topics": tuple(_topic_from_dict(t) for t in a["topics"])}) for a in data["apis"]),
         applications={
             key: ApplicationConfig(
                 **{**app, "subscriptions": tuple(SubscriptionConfig(**s) for s in app["subscriptions"])}
@@ -145,12 +147,28 @@ def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
     )
 
 
+def _topic_from_dict(data: dict[str, Any]) -> TopicConfig:
+    return TopicConfig(
+        **{
+            **data,
+            "publish_scopes": tuple(data["publish_scopes"]),
+            "subscribe_scopes": tuple(data["subscribe_scopes"]),
+        }
+    )
+
+
 def topic_configs(definition: dict[str, Any]) -> tuple[TopicConfig, ...]:
     """What the gateway enforces of an AsyncAPI document's channels."""
     from publisher import asyncapi
 
     return tuple(
-        TopicConfig(name=t.name, scopes=t.scopes, uri_mapping=t.uri_mapping, secured=t.secured)
+        TopicConfig(
+            name=t.name,
+            publish_scopes=t.publish_scopes,
+            subscribe_scopes=t.subscribe_scopes,
+            uri_mapping=t.uri_mapping,
+            secured=t.secured,
+        )
         for t in asyncapi.topics(definition)
     )
 

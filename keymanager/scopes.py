@@ -1,10 +1,16 @@
 """Which of the scopes a client asks for it gets (RFC 6749 section 3.3).
 
 A scope is granted when it is known and the token's subject may hold it:
-- API scopes: declared by an API the application subscribes to; with role bindings
-  (``x-scopes-bindings``) only a subject holding one of those roles gets it, without
-  bindings anyone does.
-- WSO2's ``apim:*`` scopes for the REST APIs, by role (table below).
+- API scopes: declared by the DEPLOYED revision of an API the application subscribes to
+  (never the working copy, which nobody has reviewed into a gateway yet); with role
+  bindings (``x-scopes-bindings``) only a subject holding one of those roles gets it,
+  without bindings anyone does. Strict when several deployed revisions declare one scope
+  (one API in several environments, or several APIs of one provider; scope names are
+  otherwise owned by one provider, see ``publisher.services``): every one of them must
+  allow the subject, whether the application subscribes to it or not, since a later
+  subscription would let the token in there too.
+- WSO2's ``apim:*`` scopes for the REST APIs, by role (table below), and only so: an API
+  definition cannot declare them.
 Anything else is left out. When some scopes were asked for and none can be granted, the
 request fails with ``invalid_scope``; otherwise the granted subset is issued and named in
 the response's ``scope``.
@@ -59,16 +65,42 @@ def _role(name: str) -> str:
     return ANYONE if name in _EVERYONE else name.removeprefix("internal/")
 
 
-def api_scope_roles(application) -> dict[str, set[str]]:
-    """Scope name -> roles allowed (ANYONE when unbound), over the application's subscribed APIs."""
-    out: dict[str, set[str]] = {}
-    for sub in application.subscriptions.select_related("api"):
-        doc = sub.api.definition
-        bindings = asyncapi.implicit_flow(doc).get("x-scopes-bindings") or {}
-        for name in asyncapi.declared_scopes(doc):
-            roles = {_role(r) for r in str(bindings.get(name, "")).split(",") if r.strip()}
-            out.setdefault(name, set()).update(roles or {ANYONE})
+def definition_scope_roles(definition) -> dict[str, set[str]]:
+    """Scope name -> roles allowed (ANYONE when unbound), as one definition declares them;
+    ``apim:*`` names are left out (they are the portal's)."""
+    if not isinstance(definition, dict):
+        return {}
+    bindings = asyncapi.implicit_flow(definition).get("x-scopes-bindings")
+    bindings = bindings if isinstance(bindings, dict) else {}
+    out = {}
+    for name in asyncapi.declared_scopes(definition):
+        if asyncapi.is_reserved_scope(name):
+            continue
+        roles = {_role(r) for r in str(bindings.get(name, "")).split(",") if r.strip()}
+        out[name] = roles or {ANYONE}
     return out
+
+
+def api_scope_roles(application) -> dict[str, list[set[str]]]:
+    """Scope name -> the roles each deployed revision declaring it allows, for the scopes the
+    deployed revisions of the application's subscribed APIs declare. A subject may hold a
+    scope when it holds a role of every one of these sets."""
+    from publisher.models import Deployment
+
+    subscribed = set(application.subscriptions.values_list("api_id", flat=True))
+    offered: set[str] = set()
+    allowed: dict[str, list[set[str]]] = {}
+    seen = set()
+    for api_id, revision_id, snapshot in Deployment.objects.values_list("api_id", "revision_id", "revision__snapshot"):
+        if revision_id in seen:  # one revision in several environments
+            continue
+        seen.add(revision_id)
+        declared = definition_scope_roles((snapshot or {}).get("definition"))
+        if api_id in subscribed:
+            offered.update(declared)
+        for name, roles in declared.items():
+            allowed.setdefault(name, []).append(roles)
+    return {name: allowed[name] for name in offered}
 
 
 def narrow(*, application, subject, requested: str) -> str:
@@ -79,8 +111,8 @@ def narrow(*, application, subject, requested: str) -> str:
     held = roles_of(subject) | {ANYONE}
     known = api_scope_roles(application)
     for name, roles in APIM_SCOPES.items():
-        known.setdefault(name, set()).update(roles)
-    granted = [s for s in wanted if known.get(s, set()) & held]
+        known[name] = [set(roles)]
+    granted = [s for s in wanted if s in known and all(roles & held for roles in known[s])]
     if not granted:
         raise ScopeRefused(f"None of the requested scopes can be granted: {' '.join(wanted)}")
     return " ".join(granted)

@@ -63,14 +63,22 @@ class Operation:
 
 @dataclass(frozen=True)
 class Topic:
-    """What the gateway enforces for one channel: publish's settings win over subscribe's."""
+    """What the gateway enforces for one channel. Both verbs arrive as the same GET
+    handshake, so a connection needs the scopes of every operation the channel offers (one
+    of each operation's list); the URL mapping and security are publish's when it has one."""
 
     name: str
     verbs: tuple[str, ...]
-    scopes: tuple[str, ...]
+    publish_scopes: tuple[str, ...]
+    subscribe_scopes: tuple[str, ...]
     uri_mapping: str
     secured: bool
     parameters: tuple[str, ...] = field(default=())
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """Every scope named on the topic, publish's first (for display)."""
+        return tuple(dict.fromkeys((*self.publish_scopes, *self.subscribe_scopes)))
 
 
 # ---------------------------------------------------------------- parsing
@@ -200,9 +208,99 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
     return f"{where}: {best.message}"
 
 
-def _extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[DefinitionError]:
+RESERVED_SCOPE_PREFIX = "apim:"
+_SCOPES_POINTER = ("components", "securitySchemes", "oauth2", "flows", "implicit", "scopes")
+
+
+def is_reserved_scope(name: str) -> bool:
+    """``apim:*`` scopes guard the portal's own REST APIs: granted by role, never by an API."""
+    return str(name).strip().lower().startswith(RESERVED_SCOPE_PREFIX)
+
+
+_HTTP_URL_RE = re.compile(r"^https?://[^/?#\s]+", re.IGNORECASE)
+
+
+def is_http_url(value: Any) -> bool:
+    """An absolute http(s) URL with a host, with nothing a browser would read otherwise
+    (whitespace or control characters, which browsers strip before reading the scheme)."""
+    return (
+        isinstance(value, str)
+        and _HTTP_URL_RE.match(value) is not None
+        and not any(ord(c) < 0x21 or 0x7F <= ord(c) < 0xA0 for c in value)
+    )
+
+
+def link_fields(doc: Any, path: tuple = ()):
+    """Every (path, value) of a URL a documentation page shows as a link: ``externalDocs.url``
+    wherever it stands, ``info.contact.url``, ``info.license.url``, ``info.termsOfService``."""
+    if isinstance(doc, dict):
+        info = doc.get("info") if not path else None
+        if isinstance(info, dict):
+            for key in ("contact", "license"):
+                if isinstance(info.get(key), dict) and "url" in info[key]:
+                    yield ("info", key, "url"), info[key]["url"]
+            if "termsOfService" in info:
+                yield ("info", "termsOfService"), info["termsOfService"]
+        for key, value in doc.items():
+            if key == "externalDocs" and isinstance(value, dict) and "url" in value:
+                yield (*path, key, "url"), value["url"]
+            yield from link_fields(value, (*path, key))
+    elif isinstance(doc, list):
+        for i, item in enumerate(doc):
+            yield from link_fields(item, (*path, i))
+
+
+def without_unsafe_links(doc: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``doc`` with every link (see :func:`link_fields`) that is not http(s) taken
+    out: for pages showing a definition stored before such links were refused."""
+    doc = json.loads(json.dumps(doc))
+    for path, value in list(link_fields(doc)):
+        if is_http_url(value):
+            continue
+        if len(path) >= 2 and path[-2] == "externalDocs":
+            path = path[:-1]  # the whole externalDocs object: its url is required
+        parent: Any = doc
+        for part in path[:-1]:
+            if isinstance(parent, dict):
+                parent = parent.get(part)
+            elif isinstance(parent, list) and isinstance(part, int) and part < len(parent):
+                parent = parent[part]
+            else:
+                parent = None
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
+    return doc
+
+
+def _link_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[DefinitionError]:
     errors = []
+    for path, value in link_fields(doc):
+        if not is_http_url(value):
+            pointer = _pointer(path)
+            errors.append(
+                DefinitionError(
+                    f"{pointer}: links must be http:// or https:// URLs (got {str(value)[:80]!r})",
+                    pointer,
+                    parsed.line_of(pointer),
+                )
+            )
+    return errors
+
+
+def _extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[DefinitionError]:
+    errors = _link_errors(doc, parsed)
     declared = set(declared_scopes(doc))
+    for name in declared:
+        if is_reserved_scope(name):
+            pointer = _pointer((*_SCOPES_POINTER, name))
+            errors.append(
+                DefinitionError(
+                    f"Scope '{name}' is reserved: apim: scopes belong to the portal's REST APIs "
+                    "and cannot be declared by an API",
+                    pointer,
+                    parsed.line_of(pointer),
+                )
+            )
     for name, channel in (doc.get("channels") or {}).items():
         if not name.startswith("/"):
             pointer = _pointer(("channels", name))
@@ -290,8 +388,9 @@ def operations(doc: dict[str, Any]) -> list[Operation]:
 
 
 def topics(doc: dict[str, Any]) -> list[Topic]:
-    """One entry per channel with at least one operation; publish's extensions take priority
-    because both verbs arrive at the gateway as the same GET handshake."""
+    """One entry per channel with at least one operation. Both verbs arrive at the gateway as
+    the same GET handshake: the scopes of each operation are required (publish's and
+    subscribe's), the URL mapping and security are publish's when the channel has both."""
     by_target: dict[str, list[Operation]] = {}
     for op in operations(doc):
         by_target.setdefault(op.target, []).append(op)
@@ -299,11 +398,13 @@ def topics(doc: dict[str, Any]) -> list[Topic]:
     for target, ops in by_target.items():
         ops.sort(key=lambda o: o.verb != "PUBLISH")
         lead = ops[0]
+        scopes = {o.verb: o.scopes for o in ops}
         out.append(
             Topic(
                 name=target,
                 verbs=tuple(o.verb for o in ops),
-                scopes=lead.scopes,
+                publish_scopes=scopes.get("PUBLISH", ()),
+                subscribe_scopes=scopes.get("SUBSCRIBE", ()),
                 uri_mapping=lead.uri_mapping,
                 secured=lead.auth_type != "None",
                 parameters=tuple(_params(target)),
@@ -469,6 +570,10 @@ def design_errors(
         if not isinstance(name, str) or not _SCOPE_NAME_RE.match(name):
             errors.append(
                 DefinitionError(f"scope name {name!r}: letters, digits and _ : - . only", f"/scopes/{i}/name")
+            )
+        elif is_reserved_scope(name):
+            errors.append(
+                DefinitionError(f"scope {name!r}: apim: scopes are reserved for the portal", f"/scopes/{i}/name")
             )
         elif name in names:
             errors.append(DefinitionError(f"scope {name!r} is listed twice", f"/scopes/{i}/name"))

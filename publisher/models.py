@@ -27,7 +27,9 @@ class Api(models.Model):
     description = models.TextField(blank=True)
     tags = models.JSONField(default=list, blank=True, help_text="Lower-case words developers search by")
     provider = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="apis")
-    lifecycle_status = models.CharField(max_length=16, choices=LifecycleStatus.choices, default=LifecycleStatus.CREATED.value)
+    lifecycle_status = models.CharField(
+        max_length=16, choices=LifecycleStatus.choices, default=LifecycleStatus.CREATED.value
+    )
     production_endpoint = models.CharField(max_length=2000)
     sandbox_endpoint = models.CharField(max_length=2000, blank=True)
     policies = models.JSONField(default=list, help_text="Business plans (subscription policies) offered")

@@ -108,6 +108,47 @@ def _validate_api_fields(
     return errors
 
 
+def _scope_owner_errors(definition: dict[str, Any] | None, *, provider, api: Api | None = None) -> list[dict[str, str]]:
+    """The scopes ``definition`` declares that an API of another provider declares already,
+    in its working copy or one of its revisions: a scope name belongs to the provider who
+    declared it first, so nobody can widen who holds it (keymanager.scopes)."""
+    declared = set(asyncapi.declared_scopes(definition or {}))
+    if not declared:
+        return []
+    owners: dict[str, Api] = {}
+    others = Api.objects.exclude(provider=provider).select_related("provider")
+    if api is not None:
+        others = others.exclude(pk=api.pk)
+    for other in others.order_by("created_time"):
+        for name in declared & set(asyncapi.declared_scopes(other.definition)) - owners.keys():
+            owners[name] = other
+    if declared - owners.keys():
+        revisions = (
+            ApiRevision.objects.filter(api__in=others.values("pk"))
+            .select_related("api__provider")
+            .order_by("created_time")
+        )
+        for rev in revisions:
+            found = set(asyncapi.declared_scopes((rev.snapshot or {}).get("definition") or {}))
+            for name in declared & found - owners.keys():
+                owners[name] = rev.api
+    return [
+        {
+            "message": f"Scope '{name}' belongs to the API {owner.name} {owner.version} "
+            f"(context {owner.context}) of provider {owner.provider.get_username()}: choose another scope name",
+            "pointer": "/components/securitySchemes/oauth2/flows/implicit/scopes/"
+            + name.replace("~", "~0").replace("/", "~1"),
+        }
+        for name, owner in sorted(owners.items())
+    ]
+
+
+def _check_scope_owners(definition: dict[str, Any] | None, *, provider, api: Api | None = None) -> None:
+    errors = _scope_owner_errors(definition, provider=provider, api=api)
+    if errors:
+        raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
+
+
 @transaction.atomic
 def api_create(
     *,
@@ -143,6 +184,7 @@ def api_create(
         raise Conflict(f"An API with context {context} and version {version} already exists")
     if definition is None:
         definition = asyncapi.blank_definition(name=name, version=version, endpoint=production_endpoint)
+    _check_scope_owners(definition, provider=provider)
     definition = asyncapi.with_servers(definition, production=production_endpoint, sandbox=sandbox_endpoint)
     try:
         with transaction.atomic():
@@ -375,6 +417,7 @@ def api_definition_update(*, api: Api, document: str | bytes, user, if_match: st
         raise ValidationFailed(
             "The AsyncAPI definition is invalid", details=[e.as_dict() for e in exc.errors]
         ) from None
+    _check_scope_owners(definition, provider=api.provider, api=api)
     api.definition = asyncapi.with_servers(definition, production=api.production_endpoint, sandbox=api.sandbox_endpoint)
     api.save(update_fields=["definition", "last_updated_time"])
     audit_record(
@@ -494,6 +537,8 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     if operations is not None or scopes is not None or secured is not None:
         definition = asyncapi.with_design(definition, operations=operations, scopes=scopes, secured=secured)
         definition = _definition_or_errors(definition, operations=operations, scopes=scopes)
+    if scopes is not None:
+        _check_scope_owners(definition, provider=api.provider, api=api)
 
     before = api_dto(api)
     api.name = name
@@ -518,6 +563,7 @@ def api_revision_restore(*, api: Api, revision: ApiRevision, user) -> Api:
         raise NotFound("No such revision of this API")
     api = Api.objects.select_for_update().get(pk=api.pk)
     snap = revision.snapshot
+    _check_scope_owners(snap.get("definition"), provider=api.provider, api=api)
     production, sandbox = endpoint_urls(snap.get("endpointConfig"))
     api.name = snap.get("name", api.name)
     api.description = snap.get("description", api.description) or ""

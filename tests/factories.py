@@ -50,6 +50,13 @@ def api(provider, *, context="/chat", version="1.0.0", endpoint="ws://127.0.0.1:
     )
 
 
+def redeploy(api, user, environment="Default"):
+    """A revision of ``api``'s working copy, deployed: what tokens and gateways go by."""
+    rev = services.api_revision_create(api=api, created_by=user)
+    services.api_revision_deploy(api=api, revision=rev, environments=[{"name": environment}], deployed_by=user)
+    return rev
+
+
 def published_api(provider, **kwargs):
     a = api(provider, **kwargs)
     rev = services.api_revision_create(api=a, created_by=provider)

@@ -216,6 +216,8 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("devportal/", "GET"):                                        row(302, 200, 200, 200, 200, 200),
     ("devportal/", "POST"):                                       row(302, 200, 200, 200, 200, 200),
     ("devportal/apis/<str:api_id>", "GET"):                       row(302, 200, 200, 200, 200, 200),
+    # The AsyncAPI documentation, framed by the API page.
+    ("devportal/apis/<str:api_id>/documentation", "GET"):         row(302, 200, 200, 200, 200, 200),
     # POST: subscribe the developer's DefaultApplication; not one of the others' to choose.
     ("devportal/apis/<str:api_id>", "POST"):                      row(302, 302, R200, R200, R200, R200),
     ("devportal/applications", "GET"):                            row(302, 200, 200, 200, 200, 200),
@@ -671,7 +673,13 @@ def test_rest_reads_answer_a_signed_in_session_as_they_answer_basic(world):
 
 
 @pytest.mark.parametrize(
-    "route", [DEV + "apis/<str:api_id>", DEV + "apis/<str:api_id>/topics", "devportal/apis/<str:api_id>"]
+    "route",
+    [
+        DEV + "apis/<str:api_id>",
+        DEV + "apis/<str:api_id>/topics",
+        "devportal/apis/<str:api_id>",
+        "devportal/apis/<str:api_id>/documentation",
+    ],
 )
 def test_dev_portal_hides_an_api_that_is_not_published(world, route):
     """The matrix's API is published; the creator's draft is nobody's business in the Dev Portal."""

@@ -33,6 +33,7 @@ def api(owner):
             "scopes": [{"name": "chat_read", "description": "Read", "bindings": []}],
         },
     )
+    factories.redeploy(api, owner)  # tokens get the scopes of the deployed revision
     api.refresh_from_db()
     return api
 
@@ -206,3 +207,23 @@ def test_application_page_refuses_to_unsubscribe_a_blocked_subscription(api, dev
     )
     assert "already subscribed" in resp.content.decode()
     assert list(Subscription.objects.filter(application=app, api=api).values_list("status", flat=True)) == ["BLOCKED"]
+
+
+def test_api_page_never_renders_a_stored_link_that_is_not_http(api, dev):
+    # A definition stored before such links were refused at import.
+    definition = {
+        **api.definition,
+        "externalDocs": {"url": "javascript:alert(document.cookie)"},
+        "info": {
+            **api.definition["info"],
+            "termsOfService": "JAVASCRIPT:alert(1)",
+            "contact": {"url": "https://ok.example"},
+        },
+        "tags": [{"name": "chat", "externalDocs": {"url": "data:text/html,<script>x</script>"}}],
+    }
+    type(api).objects.filter(pk=api.pk).update(definition=definition)
+    body = _web(dev).get(f"/devportal/apis/{api.id}/documentation").content.decode()
+    assert 'id="asyncapi-definition"' in body
+    lowered = body.lower()
+    assert "javascript:" not in lowered and "data:text/html" not in lowered
+    assert "https://ok.example" in body  # http(s) links stay

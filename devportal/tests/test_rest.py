@@ -50,6 +50,7 @@ def test_subscribe_generate_keys_and_token(client, owner, dev):
     api = factories.published_api(owner)
     scope = {"name": "chat_admin", "description": "Administer", "bindings": ["admin"]}
     publisher_services.api_update(api=api, user=owner, changes={"scopes": [scope]})
+    factories.redeploy(api, owner)  # tokens get the scopes of the deployed revision
     app = client.post(f"{BASE}/applications", {"name": "Chatter", "throttlingPolicy": "10PerMin"}, format="json").json()
     sub = client.post(
         f"{BASE}/subscriptions",

@@ -49,7 +49,7 @@ API = ApiConfig(
     sandbox_endpoint="",
     topics=(
         TopicConfig(name="/notifications", uri_mapping="/notifications"),
-        TopicConfig(name="/admin", scopes=("admin", "ops")),
+        TopicConfig(name="/admin", publish_scopes=("admin", "ops")),
         TopicConfig(name="/public", secured=False),
     ),
 )
@@ -310,7 +310,17 @@ def test_changes_close_open_connections_with_the_briefs_codes(change, code):
     elif change == "undeployed":
         st = State.build(Snapshot(**{**st.snapshot.__dict__, "apis": ()}))
     elif change == "scope-added":
-        topics = (TopicConfig(name="/notifications", scopes=("admin",)),)
+        topics = (TopicConfig(name="/notifications", publish_scopes=("admin",)),)
         st = state(api=ApiConfig(**{**API.__dict__, "topics": topics}))
     verdict = rejudge(st, "/chat/1.0.0/notifications", "", tok, "api-1", "app1", now=now)
     assert verdict is not None and verdict[0] == code
+
+
+def test_a_subscribe_scope_added_closes_with_1008_and_a_reason_a_close_frame_can_carry():
+    tok = _verified(claims())
+    topics = (
+        TopicConfig(name="/notifications", subscribe_scopes=tuple(f"scope_{i:03d}_for_readers" for i in range(20))),
+    )
+    st = state(api=ApiConfig(**{**API.__dict__, "topics": topics}))
+    code, reason = rejudge(st, "/chat/1.0.0/notifications", "", tok, "api-1", "app1", now=NOW)
+    assert code == 1008 and 0 < len(reason.encode()) <= 123

@@ -36,6 +36,7 @@ def setup(owner):
         {"name": "chat_admin", "description": "Administer", "bindings": ["admin"]},
     ]
     pub.api_update(api=api, user=owner, changes={"scopes": scopes})
+    factories.redeploy(api, owner)  # tokens get the scopes of the deployed revision
     dev = factories.user("dev", password="dev-Password-1")
     app = dp.application_create(owner=dev, name="App")
     dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=dev)
