@@ -200,7 +200,10 @@ def judge(
                     sync_miss=True,
                 )
             if sub.status == "BLOCKED" or (sub.status == "PROD_ONLY_BLOCKED" and key_type == "PRODUCTION"):
-                return Refusal(403, "900908", "Resource forbidden", "The subscription to this API is blocked")
+                # An unblock just confirmed by the portal counts as a miss too.
+                return Refusal(
+                    403, "900908", "Resource forbidden", "The subscription to this API is blocked", sync_miss=True
+                )
         if topic.scopes and not (token.scopes & set(topic.scopes)):
             return Refusal(
                 403,

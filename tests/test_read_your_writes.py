@@ -103,13 +103,24 @@ def test_a_subscription_created_and_used_at_once_connects(slow, session, api):
     app = flow.application_with_token(session, "Subscriber", None)
     status, body = flow.handshake_status(url, app["headers"])
     assert (status, body["code"]) == (403, "900908")  # its keys were fetched at once, no subscription yet
-    call(
+    sub = call(
         session,
         "POST",
         f"{DEV}/subscriptions",
         201,
         json={"applicationId": app["id"], "apiId": api["id"], "throttlingPolicy": "AsyncUnlimited"},
     )
+    assert flow.handshake_status(url, app["headers"]) == (101, None)
+
+    # Unblocking is read at once too (blocking takes effect at the gateway's next pull).
+    call(
+        session,
+        "POST",
+        f"{PUB}/subscriptions/block-subscription",
+        params={"subscriptionId": sub["subscriptionId"], "blockState": "BLOCKED"},
+    )
+    wait_until(lambda: flow.handshake_status(url, app["headers"])[0] == 403, 20, what="the block applied")
+    call(session, "POST", f"{PUB}/subscriptions/unblock-subscription", params={"subscriptionId": sub["subscriptionId"]})
     assert flow.handshake_status(url, app["headers"]) == (101, None)
 
 
