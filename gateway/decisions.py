@@ -58,6 +58,9 @@ class Refusal:
     description: str
     headers: tuple[tuple[str, str], ...] = ()
     refresh_issuer: str = ""  # fetching this issuer's keys again may change the answer
+    # Refused only for what this gateway may not have seen yet (an API context, application
+    # keys or a subscription the portal just created): pulling the snapshot may change the answer.
+    sync_miss: bool = False
 
     def body(self) -> dict[str, str]:
         return {"code": self.code, "error_message": self.message, "error_description": self.description}
@@ -83,11 +86,19 @@ class Admission:
         return backend_url(self.endpoint, self.match.topic.uri_mapping, self.match.params, self.query)
 
 
+def _not_found(path: str) -> Refusal:
+    return Refusal(404, "404", "Not Found", f"No API, version or topic matches {path}", sync_miss=True)
+
+
 def _unauthorized(
-    code: str, description: str, message: str = "Invalid Credentials", refresh_issuer: str = ""
+    code: str,
+    description: str,
+    message: str = "Invalid Credentials",
+    refresh_issuer: str = "",
+    sync_miss: bool = False,
 ) -> Refusal:
     challenge = 'Bearer realm="tidegate", error="invalid_token", error_description="The provided token is invalid"'
-    return Refusal(401, code, message, description, (("www-authenticate", challenge),), refresh_issuer)
+    return Refusal(401, code, message, description, (("www-authenticate", challenge),), refresh_issuer, sync_miss)
 
 
 def _credential(headers: dict[str, str], query: str, auth_header: str) -> tuple[str | None, bool]:
@@ -123,7 +134,7 @@ def admit(
         return bad_path(str(exc))
     match = state.routes.match(path)
     if match is None:
-        return Refusal(404, "404", "Not Found", f"No API, version or topic matches {path}")
+        return _not_found(path)
     for value in match.params.values():
         why = unsafe_param(value)
         if why:
@@ -158,7 +169,7 @@ def judge(
     connection whenever the snapshot changes."""
     match = state.routes.match(path)
     if match is None:
-        return Refusal(404, "404", "Not Found", f"No API, version or topic matches {path}")
+        return _not_found(path)
     api, topic = match.api, match.topic
     strip = frozenset({api.authorization_header.lower(), INTERNAL_KEY_HEADER})
     if api.lifecycle_status == "BLOCKED":
@@ -190,7 +201,9 @@ def judge(
             consumer_key = claims.get(token.issuer.consumer_key_claim)
             app = state.snapshot.applications.get(consumer_key) if isinstance(consumer_key, str) else None
             if app is None:
-                return _unauthorized("900901", "The token's application keys are not known to this gateway")
+                return _unauthorized(
+                    "900901", "The token's application keys are not known to this gateway", sync_miss=True
+                )
             key_type = app.key_type
             sub = app.subscription_for(api.id)
             if sub is None:
@@ -199,9 +212,13 @@ def judge(
                     "900908",
                     "Resource forbidden",
                     f"User is NOT authorized to access the Resource. Application {app.name} is not subscribed to {api.name}",
+                    sync_miss=True,
                 )
             if sub.status == "BLOCKED" or (sub.status == "PROD_ONLY_BLOCKED" and key_type == "PRODUCTION"):
-                return Refusal(403, "900908", "Resource forbidden", "The subscription to this API is blocked")
+                # An unblock just confirmed by the portal counts as a miss too.
+                return Refusal(
+                    403, "900908", "Resource forbidden", "The subscription to this API is blocked", sync_miss=True
+                )
         needed = _scope_refusal(topic, token.scopes)
         if needed:
             return Refusal(

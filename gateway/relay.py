@@ -152,6 +152,13 @@ class Relay:
             and await gateway.refresh_issuer(decision.refresh_issuer)
         ):
             decision = admit(state, raw_path, query, headers)
+        if isinstance(decision, Refusal) and decision.sync_miss:
+            # Read your writes: keys, a subscription or an API the portal may just have
+            # confirmed. Judge again against whatever the pull (or any other) brought.
+            await gateway.sync_on_miss()
+            if gateway.state is not state and gateway.state is not None:
+                state = gateway.state
+                decision = admit(state, raw_path, query, headers)
         if isinstance(decision, Refusal):
             await self._refuse(scope, send, decision, state, started)
             return None

@@ -22,6 +22,7 @@ from gateway.decisions import State
 from gateway.jwks import JwksCache
 from gateway.ratelimit import CounterBackend, InMemoryCounters
 from gateway.registry import Registry
+from gateway.sync import MissSync, SyncMetrics
 from gateway.testkey import TestKeyIssuer
 from gateway_sync.snapshot import (
     SNAPSHOT_PATH,
@@ -53,6 +54,13 @@ def _counters(redis_url: str) -> CounterBackend:
     return RedisCounters(redis_url)
 
 
+def _float_or_none(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
 class Gateway:
     def __init__(
         self,
@@ -74,6 +82,7 @@ class Gateway:
         analytics_url: str = "",
         analytics_interval: float = 5.0,
         snapshot_path: Path | None = None,
+        miss_sync_interval: float = 0.1,
     ):
         self.portal_url = portal_url.rstrip("/")
         self.token = token
@@ -115,6 +124,15 @@ class Gateway:
         self._sweep_task: asyncio.Task | None = None
         self._start_lock: asyncio.Lock | None = None
         self._sync_failing = False
+        # Read your writes: a handshake refused for something this gateway may not have seen
+        # yet pulls first (coalesced, at most one such pull per miss_sync_interval).
+        self.sync_metrics = SyncMetrics(self.analytics.registry)
+        self.miss_sync = MissSync(lambda: self.sync_once(cause="miss"), min_interval=miss_sync_interval)
+
+    @property
+    def gateway_id(self) -> str:
+        """How this process names itself to the portal (host:pid), in pulls and analytics."""
+        return self.analytics.gateway_id
 
     @staticmethod
     def relay_settings() -> dict:
@@ -153,6 +171,7 @@ class Gateway:
             snapshot_path=Path(settings.DATA_DIR)
             / "gateway"
             / f"snapshot-{'+'.join(conf['GATEWAY_ENVIRONMENTS'])}.json",
+            miss_sync_interval=conf["MISS_SYNC_INTERVAL"],
         )
 
     async def ensure_started(self) -> None:
@@ -167,7 +186,7 @@ class Gateway:
                 connector=aiohttp.TCPConnector(limit_per_host=4, keepalive_timeout=30),
                 timeout=aiohttp.ClientTimeout(total=30, connect=self.connect_timeout),
             )
-            await self.sync_once()
+            await self.sync_once(cause="start")
             if self.state is None:
                 self.load_from_disk()
             self._sync_task = asyncio.create_task(self._sync_loop())
@@ -194,15 +213,34 @@ class Gateway:
             await self.control_session.close()
         self.control_session = None
 
-    async def sync_once(self) -> bool:
+    async def sync_once(self, cause: str = "interval") -> bool:
         """Fetch the snapshot if its version moved; keep serving the last one on any failure.
-        Pulls and pushes both land here, one at a time, so an older answer never replaces a
-        newer one."""
+        Pulls, pushes and misses all land here, one at a time, so an older answer never
+        replaces a newer one. Once a new version is applied, one more (conditional) pull
+        tells the portal at once which version this gateway now enforces: a deploy that
+        waits for gateways (``deploy-revision?wait=true``) need not wait for the next pull."""
         async with self._sync_lock:
-            return await self._sync_once()
+            changed = await self._sync_once(cause)
+            if changed and self.state is not None and self.snapshot_source == "portal":
+                await self._sync_once("confirm")
+            return changed
 
-    async def _sync_once(self) -> bool:
-        headers = {"Authorization": f"Bearer {self.token}"}
+    async def sync_on_miss(self) -> bool:
+        """A handshake is about to be refused for something this gateway may not know yet:
+        wait for a pull that starts after now (shared with concurrent misses, rate-limited);
+        True if it applied a new version."""
+        self.sync_metrics.misses += 1
+        return await self.miss_sync()
+
+    async def _sync_once(self, cause: str) -> bool:
+        self.sync_metrics.pulls[cause] = self.sync_metrics.pulls.get(cause, 0) + 1
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            # The version held (If-None-Match) reaches the portal with these: what this
+            # gateway enforces, and how often it asks (the portal's notion of "reported lately").
+            "X-Tidegate-Gateway": self.gateway_id,
+            "X-Tidegate-Sync-Interval": str(self.interval),
+        }
         params = {"environments": ",".join(self.environments)}
         if self.state is not None:
             headers["If-None-Match"] = snapshot_etag(self.state.snapshot.version)
@@ -217,6 +255,7 @@ class Gateway:
                     return False
                 resp.raise_for_status()
                 data = await resp.json()
+                version_time = _float_or_none(resp.headers.get("X-Tidegate-Version-Time"))
             if "deltas" in data and self.state is not None and data.get("since") == self.state.snapshot.version:
                 # Small changes: applied to what we hold; routes, keys and the token cache stay.
                 snapshot = snapshot_apply(self.state.snapshot, data["deltas"], int(data["version"]))
@@ -233,7 +272,10 @@ class Gateway:
             return False
         self._save(data)
         self.snapshot_source = "portal"
-        return await self._apply(state)
+        applied = await self._apply(state)
+        if version_time is not None:
+            self.sync_metrics.applied(time.time() - version_time)
+        return applied
 
     def build_state(self, snapshot) -> State:
         """A full snapshot plus this gateway's own trust: its /testkey issuer and JWKS cache."""
@@ -303,7 +345,7 @@ class Gateway:
                 log.info("receiving configuration pushes through the channel layer")
                 while True:
                     await layer.receive(channel)
-                    await self.sync_once()
+                    await self.sync_once(cause="push")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis away: keep pulling, try again
@@ -315,7 +357,7 @@ class Gateway:
     async def _sync_loop(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            await self.sync_once()
+            await self.sync_once(cause="interval")
 
     async def refresh_issuer(self, issuer: str) -> bool:
         """Fetch an external issuer's keys again (rate-limited); True if they changed."""

@@ -1,6 +1,8 @@
 """The control plane's side of gateway sync: one endpoint gateways pull the snapshot from."""
 
 import hmac
+import logging
+from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -8,8 +10,13 @@ from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from gateway_sync.services import config_deltas, config_version
+from gateway_sync.services import config_deltas, config_version, config_version_time, gateway_report
 from gateway_sync.snapshot import SCHEMA_VERSION, snapshot_build, snapshot_etag, snapshot_to_dict
+
+log = logging.getLogger(__name__)
+GATEWAY_HEADER = "X-Tidegate-Gateway"
+INTERVAL_HEADER = "X-Tidegate-Sync-Interval"
+VERSION_TIME_HEADER = "X-Tidegate-Version-Time"
 
 
 def _gateway_token(authorization: str) -> bool:
@@ -22,15 +29,47 @@ def gateway_authorized(request) -> bool:
     return _gateway_token(request.headers.get("Authorization", ""))
 
 
-def _version_or_none() -> int | None:
-    """The configuration version, read on a thread of the loop's pool that keeps its
-    database connection between reads; None when the database did not answer (the
-    connection is dropped, so the next read opens a fresh one)."""
+def _report_of(gateway_id: str | None, interval: str | None, environments: str | None) -> dict | None:
+    """What a pull tells about the gateway that sent it (``Gateway.sync_once`` names itself
+    and its pull interval in headers, its environments in the query), or None."""
+    gateway_id = (gateway_id or "").strip()
+    if not gateway_id or len(gateway_id) > 100 or not gateway_id.isprintable():
+        return None
     try:
-        return config_version()
+        seconds = float(interval or "")
+    except ValueError:
+        seconds = 0.25
+    if not 0.01 <= seconds <= 3600:
+        seconds = 0.25
+    envs = [e for e in (environments or "Default").split(",") if e][:20]
+    return {"gateway_id": gateway_id, "environments": [e[:100] for e in envs], "sync_interval": seconds}
+
+
+def _record(report: dict | None, version: int) -> None:
+    """Keep what a gateway reported; a failure here never fails its pull."""
+    if report is None:
+        return
+    try:
+        gateway_report(**report, version=version)
+    except DatabaseError as exc:
+        connection.close()
+        log.debug("could not record the report of gateway %s: %s", report["gateway_id"], exc)
+
+
+def _not_modified(etag: bytes, report: dict | None) -> bool | None:
+    """Whether ``etag`` names the current configuration version (recording the gateway's
+    report when it does), read on a thread of the loop's pool that keeps its database
+    connection between reads; None when the database did not answer (the connection is
+    dropped, so the next read opens a fresh one)."""
+    try:
+        version = config_version()
     except DatabaseError:
         connection.close()
         return None
+    if etag != snapshot_etag(version).encode():
+        return False
+    _record(report, version)
+    return True
 
 
 async def snapshot_not_modified(scope, send) -> bool:
@@ -43,8 +82,13 @@ async def snapshot_not_modified(scope, send) -> bool:
     etag = headers.get(b"if-none-match")
     if etag is None or not _gateway_token(headers.get(b"authorization", b"").decode("latin-1")):
         return False
-    version = await sync_to_async(_version_or_none, thread_sensitive=False)()
-    if version is None or etag != snapshot_etag(version).encode():
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    report = _report_of(
+        headers.get(GATEWAY_HEADER.lower().encode(), b"").decode("latin-1"),
+        headers.get(INTERVAL_HEADER.lower().encode(), b"").decode("latin-1"),
+        (query.get("environments") or [""])[0],
+    )
+    if not await sync_to_async(_not_modified, thread_sensitive=False)(etag, report):
         return False
     await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", etag)]})
     await send({"type": "http.response.body", "body": b""})
@@ -65,17 +109,26 @@ def snapshot_view(request):
     if not gateway_authorized(request):
         return gateway_token_required()
     environments = [e for e in request.GET.get("environments", "Default").split(",") if e]
-    version = config_version()
+    version, version_time = config_version_time()
     etag = snapshot_etag(version)
-    if request.headers.get("If-None-Match") == etag:
-        return HttpResponse(status=304, headers={"ETag": etag})
+    report = _report_of(
+        request.headers.get(GATEWAY_HEADER), request.headers.get(INTERVAL_HEADER), request.GET.get("environments")
+    )
     since = request.GET.get("since", "")
+    if request.headers.get("If-None-Match") == etag:
+        _record(report, version)
+        return HttpResponse(status=304, headers={"ETag": etag})
+    # The version the gateway holds (0 at its first pull); it reports the new one once applied.
+    _record(report, int(since) if since.isdigit() and int(since) <= version else 0)
+    headers = {"ETag": etag}
+    if version_time is not None:
+        headers[VERSION_TIME_HEADER] = f"{version_time:.6f}"
     if since.isdigit() and int(since) < version:
         deltas = config_deltas(since=int(since), version=version)
         if deltas is not None:
             return JsonResponse(
                 {"schema": SCHEMA_VERSION, "version": version, "since": int(since), "deltas": deltas},
-                headers={"ETag": etag},
+                headers=headers,
             )
     snapshot = snapshot_build(environments=environments, version=version)
-    return JsonResponse(snapshot_to_dict(snapshot), headers={"ETag": etag})
+    return JsonResponse(snapshot_to_dict(snapshot), headers=headers)

@@ -20,3 +20,19 @@ class ConfigChange(models.Model):
     kind = models.CharField(max_length=20)  # revoke | subscription | unsubscribe | full
     payload = models.JSONField(default=dict)
     created_time = models.DateTimeField(auto_now_add=True)
+
+
+class GatewayReport(models.Model):
+    """What one gateway process last told the portal, on each pull: the configuration
+    version it enforces, its environments and how often it pulls. ``deploy-revision?wait=true``
+    waits for the gateways that reported lately; the Publisher shows them per environment."""
+
+    gateway_id = models.CharField(max_length=100, unique=True)
+    environments = models.JSONField(default=list)
+    sync_interval = models.FloatField(default=0.25)
+    applied_version = models.PositiveBigIntegerField(default=0)
+    last_seen = models.DateTimeField()
+    # When the portal learned that ``applied_version`` was applied, and the seconds from that
+    # version's change to then (None when unknown, e.g. the first report after a start).
+    applied_time = models.DateTimeField(null=True)
+    apply_seconds = models.FloatField(null=True)

@@ -141,11 +141,15 @@ class StandaloneGateway(Gateway):
         self._analytics_task = asyncio.create_task(self.analytics.run())  # keeps /metrics, ships nothing
         self.started()
 
-    async def sync_once(self) -> bool:
+    async def sync_once(self, cause: str = "") -> bool:
         self.version += 1
         snapshot = Snapshot(version=self.version, environments=("Default",), apis=tuple(self.store.apis.values()))
         self.snapshot_source = "archives"
         return await self._apply(self.build_state(snapshot))
+
+    async def sync_on_miss(self) -> bool:
+        """Nothing to pull: the archive store is the whole configuration, always current."""
+        return False
 
 
 def _json(status: int, body) -> tuple[int, bytes, bytes]:

@@ -4,14 +4,19 @@ Views are thin: check input, call one service, shape the output."""
 from __future__ import annotations
 
 import json
+import math
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gateway_sync.services import config_version, gateways_await
 from portal.errors import NotFound, ValidationFailed
+from portal.openapi import ErrorSerializer
 from portal.roles import IsCreatorOrPublisher, IsPublisher
 from publisher import lifecycle, selectors, services
 from publisher.dto import api_dto, endpoint_urls
@@ -280,30 +285,133 @@ class ApiRestoreRevisionApi(APIView):
         return Response(api_dto(api), status=201, headers={"ETag": services.api_etag(api)})
 
 
+MAX_WAIT_SECONDS = 120
+
+
+def _wait_timeout(query) -> float | None:
+    """``?wait=true[&timeout=seconds]``: how long to wait for gateways, or None (no wait)."""
+    wait = query.get("wait", "false")
+    if wait not in ("true", "false"):
+        raise ValidationFailed("wait must be true or false")
+    if wait == "false":
+        return None
+    raw = query.get("timeout")
+    if raw is None:
+        return settings.TIDEGATE["DEPLOY_WAIT_TIMEOUT"]
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_WAIT_SECONDS:
+        raise ValidationFailed(f"timeout must be a number of seconds above 0 and at most {MAX_WAIT_SECONDS}")
+    return seconds
+
+
+def gateway_dto(report) -> dict:
+    return {
+        "gatewayId": report.gateway_id,
+        "environments": report.environments,
+        "appliedVersion": report.applied_version,
+        "lastSeen": report.last_seen.isoformat(),
+        "applySeconds": report.apply_seconds,
+    }
+
+
+def _await_gateways(environments: list[str] | None, timeout: float | None) -> dict | None:
+    """After a change committed: None once every gateway of ``environments`` that reported
+    lately applied it (or without a wait), else the 202 body naming those that had not."""
+    if timeout is None:
+        return None
+    version = config_version()
+    pending = gateways_await(environments=environments, version=version, timeout=timeout)
+    if not pending:
+        return None
+    return {"configVersion": version, "pendingGateways": [gateway_dto(g) for g in pending]}
+
+
+class PendingGatewaySerializer(serializers.Serializer):
+    gatewayId = serializers.CharField(help_text="host:pid of the gateway process")
+    environments = serializers.ListField(child=serializers.CharField())
+    appliedVersion = serializers.IntegerField(help_text="The configuration version it enforces")
+    lastSeen = serializers.DateTimeField(help_text="Its last pull")
+    applySeconds = serializers.FloatField(allow_null=True, help_text="Change to applied, for its last version")
+
+
+class DeployPendingSerializer(serializers.Serializer):
+    deployments = serializers.ListField(child=serializers.DictField(), required=False)
+    configVersion = serializers.IntegerField(help_text="The version that contains the change")
+    pendingGateways = PendingGatewaySerializer(many=True)
+
+
+_WAIT_PARAMETERS = [
+    OpenApiParameter("revisionId", str, required=True),
+    OpenApiParameter(
+        "wait",
+        bool,
+        description="true: answer once every gateway of the environment that reported in the last few "
+        "seconds applied the change (201), or after the timeout with those that had not (202)",
+    ),
+    OpenApiParameter("timeout", float, description="Seconds to wait at most (default TIDEGATE_DEPLOY_WAIT_TIMEOUT)"),
+]
+
+
+def _wait_responses(done: str) -> dict:
+    return {
+        "201": OpenApiResponse(description=done),
+        "202": OpenApiResponse(
+            DeployPendingSerializer,
+            description="Deployed, but with wait=true some gateways had not applied it within the timeout",
+        ),
+        "400": OpenApiResponse(ErrorSerializer, description="Bad input; nothing changed"),
+        "401": OpenApiResponse(ErrorSerializer, description="Not signed in, or bad credentials"),
+        "403": OpenApiResponse(ErrorSerializer, description="Signed in without a role that allows this"),
+        "404": OpenApiResponse(ErrorSerializer, description="No such object (or not yours)"),
+        "409": OpenApiResponse(ErrorSerializer, description="Conflicts with the current state; nothing changed"),
+    }
+
+
 class ApiDeployRevisionApi(APIView):
+    """Deploy a revision to gateway environments; with ``wait=true``, once gateways applied it."""
+
     permission_classes = [IsPublisher]
 
+    @extend_schema(parameters=_WAIT_PARAMETERS, responses=_wait_responses("The deployments, as applied"))
     def post(self, request, api_id):
         api = _api_or_404(api_id)
         rev = _revision_or_404(api, request.query_params.get("revisionId"))
+        timeout = _wait_timeout(request.query_params)
         deployments = services.api_revision_deploy(
             api=api, revision=rev, environments=_environments_body(request.data), deployed_by=request.user
         )
-        return Response([deployment_dto(d) for d in deployments], status=201)
+        body = [deployment_dto(d) for d in deployments]
+        pending = _await_gateways([d.environment.name for d in deployments], timeout)
+        if pending:
+            return Response({"deployments": body, **pending}, status=202)
+        return Response(body, status=201)
 
 
 class ApiUndeployRevisionApi(APIView):
+    """Undeploy a revision; with ``wait=true``, once gateways applied it."""
+
     permission_classes = [IsPublisher]
 
+    @extend_schema(
+        parameters=[*_WAIT_PARAMETERS, OpenApiParameter("allEnvironments", bool)],
+        responses=_wait_responses("Undeployed (and applied, with wait=true)"),
+    )
     def post(self, request, api_id):
         api = _api_or_404(api_id)
         rev = _revision_or_404(api, request.query_params.get("revisionId"))
+        timeout = _wait_timeout(request.query_params)
         envs = (
             []
             if request.query_params.get("allEnvironments") == "true"
             else [e.get("name") for e in _environments_body(request.data or [])]
         )
         services.api_revision_undeploy(api=api, revision=rev, environments=envs, user=request.user)
+        pending = _await_gateways(envs or None, timeout)
+        if pending:
+            return Response(pending, status=202)
         return Response(status=201)
 
 

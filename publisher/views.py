@@ -1,9 +1,11 @@
 """Publisher pages. Thin: a form, one service call, a redirect or a re-render."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 
+from gateway_sync.services import config_version, gateways_await, gateways_recent
 from portal.errors import Conflict, ValidationFailed
 from portal.pages import role_required, run_service
 from portal.roles import CREATOR, PUBLISHER, has_role
@@ -89,7 +91,7 @@ def detail(request, api_id):
             **extra,
             "operations": asyncapi.operations(api.definition),
             "revisions": selectors.revision_list(api=api),
-            "deployments": selectors.deployment_list(api=api),
+            "deployments": _with_gateways(selectors.deployment_list(api=api)),
             "environments": selectors.environment_list(),
             "actions": lifecycle.allowed_actions(api.lifecycle_status) if can_publish else [],
             "history": api.lifecycle_events.select_related("user").order_by("-updated_time"),
@@ -99,6 +101,34 @@ def detail(request, api_id):
             "checklist": lifecycle.CHECKLIST,
         },
     )
+
+
+def _with_gateways(deployments) -> list:
+    """Each deployment with the gateways of its environment that reported lately: the
+    configuration version each enforces and how long its last change took to arrive."""
+    deployments = list(deployments)
+    if deployments:
+        gateways = gateways_recent()
+        current = config_version()
+        for d in deployments:
+            d.gateways = [g for g in gateways if d.environment.name in g.environments]
+            for g in d.gateways:
+                g.current = g.applied_version >= current
+    return deployments
+
+
+def _await_gateways(request, environment: str, what: str) -> None:
+    """The page's deploy and undeploy wait (unless unticked) for the environment's gateways."""
+    if request.POST.get("wait") != "on":
+        return
+    pending = gateways_await(
+        environments=[environment], version=config_version(), timeout=settings.TIDEGATE["DEPLOY_WAIT_TIMEOUT"]
+    )
+    if pending:
+        names = ", ".join(g.gateway_id for g in pending)
+        messages.warning(request, f"{what}, but not yet applied by these gateways of {environment}: {names}.")
+    else:
+        messages.info(request, f"{what}: every gateway of {environment} that reported lately has applied it.")
 
 
 def _internal_key(request, api) -> dict:
@@ -150,6 +180,7 @@ def _detail_action(request, api):
             deployed_by=request.user,
         ):
             messages.success(request, f"{rev.display_name} deployed to {env}.")
+            _await_gateways(request, env, f"{rev.display_name} deployed")
     elif action == "undeploy":
         rev = selectors.revision_get(api=api, revision_id=request.POST.get("revision"))
         env = request.POST.get("environment", "")
@@ -159,6 +190,7 @@ def _detail_action(request, api):
             messages.success(
                 request, f"{rev.display_name} undeployed from {env}: gateways there close its connections."
             )
+            _await_gateways(request, env, f"{rev.display_name} undeployed")
     elif action == "lifecycle":
         event = run_service(
             request,

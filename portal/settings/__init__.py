@@ -240,6 +240,13 @@ TIDEGATE = {
     "GATEWAY_ENVIRONMENTS": (env("TIDEGATE_GATEWAY_ENVIRONMENTS") or "Default").split(","),
     # Seconds between snapshot version checks.
     "SYNC_INTERVAL": float(env("TIDEGATE_SYNC_INTERVAL", "0.25")),
+    # A handshake refused for keys, a subscription or an API the gateway has not seen yet
+    # makes it pull first; such pulls start at most this often (seconds) per gateway process.
+    "MISS_SYNC_INTERVAL": float(env("TIDEGATE_MISS_SYNC_INTERVAL", "0.1")),
+    # deploy-revision?wait=true waits at most this long (seconds) for the gateways that
+    # reported within GATEWAY_REPORT_WINDOW seconds (or two of their own pull intervals).
+    "DEPLOY_WAIT_TIMEOUT": float(env("TIDEGATE_DEPLOY_WAIT_TIMEOUT", "10")),
+    "GATEWAY_REPORT_WINDOW": float(env("TIDEGATE_GATEWAY_REPORT_WINDOW", "5")),
     # Issuer URLs of the built-in Key Manager and of the gateway's /testkey.
     "KEY_MANAGER_ISSUER": env("TIDEGATE_KM_ISSUER", "https://localhost:9443/oauth2/token"),
     "TESTKEY_ISSUER": env("TIDEGATE_TESTKEY_ISSUER", "https://localhost:9095/testkey"),

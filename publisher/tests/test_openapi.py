@@ -61,3 +61,12 @@ def test_every_operation_documents_its_errors(client):
                 assert "412" in op["responses"], f"{method} {path}"
     put = schema["paths"]["/api/am/publisher/v4/apis/{api_id}"]["put"]
     assert put["responses"]["412"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+
+
+def test_deploy_and_undeploy_document_the_wait_and_its_timeout_answer(client):
+    schema = yaml.safe_load(client.get("/api/openapi.yaml").content)
+    for name in ("deploy-revision", "undeploy-revision"):
+        op = next(item["post"] for path, item in schema["paths"].items() if path.endswith(f"/{name}"))
+        assert {"wait", "timeout", "revisionId"} <= {p["name"] for p in op["parameters"]}, name
+        pending = op["responses"]["202"]["content"]["application/json"]["schema"]["$ref"]
+        assert pending.endswith("/DeployPending"), name
