@@ -191,3 +191,26 @@ def test_a_blocked_subscription_cannot_be_deleted_and_resubscribed_unblocked(cli
     # Once the publisher unblocks it, the developer may unsubscribe as before.
     publisher.post(f"/api/am/publisher/v4/subscriptions/unblock-subscription?subscriptionId={sub_id}")
     assert client.delete(f"{BASE}/subscriptions/{sub_id}").status_code == 200
+
+
+def test_a_signed_in_session_cannot_write_without_the_csrf_token(dev):
+    """A page on another site that makes the developer's browser post (cross-site request
+    forgery) gets 403 from REST and pages alike, and nothing is created."""
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(dev)
+    resp = browser.post(f"{BASE}/applications", {"name": "Forged", "throttlingPolicy": "Unlimited"})
+    assert resp.status_code == 403 and "CSRF" in resp.json()["description"]
+    resp = browser.post("/devportal/applications", {"name": "Forged", "throttling_policy": "Unlimited"})
+    assert resp.status_code == 403
+    assert not dev.applications.filter(name="Forged").exists()
+    # The same browser with the token from a page of ours may.
+    browser.get("/devportal/applications")
+    token = browser.cookies["csrftoken"].value
+    resp = browser.post(
+        f"{BASE}/applications",
+        {"name": "Mine", "throttlingPolicy": "Unlimited"},
+        headers={"X-CSRFToken": token},
+    )
+    assert resp.status_code == 201, resp.content
