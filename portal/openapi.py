@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from drf_spectacular.authentication import BasicScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -98,3 +99,10 @@ class BearerScheme(OpenApiAuthenticationExtension):
                 "clientCredentials": {"tokenUrl": "/oauth2/token", "scopes": APIM_SCOPE_DESCRIPTIONS},
             },
         }
+
+
+class LockoutBasicScheme(BasicScheme):
+    """Documents portal.throttle.LockoutBasicAuthentication: HTTP Basic, with failed passwords
+    counted towards the sign-in lockout (429 with Retry-After)."""
+
+    target_class = "portal.throttle.LockoutBasicAuthentication"
