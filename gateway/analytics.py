@@ -181,6 +181,17 @@ class _Metrics:
             "Seconds since the snapshot was last confirmed",
             value=time.time() - gw.synced_at if gw.synced_at else -1,
         )
+        poller = gw.poller
+        if poller is not None:
+            yield CounterMetricFamily(
+                "tidegate_busy_poll_windows", "Busy-polling windows opened by a frame", value=poller.windows
+            )
+            yield CounterMetricFamily(
+                "tidegate_busy_poll_passes", "Loop passes made polling instead of sleeping", value=poller.passes
+            )
+            yield GaugeMetricFamily(
+                "tidegate_busy_polling", "1 while a busy-polling window is open", value=0 if poller.parked else 1
+            )
         yield CounterMetricFamily(
             "tidegate_analytics_dropped_batches",
             "Analytics batches dropped (collector away)",

@@ -32,17 +32,21 @@ class BusyPoller:
     task's step would cost several times as much.
     """
 
-    __slots__ = ("window", "ticks", "_seen", "_quiet_since", "_spinning", "_loop")
+    __slots__ = ("window", "ticks", "windows", "passes", "_seen", "_quiet_since", "_spinning", "_loop", "_clock")
 
-    def __init__(self, window_us: int):
+    def __init__(self, window_us: int, clock=None):
         if window_us < 0:
             raise ValueError(f"busy polling takes a window of 0 (off) or more microseconds, not {window_us}")
         self.window = window_us / 1e6
         self.ticks = 0
+        self.windows = 0  # windows opened: a frame came while the loop slept
+        self.passes = 0  # loop passes made polling instead of sleeping (/metrics)
         self._seen = 0
         self._quiet_since = 0.0
         self._spinning = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The loop's own clock has millisecond steps under uvloop; tests pass their own.
+        self._clock = clock or time.monotonic
 
     @property
     def parked(self) -> bool:
@@ -60,20 +64,19 @@ class BusyPoller:
         self.ticks += 1
         if not self._spinning and self._loop is not None:
             self._spinning = True
-            self._seen, self._quiet_since = self.ticks, _clock()
+            self.windows += 1
+            self._seen, self._quiet_since = self.ticks, self._clock()
             self._loop.call_soon(self._pass)
 
     def _pass(self) -> None:
+        self.passes += 1
         loop = self._loop
         if loop is None:  # stopped
             self._spinning = False
             return
         if self.ticks != self._seen:
-            self._seen, self._quiet_since = self.ticks, _clock()
-        elif _clock() - self._quiet_since > self.window:
+            self._seen, self._quiet_since = self.ticks, self._clock()
+        elif self._clock() - self._quiet_since > self.window:
             self._spinning = False
             return
         loop.call_soon(self._pass)
-
-
-_clock = time.monotonic  # the loop's own clock has millisecond steps under uvloop

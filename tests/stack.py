@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -36,6 +37,14 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError(f"no VmRSS for process {pid}")
+
+
+def metric(http_base: str, name: str, labels: str = "") -> float | None:
+    """One sample of a process's Prometheus ``/metrics`` (``labels`` as written there, e.g.
+    ``{status="400"}``), or None when it has no such sample."""
+    text = requests.get(f"{http_base}/metrics", timeout=5).text
+    found = re.search(rf"^{re.escape(name + labels)} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else None
 
 
 def wait_until(check, timeout: float, interval: float = 0.05, what: str = "condition"):

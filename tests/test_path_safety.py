@@ -9,10 +9,9 @@ import socket
 import sys
 
 import pytest
-import requests
 
 from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
-from tests.stack import Stack, wait_until
+from tests.stack import Stack, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -92,9 +91,7 @@ ATTACKS = [
 
 def test_traversal_is_refused_with_400_and_never_reaches_the_backend(gateway):
     def metric_400() -> float:
-        text = requests.get(f"{gateway.gateway_http}/metrics", timeout=5).text
-        found = re.search(r'^tidegate_handshakes_total\{status="400"\} (\S+)$', text, re.M)
-        return float(found.group(1)) if found else 0.0
+        return metric(gateway.gateway_http, "tidegate_handshakes_total", '{status="400"}') or 0.0
 
     before = metric_400()
     for raw_path in ATTACKS:

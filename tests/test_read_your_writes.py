@@ -5,7 +5,6 @@ The stack has no Redis and pulls only every 5 s, so only the gateway's pull on a
 the deploy that waits for gateways can make these pass."""
 
 import base64
-import re
 import threading
 import time
 
@@ -16,7 +15,7 @@ from joserfc.jwk import KeySet, RSAKey
 
 from tests import flow
 from tests.flow import DEV, PUB, call
-from tests.stack import Stack, wait_until
+from tests.stack import Stack, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 MISS_INTERVAL = 0.25
@@ -70,10 +69,9 @@ def api(slow, session):
 
 
 def _metric(stack, name: str, labels: str = "") -> float:
-    text = requests.get(f"{stack.gateway_http}/metrics", timeout=5).text
-    found = re.search(rf"^{re.escape(name + labels)} (\S+)$", text, re.M)
-    assert found, f"{name}{labels} not in /metrics"
-    return float(found.group(1))
+    value = metric(stack.gateway_http, name, labels)
+    assert value is not None, f"{name}{labels} not in /metrics"
+    return value
 
 
 def _miss_pulls(stack) -> float:
