@@ -192,6 +192,11 @@ class _Metrics:
             yield GaugeMetricFamily(
                 "tidegate_busy_polling", "1 while a busy-polling window is open", value=0 if poller.parked else 1
             )
+        yield GaugeMetricFamily(
+            "tidegate_analytics_pending_batches",
+            "Analytics batches waiting for the collector",
+            value=len(self.c._queue),
+        )
         yield CounterMetricFamily(
             "tidegate_analytics_dropped_batches",
             "Analytics batches dropped (collector away)",

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,13 @@ def metric(http_base: str, name: str, labels: str = "") -> float | None:
     text = requests.get(f"{http_base}/metrics", timeout=5).text
     found = re.search(rf"^{re.escape(name + labels)} (\S+)$", text, re.M)
     return float(found.group(1)) if found else None
+
+
+def marked(headers: dict | None = None) -> tuple[str, dict]:
+    """A fresh marker and ``headers`` with it as ``X-Test-Marker``: the backend writes it
+    on its lines for that connection (``Stack.backend_events``)."""
+    marker = uuid.uuid4().hex
+    return marker, {**(headers or {}), "X-Test-Marker": marker}
 
 
 def wait_until(check, timeout: float, interval: float = 0.05, what: str = "condition"):
@@ -225,3 +233,13 @@ class Stack:
     def backend_connections(self) -> list[dict]:
         lines = self.processes["backend"].output().splitlines()
         return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def backend_events(self, marker: str, event: str = "connect", count: int = 1, timeout: float = 10) -> list[dict]:
+        """The backend's ``event`` lines of connections a test tagged with ``marker`` (its
+        ``X-Test-Marker`` header, see ``marked``), once there are ``count`` of them."""
+
+        def found():
+            mine = [c for c in self.backend_connections() if c.get("marker") == marker and c["event"] == event]
+            return mine if len(mine) >= count else None
+
+        return wait_until(found, timeout, what=f"{count} backend {event} line(s) marked {marker}")

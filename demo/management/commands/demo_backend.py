@@ -11,6 +11,7 @@ from websockets.asyncio.server import serve
 # With --control, a text frame "!close CODE REASON" makes the backend close with that code,
 # and "!drop" makes it vanish without a close handshake.
 CONTROL = False
+MARKER_HEADER = "X-Test-Marker"
 
 
 async def echo(connection):
@@ -23,6 +24,8 @@ async def echo(connection):
                 "subprotocol": connection.subprotocol,
                 "headers": sorted({k.lower() for k in request.headers.keys()}),  # names only: values may be secrets
                 "forwarded_for": request.headers.get("X-Forwarded-For"),
+                # Tests tag their connections so each finds its own lines (tests/stack.py).
+                "marker": request.headers.get(MARKER_HEADER),
             }
         ),
         flush=True,
@@ -38,7 +41,17 @@ async def echo(connection):
                 break
             await connection.send(message)
     finally:
-        print(json.dumps({"event": "close", "path": request.path, "code": connection.close_code}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "event": "close",
+                    "path": request.path,
+                    "code": connection.close_code,
+                    "marker": request.headers.get(MARKER_HEADER),
+                }
+            ),
+            flush=True,
+        )
 
 
 class Command(BaseCommand):
