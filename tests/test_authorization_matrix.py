@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.test import Client, override_settings
+from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -586,13 +586,12 @@ def mismatches(route: str, method: str, observed: dict[str, tuple[int, int, str]
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
     """The data every row is called on, made once for the module inside a transaction that is
-    rolled back at the end; each call runs in its own savepoint inside it. The password
-    hasher is a cheap one: HTTP Basic checks a password on every request."""
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        with django_db_blocker.unblock():
-            with transaction.atomic():
-                yield build_world()
-                transaction.set_rollback(True)
+    rolled back at the end; each call runs in its own savepoint inside it (the test settings'
+    password hasher is a cheap one: HTTP Basic checks a password on every request)."""
+    with django_db_blocker.unblock():
+        with transaction.atomic():
+            yield build_world()
+            transaction.set_rollback(True)
 
 
 def _cases():

@@ -27,9 +27,7 @@ APPS = "/api/am/devportal/v3/applications"
 
 @pytest.fixture(autouse=True)
 def limits(settings):
-    """The limits spelled out, so the tests read the same whatever the defaults become; and a
-    fast password hasher, since these tests check many passwords."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    """The limits spelled out, so the tests read the same whatever the defaults become."""
     settings.TIDEGATE = {
         **settings.TIDEGATE,
         "LOCKOUT_FAILURES": 5,
