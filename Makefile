@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export TIDEGATE_DEBUG ?= 1
 
-.PHONY: run test bench setup lint system-packages clean
+.PHONY: run test bench conformance setup lint system-packages clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,15 @@ test: setup system-packages
 # The gateway against nginx and a direct connection: docs/benchmarks.{md,json,png}.
 bench: setup system-packages
 	$(PY) -m bench.run
+
+# The Autobahn test suite's fuzzing client, directly and through the gateway: docs/conformance.md.
+# Its wstest runs on Python 2.7 only; it is installed into its own directory, never .venv.
+PYTHON27 ?= $(firstword $(foreach p,python2.7 $(wildcard $(HOME)/.pyenv/versions/2.7*/bin/python2.7),$(shell $(p) -c 'import sys; print(sys.executable)' 2>/dev/null)))
+AUTOBAHN := var/autobahn27
+conformance: setup
+	@if [ -z "$(PYTHON27)" ]; then 	  echo "make conformance: skipped, Python 2.7 not found (the Autobahn test suite runs on nothing newer)."; 	  echo "  Install it (pyenv install 2.7.18) or pass PYTHON27=/path/to/python2.7."; exit 0; fi; 	test -d $(AUTOBAHN)/autobahntestsuite || PIP_CONFIG_FILE=/dev/null PIP_CONSTRAINT= $(PYTHON27) -m pip install -q \
+	  --disable-pip-version-check --target $(AUTOBAHN) autobahntestsuite==0.8.2; \
+	$(PY) -m tests.conformance --python27 $(PYTHON27) --autobahn $(AUTOBAHN)
 
 lint: setup
 	$(VENV)/bin/ruff check .

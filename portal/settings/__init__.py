@@ -273,6 +273,10 @@ TIDEGATE = {
     "TRUSTED_PROXIES": _trusted_proxies(env("TIDEGATE_TRUSTED_PROXIES", "")),
     "BACKEND_CONNECT_TIMEOUT": float(env("TIDEGATE_BACKEND_CONNECT_TIMEOUT", "5")),
     "MAX_FRAME_SIZE": env_int("TIDEGATE_MAX_FRAME_SIZE", 1024 * 1024),
+    # A request head (request line and headers) larger than this gets 431, one not complete
+    # this many seconds after the connection opened gets 408 (gateway/headlimits.py).
+    "MAX_REQUEST_HEAD_BYTES": env_int("TIDEGATE_MAX_REQUEST_HEAD_BYTES", 16 * 1024),
+    "HEAD_TIMEOUT": float(env("TIDEGATE_HEAD_TIMEOUT", "10")),
     # Close connections with no frame in either direction for this long (seconds, 0: never),
     # and connections older than this (seconds, 0: never). Choreo Connect: 300 s idle, 24 h.
     "IDLE_TIMEOUT": float(env("TIDEGATE_IDLE_TIMEOUT", "0")),

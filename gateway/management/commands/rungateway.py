@@ -10,6 +10,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from gateway.headlimits import SERVER_COUNTS, limited_protocols
 from gateway.tls import ensure_self_signed
 
 
@@ -18,18 +19,11 @@ class _ClientNoise(logging.Filter):
 
     Uvicorn 0.54's websockets-sansio protocol logs "ASGI callable returned without
     completing handshake." after every WebSocket Denial Response, although the response was
-    sent (the relay always accepts or denies), and logs a traceback for every client that
-    sends invalid UTF-8 (it is answered with 1007 all the same). The first is dropped, the
-    second becomes a one-line warning, so a client cannot fill the log with tracebacks."""
+    sent (the relay always accepts or denies); it is dropped. (Invalid UTF-8 from a client
+    is logged as a one-line warning by gateway/headlimits.py, without Uvicorn's traceback.)"""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "without completing handshake" in message:
-            return False
-        if "Invalid UTF-8" in message:
-            record.exc_info = record.exc_text = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
+        return "without completing handshake" not in record.getMessage()
 
 
 class _Server(uvicorn.Server):
@@ -63,14 +57,16 @@ class Command(BaseCommand):
 def serve(gateway, host: str, listeners: list[tuple]) -> None:
     """Run Uvicorn servers, one per (app, port, tls) listener, in one process and event loop.
     SIGTERM or SIGINT drains the gateway first; a second signal exits at once."""
+    conf = settings.TIDEGATE
+    http, ws = limited_protocols(max_head_bytes=conf["MAX_REQUEST_HEAD_BYTES"], head_timeout=conf["HEAD_TIMEOUT"])
     common = dict(
         host=host,
-        ws="websockets-sansio",
+        ws=ws,  # websockets-sansio, with the head limits (gateway/headlimits.py)
         loop="uvloop",
-        http="httptools",
+        http=http,  # httptools, with the head limits
         lifespan="on",
         access_log=False,
-        ws_max_size=settings.TIDEGATE["MAX_FRAME_SIZE"],
+        ws_max_size=conf["MAX_FRAME_SIZE"],
         log_level="warning",
         ws_per_message_deflate=False,
         server_header=False,  # the gateway does not advertise the server it runs on
@@ -86,6 +82,7 @@ def serve(gateway, host: str, listeners: list[tuple]) -> None:
             extra = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
         configs.append(uvicorn.Config(app, port=port, **common, **extra))
     servers = [_Server(c) for c in configs]  # Config() sets up uvicorn's loggers
+    gateway.analytics.registry.register(SERVER_COUNTS)  # in /metrics
     logging.getLogger("uvicorn.error").addFilter(_ClientNoise())
 
     async def main():
