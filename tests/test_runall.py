@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 
-from tests.stack import ROOT
+from tests.stack import ROOT, free_port
 
 
 def test_runall_stops_with_a_clear_message_when_a_port_is_in_use(tmp_path):
@@ -14,9 +14,16 @@ def test_runall_stops_with_a_clear_message_when_a_port_is_in_use(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {**os.environ, "TIDEGATE_DEBUG": "1", "TIDEGATE_DATA_DIR": str(tmp_path)}
+        env = {
+            **os.environ,
+            "TIDEGATE_DEBUG": "1",
+            "TIDEGATE_DATA_DIR": str(tmp_path),
+            # Every other port free, so only the taken one is reported whatever else runs here.
+            "TIDEGATE_GATEWAY_WS_PORT": str(free_port()),
+            "TIDEGATE_GATEWAY_WSS_PORT": str(free_port()),
+        }
         out = subprocess.run(
-            [sys.executable, "manage.py", "runall", "--portal-port", str(port)],
+            [sys.executable, "manage.py", "runall", "--portal-port", str(port), "--backend-port", str(free_port())],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -24,5 +31,5 @@ def test_runall_stops_with_a_clear_message_when_a_port_is_in_use(tmp_path):
             timeout=60,
         )
     assert out.returncode == 1
-    assert f"portal port {port} already in use" in out.stderr
+    assert f"Cannot start: portal port {port} already in use (" in out.stderr
     assert "wscat" not in out.stdout
