@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 
 from gateway_sync.services import config_changed
 from portal.audit import audit_record
+from portal.csp import is_host_name
 from portal.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from portal.roles import ADMIN, has_role
 from publisher import asyncapi, lifecycle
@@ -308,18 +309,27 @@ def api_revision_deploy(
         raise Conflict("A retired API cannot be deployed")
     if not environments:
         raise ValidationFailed('Name at least one environment, e.g. [{"name": "Default"}]')
-    deployments = []
+    targets = []
     for item in environments:
         env_name = item.get("name") if isinstance(item, dict) else None
         env = Environment.objects.filter(name=env_name).first()
         if env is None:
             raise ValidationFailed(f"Unknown gateway environment {env_name!r}")
+        vhost = item.get("vhost") or env.vhost
+        if not is_host_name(vhost):  # it goes into URLs, commands and the pages' CSP header
+            raise ValidationFailed(
+                f"vhost must be a host name: letters, digits, '.' and '-' (got {vhost!r})",
+                details=[_errors("vhost", "not a host name")],
+            )
+        targets.append((item, env, vhost))
+    deployments = []
+    for item, env, vhost in targets:
         deployment, _ = Deployment.objects.update_or_create(
             api=api,
             environment=env,
             defaults={
                 "revision": revision,
-                "vhost": item.get("vhost") or env.vhost,
+                "vhost": vhost,
                 "display_on_devportal": bool(item.get("displayOnDevportal", True)),
                 "deployed_by": deployed_by,
             },
