@@ -38,25 +38,52 @@ def application_create(*, owner, name: str, throttling_policy: str = "Unlimited"
     return app
 
 
+# Least to most strict: a new subscription takes the strictest its application holds elsewhere.
+STRICTNESS = (SubscriptionStatus.UNBLOCKED, SubscriptionStatus.PROD_ONLY_BLOCKED, SubscriptionStatus.BLOCKED)
+BLOCKED_STATES = (SubscriptionStatus.BLOCKED, SubscriptionStatus.PROD_ONLY_BLOCKED)
+
+
+def _inherited_status(*, application: Application, api: Api) -> tuple[str, Subscription | None]:
+    """The strictest status ``application`` holds on any version of ``api`` (same name and
+    provider), and the subscription it comes from: a block is about the application and the
+    API, whichever version, so subscribing to another version does not clear it."""
+    others = (
+        Subscription.objects.select_for_update()
+        .filter(application=application, api__name=api.name, api__provider_id=api.provider_id)
+        .exclude(api=api)
+        .order_by("created_time")
+    )
+    strictest: Subscription | None = None
+    for other in others:
+        if strictest is None or STRICTNESS.index(other.status) > STRICTNESS.index(strictest.status):
+            strictest = other
+    if strictest is None or strictest.status == SubscriptionStatus.UNBLOCKED:
+        return SubscriptionStatus.UNBLOCKED, None
+    return strictest.status, strictest
+
+
 @transaction.atomic
 def subscription_create(*, application: Application, api: Api, throttling_policy: str, user) -> Subscription:
+    """Subscribe ``application`` to ``api``, with the strictest status the application holds
+    on another version of the same API (a block there holds here too)."""
     if api.lifecycle_status not in lifecycle.SUBSCRIBABLE:
         raise Conflict(f"API {api.name} is {api.lifecycle_status} and does not accept new subscriptions")
     if throttling_policy not in api.policies:
         raise ValidationFailed(
             f"Business plan {throttling_policy!r} is not offered by {api.name}; choose from {', '.join(api.policies)}"
         )
+    status, source = _inherited_status(application=application, api=api)
     try:
         with transaction.atomic():
-            sub = Subscription.objects.create(application=application, api=api, throttling_policy=throttling_policy)
+            sub = Subscription.objects.create(
+                application=application, api=api, throttling_policy=throttling_policy, status=status
+            )
     except IntegrityError:
         raise Conflict(f"Application {application.name} is already subscribed to {api.name}") from None
-    audit_record(
-        actor=user,
-        action="subscription.create",
-        target=sub,
-        detail={"api": str(api.id), "application": str(application.id)},
-    )
+    detail = {"api": str(api.id), "application": str(application.id), "status": status}
+    if source is not None:
+        detail["statusFrom"] = {"subscription": str(source.id), "api": str(source.api_id)}
+    audit_record(actor=user, action="subscription.create", target=sub, detail=detail)
     config_changed(_subscription_delta(sub))
     return sub
 
@@ -64,7 +91,29 @@ def subscription_create(*, application: Application, api: Api, throttling_policy
 @transaction.atomic
 def application_delete(*, application: Application, user) -> str:
     """Delete an application with its keys and subscriptions; its connections close (4002).
-    Returns the name it had."""
+    Returns the name it had. An application with a blocked subscription (``BLOCKED`` or
+    ``PROD_ONLY_BLOCKED``) cannot be deleted (409): deleting it and making a new one of the
+    same name would subscribe again unblocked."""
+    application = Application.objects.select_for_update().get(pk=application.pk)
+    blocked = list(
+        application.subscriptions.select_for_update()
+        .filter(status__in=BLOCKED_STATES)
+        .select_related("api")
+        .order_by("created_time")
+    )
+    if blocked:
+        which = ", ".join(f"{s.api.name} {s.api.version} ({s.status})" for s in blocked)
+        raise Conflict(
+            f"{application.name} has blocked subscriptions ({which}): it cannot be deleted until "
+            "the API's publisher unblocks them, since a block holds for the application",
+            details=[
+                {
+                    "field": "subscriptions",
+                    "message": f"subscription {s.id} to {s.api.name} {s.api.version}: {s.status}",
+                }
+                for s in blocked
+            ],
+        )
     name = application.name
     audit_record(actor=user, action="application.delete", target=application, detail={"name": name})
     application.delete()

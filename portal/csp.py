@@ -3,6 +3,7 @@ gets is ``CONTENT_SECURITY_POLICY`` in portal/settings; django-csp's middleware 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from csp.constants import SELF, UNSAFE_EVAL, UNSAFE_INLINE
@@ -21,10 +22,34 @@ DOCUMENTATION_FRAME = {
 }
 
 
+# A host name as an environment's or a deployment's vhost must be (publisher/environments.py,
+# publisher/services.py): letters, digits, dots and hyphens only, so it can never carry a
+# ';' or a space into a header such as this policy.
+_HOST_NAME_RE = re.compile(r"^[A-Za-z0-9.\-]{1,253}$")
+
+
+def is_host_name(value) -> bool:
+    return isinstance(value, str) and bool(_HOST_NAME_RE.match(value))
+
+
+def _websocket_origin(url: str) -> str | None:
+    """``ws(s)://host[:port]`` of ``url``, or None unless it is a WebSocket URL whose host is
+    a host name and whose port is a port (anything else is dropped, never written)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("ws", "wss") or parts.username or parts.password or not is_host_name(parts.hostname):
+        return None
+    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
+
+
 def allow_websockets(response, urls: list[str]):
     """Let the page's scripts open WebSockets to ``urls`` (the gateway URLs it shows): their
-    origins join connect-src. Returns ``response``."""
-    origins = sorted({f"{p.scheme}://{p.netloc}" for p in map(urlsplit, urls) if p.scheme in ("ws", "wss")})
+    origins join connect-src, those whose host passes :func:`is_host_name` only (a deployment
+    stored before vhosts were checked may hold anything). Returns ``response``."""
+    origins = sorted({o for o in map(_websocket_origin, urls) if o})
     if origins:
         response._csp_update = {"connect-src": origins}
     return response

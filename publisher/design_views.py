@@ -50,7 +50,8 @@ def page_context(request, api, tab: str, **extra) -> dict:
         "tab": tab,
         "tabs": TABS,
         "etag": services.api_etag(api),
-        "can_design": has_role(request.user, CREATOR, PUBLISHER),
+        # Edit controls only for the API's provider or an admin (services.may_change); others read.
+        "can_design": has_role(request.user, CREATOR, PUBLISHER) and services.may_change(api, request.user),
         "can_publish": has_role(request.user, PUBLISHER),
         **extra,
     }

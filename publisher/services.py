@@ -12,7 +12,9 @@ from django.db import IntegrityError, transaction
 
 from gateway_sync.services import config_changed
 from portal.audit import audit_record
-from portal.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from portal.csp import is_host_name
+from portal.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from portal.roles import ADMIN, has_role
 from publisher import asyncapi, lifecycle
 from publisher.dto import api_dto, endpoint_urls
 from publisher.models import (
@@ -30,6 +32,25 @@ MAX_REVISIONS = 5
 _CONTEXT_RE = re.compile(r"^/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)*$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,30}$")
 _NAME_RE = re.compile(r"^[^~!@#;:%^*()+={}|\\<>\"',&$\[\]/]{1,60}$")
+
+
+def may_change(api: Api, user) -> bool:
+    """Whether ``user`` may change ``api``'s content (its fields, topics, scopes, endpoints,
+    definition) or delete it: its provider, or an admin (superusers are admins). Everyone
+    else with a Publisher role reads it, and publishers run its revisions, deployments,
+    lifecycle and subscriptions, whose content is the provider's own."""
+    if user is None or not user.is_authenticated:
+        return False
+    return user.pk == api.provider_id or has_role(user, ADMIN)
+
+
+def _assert_may_change(api: Api, user) -> None:
+    """403 unless :func:`may_change`: nobody edits another provider's API, so nobody can
+    unbind its scopes or move its endpoint (issue 14 follow-up, F1)."""
+    if not may_change(api, user):
+        raise Forbidden(
+            f"This API belongs to {api.provider.get_username()}; only its provider or an admin may change it"
+        )
 
 
 def _errors(field: str, message: str) -> dict[str, str]:
@@ -240,6 +261,7 @@ def api_import_asyncapi(*, provider, document: str | bytes, properties: dict[str
 
 @transaction.atomic
 def api_delete(*, api: Api, user) -> None:
+    _assert_may_change(api, user)
     if api.deployments.exists():
         raise Conflict("Undeploy every revision of this API before deleting it")
     if api.subscriptions.exists():
@@ -287,18 +309,27 @@ def api_revision_deploy(
         raise Conflict("A retired API cannot be deployed")
     if not environments:
         raise ValidationFailed('Name at least one environment, e.g. [{"name": "Default"}]')
-    deployments = []
+    targets = []
     for item in environments:
         env_name = item.get("name") if isinstance(item, dict) else None
         env = Environment.objects.filter(name=env_name).first()
         if env is None:
             raise ValidationFailed(f"Unknown gateway environment {env_name!r}")
+        vhost = item.get("vhost") or env.vhost
+        if not is_host_name(vhost):  # it goes into URLs, commands and the pages' CSP header
+            raise ValidationFailed(
+                f"vhost must be a host name: letters, digits, '.' and '-' (got {vhost!r})",
+                details=[_errors("vhost", "not a host name")],
+            )
+        targets.append((item, env, vhost))
+    deployments = []
+    for item, env, vhost in targets:
         deployment, _ = Deployment.objects.update_or_create(
             api=api,
             environment=env,
             defaults={
                 "revision": revision,
-                "vhost": item.get("vhost") or env.vhost,
+                "vhost": vhost,
                 "display_on_devportal": bool(item.get("displayOnDevportal", True)),
                 "deployed_by": deployed_by,
             },
@@ -410,6 +441,7 @@ def api_definition_update(*, api: Api, document: str | bytes, user, if_match: st
     """Replace the working copy's AsyncAPI definition (its topics). Gateways see it once a
     revision of it is deployed. The API's endpoints stay those of the API."""
     api = Api.objects.select_for_update().get(pk=api.pk)
+    _assert_may_change(api, user)
     _check_if_match(api, if_match)
     try:
         definition = asyncapi.parse_and_validate(document)
@@ -480,6 +512,7 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     edit with 412. Gateways see the change once a revision of it is deployed.
     """
     api = Api.objects.select_for_update().get(pk=api.pk)
+    _assert_may_change(api, user)
     _check_if_match(api, if_match)
     for field in ("context", "version"):
         if field in changes and changes[field] not in (None, getattr(api, field)):

@@ -6,7 +6,8 @@ caller on fresh data (each call in its own savepoint, rolled back), through the 
 middleware and authentication (the Django test client, in process): REST with HTTP Basic,
 pages with a signed-in session. Ids in URLs name objects owned by "developer" (application,
 key mapping, subscription) or by "creator" (API, revisions), so other callers meet objects that
-are not theirs. A call whose expected status refuses the caller (4xx, or a ``R200``/``R302``
+are not theirs: "publisher" is not the API's provider, so it runs the API's revisions,
+deployments, lifecycle and subscriptions but may not change its content. A call whose expected status refuses the caller (4xx, or a ``R200``/``R302``
 page answer) must also leave no audit record: refused means nothing changed.
 
 Rows that are wrong today hold the status that SHOULD be there, carry a ``# HOLE:`` comment and
@@ -82,6 +83,8 @@ def row(anonymous, developer, other_developer, creator, publisher, admin, **extr
 MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     # ---- Publisher v4: creators and publishers; deploy, lifecycle, subscriptions and disconnect: publishers only.
     # An admin holds neither Publisher role (portal/roles.py), so it is refused like a developer.
+    # An API's content (PUT, asyncapi PUT, DELETE, the design pages' edits) is its provider's
+    # ("creator") or an admin's: "publisher", another user, gets 403 (services.may_change).
     (PUB + "apis", "GET"):                                        row(401, 403, 403, 200, 200, 403),
     (PUB + "apis", "POST"):                                       row(401, 403, 403, 201, 201, 403),
     (PUB + "apis/import-asyncapi", "POST"):                       row(401, 403, 403, 201, 201, 403),
@@ -91,11 +94,12 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (PUB + "apis/export", "GET"):                                 row(401, 403, 403, 200, 200, 403),
     (PUB + "apis/import", "POST"):                                row(401, 403, 403, 201, 201, 403),
     (PUB + "apis/<str:api_id>", "GET"):                           row(401, 403, 403, 200, 200, 403),
-    (PUB + "apis/<str:api_id>", "PUT"):                           row(401, 403, 403, 200, 200, 403),
-    (PUB + "apis/<str:api_id>", "DELETE"):                        row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>", "PUT"):                           row(401, 403, 403, 200, 403, 403),
+    (PUB + "apis/<str:api_id>", "DELETE"):                        row(401, 403, 403, 200, 403, 403),
     (PUB + "apis/<str:api_id>/asyncapi", "GET"):                  row(401, 403, 403, 200, 200, 403),
-    (PUB + "apis/<str:api_id>/asyncapi", "PUT"):                  row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<str:api_id>/asyncapi", "PUT"):                  row(401, 403, 403, 200, 403, 403),
     (PUB + "apis/<str:api_id>/revisions", "GET"):                 row(401, 403, 403, 200, 200, 403),
+    # Revisions, restore and deploy stay open on any API: a revision holds the provider's content.
     (PUB + "apis/<str:api_id>/revisions", "POST"):                row(401, 403, 403, 201, 201, 403),
     (PUB + "apis/<str:api_id>/revisions/<str:revision_id>", "GET"):    row(401, 403, 403, 200, 200, 403),
     (PUB + "apis/<str:api_id>/revisions/<str:revision_id>", "DELETE"): row(401, 403, 403, 200, 200, 403),
@@ -196,15 +200,16 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("publisher/audit", "GET"):                                   row(302, 403, 403, 403, 200, 200),
     ("publisher/audit", "POST"):                                  row(302, 403, 403, 403, 200, 200),
     ("publisher/apis/<str:api_id>/topics", "GET"):                row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/topics", "POST"):               row(302, 403, 403, 302, 302, 403),
+    # The design pages' edits: the provider's; "publisher" (not the provider) gets the reason as a message.
+    ("publisher/apis/<str:api_id>/topics", "POST"):               row(302, 403, 403, 302, R302, 403),
     ("publisher/apis/<str:api_id>/scopes", "GET"):                row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/scopes", "POST"):               row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>/scopes", "POST"):               row(302, 403, 403, 302, R302, 403),
     ("publisher/apis/<str:api_id>/endpoints", "GET"):             row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/endpoints", "POST"):            row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>/endpoints", "POST"):            row(302, 403, 403, 302, R200, 403),
     ("publisher/apis/<str:api_id>/plans", "GET"):                 row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/plans", "POST"):                row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>/plans", "POST"):                row(302, 403, 403, 302, R200, 403),
     ("publisher/apis/<str:api_id>/definition", "GET"):            row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/definition", "POST"):           row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>/definition", "POST"):           row(302, 403, 403, 302, R200, 403),
     ("publisher/apis/<str:api_id>/revisions/diff", "GET"):        row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<str:api_id>/revisions/diff", "POST"):       row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<str:api_id>/subscriptions", "GET"):         row(302, 403, 403, 200, 200, 403),
@@ -685,3 +690,36 @@ def test_dev_portal_hides_an_api_that_is_not_published(world, route):
     draft = SimpleNamespace(**{**vars(world), "api_id": world.draft_api_id})
     for caller in ("developer", "other_developer", "creator", "publisher", "admin"):
         assert call(draft, caller, route, "GET", send_body=False).status_code == 404, caller
+
+
+@pytest.mark.parametrize(
+    "route,method",
+    [
+        (PUB + "apis/<str:api_id>", "PUT"),
+        (PUB + "apis/<str:api_id>/asyncapi", "PUT"),
+        (PUB + "apis/<str:api_id>", "DELETE"),
+    ],
+)
+def test_another_creator_cannot_change_or_delete_the_creators_api(world, route, method):
+    """A third user with the creator role, like "creator" but not the API's provider: 403
+    naming the provider, and the API (the working copy or the draft) is as it was."""
+    from publisher.dto import api_dto
+    from publisher.models import Api
+
+    with transaction.atomic():
+        other = factories.user("other_creator", roles=["creator"], password=PASSWORD)
+        w = SimpleNamespace(**{**vars(world), "users": {**world.users, "other_creator": other}})
+        target = world.draft_api_id if method == "DELETE" else world.api_id
+        before = api_dto(Api.objects.get(pk=target)), Api.objects.get(pk=target).definition
+        audits = AuditEvent.objects.count()
+        response = call(w, "other_creator", route, method)
+        assert response.status_code == 403, response.content
+        assert response.json() == {
+            "code": 403,
+            "message": "Forbidden",
+            "description": "This API belongs to creator; only its provider or an admin may change it",
+        }
+        api = Api.objects.get(pk=target)
+        assert (api_dto(api), api.definition) == before
+        assert AuditEvent.objects.count() == audits
+        transaction.set_rollback(True)

@@ -284,3 +284,34 @@ def test_the_live_console_may_connect_to_every_gateway_the_api_page_shows(client
     assert policy["sandbox"] == "allow-scripts" and policy["frame-ancestors"] == "'self'"
     assert "'unsafe-eval'" in policy["script-src"] and "'unsafe-inline'" not in policy["script-src"]
     assert frame.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+@pytest.mark.django_db
+def test_a_deployment_vhost_never_writes_a_directive_into_the_api_pages_policy(client):
+    """Issue 14 follow-up, F8: a vhost with '; script-src-elem ...' in it is refused at deploy
+    (400), and one stored before vhosts were checked is left out of connect-src, so the API
+    page's policy keeps only its own directives."""
+    from rest_framework.test import APIClient
+
+    from publisher.models import Deployment
+    from tests import factories
+
+    owner = factories.user("owner", roles=["creator", "publisher"])
+    api = factories.published_api(owner)
+    evil = "evil.example; script-src-elem * 'unsafe-inline'; x"
+    rest = APIClient()
+    rest.force_authenticate(owner)
+    resp = rest.post(
+        f"/api/am/publisher/v4/apis/{api.id}/deploy-revision?revisionId={api.revisions.get().id}",
+        [{"name": "Default", "vhost": evil}],
+        format="json",
+    )
+    assert resp.status_code == 400, resp.content
+    assert Deployment.objects.get(api=api).vhost == "localhost"
+
+    Deployment.objects.filter(api=api).update(vhost=evil)  # as a row stored before the check
+    client.force_login(owner)
+    policy = client.get(f"/devportal/apis/{api.id}").headers["Content-Security-Policy"]
+    assert "script-src-elem" not in policy and "evil.example" not in policy and "unsafe-inline'; x" not in policy
+    directives = [d.strip().split(" ", 1)[0] for d in policy.split(";") if d.strip()]
+    assert len(directives) == len(set(directives)), policy

@@ -227,3 +227,35 @@ def test_api_page_never_renders_a_stored_link_that_is_not_http(api, dev):
     lowered = body.lower()
     assert "javascript:" not in lowered and "data:text/html" not in lowered
     assert "https://ok.example" in body  # http(s) links stay
+
+
+def test_application_page_refuses_to_delete_an_application_with_a_blocked_subscription(api, dev, owner):
+    app = dp.application_ensure_default(user=dev)
+    sub = dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=dev)
+    resp = _web(owner).post(
+        f"/publisher/apis/{api.id}/subscriptions", {"subscription": sub.id, "state": "PROD_ONLY_BLOCKED"}, follow=True
+    )
+    assert "subscription is now PROD_ONLY_BLOCKED" in resp.content.decode()
+    web = _web(dev)
+    resp = web.post(f"/devportal/applications/{app.id}", {"do": "delete"}, follow=True)
+    body = resp.content.decode()
+    assert "DefaultApplication has blocked subscriptions (Chat 1.0.0 (PROD_ONLY_BLOCKED))" in body
+    assert "cannot be deleted until the API&#x27;s publisher unblocks them" in body
+    assert Subscription.objects.get(pk=sub.pk).status == "PROD_ONLY_BLOCKED"
+
+
+def test_subscribing_from_the_api_page_to_a_new_version_keeps_the_block(api, dev, owner):
+    app = dp.application_create(owner=dev, name="App")
+    sub = dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=dev)
+    dp.subscription_block(subscription=sub, state="BLOCKED", acting_user=owner)
+    v2 = factories.api(owner, version="2.0.0")
+    pub.api_change_lifecycle(
+        api=v2, action="Publish", user=owner, checklist={"Requires re-subscription when publishing the API": True}
+    )
+    resp = _web(dev).post(
+        f"/devportal/apis/{v2.id}",
+        {"do": "subscribe", "application": str(app.id), "plan": "AsyncUnlimited"},
+        follow=True,
+    )
+    assert "App is subscribed to Chat" in resp.content.decode()
+    assert Subscription.objects.get(application=app, api=v2).status == "BLOCKED"

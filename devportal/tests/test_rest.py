@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from devportal.models import Subscription
 from keymanager.models import OAuthClient
+from portal.models import AuditEvent
 from publisher import services as publisher_services
 from tests import factories
 
@@ -191,6 +192,71 @@ def test_a_blocked_subscription_cannot_be_deleted_and_resubscribed_unblocked(cli
     # Once the publisher unblocks it, the developer may unsubscribe as before.
     publisher.post(f"/api/am/publisher/v4/subscriptions/unblock-subscription?subscriptionId={sub_id}")
     assert client.delete(f"{BASE}/subscriptions/{sub_id}").status_code == 200
+
+
+def _block(owner, subscription_id, state):
+    publisher = APIClient()
+    publisher.force_authenticate(owner)
+    resp = publisher.post(
+        f"/api/am/publisher/v4/subscriptions/block-subscription?subscriptionId={subscription_id}&blockState={state}"
+    )
+    assert resp.status_code == 200, resp.content
+    return publisher
+
+
+@pytest.mark.parametrize("state", ["BLOCKED", "PROD_ONLY_BLOCKED"])
+def test_an_application_with_a_blocked_subscription_cannot_be_deleted_and_made_again(client, owner, dev, state):
+    """Deleting the application and making one of the same name would subscribe again
+    unblocked: refused (409, naming the blocked API), and the block stays."""
+    api = factories.published_api(owner)
+    default = client.get(f"{BASE}/applications").json()["list"][0]
+    assert default["name"] == "DefaultApplication"
+    body = {"applicationId": default["applicationId"], "apiId": str(api.id), "throttlingPolicy": "AsyncGold"}
+    sub_id = client.post(f"{BASE}/subscriptions", body, format="json").json()["subscriptionId"]
+    publisher = _block(owner, sub_id, state)
+
+    deleted = client.delete(f"{BASE}/applications/{default['applicationId']}")
+    assert deleted.status_code == 409, deleted.content
+    description = deleted.json()["description"]
+    assert f"Chat 1.0.0 ({state})" in description and "cannot be deleted" in description
+    assert client.get(f"{BASE}/subscriptions/{sub_id}").json()["status"] == state
+    again = client.post(f"{BASE}/applications", {"name": "DefaultApplication"}, format="json")
+    assert again.status_code == 409, again.content
+
+    # Unblocked, it is deleted as before, with its subscriptions.
+    publisher.post(f"/api/am/publisher/v4/subscriptions/unblock-subscription?subscriptionId={sub_id}")
+    assert client.delete(f"{BASE}/applications/{default['applicationId']}").status_code == 200
+    assert not Subscription.objects.filter(pk=sub_id).exists()
+
+
+@pytest.mark.parametrize("state", ["BLOCKED", "PROD_ONLY_BLOCKED"])
+def test_a_block_on_one_version_holds_when_subscribing_to_another(client, owner, state):
+    """Published with "Requires re-subscription" ticked, v2 gets no copies; the application
+    blocked on v1 that subscribes to v2 is blocked there too (the strictest it holds), and
+    the audit log says where that came from. Another application subscribes unblocked."""
+    v1 = factories.published_api(owner)
+    blocked_app = client.post(f"{BASE}/applications", {"name": "Blocked"}, format="json").json()["applicationId"]
+    open_app = client.post(f"{BASE}/applications", {"name": "Open"}, format="json").json()["applicationId"]
+    on_v1 = {}
+    for app in (blocked_app, open_app):
+        body = {"applicationId": app, "apiId": str(v1.id), "throttlingPolicy": "AsyncGold"}
+        on_v1[app] = client.post(f"{BASE}/subscriptions", body, format="json").json()["subscriptionId"]
+    _block(owner, on_v1[blocked_app], state)
+    v2 = factories.api(owner, version="2.0.0")
+    publisher_services.api_change_lifecycle(
+        api=v2, action="Publish", user=owner, checklist={"Requires re-subscription when publishing the API": True}
+    )
+    assert not Subscription.objects.filter(api=v2).exists()
+
+    statuses = {}
+    for app in (blocked_app, open_app):
+        body = {"applicationId": app, "apiId": str(v2.id), "throttlingPolicy": "AsyncGold"}
+        resp = client.post(f"{BASE}/subscriptions", body, format="json")
+        assert resp.status_code == 201, resp.content
+        statuses[app] = (resp.json()["subscriptionId"], resp.json()["status"])
+    assert {app: status for app, (_, status) in statuses.items()} == {blocked_app: state, open_app: "UNBLOCKED"}
+    audit = AuditEvent.objects.get(action="subscription.create", target_id=statuses[blocked_app][0])
+    assert audit.detail["status"] == state and audit.detail["statusFrom"]["subscription"] == on_v1[blocked_app]
 
 
 def test_a_signed_in_session_cannot_write_without_the_csrf_token(dev):

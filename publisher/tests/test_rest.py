@@ -116,6 +116,34 @@ def test_revision_deploy_publish_flow(client, publisher):
     assert client.get(f"{BASE}/apis/{api.id}/deployments").json()["list"][0]["revisionUuid"] == rev.json()["id"]
 
 
+@pytest.mark.parametrize(
+    "vhost",
+    ["evil.example; script-src-elem * 'unsafe-inline'; x", "gw.example/path", "gw.example:9999", "two words", 42],
+)
+def test_a_deployment_vhost_that_is_not_a_host_name_is_400_and_deploys_nothing(client, publisher, vhost):
+    """The vhost goes into gateway URLs, wscat commands and the Dev Portal's CSP header: a host
+    name only, as for an environment. A bad one in a list refuses the whole list."""
+    api = factories.api(publisher)
+    rev = client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json").json()
+    audits = AuditEvent.objects.count()
+    resp = client.post(
+        f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}",
+        [{"name": "Default", "vhost": "gw.example.com"}, {"name": "Default", "vhost": vhost}],
+        format="json",
+    )
+    assert resp.status_code == 400, resp.content
+    body = resp.json()
+    assert body["code"] == 400 and body["error"] == [{"field": "vhost", "message": "not a host name"}]
+    assert "vhost must be a host name" in body["description"]
+    assert not Deployment.objects.exists() and AuditEvent.objects.count() == audits
+    ok = client.post(
+        f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}",
+        [{"name": "Default", "vhost": "gw-1.example.com"}],
+        format="json",
+    )
+    assert ok.status_code == 201 and ok.json()[0]["vhost"] == "gw-1.example.com"
+
+
 def test_sixth_revision_is_refused(client, publisher):
     api = factories.api(publisher)
     for _ in range(5):

@@ -190,15 +190,16 @@ def test_delete_revision_refused_while_deployed(client, chat):
     assert not ApiRevision.objects.filter(pk=rev["id"]).exists()
 
 
-def test_creator_may_design_but_a_developer_may_not(chat):
+def test_its_provider_may_design_but_another_creator_or_a_developer_may_not(client, chat):
+    assert _put(client, chat, {"description": "by the provider"}).status_code == 200
     creator = APIClient()
     creator.force_authenticate(factories.user("cre", roles=["creator"]))
-    assert _put(creator, chat, {"description": "by the creator"}).status_code == 200
+    assert _put(creator, chat, {"description": "by another creator"}).status_code == 403
     dev = APIClient()
     dev.force_authenticate(factories.user("dev"))
     assert _put(dev, chat, {"description": "by a developer"}).status_code == 403
     chat.refresh_from_db()
-    assert chat.description == "by the creator"
+    assert chat.description == "by the provider"
 
 
 # ------------------------------------------------------------ test connection
