@@ -25,11 +25,12 @@ DOCUMENTATION_FRAME = {
 # A host name as an environment's or a deployment's vhost must be (publisher/environments.py,
 # publisher/services.py): letters, digits, dots and hyphens only, so it can never carry a
 # ';' or a space into a header such as this policy.
-_HOST_NAME_RE = re.compile(r"^[A-Za-z0-9.\-]{1,253}$")
+_HOST_NAME_RE = re.compile(r"[A-Za-z0-9.\-]{1,253}")
 
 
 def is_host_name(value) -> bool:
-    return isinstance(value, str) and bool(_HOST_NAME_RE.match(value))
+    # fullmatch: "$" would let a trailing newline through.
+    return isinstance(value, str) and bool(_HOST_NAME_RE.fullmatch(value))
 
 
 def _websocket_origin(url: str) -> str | None:

@@ -2,14 +2,13 @@
 environments it is labelled with (TIDEGATE_GATEWAY_ENVIRONMENTS); a deployment reaches only
 the gateways of its environment."""
 
-import re
-
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.audit import audit_record
+from portal.csp import is_host_name
 from portal.errors import Conflict, NotFound
 from portal.roles import IsAdmin
 from publisher.models import Environment
@@ -38,7 +37,7 @@ class EnvironmentInput(serializers.Serializer):
 
     def validate_vhosts(self, value):
         for vhost in value:
-            if not re.match(r"^[A-Za-z0-9.\-]+$", vhost["host"]):
+            if not is_host_name(vhost["host"]):
                 raise serializers.ValidationError(f"not a host name: {vhost['host']!r}")
         return value
 

@@ -118,7 +118,14 @@ def test_revision_deploy_publish_flow(client, publisher):
 
 @pytest.mark.parametrize(
     "vhost",
-    ["evil.example; script-src-elem * 'unsafe-inline'; x", "gw.example/path", "gw.example:9999", "two words", 42],
+    [
+        "evil.example; script-src-elem * 'unsafe-inline'; x",
+        "gw.example/path",
+        "gw.example:9999",
+        "two words",
+        42,
+        "gw.example\n",
+    ],
 )
 def test_a_deployment_vhost_that_is_not_a_host_name_is_400_and_deploys_nothing(client, publisher, vhost):
     """The vhost goes into gateway URLs, wscat commands and the Dev Portal's CSP header: a host
