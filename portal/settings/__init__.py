@@ -140,7 +140,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` copies every asset here (docs/deploy.md); the portal serves them.
+STATIC_ROOT = Path(env("TIDEGATE_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # Front-end assets come from npm (node_modules) and are served locally, never from a CDN.
 STATICFILES_DIRS = [
     BASE_DIR / "static",
