@@ -127,6 +127,12 @@ def _health(port: int) -> dict:
     return requests.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
 
 
+def _pulls(port: int) -> float:
+    """How many times the gateway on ``port`` has pulled (its /metrics)."""
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    return sum(float(n) for n in re.findall(r"^tidegate_sync_pulls_total\{[^}]*\} (\S+)$", text, re.M))
+
+
 class PushWatch(threading.Thread):
     """Samples pushConnected on every gateway until stopped."""
 
@@ -275,6 +281,7 @@ def deployment(tmp_path, postgres_url):
             "redis": redis,
             "redis_dir": redis_dir,
             "backend": f"ws://127.0.0.1:{ports['backend']}",
+            "wrong_dir": tmp_path / "wrong-token",
         }
     finally:
         services.stop_all()
@@ -314,6 +321,39 @@ def test_docs_deploy_md_followed_literally_gives_a_working_tls_deployment_that_t
     css = re.search(r'href="(/static/[^"]+\.css)"', page.text).group(1)
     assert session.get(f"{portal}{css}", timeout=10).status_code == 200
 
+    # A request for a host name the portal does not serve: 400, one log line, no traceback.
+    assert (
+        requests.get(f"http://127.0.0.1:{ports['portal']}/", headers={"Host": "elsewhere.example"}).status_code == 400
+    )
+    wait_until(lambda: "Invalid HTTP_HOST header" in services.log("portal"), 10, what="the refusal logged")
+
+    # A gateway whose token is not the portal's says so once, naming the setting, and /health
+    # tells why it cannot sync.
+    wrong = free_port()
+    services.start(
+        "gateway-wrong-token",
+        [".venv/bin/python", "manage.py", "rungateway", "--port", str(wrong), "--tls-port", "0"],
+        {
+            **deployment["env"],
+            "TIDEGATE_GATEWAY_TOKEN": "not-the-portals",
+            "TIDEGATE_DATA_DIR": str(deployment["wrong_dir"]),
+        },
+    )
+    refused = wait_until(lambda: _health(wrong)["controlPlaneError"], 30, what="the refusal reported")
+    assert "TIDEGATE_GATEWAY_TOKEN" in refused and _health(wrong)["controlPlaneReachable"] is False
+    wait_until(lambda: _pulls(wrong) >= 4, 10, what="a few more pulls")
+    assert services.log("gateway-wrong-token").count("TIDEGATE_GATEWAY_TOKEN") == 1
+    services.stop("gateway-wrong-token")
+
+    # Push stays connected while Redis is healthy and nothing changes (each change restarts
+    # the wait): watched for longer than the 5 s wait in which redis-py's default read
+    # timeout used to cut it, every 7 s or so.
+    wait_until(lambda: time.monotonic() - watched_from > 8, 30, what="the observation window")
+    watch.done.set()
+    watch.join(5)
+    dropped = [s for s in watch.samples if not s[2]]
+    assert len({s[1] for s in watch.samples}) == 2 and not dropped, f"pushConnected false: {dropped[:5]}"
+
     # Publish an API; an application gets a token from /oauth2/token over HTTPS.
     api = flow.import_api(session, flow.chat_doc(deployment["backend"], "Prod"), context="/prod")
     flow.deploy_and_publish(session, api["id"])
@@ -351,14 +391,6 @@ def test_docs_deploy_md_followed_literally_gives_a_working_tls_deployment_that_t
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
         assert closed.value.rcvd.code == 4001
-
-    # Push stays connected while Redis is healthy: watched for longer than the 5 s wait in
-    # which redis-py's default read timeout used to cut it (every 7 s or so).
-    wait_until(lambda: time.monotonic() - watched_from > 8, 30, what="the observation window")
-    watch.done.set()
-    watch.join(5)
-    dropped = [s for s in watch.samples if not s[2]]
-    assert len({s[1] for s in watch.samples}) == 2 and not dropped, f"pushConnected false: {dropped[:5]}"
 
     # Redis away: gateways say so and keep relaying; the portal still issues tokens and
     # takes changes (gateways pull them), with a warning and no error.
