@@ -83,16 +83,17 @@ class ResilientRedisCache(RedisCache):
         super().__init__(server, params)
         self._local = LocMemCache("tidegate-fallback", {})
         self._down_since: float | None = None
+        self.clock = time.monotonic  # injectable for tests
 
     def _call(self, name: str, *args, **kwargs):
-        if self._down_since is not None and time.monotonic() - self._down_since < self.RETRY_SECONDS:
+        if self._down_since is not None and self.clock() - self._down_since < self.RETRY_SECONDS:
             return getattr(self._local, name)(*args, **kwargs)
         try:
             result = getattr(super(), name)(*args, **kwargs)
         except _redis_errors() as exc:
             if self._down_since is None:
                 log.warning("Redis cache unavailable, counting in this process until it answers: %s", exc)
-            self._down_since = time.monotonic()
+            self._down_since = self.clock()
             return getattr(self._local, name)(*args, **kwargs)
         if self._down_since is not None:
             log.info("Redis cache available again")

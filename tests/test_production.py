@@ -454,3 +454,68 @@ def test_docs_deploy_md_followed_literally_gives_a_working_tls_deployment_that_t
     assert not [p for p in paths if p.startswith("/internal/gateway/")]
     assert "No directory at" not in portal_log
     assert "Bad Request" not in services.log("gateway1") + services.log("gateway2")
+
+
+def test_a_portal_url_the_portal_would_refuse_stops_the_start_naming_both_settings(tmp_path):
+    """deploy/env.example used to allow only portal.example.com while gateways pulled from
+    http://127.0.0.1:8000: every pull got 400 and no gateway ever served. Now neither the
+    portal nor a gateway starts with settings that disagree, and the message says which."""
+    import sys
+
+    environ = {
+        "PATH": os.environ["PATH"],
+        "TIDEGATE_DEBUG": "0",
+        "TIDEGATE_SECRET_KEY": secrets.token_urlsafe(50),
+        "TIDEGATE_GATEWAY_TOKEN": secrets.token_urlsafe(32),
+        "TIDEGATE_DATA_DIR": str(tmp_path / "var"),
+        "TIDEGATE_ALLOWED_HOSTS": "portal.example.com",
+        "TIDEGATE_PORTAL_URL": "http://127.0.0.1:8000",
+    }
+    for args in (["check"], ["rungateway", "--port", str(free_port()), "--tls-port", "0"]):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode != 0
+        assert "TIDEGATE_PORTAL_URL (http://127.0.0.1:8000)" in done.stderr and "TIDEGATE_ALLOWED_HOSTS" in done.stderr
+    fixed = {**environ, "TIDEGATE_ALLOWED_HOSTS": "portal.example.com, 127.0.0.1"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=fixed, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_shared_cache_counts_locally_while_redis_is_away(tmp_path, caplog):
+    """With REDIS_URL set the portal's cache is Redis; a Redis outage used to turn every
+    request touching it into a 500 (redis.exceptions.ConnectionError). Now it counts in the
+    process, with one warning per outage, and returns to Redis once it answers again."""
+    import logging
+
+    from conftest import start_redis
+    from portal.deployment import ResilientRedisCache
+
+    url, redis = start_redis(tmp_path)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    clock = [1000.0]
+    try:
+        cache = ResilientRedisCache(url, {"OPTIONS": {"socket_connect_timeout": 2}})
+        cache.clock = lambda: clock[0]
+        cache.set("failures", 1)
+        assert cache.incr("failures") == 2
+        redis.kill()
+        redis.wait(10)
+        with caplog.at_level(logging.WARNING, logger="tidegate.deployment"):
+            assert cache.add("failures", 0) is True  # the local count starts afresh
+            assert cache.incr("failures") == 1
+            assert cache.incr("failures") == 2
+            assert cache.get("failures") == 2
+            clock[0] += ResilientRedisCache.RETRY_SECONDS + 1  # Redis is tried again: still away
+            assert cache.incr("failures") == 3
+        warnings = [r for r in caplog.records if r.name == "tidegate.deployment"]
+        assert len(warnings) == 1 and "counting in this process" in warnings[0].getMessage()
+        assert not any(r.exc_info for r in caplog.records)
+        redis = start_redis(tmp_path, port)[1]
+        clock[0] += ResilientRedisCache.RETRY_SECONDS + 1
+        assert cache.get("failures") is None  # Redis's again (restarted empty), not the local 3
+    finally:
+        redis.kill()
+        redis.wait(10)
