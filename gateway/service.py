@@ -61,7 +61,9 @@ def _float_or_none(value: str | None) -> float | None:
         return None
 
 
-# The portal's answers that no retry will change: the two sides' settings disagree.
+# The portal's answers that no retry will change: the two sides' settings disagree. Pulls
+# then come every REFUSED_RETRY seconds until it answers otherwise.
+REFUSED_RETRY = 2.0
 REFUSALS = {
     400: (
         "the portal does not accept the host name in TIDEGATE_PORTAL_URL ({portal_url}): add that host to "
@@ -392,7 +394,9 @@ class Gateway:
 
     async def _sync_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            # Refused for a setting that disagrees: no retry soon will change that, so ask
+            # (and fill the portal's log) every few seconds, not four times a second.
+            await asyncio.sleep(max(self.interval, REFUSED_RETRY) if self.control_plane_error else self.interval)
             await self.sync_once(cause="interval")
 
     async def refresh_issuer(self, issuer: str) -> bool:
