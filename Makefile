@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export TIDEGATE_DEBUG ?= 1
 
-.PHONY: run test bench conformance setup lint system-packages clean
+.PHONY: run test bench conformance setup setup-prod lint system-packages clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,12 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 setup: $(VENV)/.installed node_modules/.installed
+
+# Production (docs/deploy.md): the runtime packages and the front-end assets, no test tools.
+setup-prod:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	npm ci --omit=dev --no-audit --no-fund --loglevel=error
 
 # Debian packages the tests start themselves: chromium for the browser tests (a browser
 # download does not work here), redis-server for shared rate limits, nginx for the benchmark,

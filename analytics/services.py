@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -50,7 +50,11 @@ def analytics_ingest(*, batch: dict) -> int:
         key = dict(minute=when, api_id=api_id, application_id=app_id, topic=topic, kind=kind, label=label)
         updated = TrafficStat.objects.filter(**key).update(count=F("count") + count, total=F("total") + total)
         if not updated:
-            TrafficStat.objects.create(**key, application_name=app_name, count=count, total=total)
+            try:
+                with transaction.atomic():
+                    TrafficStat.objects.create(**key, application_name=app_name, count=count, total=total)
+            except IntegrityError:  # another gateway's batch made the row meanwhile: add to it
+                TrafficStat.objects.filter(**key).update(count=F("count") + count, total=F("total") + total)
     connections = batch.get("connections") if isinstance(batch.get("connections"), list) else []
     GatewayReport.objects.update_or_create(
         gateway_id=gateway_id,

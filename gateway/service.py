@@ -61,6 +61,21 @@ def _float_or_none(value: str | None) -> float | None:
         return None
 
 
+# The portal's answers that no retry will change: the two sides' settings disagree. Pulls
+# then come every REFUSED_RETRY seconds until it answers otherwise.
+REFUSED_RETRY = 2.0
+REFUSALS = {
+    400: (
+        "the portal does not accept the host name in TIDEGATE_PORTAL_URL ({portal_url}): add that host to "
+        "the portal's TIDEGATE_ALLOWED_HOSTS, or point TIDEGATE_PORTAL_URL at a host name it allows"
+    ),
+    401: (
+        "the portal does not accept this gateway's TIDEGATE_GATEWAY_TOKEN: it must be the same in the "
+        "portal's environment and the gateway's"
+    ),
+}
+
+
 class Gateway:
     def __init__(
         self,
@@ -124,6 +139,8 @@ class Gateway:
         self._sweep_task: asyncio.Task | None = None
         self._start_lock: asyncio.Lock | None = None
         self._sync_failing = False
+        # Why the portal refuses this gateway (a setting that disagrees), or None.
+        self.control_plane_error: str | None = None
         # Read your writes: a handshake refused for something this gateway may not have seen
         # yet pulls first (coalesced, at most one such pull per miss_sync_interval).
         self.sync_metrics = SyncMetrics(self.analytics.registry)
@@ -251,7 +268,14 @@ class Gateway:
                 url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=10)
             ) as resp:
                 if resp.status == 304:
+                    # What we hold is current: the portal answered, and what we serve is
+                    # what it has (a snapshot loaded from disk included).
                     self.synced_at = time.time()
+                    self.snapshot_source = "portal"
+                    self._recovered()
+                    return False
+                if resp.status in REFUSALS:
+                    self._refused(resp.status)
                     return False
                 resp.raise_for_status()
                 data = await resp.json()
@@ -266,9 +290,10 @@ class Gateway:
                 state = self.build_state(snapshot_from_dict(data))
                 self.last_update = "full"
         except (TimeoutError, aiohttp.ClientError, ValueError, KeyError, TypeError, JoseError) as exc:
-            if not self._sync_failing:
+            if not self._sync_failing or self.control_plane_error:
                 log.warning("snapshot sync failed, serving the last known configuration: %s", exc)
             self._sync_failing = True
+            self.control_plane_error = None
             return False
         self._save(data)
         self.snapshot_source = "portal"
@@ -311,10 +336,23 @@ class Gateway:
         )
         return True
 
-    async def _apply(self, state: State) -> bool:
+    def _recovered(self) -> None:
         if self._sync_failing:
             log.info("snapshot sync recovered")
         self._sync_failing = False
+        self.control_plane_error = None
+
+    def _refused(self, status: int) -> None:
+        """The portal answered but refused this gateway: a setting disagrees between the two.
+        Said once (naming the settings), not at every pull; /health tells it meanwhile."""
+        reason = REFUSALS[status].format(portal_url=self.portal_url)
+        if reason != self.control_plane_error:
+            log.error("the portal refused this gateway's snapshot pull (HTTP %s): %s", status, reason)
+        self._sync_failing = True
+        self.control_plane_error = reason
+
+    async def _apply(self, state: State) -> bool:
+        self._recovered()
         previous = self.state.snapshot.version if self.state else None
         self.state = state
         self.synced_at = time.time()
@@ -356,7 +394,9 @@ class Gateway:
 
     async def _sync_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            # Refused for a setting that disagrees: no retry soon will change that, so ask
+            # (and fill the portal's log) every few seconds, not four times a second.
+            await asyncio.sleep(max(self.interval, REFUSED_RETRY) if self.control_plane_error else self.interval)
             await self.sync_once(cause="interval")
 
     async def refresh_issuer(self, issuer: str) -> bool:
@@ -399,6 +439,7 @@ class Gateway:
             "snapshotVersion": snap.version if snap else None,
             "snapshotAgeSeconds": round(time.time() - self.synced_at, 3) if self.synced_at else None,
             "controlPlaneReachable": not self._sync_failing,
+            "controlPlaneError": self.control_plane_error,
             "snapshotSource": self.snapshot_source,
             "lastUpdate": self.last_update,
             "pushConnected": self.push_connected,

@@ -197,6 +197,8 @@ def test_the_documented_nginx_stream_config_balances_two_gateways(stack, chat, t
         "127.0.0.1:9191", f"127.0.0.1:{ports[1]}"
     )
     config = re.sub(r"listen 9090;", f"listen 127.0.0.1:{front};", config)
+    # Plain ws only here; the wss listener (and its certificate) is tests/test_production.py's.
+    config = re.sub(r"\n    server \{\n        listen 9095 ssl;.*?\n    \}", "", config, flags=re.S)
     config = config.replace(
         "worker_processes auto;", f"worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;"
     )

@@ -45,7 +45,11 @@ DATA_DIR = Path(env("TIDEGATE_DATA_DIR", str(BASE_DIR / "var")))
 # The SQLite file and generated keys live here; made 0700 (its secrets 0600) at start by
 # portal/filemodes.py, from PortalConfig.ready().
 SECRET_KEY = secret("TIDEGATE_SECRET_KEY", "dev-only-insecure-secret-key-change-me")
-ALLOWED_HOSTS = (env("TIDEGATE_ALLOWED_HOSTS") or "127.0.0.1,localhost,[::1],testserver").split(",")
+# Host names the portal answers to: the one browsers use (portal.example.com) and the one in
+# TIDEGATE_PORTAL_URL, which gateways use (checked below: they must agree).
+ALLOWED_HOSTS = [
+    h.strip() for h in (env("TIDEGATE_ALLOWED_HOSTS") or "127.0.0.1,localhost,[::1],testserver").split(",") if h.strip()
+]
 
 INSTALLED_APPS = [
     "daphne",
@@ -136,7 +140,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` copies every asset here (docs/deploy.md); the portal serves them.
+STATIC_ROOT = Path(env("TIDEGATE_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # Front-end assets come from npm (node_modules) and are served locally, never from a CDN.
 STATICFILES_DIRS = [
     BASE_DIR / "static",
@@ -188,30 +193,64 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": env("TIDEGATE_LOG_FORMAT", "plain")},
         "access": {"class": "logging.StreamHandler", "formatter": "json"},
+        "refusals": {
+            "class": "logging.StreamHandler",
+            "formatter": env("TIDEGATE_LOG_FORMAT", "plain"),
+            "filters": ["expected_refusal"],
+        },
     },
+    "filters": {"expected_refusal": {"()": "portal.deployment.ExpectedRefusal"}},
     "root": {"handlers": ["console"], "level": env("TIDEGATE_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         # One WARNING line per failed sign-in (name and address masked); not its INFO chatter.
         "axes": {"level": "WARNING"},
-        # One JSON line per connection and per refused handshake (gateway/relay.py).
+        # One JSON line per connection and per refused handshake (gateway/relay.py), and per
+        # portal request but the gateways' own (portal/asgi.py; run Daphne with -v 0).
         "tidegate.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        # A request for a host name not in ALLOWED_HOSTS: one line, no traceback.
+        "django.security.DisallowedHost": {"handlers": ["refusals"], "level": "WARNING", "propagate": False},
     },
 }
 
 # With Redis, configuration changes are pushed to gateways through the Channels layer.
 _REDIS_URL = env("REDIS_URL") or env("TIDEGATE_REDIS_URL") or ""
+# A gateway waits for pushes in channels_redis's blocking receive, 5 s at a time: the socket
+# read timeout must outlast it (redis-py's default, also 5 s, cut every such wait and dropped
+# the push every few seconds). Connecting gives up after 5 s, so a request whose commit pushes
+# a change never hangs on an unreachable Redis; a dead peer is noticed by TCP keepalive.
 CHANNEL_LAYERS = (
-    {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_REDIS_URL]}}}
+    {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": _REDIS_URL,
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                    }
+                ]
+            },
+        }
+    }
     if _REDIS_URL
     else {}
 )
 
-# With Redis the portal processes share one cache. Nothing that decides who may sign in
-# reads it: failed attempts are counted in the database (portal/throttle.py).
+# With Redis the portal processes share one cache; while Redis is away each process counts
+# in its own memory with a warning, never a 500 (portal/deployment.py). Nothing that decides
+# who may sign in reads it: failed attempts are counted in the database (portal/throttle.py).
 if _REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "portal.deployment.ResilientRedisCache",
+            "LOCATION": _REDIS_URL,
+            "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 2},
+        }
+    }
 
 
 def _trusted_proxies(value: str) -> tuple[str, ...]:
@@ -221,6 +260,12 @@ def _trusted_proxies(value: str) -> tuple[str, ...]:
         return parse_trusted_proxies(value)
     except ValueError as exc:
         raise ImproperlyConfigured(f"TIDEGATE_TRUSTED_PROXIES: {exc}") from None
+
+
+def _public_url(name: str, scheme: str) -> str:
+    from portal.deployment import public_url
+
+    return public_url(name, env(name), scheme)
 
 
 # Everything the gateway and the control plane need to find each other, in one namespaced dict.
@@ -236,6 +281,11 @@ TIDEGATE = {
     "GATEWAY_WSS_PORT": env_int("TIDEGATE_GATEWAY_WSS_PORT", 9095),
     # The host name shown to developers in gateway URLs (WSO2's default vhost).
     "GATEWAY_VHOST": env("TIDEGATE_GATEWAY_VHOST", "localhost"),
+    # Where clients reach the gateways of GATEWAY_ENVIRONMENTS from outside, as the Dev Portal
+    # shows them: the balancer's origins (ws://gateway.example.com:9090, wss://gateway.example.com:9095).
+    # Unset: from each environment's vhost and ports.
+    "GATEWAY_PUBLIC_WS_URL": _public_url("TIDEGATE_GATEWAY_PUBLIC_WS_URL", "ws"),
+    "GATEWAY_PUBLIC_WSS_URL": _public_url("TIDEGATE_GATEWAY_PUBLIC_WSS_URL", "wss"),
     # Environments this gateway serves.
     "GATEWAY_ENVIRONMENTS": (env("TIDEGATE_GATEWAY_ENVIRONMENTS") or "Default").split(","),
     # Seconds between snapshot version checks.
@@ -298,6 +348,11 @@ TIDEGATE = {
     "IMPORT_URL_ALLOW_PRIVATE": env_bool("TIDEGATE_IMPORT_URL_ALLOW_PRIVATE", False),
 }
 
+# Gateways present TIDEGATE_PORTAL_URL's host to the portal: it must be one the portal allows.
+from portal.deployment import check_portal_url  # noqa: E402
+
+check_portal_url(TIDEGATE["PORTAL_URL"], ALLOWED_HOSTS)
+
 # django-axes (portal/throttle.py): the database handler, so every portal process counts the
 # same failures and none depends on the cache; thresholds and window come from TIDEGATE above.
 AXES_HANDLER = "portal.throttle.LockoutHandler"
@@ -354,7 +409,7 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("TIDEGATE_SECURE_COOKIES",
 # Scripts and styles come from our own static files only (no inline scripts; JSON data
 # blocks are not scripts). The live console (Dev Portal, Try Out) opens WebSockets to the
 # gateway URLs the Dev Portal shows: those of the default environment are allowed here, from
-# the settings the Default environment is made from; the API page adds the URLs of each
+# the settings the Default environment is made from (its public URLs when set); the API page adds the URLs of each
 # environment it shows (devportal/views.py, portal/csp.py).
 MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
 CONTENT_SECURITY_POLICY = {
@@ -366,8 +421,8 @@ CONTENT_SECURITY_POLICY = {
         "img-src": [SELF, "data:"],
         "connect-src": [
             SELF,
-            f"ws://{TIDEGATE['GATEWAY_VHOST']}:{TIDEGATE['GATEWAY_WS_PORT']}",
-            f"wss://{TIDEGATE['GATEWAY_VHOST']}:{TIDEGATE['GATEWAY_WSS_PORT']}",
+            TIDEGATE["GATEWAY_PUBLIC_WS_URL"] or f"ws://{TIDEGATE['GATEWAY_VHOST']}:{TIDEGATE['GATEWAY_WS_PORT']}",
+            TIDEGATE["GATEWAY_PUBLIC_WSS_URL"] or f"wss://{TIDEGATE['GATEWAY_VHOST']}:{TIDEGATE['GATEWAY_WSS_PORT']}",
         ],
         "object-src": [NONE],
         "base-uri": [SELF],
