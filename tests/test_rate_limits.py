@@ -1,7 +1,7 @@
 """Per-frame rate limits and connection limits through the real gateway."""
 
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from tests import flow
@@ -51,10 +51,21 @@ def test_close_action_closes_with_4003(stack, admin_http):
     assert exc.value.rcvd.code == 4003
 
 
+def _connect_unless_429(url, headers):
+    try:
+        return connect(url, additional_headers=headers)
+    except InvalidStatus as exc:
+        if exc.response.status_code == 429:
+            return None
+        raise
+
+
 def test_application_connection_limit_answers_429(stack, admin_http):
     flow.event_policy(admin_http, "application", "OneConnection", 1000, maxConnections=1)
     url, app = _api_with_plan(stack, admin_http, "/oneconn", "AsyncUnlimited", app_policy="OneConnection")
-    with connect(url, additional_headers=app["headers"]):
+    # The route probe above held the one slot; it is let go once both its legs have closed.
+    first = wait_until(lambda: _connect_unless_429(url, app["headers"]), 10, what="the probe's slot freed")
+    with first:
         status, body = flow.handshake_status(url, app["headers"])
         assert (status, body["code"]) == (429, "900803")
     # once the first connection is gone the application may connect again
