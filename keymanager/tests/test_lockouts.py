@@ -288,6 +288,49 @@ def test_bad_client_secrets_at_introspection_and_revocation_count_too(keys):
         assert refused.status_code == 429 and refused.json()["error"] == "slow_down"
 
 
+@pytest.mark.parametrize("endpoint", ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"])
+def test_a_decoy_basic_name_does_not_carry_another_clients_secret_guesses(keys, endpoint):
+    """Basic naming a decoy (no secret) plus the victim's id and a guessed secret in the form:
+    two ways of authenticating (RFC 6749 2.3), refused and counted under both names, so the
+    victim's limit holds and its right secret, sent either way, is then refused."""
+    client, secret = keys
+    base = {"grant_type": "client_credentials", "token": "x"}
+
+    def decoy(n, guess):
+        form = {**base, "client_id": client.client_id, "client_secret": guess}
+        return Client().post(endpoint, form, HTTP_AUTHORIZATION=basic(f"decoy{n}", ""))
+
+    answers = [decoy(n, f"guess-{n}") for n in range(30)]
+    assert answers[0].status_code == 400 and answers[0].json()["error"] == "invalid_request"
+    assert [a.status_code for a in answers] == [400] * 9 + [429] * 21
+    assert decoy(99, secret).status_code == 429
+    proper = Client().post(endpoint, base, HTTP_AUTHORIZATION=basic(client.client_id, secret))
+    assert proper.status_code == 429 and proper.json()["error"] == "slow_down"
+
+
+def test_a_basic_header_only_authlib_can_read_still_counts_under_its_client(keys):
+    """Authlib decodes Basic leniently (characters outside base64 are dropped): the limit
+    reads the header the same way, so a stray '!' does not move the guesses elsewhere."""
+    client, secret = keys
+    form = {"grant_type": "client_credentials"}
+    sloppy = [
+        Client().post("/oauth2/token", form, HTTP_AUTHORIZATION=basic(client.client_id, f"guess-{n}") + "!")
+        for n in range(10)
+    ]
+    assert [r.status_code for r in sloppy] == [401] * 9 + [429]
+    assert Client().post("/oauth2/token", form, HTTP_AUTHORIZATION=basic(client.client_id, secret)).status_code == 429
+
+
+def test_one_client_sending_its_id_in_the_form_and_basic_still_works(keys):
+    client, secret = keys
+    form = {"grant_type": "client_credentials", "client_id": client.client_id}
+    assert Client().post("/oauth2/token", form, HTTP_AUTHORIZATION=basic(client.client_id, secret)).status_code == 200
+    both = Client().post(
+        "/oauth2/token", {**form, "client_secret": secret}, HTTP_AUTHORIZATION=basic(client.client_id, secret)
+    )
+    assert both.status_code == 400 and both.json()["error"] == "invalid_request"
+
+
 # ------------------------------------------------------------------ item 5: revocation
 
 
