@@ -6,6 +6,8 @@ wrong password in the password grant, under the user's name, and a failed client
 authentication or a bad refresh token, under the client id (revocation and introspection
 count failed client authentications too). Each is limited per
 (name, client address), so one noisy client or guessed user never locks out the others.
+A request naming its client both in HTTP Basic and in the form (a secret, or another id) is
+refused before any secret is checked and counted under every id it names (RFC 6749 2.3).
 """
 
 import json

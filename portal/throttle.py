@@ -207,6 +207,8 @@ def _audit_lockout(request, name: str | None) -> None:
         target = get_user_model().objects.filter(username=name).first()
     if target is None:
         target = AccessAttempt.objects.filter(username=name, ip_address=request.axes_ip_address).first()
+    if target is None:  # refused for the rate from a fresh address: no attempt row of its own
+        target = GuessRate.objects.filter(name=name).first()
     if target is not None:
         audit_record(actor=None, action="auth.lockout", target=target, detail=detail)
 

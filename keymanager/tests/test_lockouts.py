@@ -203,6 +203,7 @@ def test_past_the_per_name_limit_clean_addresses_share_one_checked_guess_per_int
     # Refused before the password is checked: the right one looks like every wrong one.
     assert {r.status_code for r in refused} == {429} and right.status_code == 429
     assert right.json()["code"] == refused[0].json()["code"] and 0 < int(right["Retry-After"]) <= 10
+    assert AuditEvent.objects.filter(action="auth.lockout", detail__address="203.0.113.200").exists()
 
     clock.advance(10)
     assert _rest("203.0.113.201", "guess-next").status_code == 429  # checked (the one guess), wrong
