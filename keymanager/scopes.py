@@ -66,19 +66,40 @@ def _role(name: str) -> str:
 
 
 def definition_scope_roles(definition) -> dict[str, set[str]]:
-    """Scope name -> roles allowed (ANYONE when unbound), as one definition declares them;
-    ``apim:*`` names are left out (they are the portal's)."""
+    """Scope name -> roles allowed (ANYONE when unbound, none when the binding is blank or
+    malformed), as one definition declares them; ``apim:*`` names are left out (they are the
+    portal's)."""
     if not isinstance(definition, dict):
         return {}
-    bindings = asyncapi.implicit_flow(definition).get("x-scopes-bindings")
-    bindings = bindings if isinstance(bindings, dict) else {}
+    implicit = asyncapi.implicit_flow(definition)
+    bindings = implicit.get("x-scopes-bindings", {}) if isinstance(implicit, dict) else {}
     out = {}
     for name in asyncapi.declared_scopes(definition):
         if asyncapi.is_reserved_scope(name):
             continue
-        roles = {_role(r) for r in str(bindings.get(name, "")).split(",") if r.strip()}
-        out[name] = roles or {ANYONE}
+        out[name] = _bound_roles(name, bindings)
     return out
+
+
+def _bound_roles(name: str, bindings) -> set[str]:
+    """The roles allowed a declared scope. Fails closed for definitions stored before
+    validation refused such bindings: bindings that are not a mapping, a binding whose key
+    matches the scope only up to case or spaces, or one naming no role, grant nobody."""
+    if not isinstance(bindings, dict):
+        return set()
+    if name in bindings:
+        values = [bindings[name]]
+    else:
+        values = [v for k, v in bindings.items() if str(k).strip().lower() == name.strip().lower()]
+        if not values:
+            return {ANYONE}  # unbound: anyone subscribed may hold it
+    roles: set[str] = set()
+    for value in values:
+        named = asyncapi.binding_roles(value)
+        if not named:
+            return set()
+        roles |= {_role(r) for r in named}
+    return roles
 
 
 def api_scope_roles(application) -> dict[str, list[set[str]]]:

@@ -21,6 +21,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.db import transaction
 from django.utils import timezone
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -159,8 +160,35 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
         return ResourceOwner(user)
 
 
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """RFC 6749 4.4, with the same client authentication as the other grants (Authlib's
+    default takes HTTP Basic only)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+
+
+def refresh_claim(record: IssuedToken) -> bool:
+    """Use up ``record``'s refresh token: True for the one caller whose conditional UPDATE
+    found it still unused, unrevoked and unexpired; False for everyone else, however many
+    ask at once and in however many processes (the row is locked by the first until its
+    transaction ends; on SQLite the transaction itself is exclusive)."""
+    claimed = IssuedToken.objects.filter(
+        pk=record.pk,
+        refresh_digest=record.refresh_digest,
+        revoked=False,
+        refresh_expires_at__gt=timezone.now(),
+    ).update(refresh_digest="", refresh_expires_at=None)
+    return bool(record.refresh_digest) and claimed == 1
+
+
 class RefreshGrant(grants.RefreshTokenGrant):
-    """RFC 6749 6: a refresh token is used once; the answer carries a new one."""
+    """RFC 6749 6: a refresh token is used once; the answer carries a new one.
+
+    The token is claimed (``refresh_claim``) in the transaction that issues and records the
+    new pair: of simultaneous requests with one token exactly one gets a pair; a failure
+    after the claim (an inactive user, a refused scope) rolls it back; a revocation that
+    found the token live either came first (the claim finds it revoked) or waits for the
+    claim and then finds no such token (``TokenRevocation`` locks the row it revokes)."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
     INCLUDE_NEW_REFRESH_TOKEN = True
@@ -172,6 +200,12 @@ class RefreshGrant(grants.RefreshTokenGrant):
             .first()
         )
 
+    def create_token_response(self):
+        with transaction.atomic():
+            if not refresh_claim(self.request.refresh_token):
+                raise InvalidGrantError()
+            return super().create_token_response()
+
     def authenticate_user(self, credential):
         if not credential.user_id:
             return None
@@ -180,7 +214,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
         return ResourceOwner(credential.user)
 
     def revoke_old_credential(self, credential):
-        IssuedToken.objects.filter(pk=credential.pk).update(refresh_digest="", refresh_expires_at=None)
+        """Nothing left to do: ``refresh_claim`` used it up before the new pair was issued."""
 
 
 class TokenIntrospection(IntrospectionEndpoint):
@@ -216,43 +250,55 @@ class TokenIntrospection(IntrospectionEndpoint):
         }
 
 
-def issued_token(text: str) -> IssuedToken | None:
+def _records(lock: bool):
+    records = IssuedToken.objects.select_related("client__application__owner", "user")
+    return records.select_for_update(of=("self",)) if lock else records
+
+
+def issued_token(text: str, *, lock: bool = False) -> IssuedToken | None:
     """The record of an access token this Key Manager signed, found by its ``jti`` once the
     signature checks, with the token's claims as ``.claims``; None for anything else.
-    Expiry and revocation are the caller's to judge."""
+    Expiry and revocation are the caller's to judge. ``lock``: row-locked for the caller's
+    transaction."""
     try:
         claims = jwt.decode(text, signing.public_key_set()).claims
     except (JoseError, ValueError, UnicodeDecodeError):
         return None
-    record = (
-        IssuedToken.objects.select_related("client__application__owner", "user").filter(jti=claims.get("jti")).first()
-    )
+    record = _records(lock).filter(jti=claims.get("jti")).first()
     if record is not None:
         record.claims = claims
     return record
 
 
-def refreshable_token(text: str) -> IssuedToken | None:
-    """The record a refresh token was issued with (whether or not it still works)."""
+def refreshable_token(text: str, *, lock: bool = False) -> IssuedToken | None:
+    """The record a refresh token was issued with, until it is used (revoked or expired or not)."""
     if not text:
         return None
-    return IssuedToken.objects.select_related("client__application").filter(refresh_digest=_digest(text)).first()
+    return _records(lock).filter(refresh_digest=_digest(text)).first()
 
 
 class TokenRevocation(RevocationEndpoint):
     """RFC 7009. Access tokens are JWTs: one is found by its ``jti`` once its signature is ours;
     a refresh token by its digest. Either finds the record of the pair, and revoking it
     revokes both: the access token is refused and the refresh token no longer refreshes.
-    The hint only says which to look for first (section 2.1)."""
+    The hint only says which to look for first (section 2.1).
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    The lookup locks the row until the revocation is written (``create_endpoint_response``
+    runs in one transaction), so a refresh racing it is ordered: one that claimed the token
+    first leaves no such refresh token to find; one after it finds the token revoked."""
+
+    CLIENT_AUTH_METHODS = CLIENT_AUTH
+
+    def create_endpoint_response(self, request):
+        with transaction.atomic():
+            return super().create_endpoint_response(request)
 
     def query_token(self, token_string, token_type_hint):
         lookups = [issued_token, refreshable_token]
         if token_type_hint == "refresh_token":
             lookups.reverse()
         for lookup in lookups:
-            record = lookup(token_string)
+            record = lookup(token_string, lock=True)
             if record is not None:
                 return record
         return None
@@ -279,7 +325,7 @@ generator = TokenGenerator(
 
 server = TidegateAuthorizationServer(OAuthClient, IssuedToken)
 server.register_token_generator("default", generator)
-server.register_grant(grants.ClientCredentialsGrant)
+server.register_grant(ClientCredentialsGrant)
 server.register_grant(PasswordGrant)
 server.register_grant(RefreshGrant)
 server.register_endpoint(TokenRevocation)

@@ -6,13 +6,13 @@ wrong password in the password grant, under the user's name, and a failed client
 authentication or a bad refresh token, under the client id (revocation and introspection
 count failed client authentications too). Each is limited per
 (name, client address), so one noisy client or guessed user never locks out the others.
+A request naming its client both in HTTP Basic and in the form (a secret, or another id) is
+refused before any secret is checked and counted under every id it names (RFC 6749 2.3).
 """
 
-import base64
-import binascii
 import json
-from urllib.parse import unquote
 
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -22,17 +22,31 @@ from keymanager.server import server
 from portal import throttle
 
 
-def _client_id(request) -> str:
-    """The client id the request claims, from HTTP Basic or the form (RFC 6749 2.3.1)."""
+def _named_clients(request) -> tuple[list[str], bool]:
+    """The client ids the request names, from HTTP Basic and the form (RFC 6749 2.3.1), and
+    whether it uses more than one way to authenticate (2.3: MUST NOT). Basic is read as
+    Authlib reads it, so the id counted is the id Authlib checks."""
+    basic = False
+    named: list[str] = []
     header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "basic" and value:
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return ""
-        return unquote(decoded.partition(":")[0])
-    return request.POST.get("client_id", "")
+    if " " in header and header.split(None, 1)[0].lower() == "basic":
+        basic = True
+        basic_id, _ = extract_basic_authorization({"Authorization": header})
+        if basic_id:
+            named.append(basic_id)
+    form_id = request.POST.get("client_id", "")
+    if form_id and form_id not in named:
+        named.append(form_id)
+    # A form client_id equal to Basic's only repeats it; a form secret, or another id, is a
+    # second method (Authlib would try it when Basic fails).
+    conflict = basic and ("client_secret" in request.POST or (form_id and named[0] != form_id))
+    return named or [""], bool(conflict)
+
+
+def _two_methods():
+    description = "The client authenticated in more than one way: use HTTP Basic or the form, not both"
+    body = {"error": "invalid_request", "error_description": description}
+    return JsonResponse(body, status=400, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
 def _error(response) -> str | None:
@@ -47,13 +61,21 @@ def _error(response) -> str | None:
 def _limited(request, respond, *, bad_grant_counts: bool = False):
     """``respond(request)``, unless this client id is locked out from this address; a failed
     client authentication counts against it (and, where it means guessing, a bad grant)."""
-    client_id = _client_id(request)
-    if throttle.client_refused(request, client_id):
-        return throttle.lockout_response(request)
-    response = respond(request)
+    client_ids, conflict = _named_clients(request)
+    for client_id in client_ids:
+        if throttle.client_refused(request, client_id):
+            return throttle.lockout_response(request)
+    if conflict:
+        # Refused before any secret is checked, and counted under every id it names: a
+        # decoy Basic name must not carry the guesses of another client's secret.
+        for client_id in client_ids:
+            throttle.client_failed(request, client_id)
+        response = _two_methods()
+    else:
+        response = respond(request)
     error = _error(response)
-    if error == "invalid_client" or (bad_grant_counts and error == "invalid_grant"):
-        throttle.client_failed(request, client_id)
+    if not conflict and (error == "invalid_client" or (bad_grant_counts and error == "invalid_grant")):
+        throttle.client_failed(request, client_ids[0])
     # Set by django-axes when this failure (a client's, or the password grant's user's)
     # reached the limit.
     if getattr(request, "axes_locked_out", False):

@@ -6,6 +6,11 @@
 it received from, so entries right of the first untrusted one were written by our proxies and
 everything to its left is whatever the client chose to send. A request not from a trusted
 proxy never has its header believed.
+
+Sign-in limits count by :func:`lockout_address`: an IPv4 client by its address, an IPv6 client
+by its network (``TIDEGATE_LOCKOUT_IPV6_PREFIX``, default /64, what one subscriber is
+usually given), written as the network's first address, since one host can take any address
+of its /64 at will.
 """
 
 from __future__ import annotations
@@ -65,3 +70,28 @@ def client_ip(request) -> str | None:
         if not _trusted(address, networks):
             break
     return str(client)
+
+
+def lockout_address(request) -> str | None:
+    """What the sign-in limits count a client under (``AXES_CLIENT_IP_CALLABLE``): the IPv4
+    address, or the first address of the IPv6 client's /``LOCKOUT_IPV6_PREFIX`` network
+    (an IPv4-mapped IPv6 address counts as its IPv4 address)."""
+    text = client_ip(request)
+    address = _address(text)
+    if address is None:
+        return text
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    if address.version == 4:
+        return str(address)
+    host_bits = 128 - settings.TIDEGATE["LOCKOUT_IPV6_PREFIX"]
+    return str(ipaddress.IPv6Address(int(address) >> host_bits << host_bits))
+
+
+def lockout_label(key: str | None) -> str | None:
+    """A :func:`lockout_address` as people read it: ``2001:db8::/64`` for an IPv6 network."""
+    address = _address(key)
+    prefix = settings.TIDEGATE["LOCKOUT_IPV6_PREFIX"]
+    if address is None or address.version == 4 or prefix == 128:
+        return key
+    return f"{address}/{prefix}"

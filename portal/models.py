@@ -14,3 +14,13 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_time", "-id"]
+
+
+class GuessRate(models.Model):
+    """When a user's password was last checked past the per-name limit or failed
+    (portal/throttle.py): once the name has LOCKOUT_USERNAME_FAILURES failures, an address
+    that has not failed for it gets its password checked only when this is
+    LOCKOUT_USERNAME_INTERVAL seconds old. Rows older than the lockout window are dropped."""
+
+    name = models.CharField(max_length=255, unique=True)
+    checked_at = models.DateTimeField(db_index=True)

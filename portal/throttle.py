@@ -8,10 +8,15 @@ own authentication, counted under ``client:<client id>``, a name no user can hav
 A (name, client address) pair is refused for the window (``TIDEGATE_LOCKOUT_WINDOW``) once it
 has failed ``TIDEGATE_LOCKOUT_FAILURES`` times (``TIDEGATE_TOKEN_ENDPOINT_FAILURES`` for a
 client id). Once a name has failed ``TIDEGATE_LOCKOUT_USERNAME_FAILURES`` times across all
-addresses, every address that has failed for it is refused for it too, while an address that
-has not failed still gets in with the right credentials: guessing from elsewhere never locks
-the owner out. A refused attempt counts as a failure (the window starts again), answers 429
-with ``Retry-After`` (a page saying so on ``/login/``) and is written to the audit log.
+addresses, every address that has failed for it is refused for it too; an address that has
+not failed gets a user's password checked only when that user's latest checked guess is
+``TIDEGATE_LOCKOUT_USERNAME_INTERVAL`` seconds old (one guess per interval per user from all
+fresh addresses together), so the owner still gets in, once the user's rate allows a try.
+Addresses are counted as ``portal.clientip.lockout_address`` says (IPv6 by its /64). Every
+refusal comes before the password or secret is checked. A refused attempt answers 429 with
+``Retry-After`` (a page saying so on ``/login/``) and is written to the audit log; one refused
+for a known-bad address counts as a failure (the window starts again), one refused for the
+user's rate does not, so it leaves the address fresh.
 """
 
 from __future__ import annotations
@@ -20,14 +25,16 @@ import datetime as dt
 import math
 
 from axes.attempts import get_cool_off_threshold
+from axes.conf import settings as axes_settings
 from axes.handlers.database import AxesDatabaseHandler
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_username, get_failure_limit
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessFailureLog
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Sum
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -35,7 +42,9 @@ from django.utils import timezone
 from rest_framework.authentication import BasicAuthentication
 
 from portal.audit import audit_record
+from portal.clientip import lockout_label
 from portal.errors import error_body
+from portal.models import GuessRate
 
 CLIENT_PREFIX = "client:"
 
@@ -46,6 +55,11 @@ SURFACES = {"oauth2": "/oauth2/", "basic": "/api/", "login": "/login/"}
 def surface(request) -> str:
     path = request.path_info
     return next((name for name, prefix in SURFACES.items() if path.startswith(prefix)), "login")
+
+
+def now() -> dt.datetime:
+    """The clock of the per-user guess rate (tests move it instead of waiting)."""
+    return timezone.now()
 
 
 def cool_off(request=None) -> dt.timedelta:
@@ -67,36 +81,123 @@ def client_credentials(client_id: str) -> dict[str, str]:
     return {"username": (CLIENT_PREFIX + client_id)[:255]}
 
 
+def _name_failures(request, name: str) -> int:
+    return (
+        AccessAttempt.objects.filter(username=name, attempt_time__gte=get_cool_off_threshold(request)).aggregate(
+            n=Sum("failures_since_start")
+        )["n"]
+        or 0
+    )
+
+
+def _refusals(request) -> dict:
+    """Why this request was refused, per name: "pair" (a known-bad address) or the seconds
+    until the user's rate lets a fresh address try."""
+    if not hasattr(request, "tidegate_refused"):
+        request.tidegate_refused = {}
+    return request.tidegate_refused
+
+
+def _claim_guess(name: str, interval: int) -> int | None:
+    """Take the user's next guess from a fresh address: None when taken (its time is now),
+    else the seconds until it can be. One conditional UPDATE, so of two requests at the same
+    instant only one gets it, in every portal process."""
+    at = now()
+    if GuessRate.objects.filter(name=name, checked_at__lte=at - dt.timedelta(seconds=interval)).update(checked_at=at):
+        return None
+    latest = GuessRate.objects.filter(name=name).values_list("checked_at", flat=True).first()
+    if latest is None:
+        try:
+            with transaction.atomic():
+                GuessRate.objects.create(name=name, checked_at=at)
+            return None
+        except IntegrityError:  # another request created it first: it has the guess
+            latest = GuessRate.objects.filter(name=name).values_list("checked_at", flat=True).first() or at
+    return max(1, math.ceil((latest - at).total_seconds() + interval))
+
+
+def _record_guess(name: str) -> None:
+    """A password was checked and was wrong: the user's rate counts from now."""
+    at = now()
+    if not GuessRate.objects.filter(name=name).update(checked_at=at):
+        try:
+            with transaction.atomic():
+                GuessRate.objects.create(name=name, checked_at=at)
+        except IntegrityError:
+            GuessRate.objects.filter(name=name).update(checked_at=at)
+    GuessRate.objects.filter(checked_at__lt=at - cool_off()).delete()
+
+
 class LockoutHandler(AxesDatabaseHandler):
     """Axes' database handler, counting per (name, address) pair (``AXES_LOCKOUT_PARAMETERS``),
-    with the per-name limit applied only to addresses that have failed for the name."""
+    with the per-name limit refusing the addresses that have failed for the name and rating
+    the fresh ones (users only: client secrets are 256 random bits, and a client calls often)."""
 
     def get_failures(self, request, credentials=None) -> int:
         pair = super().get_failures(request, credentials)
         name = get_client_username(request, credentials)
         if not pair or name is None:
             return pair
-        total = (
-            AccessAttempt.objects.filter(username=name, attempt_time__gte=get_cool_off_threshold(request)).aggregate(
-                n=Sum("failures_since_start")
-            )["n"]
-            or 0
-        )
-        if total >= settings.TIDEGATE["LOCKOUT_USERNAME_FAILURES"]:
+        if _name_failures(request, name) >= settings.TIDEGATE["LOCKOUT_USERNAME_FAILURES"]:
             return max(pair, get_failure_limit(request, credentials))
         return pair
 
+    def is_locked(self, request, credentials=None) -> bool:
+        """Asked before the password or secret is checked (axes' backend, ``client_refused``)."""
+        name = get_client_username(request, credentials)
+        if super().is_locked(request, credentials):
+            _refusals(request)[name] = "pair"
+            return True
+        interval = settings.TIDEGATE["LOCKOUT_USERNAME_INTERVAL"]
+        if name is None or name.startswith(CLIENT_PREFIX) or interval <= 0:
+            return False
+        # Not refused: either below the per-name limit, or an address without failures past it.
+        if _name_failures(request, name) < settings.TIDEGATE["LOCKOUT_USERNAME_FAILURES"]:
+            return False
+        wait = _claim_guess(name, interval)
+        if wait is None:
+            return False
+        _refusals(request)[name] = wait
+        return True
+
     def user_login_failed(self, sender, credentials, request=None, **kwargs):
+        name = get_client_username(request, credentials) if request is not None else None
+        refused = _refusals(request).get(name) if request is not None else None
+        if refused is not None and refused != "pair":
+            self._refused_for_rate(request, credentials, name, refused)
+            return
         super().user_login_failed(sender, credentials, request, **kwargs)
-        if request is not None and getattr(request, "axes_locked_out", False):
-            _audit_lockout(request, get_client_username(request, credentials))
+        if request is None:
+            return
+        if refused is None and name is not None and not name.startswith(CLIENT_PREFIX):
+            _record_guess(name)  # checked, and wrong
+        if getattr(request, "axes_locked_out", False):
+            _audit_lockout(request, name)
+
+    def _refused_for_rate(self, request, credentials, name: str, seconds: int) -> None:
+        """Refused for the user's rate: counted in the failure log (metrics) and audited, not
+        against the address, which stays fresh for the owner's next try."""
+        request.axes_locked_out = True
+        request.axes_credentials = credentials
+        request.tidegate_retry_after = seconds
+        if axes_settings.AXES_ENABLE_ACCESS_FAILURE_LOG:
+            AccessFailureLog.objects.create(
+                username=name,
+                ip_address=request.axes_ip_address,
+                user_agent=request.axes_user_agent,
+                http_accept=request.axes_http_accept,
+                path_info=request.axes_path_info,
+                attempt_time=request.axes_attempt_time,
+                locked_out=True,
+            )
+        _audit_lockout(request, name)
 
 
 def _audit_lockout(request, name: str | None) -> None:
     from keymanager.models import OAuthClient
 
     name = name or ""
-    detail = {"surface": surface(request), "address": request.axes_ip_address}
+    detail = {"surface": surface(request), "address": lockout_label(request.axes_ip_address)}
     if name.startswith(CLIENT_PREFIX):
         client_id = name[len(CLIENT_PREFIX) :]
         detail["clientId"] = client_id
@@ -106,6 +207,8 @@ def _audit_lockout(request, name: str | None) -> None:
         target = get_user_model().objects.filter(username=name).first()
     if target is None:
         target = AccessAttempt.objects.filter(username=name, ip_address=request.axes_ip_address).first()
+    if target is None:  # refused for the rate from a fresh address: no attempt row of its own
+        target = GuessRate.objects.filter(name=name).first()
     if target is not None:
         audit_record(actor=None, action="auth.lockout", target=target, detail=detail)
 
@@ -113,7 +216,10 @@ def _audit_lockout(request, name: str | None) -> None:
 def retry_after(request, credentials) -> int:
     """Seconds until this pair is let in again (unless it fails meanwhile): its failures
     expire together, a window after the latest one, and a pair without failures is never
-    refused, so this bounds the per-name lock as well."""
+    refused, so this bounds the per-name lock as well. Refused for the user's rate: until
+    the rate lets a fresh address try."""
+    if getattr(request, "tidegate_retry_after", None):
+        return request.tidegate_retry_after
     name = get_client_username(request, credentials)
     latest = AccessAttempt.objects.filter(username=name, ip_address=request.axes_ip_address).aggregate(
         t=Max("attempt_time")

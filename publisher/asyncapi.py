@@ -210,6 +210,7 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
 
 RESERVED_SCOPE_PREFIX = "apim:"
 _SCOPES_POINTER = ("components", "securitySchemes", "oauth2", "flows", "implicit", "scopes")
+_BINDINGS_POINTER = ("components", "securitySchemes", "oauth2", "flows", "implicit", "x-scopes-bindings")
 
 
 def is_reserved_scope(name: str) -> bool:
@@ -287,6 +288,37 @@ def _link_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Definition
     return errors
 
 
+def binding_roles(value: Any) -> list[str] | None:
+    """The roles an ``x-scopes-bindings`` value names (a comma-separated string, as WSO2
+    writes it); None when it is not a string."""
+    if not isinstance(value, str):
+        return None
+    return [role.strip() for role in value.split(",") if role.strip()]
+
+
+def _binding_errors(doc: dict[str, Any], parsed: ParsedDocument, declared: set[str]) -> list[DefinitionError]:
+    """A binding must name a declared scope exactly and at least one role: a mistyped key or
+    a blank value would otherwise leave the scope unbound, open to everyone."""
+    implicit = implicit_flow(doc)
+    if not isinstance(implicit, dict) or "x-scopes-bindings" not in implicit:
+        return []
+    bindings = implicit["x-scopes-bindings"]
+
+    def error(message: str, *path) -> DefinitionError:
+        pointer = _pointer((*_BINDINGS_POINTER, *path))
+        return DefinitionError(message, pointer, parsed.line_of(pointer))
+
+    if not isinstance(bindings, dict):
+        return [error("x-scopes-bindings must map scope names to comma-separated roles")]
+    errors = []
+    for name, value in bindings.items():
+        if name not in declared:
+            errors.append(error(f"binding for {name!r}: no such scope is declared (names match exactly)", name))
+        elif not binding_roles(value):
+            errors.append(error(f"binding for {name!r} names no role: give roles or leave the scope out", name))
+    return errors
+
+
 def _extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[DefinitionError]:
     errors = _link_errors(doc, parsed)
     declared = set(declared_scopes(doc))
@@ -326,6 +358,7 @@ def _extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Defin
                             parsed.line_of(pointer),
                         )
                     )
+    errors.extend(_binding_errors(doc, parsed, declared))
     return errors
 
 
@@ -578,6 +611,17 @@ def design_errors(
         elif name in names:
             errors.append(DefinitionError(f"scope {name!r} is listed twice", f"/scopes/{i}/name"))
         names.add(name)
+        # An empty list leaves the scope unbound on purpose; a blank role would do so by mistake.
+        bindings = scope.get("bindings") or []
+        if isinstance(bindings, str):
+            if not binding_roles(bindings):
+                errors.append(DefinitionError("bindings name no role", f"/scopes/{i}/bindings"))
+        elif isinstance(bindings, list):
+            for j, role in enumerate(bindings):
+                if not isinstance(role, str) or not role.strip() or "," in role:
+                    errors.append(DefinitionError(f"binding {role!r} is not a role name", f"/scopes/{i}/bindings/{j}"))
+        else:
+            errors.append(DefinitionError("bindings must be a list of role names", f"/scopes/{i}/bindings"))
     return errors
 
 

@@ -4,17 +4,20 @@ the client address follows only trusted proxies; refresh tokens can be revoked; 
 user gets nothing; and /metrics counts what was refused."""
 
 import base64
+import datetime as dt
 import os
 import subprocess
 import sys
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from devportal import services as dp
 from keymanager.models import IssuedToken
 from keymanager.services import keys_generate
+from portal import throttle
 from portal.models import AuditEvent
 from tests import factories
 from tests.stack import ROOT, free_port
@@ -33,10 +36,32 @@ def limits(settings):
         "LOCKOUT_FAILURES": 5,
         "LOCKOUT_USERNAME_FAILURES": 20,
         "LOCKOUT_WINDOW": 900,
+        "LOCKOUT_USERNAME_INTERVAL": 10,
+        "LOCKOUT_IPV6_PREFIX": 64,
         "TOKEN_ENDPOINT_FAILURES": 10,
         "TRUSTED_PROXIES": (),
     }
     return settings.TIDEGATE
+
+
+class Clock:
+    """The per-user guess rate's clock, moved by the test instead of waiting."""
+
+    def __init__(self):
+        self.offset = dt.timedelta()
+
+    def __call__(self):
+        return timezone.now() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    moved = Clock()
+    monkeypatch.setattr(throttle, "now", moved)
+    return moved
 
 
 @pytest.fixture
@@ -105,9 +130,10 @@ def test_rest_basic_answers_429_with_retry_after_after_failures(dev):
     assert locked.json()["code"] == 429 and "try again" in locked.json()["description"]
 
 
-def test_the_owner_from_a_clean_address_still_gets_in(keys, dev):
+def test_the_owner_from_a_clean_address_still_gets_in(keys, dev, clock):
     """Guessing from many addresses passes the per-name limit: every guessing address is refused
-    for the name even with the right password, the owner's own address is not."""
+    for the name even with the right password; the owner's clean address gets in once the
+    user's rate allows a try (one per LOCKOUT_USERNAME_INTERVAL from clean addresses)."""
     # 5 addresses x 4 failures: each under the pair limit; together at the per-name one,
     # which the last guess reaches.
     answers = [
@@ -118,10 +144,85 @@ def test_the_owner_from_a_clean_address_still_gets_in(keys, dev):
     login = Client(REMOTE_ADDR="10.0.0.2").post("/login/", {"username": "dev", "password": PASSWORD})
     assert login.status_code == 429
 
+    # The last guess was checked just now: the clean address waits, and is told how long.
+    early = password_grant(keys, PASSWORD, address="192.0.2.50")
+    assert early.status_code == 429 and 0 < int(early["Retry-After"]) <= 10
+    clock.advance(10)
     assert password_grant(keys, PASSWORD, address="192.0.2.50").status_code == 200
+    clock.advance(10)
     assert Client(REMOTE_ADDR="192.0.2.51").get(APPS, HTTP_AUTHORIZATION=basic("dev", PASSWORD)).status_code == 200
+    clock.advance(10)
     owner = Client(REMOTE_ADDR="192.0.2.52")
     assert owner.post("/login/", {"username": "dev", "password": PASSWORD}).status_code == 302
+
+
+def _rest(address, password, **extra):
+    return Client(REMOTE_ADDR=address, **extra).get(APPS, HTTP_AUTHORIZATION=basic("dev", password))
+
+
+def test_guesses_from_one_ipv6_64_count_as_one_address(dev, clock):
+    """A host takes any address of its /64 at will: a new address per guess is still one
+    client, refused after the pair limit, right password or not, before it is checked."""
+    answers = [_rest(f"2001:db8::{n:x}", f"guess-{n}").status_code for n in range(1, 31)]
+    assert answers == [401] * 4 + [429] * 26
+    assert _rest("2001:db8::ffff", PASSWORD).status_code == 429
+    assert _rest("2001:db8:0:0:ffff:ffff:ffff:ffff", PASSWORD).status_code == 429
+    event = AuditEvent.objects.filter(action="auth.lockout", detail__username="dev").latest("id")
+    assert event.detail["address"] == "2001:db8::/64"
+    # Another /64 is another client; the refused attempts took dev past the per-name limit,
+    # so it waits for the user's rate (the last checked guess was just now).
+    clock.advance(10)
+    assert _rest("2001:db8:0:1::1", PASSWORD).status_code == 200
+
+
+def test_password_grant_guesses_from_one_64_behind_a_trusted_proxy_count_as_one(keys, limits, settings):
+    settings.TIDEGATE = {**limits, "TRUSTED_PROXIES": ("127.0.0.0/8",)}
+
+    def guess(n, password):
+        client, secret = keys
+        form = {"grant_type": "password", "username": "dev", "password": password}
+        browser = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"2001:db8:5::{n:x}")
+        return browser.post("/oauth2/token", form, HTTP_AUTHORIZATION=basic(client.client_id, secret)).status_code
+
+    assert [guess(n, f"guess-{n}") for n in range(1, 11)] == [400] * 4 + [429] * 6
+    assert guess(0xFFFF, PASSWORD) == 429
+    # IPv4 clients still count one address each.
+    assert password_grant(keys, PASSWORD, address="127.0.0.1").status_code == 200
+
+
+def test_past_the_per_name_limit_clean_addresses_share_one_checked_guess_per_interval(dev, clock):
+    """One guess from each of many addresses: past the per-name limit, a clean address has
+    its password checked only once per interval for the user, so the right password from
+    the 21st..50th address in the same moment is refused like a wrong one."""
+    answers = [_rest(f"198.51.100.{n}", f"guess-{n}").status_code for n in range(20)]
+    assert answers == [401] * 19 + [429]
+    refused = [_rest(f"203.0.113.{n}", f"guess-{n}") for n in range(30)]
+    right = _rest("203.0.113.200", PASSWORD)
+    # Refused before the password is checked: the right one looks like every wrong one.
+    assert {r.status_code for r in refused} == {429} and right.status_code == 429
+    assert right.json()["code"] == refused[0].json()["code"] and 0 < int(right["Retry-After"]) <= 10
+    assert AuditEvent.objects.filter(action="auth.lockout", detail__address="203.0.113.200").exists()
+
+    clock.advance(10)
+    assert _rest("203.0.113.201", "guess-next").status_code == 429  # checked (the one guess), wrong
+    assert _rest("203.0.113.200", PASSWORD).status_code == 429  # the interval's guess is spent
+    clock.advance(10)
+    # An address refused only for the rate was not counted against: it is still clean.
+    assert _rest("203.0.113.200", PASSWORD).status_code == 200
+
+
+def test_a_bad_ipv6_prefix_stops_the_portal_at_start(tmp_path):
+    env = {**os.environ, "TIDEGATE_DEBUG": "1", "TIDEGATE_DATA_DIR": str(tmp_path)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    run = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**env, "TIDEGATE_LOCKOUT_IPV6_PREFIX": "129"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0 and "TIDEGATE_LOCKOUT_IPV6_PREFIX" in run.stderr
 
 
 # ------------------------------------------------------------------ the client address
@@ -184,6 +285,49 @@ def test_bad_client_secrets_at_introspection_and_revocation_count_too(keys):
         form = {"token": "x", "grant_type": "client_credentials"}
         refused = Client().post(endpoint, form, HTTP_AUTHORIZATION=basic(client.client_id, secret))
         assert refused.status_code == 429 and refused.json()["error"] == "slow_down"
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"])
+def test_a_decoy_basic_name_does_not_carry_another_clients_secret_guesses(keys, endpoint):
+    """Basic naming a decoy (no secret) plus the victim's id and a guessed secret in the form:
+    two ways of authenticating (RFC 6749 2.3), refused and counted under both names, so the
+    victim's limit holds and its right secret, sent either way, is then refused."""
+    client, secret = keys
+    base = {"grant_type": "client_credentials", "token": "x"}
+
+    def decoy(n, guess):
+        form = {**base, "client_id": client.client_id, "client_secret": guess}
+        return Client().post(endpoint, form, HTTP_AUTHORIZATION=basic(f"decoy{n}", ""))
+
+    answers = [decoy(n, f"guess-{n}") for n in range(30)]
+    assert answers[0].status_code == 400 and answers[0].json()["error"] == "invalid_request"
+    assert [a.status_code for a in answers] == [400] * 9 + [429] * 21
+    assert decoy(99, secret).status_code == 429
+    proper = Client().post(endpoint, base, HTTP_AUTHORIZATION=basic(client.client_id, secret))
+    assert proper.status_code == 429 and proper.json()["error"] == "slow_down"
+
+
+def test_a_basic_header_only_authlib_can_read_still_counts_under_its_client(keys):
+    """Authlib decodes Basic leniently (characters outside base64 are dropped): the limit
+    reads the header the same way, so a stray '!' does not move the guesses elsewhere."""
+    client, secret = keys
+    form = {"grant_type": "client_credentials"}
+    sloppy = [
+        Client().post("/oauth2/token", form, HTTP_AUTHORIZATION=basic(client.client_id, f"guess-{n}") + "!")
+        for n in range(10)
+    ]
+    assert [r.status_code for r in sloppy] == [401] * 9 + [429]
+    assert Client().post("/oauth2/token", form, HTTP_AUTHORIZATION=basic(client.client_id, secret)).status_code == 429
+
+
+def test_one_client_sending_its_id_in_the_form_and_basic_still_works(keys):
+    client, secret = keys
+    form = {"grant_type": "client_credentials", "client_id": client.client_id}
+    assert Client().post("/oauth2/token", form, HTTP_AUTHORIZATION=basic(client.client_id, secret)).status_code == 200
+    both = Client().post(
+        "/oauth2/token", {**form, "client_secret": secret}, HTTP_AUTHORIZATION=basic(client.client_id, secret)
+    )
+    assert both.status_code == 400 and both.json()["error"] == "invalid_request"
 
 
 # ------------------------------------------------------------------ item 5: revocation

@@ -78,6 +78,19 @@ def test_client_credentials_token_verifies_with_pyjwt(setup):
     assert "refresh_token" not in resp.json()  # RFC 6749 4.4.3
 
 
+def test_every_grant_takes_the_client_secret_in_the_form_too(setup):
+    """client_secret_post, as the password and refresh grants take it: client credentials
+    used to answer "cannot authenticate with methods: ['client_secret_basic']"."""
+    form = {"client_id": setup["client"].client_id, "client_secret": setup["secret"]}
+    resp = Client().post("/oauth2/token", {"grant_type": "client_credentials", **form})
+    assert resp.status_code == 200, resp.json()
+    _verify(resp.json()["access_token"])
+    password = {"grant_type": "password", "username": "dev", "password": "dev-Password-1", **form}
+    refresh = Client().post("/oauth2/token", password).json()["refresh_token"]
+    again = Client().post("/oauth2/token", {"grant_type": "refresh_token", "refresh_token": refresh, **form})
+    assert again.status_code == 200
+
+
 def test_password_grant_names_the_user_and_refresh_rotates(setup):
     resp = token(setup, grant_type="password", username="dev", password="dev-Password-1", scope="chat_read")
     assert resp.status_code == 200, resp.content

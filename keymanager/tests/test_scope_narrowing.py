@@ -106,3 +106,21 @@ def test_an_apim_scope_in_a_stored_definition_is_never_granted(owner, dev):
     type(api).objects.filter(pk=api.pk).update(definition=snapshot["definition"])
     auth = _keys(dev, api)
     assert _granted(auth, grant_type="client_credentials", scope="apim:admin apim:subscribe") == "apim:subscribe"
+
+
+@pytest.mark.parametrize("bindings", [{"Ops_Admin": "admin"}, {"ops_admin ": "admin"}, {"ops_admin": " "}, "ops_admin"])
+def test_a_stored_binding_that_is_mistyped_or_blank_grants_nobody_the_scope(owner, dev, bindings):
+    # Deployed before validation refused such bindings: a plain developer must not get the scope.
+    api = _scoped_api(owner, "/ops", bindings=["admin"])
+    for model in (ApiRevision.objects.filter(api=api), type(api).objects.filter(pk=api.pk)):
+        for row in model:
+            holder = row.snapshot["definition"] if isinstance(row, ApiRevision) else row.definition
+            holder["components"]["securitySchemes"]["oauth2"]["flows"]["implicit"]["x-scopes-bindings"] = bindings
+            row.save()
+    auth = _keys(dev, api)
+    assert _granted(auth, grant_type="client_credentials", scope="ops_admin") is None
+    assert _granted(auth, grant_type="password", username="dev", password=PASSWORD, scope="ops_admin") is None
+    if isinstance(bindings, dict) and any(str(v).strip() for v in bindings.values() if v is not None):
+        # A near miss still binds the scope to its role, so an admin holds it.
+        dev.groups.add(Group.objects.get(name="admin"))
+        assert _granted(auth, grant_type="client_credentials", scope="ops_admin") == "ops_admin"

@@ -268,6 +268,12 @@ def _public_url(name: str, scheme: str) -> str:
     return public_url(name, env(name), scheme)
 
 
+def _ipv6_prefix(value: int) -> int:
+    if not 0 <= value <= 128:
+        raise ImproperlyConfigured(f"TIDEGATE_LOCKOUT_IPV6_PREFIX: {value} is not a prefix length (0-128)")
+    return value
+
+
 # Everything the gateway and the control plane need to find each other, in one namespaced dict.
 TIDEGATE = {
     # Redis, when set: rate-limit counters shared by every gateway process.
@@ -311,9 +317,13 @@ TIDEGATE = {
     # its latest failure, a (user, address) pair is refused after LOCKOUT_FAILURES failures,
     # a (client id, address) pair after TOKEN_ENDPOINT_FAILURES (0: no limit; the old name
     # ..._PER_MINUTE is still read); once a user or client id has LOCKOUT_USERNAME_FAILURES
-    # across addresses, every address that failed for it is refused, clean ones are not.
+    # across addresses, every address that failed for it is refused, and a clean one has its
+    # password checked only when the user's latest checked guess is LOCKOUT_USERNAME_INTERVAL
+    # seconds old (0: no such wait). IPv6 clients count by their /LOCKOUT_IPV6_PREFIX.
     "LOCKOUT_FAILURES": env_int("TIDEGATE_LOCKOUT_FAILURES", 5),
     "LOCKOUT_USERNAME_FAILURES": env_int("TIDEGATE_LOCKOUT_USERNAME_FAILURES", 20),
+    "LOCKOUT_USERNAME_INTERVAL": env_int("TIDEGATE_LOCKOUT_USERNAME_INTERVAL", 10),
+    "LOCKOUT_IPV6_PREFIX": _ipv6_prefix(env_int("TIDEGATE_LOCKOUT_IPV6_PREFIX", 64)),
     "LOCKOUT_WINDOW": env_int("TIDEGATE_LOCKOUT_WINDOW", 900),
     "TOKEN_ENDPOINT_FAILURES": env_int(
         "TIDEGATE_TOKEN_ENDPOINT_FAILURES", env_int("TIDEGATE_TOKEN_ENDPOINT_FAILURES_PER_MINUTE", 10)
@@ -359,7 +369,7 @@ AXES_HANDLER = "portal.throttle.LockoutHandler"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = "portal.throttle.failure_limit"
 AXES_COOLOFF_TIME = "portal.throttle.cool_off"
-AXES_CLIENT_IP_CALLABLE = "portal.clientip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "portal.clientip.lockout_address"
 AXES_LOCKOUT_CALLABLE = "portal.throttle.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True

@@ -75,7 +75,9 @@ def test_undeclared_scope_is_reported_with_pointer_and_line():
     text = CHATS.replace("scopes: {reader: Read things}", "scopes: {}")
     with pytest.raises(asyncapi.InvalidDefinition) as exc:
         asyncapi.parse_and_validate(text)
-    [error] = exc.value.errors
+    # Its binding now binds nothing declared: reported after the topic's error.
+    error, binding = exc.value.errors
+    assert binding.pointer == "/components/securitySchemes/oauth2/flows/implicit/x-scopes-bindings/reader"
     assert "Scope 'reader' not found" in error.message
     assert error.pointer == "/channels/~1notifications/publish/x-scopes"
     assert error.line == 9

@@ -168,3 +168,61 @@ def test_info_links_must_be_http_on_definition_update(bob, field, pointer):
     upload = SimpleUploadedFile("api.yaml", document.encode())
     resp = _as(bob).put(f"{BASE}/apis/{api.id}/asyncapi", {"file": upload}, format="multipart")
     assert resp.status_code == 400 and [e["pointer"] for e in resp.json()["error"]] == [pointer]
+
+
+# A binding that misses its scope (case, a stray space) or names no role used to leave the
+# scope unbound, granted to anyone subscribed: each is refused with its pointer.
+BINDINGS_POINTER = "/components/securitySchemes/oauth2/flows/implicit/x-scopes-bindings"
+BAD_BINDINGS = [
+    ("{Ops_Admin: admin}", f"{BINDINGS_POINTER}/Ops_Admin"),
+    ("{'ops_admin ': admin}", f"{BINDINGS_POINTER}/ops_admin "),
+    ("{ops_admin: ' '}", f"{BINDINGS_POINTER}/ops_admin"),
+    ("{ops_admin: ' , '}", f"{BINDINGS_POINTER}/ops_admin"),
+    ("{ops_admin: null}", f"{BINDINGS_POINTER}/ops_admin"),
+    ("'ops_admin: admin'", BINDINGS_POINTER),
+]
+
+
+@pytest.mark.parametrize("bindings, pointer", BAD_BINDINGS)
+def test_a_binding_that_binds_no_declared_scope_is_refused_on_import_and_validate(bob, bindings, pointer):
+    document = OPS.replace("x-scopes-bindings: {ops_admin: admin}", f"x-scopes-bindings: {bindings}")
+    resp = _import(_as(bob), document, "/typo")
+    assert resp.status_code == 400, resp.json()
+    assert [e["pointer"] for e in resp.json()["error"]] == [pointer]
+    assert not Api.objects.filter(context="/typo").exists()
+
+    upload = SimpleUploadedFile("api.yaml", document.encode(), content_type="application/yaml")
+    checked = _as(bob).post(f"{BASE}/apis/validate-asyncapi", {"file": upload}, format="multipart")
+    assert checked.status_code == 200 and checked.json()["isValid"] is False
+    assert [e["pointer"] for e in checked.json()["errors"]] == [pointer]
+
+
+def test_a_mistyped_binding_is_refused_on_archive_definition_and_design_updates(bob):
+    typo = OPS.replace("x-scopes-bindings: {ops_admin: admin}", "x-scopes-bindings: {Ops_Admin: admin}")
+    pointer = f"{BINDINGS_POINTER}/Ops_Admin"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("Typo-1.0.0/api.yaml", "type: api\ndata: {name: Typo, context: /typo, version: 1.0.0, type: WS}\n")
+        z.writestr("Typo-1.0.0/Definitions/asyncapi.yaml", typo)
+    client = _as(bob)
+    resp = client.post(
+        f"{BASE}/apis/import", {"file": SimpleUploadedFile("p.zip", buffer.getvalue())}, format="multipart"
+    )
+    assert resp.status_code == 400 and [e["pointer"] for e in resp.json()["error"]] == [pointer], resp.json()
+    assert not Api.objects.filter(context="/typo").exists()
+
+    mine = _import(client, OPS, "/ops").json()
+    before = client.get(f"{BASE}/apis/{mine['id']}/asyncapi").json()
+    upload = SimpleUploadedFile("api.yaml", typo.encode())
+    resp = client.put(f"{BASE}/apis/{mine['id']}/asyncapi", {"file": upload}, format="multipart")
+    assert resp.status_code == 400 and [e["pointer"] for e in resp.json()["error"]] == [pointer], resp.json()
+
+    for bindings, where in (
+        ([" "], "/scopes/0/bindings/0"),
+        (["admin", ""], "/scopes/0/bindings/1"),
+        (" ", "/scopes/0/bindings"),
+    ):
+        design = {"scopes": [{"scope": {"name": "ops_admin", "description": "Administer", "bindings": bindings}}]}
+        resp = client.put(f"{BASE}/apis/{mine['id']}", design, format="json")
+        assert resp.status_code == 400 and [e["pointer"] for e in resp.json()["error"]] == [where], resp.json()
+    assert client.get(f"{BASE}/apis/{mine['id']}/asyncapi").json() == before

@@ -78,8 +78,10 @@ def test_invalid_asyncapi_is_400_with_pointers_and_lines_and_creates_nothing(cli
         format="multipart",
     )
     assert resp.status_code == 400
-    [error] = resp.json()["error"]
+    # The scope's binding now binds nothing declared: reported after the topic's error.
+    error, binding = resp.json()["error"]
     assert error["pointer"] == "/channels/~1admin/publish/x-scopes" and error["line"] == 14
+    assert binding["pointer"].endswith("/x-scopes-bindings/chat_admin")
     assert Api.objects.count() == 0
 
 
