@@ -30,10 +30,15 @@ class DefinitionError:
     line: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"message": self.message, "pointer": self.pointer}
+        out: dict[str, Any] = {"message": _printable(self.message), "pointer": _printable(self.pointer)}
         if self.line is not None:
             out["line"] = self.line
         return out
+
+
+def _printable(text: str) -> str:
+    """``text`` as UTF-8 can carry it: a lone surrogate (from a ``\\ud800`` escape) written as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class InvalidDefinition(Exception):
@@ -715,7 +720,7 @@ def with_design(
                 bindings = [b for b in bindings.split(",")]
             elif not isinstance(bindings, list):
                 bindings = []
-            roles = ",".join(b.strip() for b in bindings if str(b).strip())
+            roles = ",".join(str(b).strip() for b in bindings if str(b).strip())
             if roles:
                 implicit["x-scopes-bindings"][name] = roles
     if secured is not None:
@@ -788,7 +793,8 @@ def design_errors(
             )
         elif name in names:
             errors.append(DefinitionError(f"scope {name!r} is listed twice", f"/scopes/{i}/name"))
-        names.add(name)
+        else:
+            names.add(name)
     return errors
 
 

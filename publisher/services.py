@@ -449,9 +449,9 @@ def _definition_or_errors(doc: dict[str, Any], *, operations, scopes) -> dict[st
             return asyncapi.validate_document(doc)
         except asyncapi.InvalidDefinition as exc:
             problems = exc.errors
+    details = [p.as_dict() for p in problems]
     raise ValidationFailed(
-        "; ".join(p.message for p in problems[:3]) + (" …" if len(problems) > 3 else ""),
-        details=[p.as_dict() for p in problems],
+        "; ".join(d["message"] for d in details[:3]) + (" …" if len(details) > 3 else ""), details=details
     )
 
 
