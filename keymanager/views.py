@@ -29,7 +29,7 @@ def _client_id(request) -> str:
     if scheme.lower() == "basic" and value:
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # ValueError: not ASCII; UnicodeDecodeError is one
             return ""
         return unquote(decoded.partition(":")[0])
     return request.POST.get("client_id", "")
@@ -44,9 +44,31 @@ def _error(response) -> str | None:
         return None
 
 
+def _malformed_basic(request) -> bool:
+    """HTTP Basic credentials that are not base64 of UTF-8 text (or are missing after the
+    scheme): Authlib would fail on them with an exception rather than an OAuth2 error."""
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, ValueError):
+        return True
+    return not value.strip()
+
+
 def _limited(request, respond, *, bad_grant_counts: bool = False):
     """``respond(request)``, unless this client id is locked out from this address; a failed
     client authentication counts against it (and, where it means guessing, a bad grant)."""
+    if _malformed_basic(request):
+        return JsonResponse(
+            {
+                "error": "invalid_client",
+                "error_description": "The Basic credentials are not base64 of client_id:secret",
+            },
+            status=401,
+            headers={"WWW-Authenticate": 'Basic realm="oauth2"', "Cache-Control": "no-store"},
+        )
     client_id = _client_id(request)
     if throttle.client_refused(request, client_id):
         return throttle.lockout_response(request)
