@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+import tests.hypothesis_profiles  # noqa: F401  (registers and loads the Hypothesis profile)
 from tests.stack import free_port
 
 

@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from typing import Any, get_args, get_origin, get_type_hints
 
 # 3: a topic's scopes per operation (publish_scopes, subscribe_scopes), both enforced.
 SCHEMA_VERSION = 3
@@ -126,35 +126,92 @@ def snapshot_to_dict(snapshot: Snapshot) -> dict[str, Any]:
     return data
 
 
+class SnapshotError(ValueError):
+    """A snapshot or delta that does not have the shape this gateway reads: the gateway
+    keeps serving what it has (it catches ValueError) and says so in its log."""
+
+
+def _read(tp: Any, value: Any, where: str) -> Any:
+    """``value`` (decoded JSON) as the type ``tp`` of a snapshot field, checked all the way down."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if tp is bool or tp is str:
+        if not isinstance(value, tp):
+            raise SnapshotError(f"{where}: expected {tp.__name__}, got {type(value).__name__}")
+        return value
+    if tp is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise SnapshotError(f"{where}: expected int, got {type(value).__name__}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise SnapshotError(f"{where}: expected a list, got {type(value).__name__}")
+        item = get_args(tp)[0]
+        return tuple(_read(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise SnapshotError(f"{where}: expected an object, got {type(value).__name__}")
+        item = get_args(tp)[1]
+        for key in value:
+            if not isinstance(key, str):
+                raise SnapshotError(f"{where}: keys must be text")
+        return {k: _read(item, v, f"{where}.{k}") for k, v in value.items()}
+    if is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise SnapshotError(f"{where}: expected an object, got {type(value).__name__}")
+        hints = get_type_hints(tp)
+        out = {}
+        for f in fields(tp):
+            if f.name in value:
+                out[f.name] = _read(hints[f.name], value[f.name], f"{where}.{f.name}")
+            elif f.default is MISSING and f.default_factory is MISSING:
+                raise SnapshotError(f"{where}: {f.name} is missing")
+        return tp(**out)  # keys this version does not know are left out
+    raise SnapshotError(f"{where}: cannot read {tp!r}")  # pragma: no cover - a field type added without a reader
+
+
 def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
+    """The snapshot the portal sent (or the gateway kept on disk), every field checked:
+    :class:`SnapshotError` (a ValueError) for anything of another shape."""
+    if not isinstance(data, dict):
+        raise SnapshotError(f"a snapshot is an object, not {type(data).__name__}")
     if data.get("schema") != SCHEMA_VERSION:
-        raise ValueError(f"unsupported snapshot schema {data.get('schema')!r}")
-    return Snapshot(
-        version=int(data["version"]),
-        environments=tuple(data["environments"]),
-        apis=tuple(ApiConfig(**{**a, "topics": tuple(_topic_from_dict(t) for t in a["topics"])}) for a in data["apis"]),
-        applications={
-            key: ApplicationConfig(
-                **{**app, "subscriptions": tuple(SubscriptionConfig(**s) for s in app["subscriptions"])}
-            )
-            for key, app in data["applications"].items()
-        },
-        issuers=tuple(IssuerConfig(**i) for i in data["issuers"]),
-        policies={key: PolicyConfig(**p) for key, p in data["policies"].items()},
-        revoked=tuple(data["revoked"]),
-        application_ids=tuple(data["application_ids"]),
-        disconnect=tuple(data["disconnect"]),
-    )
+        raise SnapshotError(f"unsupported snapshot schema {data.get('schema')!r}")
+    return _read(Snapshot, data, "snapshot")
 
 
-def _topic_from_dict(data: dict[str, Any]) -> TopicConfig:
-    return TopicConfig(
-        **{
-            **data,
-            "publish_scopes": tuple(data["publish_scopes"]),
-            "subscribe_scopes": tuple(data["subscribe_scopes"]),
-        }
-    )
+def snapshot_apply(snapshot: Snapshot, deltas: list[dict], version: int) -> Snapshot:
+    """``snapshot`` with small changes applied: revocations and subscription changes.
+    :class:`SnapshotError` for a delta of another shape, and nothing is applied."""
+    from dataclasses import replace
+
+    version = _read(int, version, "version")
+    deltas = _read(tuple[Any, ...], deltas, "deltas")
+    revoked = list(snapshot.revoked)
+    applications = dict(snapshot.applications)
+    for i, delta in enumerate(deltas):
+        where = f"deltas[{i}]"
+        if not isinstance(delta, dict):
+            raise SnapshotError(f"{where}: expected an object, got {type(delta).__name__}")
+        kind = delta.get("kind")
+        if kind == "revoke":
+            jtis = _read(tuple[str, ...], delta.get("jtis"), f"{where}.jtis")
+            revoked.extend(j for j in jtis if j not in revoked)
+        elif kind in ("subscription", "unsubscribe"):
+            app_id = _read(str, delta.get("application"), f"{where}.application")
+            if kind == "subscription":
+                sub = _read(SubscriptionConfig, delta.get("subscription"), f"{where}.subscription")
+                sub_id = sub.id
+            else:
+                sub, sub_id = None, _read(str, delta.get("subscription"), f"{where}.subscription")
+            for key, app in applications.items():
+                if app.id == app_id:
+                    kept = tuple(s for s in app.subscriptions if s.id != sub_id)
+                    applications[key] = replace(app, subscriptions=kept + ((sub,) if sub else ()))
+        else:
+            raise SnapshotError(f"unknown delta {str(kind)[:40]!r}")
+    return replace(snapshot, version=version, revoked=tuple(revoked), applications=applications)
 
 
 def topic_configs(definition: dict[str, Any]) -> tuple[TopicConfig, ...]:
@@ -171,29 +228,6 @@ def topic_configs(definition: dict[str, Any]) -> tuple[TopicConfig, ...]:
         )
         for t in asyncapi.topics(definition)
     )
-
-
-def snapshot_apply(snapshot: Snapshot, deltas: list[dict], version: int) -> Snapshot:
-    """``snapshot`` with small changes applied: revocations and subscription changes."""
-    from dataclasses import replace
-
-    revoked = list(snapshot.revoked)
-    applications = dict(snapshot.applications)
-    for delta in deltas:
-        kind = delta.get("kind")
-        if kind == "revoke":
-            revoked.extend(j for j in delta["jtis"] if j not in revoked)
-        elif kind in ("subscription", "unsubscribe"):
-            app_id = delta["application"]
-            sub = SubscriptionConfig(**delta["subscription"]) if kind == "subscription" else None
-            sub_id = sub.id if sub else delta["subscription"]
-            for key, app in applications.items():
-                if app.id == app_id:
-                    kept = tuple(s for s in app.subscriptions if s.id != sub_id)
-                    applications[key] = replace(app, subscriptions=kept + ((sub,) if sub else ()))
-        else:
-            raise ValueError(f"unknown delta {kind!r}")
-    return replace(snapshot, version=version, revoked=tuple(revoked), applications=applications)
 
 
 def snapshot_build(*, environments: list[str], version: int) -> Snapshot:

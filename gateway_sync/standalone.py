@@ -52,6 +52,8 @@ def api_from_archive(content: bytes) -> ApiConfig:
     production = asyncapi.server_url(definition, "production") or configured_production
     sandbox = asyncapi.server_url(definition, "sandbox") or configured_sandbox
     name, version = props["name"] or (definition.get("info") or {}).get("title"), props["version"]
+    if not all(isinstance(v, str | None) for v in (name, version, props.get("apiThrottlingPolicy"))):
+        raise ApplicationError("api.yaml: name, version and apiThrottlingPolicy must be text")
     context = normalise_context(props["context"])
     if not (name and version and context and production):
         raise ApplicationError("api.yaml needs name, version, context and an endpoint")
@@ -254,7 +256,8 @@ class Adapter:
 
     def _list(self, query):
         apis = sorted(self.gateway.store.apis.values(), key=lambda a: (a.name, a.version))
-        limit = int(query["limit"]) if query.get("limit", "").isdigit() else 0
+        raw = query.get("limit", "")
+        limit = int(raw) if raw.isascii() and raw.isdigit() else 0  # "²" is a digit to isdigit, not to int
         shown = apis[:limit] if limit else apis
         items = [
             {

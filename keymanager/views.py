@@ -10,6 +10,8 @@ A request naming its client both in HTTP Basic and in the form (a secret, or ano
 refused before any secret is checked and counted under every id it names (RFC 6749 2.3).
 """
 
+import base64
+import binascii
 import json
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
@@ -58,9 +60,34 @@ def _error(response) -> str | None:
         return None
 
 
+def _malformed_basic(request) -> bool:
+    """HTTP Basic credentials Authlib would fail on with an exception rather than an OAuth2
+    error: nothing after the scheme, or not base64 of UTF-8 text. Decoded leniently, as
+    Authlib decodes, so whatever passes here is read by Authlib and counted under its id."""
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    if not value.strip():
+        return True
+    try:
+        base64.b64decode(value.strip()).decode()
+    except (binascii.Error, ValueError):  # ValueError: not ASCII; UnicodeDecodeError is one
+        return True
+    return False
+
+
 def _limited(request, respond, *, bad_grant_counts: bool = False):
     """``respond(request)``, unless this client id is locked out from this address; a failed
     client authentication counts against it (and, where it means guessing, a bad grant)."""
+    if _malformed_basic(request):
+        return JsonResponse(
+            {
+                "error": "invalid_client",
+                "error_description": "The Basic credentials are not base64 of client_id:secret",
+            },
+            status=401,
+            headers={"WWW-Authenticate": 'Basic realm="oauth2"', "Cache-Control": "no-store"},
+        )
     client_ids, conflict = _named_clients(request)
     for client_id in client_ids:
         if throttle.client_refused(request, client_id):

@@ -108,19 +108,27 @@ def read_archive(content: bytes) -> dict[str, bytes]:
 
 
 def _yaml_or_json(name: str, data: bytes) -> Any:
+    """A project file read with the limits of definitions (depth, size, no aliases)."""
     try:
+        text = data.decode("utf-8")
         if name.endswith(".json"):
-            return json.loads(data)
-        loader = asyncapi._NoAliasLoader(data.decode("utf-8"))
-        try:
-            return loader.get_single_data()
-        finally:
-            loader.dispose()
-    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
+            value = json.loads(text)
+        else:
+            loader = asyncapi._LimitedLoader(text, asyncapi.DefinitionLimits.from_settings())
+            try:
+                value = loader.get_single_data()
+            finally:
+                loader.dispose()
+    except asyncapi._Refused as exc:
+        _refuse(f"{name}: {exc.error.message}")
+    except RecursionError:
+        _refuse(f"{name} is nested too deep")
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError, TypeError) as exc:
         detail = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
         _refuse(f"{name} is not valid YAML or JSON ({detail[:120]}{where})")
+    return value
 
 
 def parse_project(content: bytes) -> dict[str, Any]:
@@ -133,6 +141,8 @@ def parse_project(content: bytes) -> dict[str, Any]:
     if not isinstance(api_file, dict) or api_file.get("type") != "api" or not isinstance(api_file.get("data"), dict):
         _refuse("api.yaml must have type: api and a data mapping")
     data = api_file["data"]
+    if data.get("endpointConfig") is not None and not isinstance(data["endpointConfig"], dict):
+        _refuse("endpointConfig in api.yaml must be a mapping")
     if str(data.get("type", "WS")).upper() != "WS":
         _refuse(f"only WebSocket APIs (type WS) are managed here, not {data.get('type')!r}")
     def_name = next((n for n in ("Definitions/asyncapi.yaml", "Definitions/asyncapi.json") if n in files), None)
@@ -140,12 +150,16 @@ def parse_project(content: bytes) -> dict[str, Any]:
         _refuse("it has no Definitions/asyncapi.yaml")
     document = files[def_name]
     endpoints = data.get("endpointConfig") or {}
+
+    def text(value):  # ``version: 2`` is a number in YAML; WSO2 means the text
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
     return {
         "document": document,
         "properties": {
-            "name": data.get("name"),
-            "version": data.get("version"),
-            "context": str(data.get("context") or "").removesuffix(f"/{data.get('version')}"),
+            "name": text(data.get("name")),
+            "version": text(data.get("version")),
+            "context": str(data.get("context") or "").removesuffix(f"/{text(data.get('version'))}"),
             "description": data.get("description") or "",
             "tags": data.get("tags") or [],
             "policies": data.get("policies") or None,

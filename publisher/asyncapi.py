@@ -7,6 +7,7 @@ function over plain data, so it is tested without a database.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -18,7 +19,7 @@ import yaml
 from django.conf import settings
 
 SUPPORTED_VERSIONS = ("2.0.0", "2.1.0", "2.2.0", "2.3.0", "2.4.0", "2.5.0", "2.6.0")
-MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024  # the default of TIDEGATE_DEFINITION_MAX_BYTES
 DEFAULT_TOPIC = "/*"
 
 
@@ -29,10 +30,15 @@ class DefinitionError:
     line: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"message": self.message, "pointer": self.pointer}
+        out: dict[str, Any] = {"message": _printable(self.message), "pointer": _printable(self.pointer)}
         if self.line is not None:
             out["line"] = self.line
         return out
+
+
+def _printable(text: str) -> str:
+    """``text`` as UTF-8 can carry it: a lone surrogate (from a ``\\ud800`` escape) written as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class InvalidDefinition(Exception):
@@ -98,6 +104,153 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+# ---------------------------------------------------------------- limits
+
+
+@dataclass(frozen=True)
+class DefinitionLimits:
+    """How big a definition may be; each is a setting (``TIDEGATE_DEFINITION_MAX_*``)."""
+
+    max_bytes: int = MAX_DOCUMENT_BYTES
+    max_depth: int = 64  # nested mappings and lists
+    max_nodes: int = 20_000  # every key, value and list item
+    max_string: int = 65_536  # characters in one key or value
+    max_channels: int = 1_000
+
+    @classmethod
+    def from_settings(cls) -> DefinitionLimits:
+        conf = getattr(settings, "TIDEGATE", {}) if settings.configured else {}
+        return cls(
+            max_bytes=int(conf.get("DEFINITION_MAX_BYTES", cls.max_bytes)),
+            max_depth=int(conf.get("DEFINITION_MAX_DEPTH", cls.max_depth)),
+            max_nodes=int(conf.get("DEFINITION_MAX_NODES", cls.max_nodes)),
+            max_string=int(conf.get("DEFINITION_MAX_STRING", cls.max_string)),
+            max_channels=int(conf.get("DEFINITION_MAX_CHANNELS", cls.max_channels)),
+        )
+
+    def too_deep(self) -> str:
+        return f"nested deeper than {self.max_depth} levels (TIDEGATE_DEFINITION_MAX_DEPTH)"
+
+    def too_many_nodes(self) -> str:
+        return f"more than {self.max_nodes} keys, values and list items (TIDEGATE_DEFINITION_MAX_NODES)"
+
+    def too_long(self, length: int) -> str:
+        return f"a text of {length} characters, more than {self.max_string} (TIDEGATE_DEFINITION_MAX_STRING)"
+
+    def too_many_channels(self, count: int) -> str:
+        return f"{count} channels, more than {self.max_channels} (TIDEGATE_DEFINITION_MAX_CHANNELS)"
+
+
+class _Refused(yaml.YAMLError):
+    """A limit reached while composing: refused at once, before the rest is read."""
+
+    def __init__(self, error: DefinitionError):
+        super().__init__(error.message)
+        self.error = error
+
+
+class _LimitedLoader(_NoAliasLoader):
+    """Composes at most ``max_nodes`` nodes, ``max_depth`` deep, with scalars of at most
+    ``max_string`` characters and no key twice in a mapping: a document past a limit is
+    refused where it passes it, so a huge or deep one costs little and never recurses far."""
+
+    def __init__(self, text: str, limits: DefinitionLimits):
+        super().__init__(text)
+        self.limits = limits
+        self.nodes = 0
+        self.path: list[Any] = []
+
+    def _refuse(self, message: str, line: int) -> None:
+        pointer = _pointer(self.path)
+        raise _Refused(DefinitionError(f"{pointer or 'document'}: {message}", pointer, line))
+
+    def compose_node(self, parent, index):
+        line = self.peek_event().start_mark.line + 1
+        key = None
+        if parent is not None and index is not None:  # a mapping's value (index: its key node) or a list item
+            key = index.value if isinstance(index, yaml.Node) else index
+        if key is not None:
+            self.path.append(key)
+        try:
+            self.nodes += 1
+            if self.nodes > self.limits.max_nodes:
+                self._refuse(self.limits.too_many_nodes(), line)
+            if len(self.path) >= self.limits.max_depth:
+                self._refuse(self.limits.too_deep(), line)
+            node = super().compose_node(parent, index)
+            if isinstance(node, yaml.ScalarNode) and len(node.value) > self.limits.max_string:
+                self._refuse(self.limits.too_long(len(node.value)), line)
+            if isinstance(node, yaml.MappingNode):
+                seen = set()
+                for key_node, _ in node.value:
+                    name = (key_node.tag, key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+                    if name is not None and name in seen:
+                        self.path.append(key_node.value)
+                        self._refuse("this key appears twice in its mapping", key_node.start_mark.line + 1)
+                    seen.add(name)
+            return node
+        finally:
+            if key is not None:
+                self.path.pop()
+
+
+def limit_errors(doc: Any, parsed: ParsedDocument | None = None, limits: DefinitionLimits | None = None):
+    """The limits a document (already parsed, or built in code) passes, checked without
+    recursion: depth, node count, text length and content, numbers JSON can carry, and the
+    number of channels. Stops at the first count that is over its limit."""
+    limits = limits or DefinitionLimits.from_settings()
+    line_of = parsed.line_of if parsed is not None else (lambda pointer: None)
+    errors: list[DefinitionError] = []
+
+    def error(path, message):
+        pointer = _pointer(path)
+        errors.append(DefinitionError(f"{pointer or 'document'}: {message}", pointer, line_of(pointer)))
+
+    def bad_text(value: str) -> str | None:
+        if len(value) > limits.max_string:
+            return limits.too_long(len(value))
+        if "\x00" in value:
+            return "text must not hold NUL characters"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text must be valid Unicode (no lone surrogates)"
+        return None
+
+    nodes = 0
+    stack: list[tuple[Any, tuple]] = [(doc, ())]
+    while stack and len(errors) < 20:
+        value, path = stack.pop()
+        nodes += 1
+        if nodes > limits.max_nodes:
+            error((), limits.too_many_nodes())
+            break
+        if len(path) >= limits.max_depth:
+            error(path, limits.too_deep())
+            break
+        if isinstance(value, dict):
+            for key, item in value.items():
+                nodes += 1
+                if not isinstance(key, str):
+                    error((*path, key), "keys must be text")
+                elif problem := bad_text(key):
+                    error((*path, key), problem)
+                stack.append((item, (*path, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, i)) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            if problem := bad_text(value):
+                error(path, problem)
+        elif isinstance(value, float) and not math.isfinite(value):
+            error(path, "numbers must be finite")
+        elif not (value is None or isinstance(value, bool | int | float)):
+            error(path, f"a value JSON cannot carry ({type(value).__name__})")
+    channels = doc.get("channels") if isinstance(doc, dict) else None
+    if not errors and isinstance(channels, dict) and len(channels) > limits.max_channels:
+        error(("channels",), limits.too_many_channels(len(channels)))
+    return errors
+
+
 def _node_lines(node, path=(), out=None) -> dict[str, int]:
     out = {} if out is None else out
     out[_pointer(path)] = node.start_mark.line + 1
@@ -126,40 +279,54 @@ class ParsedDocument:
             pointer = pointer.rsplit("/", 1)[0]
 
 
-def parse(text: str | bytes) -> ParsedDocument:
-    """Parse YAML or JSON text into a document, remembering where each node stood."""
+def parse(text: str | bytes, limits: DefinitionLimits | None = None) -> ParsedDocument:
+    """Parse YAML or JSON text into a document, remembering where each node stood. The
+    limits (:class:`DefinitionLimits`) are checked while it is read."""
+    limits = limits or DefinitionLimits.from_settings()
+    too_large = f"document is larger than {limits.max_bytes} bytes (TIDEGATE_DEFINITION_MAX_BYTES)"
     if isinstance(text, bytes):
-        if len(text) > MAX_DOCUMENT_BYTES:
-            raise InvalidDefinition([DefinitionError(f"document is larger than {MAX_DOCUMENT_BYTES} bytes")])
+        if len(text) > limits.max_bytes:
+            raise InvalidDefinition([DefinitionError(too_large)])
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidDefinition([DefinitionError("document is not UTF-8 text")]) from None
-    if len(text.encode()) > MAX_DOCUMENT_BYTES:
-        raise InvalidDefinition([DefinitionError(f"document is larger than {MAX_DOCUMENT_BYTES} bytes")])
+    if not isinstance(text, str):
+        raise InvalidDefinition([DefinitionError("document must be text")])
+    if len(text) > limits.max_bytes or len(text.encode("utf-8", "surrogatepass")) > limits.max_bytes:
+        raise InvalidDefinition([DefinitionError(too_large)])
     if not text.strip():
         raise InvalidDefinition([DefinitionError("document is empty")])
     try:
-        loader = _NoAliasLoader(text)
+        loader = _LimitedLoader(text, limits)
         try:
             node = loader.get_single_node()
             document = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except _Refused as exc:
+        raise InvalidDefinition([exc.error]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise InvalidDefinition([DefinitionError(f"not valid YAML or JSON: {exc.problem or exc}", "", line)]) from None
     except yaml.YAMLError as exc:
         raise InvalidDefinition([DefinitionError(f"not valid YAML or JSON: {exc}")]) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. an integer of more digits than Python reads
+        raise InvalidDefinition([DefinitionError(f"not valid YAML or JSON: {str(exc)[:200]}")]) from None
     if not isinstance(document, dict):
         raise InvalidDefinition([DefinitionError("document must be a mapping (an AsyncAPI object)", "", 1)])
-    # Round-trip through JSON: refuses YAML-only types (dates, sets) and normalises keys.
+    # Round-trip through JSON: refuses YAML-only types (dates, sets, binary, NaN) and
+    # normalises keys.
     try:
-        document = json.loads(json.dumps(document))
+        document = json.loads(json.dumps(document, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise InvalidDefinition([DefinitionError(f"document holds values JSON cannot carry: {exc}")]) from None
-    return ParsedDocument(document, _node_lines(node) if node is not None else {})
+    parsed = ParsedDocument(document, _node_lines(node) if node is not None else {})
+    errors = limit_errors(document, parsed, limits)
+    if errors:
+        raise InvalidDefinition(errors)
+    return parsed
 
 
 # ---------------------------------------------------------------- validation
@@ -178,6 +345,13 @@ def validate(parsed: ParsedDocument) -> dict[str, Any]:
     with every problem found, each with its JSON pointer and (for YAML) line.
     """
     doc = parsed.document
+    if not isinstance(doc, dict):
+        raise InvalidDefinition([DefinitionError("document must be a mapping (an AsyncAPI object)", "", 1)])
+    # The limits first: the schema walk and the checks below then only see documents of a
+    # bounded size and depth.
+    errors = limit_errors(doc, parsed)
+    if errors:
+        raise InvalidDefinition(errors)
     version = doc.get("asyncapi")
     if version not in SUPPORTED_VERSIONS:
         raise InvalidDefinition(
@@ -333,7 +507,8 @@ def _extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Defin
                     parsed.line_of(pointer),
                 )
             )
-    for name, channel in (doc.get("channels") or {}).items():
+    channels = doc.get("channels")
+    for name, channel in (channels if isinstance(channels, dict) else {}).items():
         if not name.startswith("/"):
             pointer = _pointer(("channels", name))
             errors.append(DefinitionError(f"topic {name!r} must start with '/'", pointer, parsed.line_of(pointer)))
@@ -347,7 +522,18 @@ def _extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Defin
                 errors.append(
                     DefinitionError("x-uri-mapping must be a path starting with '/'", pointer, parsed.line_of(pointer))
                 )
-            for scope in op.get("x-scopes") or []:
+            scopes = op.get("x-scopes")
+            if scopes is not None and (not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes)):
+                pointer = _pointer(("channels", name, verb, "x-scopes"))
+                errors.append(
+                    DefinitionError(
+                        "x-scopes must be a list of scope names (or WSO2's map of them)",
+                        pointer,
+                        parsed.line_of(pointer),
+                    )
+                )
+                continue
+            for scope in scopes or []:
                 if scope not in declared:
                     pointer = _pointer(("channels", name, verb, "x-scopes"))
                     errors.append(
@@ -365,7 +551,8 @@ def _extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Defin
 def normalise(doc: dict[str, Any]) -> dict[str, Any]:
     """Return a copy with WSO2's map form of ``x-scopes`` (``{"0": x}``) turned into lists."""
     doc = json.loads(json.dumps(doc))
-    for channel in (doc.get("channels") or {}).values():
+    channels = doc.get("channels")
+    for channel in (channels if isinstance(channels, dict) else {}).values():
         if not isinstance(channel, dict):
             continue
         for verb in ("publish", "subscribe"):
@@ -400,20 +587,29 @@ def _is_true(value) -> bool:
 
 
 def operations(doc: dict[str, Any]) -> list[Operation]:
+    """The operations of a document's channels. Whatever does not have the shape validation
+    requires (a document stored before a rule existed) is read as absent, never an error."""
+    if not isinstance(doc, dict):
+        return []
     root_open = _is_true(doc.get("x-wso2-disable-security")) or doc.get("x-auth-type") == "None"
+    channels = doc.get("channels")
     out = []
-    for name, channel in (doc.get("channels") or {}).items():
+    for name, channel in (channels if isinstance(channels, dict) else {}).items():
+        if not isinstance(channel, dict):
+            continue
         open_ = root_open or channel.get("x-auth-type") == "None" or _is_true(channel.get("x-wso2-disable-security"))
         for verb in ("publish", "subscribe"):
             op = channel.get(verb)
             if not isinstance(op, dict):
                 continue
+            scopes = op.get("x-scopes")
+            mapping = op.get("x-uri-mapping")
             out.append(
                 Operation(
-                    target=name,
+                    target=str(name),
                     verb=verb.upper(),
-                    scopes=tuple(op.get("x-scopes") or ()),
-                    uri_mapping=op.get("x-uri-mapping") or "",
+                    scopes=tuple(x for x in scopes if isinstance(x, str)) if isinstance(scopes, list) else (),
+                    uri_mapping=mapping if isinstance(mapping, str) else "",
                     auth_type="None" if open_ else "Any",
                 )
             )
@@ -514,6 +710,8 @@ def with_design(
         old = doc.get("channels") or {}
         channels: dict[str, Any] = {}
         for op in operations:
+            if not isinstance(op, dict):
+                continue
             target = str(op.get("target") or "")
             verb = str(op.get("verb") or "").upper()
             channel = channels.get(target)
@@ -526,7 +724,8 @@ def with_design(
                 channels[target] = channel
             previous = (old.get(target) or {}).get(verb.lower()) if isinstance(old.get(target), dict) else None
             body = json.loads(json.dumps(previous)) if isinstance(previous, dict) else {}
-            body["x-scopes"] = list(op.get("scopes") or [])
+            op_scopes = op.get("scopes") or []
+            body["x-scopes"] = list(op_scopes) if isinstance(op_scopes, list | tuple) else op_scopes
             if op.get("uriMapping"):
                 body["x-uri-mapping"] = op["uriMapping"]
             else:
@@ -546,13 +745,15 @@ def with_design(
         implicit["scopes"] = {}
         implicit["x-scopes-bindings"] = {}
         for item in scopes:
-            scope = item.get("scope", item) if isinstance(item, dict) else {}
+            scope = _scope_item(item)
             name = str(scope.get("name") or "")
             implicit["scopes"][name] = str(scope.get("description") or "")
             bindings = scope.get("bindings") or []
             if isinstance(bindings, str):
                 bindings = [b for b in bindings.split(",")]
-            roles = ",".join(b.strip() for b in bindings if str(b).strip())
+            elif not isinstance(bindings, list):
+                bindings = []
+            roles = ",".join(str(b).strip() for b in bindings if str(b).strip())
             if roles:
                 implicit["x-scopes-bindings"][name] = roles
     if secured is not None:
@@ -580,6 +781,9 @@ def design_errors(
     seen = set()
     for i, op in enumerate(operations or []):
         where = f"/operations/{i}"
+        if not isinstance(op, dict):
+            errors.append(DefinitionError("each operation must be an object {target, verb, scopes, ...}", where))
+            continue
         target = op.get("target")
         verb = str(op.get("verb") or "").upper()
         if not isinstance(target, str) or not target.startswith("/") or " " in target:
@@ -588,17 +792,29 @@ def design_errors(
             errors.append(
                 DefinitionError(f"verb must be PUBLISH or SUBSCRIBE (got {op.get('verb')!r})", f"{where}/verb")
             )
-        if (target, verb) in seen:
+        if (str(target), verb) in seen:
             errors.append(DefinitionError(f"{verb} {target} is listed twice", where))
-        seen.add((target, verb))
+        seen.add((str(target), verb))
         mapping = op.get("uriMapping")
         if mapping and (not isinstance(mapping, str) or not mapping.startswith("/") or " " in mapping):
             errors.append(DefinitionError("URL mapping must be a path starting with '/'", f"{where}/uriMapping"))
-        if not isinstance(op.get("scopes") or [], list):
+        op_scopes = op.get("scopes") or []
+        if not isinstance(op_scopes, list) or not all(isinstance(x, str) for x in op_scopes):
             errors.append(DefinitionError("scopes must be a list of scope names", f"{where}/scopes"))
     names = set()
     for i, item in enumerate(scopes or []):
-        scope = item.get("scope", item) if isinstance(item, dict) else {}
+        scope = _scope_item(item)
+        if not scope:
+            errors.append(DefinitionError("each scope must be an object {scope: {name, ...}}", f"/scopes/{i}"))
+            continue
+        bindings = scope.get("bindings")
+        if bindings is not None and not (
+            isinstance(bindings, str) or (isinstance(bindings, list) and all(isinstance(b, str) for b in bindings))
+        ):
+            errors.append(DefinitionError("bindings must be a list of role names", f"/scopes/{i}/bindings"))
+        description = scope.get("description")
+        if description is not None and not isinstance(description, str):
+            errors.append(DefinitionError("description must be text", f"/scopes/{i}/description"))
         name = scope.get("name")
         if not isinstance(name, str) or not _SCOPE_NAME_RE.match(name):
             errors.append(
@@ -610,19 +826,27 @@ def design_errors(
             )
         elif name in names:
             errors.append(DefinitionError(f"scope {name!r} is listed twice", f"/scopes/{i}/name"))
-        names.add(name)
+        else:
+            names.add(name)
         # An empty list leaves the scope unbound on purpose; a blank role would do so by mistake.
+        # (Bindings of the wrong type are reported above.)
         bindings = scope.get("bindings") or []
         if isinstance(bindings, str):
             if not binding_roles(bindings):
                 errors.append(DefinitionError("bindings name no role", f"/scopes/{i}/bindings"))
         elif isinstance(bindings, list):
             for j, role in enumerate(bindings):
-                if not isinstance(role, str) or not role.strip() or "," in role:
+                if isinstance(role, str) and (not role.strip() or "," in role):
                     errors.append(DefinitionError(f"binding {role!r} is not a role name", f"/scopes/{i}/bindings/{j}"))
-        else:
-            errors.append(DefinitionError("bindings must be a list of role names", f"/scopes/{i}/bindings"))
     return errors
+
+
+def _scope_item(item: Any) -> dict[str, Any]:
+    """WSO2's ``{"scope": {...}}`` or the flat ``{"name", ...}``; {} for anything else."""
+    if not isinstance(item, dict):
+        return {}
+    scope = item.get("scope", item)
+    return scope if isinstance(scope, dict) else {}
 
 
 def validate_document(doc: dict[str, Any]) -> dict[str, Any]:

@@ -228,12 +228,37 @@ def api_create(
     return api
 
 
+_IMPORT_TEXT = ("name", "version", "context", "description", "apiThrottlingPolicy")
+
+
+def _check_import_properties(properties: dict[str, Any]) -> None:
+    """WSO2's ``additionalProperties`` (or an archive's api.yaml) hold what a client wrote:
+    each field the type it must have, or a 400 naming it."""
+    errors = [
+        _errors(key, f"{key} must be text")
+        for key in _IMPORT_TEXT
+        if properties.get(key) is not None and not isinstance(properties[key], str)
+    ]
+    for key in ("policies", "tags"):
+        value = properties.get(key)
+        if value is not None and not (
+            (isinstance(value, list) and all(isinstance(v, str) for v in value))
+            or (key == "tags" and isinstance(value, str))
+        ):
+            errors.append(_errors(key, f"{key} must be a list of names"))
+    if properties.get("endpointConfig") is not None and not isinstance(properties["endpointConfig"], dict):
+        errors.append(_errors("endpointConfig", "endpointConfig must be an object"))
+    if errors:
+        raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
+
+
 def api_import_asyncapi(*, provider, document: str | bytes, properties: dict[str, Any]) -> Api:
     """Create an API from an AsyncAPI document plus WSO2's ``additionalProperties``.
 
     The endpoint comes from ``endpointConfig`` when given, else from the document's
     ``servers.production``; name and version default to the document's ``info``.
     """
+    _check_import_properties(properties)
     try:
         definition = asyncapi.parse_and_validate(document)
     except asyncapi.InvalidDefinition as exc:
@@ -481,9 +506,9 @@ def _definition_or_errors(doc: dict[str, Any], *, operations, scopes) -> dict[st
             return asyncapi.validate_document(doc)
         except asyncapi.InvalidDefinition as exc:
             problems = exc.errors
+    details = [p.as_dict() for p in problems]
     raise ValidationFailed(
-        "; ".join(p.message for p in problems[:3]) + (" …" if len(problems) > 3 else ""),
-        details=[p.as_dict() for p in problems],
+        "; ".join(d["message"] for d in details[:3]) + (" …" if len(details) > 3 else ""), details=details
     )
 
 

@@ -356,6 +356,12 @@ TIDEGATE = {
     "DRAIN_SECONDS": float(env("TIDEGATE_DRAIN_SECONDS", "5")),
     # Publisher import by URL fetches from public addresses only, unless this is set.
     "IMPORT_URL_ALLOW_PRIVATE": env_bool("TIDEGATE_IMPORT_URL_ALLOW_PRIVATE", False),
+    # Limits on AsyncAPI definitions, checked while they are read (docs/publisher.md).
+    "DEFINITION_MAX_BYTES": env_int("TIDEGATE_DEFINITION_MAX_BYTES", 2 * 1024 * 1024),
+    "DEFINITION_MAX_DEPTH": env_int("TIDEGATE_DEFINITION_MAX_DEPTH", 64),
+    "DEFINITION_MAX_NODES": env_int("TIDEGATE_DEFINITION_MAX_NODES", 20_000),
+    "DEFINITION_MAX_STRING": env_int("TIDEGATE_DEFINITION_MAX_STRING", 65_536),
+    "DEFINITION_MAX_CHANNELS": env_int("TIDEGATE_DEFINITION_MAX_CHANNELS", 1_000),
 }
 
 # Gateways present TIDEGATE_PORTAL_URL's host to the portal: it must be one the portal allows.

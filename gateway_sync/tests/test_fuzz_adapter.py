@@ -1,0 +1,173 @@
+"""The standalone gateway's adapter API (``apictl mg``) as an ASGI app, fed hostile requests
+(Hypothesis): random methods, paths, queries, credentials, content types, multipart bodies
+and archives. Every answer is a documented status with a JSON error body, and a refused
+request leaves the deployed archives as they were. The findings are regression tests."""
+
+import asyncio
+import base64
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.service import Gateway
+from gateway_sync.standalone import ADAPTER_BASE, Adapter, ArchiveStore, StandaloneGateway
+from publisher.tests.test_fuzz_archives import archives
+from tests.hypothesis_profiles import examples
+
+STATUSES = {200, 400, 401, 404, 405, 409, 413}
+ADMIN = "Basic " + base64.b64encode(b"admin:admin").decode()
+
+
+@pytest.fixture
+def adapter(tmp_path):
+    gateway = StandaloneGateway(store=ArchiveStore(tmp_path / "apis"), **Gateway.relay_settings())
+    return Adapter(gateway)
+
+
+async def _call(app, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes):
+    scope = {"type": "http", "method": method, "path": path, "query_string": query, "headers": headers}
+    sent = []
+    chunks = [body]
+
+    async def receive():
+        return {"type": "http.request", "body": chunks.pop() if chunks else b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start, body_message = sent
+    return start["status"], dict(start["headers"]), body_message["body"]
+
+
+def _multipart(content: bytes, boundary: str = "b0undary", name: str = "file") -> tuple[bytes, bytes]:
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="p.zip"\r\n'
+            f"Content-Type: application/zip\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return f"multipart/form-data; boundary={boundary}".encode(), body
+
+
+header_text = st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+
+
+@st.composite
+def requests(draw):
+    if draw(st.booleans()):  # a deploy as apictl sends it, with any archive
+        ctype, body = _multipart(draw(archives()))
+        query = draw(st.sampled_from([b"", b"override=true"]))
+        return (
+            "POST",
+            f"{ADAPTER_BASE}/apis",
+            query,
+            [(b"authorization", ADMIN.encode()), (b"content-type", ctype)],
+            body,
+        )
+    if draw(st.booleans()):  # a list or an undeploy, with any query
+        query = draw(
+            st.one_of(st.sampled_from([b"limit=\xb2", b"limit=1", b"apiName=Chat&version=1"]), st.binary(max_size=40))
+        )
+        method, path = draw(st.sampled_from([("GET", "/apis"), ("DELETE", "/apis"), ("POST", "/apis/delete")]))
+        return method, ADAPTER_BASE + path, query, [(b"authorization", ADMIN.encode())], draw(st.binary(max_size=60))
+    method = draw(st.sampled_from(["GET", "POST", "DELETE", "PUT", "PATCH"]))
+    path = draw(
+        st.one_of(
+            st.sampled_from([f"{ADAPTER_BASE}/apis", f"{ADAPTER_BASE}/apis/", f"{ADAPTER_BASE}/apis/delete"]),
+            st.sampled_from([f"{ADAPTER_BASE}/oauth2/token", f"{ADAPTER_BASE}/x", "/", ""]),
+            st.text(max_size=30),
+        )
+    )
+    query = draw(
+        st.one_of(
+            st.sampled_from([b"", b"override=true", b"limit=1", b"limit=\xc2\xb2", b"apiName=Chat&version=1"]),
+            st.binary(max_size=40),
+        )
+    )
+    auth = draw(
+        st.one_of(
+            st.just(ADMIN.encode()),
+            st.sampled_from([b"Basic", b"Basic !!!", b"Bearer x.y.z", b"Bearer", b"basic " + b"\xff" * 4]),
+            header_text,
+        )
+    )
+    headers = [(b"authorization", auth)]
+    kind = draw(st.integers(0, 3))
+    if kind == 0:
+        ctype, body = _multipart(draw(archives()))
+    elif kind == 1:
+        ctype, body = _multipart(
+            draw(st.binary(max_size=100)),
+            draw(st.text("abc-_", min_size=1, max_size=10)),
+            draw(st.sampled_from(["file", "x"])),
+        )
+    elif kind == 2:
+        ctype, body = draw(header_text), draw(st.binary(max_size=200))
+    else:
+        ctype, body = (
+            b"application/json",
+            json.dumps(draw(st.one_of(st.none(), st.dictionaries(st.text(max_size=8), st.text(max_size=8))))).encode(),
+        )
+    headers.append((b"content-type", ctype))
+    return method, path, query, headers, body
+
+
+@examples(150)
+@given(requests())
+def test_any_request_gets_a_documented_status_and_a_refusal_changes_nothing(adapter, request_):
+    method, path, query, headers, body = request_
+    store = adapter.gateway.store
+    before = (dict(store.apis), sorted(p.name for p in store.directory.iterdir()))
+    status, response_headers, payload = asyncio.run(_call(adapter, method, path, query, headers, body))
+    assert status in STATUSES, payload[:300]
+    assert response_headers[b"content-type"] == b"application/json"
+    data = json.loads(payload)
+    if status != 200:
+        assert data["code"] == status and isinstance(data["description"], str), data
+        assert (dict(store.apis), sorted(p.name for p in store.directory.iterdir())) == before
+
+
+# ---------------------------------------------------------------- regressions (the fuzzer's findings)
+
+
+def test_a_limit_that_is_a_digit_only_to_unicode_is_ignored(adapter):
+    status, _, payload = asyncio.run(
+        _call(
+            adapter,
+            "GET",
+            f"{ADAPTER_BASE}/apis",
+            "limit=²".encode("latin-1"),
+            [(b"authorization", ADMIN.encode())],
+            b"",
+        )
+    )
+    assert status == 200 and json.loads(payload)["count"] == 0
+
+
+def test_an_archive_whose_name_is_not_text_is_refused_and_not_deployed(adapter):
+    from publisher.tests.test_fuzz_archives import DEFINITION, _zip
+
+    content = _zip(
+        {
+            "Chat-1/api.yaml": b"type: api\ndata: {name: [a], version: '1', context: /chat}\n",
+            "Chat-1/Definitions/asyncapi.yaml": DEFINITION,
+        }
+    )
+    ctype, body = _multipart(content)
+    status, _, payload = asyncio.run(
+        _call(
+            adapter,
+            "POST",
+            f"{ADAPTER_BASE}/apis",
+            b"",
+            [(b"authorization", ADMIN.encode()), (b"content-type", ctype)],
+            body,
+        )
+    )
+    assert status == 400 and "must be text" in json.loads(payload)["description"]
+    assert adapter.gateway.store.apis == {} and list(adapter.gateway.store.directory.iterdir()) == []

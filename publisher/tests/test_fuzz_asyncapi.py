@@ -1,0 +1,207 @@
+"""Hostile definitions (Hypothesis), and the findings as plain regression tests beside them.
+
+The property: parsing and validating any text gives either a document or a list of errors,
+each with a JSON pointer and, for a node of the text, its line; never an exception. A
+document that validates reads into topics, exports to YAML and reads back the same, and
+its design (topics and scopes) can be written back and validated again.
+"""
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway_sync.snapshot import TopicConfig, topic_configs
+from publisher import asyncapi
+from publisher.tests.fuzz_strategies import broken_documents, definition_texts, valid_documents
+from tests.hypothesis_profiles import examples
+
+
+def _check_errors(exc: asyncapi.InvalidDefinition, *, from_text: bool) -> None:
+    assert exc.errors
+    for error in exc.errors:
+        assert isinstance(error.message, str) and error.message
+        assert error.pointer == "" or error.pointer.startswith("/")
+        assert error.line is None or (isinstance(error.line, int) and error.line >= 1)
+        if from_text and error.pointer:
+            assert error.line is not None, error
+        json.dumps(error.as_dict())
+
+
+def _check_valid(doc: dict) -> None:
+    """What a validated document must allow: topics, the gateway's list, export and design edits."""
+    topics = asyncapi.topics(doc)
+    configs = topic_configs(doc)
+    assert all(isinstance(t, TopicConfig) and t.name.startswith("/") for t in configs)
+    assert [t.name for t in topics] == [t.name for t in configs]
+    for topic in topics:
+        assert all(isinstance(s, str) for s in (*topic.publish_scopes, *topic.subscribe_scopes))
+        assert isinstance(asyncapi.message_example(doc, topic.name), str)
+    # Export (YAML, as in archives and downloads) and read back: the same document.
+    exported = asyncapi.to_yaml(doc)
+    exported.encode("utf-8")
+    assert asyncapi.parse_and_validate(exported) == doc
+    assert asyncapi.parse_and_validate(json.dumps(doc)) == doc
+    # Its own design written back (what the Design page saves) validates, with the same topics.
+    ops = [o.as_dict() for o in asyncapi.operations(doc)]
+    scopes = [{"scope": {"name": n, "description": d}} for n, d in asyncapi.declared_scopes(doc).items()]
+    assert asyncapi.design_errors(ops, scopes) == []
+    again = asyncapi.validate_document(asyncapi.with_design(doc, operations=ops, scopes=scopes))
+    assert asyncapi.topics(again) == topics
+    assert isinstance(asyncapi.without_unsafe_links(doc), dict)
+
+
+@examples(200)
+@given(definition_texts())
+def test_any_text_gives_a_document_or_errors_with_pointers_and_lines(text):
+    try:
+        doc = asyncapi.parse_and_validate(text)
+    except asyncapi.InvalidDefinition as exc:
+        _check_errors(exc, from_text=True)
+        return
+    _check_valid(doc)
+
+
+@examples(150)
+@given(st.one_of(valid_documents(), broken_documents()))
+def test_any_document_built_in_code_gives_a_document_or_errors(doc):
+    try:
+        doc = asyncapi.validate_document(doc)
+    except asyncapi.InvalidDefinition as exc:
+        _check_errors(exc, from_text=False)
+        return
+    _check_valid(doc)
+
+
+@examples(100)
+@given(valid_documents())
+def test_valid_documents_validate_and_round_trip(doc):
+    validated = asyncapi.validate_document(doc)
+    _check_valid(validated)
+
+
+@examples(150)
+@given(st.one_of(valid_documents(), broken_documents()))
+def test_whatever_a_document_holds_topics_and_the_gateway_list_read_without_error(doc):
+    """Readers of stored documents (pages, the snapshot) never fail on one, even one stored
+    before a rule existed: what lacks the shape is read as absent."""
+    for topic in topic_configs(doc):
+        assert isinstance(topic.name, str) and isinstance(topic.uri_mapping, str)
+        assert all(isinstance(s, str) for s in (*topic.publish_scopes, *topic.subscribe_scopes))
+    asyncapi.normalise(doc)
+
+
+# ---------------------------------------------------------------- regressions, through REST
+
+BASE = "/api/am/publisher/v4"
+HEAD = "asyncapi: 2.0.0\ninfo: {title: x, version: '1'}\n"
+
+
+def _validate(client, text):
+    resp = client.post(f"{BASE}/apis/validate-asyncapi", {"inlineAPIDefinition": text}, format="multipart")
+    assert resp.status_code == 200, resp.content[:300]
+    report = resp.json()
+    assert report["isValid"] is False
+    return report["errors"]
+
+
+@pytest.mark.django_db
+def test_channels_that_are_not_a_mapping_are_an_error_not_a_500(client):
+    errors = _validate(client, "asyncapi: 2.0.0\ninfo: {title: x}\nchannels: 7\n")
+    assert "/channels" in [e["pointer"] for e in errors]
+    assert next(e for e in errors if e["pointer"] == "/channels")["line"] == 3
+
+
+@pytest.mark.django_db
+def test_x_scopes_that_are_not_a_list_are_an_error_not_a_500(client):
+    errors = _validate(client, HEAD + "channels:\n  /a:\n    publish:\n      x-scopes: 7\n")
+    [error] = errors
+    assert error["pointer"] == "/channels/~1a/publish/x-scopes" and error["line"] == 6
+    assert "x-scopes must be a list" in error["message"]
+
+
+@pytest.mark.django_db
+def test_x_scopes_holding_a_list_are_an_error_not_a_500(client):
+    errors = _validate(client, HEAD + "channels:\n  /a:\n    publish:\n      x-scopes: [[a]]\n")
+    assert [e["pointer"] for e in errors] == ["/channels/~1a/publish/x-scopes"]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"channels": {"/a": None}},
+        {"channels": 7},
+        {"channels": {"/a": {"publish": {"x-scopes": True}}}},
+        {"channels": {"/a": {"publish": {"x-uri-mapping": 7}}}},
+    ],
+)
+def test_the_gateway_topic_list_of_a_misshapen_stored_document_reads_what_has_the_shape(doc):
+    assert all(isinstance(t.uri_mapping, str) and t.publish_scopes == () for t in topic_configs(doc))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("nest", ["[" * 5000 + "]" * 5000, "{a: " * 3000 + "1" + "}" * 3000])
+def test_a_document_nested_5000_levels_deep_is_refused_with_the_depth_limit(client, nest):
+    text = HEAD + "channels: {}\nx-deep: " + nest + "\n"
+    [error] = _validate(client, text)
+    assert "nested deeper than 64 levels" in error["message"] and error["line"] == 4
+    assert error["pointer"].startswith("/x-deep/")
+
+
+@pytest.mark.django_db
+def test_a_json_document_nested_5000_levels_deep_is_refused_too(client):
+    text = '{"asyncapi": "2.0.0", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    [error] = _validate(client, text)
+    assert "nested deeper than 64 levels" in error["message"]
+
+
+@pytest.mark.django_db
+def test_a_2_mb_document_of_150000_keys_is_refused_with_the_node_limit(client):
+    keys = ", ".join(f"k{i:x}: {i % 10}" for i in range(150_000))
+    text = HEAD + "channels: {}\nx-big: {" + keys + "}\n"
+    assert 1_500_000 < len(text) < asyncapi.MAX_DOCUMENT_BYTES
+    [error] = _validate(client, text)
+    assert "more than 20000 keys, values and list items" in error["message"]
+    assert error["line"] == 4 and error["pointer"].startswith("/x-big/")
+
+
+@pytest.mark.django_db
+def test_import_of_a_document_past_a_limit_is_400_and_creates_nothing(client):
+    from publisher.models import Api
+
+    text = HEAD + "channels: {}\nx-deep: " + "[" * 5000 + "]" * 5000 + "\n"
+    resp = client.post(
+        f"{BASE}/apis/import-asyncapi",
+        {"inlineAPIDefinition": text, "additionalProperties": json.dumps({"context": "/deep"})},
+        format="multipart",
+    )
+    assert resp.status_code == 400
+    body = resp.json()
+    assert body["code"] == 400 and "nested deeper than 64 levels" in json.dumps(body)
+    assert Api.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_limits_are_settings(client, settings):
+    settings.TIDEGATE = {**settings.TIDEGATE, "DEFINITION_MAX_CHANNELS": 2}
+    channels = "".join(f"  /c{i}:\n    publish: {{}}\n" for i in range(3))
+    [error] = _validate(client, HEAD + "channels:\n" + channels)
+    assert error["pointer"] == "/channels" and "3 channels, more than 2" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        (HEAD + "channels: {}\nx-big: " + "9" * 5000 + "\n", "not valid YAML or JSON"),
+        (HEAD + "channels: {}\nx-nan: .nan\n", "JSON cannot carry"),
+        (HEAD + "channels: {}\nx-dup: 1\nx-dup: 2\n", "appears twice"),
+        (HEAD + "channels: {}\nx-long: " + "b" * 70_000 + "\n", "more than 65536"),
+        (HEAD + 'channels: {}\nx-nul: "\\0"\n', "NUL"),
+        (HEAD + 'channels: {}\nx-surrogate: "\\ud800"\n', "lone surrogates"),
+    ],
+)
+def test_yaml_oddities_are_errors_with_a_reason(text, fragment):
+    with pytest.raises(asyncapi.InvalidDefinition) as exc:
+        asyncapi.parse_and_validate(text)
+    assert fragment in exc.value.errors[0].message
