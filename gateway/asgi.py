@@ -16,8 +16,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from gateway.http import GatewayHttp  # noqa: E402
+from gateway.process import Gateway  # noqa: E402
 from gateway.relay import Relay  # noqa: E402
-from gateway.service import Gateway  # noqa: E402
 
 gateway = Gateway.from_settings()
 

@@ -43,7 +43,7 @@ class GatewayHttp:
         elif path == "/metrics" and method == "GET":
             from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-            body = generate_latest(self.gateway.analytics.registry)
+            body = generate_latest(self.gateway.frame_counters.registry)
             await _respond(send, 200, body, CONTENT_TYPE_LATEST.encode())
         elif path == "/testkey":
             await self._testkey(scope, receive, send, method)

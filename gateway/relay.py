@@ -15,8 +15,8 @@ import time
 import aiohttp
 
 from gateway import upstream
-from gateway.analytics import LATENCY_SAMPLE_EVERY
 from gateway.decisions import Admission, Refusal, admit
+from gateway.frame_counters import LATENCY_SAMPLE_EVERY
 from gateway.ratelimit import (
     NEED_LEASE,
     THROTTLE_CLOSE_CODE,
@@ -115,7 +115,7 @@ class Relay:
                     await asyncio.wait_for(downstream, 5)
                 except (TimeoutError, asyncio.CancelledError):
                     downstream.cancel()
-            self.gateway.analytics.closed(conn)
+            self.gateway.frame_counters.closed(conn)
             access_log.info(
                 "connection",
                 extra={
@@ -189,7 +189,7 @@ class Relay:
             return None
         await send({"type": "websocket.accept", "subprotocol": backend.protocol})
         match = decision.match
-        gateway.analytics.handshake(
+        gateway.frame_counters.handshake(
             api_id=match.api.id,
             app_id=app.id if app else "",
             app_name=app.name if app else "",
@@ -220,7 +220,7 @@ class Relay:
             topic=match.topic.name,
         )
         limits = limits_for(snapshot=state.snapshot, api=match.api, subscription=decision.subscription, application=app)
-        return backend, conn, FrameLimiter(gateway.counters, limits)
+        return backend, conn, FrameLimiter(gateway.rate_counters, limits)
 
     async def _refuse(self, scope, send, refusal: Refusal, state, started: float) -> None:
         await deny(scope, send, refusal)
@@ -229,7 +229,7 @@ class Relay:
             match = state.routes.match(request_path(raw_path)) if state else None
         except UnsafePath:  # refused with 400: counted, but for no API
             match = None
-        self.gateway.analytics.handshake(
+        self.gateway.frame_counters.handshake(
             api_id=match.api.id if match else "",
             app_id="",
             app_name="",
@@ -346,7 +346,7 @@ class Relay:
                     else:
                         sampled = time.perf_counter()
                         await send({"type": "websocket.send", key: msg.data})
-                        self.gateway.analytics.relay_latency.observe(time.perf_counter() - sampled)
+                        self.gateway.frame_counters.relay_latency.observe(time.perf_counter() - sampled)
                 elif conn.closing:
                     return  # the gateway closed this connection itself
                 elif msg.type == aiohttp.WSMsgType.CLOSE:

@@ -22,7 +22,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from gateway.service import Gateway
+from gateway.process import Gateway
 from gateway_sync.snapshot import ApiConfig, Snapshot, topic_configs
 from portal.errors import ApplicationError
 
@@ -140,7 +140,7 @@ class StandaloneGateway(Gateway):
         self.control_session = aiohttp.ClientSession()  # external issuers' JWKS
         await self.sync_once()
         self._sweep_task = asyncio.create_task(self._sweep_loop())  # token expiry, idle, lifetime
-        self._analytics_task = asyncio.create_task(self.analytics.run())  # keeps /metrics, ships nothing
+        self._analytics_task = asyncio.create_task(self.frame_counters.run())  # keeps /metrics, ships nothing
         self.started()
 
     async def sync_once(self, cause: str = "") -> bool:

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from websockets.asyncio.server import serve
 
 from gateway.http import GatewayHttp
+from gateway.process import Gateway
 from gateway.relay import Relay
-from gateway.service import Gateway
 from gateway.testkey import TestKeyIssuer
 from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
 from tests.stack import free_port

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.service import Gateway
+from gateway.process import Gateway
 from gateway_sync.standalone import ADAPTER_BASE, Adapter, ArchiveStore, StandaloneGateway
 from publisher.tests.test_fuzz_archives import archives
 from tests.hypothesis_profiles import examples

@@ -82,7 +82,7 @@ def serve(gateway, host: str, listeners: list[tuple]) -> None:
             extra = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
         configs.append(uvicorn.Config(app, port=port, **common, **extra))
     servers = [_Server(c) for c in configs]  # Config() sets up uvicorn's loggers
-    gateway.analytics.registry.register(SERVER_COUNTS)  # in /metrics
+    gateway.frame_counters.registry.register(SERVER_COUNTS)  # in /metrics
     logging.getLogger("uvicorn.error").addFilter(_ClientNoise())
 
     async def main():

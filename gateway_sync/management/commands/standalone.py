@@ -25,8 +25,8 @@ class Command(BaseCommand):
         from django.urls import re_path
 
         from gateway.http import GatewayHttp
+        from gateway.process import Gateway
         from gateway.relay import Relay
-        from gateway.service import Gateway
         from gateway_sync.standalone import Adapter, ArchiveStore, StandaloneGateway
 
         gateway = StandaloneGateway(

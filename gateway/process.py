@@ -1,4 +1,4 @@
-"""One gateway process: its current ``State``, the HTTP session to the portal, the test-key
+"""The gateway process: its current ``State``, the HTTP session to the portal, the test-key
 issuer, and the loop that keeps the snapshot current."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import aiohttp
 from django.conf import settings
 from joserfc.errors import JoseError
 
-from gateway.analytics import Collector
 from gateway.busypoll import BusyPoller
 from gateway.decisions import State
+from gateway.frame_counters import FrameCounters
 from gateway.jwks import JwksCache
 from gateway.ratelimit import CounterBackend, InMemoryCounters
 from gateway.registry import Registry
@@ -113,7 +113,7 @@ class Gateway:
         self.state: State | None = None
         self.registry = Registry()
         self.jwks = JwksCache(min_interval=jwks_min_refresh)
-        self.analytics = Collector(
+        self.frame_counters = FrameCounters(
             self,
             enabled=analytics,
             url=analytics_url or f"{self.portal_url}/internal/gateway/analytics",
@@ -127,7 +127,7 @@ class Gateway:
         self.last_update = ""  # "full" or "delta"
         self.snapshot_path = snapshot_path
         self._sync_lock = asyncio.Lock()
-        self.counters = counters or InMemoryCounters()
+        self.rate_counters = counters or InMemoryCounters()
         self.draining = False
         # The portal and issuers' JWKS: kept-alive connections, so polling the snapshot four
         # times a second does not open (and leave in TIME_WAIT) a TCP connection each time.
@@ -143,13 +143,13 @@ class Gateway:
         self.control_plane_error: str | None = None
         # Read your writes: a handshake refused for something this gateway may not have seen
         # yet pulls first (coalesced, at most one such pull per miss_sync_interval).
-        self.sync_metrics = SyncMetrics(self.analytics.registry)
+        self.sync_metrics = SyncMetrics(self.frame_counters.registry)
         self.miss_sync = MissSync(lambda: self.sync_once(cause="miss"), min_interval=miss_sync_interval)
 
     @property
     def gateway_id(self) -> str:
         """How this process names itself to the portal (host:pid), in pulls and analytics."""
-        return self.analytics.gateway_id
+        return self.frame_counters.gateway_id
 
     @staticmethod
     def relay_settings() -> dict:
@@ -208,7 +208,7 @@ class Gateway:
                 self.load_from_disk()
             self._sync_task = asyncio.create_task(self._sync_loop())
             self._sweep_task = asyncio.create_task(self._sweep_loop())
-            self._analytics_task = asyncio.create_task(self.analytics.run())
+            self._analytics_task = asyncio.create_task(self.frame_counters.run())
             self._push_task = asyncio.create_task(self._push_loop())
             self.started()
 

@@ -1,5 +1,5 @@
-"""Frame analytics at the gateway: counted per connection, folded into per-minute
-aggregates, shipped to the portal in batches, and exposed to Prometheus.
+"""The gateway's frame counters: counted per connection, folded into per-minute aggregates,
+shipped to the portal's analytics app in batches, and exposed to Prometheus.
 
 The per-frame cost is two attribute increments on the connection record. Every
 ``interval`` seconds the collector folds what each open connection counted since the last
@@ -41,7 +41,7 @@ def _minute(ts: float) -> str:
     return _minute_of(int(ts - ts % 60))
 
 
-class Collector:
+class FrameCounters:
     def __init__(self, gateway, *, enabled: bool, url: str, token: str, interval: float):
         self.gateway = gateway
         self.enabled = enabled
@@ -148,8 +148,8 @@ class _Metrics:
     """Prometheus metrics read from the gateway's own counters at scrape time, so relaying
     pays nothing for them."""
 
-    def __init__(self, collector: Collector):
-        self.c = collector
+    def __init__(self, counters: FrameCounters):
+        self.c = counters
 
     def collect(self):
         gw = self.c.gateway
