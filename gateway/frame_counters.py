@@ -24,6 +24,8 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from gateway.registry import Counts
+
 if TYPE_CHECKING:
     from gateway.registry import LiveConnection
 
@@ -86,14 +88,14 @@ class FrameCounters:
         now = time.time() if now is None else now
         key = (conn.api_id, conn.app_id or "", conn.app_name, conn.topic)
         for direction in ("in", "out"):
-            frames, nbytes, throttled = conn.counted(direction)
-            if frames:
-                self._add(now, key, "frame", direction, frames, nbytes)
-                self.frames[direction] += frames
-                self.bytes[direction] += nbytes
-            if throttled:
-                self._add(now, key, "frame", f"{direction}-throttled", throttled, 0)
-                self.throttled[direction] += throttled
+            delta = conn.counted(direction)
+            if delta.frames:
+                self._add(now, key, "frame", direction, delta.frames, delta.bytes)
+                self.frames[direction] += delta.frames
+                self.bytes[direction] += delta.bytes
+            if delta.throttled:
+                self._add(now, key, "frame", f"{direction}-throttled", delta.throttled, 0)
+                self.throttled[direction] += delta.throttled
 
     def closed(self, conn: LiveConnection) -> None:
         self.fold(conn)
@@ -158,19 +160,21 @@ class _Metrics:
         for status, n in sorted(self.c.handshakes.items()):
             handshakes.add_metric([status], n)
         yield handshakes
-        live = {"in": [0, 0, 0], "out": [0, 0, 0]}
+        live = {"in": Counts(), "out": Counts()}
         for conn in gw.registry.all():
-            for direction in ("in", "out"):
-                for i, v in enumerate(conn.pending(direction)):
-                    live[direction][i] += v
-        for name, doc, source, i in (
-            ("tidegate_frames", "Frames relayed", self.c.frames, 0),
-            ("tidegate_bytes", "Payload bytes relayed", self.c.bytes, 1),
-            ("tidegate_throttled_frames", "Frames dropped by rate limits", self.c.throttled, 2),
+            for direction, total in live.items():
+                pending = conn.pending(direction)
+                total.frames += pending.frames
+                total.bytes += pending.bytes
+                total.throttled += pending.throttled
+        for name, doc, source, field in (
+            ("tidegate_frames", "Frames relayed", self.c.frames, "frames"),
+            ("tidegate_bytes", "Payload bytes relayed", self.c.bytes, "bytes"),
+            ("tidegate_throttled_frames", "Frames dropped by rate limits", self.c.throttled, "throttled"),
         ):
             family = CounterMetricFamily(name, doc, labels=["direction"])
             for direction in ("in", "out"):
-                family.add_metric([direction], source[direction] + live[direction][i])
+                family.add_metric([direction], source[direction] + getattr(live[direction], field))
             yield family
         snap = gw.state.snapshot if gw.state else None
         yield GaugeMetricFamily(

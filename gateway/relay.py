@@ -1,7 +1,8 @@
 """The WebSocket relay: a plain ASGI handler, one coroutine per direction.
 
-It asks ``decisions.admit`` whether the handshake may proceed, opens the backend leg,
-and then only moves frames. Channels' consumer classes are not used here: they cost
+It asks ``decisions.admit`` whether the handshake may proceed (``send_denial`` answers a
+refused one), opens the backend leg, and then only moves frames, each counted against the
+connection's rate limits (``_throttles``). Channels' consumer classes are not used here: they cost
 two to four times the CPU per frame (docs/architecture.md).
 """
 
@@ -15,7 +16,7 @@ import time
 import aiohttp
 
 from gateway import upstream
-from gateway.decisions import Admission, Refusal, admit
+from gateway.decisions import Admission, admit, connection_refusal
 from gateway.frame_counters import LATENCY_SAMPLE_EVERY
 from gateway.ratelimit import (
     NEED_LEASE,
@@ -25,8 +26,9 @@ from gateway.ratelimit import (
     limits_for,
     payload_size,
 )
+from gateway.refusals import Reason, Refusal
 from gateway.registry import LiveConnection
-from gateway.routing import UnsafePath, raw_request_path, request_path
+from gateway.routing import Match, UnsafePath, raw_request_path, request_path
 
 log = logging.getLogger("tidegate.gateway")
 # One structured line per connection and per refused handshake; never a credential.
@@ -65,7 +67,7 @@ def _sendable(code: int | None, fallback: int = 1000) -> int:
     return _UNSENDABLE.get(code, code)
 
 
-async def deny(scope, send, refusal: Refusal) -> None:
+async def send_denial(scope, send, refusal: Refusal) -> None:
     """Refuse a handshake with an HTTP status and the JSON error body (ASGI WebSocket
     Denial Response). Servers without the extension (Daphne) can only answer 403."""
     if "websocket.http.response" in scope.get("extensions", {}):
@@ -78,12 +80,18 @@ async def deny(scope, send, refusal: Refusal) -> None:
         await send({"type": "websocket.close", "code": 1008})
 
 
-UNAVAILABLE = Refusal(
-    503, "101503", "Service unavailable", "The gateway is starting or shutting down; try again shortly"
-)
-BACKEND_DOWN = Refusal(
-    502, "101503", "Error connecting to the back end", "The backend refused or did not answer the connection"
-)
+UNAVAILABLE = Refusal(Reason.UNAVAILABLE, "The gateway is starting or shutting down; try again shortly")
+BACKEND_DOWN = Refusal(Reason.BACKEND_DOWN, "The backend refused or did not answer the connection")
+
+
+def _route(state, scope) -> Match | None:
+    """The route of a handshake refused before ``admit`` judged it (for analytics)."""
+    if state is None:
+        return None
+    try:
+        return state.routes.match(request_path(raw_request_path(scope)))
+    except UnsafePath:  # refused with 400: counted, but for no API
+        return None
 
 
 class Relay:
@@ -139,7 +147,7 @@ class Relay:
         state = gateway.state
         started = time.perf_counter()
         if state is None or gateway.draining:
-            await self._refuse(scope, send, UNAVAILABLE, None, started)
+            await self._refuse_handshake(scope, send, UNAVAILABLE, _route(state, scope), started)
             return None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = scope["query_string"].decode("latin-1")
@@ -160,35 +168,18 @@ class Relay:
                 state = gateway.state
                 decision = admit(state, raw_path, query, headers)
         if isinstance(decision, Refusal):
-            await self._refuse(scope, send, decision, state, started)
+            await self._refuse_handshake(scope, send, decision, decision.match, started)
             return None
-        app = decision.application
-        if app is not None:
-            app_policy = state.snapshot.policy("application", app.policy)
-            if (
-                app_policy
-                and app_policy.max_connections
-                and (gateway.registry.count_for_application(app.id) >= app_policy.max_connections)
-            ):
-                await self._refuse(
-                    scope,
-                    send,
-                    Refusal(
-                        429,
-                        "900803",
-                        "Message throttled out",
-                        f"Application {app.name} has reached its limit of {app_policy.max_connections} concurrent connections",
-                    ),
-                    state,
-                    started,
-                )
-                return None
+        app, match = decision.application, decision.match
+        over = connection_refusal(state, app, gateway.registry.count_for_application(app.id) if app else 0)
+        if over is not None:
+            await self._refuse_handshake(scope, send, over, match, started)
+            return None
         backend = await self._connect(scope, headers, decision)
         if backend is None:
-            await self._refuse(scope, send, BACKEND_DOWN, state, started)
+            await self._refuse_handshake(scope, send, BACKEND_DOWN, match, started)
             return None
         await send({"type": "websocket.accept", "subprotocol": backend.protocol})
-        match = decision.match
         gateway.frame_counters.handshake(
             api_id=match.api.id,
             app_id=app.id if app else "",
@@ -222,13 +213,10 @@ class Relay:
         limits = limits_for(snapshot=state.snapshot, api=match.api, subscription=decision.subscription, application=app)
         return backend, conn, FrameLimiter(gateway.rate_counters, limits)
 
-    async def _refuse(self, scope, send, refusal: Refusal, state, started: float) -> None:
-        await deny(scope, send, refusal)
+    async def _refuse_handshake(self, scope, send, refusal: Refusal, match: Match | None, started: float) -> None:
+        """Deny the handshake, count it (for the API it matched, if any) and log it."""
+        await send_denial(scope, send, refusal)
         raw_path = raw_request_path(scope)
-        try:
-            match = state.routes.match(request_path(raw_path)) if state else None
-        except UnsafePath:  # refused with 400: counted, but for no API
-            match = None
         self.gateway.frame_counters.handshake(
             api_id=match.api.id if match else "",
             app_id="",
@@ -268,18 +256,18 @@ class Relay:
             log.warning("backend connect failed: %s: %s (%s)", type(exc).__name__, exc, decision.match.api.name)
             return None
 
-    async def _refused(self, payload, limiter: FrameLimiter, send, conn: LiveConnection) -> bool:
+    async def _throttles(self, payload, limiter: FrameLimiter, send, conn: LiveConnection) -> bool:
         """Count one frame against the connection's limits; when over, carry out the
         policy's action and answer True (the frame is dropped)."""
         refused = limiter.check(payload)
-        if refused == NEED_LEASE:
+        if refused is NEED_LEASE:
             refused = await limiter.check_shared(payload)
         if refused is None:
             return False
-        await self._throttled(refused, limiter, send, conn)
+        await self._enforce_throttle(refused, limiter, send, conn)
         return True
 
-    async def _throttled(self, policy, limiter: FrameLimiter, send, conn: LiveConnection) -> None:
+    async def _enforce_throttle(self, policy, limiter: FrameLimiter, send, conn: LiveConnection) -> None:
         if policy.action == "close":
             if not conn.closing:
                 conn.closing = True
@@ -302,7 +290,7 @@ class Relay:
                 payload = text if text is not None else (message.get("bytes") or b"")
                 if limiter:
                     try:
-                        if await self._refused(payload, limiter, send, conn):
+                        if await self._throttles(payload, limiter, send, conn):
                             conn.throttled_in += 1
                             continue
                     except (OSError, RuntimeError):  # the client went away while being told
@@ -336,7 +324,7 @@ class Relay:
                         poller.touch()
                     if track_idle:
                         conn.last_activity = time.monotonic()
-                    if limiter and await self._refused(msg.data, limiter, send, conn):
+                    if limiter and await self._throttles(msg.data, limiter, send, conn):
                         conn.throttled_out += 1
                         continue
                     conn.frames_out += 1

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import time
+from dataclasses import replace
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
@@ -22,6 +23,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from gateway.config import GatewayConfig
 from gateway.process import Gateway
 from gateway_sync.snapshot import ApiConfig, Snapshot, topic_configs
 from portal.errors import ApplicationError
@@ -120,14 +122,18 @@ class ArchiveStore:
 class StandaloneGateway(Gateway):
     """A gateway whose configuration is its archive store instead of the portal."""
 
-    def __init__(self, *, store: ArchiveStore, **kwargs):
+    def __init__(self, *, store: ArchiveStore, config: GatewayConfig | None = None):
         super().__init__(
-            portal_url="http://standalone.invalid",
-            token="",
-            environments=["Default"],
-            interval=3600,
-            analytics=False,
-            **kwargs,
+            replace(
+                config or GatewayConfig.from_settings(),
+                portal_url="http://standalone.invalid",
+                token="",
+                environments=("Default",),
+                sync_interval=3600,
+                snapshot_path=None,
+                redis_url="",
+                analytics=False,
+            )
         )
         self.store = store
         self.version = 0

@@ -25,13 +25,10 @@ class Command(BaseCommand):
         from django.urls import re_path
 
         from gateway.http import GatewayHttp
-        from gateway.process import Gateway
         from gateway.relay import Relay
         from gateway_sync.standalone import Adapter, ArchiveStore, StandaloneGateway
 
-        gateway = StandaloneGateway(
-            store=ArchiveStore(Path(settings.DATA_DIR) / "standalone" / "apis"), **Gateway.relay_settings()
-        )
+        gateway = StandaloneGateway(store=ArchiveStore(Path(settings.DATA_DIR) / "standalone" / "apis"))
         router = ProtocolTypeRouter(
             {"websocket": URLRouter([re_path(r"", Relay(gateway))]), "http": GatewayHttp(gateway)}
         )
