@@ -261,7 +261,8 @@ def _self_contained(
         ),
         None,
     )
-    info = claims.get("application") if isinstance(claims.get("application"), dict) else {}
+    application = claims.get("application")
+    info: dict[str, Any] = application if isinstance(application, dict) else {}
     internal = claims.get("token_type") == "InternalKey"
     app_id = str(info.get("uuid") or info.get("id") or ("internal-key-app" if internal else claims.get("sub", "")))
     sub = None

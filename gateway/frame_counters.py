@@ -18,16 +18,21 @@ import os
 import socket
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from gateway.registry import Counts
 
 if TYPE_CHECKING:
+    from gateway.process import Gateway
     from gateway.registry import LiveConnection
+
+Batch = dict[str, Any]  # one POST to the portal's /internal/gateway/analytics
+RowKey = tuple[str, ...]  # (minute, API, application id, application name, topic, kind, label)
 
 log = logging.getLogger("tidegate.gateway")
 MAX_QUEUED_BATCHES = 120
@@ -44,15 +49,15 @@ def _minute(ts: float) -> str:
 
 
 class FrameCounters:
-    def __init__(self, gateway, *, enabled: bool, url: str, token: str, interval: float):
+    def __init__(self, gateway: Gateway, *, enabled: bool, url: str, token: str, interval: float):
         self.gateway = gateway
         self.enabled = enabled
         self.url = url
         self.token = token
         self.interval = interval
         self.gateway_id = f"{socket.gethostname()}:{os.getpid()}"
-        self._rows: dict[tuple, list[int]] = {}
-        self._queue: deque[list] = deque(maxlen=MAX_QUEUED_BATCHES)
+        self._rows: dict[RowKey, list[int]] = {}  # [count, total]
+        self._queue: deque[Batch] = deque(maxlen=MAX_QUEUED_BATCHES)
         self.dropped_batches = 0
         # Process-lifetime totals for Prometheus.
         self.frames = {"in": 0, "out": 0}
@@ -69,7 +74,9 @@ class FrameCounters:
         self.registry.register(_Metrics(self))
 
     # -- counting ---------------------------------------------------------------------------
-    def _add(self, ts: float, conn_key: tuple, kind: str, label: str, count: int, total: int) -> None:
+    def _add(
+        self, ts: float, conn_key: tuple[str, str, str, str], kind: str, label: str, count: int, total: int
+    ) -> None:
         key = (_minute(ts), *conn_key, kind, label)
         row = self._rows.get(key)
         if row is None:
@@ -104,7 +111,7 @@ class FrameCounters:
         self._add(time.time(), key, "close", str(conn.close_code or 1006), 1, duration_ms)
 
     # -- shipping ---------------------------------------------------------------------------
-    def batch(self) -> dict:
+    def batch(self) -> Batch:
         for conn in self.gateway.registry.all():
             self.fold(conn)
         rows = [[*key, count, total] for key, (count, total) in self._rows.items()]
@@ -153,7 +160,7 @@ class _Metrics:
     def __init__(self, counters: FrameCounters):
         self.c = counters
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         gw = self.c.gateway
         yield GaugeMetricFamily("tidegate_open_connections", "WebSocket connections open now", value=len(gw.registry))
         handshakes = CounterMetricFamily("tidegate_handshakes", "Handshakes by HTTP status", labels=["status"])

@@ -10,6 +10,7 @@ import logging
 import os
 import ssl
 import time
+from typing import Any
 
 import aiohttp
 from joserfc.errors import JoseError
@@ -25,6 +26,7 @@ from gateway.sync import MissSync, SyncMetrics
 from gateway.testkey import TestKeyIssuer
 from gateway_sync.snapshot import (
     SNAPSHOT_PATH,
+    Snapshot,
     snapshot_apply,
     snapshot_etag,
     snapshot_from_dict,
@@ -142,13 +144,16 @@ class Gateway:
     def from_settings(cls) -> Gateway:
         return cls(GatewayConfig.from_settings())
 
+    def _running(self) -> bool:
+        return self._sync_task is not None
+
     async def ensure_started(self) -> None:
-        if self._sync_task is not None:
+        if self._running():
             return
         if self._start_lock is None:
             self._start_lock = asyncio.Lock()
         async with self._start_lock:
-            if self._sync_task is not None:
+            if self._running():  # another request started it while this one waited
                 return
             self.control_session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit_per_host=4, keepalive_timeout=30),
@@ -214,6 +219,8 @@ class Gateway:
             headers["If-None-Match"] = snapshot_etag(self.state.snapshot.version)
             params["since"] = str(self.state.snapshot.version)
         url = f"{self.portal_url}{SNAPSHOT_PATH}"
+        if self.control_session is None:  # stopped
+            return False
         try:
             async with self.control_session.get(
                 url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=10)
@@ -253,13 +260,13 @@ class Gateway:
             self.sync_metrics.applied(time.time() - version_time)
         return applied
 
-    def build_state(self, snapshot) -> State:
+    def build_state(self, snapshot: Snapshot) -> State:
         """A full snapshot plus this gateway's own trust: its /testkey issuer and JWKS cache."""
         return State.build(
             snapshot, extra_issuers=[self.testkey.issuer_config()], remote_keys=self.jwks, leeway=self.token_leeway
         )
 
-    def _save(self, data: dict) -> None:
+    def _save(self, data: dict[str, Any]) -> None:
         """Keep the last good snapshot on disk, to start from when the portal is away."""
         if self.snapshot_path is None:
             return
@@ -355,7 +362,7 @@ class Gateway:
     async def refresh_issuer(self, issuer: str) -> bool:
         """Fetch an external issuer's keys again (rate-limited); True if they changed."""
         config = self.state.verifier.issuers.get(issuer) if self.state else None
-        if config is None or not config[0].jwks_url:
+        if config is None or not config[0].jwks_url or self.control_session is None:
             return False
         return await self.jwks.refresh(self.control_session, issuer, config[0].jwks_url)
 
@@ -385,7 +392,7 @@ class Gateway:
             if pause:
                 await asyncio.sleep(pause)
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         snap = self.state.snapshot if self.state else None
         return {
             "status": "UP" if snap else "STARTING",

@@ -12,10 +12,12 @@ import asyncio
 import json
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import aiohttp
 
 from gateway import upstream
+from gateway.asgitypes import Receive, Scope, Send
 from gateway.decisions import Admission, admit, connection_refusal
 from gateway.frame_counters import LATENCY_SAMPLE_EVERY
 from gateway.ratelimit import (
@@ -29,6 +31,11 @@ from gateway.ratelimit import (
 from gateway.refusals import Reason, Refusal
 from gateway.registry import LiveConnection
 from gateway.routing import Match, UnsafePath, raw_request_path, request_path
+from gateway_sync.snapshot import PolicyConfig
+
+if TYPE_CHECKING:
+    from gateway.decisions import State
+    from gateway.process import Gateway
 
 log = logging.getLogger("tidegate.gateway")
 # One structured line per connection and per refused handshake; never a credential.
@@ -67,7 +74,7 @@ def _sendable(code: int | None, fallback: int = 1000) -> int:
     return _UNSENDABLE.get(code, code)
 
 
-async def send_denial(scope, send, refusal: Refusal) -> None:
+async def send_denial(scope: Scope, send: Send, refusal: Refusal) -> None:
     """Refuse a handshake with an HTTP status and the JSON error body (ASGI WebSocket
     Denial Response). Servers without the extension (Daphne) can only answer 403."""
     if "websocket.http.response" in scope.get("extensions", {}):
@@ -84,7 +91,7 @@ UNAVAILABLE = Refusal(Reason.UNAVAILABLE, "The gateway is starting or shutting d
 BACKEND_DOWN = Refusal(Reason.BACKEND_DOWN, "The backend refused or did not answer the connection")
 
 
-def _route(state, scope) -> Match | None:
+def _route(state: State | None, scope: Scope) -> Match | None:
     """The route of a handshake refused before ``admit`` judged it (for analytics)."""
     if state is None:
         return None
@@ -95,10 +102,10 @@ def _route(state, scope) -> Match | None:
 
 
 class Relay:
-    def __init__(self, gateway):
+    def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
@@ -140,7 +147,7 @@ class Relay:
                 },
             )
 
-    async def _open(self, scope, send):
+    async def _open(self, scope: Scope, send: Send) -> tuple[upstream.BackendLeg, LiveConnection, FrameLimiter] | None:
         """The handshake: admit or refuse, connect the backend, accept. Returns the backend
         leg, the registered connection and its limiter, or None once refused."""
         gateway = self.gateway
@@ -213,7 +220,9 @@ class Relay:
         limits = limits_for(snapshot=state.snapshot, api=match.api, subscription=decision.subscription, application=app)
         return backend, conn, FrameLimiter(gateway.rate_counters, limits)
 
-    async def _refuse_handshake(self, scope, send, refusal: Refusal, match: Match | None, started: float) -> None:
+    async def _refuse_handshake(
+        self, scope: Scope, send: Send, refusal: Refusal, match: Match | None, started: float
+    ) -> None:
         """Deny the handshake, count it (for the API it matched, if any) and log it."""
         await send_denial(scope, send, refusal)
         raw_path = raw_request_path(scope)
@@ -236,7 +245,7 @@ class Relay:
             },
         )
 
-    async def _connect(self, scope, headers: dict[str, str], decision: Admission):
+    async def _connect(self, scope: Scope, headers: dict[str, str], decision: Admission) -> upstream.BackendLeg | None:
         skip = HOP_HEADERS | decision.strip_headers
         forwarded = {k: v for k, v in headers.items() if k not in skip}
         client = scope.get("client")
@@ -256,7 +265,7 @@ class Relay:
             log.warning("backend connect failed: %s: %s (%s)", type(exc).__name__, exc, decision.match.api.name)
             return None
 
-    async def _throttles(self, payload, limiter: FrameLimiter, send, conn: LiveConnection) -> bool:
+    async def _throttles(self, payload: str | bytes, limiter: FrameLimiter, send: Send, conn: LiveConnection) -> bool:
         """Count one frame against the connection's limits; when over, carry out the
         policy's action and answer True (the frame is dropped)."""
         refused = limiter.check(payload)
@@ -267,7 +276,9 @@ class Relay:
         await self._enforce_throttle(refused, limiter, send, conn)
         return True
 
-    async def _enforce_throttle(self, policy, limiter: FrameLimiter, send, conn: LiveConnection) -> None:
+    async def _enforce_throttle(
+        self, policy: PolicyConfig, limiter: FrameLimiter, send: Send, conn: LiveConnection
+    ) -> None:
         if policy.action == "close":
             if not conn.closing:
                 conn.closing = True
@@ -275,7 +286,9 @@ class Relay:
         elif policy.action == "notify" and limiter.should_notify(policy):
             await send({"type": "websocket.send", "text": THROTTLED_MESSAGE})
 
-    async def _client_to_backend(self, receive, send, backend, limiter: FrameLimiter, conn: LiveConnection) -> None:
+    async def _client_to_backend(
+        self, receive: Receive, send: Send, backend: upstream.BackendLeg, limiter: FrameLimiter, conn: LiveConnection
+    ) -> None:
         track_idle = self.gateway.idle_timeout > 0
         poller = self.gateway.poller
         while True:
@@ -312,7 +325,9 @@ class Relay:
                     await backend.close(code=code, message=(message.get("reason") or "").encode())
                 return
 
-    async def _backend_to_client(self, backend, send, limiter: FrameLimiter, conn: LiveConnection) -> None:
+    async def _backend_to_client(
+        self, backend: upstream.BackendLeg, send: Send, limiter: FrameLimiter, conn: LiveConnection
+    ) -> None:
         track_idle = self.gateway.idle_timeout > 0
         poller = self.gateway.poller
         try:

@@ -69,7 +69,7 @@ class TokenVerifier:
             if i.jwks_url:
                 self._issuers[i.issuer] = (i, None)
             elif i.jwks.get("keys"):  # an issuer without keys can verify nothing; left out
-                self._issuers[i.issuer] = (i, KeySet.import_key_set(i.jwks))
+                self._issuers[i.issuer] = (i, KeySet.import_key_set(i.jwks))  # type: ignore[arg-type]
 
     @property
     def issuers(self) -> dict[str, tuple[IssuerConfig, KeySet | None]]:
@@ -95,10 +95,10 @@ class TokenVerifier:
         issuer, keys = entry
         if issuer.jwks_url:
             keys = self._remote_keys.get(issuer.issuer) if self._remote_keys else None
-            if keys is None or (kid and kid not in {k.kid for k in keys.keys}):
-                raise TokenRejected(
-                    Reason.INVALID_CREDENTIALS, "Invalid Credentials: unknown signing key", refresh_issuer=issuer.issuer
-                )
+        if keys is None or (issuer.jwks_url and kid and kid not in {k.kid for k in keys.keys}):
+            raise TokenRejected(
+                Reason.INVALID_CREDENTIALS, "Invalid Credentials: unknown signing key", refresh_issuer=issuer.issuer
+            )
         try:
             decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
         except JoseError as exc:
