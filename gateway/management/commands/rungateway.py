@@ -1,6 +1,8 @@
 """Start the gateway under Uvicorn: ws on one port, wss (self-signed on first run) on another,
 both served by one process and one application object, so they share state."""
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import signal
