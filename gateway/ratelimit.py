@@ -34,12 +34,14 @@ NEED_LEASE: Literal[Verdict.NEED_LEASE] = Verdict.NEED_LEASE
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One frame's cost against one counter: ``cost`` of ``limit`` per ``window`` seconds."""
+    """One counter a frame is counted in: ``limit`` per ``window`` seconds, a frame costing
+    one (event limits) or its payload bytes (``per_byte``, bandwidth limits). Built once per
+    connection: counting a frame allocates nothing."""
 
     key: str
     window: int
     limit: int
-    cost: int
+    per_byte: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +59,13 @@ ASK_SHARED = Consumed(Verdict.NEED_LEASE)
 class CounterBackend(Protocol):
     clock: Callable[[], float]
 
-    def try_consume(self, checks: Sequence[Check]) -> Consumed:
-        """Consume from every counter only if all have room (PASS), else nothing (THROTTLE,
-        naming the first full check), or NEED_LEASE when a shared store must be asked
-        first (``refill``)."""
+    def try_consume(self, checks: Sequence[Check], nbytes: int) -> Consumed:
+        """Count a frame of ``nbytes`` payload bytes in every counter only if all have room
+        (PASS), else in none (THROTTLE, naming the first full check), or NEED_LEASE when a
+        shared store must be asked first (``refill``)."""
         ...
 
-    async def refill(self, checks: Sequence[Check]) -> Consumed:
+    async def refill(self, checks: Sequence[Check], nbytes: int) -> Consumed:
         """Fetch what ``try_consume`` lacked: PASS, or THROTTLE with a check that cannot be met."""
         ...
 
@@ -85,22 +87,24 @@ class InMemoryCounters:
         self.clock = clock
         self._counts: dict[str, Window] = {}
 
-    def try_consume(self, checks: Sequence[Check]) -> Consumed:
+    def try_consume(self, checks: Sequence[Check], nbytes: int) -> Consumed:
         now = self.clock()
         entries = []
         for check in checks:
+            key = check.key
             slot = int(now // check.window)
-            entry = self._counts.get(check.key)
+            entry = self._counts.get(key)
             if entry is None or entry.slot != slot:
-                entry = self._counts[check.key] = Window(slot)
-            if entry.used + check.cost > check.limit:
+                entry = self._counts[key] = Window(slot)
+            cost = nbytes if check.per_byte else 1
+            if entry.used + cost > check.limit:
                 return Consumed(Verdict.THROTTLE, check)
-            entries.append((entry, check.cost))
+            entries.append((entry, cost))
         for entry, cost in entries:
             entry.used += cost
         return PASSED
 
-    async def refill(self, checks: Sequence[Check]) -> Consumed:  # never needed: everything is local
+    async def refill(self, checks: Sequence[Check], nbytes: int) -> Consumed:  # everything is local
         return PASSED
 
     def window_end(self, window: int) -> float:
@@ -149,30 +153,25 @@ class FrameLimiter:
     """Judges each frame of one connection. ``check`` returns None to pass the frame, the
     policy that refused it, or NEED_LEASE when ``check_shared`` must be awaited to decide."""
 
-    __slots__ = ("_backend", "_limits", "_policies", "_counts_bytes", "_event_checks", "notified_until")
+    __slots__ = ("_backend", "_limits", "_policies", "_counts_bytes", "_checks", "notified_until")
 
     def __init__(self, backend: CounterBackend, limits: list[Limit]):
         self._backend = backend
         self._limits = limits
         self._policies = {lim.key: lim.policy for lim in limits}
-        self._counts_bytes = any(lim.policy.limit_type == "BANDWIDTHLIMIT" for lim in limits)
-        # Without bandwidth limits every frame costs one per limit: the checks never change.
-        self._event_checks = tuple(Check(lim.key, lim.policy.window, lim.policy.limit, 1) for lim in limits)
+        self._checks = tuple(
+            Check(lim.key, lim.policy.window, lim.policy.limit, lim.policy.limit_type == "BANDWIDTHLIMIT")
+            for lim in limits
+        )
+        self._counts_bytes = any(check.per_byte for check in self._checks)
         self.notified_until = 0.0
 
     def __bool__(self) -> bool:
         return bool(self._limits)
 
-    def _checks(self, payload: str | bytes) -> Sequence[Check]:
-        if not self._counts_bytes:
-            return self._event_checks
-        nbytes = payload_size(payload)
-        return [
-            Check(
-                lim.key, lim.policy.window, lim.policy.limit, nbytes if lim.policy.limit_type == "BANDWIDTHLIMIT" else 1
-            )
-            for lim in self._limits
-        ]
+    def _size(self, payload: str | bytes) -> int:
+        """What a frame costs a bandwidth limit; without one, its size is never needed."""
+        return payload_size(payload) if self._counts_bytes else 1
 
     def _throttled_by(self, consumed: Consumed) -> PolicyConfig:
         assert consumed.full is not None, "a THROTTLE names its full check"
@@ -181,7 +180,7 @@ class FrameLimiter:
     def check(self, payload: str | bytes) -> PolicyConfig | None | Literal[Verdict.NEED_LEASE]:
         """Count one frame against every limit: None when it may pass, the policy that
         refused it, or NEED_LEASE when ``check_shared`` must be awaited to decide."""
-        consumed = self._backend.try_consume(self._checks(payload))
+        consumed = self._backend.try_consume(self._checks, self._size(payload))
         verdict = consumed.verdict
         if verdict is Verdict.PASS:
             return None
@@ -191,10 +190,10 @@ class FrameLimiter:
 
     async def check_shared(self, payload: str | bytes) -> PolicyConfig | None:
         """The slow path of ``check``: lease more from the shared store, then decide."""
-        checks = self._checks(payload)
-        consumed = await self._backend.refill(checks)
+        checks, nbytes = self._checks, self._size(payload)
+        consumed = await self._backend.refill(checks, nbytes)
         if consumed.verdict is Verdict.PASS:
-            consumed = self._backend.try_consume(checks)
+            consumed = self._backend.try_consume(checks, nbytes)
         if consumed.verdict is Verdict.THROTTLE:
             return self._throttled_by(consumed)
         return None  # passed, or the window turned over while we waited: judged next time

@@ -70,29 +70,30 @@ class RedisCounters:
         self._fallback = InMemoryCounters(clock)
         self._down_until = 0.0
 
-    def try_consume(self, checks: Sequence[Check]) -> Consumed:
+    def try_consume(self, checks: Sequence[Check], nbytes: int) -> Consumed:
         now = self.clock()
         if now < self._down_until:
-            return self._fallback.try_consume(checks)
+            return self._fallback.try_consume(checks, nbytes)
         leases = []
         for check in checks:
             lease = self._leases.get(check.key)
             if lease is None or lease.slot != int(now // check.window):
                 return ASK_SHARED
-            if lease.left < check.cost:
+            cost = nbytes if check.per_byte else 1
+            if lease.left < cost:
                 if lease.exhausted:
                     return Consumed(Verdict.THROTTLE, check)
                 return ASK_SHARED
-            leases.append((lease, check.cost))
+            leases.append((lease, cost))
         for lease, cost in leases:
             lease.left -= cost
         return PASSED
 
-    async def refill(self, checks: Sequence[Check]) -> Consumed:
+    async def refill(self, checks: Sequence[Check], nbytes: int) -> Consumed:
         now = self.clock()
         try:
             for check in checks:
-                window, cost = check.window, check.cost
+                window, cost = check.window, nbytes if check.per_byte else 1
                 slot = int(now // window)
                 lease = self._leases.get(check.key)
                 if lease is None or lease.slot != slot:
