@@ -15,9 +15,10 @@ django.setup()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from gateway.asgitypes import Receive, Scope, Send  # noqa: E402
 from gateway.http import GatewayHttp  # noqa: E402
+from gateway.process import Gateway  # noqa: E402
 from gateway.relay import Relay  # noqa: E402
-from gateway.service import Gateway  # noqa: E402
 
 gateway = Gateway.from_settings()
 
@@ -29,7 +30,7 @@ router = ProtocolTypeRouter(
 )
 
 
-async def application(scope, receive, send):
+async def application(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
         while True:
             message = await receive()

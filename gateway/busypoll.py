@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 
 class BusyPoller:
@@ -34,7 +35,7 @@ class BusyPoller:
 
     __slots__ = ("window", "ticks", "windows", "passes", "_seen", "_quiet_since", "_spinning", "_loop", "_clock")
 
-    def __init__(self, window_us: int, clock=None):
+    def __init__(self, window_us: int, clock: Callable[[], float] | None = None):
         if window_us < 0:
             raise ValueError(f"busy polling takes a window of 0 (off) or more microseconds, not {window_us}")
         self.window = window_us / 1e6

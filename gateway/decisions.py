@@ -1,21 +1,27 @@
 """The handshake decision, and the same judgement again for open connections.
 
-``admit`` decides a new handshake: may it open a connection, and to where?
-``judge`` is the part after the token's signature was checked, so a connection can be
-re-judged cheaply whenever the snapshot changes (``rejudge`` maps a refusal to the close
-code of the brief). All are plain functions over the gateway's current ``State``.
+``admit`` decides a new handshake: may it open a connection, and to where? It matches the
+route once and hands the match on. ``judge`` is the part after the token's signature was
+checked, so a connection can be re-judged cheaply whenever the snapshot changes
+(``rejudge`` turns a refusal into its close, gateway/refusals.py). ``connection_refusal``
+is the last word on a handshake: the application's concurrent-connection limit. All are
+plain functions over the gateway's current ``State``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import parse_qsl
 
 from gateway.backend import backend_url
+from gateway.jwks import JwksCache
+from gateway.refusals import Close, Reason, Refusal
 from gateway.routing import Match, RouteTable, UnsafePath, request_path, unsafe_param
-from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken
-from gateway_sync.snapshot import ApplicationConfig, Snapshot, SubscriptionConfig, TopicConfig
+from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken, expired
+from gateway_sync.snapshot import ApiConfig, ApplicationConfig, IssuerConfig, Snapshot, SubscriptionConfig, TopicConfig
 
 INTERNAL_KEY_HEADER = "internal-key"
 
@@ -32,11 +38,17 @@ class State:
     disconnect: frozenset[str]
 
     @classmethod
-    def build(cls, snapshot: Snapshot, extra_issuers=(), remote_keys=None) -> State:
+    def build(
+        cls,
+        snapshot: Snapshot,
+        extra_issuers: Iterable[IssuerConfig] = (),
+        remote_keys: JwksCache | None = None,
+        leeway: float = 0,
+    ) -> State:
         return cls(
             snapshot,
             RouteTable(snapshot),
-            TokenVerifier([*snapshot.issuers, *extra_issuers], remote_keys),
+            TokenVerifier([*snapshot.issuers, *extra_issuers], remote_keys, leeway),
             frozenset(snapshot.revoked),
             frozenset(snapshot.application_ids),
             frozenset(snapshot.disconnect),
@@ -48,22 +60,6 @@ class State:
         return State(
             snapshot, self.routes, self.verifier, frozenset(snapshot.revoked), self.application_ids, self.disconnect
         )
-
-
-@dataclass(frozen=True)
-class Refusal:
-    status: int
-    code: str
-    message: str
-    description: str
-    headers: tuple[tuple[str, str], ...] = ()
-    refresh_issuer: str = ""  # fetching this issuer's keys again may change the answer
-    # Refused only for what this gateway may not have seen yet (an API context, application
-    # keys or a subscription the portal just created): pulling the snapshot may change the answer.
-    sync_miss: bool = False
-
-    def body(self) -> dict[str, str]:
-        return {"code": self.code, "error_message": self.message, "error_description": self.description}
 
 
 @dataclass(frozen=True)
@@ -87,18 +83,7 @@ class Admission:
 
 
 def _not_found(path: str) -> Refusal:
-    return Refusal(404, "404", "Not Found", f"No API, version or topic matches {path}", sync_miss=True)
-
-
-def _unauthorized(
-    code: str,
-    description: str,
-    message: str = "Invalid Credentials",
-    refresh_issuer: str = "",
-    sync_miss: bool = False,
-) -> Refusal:
-    challenge = 'Bearer realm="tidegate", error="invalid_token", error_description="The provided token is invalid"'
-    return Refusal(401, code, message, description, (("www-authenticate", challenge),), refresh_issuer, sync_miss)
+    return Refusal(Reason.NOT_FOUND, f"No API, version or topic matches {path}", sync_miss=True)
 
 
 def _credential(headers: dict[str, str], query: str, auth_header: str) -> tuple[str | None, bool]:
@@ -120,7 +105,7 @@ def _needs_token(match: Match) -> bool:
 
 
 def bad_path(description: str) -> Refusal:
-    return Refusal(400, "400", "Bad Request", description)
+    return Refusal(Reason.BAD_PATH, description)
 
 
 def admit(
@@ -138,27 +123,29 @@ def admit(
     for value in match.params.values():
         why = unsafe_param(value)
         if why:
-            return bad_path(why)
+            return Refusal(Reason.BAD_PATH, why, match=match)
     token = None
     if match.api.lifecycle_status != "BLOCKED" and _needs_token(match):
         raw, internal = _credential(headers, query, match.api.authorization_header.lower())
         if raw is None:
-            return _unauthorized(
-                "900902",
+            return Refusal(
+                Reason.MISSING_CREDENTIALS,
                 "Invalid Credentials. Make sure your API invocation call has a header: "
                 f"'{match.api.authorization_header} : Bearer ACCESS_TOKEN' or a query parameter access_token",
-                "Missing Credentials",
+                match=match,
             )
         if not raw:
-            return _unauthorized("900901", "The Authorization header must be 'Bearer <token>'")
+            return Refusal(Reason.INVALID_CREDENTIALS, "The Authorization header must be 'Bearer <token>'", match=match)
         try:
             token = state.verifier.verify(raw, now)
         except TokenRejected as exc:
-            return _unauthorized(exc.code, exc.description, refresh_issuer=exc.refresh_issuer)
+            return Refusal(exc.reason, exc.description, refresh_issuer=exc.refresh_issuer, match=match)
         # An Internal-Key is a Publisher try-out key and nothing else; such keys come only that way.
         if internal != (token.claims.get("token_type") == "InternalKey"):
-            return _unauthorized("900901", "Internal keys go in the Internal-Key header, and only there")
-    return judge(state, path, query, token, now)
+            return Refusal(
+                Reason.INVALID_CREDENTIALS, "Internal keys go in the Internal-Key header, and only there", match=match
+            )
+    return _judge(state, match, path, query, token, now)
 
 
 def judge(
@@ -170,61 +157,71 @@ def judge(
     match = state.routes.match(path)
     if match is None:
         return _not_found(path)
+    return _judge(state, match, path, query, token, now)
+
+
+def _judge(
+    state: State, match: Match, path: str, query: str, token: VerifiedToken | None, now: float | None
+) -> Admission | Refusal:
+    """``judge`` for a route already matched (a handshake matches once, in ``admit``)."""
+    decision = _judgement(state, match, path, query, token, now)
+    if isinstance(decision, Refusal):
+        return replace(decision, match=match)
+    return decision
+
+
+def _judgement(
+    state: State, match: Match, path: str, query: str, token: VerifiedToken | None, now: float | None
+) -> Admission | Refusal:
     api, topic = match.api, match.topic
     strip = frozenset({api.authorization_header.lower(), INTERNAL_KEY_HEADER})
     if api.lifecycle_status == "BLOCKED":
-        return Refusal(503, "700700", "API blocked", "This API has been blocked temporarily")
+        return Refusal(Reason.API_BLOCKED, "This API has been blocked temporarily")
 
     key_type, app, sub = "PRODUCTION", None, None
     if _needs_token(match):
         if token is None:
-            return _unauthorized("900902", "This topic now requires an access token", "Missing Credentials")
+            return Refusal(Reason.MISSING_CREDENTIALS, "This topic now requires an access token")
         claims = token.claims
         if token.issuer.issuer not in state.verifier.issuers:
-            return _unauthorized("900901", "The token's issuer is no longer trusted")
-        if claims.get("exp", 0) <= (now if now is not None else time.time()):
-            return _unauthorized("900903", "Access Token Expired")
+            return Refusal(Reason.INVALID_CREDENTIALS, "The token's issuer is no longer trusted")
+        if expired(claims, now if now is not None else time.time(), state.verifier.leeway):
+            return Refusal(Reason.TOKEN_EXPIRED, "Access Token Expired")
         if claims.get("jti") in state.revoked:
-            return _unauthorized("900901", "The access token has been revoked")
+            return Refusal(Reason.INVALID_CREDENTIALS, "The access token has been revoked")
         key_type = str(claims.get("keytype") or "PRODUCTION").upper()
         if token.issuer.validate_subscription and isinstance(claims.get("subscribedAPIs"), list):
             # A self-contained token (WSO2's older shape, and Internal-Keys) names its subscriptions.
             app, sub = _self_contained(claims, api, key_type)
             if sub is None:
                 return Refusal(
-                    403,
-                    "900908",
-                    "Resource forbidden",
+                    Reason.FORBIDDEN,
                     f"User is NOT authorized to access the Resource. The token is not subscribed to {api.name}",
                 )
         elif token.issuer.validate_subscription:
             consumer_key = claims.get(token.issuer.consumer_key_claim)
             app = state.snapshot.applications.get(consumer_key) if isinstance(consumer_key, str) else None
             if app is None:
-                return _unauthorized(
-                    "900901", "The token's application keys are not known to this gateway", sync_miss=True
+                return Refusal(
+                    Reason.INVALID_CREDENTIALS,
+                    "The token's application keys are not known to this gateway",
+                    sync_miss=True,
                 )
             key_type = app.key_type
             sub = app.subscription_for(api.id)
             if sub is None:
                 return Refusal(
-                    403,
-                    "900908",
-                    "Resource forbidden",
+                    Reason.FORBIDDEN,
                     f"User is NOT authorized to access the Resource. Application {app.name} is not subscribed to {api.name}",
                     sync_miss=True,
                 )
             if sub.status == "BLOCKED" or (sub.status == "PROD_ONLY_BLOCKED" and key_type == "PRODUCTION"):
                 # An unblock just confirmed by the portal counts as a miss too.
-                return Refusal(
-                    403, "900908", "Resource forbidden", "The subscription to this API is blocked", sync_miss=True
-                )
+                return Refusal(Reason.FORBIDDEN, "The subscription to this API is blocked", sync_miss=True)
         needed = _scope_refusal(topic, token.scopes)
         if needed:
             return Refusal(
-                403,
-                "900910",
-                "The access token does not allow you to access the requested resource",
+                Reason.SCOPE_MISSING,
                 f"User is NOT authorized to access the Resource: {topic.name}. Scope validation failed: "
                 f"the topic needs {needed}.",
             )
@@ -232,10 +229,7 @@ def judge(
     endpoint = api.sandbox_endpoint if key_type == "SANDBOX" else api.production_endpoint
     if not endpoint:
         return Refusal(
-            403,
-            "900908",
-            "Resource forbidden",
-            f"{key_type.title()} key offered to an API with no {key_type.lower()} endpoint",
+            Reason.FORBIDDEN, f"{key_type.title()} key offered to an API with no {key_type.lower()} endpoint"
         )
     return Admission(match, endpoint, query, key_type, token, app, sub, strip, path)
 
@@ -254,7 +248,9 @@ def _scope_refusal(topic: TopicConfig, held: frozenset[str]) -> str:
     return " and ".join(f"one of {', '.join(scopes)} ({verb})" for verb, scopes in listed)
 
 
-def _self_contained(claims: dict, api, key_type: str) -> tuple[ApplicationConfig, SubscriptionConfig | None]:
+def _self_contained(
+    claims: dict[str, Any], api: ApiConfig, key_type: str
+) -> tuple[ApplicationConfig, SubscriptionConfig | None]:
     base = f"{api.context}/{api.version}"
     entry = next(
         (
@@ -265,7 +261,8 @@ def _self_contained(claims: dict, api, key_type: str) -> tuple[ApplicationConfig
         ),
         None,
     )
-    info = claims.get("application") if isinstance(claims.get("application"), dict) else {}
+    application = claims.get("application")
+    info: dict[str, Any] = application if isinstance(application, dict) else {}
     internal = claims.get("token_type") == "InternalKey"
     app_id = str(info.get("uuid") or info.get("id") or ("internal-key-app" if internal else claims.get("sub", "")))
     sub = None
@@ -284,39 +281,31 @@ def _self_contained(claims: dict, api, key_type: str) -> tuple[ApplicationConfig
     return app, sub
 
 
-MAX_CLOSE_REASON = 123  # bytes of UTF-8 a close frame's reason may hold (RFC 6455 5.5)
+def connection_refusal(state: State, app: ApplicationConfig | None, open_connections: int) -> Refusal | None:
+    """The application's limit of concurrent connections (its policy's ``max_connections``),
+    given how many it holds open on this gateway now; None while there is room."""
+    if app is None:
+        return None
+    policy = state.snapshot.policy("application", app.policy)
+    if policy and policy.max_connections and open_connections >= policy.max_connections:
+        return Refusal(
+            Reason.CONNECTION_LIMIT,
+            f"Application {app.name} has reached its limit of {policy.max_connections} concurrent connections",
+        )
+    return None
 
 
-def close_reason(text: str) -> str:
-    """``text`` cut to what a close frame can carry, on a character boundary: a longer
-    reason makes the server drop the connection without any close frame."""
-    return text.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
-
-
-def close_code_for(state: State, refusal: Refusal, api_id: str, app_id: str | None) -> tuple[int, str]:
-    """The close code (brief section 4, live enforcement) for an open connection that its
-    re-judgement now refuses, with a reason a close frame can carry."""
-    code, reason = _close_code_for(state, refusal, api_id, app_id)
-    return code, close_reason(reason)
-
-
-def _close_code_for(state: State, refusal: Refusal, api_id: str, app_id: str | None) -> tuple[int, str]:
-    if refusal.status == 404:
-        deployed = any(a.id == api_id for a in state.snapshot.apis)
-        return (1008, "Topic no longer available") if deployed else (1001, "API undeployed")
-    if refusal.code == "700700":
-        return 1001, "API blocked"
-    if refusal.code == "900903":
-        return 4001, "Access token expired"
-    if refusal.code == "900901":
-        if app_id is not None and app_id not in state.application_ids:  # only apps the snapshot knows
-            return 4002, "Application deleted"
-        return 4001, refusal.description
-    if refusal.code == "900908":
-        return 4002, refusal.description
-    if refusal.code == "900910":
-        return 1008, "Scope validation failed: the token lacks a scope the topic now needs"
-    return 1008, refusal.description  # security change
+def close_for(state: State, refusal: Refusal, api_id: str, app_id: str | None) -> Close:
+    """The close (brief section 4, live enforcement) for an open connection that its
+    re-judgement now refuses. Two reasons read more exactly once the connection is open:
+    a route gone with its whole API is an undeployment, and credentials refused because
+    the application is no longer in the snapshot are a deleted application."""
+    reason = refusal.reason
+    if reason is Reason.NOT_FOUND and not any(a.id == api_id for a in state.snapshot.apis):
+        refusal = replace(refusal, reason=Reason.API_UNDEPLOYED)
+    elif reason is Reason.INVALID_CREDENTIALS and app_id is not None and app_id not in state.application_ids:
+        refusal = replace(refusal, reason=Reason.APPLICATION_DELETED)  # only apps the snapshot knows
+    return refusal.close()
 
 
 def rejudge(
@@ -327,11 +316,11 @@ def rejudge(
     api_id: str,
     app_id: str | None,
     now: float | None = None,
-) -> tuple[int, str] | None:
-    """None while the connection may stay open, else (close code, reason)."""
+) -> Close | None:
+    """None while the connection may stay open, else how to close it."""
     decision = judge(state, path, query, token, now)
     if isinstance(decision, Refusal):
-        return close_code_for(state, decision, api_id, app_id)
+        return close_for(state, decision, api_id, app_id)
     if decision.match.api.id != api_id:
-        return 1008, "The route now leads elsewhere"
+        return Close(1008, "The route now leads elsewhere")
     return None

@@ -23,6 +23,7 @@ tasks the listeners hold, for ``/metrics``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from http import HTTPStatus
@@ -67,7 +68,7 @@ class ServerCounts:
         self.connections: set = set()
         self._task_sets: dict[int, set] = {}
 
-    def track_tasks(self, tasks: set) -> None:
+    def track_tasks(self, tasks: set[asyncio.Task[None]]) -> None:
         self._task_sets.setdefault(id(tasks), tasks)
 
     @property
@@ -174,7 +175,7 @@ def limited_protocols(*, max_head_bytes: int, head_timeout: float) -> tuple[type
             self._head_pending = True
             self._head_too_large = False
             self._lingering = False
-            self._head_timer = self.loop.call_later(head_timeout, self._head_timed_out)
+            self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(head_timeout, self._head_timed_out)
 
         def connection_lost(self, exc) -> None:
             SERVER_COUNTS.connections.discard(self)

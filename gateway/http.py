@@ -3,39 +3,49 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
+
+from gateway.asgitypes import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from gateway.process import Gateway
 
 MAX_BODY = 16 * 1024
 
 
-async def _read_body(receive) -> bytes | None:
+async def _read_body(receive: Receive) -> bytes | None:
     body = b""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        body += message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
+        body += chunk
         if len(body) > MAX_BODY:
             return None
         if not message.get("more_body"):
             return body
 
 
-async def _respond(send, status: int, body: bytes, content_type: bytes, extra=()) -> None:
+async def _respond(
+    send: Send, status: int, body: bytes, content_type: bytes, extra: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-def _json(data) -> bytes:
+def _json(data: Any) -> bytes:
     return json.dumps(data).encode()
 
 
 class GatewayHttp:
-    def __init__(self, gateway):
+    def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"].rstrip("/") or "/", scope["method"]
         if path == "/health" and method == "GET":
             health = self.gateway.health()
@@ -43,15 +53,15 @@ class GatewayHttp:
         elif path == "/metrics" and method == "GET":
             from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-            body = generate_latest(self.gateway.analytics.registry)
+            body = generate_latest(self.gateway.frame_counters.registry)
             await _respond(send, 200, body, CONTENT_TYPE_LATEST.encode())
         elif path == "/testkey":
             await self._testkey(scope, receive, send, method)
         else:
-            body = {"code": "404", "error_message": "Not Found", "error_description": f"No resource at {path}"}
-            await _respond(send, 404, _json(body), b"application/json")
+            error = {"code": "404", "error_message": "Not Found", "error_description": f"No resource at {path}"}
+            await _respond(send, 404, _json(error), b"application/json")
 
-    async def _testkey(self, scope, receive, send, method: str) -> None:
+    async def _testkey(self, scope: Scope, receive: Receive, send: Send, method: str) -> None:
         if method != "POST":
             await _respond(send, 405, b"Use POST.", b"text/plain", [(b"allow", b"POST")])
             return

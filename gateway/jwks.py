@@ -25,7 +25,7 @@ class JwksCache:
         self.timeout = timeout
         self._keys: dict[str, KeySet] = {}
         self._attempted: dict[str, float] = {}
-        self._inflight: dict[str, asyncio.Future] = {}
+        self._inflight: dict[str, asyncio.Future[bool]] = {}
 
     def get(self, issuer: str) -> KeySet | None:
         return self._keys.get(issuer)
@@ -38,7 +38,7 @@ class JwksCache:
         if time.monotonic() - last < self.min_interval:
             return False
         self._attempted[issuer] = time.monotonic()
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._inflight[issuer] = future
         changed = False
         try:

@@ -9,33 +9,75 @@ bytes. The clock is injectable so tests can move time.
 
 from __future__ import annotations
 
+import enum
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
-from gateway_sync.snapshot import PolicyConfig
+from gateway_sync.snapshot import ApiConfig, ApplicationConfig, PolicyConfig, Snapshot, SubscriptionConfig
 
 THROTTLED_MESSAGE = "Error code: 4003 reason: Websocket frame throttled out"
 THROTTLE_CLOSE_CODE = 4003
 
 
-# ``try_consume`` answers this when it cannot decide without asking a shared store.
-NEED_LEASE = -2
+class Verdict(enum.Enum):
+    """What counting one frame against a connection's counters decided."""
+
+    PASS = "pass"  # every counter had room; the frame is counted in all of them
+    THROTTLE = "throttle"  # a counter is full; nothing was counted
+    NEED_LEASE = "need-lease"  # undecided until a shared store is asked (``refill``)
+
+
+NEED_LEASE: Literal[Verdict.NEED_LEASE] = Verdict.NEED_LEASE
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One counter a frame is counted in: ``limit`` per ``window`` seconds, a frame costing
+    one (event limits) or its payload bytes (``per_byte``, bandwidth limits). Built once per
+    connection: counting a frame allocates nothing."""
+
+    key: str
+    window: int
+    limit: int
+    per_byte: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """A counter backend's answer: the verdict, and for THROTTLE the first check that was full."""
+
+    verdict: Verdict
+    full: Check | None = None
+
+
+PASSED = Consumed(Verdict.PASS)
+ASK_SHARED = Consumed(Verdict.NEED_LEASE)
 
 
 class CounterBackend(Protocol):
     clock: Callable[[], float]
 
-    def try_consume(self, checks: list[tuple[str, int, int, int]]) -> int:
-        """``checks`` are (key, window seconds, limit, cost). Consume from every counter only
-        if all have room; return -1 then, the index of the first check that is full, or
-        NEED_LEASE when a shared backend must be asked first (``refill``)."""
+    def try_consume(self, checks: Sequence[Check], nbytes: int) -> Consumed:
+        """Count a frame of ``nbytes`` payload bytes in every counter only if all have room
+        (PASS), else in none (THROTTLE, naming the first full check), or NEED_LEASE when a
+        shared store must be asked first (``refill``)."""
+        ...
 
-    async def refill(self, checks: list[tuple[str, int, int, int]]) -> int:
-        """Fetch what ``try_consume`` lacked; the index of a check that cannot be met, else -1."""
+    async def refill(self, checks: Sequence[Check], nbytes: int) -> Consumed:
+        """Fetch what ``try_consume`` lacked: PASS, or THROTTLE with a check that cannot be met."""
+        ...
 
     def window_end(self, window: int) -> float: ...
+
+
+@dataclass(slots=True)
+class Window:
+    """What one counter used of its current fixed window (``slot`` = time // window)."""
+
+    slot: int
+    used: int = 0
 
 
 class InMemoryCounters:
@@ -43,25 +85,27 @@ class InMemoryCounters:
 
     def __init__(self, clock: Callable[[], float] = time.time):
         self.clock = clock
-        self._counts: dict[str, list[int]] = {}  # key -> [window slot, used]
+        self._counts: dict[str, Window] = {}
 
-    def try_consume(self, checks: list[tuple[str, int, int, int]]) -> int:
+    def try_consume(self, checks: Sequence[Check], nbytes: int) -> Consumed:
         now = self.clock()
         entries = []
-        for i, (key, window, limit, cost) in enumerate(checks):
-            slot = int(now // window)
+        for check in checks:
+            key = check.key
+            slot = int(now // check.window)
             entry = self._counts.get(key)
-            if entry is None or entry[0] != slot:
-                entry = self._counts[key] = [slot, 0]
-            if entry[1] + cost > limit:
-                return i
+            if entry is None or entry.slot != slot:
+                entry = self._counts[key] = Window(slot)
+            cost = nbytes if check.per_byte else 1
+            if entry.used + cost > check.limit:
+                return Consumed(Verdict.THROTTLE, check)
             entries.append((entry, cost))
         for entry, cost in entries:
-            entry[1] += cost
-        return -1
+            entry.used += cost
+        return PASSED
 
-    async def refill(self, checks) -> int:  # never needed: everything is local
-        return -1
+    async def refill(self, checks: Sequence[Check], nbytes: int) -> Consumed:  # everything is local
+        return PASSED
 
     def window_end(self, window: int) -> float:
         return (int(self.clock() // window) + 1) * window
@@ -81,9 +125,15 @@ class Limit:
     policy: PolicyConfig
 
 
-def limits_for(*, snapshot, api, subscription, application) -> list[Limit]:
+def limits_for(
+    *,
+    snapshot: Snapshot,
+    api: ApiConfig,
+    subscription: SubscriptionConfig | None,
+    application: ApplicationConfig | None,
+) -> list[Limit]:
     """The limits one connection is subject to, in the order they are checked."""
-    out = []
+    out: list[Limit] = []
     if api.api_policy:
         policy = snapshot.policy("advanced", api.api_policy)
         if policy and not policy.unlimited:
@@ -100,48 +150,53 @@ def limits_for(*, snapshot, api, subscription, application) -> list[Limit]:
 
 
 class FrameLimiter:
-    """Judges each frame of one connection. ``check`` returns None to pass the frame, or
-    the policy that refused it."""
+    """Judges each frame of one connection. ``check`` returns None to pass the frame, the
+    policy that refused it, or NEED_LEASE when ``check_shared`` must be awaited to decide."""
 
-    __slots__ = ("_backend", "_limits", "_counts_bytes", "_event_checks", "notified_until")
+    __slots__ = ("_backend", "_limits", "_policies", "_counts_bytes", "_checks", "notified_until")
 
     def __init__(self, backend: CounterBackend, limits: list[Limit]):
         self._backend = backend
         self._limits = limits
-        self._counts_bytes = any(lim.policy.limit_type == "BANDWIDTHLIMIT" for lim in limits)
-        # Without bandwidth limits every frame costs one per limit: the checks never change.
-        self._event_checks = [(lim.key, lim.policy.window, lim.policy.limit, 1) for lim in limits]
+        self._policies = {lim.key: lim.policy for lim in limits}
+        self._checks = tuple(
+            Check(lim.key, lim.policy.window, lim.policy.limit, lim.policy.limit_type == "BANDWIDTHLIMIT")
+            for lim in limits
+        )
+        self._counts_bytes = any(check.per_byte for check in self._checks)
         self.notified_until = 0.0
 
     def __bool__(self) -> bool:
         return bool(self._limits)
 
-    def _checks(self, payload: str | bytes) -> list[tuple[str, int, int, int]]:
-        if not self._counts_bytes:
-            return self._event_checks
-        nbytes = payload_size(payload)
-        return [
-            (lim.key, lim.policy.window, lim.policy.limit, nbytes if lim.policy.limit_type == "BANDWIDTHLIMIT" else 1)
-            for lim in self._limits
-        ]
+    def _size(self, payload: str | bytes) -> int:
+        """What a frame costs a bandwidth limit; without one, its size is never needed."""
+        return payload_size(payload) if self._counts_bytes else 1
 
-    def check(self, payload: str | bytes) -> PolicyConfig | None | int:
+    def _throttled_by(self, consumed: Consumed) -> PolicyConfig:
+        assert consumed.full is not None, "a THROTTLE names its full check"
+        return self._policies[consumed.full.key]
+
+    def check(self, payload: str | bytes) -> PolicyConfig | None | Literal[Verdict.NEED_LEASE]:
         """Count one frame against every limit: None when it may pass, the policy that
         refused it, or NEED_LEASE when ``check_shared`` must be awaited to decide."""
-        refused = self._backend.try_consume(self._checks(payload))
-        if refused == NEED_LEASE:
+        consumed = self._backend.try_consume(self._checks, self._size(payload))
+        verdict = consumed.verdict
+        if verdict is Verdict.PASS:
+            return None
+        if verdict is Verdict.NEED_LEASE:
             return NEED_LEASE
-        return None if refused < 0 else self._limits[refused].policy
+        return self._throttled_by(consumed)
 
     async def check_shared(self, payload: str | bytes) -> PolicyConfig | None:
         """The slow path of ``check``: lease more from the shared store, then decide."""
-        checks = self._checks(payload)
-        refused = await self._backend.refill(checks)
-        if refused < 0:
-            refused = self._backend.try_consume(checks)
-        if refused == NEED_LEASE:  # the window turned over while we waited; judge it next time
-            return None
-        return None if refused < 0 else self._limits[refused].policy
+        checks, nbytes = self._checks, self._size(payload)
+        consumed = await self._backend.refill(checks, nbytes)
+        if consumed.verdict is Verdict.PASS:
+            consumed = self._backend.try_consume(checks, nbytes)
+        if consumed.verdict is Verdict.THROTTLE:
+            return self._throttled_by(consumed)
+        return None  # passed, or the window turned over while we waited: judged next time
 
     def should_notify(self, policy: PolicyConfig) -> bool:
         """``notify`` tells the client once per throttle window, not once per dropped frame."""

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from gateway.ratelimit import NEED_LEASE, InMemoryCounters
+from gateway.ratelimit import ASK_SHARED, PASSED, Check, Consumed, InMemoryCounters, Verdict
 
 log = logging.getLogger("tidegate.gateway")
 
@@ -40,6 +41,15 @@ return grant
 RETRY_AFTER = 5.0
 
 
+@dataclass(slots=True)
+class Lease:
+    """Units of one counter's current window (``slot``) this process may still count."""
+
+    slot: int
+    left: int = 0
+    exhausted: bool = False  # Redis said this window is used up
+
+
 class RedisCounters:
     def __init__(
         self,
@@ -56,56 +66,57 @@ class RedisCounters:
         self.prefix = prefix
         self._redis = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._script = self._redis.register_script(LEASE_SCRIPT)
-        self._leases: dict[str, list[int]] = {}  # key -> [window slot, units left, exhausted]
+        self._leases: dict[str, Lease] = {}
         self._fallback = InMemoryCounters(clock)
         self._down_until = 0.0
 
-    def try_consume(self, checks: list[tuple[str, int, int, int]]) -> int:
+    def try_consume(self, checks: Sequence[Check], nbytes: int) -> Consumed:
         now = self.clock()
         if now < self._down_until:
-            return self._fallback.try_consume(checks)
+            return self._fallback.try_consume(checks, nbytes)
         leases = []
-        for i, (key, window, _limit, cost) in enumerate(checks):
-            slot = int(now // window)
-            lease = self._leases.get(key)
-            if lease is None or lease[0] != slot:
-                return NEED_LEASE
-            if lease[1] < cost:
-                if lease[2]:
-                    return i  # Redis said this window is used up
-                return NEED_LEASE
+        for check in checks:
+            lease = self._leases.get(check.key)
+            if lease is None or lease.slot != int(now // check.window):
+                return ASK_SHARED
+            cost = nbytes if check.per_byte else 1
+            if lease.left < cost:
+                if lease.exhausted:
+                    return Consumed(Verdict.THROTTLE, check)
+                return ASK_SHARED
             leases.append((lease, cost))
         for lease, cost in leases:
-            lease[1] -= cost
-        return -1
+            lease.left -= cost
+        return PASSED
 
-    async def refill(self, checks: list[tuple[str, int, int, int]]) -> int:
+    async def refill(self, checks: Sequence[Check], nbytes: int) -> Consumed:
         now = self.clock()
         try:
-            for i, (key, window, limit, cost) in enumerate(checks):
+            for check in checks:
+                window, cost = check.window, nbytes if check.per_byte else 1
                 slot = int(now // window)
-                lease = self._leases.get(key)
-                if lease is None or lease[0] != slot:
-                    lease = self._leases[key] = [slot, 0, 0]
-                if lease[1] >= cost or lease[2]:
-                    if lease[1] < cost:
-                        return i
+                lease = self._leases.get(check.key)
+                if lease is None or lease.slot != slot:
+                    lease = self._leases[check.key] = Lease(slot)
+                if lease.left >= cost or lease.exhausted:
+                    if lease.left < cost:
+                        return Consumed(Verdict.THROTTLE, check)
                     continue
                 ttl = int(window - now % window) + 5
                 grant = int(
                     await self._script(
-                        keys=[f"{self.prefix}{key}:{slot}"],
-                        args=[limit, cost - lease[1], self.share_divisor, self.max_lease, ttl],
+                        keys=[f"{self.prefix}{check.key}:{slot}"],
+                        args=[check.limit, cost - lease.left, self.share_divisor, self.max_lease, ttl],
                     )
                 )
                 if grant == 0:
-                    lease[2] = 1
-                    return i
-                lease[1] += grant
+                    lease.exhausted = True
+                    return Consumed(Verdict.THROTTLE, check)
+                lease.left += grant
         except (RedisError, OSError) as exc:
             log.warning("Redis unreachable for rate limits, counting locally for %.0f s: %s", RETRY_AFTER, exc)
             self._down_until = now + RETRY_AFTER  # try_consume now counts locally
-        return -1
+        return PASSED
 
     def window_end(self, window: int) -> float:
         return (int(self.clock() // window) + 1) * window

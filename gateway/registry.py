@@ -17,13 +17,30 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gateway.decisions import State, rejudge
-from gateway.tokens import VerifiedToken
+from gateway.refusals import Close
+from gateway.tokens import VerifiedToken, expires_at
 
 log = logging.getLogger("tidegate.gateway")
 # Connection ids: unique across gateway processes (a random prefix per process) without
 # reading the system's random source for every handshake.
 _ID_PREFIX = uuid.uuid4().hex[:16]
 _ids = itertools.count(1)
+
+DISCONNECTED = Close(1008, "Disconnected by the API publisher")
+TOKEN_EXPIRED = Close(4001, "Access token expired")
+IDLE = Close(1001, "Idle timeout")
+TOO_OLD = Close(1001, "Maximum connection lifetime reached")
+SHUTTING_DOWN = Close(1001, "Gateway shutting down")
+Closing = tuple["LiveConnection", Close]  # an open connection and how to close it
+
+
+@dataclass(slots=True)
+class Counts:
+    """Frames, payload bytes and throttled (dropped) frames of one direction."""
+
+    frames: int = 0
+    bytes: int = 0
+    throttled: int = 0
 
 
 @dataclass(eq=False, slots=True)
@@ -50,33 +67,36 @@ class LiveConnection:
     frames_out: int = 0
     bytes_out: int = 0
     throttled_out: int = 0
-    # ... and what of it analytics has already taken.
-    reported: list[int] = field(default_factory=lambda: [0] * 6)
+    # ... and what of it the frame counters have already taken, per direction.
+    reported_in: Counts = field(default_factory=Counts)
+    reported_out: Counts = field(default_factory=Counts)
 
     @property
     def expires(self) -> float | None:
-        exp = self.token.claims.get("exp") if self.token else None
-        return float(exp) if isinstance(exp, (int, float)) else None
+        return expires_at(self.token.claims) if self.token else None
 
-    def pending(self, direction: str) -> tuple[int, int, int]:
-        """Frames, bytes and throttled frames counted since analytics last took them."""
-        base = 0 if direction == "in" else 3
-        now = (
-            (self.frames_in, self.bytes_in, self.throttled_in)
-            if direction == "in"
-            else (self.frames_out, self.bytes_out, self.throttled_out)
+    def pending(self, direction: str) -> Counts:
+        """What was counted in ``direction`` ("in" or "out") since the frame counters last took it."""
+        if direction == "in":
+            taken = self.reported_in
+            return Counts(
+                self.frames_in - taken.frames, self.bytes_in - taken.bytes, self.throttled_in - taken.throttled
+            )
+        taken = self.reported_out
+        return Counts(
+            self.frames_out - taken.frames, self.bytes_out - taken.bytes, self.throttled_out - taken.throttled
         )
-        return tuple(v - self.reported[base + i] for i, v in enumerate(now))
 
-    def counted(self, direction: str) -> tuple[int, int, int]:
+    def counted(self, direction: str) -> Counts:
         """``pending``, and mark it taken."""
         delta = self.pending(direction)
-        base = 0 if direction == "in" else 3
-        for i, v in enumerate(delta):
-            self.reported[base + i] += v
+        taken = self.reported_in if direction == "in" else self.reported_out
+        taken.frames += delta.frames
+        taken.bytes += delta.bytes
+        taken.throttled += delta.throttled
         return delta
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, str | int | float]:
         return {
             "id": self.id,
             "apiId": self.api_id,
@@ -115,49 +135,55 @@ class Registry:
     def count_for_application(self, app_id: str) -> int:
         return self._per_app.get(app_id, 0)
 
-    def verdicts(self, state: State, now: float | None = None) -> list[tuple[LiveConnection, int, str]]:
-        """Every open connection the new state no longer allows, with its close code."""
-        out = []
+    def verdicts(self, state: State, now: float | None = None) -> list[Closing]:
+        """Every open connection the new state no longer allows, with its close."""
+        out: list[Closing] = []
         for conn in list(self._connections):
             if conn.closing:
                 continue
             if conn.id in state.disconnect:
-                out.append((conn, 1008, "Disconnected by the API publisher"))
+                out.append((conn, DISCONNECTED))
                 continue
             app_id = conn.app_id if conn.app_in_snapshot else None
-            verdict = rejudge(state, conn.path, conn.query, conn.token, conn.api_id, app_id, now)
-            if verdict is not None:
-                out.append((conn, *verdict))
+            close = rejudge(state, conn.path, conn.query, conn.token, conn.api_id, app_id, now)
+            if close is not None:
+                out.append((conn, close))
         return out
 
     def expired(
-        self, now: float, *, idle_timeout: float = 0, max_lifetime: float = 0, clock: float | None = None
-    ) -> list[tuple[LiveConnection, int, str]]:
-        """Connections whose token expired (4001), that sat idle too long or lived too long
-        (1001). ``now`` is wall time (token ``exp``), ``clock`` monotonic time."""
+        self,
+        now: float,
+        *,
+        idle_timeout: float = 0,
+        max_lifetime: float = 0,
+        leeway: float = 0,
+        clock: float | None = None,
+    ) -> list[Closing]:
+        """Connections whose token expired (4001; ``exp + leeway <= now``, the rule of
+        ``tokens.expired``), that sat idle too long or lived too long (1001). ``now`` is
+        wall time (token ``exp``), ``clock`` monotonic time."""
         clock = time.monotonic() if clock is None else clock
-        out = []
+        out: list[Closing] = []
         for conn in list(self._connections):
             if conn.closing:
                 continue
-            if conn.expires is not None and conn.expires <= now:
-                out.append((conn, 4001, "Access token expired"))
+            expires = conn.expires
+            if expires is not None and expires + leeway <= now:
+                out.append((conn, TOKEN_EXPIRED))
             elif idle_timeout and clock - conn.last_activity >= idle_timeout:
-                out.append((conn, 1001, "Idle timeout"))
+                out.append((conn, IDLE))
             elif max_lifetime and clock - conn.opened >= max_lifetime:
-                out.append((conn, 1001, "Maximum connection lifetime reached"))
+                out.append((conn, TOO_OLD))
         return out
 
-    async def close_all(self, items: list[tuple[LiveConnection, int, str]]) -> None:
-        for conn, _, _ in items:
+    async def close_all(self, items: list[Closing]) -> None:
+        for conn, _ in items:
             conn.closing = True
-        results = await asyncio.gather(
-            *(conn.close(code, reason) for conn, code, reason in items), return_exceptions=True
-        )
-        for (conn, code, reason), result in zip(items, results, strict=True):
+        results = await asyncio.gather(*(conn.close(*close) for conn, close in items), return_exceptions=True)
+        for (conn, close), result in zip(items, results, strict=True):
             if isinstance(result, Exception):
                 log.debug("closing a connection failed: %r", result)
-            log.info("closed connection on %s with %s (%s)", conn.path, code, reason)
+            log.info("closed connection on %s with %s (%s)", conn.path, close.code, close.reason)
 
     def all(self) -> list[LiveConnection]:
         return list(self._connections)

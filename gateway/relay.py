@@ -1,7 +1,8 @@
 """The WebSocket relay: a plain ASGI handler, one coroutine per direction.
 
-It asks ``decisions.admit`` whether the handshake may proceed, opens the backend leg,
-and then only moves frames. Channels' consumer classes are not used here: they cost
+It asks ``decisions.admit`` whether the handshake may proceed (``send_denial`` answers a
+refused one), opens the backend leg, and then only moves frames, each counted against the
+connection's rate limits (``_throttles``). Channels' consumer classes are not used here: they cost
 two to four times the CPU per frame (docs/architecture.md).
 """
 
@@ -11,12 +12,14 @@ import asyncio
 import json
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import aiohttp
 
 from gateway import upstream
-from gateway.analytics import LATENCY_SAMPLE_EVERY
-from gateway.decisions import Admission, Refusal, admit
+from gateway.asgitypes import Receive, Scope, Send
+from gateway.decisions import Admission, admit, connection_refusal
+from gateway.frame_counters import LATENCY_SAMPLE_EVERY
 from gateway.ratelimit import (
     NEED_LEASE,
     THROTTLE_CLOSE_CODE,
@@ -25,8 +28,14 @@ from gateway.ratelimit import (
     limits_for,
     payload_size,
 )
+from gateway.refusals import Reason, Refusal
 from gateway.registry import LiveConnection
-from gateway.routing import UnsafePath, raw_request_path, request_path
+from gateway.routing import Match, UnsafePath, raw_request_path, request_path
+from gateway_sync.snapshot import PolicyConfig
+
+if TYPE_CHECKING:
+    from gateway.decisions import State
+    from gateway.process import Gateway
 
 log = logging.getLogger("tidegate.gateway")
 # One structured line per connection and per refused handshake; never a credential.
@@ -65,7 +74,7 @@ def _sendable(code: int | None, fallback: int = 1000) -> int:
     return _UNSENDABLE.get(code, code)
 
 
-async def deny(scope, send, refusal: Refusal) -> None:
+async def send_denial(scope: Scope, send: Send, refusal: Refusal) -> None:
     """Refuse a handshake with an HTTP status and the JSON error body (ASGI WebSocket
     Denial Response). Servers without the extension (Daphne) can only answer 403."""
     if "websocket.http.response" in scope.get("extensions", {}):
@@ -78,19 +87,25 @@ async def deny(scope, send, refusal: Refusal) -> None:
         await send({"type": "websocket.close", "code": 1008})
 
 
-UNAVAILABLE = Refusal(
-    503, "101503", "Service unavailable", "The gateway is starting or shutting down; try again shortly"
-)
-BACKEND_DOWN = Refusal(
-    502, "101503", "Error connecting to the back end", "The backend refused or did not answer the connection"
-)
+UNAVAILABLE = Refusal(Reason.UNAVAILABLE, "The gateway is starting or shutting down; try again shortly")
+BACKEND_DOWN = Refusal(Reason.BACKEND_DOWN, "The backend refused or did not answer the connection")
+
+
+def _route(state: State | None, scope: Scope) -> Match | None:
+    """The route of a handshake refused before ``admit`` judged it (for analytics)."""
+    if state is None:
+        return None
+    try:
+        return state.routes.match(request_path(raw_request_path(scope)))
+    except UnsafePath:  # refused with 400: counted, but for no API
+        return None
 
 
 class Relay:
-    def __init__(self, gateway):
+    def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
@@ -115,7 +130,7 @@ class Relay:
                     await asyncio.wait_for(downstream, 5)
                 except (TimeoutError, asyncio.CancelledError):
                     downstream.cancel()
-            self.gateway.analytics.closed(conn)
+            self.gateway.frame_counters.closed(conn)
             access_log.info(
                 "connection",
                 extra={
@@ -132,14 +147,14 @@ class Relay:
                 },
             )
 
-    async def _open(self, scope, send):
+    async def _open(self, scope: Scope, send: Send) -> tuple[upstream.BackendLeg, LiveConnection, FrameLimiter] | None:
         """The handshake: admit or refuse, connect the backend, accept. Returns the backend
         leg, the registered connection and its limiter, or None once refused."""
         gateway = self.gateway
         state = gateway.state
         started = time.perf_counter()
         if state is None or gateway.draining:
-            await self._refuse(scope, send, UNAVAILABLE, None, started)
+            await self._refuse_handshake(scope, send, UNAVAILABLE, _route(state, scope), started)
             return None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = scope["query_string"].decode("latin-1")
@@ -160,36 +175,19 @@ class Relay:
                 state = gateway.state
                 decision = admit(state, raw_path, query, headers)
         if isinstance(decision, Refusal):
-            await self._refuse(scope, send, decision, state, started)
+            await self._refuse_handshake(scope, send, decision, decision.match, started)
             return None
-        app = decision.application
-        if app is not None:
-            app_policy = state.snapshot.policy("application", app.policy)
-            if (
-                app_policy
-                and app_policy.max_connections
-                and (gateway.registry.count_for_application(app.id) >= app_policy.max_connections)
-            ):
-                await self._refuse(
-                    scope,
-                    send,
-                    Refusal(
-                        429,
-                        "900803",
-                        "Message throttled out",
-                        f"Application {app.name} has reached its limit of {app_policy.max_connections} concurrent connections",
-                    ),
-                    state,
-                    started,
-                )
-                return None
+        app, match = decision.application, decision.match
+        over = connection_refusal(state, app, gateway.registry.count_for_application(app.id) if app else 0)
+        if over is not None:
+            await self._refuse_handshake(scope, send, over, match, started)
+            return None
         backend = await self._connect(scope, headers, decision)
         if backend is None:
-            await self._refuse(scope, send, BACKEND_DOWN, state, started)
+            await self._refuse_handshake(scope, send, BACKEND_DOWN, match, started)
             return None
         await send({"type": "websocket.accept", "subprotocol": backend.protocol})
-        match = decision.match
-        gateway.analytics.handshake(
+        gateway.frame_counters.handshake(
             api_id=match.api.id,
             app_id=app.id if app else "",
             app_name=app.name if app else "",
@@ -220,16 +218,15 @@ class Relay:
             topic=match.topic.name,
         )
         limits = limits_for(snapshot=state.snapshot, api=match.api, subscription=decision.subscription, application=app)
-        return backend, conn, FrameLimiter(gateway.counters, limits)
+        return backend, conn, FrameLimiter(gateway.rate_counters, limits)
 
-    async def _refuse(self, scope, send, refusal: Refusal, state, started: float) -> None:
-        await deny(scope, send, refusal)
+    async def _refuse_handshake(
+        self, scope: Scope, send: Send, refusal: Refusal, match: Match | None, started: float
+    ) -> None:
+        """Deny the handshake, count it (for the API it matched, if any) and log it."""
+        await send_denial(scope, send, refusal)
         raw_path = raw_request_path(scope)
-        try:
-            match = state.routes.match(request_path(raw_path)) if state else None
-        except UnsafePath:  # refused with 400: counted, but for no API
-            match = None
-        self.gateway.analytics.handshake(
+        self.gateway.frame_counters.handshake(
             api_id=match.api.id if match else "",
             app_id="",
             app_name="",
@@ -248,7 +245,7 @@ class Relay:
             },
         )
 
-    async def _connect(self, scope, headers: dict[str, str], decision: Admission):
+    async def _connect(self, scope: Scope, headers: dict[str, str], decision: Admission) -> upstream.BackendLeg | None:
         skip = HOP_HEADERS | decision.strip_headers
         forwarded = {k: v for k, v in headers.items() if k not in skip}
         client = scope.get("client")
@@ -268,18 +265,20 @@ class Relay:
             log.warning("backend connect failed: %s: %s (%s)", type(exc).__name__, exc, decision.match.api.name)
             return None
 
-    async def _refused(self, payload, limiter: FrameLimiter, send, conn: LiveConnection) -> bool:
+    async def _throttles(self, payload: str | bytes, limiter: FrameLimiter, send: Send, conn: LiveConnection) -> bool:
         """Count one frame against the connection's limits; when over, carry out the
         policy's action and answer True (the frame is dropped)."""
         refused = limiter.check(payload)
-        if refused == NEED_LEASE:
+        if refused is NEED_LEASE:
             refused = await limiter.check_shared(payload)
         if refused is None:
             return False
-        await self._throttled(refused, limiter, send, conn)
+        await self._enforce_throttle(refused, limiter, send, conn)
         return True
 
-    async def _throttled(self, policy, limiter: FrameLimiter, send, conn: LiveConnection) -> None:
+    async def _enforce_throttle(
+        self, policy: PolicyConfig, limiter: FrameLimiter, send: Send, conn: LiveConnection
+    ) -> None:
         if policy.action == "close":
             if not conn.closing:
                 conn.closing = True
@@ -287,7 +286,9 @@ class Relay:
         elif policy.action == "notify" and limiter.should_notify(policy):
             await send({"type": "websocket.send", "text": THROTTLED_MESSAGE})
 
-    async def _client_to_backend(self, receive, send, backend, limiter: FrameLimiter, conn: LiveConnection) -> None:
+    async def _client_to_backend(
+        self, receive: Receive, send: Send, backend: upstream.BackendLeg, limiter: FrameLimiter, conn: LiveConnection
+    ) -> None:
         track_idle = self.gateway.idle_timeout > 0
         poller = self.gateway.poller
         while True:
@@ -302,7 +303,7 @@ class Relay:
                 payload = text if text is not None else (message.get("bytes") or b"")
                 if limiter:
                     try:
-                        if await self._refused(payload, limiter, send, conn):
+                        if await self._throttles(payload, limiter, send, conn):
                             conn.throttled_in += 1
                             continue
                     except (OSError, RuntimeError):  # the client went away while being told
@@ -324,7 +325,9 @@ class Relay:
                     await backend.close(code=code, message=(message.get("reason") or "").encode())
                 return
 
-    async def _backend_to_client(self, backend, send, limiter: FrameLimiter, conn: LiveConnection) -> None:
+    async def _backend_to_client(
+        self, backend: upstream.BackendLeg, send: Send, limiter: FrameLimiter, conn: LiveConnection
+    ) -> None:
         track_idle = self.gateway.idle_timeout > 0
         poller = self.gateway.poller
         try:
@@ -336,7 +339,7 @@ class Relay:
                         poller.touch()
                     if track_idle:
                         conn.last_activity = time.monotonic()
-                    if limiter and await self._refused(msg.data, limiter, send, conn):
+                    if limiter and await self._throttles(msg.data, limiter, send, conn):
                         conn.throttled_out += 1
                         continue
                     conn.frames_out += 1
@@ -346,7 +349,7 @@ class Relay:
                     else:
                         sampled = time.perf_counter()
                         await send({"type": "websocket.send", key: msg.data})
-                        self.gateway.analytics.relay_latency.observe(time.perf_counter() - sampled)
+                        self.gateway.frame_counters.relay_latency.observe(time.perf_counter() - sampled)
                 elif conn.closing:
                     return  # the gateway closed this connection itself
                 elif msg.type == aiohttp.WSMsgType.CLOSE:

@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
+from gateway.asgitypes import Scope
 from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig
 
 
@@ -58,10 +59,10 @@ def unsafe_param(value: str) -> str:
     return unsafe_segment(quote(value, safe=""))
 
 
-def raw_request_path(scope) -> str:
+def raw_request_path(scope: Scope) -> str:
     """The request path as the client sent it: ``raw_path`` where the server gives it,
     else the decoded ``path`` encoded again (its ``%2F`` then already lost to the server)."""
-    raw = scope.get("raw_path")
+    raw: bytes | None = scope.get("raw_path")
     if raw:
         return raw.decode("latin-1")
     return quote(scope["path"], safe="/")

@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
-from prometheus_client import Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
 
 log = logging.getLogger("tidegate.gateway")
 
@@ -38,7 +38,7 @@ class MissSync:
         self.min_interval = min_interval
         self._clock = clock
         self._sleep = sleep
-        self._pending: asyncio.Future | None = None  # the next pull, not started yet
+        self._pending: asyncio.Future[bool] | None = None  # the next pull, not started yet
         self._last_start: float | None = None
         self.pulls = 0
 
@@ -49,7 +49,7 @@ class MissSync:
             asyncio.get_running_loop().create_task(self._run(self._pending))
         return await asyncio.shield(self._pending)
 
-    async def _run(self, future: asyncio.Future) -> None:
+    async def _run(self, future: asyncio.Future[bool]) -> None:
         changed = False
         try:
             if self._last_start is not None:
@@ -77,7 +77,7 @@ class SyncMetrics:
     """``tidegate_sync_pulls_total{cause}`` and ``tidegate_config_apply_seconds`` (the time
     from a change in the portal to this gateway applying it), on the gateway's /metrics."""
 
-    def __init__(self, registry):
+    def __init__(self, registry: CollectorRegistry):
         self.pulls = dict.fromkeys(PULL_CAUSES, 0)
         self.misses = 0
         self.apply_seconds = Histogram(
@@ -94,7 +94,7 @@ class SyncMetrics:
         self.last_apply_seconds = seconds
         self.apply_seconds.observe(seconds)
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         pulls = CounterMetricFamily(
             "tidegate_sync_pulls", "Snapshot pulls from the portal, by what caused them", labels=["cause"]
         )

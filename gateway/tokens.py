@@ -13,16 +13,17 @@ from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError
 from joserfc.jwk import KeySet
 
+from gateway.jwks import JwksCache
+from gateway.refusals import Reason
 from gateway_sync.snapshot import IssuerConfig
 
 ALGORITHMS = ["RS256"]
-LEEWAY = 30  # seconds of clock skew tolerated on exp and nbf
 
 
 class TokenRejected(Exception):
-    def __init__(self, code: str, description: str, refresh_issuer: str = ""):
+    def __init__(self, reason: Reason, description: str, refresh_issuer: str = ""):
         super().__init__(description)
-        self.code = code
+        self.reason = reason
         self.description = description
         # Set when the token names a key of an external issuer the gateway has not fetched
         # yet: fetching the issuer's JWKS again may let it verify.
@@ -42,12 +43,22 @@ class VerifiedToken:
 
 class TokenVerifier:
     """Verifies tokens of the snapshot's issuers. Keys come inline (the built-in Key Manager,
-    /testkey) or, for external issuers, from ``remote_keys`` (a JWKS cache kept by the gateway)."""
+    /testkey) or, for external issuers, from ``remote_keys`` (a JWKS cache kept by the gateway).
+
+    ``leeway`` is the one clock-skew allowance of the gateway (``TIDEGATE_TOKEN_LEEWAY``,
+    docs/gateway.md): a token is expired once ``exp + leeway <= now``, here, in ``judge``
+    and for the sweeper alike, and not yet valid while ``now < nbf - leeway``."""
 
     CACHE_SIZE = 4096
 
-    def __init__(self, issuers: tuple[IssuerConfig, ...] | list[IssuerConfig], remote_keys=None):
+    def __init__(
+        self,
+        issuers: tuple[IssuerConfig, ...] | list[IssuerConfig],
+        remote_keys: JwksCache | None = None,
+        leeway: float = 0,
+    ):
         self._remote_keys = remote_keys
+        self.leeway = leeway
         # Tokens whose signature this verifier checked already, by their exact text. Clients
         # reconnect with the same token (after a drain, a network blip); an RSA check and
         # the JSON around it is a tenth of a handshake's CPU. Expiry is re-checked by
@@ -58,18 +69,17 @@ class TokenVerifier:
             if i.jwks_url:
                 self._issuers[i.issuer] = (i, None)
             elif i.jwks.get("keys"):  # an issuer without keys can verify nothing; left out
-                self._issuers[i.issuer] = (i, KeySet.import_key_set(i.jwks))
+                self._issuers[i.issuer] = (i, KeySet.import_key_set(i.jwks))  # type: ignore[arg-type]
 
     @property
-    def issuers(self) -> dict:
+    def issuers(self) -> dict[str, tuple[IssuerConfig, KeySet | None]]:
         return self._issuers
 
     def verify(self, token: str, now: float | None = None) -> VerifiedToken:
         cached = self._verified.get(token)
         if cached is not None:
-            exp = cached.claims.get("exp")
-            if isinstance(exp, (int, float)) and exp + LEEWAY < (now if now is not None else time.time()):
-                raise TokenRejected("900903", "Access Token Expired")
+            if expired(cached.claims, now if now is not None else time.time(), self.leeway):
+                raise TokenRejected(Reason.TOKEN_EXPIRED, "Access Token Expired")
             return cached
         verified = self._verify(token, now)
         if len(self._verified) >= self.CACHE_SIZE:
@@ -81,35 +91,54 @@ class TokenVerifier:
         issuer_name, kid = _unverified_issuer_and_kid(token)
         entry = self._issuers.get(issuer_name)
         if entry is None:
-            raise TokenRejected("900901", "Invalid Credentials: the token's issuer is not trusted")
+            raise TokenRejected(Reason.INVALID_CREDENTIALS, "Invalid Credentials: the token's issuer is not trusted")
         issuer, keys = entry
         if issuer.jwks_url:
             keys = self._remote_keys.get(issuer.issuer) if self._remote_keys else None
-            if keys is None or (kid and kid not in {k.kid for k in keys.keys}):
-                raise TokenRejected("900901", "Invalid Credentials: unknown signing key", refresh_issuer=issuer.issuer)
+        if keys is None or (issuer.jwks_url and kid and kid not in {k.kid for k in keys.keys}):
+            raise TokenRejected(
+                Reason.INVALID_CREDENTIALS, "Invalid Credentials: unknown signing key", refresh_issuer=issuer.issuer
+            )
         try:
             decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
         except JoseError as exc:
-            raise TokenRejected("900901", f"Invalid Credentials: {exc.error or 'bad token'}") from None
+            raise TokenRejected(
+                Reason.INVALID_CREDENTIALS, f"Invalid Credentials: {exc.error or 'bad token'}"
+            ) from None
         except (ValueError, TypeError):
-            raise TokenRejected("900901", "Invalid Credentials: malformed token") from None
+            raise TokenRejected(Reason.INVALID_CREDENTIALS, "Invalid Credentials: malformed token") from None
         claims = decoded.claims
         registry = jwt.JWTClaimsRegistry(
             now=int(now if now is not None else time.time()),
-            leeway=LEEWAY,
+            leeway=int(self.leeway),
             exp={"essential": True},
             iss={"essential": True, "value": issuer.issuer},
         )
         try:
             registry.validate(claims)
         except ExpiredTokenError:
-            raise TokenRejected("900903", "Access Token Expired") from None
+            raise TokenRejected(Reason.TOKEN_EXPIRED, "Access Token Expired") from None
         except (InvalidClaimError, JoseError) as exc:
-            raise TokenRejected("900901", f"Invalid Credentials: {exc.description or exc.error}") from None
+            raise TokenRejected(
+                Reason.INVALID_CREDENTIALS, f"Invalid Credentials: {exc.description or exc.error}"
+            ) from None
         return VerifiedToken(claims, issuer)
 
 
-def _segment(part: str) -> dict:
+def expires_at(claims: dict[str, Any]) -> float | None:
+    """The token's ``exp`` as a number, or None when it has none."""
+    exp = claims.get("exp")
+    return float(exp) if isinstance(exp, (int, float)) else None
+
+
+def expired(claims: dict[str, Any], now: float, leeway: float) -> bool:
+    """The one expiry rule of the gateway: expired once ``exp + leeway <= now``; a token
+    without a numeric ``exp`` counts as expired (the signature check requires one)."""
+    exp = expires_at(claims)
+    return exp is None or exp + leeway <= now
+
+
+def _segment(part: str) -> dict[str, Any]:
     data = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
@@ -123,7 +152,7 @@ def _unverified_issuer_and_kid(token: str) -> tuple[str, str]:
         iss = _segment(payload_part).get("iss")
         kid = _segment(header_part).get("kid") or ""
     except (ValueError, UnicodeDecodeError):
-        raise TokenRejected("900901", "Invalid Credentials: malformed token") from None
+        raise TokenRejected(Reason.INVALID_CREDENTIALS, "Invalid Credentials: malformed token") from None
     if not isinstance(iss, str):
-        raise TokenRejected("900901", "Invalid Credentials: token has no issuer")
+        raise TokenRejected(Reason.INVALID_CREDENTIALS, "Invalid Credentials: token has no issuer")
     return iss, kid if isinstance(kid, str) else ""

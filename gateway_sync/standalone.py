@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import time
+from dataclasses import replace
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
@@ -22,7 +23,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from gateway.service import Gateway
+from gateway.config import GatewayConfig
+from gateway.process import Gateway
 from gateway_sync.snapshot import ApiConfig, Snapshot, topic_configs
 from portal.errors import ApplicationError
 
@@ -120,14 +122,18 @@ class ArchiveStore:
 class StandaloneGateway(Gateway):
     """A gateway whose configuration is its archive store instead of the portal."""
 
-    def __init__(self, *, store: ArchiveStore, **kwargs):
+    def __init__(self, *, store: ArchiveStore, config: GatewayConfig | None = None):
         super().__init__(
-            portal_url="http://standalone.invalid",
-            token="",
-            environments=["Default"],
-            interval=3600,
-            analytics=False,
-            **kwargs,
+            replace(
+                config or GatewayConfig.from_settings(),
+                portal_url="http://standalone.invalid",
+                token="",
+                environments=("Default",),
+                sync_interval=3600,
+                snapshot_path=None,
+                redis_url="",
+                analytics=False,
+            )
         )
         self.store = store
         self.version = 0
@@ -140,7 +146,7 @@ class StandaloneGateway(Gateway):
         self.control_session = aiohttp.ClientSession()  # external issuers' JWKS
         await self.sync_once()
         self._sweep_task = asyncio.create_task(self._sweep_loop())  # token expiry, idle, lifetime
-        self._analytics_task = asyncio.create_task(self.analytics.run())  # keeps /metrics, ships nothing
+        self._analytics_task = asyncio.create_task(self.frame_counters.run())  # keeps /metrics, ships nothing
         self.started()
 
     async def sync_once(self, cause: str = "") -> bool:

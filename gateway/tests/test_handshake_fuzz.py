@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.server import serve
 
+from gateway.config import GatewayConfig
 from gateway.http import GatewayHttp
+from gateway.process import Gateway
 from gateway.relay import Relay
-from gateway.service import Gateway
-from gateway.testkey import TestKeyIssuer
 from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
 from tests.stack import free_port
 
@@ -65,19 +65,23 @@ def world(tmp_path_factory):
     )
     path = tmp / "snapshot.json"
     path.write_text(json.dumps(snapshot_to_dict(Snapshot(version=1, environments=("Default",), apis=apis))))
-    testkey = TestKeyIssuer(issuer="https://gw/testkey", key_path=tmp / "testkey.json", users="admin:admin")
     gateway = Gateway(
-        portal_url=f"http://127.0.0.1:{free_port()}",  # nobody there: the snapshot on disk is served
-        token="t",
-        environments=["Default"],
-        interval=3600,
-        testkey=testkey,
-        max_frame_size=1 << 20,
-        connect_timeout=2,
-        analytics=False,
-        snapshot_path=path,
-        miss_sync_interval=0.05,
+        GatewayConfig(
+            portal_url=f"http://127.0.0.1:{free_port()}",  # nobody there: the snapshot on disk is served
+            token="t",
+            testkey_path=tmp / "testkey.json",
+            testkey_issuer="https://gw/testkey",
+            testkey_users="admin:admin",
+            environments=("Default",),
+            sync_interval=3600,
+            max_frame_size=1 << 20,
+            connect_timeout=2,
+            analytics=False,
+            snapshot_path=path,
+            miss_sync_interval=0.05,
+        )
     )
+    testkey = gateway.testkey
     loop.run_until_complete(gateway.ensure_started())
     app = ProtocolTypeRouter({"websocket": URLRouter([re_path(r"", Relay(gateway))]), "http": GatewayHttp(gateway)})
     tokens = [testkey.issue(user="admin"), testkey.issue(user="admin", scope="chat:write")]

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.service import Gateway
 from gateway_sync.standalone import ADAPTER_BASE, Adapter, ArchiveStore, StandaloneGateway
 from publisher.tests.test_fuzz_archives import archives
 from tests.hypothesis_profiles import examples
@@ -22,7 +21,7 @@ ADMIN = "Basic " + base64.b64encode(b"admin:admin").decode()
 
 @pytest.fixture
 def adapter(tmp_path):
-    gateway = StandaloneGateway(store=ArchiveStore(tmp_path / "apis"), **Gateway.relay_settings())
+    gateway = StandaloneGateway(store=ArchiveStore(tmp_path / "apis"))
     return Adapter(gateway)
 
 

@@ -346,6 +346,9 @@ TIDEGATE = {
     "BUSY_POLL_US": env_int("TIDEGATE_BUSY_POLL_US", 0),
     # External issuers' JWKS are fetched again on an unknown key id at most this often (seconds).
     "JWKS_MIN_REFRESH": float(env("TIDEGATE_JWKS_MIN_REFRESH", "30")),
+    # Seconds of clock skew the gateway tolerates on a token's exp and nbf: at the handshake,
+    # when open connections are judged again, and for the expiry sweep alike (docs/gateway.md).
+    "TOKEN_LEEWAY": float(env("TIDEGATE_TOKEN_LEEWAY", "0")),
     # Frame analytics: counted at the gateway, shipped in batches every ANALYTICS_INTERVAL
     # seconds to the portal (or ANALYTICS_URL), kept ANALYTICS_RETENTION_DAYS days.
     "ANALYTICS": env_bool("TIDEGATE_ANALYTICS", True),

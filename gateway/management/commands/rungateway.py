@@ -1,17 +1,27 @@
 """Start the gateway under Uvicorn: ws on one port, wss (self-signed on first run) on another,
 both served by one process and one application object, so they share state."""
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from gateway.asgitypes import Receive, Scope, Send
 from gateway.headlimits import SERVER_COUNTS, limited_protocols
 from gateway.tls import ensure_self_signed
+
+if TYPE_CHECKING:
+    from gateway.process import Gateway
+
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class _ClientNoise(logging.Filter):
@@ -54,12 +64,12 @@ class Command(BaseCommand):
         serve(gateway, host, listeners)
 
 
-def serve(gateway, host: str, listeners: list[tuple]) -> None:
+def serve(gateway: Gateway, host: str, listeners: list[tuple[ASGIApp, int, bool]]) -> None:
     """Run Uvicorn servers, one per (app, port, tls) listener, in one process and event loop.
     SIGTERM or SIGINT drains the gateway first; a second signal exits at once."""
     conf = settings.TIDEGATE
     http, ws = limited_protocols(max_head_bytes=conf["MAX_REQUEST_HEAD_BYTES"], head_timeout=conf["HEAD_TIMEOUT"])
-    common = dict(
+    common: dict[str, Any] = dict(
         host=host,
         ws=ws,  # websockets-sansio, with the head limits (gateway/headlimits.py)
         loop="uvloop",
@@ -76,13 +86,13 @@ def serve(gateway, host: str, listeners: list[tuple]) -> None:
     )
     configs = []
     for app, port, tls in listeners:
-        extra = {}
+        extra: dict[str, Any] = {}
         if tls:
             cert, key = ensure_self_signed(Path(settings.DATA_DIR) / "tls")
             extra = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
         configs.append(uvicorn.Config(app, port=port, **common, **extra))
     servers = [_Server(c) for c in configs]  # Config() sets up uvicorn's loggers
-    gateway.analytics.registry.register(SERVER_COUNTS)  # in /metrics
+    gateway.frame_counters.registry.register(SERVER_COUNTS)  # in /metrics
     logging.getLogger("uvicorn.error").addFilter(_ClientNoise())
 
     async def main():

@@ -26,12 +26,9 @@ class Command(BaseCommand):
 
         from gateway.http import GatewayHttp
         from gateway.relay import Relay
-        from gateway.service import Gateway
         from gateway_sync.standalone import Adapter, ArchiveStore, StandaloneGateway
 
-        gateway = StandaloneGateway(
-            store=ArchiveStore(Path(settings.DATA_DIR) / "standalone" / "apis"), **Gateway.relay_settings()
-        )
+        gateway = StandaloneGateway(store=ArchiveStore(Path(settings.DATA_DIR) / "standalone" / "apis"))
         router = ProtocolTypeRouter(
             {"websocket": URLRouter([re_path(r"", Relay(gateway))]), "http": GatewayHttp(gateway)}
         )

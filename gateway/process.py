@@ -1,4 +1,4 @@
-"""One gateway process: its current ``State``, the HTTP session to the portal, the test-key
+"""The gateway process: its current ``State``, the HTTP session to the portal, the test-key
 issuer, and the loop that keeps the snapshot current."""
 
 from __future__ import annotations
@@ -10,22 +10,23 @@ import logging
 import os
 import ssl
 import time
-from pathlib import Path
+from typing import Any
 
 import aiohttp
-from django.conf import settings
 from joserfc.errors import JoseError
 
-from gateway.analytics import Collector
 from gateway.busypoll import BusyPoller
+from gateway.config import GatewayConfig
 from gateway.decisions import State
+from gateway.frame_counters import FrameCounters
 from gateway.jwks import JwksCache
 from gateway.ratelimit import CounterBackend, InMemoryCounters
-from gateway.registry import Registry
+from gateway.registry import SHUTTING_DOWN, Registry
 from gateway.sync import MissSync, SyncMetrics
 from gateway.testkey import TestKeyIssuer
 from gateway_sync.snapshot import (
     SNAPSHOT_PATH,
+    Snapshot,
     snapshot_apply,
     snapshot_etag,
     snapshot_from_dict,
@@ -64,7 +65,7 @@ def _float_or_none(value: str | None) -> float | None:
 # The portal's answers that no retry will change: the two sides' settings disagree. Pulls
 # then come every REFUSED_RETRY seconds until it answers otherwise.
 REFUSED_RETRY = 2.0
-REFUSALS = {
+PORTAL_REFUSALS = {
     400: (
         "the portal does not accept the host name in TIDEGATE_PORTAL_URL ({portal_url}): add that host to "
         "the portal's TIDEGATE_ALLOWED_HOSTS, or point TIDEGATE_PORTAL_URL at a host name it allows"
@@ -77,57 +78,45 @@ REFUSALS = {
 
 
 class Gateway:
-    def __init__(
-        self,
-        *,
-        portal_url: str,
-        token: str,
-        environments: list[str],
-        interval: float,
-        testkey: TestKeyIssuer,
-        max_frame_size: int,
-        connect_timeout: float,
-        drain_seconds: float = 5.0,
-        idle_timeout: float = 0,
-        max_lifetime: float = 0,
-        busy_poll_us: int = 0,
-        counters: CounterBackend | None = None,
-        jwks_min_refresh: float = 30.0,
-        analytics: bool = True,
-        analytics_url: str = "",
-        analytics_interval: float = 5.0,
-        snapshot_path: Path | None = None,
-        miss_sync_interval: float = 0.1,
-    ):
-        self.portal_url = portal_url.rstrip("/")
-        self.token = token
-        self.environments = environments
-        self.interval = interval
-        self.testkey = testkey
-        self.max_frame_size = max_frame_size
-        self.connect_timeout = connect_timeout
-        self.drain_seconds = drain_seconds
-        self.idle_timeout = idle_timeout
-        self.max_lifetime = max_lifetime
-        self.poller = BusyPoller(busy_poll_us) if busy_poll_us else None
+    """One gateway process, built from its ``GatewayConfig`` (read from settings once)."""
+
+    def __init__(self, config: GatewayConfig):
+        self.config = config
+        self.portal_url = config.portal_url.rstrip("/")
+        self.token = config.token
+        self.environments = list(config.environments)
+        self.interval = config.sync_interval
+        self.testkey = TestKeyIssuer(
+            issuer=config.testkey_issuer,
+            key_path=config.testkey_path,
+            users=config.testkey_users,
+            validity=config.token_validity,
+        )
+        self.max_frame_size = config.max_frame_size
+        self.connect_timeout = config.connect_timeout
+        self.drain_seconds = config.drain_seconds
+        self.idle_timeout = config.idle_timeout
+        self.max_lifetime = config.max_lifetime
+        self.token_leeway = config.token_leeway
+        self.poller = BusyPoller(config.busy_poll_us) if config.busy_poll_us else None
         self.state: State | None = None
         self.registry = Registry()
-        self.jwks = JwksCache(min_interval=jwks_min_refresh)
-        self.analytics = Collector(
+        self.jwks = JwksCache(min_interval=config.jwks_min_refresh)
+        self.frame_counters = FrameCounters(
             self,
-            enabled=analytics,
-            url=analytics_url or f"{self.portal_url}/internal/gateway/analytics",
-            token=token,
-            interval=analytics_interval,
+            enabled=config.analytics,
+            url=config.analytics_url or f"{self.portal_url}/internal/gateway/analytics",
+            token=config.token,
+            interval=config.analytics_interval,
         )
-        self._analytics_task: asyncio.Task | None = None
-        self._push_task: asyncio.Task | None = None
+        self._analytics_task: asyncio.Task[None] | None = None
+        self._push_task: asyncio.Task[None] | None = None
         self.push_connected = False
         self.snapshot_source = ""  # "portal" or "disk"
         self.last_update = ""  # "full" or "delta"
-        self.snapshot_path = snapshot_path
+        self.snapshot_path = config.snapshot_path
         self._sync_lock = asyncio.Lock()
-        self.counters = counters or InMemoryCounters()
+        self.rate_counters = _counters(config.redis_url)
         self.draining = False
         # The portal and issuers' JWKS: kept-alive connections, so polling the snapshot four
         # times a second does not open (and leave in TIME_WAIT) a TCP connection each time.
@@ -135,69 +124,36 @@ class Gateway:
         # Backend legs (gateway/upstream.py) over wss verify against the system's CAs.
         self.backend_ssl: ssl.SSLContext | None = None
         self.synced_at: float | None = None
-        self._sync_task: asyncio.Task | None = None
-        self._sweep_task: asyncio.Task | None = None
+        self._sync_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
         self._start_lock: asyncio.Lock | None = None
         self._sync_failing = False
         # Why the portal refuses this gateway (a setting that disagrees), or None.
         self.control_plane_error: str | None = None
         # Read your writes: a handshake refused for something this gateway may not have seen
         # yet pulls first (coalesced, at most one such pull per miss_sync_interval).
-        self.sync_metrics = SyncMetrics(self.analytics.registry)
-        self.miss_sync = MissSync(lambda: self.sync_once(cause="miss"), min_interval=miss_sync_interval)
+        self.sync_metrics = SyncMetrics(self.frame_counters.registry)
+        self.miss_sync = MissSync(lambda: self.sync_once(cause="miss"), min_interval=config.miss_sync_interval)
 
     @property
     def gateway_id(self) -> str:
         """How this process names itself to the portal (host:pid), in pulls and analytics."""
-        return self.analytics.gateway_id
-
-    @staticmethod
-    def relay_settings() -> dict:
-        """What every gateway takes from settings, the standalone one too: the test-key
-        issuer, frame size, timeouts and connection lifetimes."""
-        conf = settings.TIDEGATE
-        return dict(
-            testkey=TestKeyIssuer(
-                issuer=conf["TESTKEY_ISSUER"],
-                key_path=Path(settings.DATA_DIR) / "gateway" / "testkey-jwk.json",
-                users=conf["TESTKEY_USERS"],
-                validity=conf["TOKEN_VALIDITY"],
-            ),
-            max_frame_size=conf["MAX_FRAME_SIZE"],
-            connect_timeout=conf["BACKEND_CONNECT_TIMEOUT"],
-            drain_seconds=conf["DRAIN_SECONDS"],
-            idle_timeout=conf["IDLE_TIMEOUT"],
-            max_lifetime=conf["MAX_CONNECTION_LIFETIME"],
-            busy_poll_us=conf["BUSY_POLL_US"],
-        )
+        return self.frame_counters.gateway_id
 
     @classmethod
     def from_settings(cls) -> Gateway:
-        conf = settings.TIDEGATE
-        return cls(
-            portal_url=conf["PORTAL_URL"],
-            token=conf["GATEWAY_TOKEN"],
-            environments=conf["GATEWAY_ENVIRONMENTS"],
-            interval=conf["SYNC_INTERVAL"],
-            **cls.relay_settings(),
-            counters=_counters(conf["REDIS_URL"]),
-            jwks_min_refresh=conf["JWKS_MIN_REFRESH"],
-            analytics=conf["ANALYTICS"],
-            analytics_url=conf["ANALYTICS_URL"],
-            analytics_interval=conf["ANALYTICS_INTERVAL"],
-            snapshot_path=Path(settings.DATA_DIR)
-            / "gateway"
-            / f"snapshot-{'+'.join(conf['GATEWAY_ENVIRONMENTS'])}.json",
-            miss_sync_interval=conf["MISS_SYNC_INTERVAL"],
-        )
+        return cls(GatewayConfig.from_settings())
+
+    def _running(self) -> bool:
+        return self._sync_task is not None
 
     async def ensure_started(self) -> None:
-        if self._sync_task is not None:
+        if self._running():
             return
         if self._start_lock is None:
             self._start_lock = asyncio.Lock()
         async with self._start_lock:
-            if self._sync_task is not None:
+            if self._running():  # another request started it while this one waited
                 return
             self.control_session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit_per_host=4, keepalive_timeout=30),
@@ -208,7 +164,7 @@ class Gateway:
                 self.load_from_disk()
             self._sync_task = asyncio.create_task(self._sync_loop())
             self._sweep_task = asyncio.create_task(self._sweep_loop())
-            self._analytics_task = asyncio.create_task(self.analytics.run())
+            self._analytics_task = asyncio.create_task(self.frame_counters.run())
             self._push_task = asyncio.create_task(self._push_loop())
             self.started()
 
@@ -263,6 +219,8 @@ class Gateway:
             headers["If-None-Match"] = snapshot_etag(self.state.snapshot.version)
             params["since"] = str(self.state.snapshot.version)
         url = f"{self.portal_url}{SNAPSHOT_PATH}"
+        if self.control_session is None:  # stopped
+            return False
         try:
             async with self.control_session.get(
                 url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=10)
@@ -274,8 +232,8 @@ class Gateway:
                     self.snapshot_source = "portal"
                     self._recovered()
                     return False
-                if resp.status in REFUSALS:
-                    self._refused(resp.status)
+                if resp.status in PORTAL_REFUSALS:
+                    self._portal_refused(resp.status)
                     return False
                 resp.raise_for_status()
                 data = await resp.json()
@@ -302,11 +260,13 @@ class Gateway:
             self.sync_metrics.applied(time.time() - version_time)
         return applied
 
-    def build_state(self, snapshot) -> State:
+    def build_state(self, snapshot: Snapshot) -> State:
         """A full snapshot plus this gateway's own trust: its /testkey issuer and JWKS cache."""
-        return State.build(snapshot, extra_issuers=[self.testkey.issuer_config()], remote_keys=self.jwks)
+        return State.build(
+            snapshot, extra_issuers=[self.testkey.issuer_config()], remote_keys=self.jwks, leeway=self.token_leeway
+        )
 
-    def _save(self, data: dict) -> None:
+    def _save(self, data: dict[str, Any]) -> None:
         """Keep the last good snapshot on disk, to start from when the portal is away."""
         if self.snapshot_path is None:
             return
@@ -342,10 +302,10 @@ class Gateway:
         self._sync_failing = False
         self.control_plane_error = None
 
-    def _refused(self, status: int) -> None:
+    def _portal_refused(self, status: int) -> None:
         """The portal answered but refused this gateway: a setting disagrees between the two.
         Said once (naming the settings), not at every pull; /health tells it meanwhile."""
-        reason = REFUSALS[status].format(portal_url=self.portal_url)
+        reason = PORTAL_REFUSALS[status].format(portal_url=self.portal_url)
         if reason != self.control_plane_error:
             log.error("the portal refused this gateway's snapshot pull (HTTP %s): %s", status, reason)
         self._sync_failing = True
@@ -402,7 +362,7 @@ class Gateway:
     async def refresh_issuer(self, issuer: str) -> bool:
         """Fetch an external issuer's keys again (rate-limited); True if they changed."""
         config = self.state.verifier.issuers.get(issuer) if self.state else None
-        if config is None or not config[0].jwks_url:
+        if config is None or not config[0].jwks_url or self.control_session is None:
             return False
         return await self.jwks.refresh(self.control_session, issuer, config[0].jwks_url)
 
@@ -410,7 +370,9 @@ class Gateway:
         """Four times a second: close connections whose token expired (4001), idle or too old (1001)."""
         while True:
             await asyncio.sleep(0.25)
-            expired = self.registry.expired(time.time(), idle_timeout=self.idle_timeout, max_lifetime=self.max_lifetime)
+            expired = self.registry.expired(
+                time.time(), idle_timeout=self.idle_timeout, max_lifetime=self.max_lifetime, leeway=self.token_leeway
+            )
             if expired:
                 await self.registry.close_all(expired)
 
@@ -426,13 +388,11 @@ class Gateway:
         pause = self.drain_seconds / batches if batches > 1 else 0
         log.info("draining %d connections over %.1f s", len(connections), self.drain_seconds)
         for start in range(0, len(connections), size):
-            await self.registry.close_all(
-                [(c, 1001, "Gateway shutting down") for c in connections[start : start + size]]
-            )
+            await self.registry.close_all([(c, SHUTTING_DOWN) for c in connections[start : start + size]])
             if pause:
                 await asyncio.sleep(pause)
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         snap = self.state.snapshot if self.state else None
         return {
             "status": "UP" if snap else "STARTING",

@@ -1,5 +1,5 @@
-"""Frame analytics at the gateway: counted per connection, folded into per-minute
-aggregates, shipped to the portal in batches, and exposed to Prometheus.
+"""The gateway's frame counters: counted per connection, folded into per-minute aggregates,
+shipped to the portal's analytics app in batches, and exposed to Prometheus.
 
 The per-frame cost is two attribute increments on the connection record. Every
 ``interval`` seconds the collector folds what each open connection counted since the last
@@ -18,14 +18,21 @@ import os
 import socket
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from gateway.registry import Counts
 
 if TYPE_CHECKING:
+    from gateway.process import Gateway
     from gateway.registry import LiveConnection
+
+Batch = dict[str, Any]  # one POST to the portal's /internal/gateway/analytics
+RowKey = tuple[str, ...]  # (minute, API, application id, application name, topic, kind, label)
 
 log = logging.getLogger("tidegate.gateway")
 MAX_QUEUED_BATCHES = 120
@@ -41,16 +48,16 @@ def _minute(ts: float) -> str:
     return _minute_of(int(ts - ts % 60))
 
 
-class Collector:
-    def __init__(self, gateway, *, enabled: bool, url: str, token: str, interval: float):
+class FrameCounters:
+    def __init__(self, gateway: Gateway, *, enabled: bool, url: str, token: str, interval: float):
         self.gateway = gateway
         self.enabled = enabled
         self.url = url
         self.token = token
         self.interval = interval
         self.gateway_id = f"{socket.gethostname()}:{os.getpid()}"
-        self._rows: dict[tuple, list[int]] = {}
-        self._queue: deque[list] = deque(maxlen=MAX_QUEUED_BATCHES)
+        self._rows: dict[RowKey, list[int]] = {}  # [count, total]
+        self._queue: deque[Batch] = deque(maxlen=MAX_QUEUED_BATCHES)
         self.dropped_batches = 0
         # Process-lifetime totals for Prometheus.
         self.frames = {"in": 0, "out": 0}
@@ -67,7 +74,9 @@ class Collector:
         self.registry.register(_Metrics(self))
 
     # -- counting ---------------------------------------------------------------------------
-    def _add(self, ts: float, conn_key: tuple, kind: str, label: str, count: int, total: int) -> None:
+    def _add(
+        self, ts: float, conn_key: tuple[str, str, str, str], kind: str, label: str, count: int, total: int
+    ) -> None:
         key = (_minute(ts), *conn_key, kind, label)
         row = self._rows.get(key)
         if row is None:
@@ -86,14 +95,14 @@ class Collector:
         now = time.time() if now is None else now
         key = (conn.api_id, conn.app_id or "", conn.app_name, conn.topic)
         for direction in ("in", "out"):
-            frames, nbytes, throttled = conn.counted(direction)
-            if frames:
-                self._add(now, key, "frame", direction, frames, nbytes)
-                self.frames[direction] += frames
-                self.bytes[direction] += nbytes
-            if throttled:
-                self._add(now, key, "frame", f"{direction}-throttled", throttled, 0)
-                self.throttled[direction] += throttled
+            delta = conn.counted(direction)
+            if delta.frames:
+                self._add(now, key, "frame", direction, delta.frames, delta.bytes)
+                self.frames[direction] += delta.frames
+                self.bytes[direction] += delta.bytes
+            if delta.throttled:
+                self._add(now, key, "frame", f"{direction}-throttled", delta.throttled, 0)
+                self.throttled[direction] += delta.throttled
 
     def closed(self, conn: LiveConnection) -> None:
         self.fold(conn)
@@ -102,7 +111,7 @@ class Collector:
         self._add(time.time(), key, "close", str(conn.close_code or 1006), 1, duration_ms)
 
     # -- shipping ---------------------------------------------------------------------------
-    def batch(self) -> dict:
+    def batch(self) -> Batch:
         for conn in self.gateway.registry.all():
             self.fold(conn)
         rows = [[*key, count, total] for key, (count, total) in self._rows.items()]
@@ -148,29 +157,31 @@ class _Metrics:
     """Prometheus metrics read from the gateway's own counters at scrape time, so relaying
     pays nothing for them."""
 
-    def __init__(self, collector: Collector):
-        self.c = collector
+    def __init__(self, counters: FrameCounters):
+        self.c = counters
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         gw = self.c.gateway
         yield GaugeMetricFamily("tidegate_open_connections", "WebSocket connections open now", value=len(gw.registry))
         handshakes = CounterMetricFamily("tidegate_handshakes", "Handshakes by HTTP status", labels=["status"])
         for status, n in sorted(self.c.handshakes.items()):
             handshakes.add_metric([status], n)
         yield handshakes
-        live = {"in": [0, 0, 0], "out": [0, 0, 0]}
+        live = {"in": Counts(), "out": Counts()}
         for conn in gw.registry.all():
-            for direction in ("in", "out"):
-                for i, v in enumerate(conn.pending(direction)):
-                    live[direction][i] += v
-        for name, doc, source, i in (
-            ("tidegate_frames", "Frames relayed", self.c.frames, 0),
-            ("tidegate_bytes", "Payload bytes relayed", self.c.bytes, 1),
-            ("tidegate_throttled_frames", "Frames dropped by rate limits", self.c.throttled, 2),
+            for direction, total in live.items():
+                pending = conn.pending(direction)
+                total.frames += pending.frames
+                total.bytes += pending.bytes
+                total.throttled += pending.throttled
+        for name, doc, source, field in (
+            ("tidegate_frames", "Frames relayed", self.c.frames, "frames"),
+            ("tidegate_bytes", "Payload bytes relayed", self.c.bytes, "bytes"),
+            ("tidegate_throttled_frames", "Frames dropped by rate limits", self.c.throttled, "throttled"),
         ):
             family = CounterMetricFamily(name, doc, labels=["direction"])
             for direction in ("in", "out"):
-                family.add_metric([direction], source[direction] + live[direction][i])
+                family.add_metric([direction], source[direction] + getattr(live[direction], field))
             yield family
         snap = gw.state.snapshot if gw.state else None
         yield GaugeMetricFamily(

@@ -1,0 +1,76 @@
+"""What one gateway process is configured with, read from ``settings.TIDEGATE`` once.
+
+``Gateway`` (gateway/process.py) is built from a ``GatewayConfig``; tests and standalone
+mode make one with ``dataclasses.replace``. The settings are described in docs/gateway.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    # The control plane.
+    portal_url: str
+    token: str  # TIDEGATE_GATEWAY_TOKEN, shared with the portal
+    testkey_path: Path  # the /testkey issuer's signing key (JWK), made on first run
+    environments: tuple[str, ...] = ("Default",)
+    sync_interval: float = 0.25  # seconds between snapshot pulls
+    miss_sync_interval: float = 0.1  # at most one read-your-writes pull per this many seconds
+    snapshot_path: Path | None = None  # the last good snapshot, kept to start from
+    # The test-key issuer (POST /testkey).
+    testkey_issuer: str = "https://localhost:9095/testkey"
+    testkey_users: str = ""
+    token_validity: int = 3600
+    # Tokens.
+    token_leeway: float = 0  # seconds of clock skew on exp and nbf, everywhere (tokens.py)
+    jwks_min_refresh: float = 30.0
+    # Connections.
+    max_frame_size: int = 1024 * 1024
+    connect_timeout: float = 5.0
+    drain_seconds: float = 5.0
+    idle_timeout: float = 0
+    max_lifetime: float = 0
+    busy_poll_us: int = 0
+    redis_url: str = ""  # shared rate-limit counters; empty: this process's own
+    # Frame counters shipped to the portal's analytics app.
+    analytics: bool = True
+    analytics_url: str = ""  # empty: the portal's /internal/gateway/analytics
+    analytics_interval: float = 5.0
+
+    @classmethod
+    def from_settings(cls, conf: dict[str, Any] | None = None, data_dir: Path | None = None) -> GatewayConfig:
+        """The gateway's part of ``settings.TIDEGATE`` (and where it keeps its files)."""
+        if conf is None or data_dir is None:
+            from django.conf import settings
+
+            conf = settings.TIDEGATE if conf is None else conf
+            data_dir = Path(settings.DATA_DIR) if data_dir is None else data_dir
+        environments = tuple(conf["GATEWAY_ENVIRONMENTS"])
+        return cls(
+            portal_url=conf["PORTAL_URL"],
+            token=conf["GATEWAY_TOKEN"],
+            environments=environments,
+            sync_interval=conf["SYNC_INTERVAL"],
+            miss_sync_interval=conf["MISS_SYNC_INTERVAL"],
+            snapshot_path=data_dir / "gateway" / f"snapshot-{'+'.join(environments)}.json",
+            testkey_issuer=conf["TESTKEY_ISSUER"],
+            testkey_path=data_dir / "gateway" / "testkey-jwk.json",
+            testkey_users=conf["TESTKEY_USERS"],
+            token_validity=conf["TOKEN_VALIDITY"],
+            token_leeway=conf["TOKEN_LEEWAY"],
+            jwks_min_refresh=conf["JWKS_MIN_REFRESH"],
+            max_frame_size=conf["MAX_FRAME_SIZE"],
+            connect_timeout=conf["BACKEND_CONNECT_TIMEOUT"],
+            drain_seconds=conf["DRAIN_SECONDS"],
+            idle_timeout=conf["IDLE_TIMEOUT"],
+            max_lifetime=conf["MAX_CONNECTION_LIFETIME"],
+            busy_poll_us=conf["BUSY_POLL_US"],
+            redis_url=conf["REDIS_URL"],
+            analytics=conf["ANALYTICS"],
+            analytics_url=conf["ANALYTICS_URL"],
+            analytics_interval=conf["ANALYTICS_INTERVAL"],
+        )
