@@ -179,7 +179,9 @@ class ApplicationDetailApi(APIView):
 class ApplicationGenerateKeysApi(APIView):
     class InputSerializer(serializers.Serializer):
         keyType = serializers.ChoiceField(choices=["PRODUCTION", "SANDBOX"])
-        grantTypesToBeSupported = serializers.ListField(child=serializers.CharField(), required=False)
+        grantTypesToBeSupported = serializers.ListField(
+            child=serializers.ChoiceField(choices=["client_credentials", "password", "refresh_token"]), required=False
+        )
         scopes = serializers.ListField(child=serializers.CharField(), required=False, default=list)
         validityTime = serializers.IntegerField(required=False, min_value=1)
 

@@ -70,6 +70,7 @@ def external_issuer_delete(*, issuer: ExternalIssuer, user) -> None:
 
 class KeyManagerListCreateApi(APIView):
     permission_classes = [IsAdmin]
+    InputSerializer = _Input  # the request body, for the OpenAPI document
 
     def get(self, request):
         items = [issuer_dto(e) for e in ExternalIssuer.objects.all()]

@@ -149,6 +149,8 @@ class ValidateEndpointApi(APIView):
         from publisher.endpoint_check import check_endpoint
 
         url = request.query_params.get("endpointUrl") or request.data.get("endpointUrl") or ""
+        if not url:
+            raise ValidationFailed("Send the backend URL as ?endpointUrl=ws://host:port/path")
         return Response(check_endpoint(str(url)).as_dict())
 
 
@@ -355,9 +357,18 @@ _WAIT_PARAMETERS = [
 ]
 
 
+class DeploymentSerializer(serializers.Serializer):
+    revisionUuid = serializers.CharField()
+    name = serializers.CharField(help_text="The environment")
+    vhost = serializers.CharField()
+    displayOnDevportal = serializers.BooleanField()
+    deployedTime = serializers.DateTimeField()
+    successDeployedTime = serializers.DateTimeField()
+
+
 def _wait_responses(done: str) -> dict:
     return {
-        "201": OpenApiResponse(description=done),
+        "201": OpenApiResponse(DeploymentSerializer(many=True), description=done),
         "202": OpenApiResponse(
             DeployPendingSerializer,
             description="Deployed, but with wait=true some gateways had not applied it within the timeout",
@@ -412,7 +423,8 @@ class ApiUndeployRevisionApi(APIView):
         pending = _await_gateways(envs or None, timeout)
         if pending:
             return Response(pending, status=202)
-        return Response(status=201)
+        # JSON as documented: the revision's deployments that remain (WSO2 answers the same list).
+        return Response([deployment_dto(d) for d in rev.deployments.select_related("environment")], status=201)
 
 
 class ApiDeploymentListApi(APIView):

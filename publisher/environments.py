@@ -63,6 +63,7 @@ def environment_create(*, data: dict, user) -> Environment:
 
 class EnvironmentListCreateApi(APIView):
     permission_classes = [IsAdmin]
+    InputSerializer = EnvironmentInput  # the request body, for the OpenAPI document
 
     def get(self, request):
         items = [environment_dto(e) for e in Environment.objects.order_by("id")]

@@ -129,6 +129,7 @@ def policy_update(*, policy: ThrottlingPolicy, data: dict, user) -> ThrottlingPo
 
 class PolicyListCreateApi(APIView):
     permission_classes = [IsAdmin]
+    InputSerializer = PolicyInput  # the request body, for the OpenAPI document
 
     def get(self, request, level):
         items = [policy_dto(p) for p in ThrottlingPolicy.objects.filter(level=_level(level))]
@@ -144,6 +145,7 @@ class PolicyListCreateApi(APIView):
 
 class PolicyDetailApi(APIView):
     permission_classes = [IsAdmin]
+    InputSerializer = PolicyInput  # the request body, for the OpenAPI document
 
     def _get(self, level, policy_id) -> ThrottlingPolicy:
         policy = (

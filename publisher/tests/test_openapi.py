@@ -70,3 +70,90 @@ def test_deploy_and_undeploy_document_the_wait_and_its_timeout_answer(client):
         assert {"wait", "timeout", "revisionId"} <= {p["name"] for p in op["parameters"]}, name
         pending = op["responses"]["202"]["content"]["application/json"]["schema"]["$ref"]
         assert pending.endswith("/DeployPending"), name
+
+
+# Regression tests for what Schemathesis found, each with the smallest request
+# (tests/test_schemathesis.py runs it against a real portal).
+
+BASE = "/api/am/publisher/v4"
+
+
+def _doc(client):
+    return yaml.safe_load(client.get("/api/openapi.yaml").content)
+
+
+def test_basic_auth_is_a_documented_scheme_so_a_client_knows_how_to_sign_in(client):
+    doc = _doc(client)
+    assert doc["components"]["securitySchemes"]["basicAuth"] == {"type": "http", "scheme": "basic"}
+    assert {"basicAuth": []} in doc["paths"][f"{BASE}/apis"]["get"]["security"]
+
+
+def test_definition_uploads_are_multipart_and_say_what_is_required(client):
+    doc = _doc(client)
+    for path, method in (("/apis/validate-asyncapi", "post"), ("/apis/import-asyncapi", "post")):
+        body = doc["paths"][BASE + path][method]["requestBody"]
+        multipart = body["content"]["multipart/form-data"]["schema"]
+        assert multipart["properties"]["file"] == {"type": "string", "format": "binary"}
+        assert {"required": ["inlineAPIDefinition"]} in multipart["anyOf"]
+        assert body["content"]["application/json"]["schema"]["anyOf"]  # {} is not valid by the schema
+    archive = doc["paths"][BASE + "/apis/import"]["post"]["requestBody"]["content"]
+    assert list(archive) == ["multipart/form-data"]
+    assert archive["multipart/form-data"]["schema"]["required"] == ["file"]
+
+
+def test_validate_asyncapi_with_an_empty_object_is_refused_as_the_schema_says(client):
+    resp = client.post(f"{BASE}/apis/validate-asyncapi", {}, format="json")
+    assert resp.status_code == 400 and resp.json()["code"] == 400
+
+
+def test_every_status_an_operation_answers_is_documented_with_the_error_body(client):
+    doc = _doc(client)
+    for path in ("/subscriptions/block-subscription", "/subscriptions/unblock-subscription", "/apis/change-lifecycle"):
+        op = doc["paths"][BASE + path]["post"]
+        assert op["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error"), path
+        assert {"subscriptionId", "apiId"} & {p["name"] for p in op["parameters"]}, path
+    assert client.post(f"{BASE}/subscriptions/block-subscription").status_code == 404
+    export = doc["paths"][BASE + "/apis/export"]["get"]
+    assert "404" in export["responses"] and "application/zip" in export["responses"]["200"]["content"]
+    for path in ("/api/am/admin/v4/environments", "/api/am/admin/v4/key-managers"):
+        post = doc["paths"][path]["post"]
+        assert "201" in post["responses"] and "200" not in post["responses"], path
+        assert post["requestBody"]["required"] is True, path
+
+
+def test_create_operations_link_their_id_to_the_operations_that_take_it(client):
+    doc = _doc(client)
+    links = doc["paths"][f"{BASE}/apis"]["post"]["responses"]["201"]["links"]
+    assert links["GetApi"] == {"operationId": "api_detail_get", "parameters": {"api_id": "$response.body#/id"}}
+    operation_ids = {op["operationId"] for item in doc["paths"].values() for op in item.values()}
+    for item in doc["paths"].values():
+        for op in item.values():
+            for response in op["responses"].values():
+                for link in response.get("links", {}).values():
+                    assert link["operationId"] in operation_ids
+    revision = doc["paths"][f"{BASE}/apis/{{api_id}}/revisions"]["post"]["responses"]["201"]["links"]
+    assert revision["DeployRevision"]["parameters"]["revisionId"] == "$response.body#/id"
+
+
+def test_undeploy_answers_json_as_documented(client, publisher):
+    from tests import factories
+
+    api = factories.api(publisher)
+    rev = client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json").json()
+    client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", [{"name": "Default"}], format="json")
+    resp = client.post(f"{BASE}/apis/{api.id}/undeploy-revision?revisionId={rev['id']}", [], format="json")
+    assert resp.status_code == 201
+    assert resp["Content-Type"] == "application/json" and resp.json() == []
+
+
+def test_validate_endpoint_without_a_url_is_refused(client):
+    resp = client.post(f"{BASE}/apis/validate-endpoint")
+    assert resp.status_code == 400
+    assert "endpointUrl" in resp.json()["description"]
+
+
+def test_request_strings_say_they_refuse_blank_and_nul(client):
+    schema = _doc(client)["components"]["schemas"]["ApplicationListCreateRequest"]
+    assert schema["properties"]["name"]["minLength"] == 1
+    assert re.fullmatch(schema["properties"]["name"]["pattern"], "x\x00") is None
+    assert re.fullmatch(schema["properties"]["name"]["pattern"], "   ") is None
