@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export TIDEGATE_DEBUG ?= 1
 
-.PHONY: run test bench setup lint system-packages clean
+.PHONY: run test bench fuzz setup lint system-packages clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ test: setup system-packages
 # The gateway against nginx and a direct connection: docs/benchmarks.{md,json,png}.
 bench: setup system-packages
 	$(PY) -m bench.run
+
+# The long fuzz run: Schemathesis against a real portal for FUZZ_SECONDS (default 10 minutes),
+# then the Hypothesis property tests (files test_fuzz_*.py / test_*hostile*.py) under the fuzz profile.
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -q tests/test_schemathesis.py -k finds_nothing
+	@files=$$(find . \( -path ./.venv -o -path ./node_modules \) -prune -o \
+	  \( -name 'test_fuzz_*.py' -o -name 'test_*hostile*.py' \) -print); \
+	if [ -n "$$files" ]; then HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q $$files; \
+	else echo "fuzz: no property test files (test_fuzz_*.py, test_*hostile*.py) found"; fi
 
 lint: setup
 	$(VENV)/bin/ruff check .
