@@ -121,7 +121,7 @@ _ENVIRONMENTS_BODY = {
 
 
 _TAGS = {"type": "array", "maxItems": 20, "items": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.\\-]{0,29}$"}}
-_PLANS = {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}, "description": "Business plans"}
+_PLANS = {"type": "array", "items": {"type": "string", "minLength": 1}, "description": "Business plans"}
 _API_FIELDS = {
     "name": _API_NAME,
     "description": {"type": "string", "maxLength": 5000},
@@ -259,6 +259,7 @@ _POLICY_LINKS = {
     name: _link(op, level="$request.path.level", policy_id="$response.body#/policyId")
     for name, op in (("GetPolicy", "policy_detail_get"), ("UpdatePolicy", "policy_detail_put"))
 }
+_TIMEOUT = {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 120}
 _NO_BODY = None  # an operation that takes no request body
 _EMPTY_OK = {"description": "Done; no body", "content": None}
 
@@ -340,7 +341,7 @@ OPERATIONS: dict[str, dict] = {
     },
     "validate_endpoint_post": {
         "body": _NO_BODY,
-        "query": [_query("endpointUrl", {"type": "string", "maxLength": 2000})],
+        "query": [_query("endpointUrl", {"type": "string", "minLength": 1, "maxLength": 2000})],
     },
     "api_detail_put": {"body": _API_UPDATE_BODY},
     "api_detail_delete": {"ok": _EMPTY_OK},
@@ -350,8 +351,8 @@ OPERATIONS: dict[str, dict] = {
     },
     "api_revision_list_create_post": {"ok_status": "201", "links": _REVISION_LINKS},
     "api_restore_revision_post": {"body": _NO_BODY, "ok_status": "201", "query": [_query("revisionId", _UUID)]},
-    "api_deploy_revision_post": {"body": _ENVIRONMENTS_BODY},
-    "api_undeploy_revision_post": {"body": {**_ENVIRONMENTS_BODY, "required": False}},
+    "api_deploy_revision_post": {"body": _ENVIRONMENTS_BODY, "path": {"timeout": _TIMEOUT}},
+    "api_undeploy_revision_post": {"body": {**_ENVIRONMENTS_BODY, "required": False}, "path": {"timeout": _TIMEOUT}},
     "api_generate_key_post": {"body": _NO_BODY},
     "api_analytics_get": {
         "query": [
@@ -445,7 +446,7 @@ class TidegateSchema(AutoSchema):
         spec = self._spec()
         params = [p for p in operation.get("parameters", []) if p["in"] != "query" or "query" not in spec]
         for p in params:
-            if p["in"] == "path" and p["name"] in spec.get("path", {}):
+            if p["name"] in spec.get("path", {}):
                 p["schema"] = spec["path"][p["name"]]
         params += spec.get("query", [])
         if params:

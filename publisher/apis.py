@@ -118,6 +118,8 @@ class ApiDetailApi(APIView):
 
 
 def _read_definition_input(request) -> tuple[bytes | str, dict]:
+    if not hasattr(request.data, "get"):  # a JSON list or scalar, not an object
+        raise ValidationFailed("Send a JSON object or a multipart form with 'file', 'url' or 'inlineAPIDefinition'")
     upload = request.FILES.get("file")
     inline = request.data.get("inlineAPIDefinition") or request.data.get("apiDefinition")
     if upload is not None:
@@ -169,6 +171,8 @@ class ApiValidateAsyncApiApi(APIView):
     def post(self, request):
         from publisher import asyncapi
 
+        if request.query_params.get("returnContent", "false") not in ("true", "false"):
+            raise ValidationFailed("returnContent must be true or false")
         document, _ = _read_definition_input(request)
         try:
             doc = asyncapi.parse_and_validate(document)

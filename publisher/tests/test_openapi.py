@@ -157,3 +157,14 @@ def test_request_strings_say_they_refuse_blank_and_nul(client):
     assert schema["properties"]["name"]["minLength"] == 1
     assert re.fullmatch(schema["properties"]["name"]["pattern"], "x\x00") is None
     assert re.fullmatch(schema["properties"]["name"]["pattern"], "   ") is None
+
+
+def test_validate_asyncapi_refuses_a_return_content_that_is_not_a_boolean(client):
+    resp = client.post(f"{BASE}/apis/validate-asyncapi?returnContent=0", {"inlineAPIDefinition": "x"}, format="json")
+    assert resp.status_code == 400 and "returnContent" in resp.json()["description"]
+
+
+def test_deploy_wait_timeout_is_documented_with_its_bounds(client):
+    op = _doc(client)["paths"][BASE + "/apis/{api_id}/undeploy-revision"]["post"]
+    timeout = next(p for p in op["parameters"] if p["name"] == "timeout")
+    assert timeout["schema"]["maximum"] == 120 and timeout["schema"]["exclusiveMinimum"] is True
