@@ -21,7 +21,7 @@ import pytest
 import requests
 import yaml
 
-from tests.stack import ROOT, Stack
+from tests.stack import Stack
 
 ADMIN = ("admin", "admin")
 VICTIM = "fuzzvictim"
@@ -210,7 +210,7 @@ def test_schemathesis_finds_nothing_and_reaches_every_operation(portal, tmp_path
         *("--seed", "20261130", "--max-examples", "5", "--workers", "2", "--no-shrink"),
         *("--request-timeout", "30", "--report", "json,ndjson", "--report-dir", str(reports)),
     ]
-    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 600)
+    out = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=seconds + 600)
     summary = json.loads(next(reports.glob("*.json")).read_text())
     assert summary["operations"]["total"] == len(operations), out.stdout[-3000:]
     assert summary["failures"] == [] and summary["errors"] == [], out.stdout[-20000:]
