@@ -135,7 +135,7 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
     raw_props = request.data.get("additionalProperties") or "{}"
     try:
         props = json.loads(raw_props) if isinstance(raw_props, str) else dict(raw_props)
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a JSON list such as [null, null]
         raise ValidationFailed("additionalProperties must be a JSON object") from None
     if not isinstance(props, dict):
         raise ValidationFailed("additionalProperties must be a JSON object")

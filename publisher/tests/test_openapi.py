@@ -168,3 +168,9 @@ def test_deploy_wait_timeout_is_documented_with_its_bounds(client):
     op = _doc(client)["paths"][BASE + "/apis/{api_id}/undeploy-revision"]["post"]
     timeout = next(p for p in op["parameters"] if p["name"] == "timeout")
     assert timeout["schema"]["maximum"] == 120 and timeout["schema"]["exclusiveMinimum"] is True
+
+
+def test_additional_properties_sent_as_a_list_is_refused_not_a_server_error(client):
+    body = {"additionalProperties": [None, None], "inlineAPIDefinition": "0"}
+    resp = client.post(f"{BASE}/apis/validate-asyncapi", body, format="json")
+    assert resp.status_code == 400 and "additionalProperties" in resp.json()["description"]
