@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -486,6 +487,8 @@ class TidegateSchema(AutoSchema):
         codes = set(spec.get("errors", []))
         if any(p["name"] in _QUERY_IDS for p in spec.get("query", [])):
             codes.add("404")
+        if spec.get("query"):  # a query value outside its enum or pattern is refused
+            codes.add("400")
         for code in sorted(codes | {"429"}):
             description = _ERRORS.get(code) or ("Request too large" if code == "413" else code)
             responses.setdefault(
@@ -496,10 +499,12 @@ class TidegateSchema(AutoSchema):
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         # A CharField refuses NUL characters, and "" or only spaces unless allow_blank: say so.
+        # A field with its own regex (RegexField) keeps that: spectacular writes it as the pattern.
         if direction == "request" and isinstance(field, serializers.CharField) and schema.get("type") == "string":
             if not field.allow_blank:
                 schema.setdefault("minLength", 1)
-            schema.setdefault("pattern", r"^[^\x00]*$" if field.allow_blank else r"^[^\x00]*[^\s\x00][^\x00]*$")
+            if not any(isinstance(v, RegexValidator) for v in field.validators):
+                schema.setdefault("pattern", r"^[^\x00]*$" if field.allow_blank else r"^[^\x00]*[^\s\x00][^\x00]*$")
         return schema
 
     def get_response_serializers(self):

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from gateway_sync.services import config_version, gateways_await
 from portal.errors import NotFound, ValidationFailed
+from portal.fields import StrictCharField
 from portal.openapi import ErrorSerializer
 from portal.roles import IsCreatorOrPublisher, IsPublisher
 from publisher import lifecycle, selectors, services
@@ -45,6 +46,16 @@ def deployment_dto(dep: Deployment) -> dict:
     }
 
 
+def _check_endpoint_type(endpoint_config) -> None:
+    """WSO2's ``endpointConfig.endpoint_type``: Tidegate proxies WebSocket backends only, so
+    anything but ``ws`` is refused (it used to be ignored, and the API saved as ws anyway)."""
+    if isinstance(endpoint_config, dict) and endpoint_config.get("endpoint_type", "ws") != "ws":
+        raise ValidationFailed(
+            "endpointConfig.endpoint_type must be 'ws' (WebSocket backends only)",
+            details=[{"field": "endpointConfig.endpoint_type", "message": "must be 'ws'"}],
+        )
+
+
 def _api_or_404(api_id):
     api = selectors.api_get(api_id)
     if api is None:
@@ -56,14 +67,14 @@ class ApiListCreateApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=60)
-        context = serializers.CharField(max_length=200)
-        version = serializers.CharField(max_length=30)
-        description = serializers.CharField(required=False, allow_blank=True, default="")
-        tags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+        name = StrictCharField(max_length=60)
+        context = StrictCharField(max_length=200)
+        version = StrictCharField(max_length=30)
+        description = StrictCharField(required=False, allow_blank=True, default="", max_length=5000)
+        tags = serializers.ListField(child=StrictCharField(), required=False, default=list)
         type = serializers.ChoiceField(choices=["WS"], required=False, default="WS")
-        policies = serializers.ListField(child=serializers.CharField(), required=False)
-        apiThrottlingPolicy = serializers.CharField(required=False, allow_blank=True, default="")
+        policies = serializers.ListField(child=StrictCharField(), required=False)
+        apiThrottlingPolicy = StrictCharField(required=False, allow_blank=True, default="")
         endpointConfig = serializers.DictField()
 
     def get(self, request):
@@ -77,6 +88,7 @@ class ApiListCreateApi(APIView):
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
+        _check_endpoint_type(d["endpointConfig"])
         production, sandbox = endpoint_urls(d["endpointConfig"])
         api = services.api_create(
             provider=request.user,
@@ -105,8 +117,10 @@ class ApiDetailApi(APIView):
 
     def put(self, request, api_id):
         api = _api_or_404(api_id)
-        if not isinstance(request.data, dict):
+        # No body at all (request.stream is None) is as wrong as a JSON list: the body is required.
+        if request.stream is None or not isinstance(request.data, dict):
             raise ValidationFailed("Send the API as a JSON object")
+        _check_endpoint_type(request.data.get("endpointConfig"))
         api = services.api_update(
             api=api, user=request.user, changes=dict(request.data), if_match=request.headers.get("If-Match")
         )
@@ -139,6 +153,7 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
         raise ValidationFailed("additionalProperties must be a JSON object") from None
     if not isinstance(props, dict):
         raise ValidationFailed("additionalProperties must be a JSON object")
+    _check_endpoint_type(props.get("endpointConfig"))
     return document, props
 
 
@@ -232,7 +247,7 @@ class ApiRevisionListCreateApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     class InputSerializer(serializers.Serializer):
-        description = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+        description = StrictCharField(required=False, allow_blank=True, default="", max_length=255)
 
     def get(self, request, api_id):
         api = _api_or_404(api_id)

@@ -2,8 +2,6 @@
 environments it is labelled with (TIDEGATE_GATEWAY_ENVIRONMENTS); a deployment reaches only
 the gateways of its environment."""
 
-import re
-
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -11,6 +9,7 @@ from rest_framework.views import APIView
 
 from portal.audit import audit_record
 from portal.errors import Conflict, NotFound
+from portal.fields import StrictCharField, StrictRegexField
 from portal.roles import IsAdmin
 from publisher.models import Environment
 
@@ -26,21 +25,15 @@ def environment_dto(env: Environment) -> dict:
 
 
 class _VhostInput(serializers.Serializer):
-    host = serializers.CharField(max_length=255)
+    host = StrictRegexField(r"^[A-Za-z0-9.\-]{1,255}$", error_messages={"invalid": "not a host name"})
     wsPort = serializers.IntegerField(min_value=1, max_value=65535, required=False, default=9090)
     wssPort = serializers.IntegerField(min_value=1, max_value=65535, required=False, default=9095)
 
 
 class EnvironmentInput(serializers.Serializer):
-    name = serializers.RegexField(r"^[A-Za-z0-9_\-]{1,60}$")
-    displayName = serializers.CharField(max_length=100, required=False)
+    name = StrictRegexField(r"^[A-Za-z0-9_\-]{1,60}$")
+    displayName = StrictCharField(max_length=100, required=False)
     vhosts = _VhostInput(many=True, required=False)
-
-    def validate_vhosts(self, value):
-        for vhost in value:
-            if not re.match(r"^[A-Za-z0-9.\-]+$", vhost["host"]):
-                raise serializers.ValidationError(f"not a host name: {vhost['host']!r}")
-        return value
 
 
 @transaction.atomic

@@ -174,3 +174,38 @@ def test_additional_properties_sent_as_a_list_is_refused_not_a_server_error(clie
     body = {"additionalProperties": [None, None], "inlineAPIDefinition": "0"}
     resp = client.post(f"{BASE}/apis/validate-asyncapi", body, format="json")
     assert resp.status_code == 400 and "additionalProperties" in resp.json()["description"]
+
+
+def test_names_with_their_own_pattern_say_it_so_a_client_does_not_send_unicode(client):
+    schemas = _doc(client)["components"]["schemas"]
+    for schema, field in (("EnvironmentInput", "name"), ("PolicyInput", "policyName")):
+        pattern = schemas[schema]["properties"][field]["pattern"]
+        assert re.fullmatch(pattern, "Gateway_2-eu"), schema
+        assert re.fullmatch(pattern, "Zürich") is None, schema
+
+
+def test_query_values_outside_their_enum_get_a_documented_400(client, publisher):
+    from tests import factories
+
+    op = _doc(client)["paths"][BASE + "/apis/{api_id}/analytics"]["get"]
+    assert op["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    resp = client.get(f"{BASE}/apis/{factories.api(publisher).id}/analytics?range=x")
+    assert resp.status_code == 400 and resp.json()["code"] == 400
+
+
+def test_an_api_description_longer_than_documented_is_refused(client):
+    body = {
+        "name": "Long",
+        "context": "/long",
+        "version": "1.0.0",
+        "description": "x" * 5001,
+        "endpointConfig": {"production_endpoints": {"url": "ws://127.0.0.1:1/x"}},
+    }
+    resp = client.post(f"{BASE}/apis", body, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "description"
+    assert client.get(f"{BASE}/apis?query=Long").json()["count"] == 0
+
+
+def test_an_environment_host_says_its_pattern(client):
+    host = _doc(client)["components"]["schemas"]["_VhostInput"]["properties"]["host"]["pattern"]
+    assert re.fullmatch(host, "gw-1.example.com") and re.fullmatch(host, "ÚîÈ") is None
