@@ -146,7 +146,9 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
         document = fetch_definition(str(request.data["url"]))
     else:
         raise ValidationFailed("Send the AsyncAPI definition as multipart 'file', 'url' or 'inlineAPIDefinition'")
-    raw_props = request.data.get("additionalProperties") or "{}"
+    raw_props = request.data.get("additionalProperties", "{}")
+    if raw_props == "":  # an empty multipart field is no properties
+        raw_props = "{}"
     try:
         props = json.loads(raw_props) if isinstance(raw_props, str) else dict(raw_props)
     except (ValueError, TypeError):  # TypeError: a JSON list such as [null, null]

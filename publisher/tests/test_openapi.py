@@ -209,3 +209,9 @@ def test_an_api_description_longer_than_documented_is_refused(client):
 def test_an_environment_host_says_its_pattern(client):
     host = _doc(client)["components"]["schemas"]["_VhostInput"]["properties"]["host"]["pattern"]
     assert re.fullmatch(host, "gw-1.example.com") and re.fullmatch(host, "ÚîÈ") is None
+
+
+def test_additional_properties_sent_as_null_is_refused_not_ignored(client):
+    body = {"additionalProperties": None, "inlineAPIDefinition": "0"}
+    resp = client.post(f"{BASE}/apis/validate-asyncapi", body, format="json")
+    assert resp.status_code == 400 and "additionalProperties" in resp.json()["description"]
