@@ -33,26 +33,25 @@ CHECKS = (
     "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
     "negative_data_rejection,positive_data_acceptance,use_after_free,ensure_resource_availability,ignored_auth"
 )
-# Operations whose valid input depends on content or state a schema cannot state: an AsyncAPI
-# document or archive that must be valid, names that must exist (plans, environments, rate
-# limits), lifecycle moves allowed from the current state. Schema-valid input may get 400 there.
+# Operations whose valid input depends on content or state a schema cannot state; schema-valid
+# input may get 400 there. Each with the reason:
 CONTENT_DEPENDENT = [
-    "api_list_create_post",
-    "api_detail_put",
-    "api_import_async_api_post",
-    "api_async_api_definition_put",
-    "api_validate_async_api_post",
-    "api_import_post",
-    "api_deploy_revision_post",
-    "api_change_lifecycle_post",
-    "application_list_create_post",
-    "application_detail_put",
-    "application_generate_token_post",
-    "subscription_list_create_post",
-    "subscription_detail_put",
-    "policy_list_create_post",
-    "policy_detail_put",
-    "key_manager_list_create_post",
+    "api_list_create_post",  # policies / apiThrottlingPolicy must name existing plans and rate limits
+    "api_detail_put",  # the same names
+    "api_import_async_api_post",  # the definition (upload, text or URL) must be a valid AsyncAPI document
+    "api_async_api_definition_put",  # the same
+    "api_validate_async_api_post",  # a definition URL must be fetchable
+    "api_import_post",  # the upload must be an apictl archive
+    "api_deploy_revision_post",  # environment names must exist
+    "api_change_lifecycle_post",  # the move must be allowed from the API's state; checklist items are named
+    "application_list_create_post",  # throttlingPolicy must name an application plan
+    "application_detail_put",  # the same
+    "application_generate_token_post",  # scopes must be ones the API's definition declares
+    "subscription_list_create_post",  # throttlingPolicy must be a plan the API offers
+    "subscription_detail_put",  # the same
+    "policy_list_create_post",  # defaultLimit's shape depends on its type (REQUESTCOUNTLIMIT, ...)
+    "policy_detail_put",  # the same, and policyName cannot change
+    "key_manager_list_create_post",  # certificates must be {"type": "JWKS", "value": an http(s) URL}
 ]
 
 SEED = r"""
