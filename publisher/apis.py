@@ -253,6 +253,8 @@ class ApiRevisionListCreateApi(APIView):
 
     def get(self, request, api_id):
         api = _api_or_404(api_id)
+        if request.query_params.get("query", "deployed:true") != "deployed:true":
+            raise ValidationFailed("query must be deployed:true (or left out)")
         revs = [revision_dto(r) for r in selectors.revision_list(api=api)]
         if request.query_params.get("query") == "deployed:true":
             revs = [r for r in revs if r["deploymentInfo"]]

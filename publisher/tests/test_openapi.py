@@ -215,3 +215,10 @@ def test_additional_properties_sent_as_null_is_refused_not_ignored(client):
     body = {"additionalProperties": None, "inlineAPIDefinition": "0"}
     resp = client.post(f"{BASE}/apis/validate-asyncapi", body, format="json")
     assert resp.status_code == 400 and "additionalProperties" in resp.json()["description"]
+
+
+def test_a_revision_query_outside_its_enum_is_refused_not_ignored(client, publisher):
+    from tests import factories
+
+    resp = client.get(f"{BASE}/apis/{factories.api(publisher).id}/revisions?query=AAA")
+    assert resp.status_code == 400 and "deployed:true" in resp.json()["description"]
