@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export TIDEGATE_DEBUG ?= 1
 
-.PHONY: run test bench conformance setup setup-prod lint system-packages clean
+.PHONY: run test bench conformance fuzz setup setup-prod lint system-packages clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,16 @@ conformance: setup
 	@if [ -z "$(PYTHON27)" ]; then 	  echo "make conformance: skipped, Python 2.7 not found (the Autobahn test suite runs on nothing newer)."; 	  echo "  Install it (pyenv install 2.7.18) or pass PYTHON27=/path/to/python2.7."; exit 0; fi; 	test -d $(AUTOBAHN)/autobahntestsuite || PIP_CONFIG_FILE=/dev/null PIP_CONSTRAINT= $(PYTHON27) -m pip install -q \
 	  --disable-pip-version-check --target $(AUTOBAHN) autobahntestsuite==0.8.2; \
 	$(PY) -m tests.conformance --python27 $(PYTHON27) --autobahn $(AUTOBAHN)
+
+# The long fuzz run: Schemathesis against a real portal for FUZZ_SECONDS (default 10 minutes),
+# then the Hypothesis property tests (files test_fuzz_*.py / test_*hostile*.py) under the fuzz profile.
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -q -m fuzz tests/test_schemathesis.py
+	@files=$$(find . \( -path ./.venv -o -path ./node_modules \) -prune -o \
+	  \( -name 'test_fuzz_*.py' -o -name 'test_*hostile*.py' \) -print); \
+	if [ -n "$$files" ]; then HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q $$files; \
+	else echo "fuzz: no property test files (test_fuzz_*.py, test_*hostile*.py) found"; fi
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -15,6 +15,7 @@ from keymanager.scopes import ScopeRefused
 from keymanager.server import token_issue
 from keymanager.services import keys_generate, keys_remove, secret_regenerate
 from portal.errors import NotFound, ValidationFailed
+from portal.fields import StrictCharField
 from publisher import asyncapi
 from publisher.dto import api_summary
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
@@ -134,9 +135,9 @@ class CatalogTopicsApi(APIView):
 
 class ApplicationListCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=70)
-        throttlingPolicy = serializers.CharField(required=False, default="Unlimited")
-        description = serializers.CharField(required=False, allow_blank=True, default="", max_length=512)
+        name = StrictCharField(max_length=70)
+        throttlingPolicy = StrictCharField(required=False, default="Unlimited")
+        description = StrictCharField(required=False, allow_blank=True, default="", max_length=512)
 
     def get(self, request):
         services.application_ensure_default(user=request.user)
@@ -155,9 +156,9 @@ class ApplicationListCreateApi(APIView):
 
 class ApplicationDetailApi(APIView):
     class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=70, required=False)
-        throttlingPolicy = serializers.CharField(required=False)
-        description = serializers.CharField(required=False, allow_blank=True, max_length=512)
+        name = StrictCharField(max_length=70, required=False)
+        throttlingPolicy = StrictCharField(required=False)
+        description = StrictCharField(required=False, allow_blank=True, max_length=512)
 
     def get(self, request, application_id):
         return Response(application_dto(_application_or_404(request, application_id)))
@@ -184,8 +185,10 @@ class ApplicationDetailApi(APIView):
 class ApplicationGenerateKeysApi(APIView):
     class InputSerializer(serializers.Serializer):
         keyType = serializers.ChoiceField(choices=["PRODUCTION", "SANDBOX"])
-        grantTypesToBeSupported = serializers.ListField(child=serializers.CharField(), required=False)
-        scopes = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+        grantTypesToBeSupported = serializers.ListField(
+            child=serializers.ChoiceField(choices=["client_credentials", "password", "refresh_token"]), required=False
+        )
+        scopes = serializers.ListField(child=StrictCharField(), required=False, default=list)
         validityTime = serializers.IntegerField(required=False, min_value=1)
 
     def post(self, request, application_id):
@@ -232,9 +235,9 @@ class ApplicationKeyCleanUpApi(APIView):
 
 class ApplicationGenerateTokenApi(APIView):
     class InputSerializer(serializers.Serializer):
-        consumerSecret = serializers.CharField()
+        consumerSecret = StrictCharField()
         validityPeriod = serializers.IntegerField(required=False, min_value=1, max_value=365 * 24 * 3600)
-        scopes = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+        scopes = serializers.ListField(child=StrictCharField(), required=False, default=list)
 
     def post(self, request, application_id, key_mapping_id):
         client = _key_or_404(_application_or_404(request, application_id), key_mapping_id)
@@ -254,7 +257,7 @@ class SubscriptionListCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         applicationId = serializers.UUIDField()
         apiId = serializers.UUIDField()
-        throttlingPolicy = serializers.CharField()
+        throttlingPolicy = StrictCharField()
 
     def get(self, request):
         application_id = request.query_params.get("applicationId")
@@ -293,7 +296,7 @@ class SubscriptionDetailApi(APIView):
         return sub
 
     class InputSerializer(serializers.Serializer):
-        throttlingPolicy = serializers.CharField()
+        throttlingPolicy = StrictCharField()
 
     def get(self, request, subscription_id):
         return Response(subscription_dto(self._get(request, subscription_id)))

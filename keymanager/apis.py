@@ -9,6 +9,7 @@ from gateway_sync.services import config_changed
 from keymanager.models import ExternalIssuer
 from portal.audit import audit_record
 from portal.errors import Conflict, NotFound
+from portal.fields import StrictCharField
 from portal.roles import IsAdmin
 
 
@@ -26,10 +27,10 @@ def issuer_dto(e: ExternalIssuer) -> dict:
 
 
 class _Input(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    issuer = serializers.CharField(max_length=500)
+    name = StrictCharField(max_length=100)
+    issuer = StrictCharField(max_length=500)
     certificates = serializers.DictField()
-    consumerKeyClaim = serializers.CharField(max_length=60, required=False, default="azp")
+    consumerKeyClaim = StrictCharField(max_length=60, required=False, default="azp")
     validateSubscription = serializers.BooleanField(required=False, default=True)
     enabled = serializers.BooleanField(required=False, default=True)
 
@@ -70,6 +71,7 @@ def external_issuer_delete(*, issuer: ExternalIssuer, user) -> None:
 
 class KeyManagerListCreateApi(APIView):
     permission_classes = [IsAdmin]
+    InputSerializer = _Input  # the request body, for the OpenAPI document
 
     def get(self, request):
         items = [issuer_dto(e) for e in ExternalIssuer.objects.all()]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from drf_spectacular.authentication import BasicScheme
+from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -41,16 +41,471 @@ _ERRORS = {
     "404": "No such object (or not yours)",
     "409": "Conflicts with the current state; nothing changed",
     "412": "If-Match does not match the current version",
+    "429": "Too many failed sign-ins from this address; wait and try again",
 }
 _WRITE = ("POST", "PUT", "PATCH")
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_OBJECT = {"type": "object", "additionalProperties": {}}
+_LIST = {"type": "object", "properties": {"count": {"type": "integer"}, "list": {"type": "array", "items": _OBJECT}}}
+_UUID = {"type": "string", "format": "uuid"}
+_NUMBER_ID = {"type": "string", "pattern": "^[0-9]{1,18}$"}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[A-Za-z0-9_\\-]{1,60}$"}
+_API_NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9 _.\\-]{0,59}$"}
+_CONTEXT = {"type": "string", "pattern": "^(/[A-Za-z0-9_.\\-]+){1,8}$", "maxLength": 200}
+_VERSION = {"type": "string", "pattern": "^[A-Za-z0-9_.\\-]{1,30}$"}
+_WS_URL = {
+    "type": "string",
+    "pattern": "^wss?://[a-z0-9][a-z0-9.\\-]{0,60}(:[1-9][0-9]{1,3})?(/[A-Za-z0-9_.\\-]*){0,4}$",
+}
+_ENDPOINT_CONFIG = {
+    "type": "object",
+    "required": ["production_endpoints"],
+    "properties": {
+        "endpoint_type": {"type": "string", "enum": ["ws"]},
+        "production_endpoints": {"type": "object", "required": ["url"], "properties": {"url": _WS_URL}},
+        "sandbox_endpoints": {"type": "object", "required": ["url"], "properties": {"url": _WS_URL}},
+    },
+}
+# An AsyncAPI definition: an upload, inline text or a URL to fetch it from (exactly one).
+_DEFINITION_FIELDS = {
+    "inlineAPIDefinition": {"type": "string", "minLength": 1, "description": "The AsyncAPI document (YAML or JSON)"},
+    "url": {"type": "string", "format": "uri", "description": "Where to fetch the AsyncAPI document from"},
+    "additionalProperties": {
+        "type": "string",
+        "description": 'A JSON object of WSO2 API fields, e.g. {"context": "/chat", "policies": ["Gold"]}',
+    },
+}
+_DEFINITION_ONE_OF = [{"required": ["file"]}, {"required": ["inlineAPIDefinition"]}, {"required": ["url"]}]
+
+
+def _definition_body() -> dict:
+    multipart = {
+        "type": "object",
+        "properties": {"file": {"type": "string", "format": "binary"}, **_DEFINITION_FIELDS},
+        "anyOf": _DEFINITION_ONE_OF,
+    }
+    inline = {
+        "type": "object",
+        "properties": {
+            "inlineAPIDefinition": _DEFINITION_FIELDS["inlineAPIDefinition"],
+            "url": _DEFINITION_FIELDS["url"],
+            "additionalProperties": {"type": "object", "additionalProperties": {}},
+        },
+        "anyOf": _DEFINITION_ONE_OF[1:],
+    }
+    return {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": multipart}, "application/json": {"schema": inline}},
+    }
+
+
+_ENVIRONMENTS_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        "name": _NAME,
+                        "vhost": {"type": "string", "maxLength": 255},
+                        "displayOnDevportal": {"type": "boolean"},
+                    },
+                },
+            }
+        }
+    },
+}
+
+
+_TAGS = {"type": "array", "maxItems": 20, "items": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.\\-]{0,29}$"}}
+_PLANS = {"type": "array", "items": {"type": "string", "minLength": 1}, "description": "Business plans"}
+_API_FIELDS = {
+    "name": _API_NAME,
+    "description": {"type": "string", "maxLength": 5000},
+    "tags": _TAGS,
+    "policies": _PLANS,
+    "apiThrottlingPolicy": {"type": "string"},
+    "endpointConfig": _ENDPOINT_CONFIG,
+}
+_API_CREATE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["name", "context", "version", "endpointConfig"],
+                "properties": {
+                    **_API_FIELDS,
+                    "context": _CONTEXT,
+                    "version": _VERSION,
+                    "type": {"type": "string", "enum": ["WS"]},
+                },
+            }
+        }
+    },
+}
+_API_UPDATE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "description": "Only the fields sent change; context and version cannot change",
+                "properties": {
+                    **_API_FIELDS,
+                    "authorizationHeader": {"type": "string", "pattern": "^[A-Za-z0-9\\-]{1,60}$"},
+                    "securityScheme": {"type": "array", "items": {"type": "string", "enum": ["oauth2"]}},
+                },
+            }
+        }
+    },
+}
+
+
+def _query(name: str, schema: dict, *, required: bool = True, description: str = "") -> dict:
+    out = {"in": "query", "name": name, "required": required, "schema": schema}
+    if description:
+        out["description"] = description
+    return out
+
+
+def _link(operation_id: str, **parameters: str) -> dict:
+    return {"operationId": operation_id, "parameters": parameters}
+
+
+def _api_links(expression: str) -> dict:
+    """Every operation that takes the id of an API that was just created."""
+    path = {"api_id": expression}
+    links = {
+        name: _link(op, **path)
+        for name, op in {
+            "GetApi": "api_detail_get",
+            "UpdateApi": "api_detail_put",
+            "DeleteApi": "api_detail_delete",
+            "GetDefinition": "api_async_api_definition_get",
+            "UpdateDefinition": "api_async_api_definition_put",
+            "ListRevisions": "api_revision_list_create_get",
+            "CreateRevision": "api_revision_list_create_post",
+            "ListDeployments": "api_deployment_list_get",
+            "LifecycleHistory": "api_lifecycle_history_get",
+            "GenerateInternalKey": "api_generate_key_post",
+            "Analytics": "api_analytics_get",
+            "Connections": "api_connections_get",
+            "Disconnect": "api_connection_disconnect_post",
+            "CatalogApi": "catalog_detail_get",
+            "CatalogTopics": "catalog_topics_get",
+        }.items()
+    }
+    links["ChangeLifecycle"] = _link("api_change_lifecycle_post", apiId=expression)
+    links["Export"] = _link("api_export_get", apiId=expression)
+    links["PublisherSubscriptions"] = _link("subscription_list_get", apiId=expression)
+    return links
+
+
+_REVISION_LINKS = {
+    name: _link(op, api_id="$response.body#/apiInfo/id", **{key: "$response.body#/id"})
+    for name, op, key in (
+        ("GetRevision", "api_revision_detail_get", "revision_id"),
+        ("DeleteRevision", "api_revision_detail_delete", "revision_id"),
+        ("DeployRevision", "api_deploy_revision_post", "revisionId"),
+        ("UndeployRevision", "api_undeploy_revision_post", "revisionId"),
+        ("RestoreRevision", "api_restore_revision_post", "revisionId"),
+    )
+}
+_APPLICATION_LINKS = {
+    **{
+        name: _link(op, application_id="$response.body#/applicationId")
+        for name, op in (
+            ("GetApplication", "application_detail_get"),
+            ("UpdateApplication", "application_detail_put"),
+            ("DeleteApplication", "application_detail_delete"),
+            ("GenerateKeys", "application_generate_keys_post"),
+            ("ListKeys", "application_o_auth_keys_get"),
+        )
+    },
+    "ListSubscriptions": _link("subscription_list_create_get", applicationId="$response.body#/applicationId"),
+}
+_KEY_LINKS = {
+    name: _link(op, application_id="$request.path.application_id", key_mapping_id="$response.body#/keyMappingId")
+    for name, op in (
+        ("RegenerateSecret", "application_regenerate_secret_post"),
+        ("CleanUp", "application_key_clean_up_post"),
+    )
+}
+_KEY_LINKS["GenerateToken"] = {
+    **_link(
+        "application_generate_token_post",
+        application_id="$request.path.application_id",
+        key_mapping_id="$response.body#/keyMappingId",
+    ),
+    "requestBody": {"consumerSecret": "$response.body#/consumerSecret"},
+}
+_SUBSCRIPTION_LINKS = {
+    **{
+        name: _link(op, subscription_id="$response.body#/subscriptionId")
+        for name, op in (
+            ("GetSubscription", "subscription_detail_get"),
+            ("ChangePlan", "subscription_detail_put"),
+            ("DeleteSubscription", "subscription_detail_delete"),
+        )
+    },
+    "Block": _link("subscription_block_post", subscriptionId="$response.body#/subscriptionId"),
+    "Unblock": _link("subscription_unblock_post", subscriptionId="$response.body#/subscriptionId"),
+}
+_POLICY_LINKS = {
+    name: _link(op, level="$request.path.level", policy_id="$response.body#/policyId")
+    for name, op in (("GetPolicy", "policy_detail_get"), ("UpdatePolicy", "policy_detail_put"))
+}
+_TIMEOUT = {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 120}
+_NO_BODY = None  # an operation that takes no request body
+_EMPTY_OK = {"description": "Done; no body", "content": None}
+
+# What spectacular cannot read off a plain APIView, by operationId: query parameters
+# ("query"), the request body as the view reads it ("body"; None for none), the success
+# answer ("ok": status, description, schema, media type), extra error statuses
+# ("errors") and the OpenAPI links from a created object to the operations taking its id.
+OPERATIONS: dict[str, dict] = {
+    "api_list_create_get": {"query": [_query("query", {"type": "string"}, required=False)], "ok_schema": _LIST},
+    "api_list_create_post": {"body": _API_CREATE_BODY, "ok_status": "201", "links": _api_links("$response.body#/id")},
+    "api_import_async_api_post": {
+        "body": _definition_body(),
+        "ok_status": "201",
+        "links": _api_links("$response.body#/id"),
+        "errors": ["413"],
+    },
+    "api_validate_async_api_post": {
+        "body": _definition_body(),
+        "query": [_query("returnContent", {"type": "string", "enum": ["true", "false"]}, required=False)],
+        "ok_schema": {
+            "type": "object",
+            "required": ["isValid", "errors"],
+            "properties": {
+                "isValid": {"type": "boolean"},
+                "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ErrorDetail"}},
+                "info": _OBJECT,
+                "content": {"type": "string"},
+            },
+        },
+        "errors": ["413"],
+    },
+    "api_async_api_definition_put": {"body": _definition_body(), "errors": ["413"]},
+    "api_import_post": {
+        "body": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary", "description": "A zip"}},
+                    }
+                }
+            },
+        },
+        "ok_status": "201",
+        "links": _api_links("$response.body#/id"),
+        "errors": ["413"],
+    },
+    "api_export_get": {
+        "query": [
+            _query("apiId", _UUID),
+            _query("revisionNumber", {"type": "string", "pattern": "^[0-9]{1,9}$"}, required=False),
+        ],
+        "ok_media": "application/zip",
+        "ok_schema": {"type": "string", "format": "binary"},
+    },
+    "api_change_lifecycle_post": {
+        "body": _NO_BODY,
+        "query": [
+            _query("apiId", _UUID),
+            _query(
+                "action",
+                {
+                    "type": "string",
+                    "enum": [
+                        "Publish",
+                        "Deploy as a Prototype",
+                        "Demote to Created",
+                        "Block",
+                        "Re-Publish",
+                        "Deprecate",
+                        "Retire",
+                    ],
+                },
+            ),
+            _query("lifecycleChecklist", {"type": "string", "maxLength": 500}, required=False),
+        ],
+    },
+    "validate_endpoint_post": {
+        "body": _NO_BODY,
+        "query": [_query("endpointUrl", {"type": "string", "minLength": 1, "maxLength": 2000})],
+    },
+    "api_detail_put": {"body": _API_UPDATE_BODY},
+    "api_detail_delete": {"ok": _EMPTY_OK},
+    "api_revision_list_create_get": {
+        "query": [_query("query", {"type": "string", "enum": ["deployed:true"]}, required=False)],
+        "ok_schema": _LIST,
+    },
+    "api_revision_list_create_post": {"ok_status": "201", "links": _REVISION_LINKS},
+    "api_restore_revision_post": {"body": _NO_BODY, "ok_status": "201", "query": [_query("revisionId", _UUID)]},
+    "api_deploy_revision_post": {"body": _ENVIRONMENTS_BODY, "path": {"timeout": _TIMEOUT}},
+    "api_undeploy_revision_post": {"body": {**_ENVIRONMENTS_BODY, "required": False}, "path": {"timeout": _TIMEOUT}},
+    "api_generate_key_post": {"body": _NO_BODY},
+    "api_analytics_get": {
+        "query": [
+            _query("range", {"type": "string", "enum": ["1h", "24h", "7d"]}, required=False),
+            _query("format", {"type": "string", "enum": ["json", "csv"]}, required=False),
+        ],
+        "ok_media": ["application/json", "text/csv"],
+    },
+    "api_connection_disconnect_post": {
+        "body": _NO_BODY,
+        "ok": {"description": "Asked the gateways to close it; no body", "content": None},
+        "ok_status": "202",
+    },
+    "subscription_list_get": {"query": [_query("apiId", _UUID, required=False)], "ok_schema": _LIST},
+    "subscription_block_post": {
+        "body": _NO_BODY,
+        "query": [
+            _query("subscriptionId", _UUID),
+            _query("blockState", {"type": "string", "enum": ["BLOCKED", "PROD_ONLY_BLOCKED"]}),
+        ],
+    },
+    "subscription_unblock_post": {"body": _NO_BODY, "query": [_query("subscriptionId", _UUID)]},
+    "catalog_list_get": {"query": [_query("query", {"type": "string"}, required=False)], "ok_schema": _LIST},
+    "application_list_create_post": {"ok_status": "201", "links": _APPLICATION_LINKS},
+    "application_detail_delete": {"ok": _EMPTY_OK},
+    "application_generate_keys_post": {"links": _KEY_LINKS},
+    "application_regenerate_secret_post": {"body": _NO_BODY},
+    "application_key_clean_up_post": {"body": _NO_BODY, "ok": _EMPTY_OK},
+    "subscription_list_create_get": {
+        "query": [_query("applicationId", _UUID, required=False), _query("apiId", _UUID, required=False)],
+        "ok_schema": _LIST,
+    },
+    "subscription_list_create_post": {"ok_status": "201", "links": _SUBSCRIPTION_LINKS, "errors": ["404"]},
+    "subscription_detail_delete": {"ok": _EMPTY_OK},
+    "throttling_policies_get": {"path": {"policy_level": {"type": "string", "enum": ["application", "subscription"]}}},
+    "policy_list_create_get": {
+        "path": {"level": {"type": "string", "enum": ["subscription", "application", "advanced"]}}
+    },
+    "policy_list_create_post": {
+        "path": {"level": {"type": "string", "enum": ["subscription", "application", "advanced"]}},
+        "ok_status": "201",
+        "links": _POLICY_LINKS,
+    },
+    "policy_detail_get": {
+        "path": {
+            "level": {"type": "string", "enum": ["subscription", "application", "advanced"]},
+            "policy_id": _NUMBER_ID,
+        }
+    },
+    "policy_detail_put": {
+        "path": {
+            "level": {"type": "string", "enum": ["subscription", "application", "advanced"]},
+            "policy_id": _NUMBER_ID,
+        }
+    },
+    "environment_list_create_post": {
+        "ok_status": "201",
+        "links": {"DeleteEnvironment": _link("environment_detail_delete", environment_id="$response.body#/id")},
+    },
+    "environment_detail_delete": {"path": {"environment_id": _NUMBER_ID}, "ok": _EMPTY_OK},
+    "key_manager_list_create_post": {
+        "ok_status": "201",
+        "links": {
+            "GetKeyManager": _link("key_manager_detail_get", issuer_id="$response.body#/id"),
+            "DeleteKeyManager": _link("key_manager_detail_delete", issuer_id="$response.body#/id"),
+        },
+    },
+    "key_manager_detail_get": {"path": {"issuer_id": _NUMBER_ID}},
+    "key_manager_detail_delete": {"path": {"issuer_id": _NUMBER_ID}, "ok": _EMPTY_OK},
+    "user_activate_post": {"body": _NO_BODY},
+    "user_deactivate_post": {"body": _NO_BODY},
+}
+# Errors an operation answers besides the usual ones: those reading an id from the query.
+_QUERY_IDS = {"apiId", "subscriptionId", "revisionId", "applicationId"}
 
 
 class TidegateSchema(AutoSchema):
+    def _spec(self) -> dict:
+        return OPERATIONS.get(self.get_operation_id(), {})
+
     def get_request_serializer(self):
         serializer = getattr(self.view, "InputSerializer", None)
         if serializer is not None:
             return serializer
         return OpenApiTypes.OBJECT if self.method in _WRITE else None
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None or not path.startswith("/api/am/"):
+            return operation
+        spec = self._spec()
+        params = [p for p in operation.get("parameters", []) if p["in"] != "query" or "query" not in spec]
+        for p in params:
+            if p["name"] in spec.get("path", {}):
+                p["schema"] = spec["path"][p["name"]]
+        params += spec.get("query", [])
+        if params:
+            operation["parameters"] = params
+        if "body" in spec:
+            if spec["body"] is None:
+                operation.pop("requestBody", None)
+            else:
+                operation["requestBody"] = spec["body"]
+        elif "requestBody" in operation:
+            # The views read JSON; a form cannot carry their nested fields.
+            content = operation["requestBody"]["content"]
+            operation["requestBody"]["content"] = {"application/json": content["application/json"]}
+            schema = content["application/json"].get("schema", {})
+            if schema.get("type") == "object" and "properties" not in schema and "$ref" not in schema:
+                operation.pop("requestBody")
+        self._fix_responses(operation, spec)
+        return operation
+
+    def _fix_responses(self, operation: dict, spec: dict) -> None:
+        responses = operation["responses"]
+        ok = next((code for code in responses if code.startswith("2")), None)
+        status = spec.get("ok_status", ok)
+        if ok != status and ok is not None:
+            responses[status] = responses.pop(ok)
+        if "ok" in spec:
+            responses[status] = {k: v for k, v in spec["ok"].items() if v is not None}
+        elif status in responses and "content" in responses[status]:
+            schema = spec.get("ok_schema") or responses[status]["content"]["application/json"].get("schema", _OBJECT)
+            media = spec.get("ok_media", "application/json")
+            media = [media] if isinstance(media, str) else media
+            responses[status]["content"] = {
+                m: {"schema": schema if m == "application/json" or m == media[0] else {"type": "string"}} for m in media
+            }
+        if "links" in spec:
+            responses[status]["links"] = spec["links"]
+        codes = set(spec.get("errors", []))
+        if any(p["name"] in _QUERY_IDS for p in spec.get("query", [])):
+            codes.add("404")
+        if spec.get("query"):  # a query value outside its enum or pattern is refused
+            codes.add("400")
+        for code in sorted(codes | {"429"}):
+            description = _ERRORS.get(code) or ("Request too large" if code == "413" else code)
+            responses.setdefault(
+                code, {"description": description, "content": {"application/json": {"schema": _ERROR}}}
+            )
+        operation["responses"] = dict(sorted(responses.items()))
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # A CharField refuses NUL characters, and "" or only spaces unless allow_blank: say so.
+        # A field with its own regex (RegexField) keeps that: spectacular writes it as the pattern.
+        if direction == "request" and isinstance(field, serializers.CharField) and schema.get("type") == "string":
+            if not field.allow_blank:
+                schema.setdefault("minLength", 1)
+            if not any(isinstance(v, RegexValidator) for v in field.validators):
+                schema.setdefault("pattern", r"^[^\x00]*$" if field.allow_blank else r"^[^\x00]*[^\s\x00][^\x00]*$")
+        return schema
 
     def get_response_serializers(self):
         status = "201" if self.method == "POST" and self._is_create_like() else "200"
@@ -80,6 +535,16 @@ class TidegateSchema(AutoSchema):
         return name
 
 
+class BasicScheme(OpenApiAuthenticationExtension):
+    """Documents portal.throttle.LockoutBasicAuthentication: HTTP Basic with sign-in lockouts."""
+
+    target_class = "portal.throttle.LockoutBasicAuthentication"
+    name = "basicAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "basic"}
+
+
 class BearerScheme(OpenApiAuthenticationExtension):
     """Documents portal.auth.KeyManagerBearerAuthentication: a JWT from /oauth2/token."""
 
@@ -99,10 +564,3 @@ class BearerScheme(OpenApiAuthenticationExtension):
                 "clientCredentials": {"tokenUrl": "/oauth2/token", "scopes": APIM_SCOPE_DESCRIPTIONS},
             },
         }
-
-
-class LockoutBasicScheme(BasicScheme):
-    """Documents portal.throttle.LockoutBasicAuthentication: HTTP Basic, with failed passwords
-    counted towards the sign-in lockout (429 with Retry-After)."""
-
-    target_class = "portal.throttle.LockoutBasicAuthentication"

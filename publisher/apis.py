@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from gateway_sync.services import config_version, gateways_await
 from portal.errors import NotFound, ValidationFailed
+from portal.fields import StrictCharField
 from portal.openapi import ErrorSerializer
 from portal.roles import IsCreatorOrPublisher, IsPublisher
 from publisher import lifecycle, selectors, services
@@ -45,6 +46,16 @@ def deployment_dto(dep: Deployment) -> dict:
     }
 
 
+def _check_endpoint_type(endpoint_config) -> None:
+    """WSO2's ``endpointConfig.endpoint_type``: Tidegate proxies WebSocket backends only, so
+    anything but ``ws`` is refused (it used to be ignored, and the API saved as ws anyway)."""
+    if isinstance(endpoint_config, dict) and endpoint_config.get("endpoint_type", "ws") != "ws":
+        raise ValidationFailed(
+            "endpointConfig.endpoint_type must be 'ws' (WebSocket backends only)",
+            details=[{"field": "endpointConfig.endpoint_type", "message": "must be 'ws'"}],
+        )
+
+
 def _api_or_404(api_id):
     api = selectors.api_get(api_id)
     if api is None:
@@ -56,14 +67,14 @@ class ApiListCreateApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=60)
-        context = serializers.CharField(max_length=200)
-        version = serializers.CharField(max_length=30)
-        description = serializers.CharField(required=False, allow_blank=True, default="")
-        tags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+        name = StrictCharField(max_length=60)
+        context = StrictCharField(max_length=200)
+        version = StrictCharField(max_length=30)
+        description = StrictCharField(required=False, allow_blank=True, default="", max_length=5000)
+        tags = serializers.ListField(child=StrictCharField(), required=False, default=list)
         type = serializers.ChoiceField(choices=["WS"], required=False, default="WS")
-        policies = serializers.ListField(child=serializers.CharField(), required=False)
-        apiThrottlingPolicy = serializers.CharField(required=False, allow_blank=True, default="")
+        policies = serializers.ListField(child=StrictCharField(), required=False)
+        apiThrottlingPolicy = StrictCharField(required=False, allow_blank=True, default="")
         endpointConfig = serializers.DictField()
 
     def get(self, request):
@@ -77,6 +88,7 @@ class ApiListCreateApi(APIView):
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
+        _check_endpoint_type(d["endpointConfig"])
         production, sandbox = endpoint_urls(d["endpointConfig"])
         api = services.api_create(
             provider=request.user,
@@ -105,8 +117,10 @@ class ApiDetailApi(APIView):
 
     def put(self, request, api_id):
         api = _api_or_404(api_id)
-        if not isinstance(request.data, dict):
+        # No body at all (request.stream is None) is as wrong as a JSON list: the body is required.
+        if request.stream is None or not isinstance(request.data, dict):
             raise ValidationFailed("Send the API as a JSON object")
+        _check_endpoint_type(request.data.get("endpointConfig"))
         api = services.api_update(
             api=api, user=request.user, changes=dict(request.data), if_match=request.headers.get("If-Match")
         )
@@ -118,6 +132,8 @@ class ApiDetailApi(APIView):
 
 
 def _read_definition_input(request) -> tuple[bytes | str, dict]:
+    if not hasattr(request.data, "get"):  # a JSON list or scalar, not an object
+        raise ValidationFailed("Send a JSON object or a multipart form with 'file', 'url' or 'inlineAPIDefinition'")
     upload = request.FILES.get("file")
     inline = request.data.get("inlineAPIDefinition") or request.data.get("apiDefinition")
     if upload is not None:
@@ -130,13 +146,16 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
         document = fetch_definition(str(request.data["url"]))
     else:
         raise ValidationFailed("Send the AsyncAPI definition as multipart 'file', 'url' or 'inlineAPIDefinition'")
-    raw_props = request.data.get("additionalProperties") or "{}"
+    raw_props = request.data.get("additionalProperties", "{}")
+    if raw_props == "":  # an empty multipart field is no properties
+        raw_props = "{}"
     try:
         props = json.loads(raw_props) if isinstance(raw_props, str) else dict(raw_props)
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a JSON list such as [null, null]
         raise ValidationFailed("additionalProperties must be a JSON object") from None
     if not isinstance(props, dict):
         raise ValidationFailed("additionalProperties must be a JSON object")
+    _check_endpoint_type(props.get("endpointConfig"))
     return document, props
 
 
@@ -149,6 +168,8 @@ class ValidateEndpointApi(APIView):
         from publisher.endpoint_check import check_endpoint
 
         url = request.query_params.get("endpointUrl") or request.data.get("endpointUrl") or ""
+        if not url:
+            raise ValidationFailed("Send the backend URL as ?endpointUrl=ws://host:port/path")
         return Response(check_endpoint(str(url)).as_dict())
 
 
@@ -167,6 +188,8 @@ class ApiValidateAsyncApiApi(APIView):
     def post(self, request):
         from publisher import asyncapi
 
+        if request.query_params.get("returnContent", "false") not in ("true", "false"):
+            raise ValidationFailed("returnContent must be true or false")
         document, _ = _read_definition_input(request)
         try:
             doc = asyncapi.parse_and_validate(document)
@@ -226,10 +249,12 @@ class ApiRevisionListCreateApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     class InputSerializer(serializers.Serializer):
-        description = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+        description = StrictCharField(required=False, allow_blank=True, default="", max_length=255)
 
     def get(self, request, api_id):
         api = _api_or_404(api_id)
+        if request.query_params.get("query", "deployed:true") != "deployed:true":
+            raise ValidationFailed("query must be deployed:true (or left out)")
         revs = [revision_dto(r) for r in selectors.revision_list(api=api)]
         if request.query_params.get("query") == "deployed:true":
             revs = [r for r in revs if r["deploymentInfo"]]
@@ -355,9 +380,18 @@ _WAIT_PARAMETERS = [
 ]
 
 
+class DeploymentSerializer(serializers.Serializer):
+    revisionUuid = serializers.CharField()
+    name = serializers.CharField(help_text="The environment")
+    vhost = serializers.CharField()
+    displayOnDevportal = serializers.BooleanField()
+    deployedTime = serializers.DateTimeField()
+    successDeployedTime = serializers.DateTimeField()
+
+
 def _wait_responses(done: str) -> dict:
     return {
-        "201": OpenApiResponse(description=done),
+        "201": OpenApiResponse(DeploymentSerializer(many=True), description=done),
         "202": OpenApiResponse(
             DeployPendingSerializer,
             description="Deployed, but with wait=true some gateways had not applied it within the timeout",
@@ -412,7 +446,8 @@ class ApiUndeployRevisionApi(APIView):
         pending = _await_gateways(envs or None, timeout)
         if pending:
             return Response(pending, status=202)
-        return Response(status=201)
+        # JSON as documented: the revision's deployments that remain (WSO2 answers the same list).
+        return Response([deployment_dto(d) for d in rev.deployments.select_related("environment")], status=201)
 
 
 class ApiDeploymentListApi(APIView):

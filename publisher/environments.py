@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from portal.audit import audit_record
 from portal.csp import is_host_name
 from portal.errors import Conflict, NotFound
+from portal.fields import StrictCharField, StrictRegexField
 from portal.roles import IsAdmin
 from publisher.models import Environment
 
@@ -25,14 +26,14 @@ def environment_dto(env: Environment) -> dict:
 
 
 class _VhostInput(serializers.Serializer):
-    host = serializers.CharField(max_length=255)
+    host = StrictRegexField(r"^[A-Za-z0-9.\-]{1,255}$", error_messages={"invalid": "not a host name"})
     wsPort = serializers.IntegerField(min_value=1, max_value=65535, required=False, default=9090)
     wssPort = serializers.IntegerField(min_value=1, max_value=65535, required=False, default=9095)
 
 
 class EnvironmentInput(serializers.Serializer):
-    name = serializers.RegexField(r"^[A-Za-z0-9_\-]{1,60}$")
-    displayName = serializers.CharField(max_length=100, required=False)
+    name = StrictRegexField(r"^[A-Za-z0-9_\-]{1,60}$")
+    displayName = StrictCharField(max_length=100, required=False)
     vhosts = _VhostInput(many=True, required=False)
 
     def validate_vhosts(self, value):
@@ -62,6 +63,7 @@ def environment_create(*, data: dict, user) -> Environment:
 
 class EnvironmentListCreateApi(APIView):
     permission_classes = [IsAdmin]
+    InputSerializer = EnvironmentInput  # the request body, for the OpenAPI document
 
     def get(self, request):
         items = [environment_dto(e) for e in Environment.objects.order_by("id")]

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from gateway_sync.services import config_changed
 from portal.audit import audit_record
 from portal.errors import Conflict, NotFound, ValidationFailed
+from portal.fields import StrictCharField, StrictRegexField
 from portal.roles import IsAdmin
 from publisher.models import LimitType, PolicyLevel, ThrottlingPolicy
 
@@ -58,9 +59,9 @@ class _LimitSerializer(serializers.Serializer):
 
 
 class PolicyInput(serializers.Serializer):
-    policyName = serializers.RegexField(r"^[A-Za-z0-9_\-]{1,60}$")
-    displayName = serializers.CharField(max_length=100, required=False)
-    description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    policyName = StrictRegexField(r"^[A-Za-z0-9_\-]{1,60}$")
+    displayName = StrictCharField(max_length=100, required=False)
+    description = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
     defaultLimit = serializers.DictField()
     stopOnQuotaReach = serializers.BooleanField(required=False, default=True)
     throttleAction = serializers.ChoiceField(choices=["notify", "drop", "close"], required=False, default="notify")
@@ -129,6 +130,7 @@ def policy_update(*, policy: ThrottlingPolicy, data: dict, user) -> ThrottlingPo
 
 class PolicyListCreateApi(APIView):
     permission_classes = [IsAdmin]
+    InputSerializer = PolicyInput  # the request body, for the OpenAPI document
 
     def get(self, request, level):
         items = [policy_dto(p) for p in ThrottlingPolicy.objects.filter(level=_level(level))]
@@ -144,6 +146,7 @@ class PolicyListCreateApi(APIView):
 
 class PolicyDetailApi(APIView):
     permission_classes = [IsAdmin]
+    InputSerializer = PolicyInput  # the request body, for the OpenAPI document
 
     def _get(self, level, policy_id) -> ThrottlingPolicy:
         policy = (

@@ -70,3 +70,155 @@ def test_deploy_and_undeploy_document_the_wait_and_its_timeout_answer(client):
         assert {"wait", "timeout", "revisionId"} <= {p["name"] for p in op["parameters"]}, name
         pending = op["responses"]["202"]["content"]["application/json"]["schema"]["$ref"]
         assert pending.endswith("/DeployPending"), name
+
+
+# Regression tests for what Schemathesis found, each with the smallest request
+# (tests/test_schemathesis.py runs it against a real portal).
+
+BASE = "/api/am/publisher/v4"
+
+
+def _doc(client):
+    return yaml.safe_load(client.get("/api/openapi.yaml").content)
+
+
+def test_basic_auth_is_a_documented_scheme_so_a_client_knows_how_to_sign_in(client):
+    doc = _doc(client)
+    assert doc["components"]["securitySchemes"]["basicAuth"] == {"type": "http", "scheme": "basic"}
+    assert {"basicAuth": []} in doc["paths"][f"{BASE}/apis"]["get"]["security"]
+
+
+def test_definition_uploads_are_multipart_and_say_what_is_required(client):
+    doc = _doc(client)
+    for path, method in (("/apis/validate-asyncapi", "post"), ("/apis/import-asyncapi", "post")):
+        body = doc["paths"][BASE + path][method]["requestBody"]
+        multipart = body["content"]["multipart/form-data"]["schema"]
+        assert multipart["properties"]["file"] == {"type": "string", "format": "binary"}
+        assert {"required": ["inlineAPIDefinition"]} in multipart["anyOf"]
+        assert body["content"]["application/json"]["schema"]["anyOf"]  # {} is not valid by the schema
+    archive = doc["paths"][BASE + "/apis/import"]["post"]["requestBody"]["content"]
+    assert list(archive) == ["multipart/form-data"]
+    assert archive["multipart/form-data"]["schema"]["required"] == ["file"]
+
+
+def test_validate_asyncapi_with_an_empty_object_is_refused_as_the_schema_says(client):
+    resp = client.post(f"{BASE}/apis/validate-asyncapi", {}, format="json")
+    assert resp.status_code == 400 and resp.json()["code"] == 400
+
+
+def test_every_status_an_operation_answers_is_documented_with_the_error_body(client):
+    doc = _doc(client)
+    for path in ("/subscriptions/block-subscription", "/subscriptions/unblock-subscription", "/apis/change-lifecycle"):
+        op = doc["paths"][BASE + path]["post"]
+        assert op["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error"), path
+        assert {"subscriptionId", "apiId"} & {p["name"] for p in op["parameters"]}, path
+    assert client.post(f"{BASE}/subscriptions/block-subscription").status_code == 404
+    export = doc["paths"][BASE + "/apis/export"]["get"]
+    assert "404" in export["responses"] and "application/zip" in export["responses"]["200"]["content"]
+    for path in ("/api/am/admin/v4/environments", "/api/am/admin/v4/key-managers"):
+        post = doc["paths"][path]["post"]
+        assert "201" in post["responses"] and "200" not in post["responses"], path
+        assert post["requestBody"]["required"] is True, path
+
+
+def test_create_operations_link_their_id_to_the_operations_that_take_it(client):
+    doc = _doc(client)
+    links = doc["paths"][f"{BASE}/apis"]["post"]["responses"]["201"]["links"]
+    assert links["GetApi"] == {"operationId": "api_detail_get", "parameters": {"api_id": "$response.body#/id"}}
+    operation_ids = {op["operationId"] for item in doc["paths"].values() for op in item.values()}
+    for item in doc["paths"].values():
+        for op in item.values():
+            for response in op["responses"].values():
+                for link in response.get("links", {}).values():
+                    assert link["operationId"] in operation_ids
+    revision = doc["paths"][f"{BASE}/apis/{{api_id}}/revisions"]["post"]["responses"]["201"]["links"]
+    assert revision["DeployRevision"]["parameters"]["revisionId"] == "$response.body#/id"
+
+
+def test_undeploy_answers_json_as_documented(client, publisher):
+    from tests import factories
+
+    api = factories.api(publisher)
+    rev = client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json").json()
+    client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", [{"name": "Default"}], format="json")
+    resp = client.post(f"{BASE}/apis/{api.id}/undeploy-revision?revisionId={rev['id']}", [], format="json")
+    assert resp.status_code == 201
+    assert resp["Content-Type"] == "application/json" and resp.json() == []
+
+
+def test_validate_endpoint_without_a_url_is_refused(client):
+    resp = client.post(f"{BASE}/apis/validate-endpoint")
+    assert resp.status_code == 400
+    assert "endpointUrl" in resp.json()["description"]
+
+
+def test_request_strings_say_they_refuse_blank_and_nul(client):
+    schema = _doc(client)["components"]["schemas"]["ApplicationListCreateRequest"]
+    assert schema["properties"]["name"]["minLength"] == 1
+    assert re.fullmatch(schema["properties"]["name"]["pattern"], "x\x00") is None
+    assert re.fullmatch(schema["properties"]["name"]["pattern"], "   ") is None
+
+
+def test_validate_asyncapi_refuses_a_return_content_that_is_not_a_boolean(client):
+    resp = client.post(f"{BASE}/apis/validate-asyncapi?returnContent=0", {"inlineAPIDefinition": "x"}, format="json")
+    assert resp.status_code == 400 and "returnContent" in resp.json()["description"]
+
+
+def test_deploy_wait_timeout_is_documented_with_its_bounds(client):
+    op = _doc(client)["paths"][BASE + "/apis/{api_id}/undeploy-revision"]["post"]
+    timeout = next(p for p in op["parameters"] if p["name"] == "timeout")
+    assert timeout["schema"]["maximum"] == 120 and timeout["schema"]["exclusiveMinimum"] is True
+
+
+def test_additional_properties_sent_as_a_list_is_refused_not_a_server_error(client):
+    body = {"additionalProperties": [None, None], "inlineAPIDefinition": "0"}
+    resp = client.post(f"{BASE}/apis/validate-asyncapi", body, format="json")
+    assert resp.status_code == 400 and "additionalProperties" in resp.json()["description"]
+
+
+def test_names_with_their_own_pattern_say_it_so_a_client_does_not_send_unicode(client):
+    schemas = _doc(client)["components"]["schemas"]
+    for schema, field in (("EnvironmentInput", "name"), ("PolicyInput", "policyName")):
+        pattern = schemas[schema]["properties"][field]["pattern"]
+        assert re.fullmatch(pattern, "Gateway_2-eu"), schema
+        assert re.fullmatch(pattern, "Zürich") is None, schema
+
+
+def test_query_values_outside_their_enum_get_a_documented_400(client, publisher):
+    from tests import factories
+
+    op = _doc(client)["paths"][BASE + "/apis/{api_id}/analytics"]["get"]
+    assert op["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    resp = client.get(f"{BASE}/apis/{factories.api(publisher).id}/analytics?range=x")
+    assert resp.status_code == 400 and resp.json()["code"] == 400
+
+
+def test_an_api_description_longer_than_documented_is_refused(client):
+    body = {
+        "name": "Long",
+        "context": "/long",
+        "version": "1.0.0",
+        "description": "x" * 5001,
+        "endpointConfig": {"production_endpoints": {"url": "ws://127.0.0.1:1/x"}},
+    }
+    resp = client.post(f"{BASE}/apis", body, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "description"
+    assert client.get(f"{BASE}/apis?query=Long").json()["count"] == 0
+
+
+def test_an_environment_host_says_its_pattern(client):
+    host = _doc(client)["components"]["schemas"]["_VhostInput"]["properties"]["host"]["pattern"]
+    assert re.fullmatch(host, "gw-1.example.com") and re.fullmatch(host, "ÚîÈ") is None
+
+
+def test_additional_properties_sent_as_null_is_refused_not_ignored(client):
+    body = {"additionalProperties": None, "inlineAPIDefinition": "0"}
+    resp = client.post(f"{BASE}/apis/validate-asyncapi", body, format="json")
+    assert resp.status_code == 400 and "additionalProperties" in resp.json()["description"]
+
+
+def test_a_revision_query_outside_its_enum_is_refused_not_ignored(client, publisher):
+    from tests import factories
+
+    resp = client.get(f"{BASE}/apis/{factories.api(publisher).id}/revisions?query=AAA")
+    assert resp.status_code == 400 and "deployed:true" in resp.json()["description"]
