@@ -43,10 +43,14 @@ run: setup
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runall
 
+# pytest-xdist: one worker per core (TEST_WORKERS=1 runs serially). A test file stays on
+# one worker (--dist loadfile), so module fixtures hold; every worker starts its own servers
+# (stack, Redis, PostgreSQL) on free ports in its own temporary directories.
+TEST_WORKERS ?= auto
 test: setup system-packages
 	$(PY) manage.py makemigrations --check --dry-run -v 0
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The gateway against nginx and a direct connection: docs/benchmarks.{md,json,png}.
 bench: setup system-packages

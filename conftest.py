@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-import tests.hypothesis_profiles  # noqa: F401  (registers and loads the Hypothesis profile)
-from tests.stack import free_port
+import testsupport.hypothesis_profiles  # noqa: F401  (registers and loads the Hypothesis profile)
+from testsupport.stack import free_port
 
 
 def start_redis(workdir, port: int | None = None) -> tuple[str, subprocess.Popen]:

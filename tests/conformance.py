@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
-from tests.stack import ROOT, Stack, wait_until
+from testsupport.stack import ROOT, Stack, wait_until
 
 DOC = ROOT / "docs" / "conformance.md"
 TOPIC = "/ws"

@@ -9,9 +9,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import PUB, call
-from tests.stack import free_port, metric, wait_until
+from testsupport import flow
+from testsupport.flow import PUB, call
+from testsupport.stack import free_port, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 

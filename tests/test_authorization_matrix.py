@@ -43,7 +43,7 @@ from publisher import services as pub
 from publisher.archives import export_archive
 from publisher.models import Environment, PolicyLevel, ThrottlingPolicy
 from tests import factories
-from tests.stack import free_port
+from testsupport.stack import free_port
 
 # Every test runs inside pytest-django's transaction, itself inside the module's (``world``).
 pytestmark = pytest.mark.django_db

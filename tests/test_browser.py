@@ -9,9 +9,9 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import CHAT
-from tests.stack import marked, wait_until
+from testsupport import flow
+from testsupport.flow import CHAT
+from testsupport.stack import marked, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
-from tests import flow
-from tests.stack import Stack, wait_until
+from testsupport import flow
+from testsupport.stack import Stack, wait_until
 
 pytestmark = pytest.mark.e2e
 

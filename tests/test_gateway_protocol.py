@@ -16,8 +16,8 @@ from joserfc.jwk import RSAKey
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.stack import free_port, wait_until
+from testsupport import flow
+from testsupport.stack import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -12,9 +12,9 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import CHAT, DEV, PUB, call
-from tests.stack import free_port, wait_until
+from testsupport import flow
+from testsupport.flow import CHAT, DEV, PUB, call
+from testsupport.stack import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
-from tests.stack import Stack, metric, wait_until
+from testsupport.stack import Stack, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 

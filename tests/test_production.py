@@ -26,9 +26,9 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import DEV
-from tests.stack import ROOT, free_port, wait_until
+from testsupport import flow
+from testsupport.flow import DEV
+from testsupport.stack import ROOT, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 

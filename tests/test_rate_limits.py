@@ -4,8 +4,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.stack import free_port, wait_until
+from testsupport import flow
+from testsupport.stack import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -13,9 +13,9 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from tests import flow
-from tests.flow import DEV, PUB, call
-from tests.stack import Stack, metric, wait_until
+from testsupport import flow
+from testsupport.flow import DEV, PUB, call
+from testsupport.stack import Stack, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 MISS_INTERVAL = 0.25
@@ -23,7 +23,7 @@ MISS_INTERVAL = 0.25
 
 @pytest.fixture(scope="module")
 def slow(tmp_path_factory):
-    stack = Stack(
+    with Stack(
         tmp_path_factory.mktemp("ryw"),
         extra_env={
             "REDIS_URL": "",
@@ -31,20 +31,13 @@ def slow(tmp_path_factory):
             "TIDEGATE_SYNC_INTERVAL": "5",
             "TIDEGATE_MISS_SYNC_INTERVAL": str(MISS_INTERVAL),
         },
-    )
-    try:
-        stack.start()
+    ) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")
 def session(slow):
-    s = requests.Session()
-    s.auth = ("admin", "admin")
-    s.base = slow.portal_url
-    return s
+    return slow.session()
 
 
 def _deploy(session, api_id: str, environment: str = "Default", expect=201, **params):

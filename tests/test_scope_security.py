@@ -3,7 +3,6 @@ out a scope that guards an admin-only topic, and a scope written only on a topic
 subscribe operation is required at the handshake (and closes open connections once
 deployed)."""
 
-import re
 import time
 
 import pytest
@@ -11,9 +10,9 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import DEV, PUB, call
-from tests.stack import wait_until
+from testsupport import flow
+from testsupport.flow import DEV, PUB, call
+from testsupport.stack import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,29 +39,6 @@ components:
 """
 
 
-def _user(stack, username: str, *roles: str) -> requests.Session:
-    """A user signed up through the portal's page, given ``roles`` the way an operator does,
-    and a REST session for them (HTTP Basic)."""
-    web = requests.Session()
-    page = web.get(f"{stack.portal_url}/signup/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    password = f"{username}-Passw0rd!"
-    resp = web.post(
-        f"{stack.portal_url}/signup/",
-        data={"csrfmiddlewaretoken": token, "username": username, "password1": password, "password2": password},
-        headers={"Referer": f"{stack.portal_url}/signup/"},
-        timeout=30,
-    )
-    assert resp.ok and f"Welcome, {username}." in resp.text, resp.text[:500]
-    if roles:
-        stack.manage("grant_role", username, *roles)
-    session = requests.Session()
-    session.auth = (username, password)
-    session.base = stack.portal_url
-    session.password = password
-    return session
-
-
 def _token(stack, keys: dict, **form) -> requests.Response:
     return requests.post(
         f"{stack.portal_url}/oauth2/token", data=form, auth=(keys["consumerKey"], keys["consumerSecret"]), timeout=30
@@ -76,9 +52,9 @@ def _bearer(resp: requests.Response) -> dict:
 
 
 def test_another_creators_copy_of_an_admin_scope_grants_nothing(stack):
-    alice = _user(stack, "alice-ops", "creator", "publisher")
-    bob = _user(stack, "bob-grab", "creator", "publisher")
-    dev = _user(stack, "dev-noroles")
+    alice = flow.signed_up(stack, "alice-ops", "creator", "publisher")
+    bob = flow.signed_up(stack, "bob-grab", "creator", "publisher")
+    dev = flow.signed_up(stack, "dev-noroles")
     ops = flow.import_api(
         alice,
         OPS.format(title="Ops", backend=stack.backend_url, scope="ops_admin", bindings="ops_admin: admin"),

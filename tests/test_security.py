@@ -13,7 +13,7 @@ import sys
 import pytest
 import requests
 
-from tests.stack import ROOT, free_port, wait_until
+from testsupport.stack import ROOT, free_port, wait_until
 
 SECRET_KEY = secrets.token_urlsafe(64)
 GATEWAY_TOKEN = secrets.token_urlsafe(32)

@@ -26,7 +26,7 @@ from gateway.relay import Relay
 from gateway.service import Gateway
 from gateway.testkey import TestKeyIssuer
 from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
-from tests.stack import free_port
+from testsupport.stack import free_port
 
 FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
 REFUSALS = {400, 401, 403, 404, 429, 502, 503}

@@ -18,7 +18,7 @@ from portal.models import AuditEvent
 from publisher import asyncapi, fetch
 from publisher.models import Api, ApiRevision
 from tests import factories
-from tests.stack import free_port
+from testsupport.stack import free_port
 
 BASE = "/api/am/publisher/v4"
 pytestmark = pytest.mark.django_db

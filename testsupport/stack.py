@@ -230,6 +230,26 @@ class Stack:
         for proc in reversed(list(self.processes.values())):
             proc.stop()
 
+    def __enter__(self) -> Stack:
+        """``with Stack(dir) as stack:`` starts it and stops it again, even when starting fails
+        half-way."""
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def session(self, username: str = "admin", password: str = "admin") -> requests.Session:
+        """A REST session on the portal authenticated with HTTP Basic, as scripts would be
+        (``session.base`` is the portal's URL, for ``flow.call``)."""
+        session = requests.Session()
+        session.auth = (username, password)
+        session.base = self.portal_url
+        return session
+
     def backend_connections(self) -> list[dict]:
         lines = self.processes["backend"].output().splitlines()
         return [json.loads(line) for line in lines if line.startswith("{")]

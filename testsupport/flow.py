@@ -5,16 +5,18 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shlex
 import socket
 import struct
 import subprocess
 import time
 
+import requests
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.stack import ROOT
+from testsupport.stack import ROOT
 
 PUB = "/api/am/publisher/v4"
 # Every token and consumer secret the tests were given, to look for in the logs at the end.
@@ -232,3 +234,25 @@ def chat_doc(backend: str, title: str = "Chat") -> str:
     """The CHAT AsyncAPI document for ``backend``, under another title when several tests
     import it (an API name is not unique, but it reads better in logs and pages)."""
     return CHAT.format(backend=backend).replace("title: Chat", f"title: {title}")
+
+
+def signed_up(stack, username: str, *roles: str, password: str | None = None) -> requests.Session:
+    """A user signed up through the portal's page, given ``roles`` the way an operator does
+    (``manage.py grant_role``), and a REST session for them (HTTP Basic; ``.password`` holds
+    the password)."""
+    password = password or f"{username}-Passw0rd!"
+    web = requests.Session()
+    page = web.get(f"{stack.portal_url}/signup/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    resp = web.post(
+        f"{stack.portal_url}/signup/",
+        data={"csrfmiddlewaretoken": token, "username": username, "password1": password, "password2": password},
+        headers={"Referer": f"{stack.portal_url}/signup/"},
+        timeout=30,
+    )
+    assert resp.ok and f"Welcome, {username}." in resp.text, resp.text[:500]
+    if roles:
+        stack.manage("grant_role", username, *roles)
+    session = stack.session(username, password)
+    session.password = password
+    return session
