@@ -45,13 +45,15 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def _counters(redis_url: str) -> CounterBackend:
-    """Shared counters through Redis when it is configured, else this process's own."""
+def _counters(redis_url: str, fixed_time: float | None = None) -> CounterBackend:
+    """Shared counters through Redis when it is configured, else this process's own; on the
+    wall clock, or at ``fixed_time`` (TIDEGATE_RATE_LIMIT_CLOCK, for tests)."""
+    clock = time.time if fixed_time is None else (lambda: fixed_time)
     if not redis_url:
-        return InMemoryCounters()
+        return InMemoryCounters(clock)
     from gateway.redis_counters import RedisCounters
 
-    return RedisCounters(redis_url)
+    return RedisCounters(redis_url, clock=clock)
 
 
 def _float_or_none(value: str | None) -> float | None:
@@ -180,7 +182,7 @@ class Gateway:
             environments=conf["GATEWAY_ENVIRONMENTS"],
             interval=conf["SYNC_INTERVAL"],
             **cls.relay_settings(),
-            counters=_counters(conf["REDIS_URL"]),
+            counters=_counters(conf["REDIS_URL"], conf.get("RATE_LIMIT_CLOCK")),
             jwks_min_refresh=conf["JWKS_MIN_REFRESH"],
             analytics=conf["ANALYTICS"],
             analytics_url=conf["ANALYTICS_URL"],

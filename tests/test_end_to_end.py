@@ -12,8 +12,10 @@ from testsupport.stack import marked, wait_until
 pytestmark = pytest.mark.e2e
 
 
-def test_deploy_reaches_the_gateway_within_a_second(chat):
-    assert chat["deploy_seconds"] < 1.0
+def test_a_deploy_is_served_at_the_first_handshake_after_the_rest_calls_return(chat):
+    # Judged by what the gateway answered, not by a stopwatch: deploy-revision returns once
+    # the gateways have the revision, and a token unknown to the gateway makes it pull.
+    assert chat["first_status"] == 101
 
 
 def test_wscat_talks_to_the_backend_through_the_gateway(stack, chat):

@@ -10,13 +10,12 @@ import shlex
 import socket
 import struct
 import subprocess
-import time
 
 import requests
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from testsupport.stack import ROOT
+from testsupport.stack import ROOT, wait_until
 
 PUB = "/api/am/publisher/v4"
 # Every token and consumer secret the tests were given, to look for in the logs at the end.
@@ -125,15 +124,12 @@ def handshake_status(url: str, headers: dict | None = None) -> tuple[int, dict |
         return exc.response.status_code, json.loads(body) if body else None
 
 
-def wait_for_route(url: str, headers: dict, timeout: float = 5.0) -> float:
-    """Seconds until the gateway stops answering 404 for ``url`` (a deploy has arrived)."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        status, _ = handshake_status(url, headers)
-        if status != 404:
-            return time.monotonic() - start
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} still 404 after {timeout}s")
+def wait_for_route(url: str, headers: dict, timeout: float = 30.0) -> int:
+    """Wait until the gateway stops answering 404 for ``url`` (a deploy has arrived); the
+    status it answered then."""
+    return wait_until(
+        lambda: (status := handshake_status(url, headers)[0]) != 404 and status, timeout, what=f"{url} not 404"
+    )
 
 
 def wscat(command: str, message: str, wait: float = 1.5) -> str:

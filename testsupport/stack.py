@@ -3,6 +3,8 @@ the gateway under Uvicorn, each in its own process with its own data directory."
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import os
 import re
@@ -18,6 +20,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+RATE_LIMIT_CLOCK = 100 * 30 * 7 * 86400  # 2027-07-01, where every unit time's window begins
 
 
 def free_port() -> int:
@@ -66,6 +69,24 @@ def wait_until(check, timeout: float, interval: float = 0.05, what: str = "condi
         except Exception as exc:  # noqa: BLE001 - keep trying until the deadline
             last = exc
         time.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what} ({last!r})")
+
+
+async def async_wait_until(check, timeout: float, interval: float = 0.01, what: str = "condition"):
+    """``wait_until`` inside an event loop: ``check`` may be a coroutine function, and the loop
+    keeps running the code under test between tries."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return result
+        except Exception as exc:  # noqa: BLE001 - keep trying until the deadline
+            last = exc
+        await asyncio.sleep(interval)
     raise TimeoutError(f"timed out waiting for {what} ({last!r})")
 
 
@@ -132,6 +153,9 @@ class Stack:
             "TIDEGATE_BACKEND_CONNECT_TIMEOUT": "2",
             "TIDEGATE_JWKS_MIN_REFRESH": "1",
             "TIDEGATE_ANALYTICS_INTERVAL": "0.5",
+            # Rate-limit windows on a fixed clock, at the start of every window (a multiple of
+            # a 30-day month and of a week): a test counting frames never straddles a minute.
+            "TIDEGATE_RATE_LIMIT_CLOCK": str(RATE_LIMIT_CLOCK),
             **self.extra_env,
         }
 

@@ -26,7 +26,7 @@ from gateway.relay import Relay
 from gateway.service import Gateway
 from gateway.testkey import TestKeyIssuer
 from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
-from testsupport.stack import free_port
+from testsupport.stack import async_wait_until, free_port
 
 FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
 REFUSALS = {400, 401, 403, 404, 429, 502, 503}
@@ -170,11 +170,10 @@ async def _one(app, raw, query, headers, subprotocols):
 
 
 async def _settled(gateway, baseline: int) -> None:
-    for _ in range(200):
-        if not len(gateway.registry) and await _tasks() <= baseline:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"registry {len(gateway.registry)}, tasks {await _tasks()} > {baseline}")
+    async def settled():
+        return not len(gateway.registry) and await _tasks() <= baseline
+
+    await async_wait_until(settled, 30, what=f"no connections and at most {baseline} tasks")
 
 
 def test_random_handshakes_get_a_101_or_a_documented_refusal(world):
