@@ -1,12 +1,17 @@
 """Fixtures for real servers that tests across the project start themselves."""
 
+import os
 import shutil
 import subprocess
 
 import pytest
 
 import testsupport.hypothesis_profiles  # noqa: F401  (registers and loads the Hypothesis profile)
-from testsupport.stack import free_port, wait_until
+from testsupport.stack import RATE_LIMIT_CLOCK, free_port, wait_until
+
+# Every gateway the tests start, in process or not, counts rate limits at a fixed time: the
+# benchmark (not started from here) keeps the wall clock.
+os.environ.setdefault("TIDEGATE_RATE_LIMIT_CLOCK", str(RATE_LIMIT_CLOCK))
 
 
 def start_redis(workdir, port: int | None = None) -> tuple[str, subprocess.Popen]:

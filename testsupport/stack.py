@@ -20,7 +20,10 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-RATE_LIMIT_CLOCK = 100 * 30 * 7 * 86400  # 2027-07-01, where every unit time's window begins
+# The tests' rate-limit clock (TIDEGATE_RATE_LIMIT_CLOCK, set by the root conftest.py for
+# every process the tests start): fixed at 2027-07-01, a multiple of a 30-day month and of a
+# week, where every unit time's window begins. A test counting frames never straddles a window.
+RATE_LIMIT_CLOCK = 100 * 30 * 7 * 86400
 
 
 def free_port() -> int:
@@ -153,9 +156,6 @@ class Stack:
             "TIDEGATE_BACKEND_CONNECT_TIMEOUT": "2",
             "TIDEGATE_JWKS_MIN_REFRESH": "1",
             "TIDEGATE_ANALYTICS_INTERVAL": "0.5",
-            # Rate-limit windows on a fixed clock, at the start of every window (a multiple of
-            # a 30-day month and of a week): a test counting frames never straddles a minute.
-            "TIDEGATE_RATE_LIMIT_CLOCK": str(RATE_LIMIT_CLOCK),
             **self.extra_env,
         }
 
@@ -235,6 +235,19 @@ class Stack:
         ]
         self._spawn("portal", cmd)
         wait_until(lambda: requests.get(f"{self.portal_url}/healthz", timeout=1).ok, 30, what="portal")
+
+    def start_from_snapshot(self, *apis) -> Stack:
+        """No portal (its port stays closed): the plain echo backend and a gateway serving
+        ``apis`` (``ApiConfig``) from the snapshot it finds on disk."""
+        from testsupport.snapshots import write_gateway_snapshot
+
+        write_gateway_snapshot(self.data_dir, *apis)
+        backend = self._spawn(
+            "backend", [sys.executable, "manage.py", "demo_backend", "--port", str(self.backend_port)]
+        )
+        wait_until(lambda: "echo backend on" in backend.output(), 30, what="echo backend")
+        self.start_gateway()
+        return self
 
     def start_gateway(self) -> None:
         self._spawn("gateway", gateway_command(self.ws_port, tls_port=self.wss_port))
