@@ -36,7 +36,7 @@ def test_five_events_per_minute_pass_five_frames_and_answer_the_sixth_with_notif
         assert ws.recv(timeout=5) == "Error code: 4003 reason: Websocket frame throttled out"
         ws.send("four")  # dropped too, and the client is told only once per window
         with pytest.raises(TimeoutError):
-            ws.recv(timeout=0.5)
+            ws.recv(timeout=0.5)  # an observation window: that nothing arrives is the point
 
 
 def test_close_action_closes_with_4003(stack, admin_http):
@@ -111,5 +111,5 @@ def test_drop_action_drops_silently(stack, admin_http):
         assert ws.recv(timeout=5) == "first"
         ws.send("second")  # over the limit: no echo, no notice, the connection stays open
         with pytest.raises(TimeoutError):
-            ws.recv(timeout=0.5)
+            ws.recv(timeout=0.5)  # an observation window: that nothing arrives is the point
         ws.ping().wait(5)
