@@ -1,7 +1,6 @@
 import pytest
 
-from testsupport import flow
-from testsupport.flow import CHAT
+from testsupport import documents, flow
 from testsupport.stack import Stack
 
 
@@ -30,7 +29,7 @@ def admin_http(stack):
 def chat(stack, admin_http):
     """The Chat API imported, deployed and published, and an application subscribed to it."""
     api = flow.import_api(
-        admin_http, CHAT.format(backend=stack.backend_url), context="/chat", policies=["AsyncUnlimited"]
+        admin_http, documents.chat_doc(stack.backend_url), context="/chat", policies=["AsyncUnlimited"]
     )
     flow.deploy_and_publish(admin_http, api["id"])
     app = flow.application_with_token(admin_http, "ChatClient", api["id"])

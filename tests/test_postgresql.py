@@ -4,8 +4,7 @@ gateway serving it."""
 import pytest
 from websockets.sync.client import connect
 
-from testsupport import flow
-from testsupport.flow import CHAT
+from testsupport import documents, flow
 from testsupport.stack import Stack, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -17,7 +16,7 @@ def test_the_main_path_on_postgresql(tmp_path_factory, postgres_url):
         stack.start()
         assert not (stack.data_dir / "db.sqlite3").exists()  # the data went to PostgreSQL
         session = stack.session()
-        api = flow.import_api(session, CHAT.format(backend=stack.backend_url), context="/pgchat")
+        api = flow.import_api(session, documents.chat_doc(stack.backend_url), context="/pgchat")
         flow.deploy_and_publish(session, api["id"])
         app = flow.application_with_token(session, "OnPostgres", api["id"])
         url = f"{stack.gateway_ws}/pgchat/1.0.0/rooms/r9"

@@ -26,7 +26,7 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from testsupport import flow
+from testsupport import documents, flow
 from testsupport.flow import DEV
 from testsupport.stack import ROOT, free_port, wait_until
 
@@ -355,7 +355,7 @@ def test_docs_deploy_md_followed_literally_gives_a_working_tls_deployment_that_t
     assert len({s[1] for s in watch.samples}) == 2 and not dropped, f"pushConnected false: {dropped[:5]}"
 
     # Publish an API; an application gets a token from /oauth2/token over HTTPS.
-    api = flow.import_api(session, flow.chat_doc(deployment["backend"], "Prod"), context="/prod")
+    api = flow.import_api(session, documents.chat_doc(deployment["backend"], "Prod"), context="/prod")
     flow.deploy_and_publish(session, api["id"])
     app = flow.application_with_token(session, "ProdApp", api["id"])
     keys = (app["keys"]["consumerKey"], app["keys"]["consumerSecret"])

@@ -4,7 +4,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from testsupport import flow
+from testsupport import documents, flow
 from testsupport.stack import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 def _api_with_plan(stack, admin_http, context, plan, app_policy="Unlimited"):
     api = flow.import_api(
         admin_http,
-        flow.chat_doc(stack.backend_url, context[1:]),
+        documents.chat_doc(stack.backend_url, context[1:]),
         context=context,
         policies=[plan],
     )

@@ -13,7 +13,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from testsupport import flow
+from testsupport import documents, flow
 from testsupport.flow import DEV, PUB, call
 from testsupport.stack import Stack, metric, wait_until
 
@@ -55,7 +55,7 @@ def _deploy(session, api_id: str, environment: str = "Default", expect=201, **pa
 @pytest.fixture(scope="module")
 def api(slow, session):
     """An API deployed (waiting for the gateway) and published."""
-    api = flow.import_api(session, flow.chat_doc(slow.backend_url, "Quick"), context="/quick")
+    api = flow.import_api(session, documents.chat_doc(slow.backend_url, "Quick"), context="/quick")
     _deploy(session, api["id"], wait="true")
     call(session, "POST", f"{PUB}/apis/change-lifecycle", 200, params={"apiId": api["id"], "action": "Publish"})
     return api
@@ -116,7 +116,7 @@ def test_a_subscription_created_and_used_at_once_connects(slow, session, api):
 
 
 def test_deploy_and_undeploy_with_wait_are_applied_when_they_answer(slow, session):
-    deployed = flow.import_api(session, flow.chat_doc(slow.backend_url, "Waited"), context="/waited")
+    deployed = flow.import_api(session, documents.chat_doc(slow.backend_url, "Waited"), context="/waited")
     rev, body = _deploy(session, deployed["id"], wait="true")
     assert [d["name"] for d in body] == ["Default"]
     # Applied before any handshake asked for it: the gateway already enforces that version.
@@ -159,7 +159,7 @@ def test_a_wait_that_times_out_names_the_gateways_that_had_not_applied(slow, ses
         timeout=5,
     )
     assert resp.status_code == 304
-    api = flow.import_api(session, flow.chat_doc(slow.backend_url, "Lagged"), context="/lagged")
+    api = flow.import_api(session, documents.chat_doc(slow.backend_url, "Lagged"), context="/lagged")
     _, body = _deploy(session, api["id"], "Lagging", expect=202, wait="true", timeout="0.5")
     assert [d["name"] for d in body["deployments"]] == ["Lagging"]
     assert body["configVersion"] > version
@@ -167,7 +167,7 @@ def test_a_wait_that_times_out_names_the_gateways_that_had_not_applied(slow, ses
 
 
 def test_bad_wait_parameters_are_refused_and_deploy_nothing(slow, session):
-    api = flow.import_api(session, flow.chat_doc(slow.backend_url, "Unsure"), context="/unsure")
+    api = flow.import_api(session, documents.chat_doc(slow.backend_url, "Unsure"), context="/unsure")
     for params in ({"wait": "yes"}, {"wait": "true", "timeout": "soon"}, {"wait": "true", "timeout": "0"}):
         _, body = _deploy(session, api["id"], expect=400, **params)
         assert body["code"] == 400 and body["description"]

@@ -10,33 +10,17 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from testsupport import flow
+from testsupport import documents, flow
 from testsupport.flow import DEV, PUB, call
 from testsupport.stack import wait_until
 
 pytestmark = pytest.mark.e2e
 
-OPS = """\
-asyncapi: 2.0.0
-info: {{title: {title}, version: 1.0.0}}
-servers:
-  production: {{url: '{backend}/v2', protocol: ws}}
-channels:
-  /status:
-    publish: {{}}
-  /admin:
-    publish: {{x-scopes: [{scope}]}}
-    subscribe: {{}}
-components:
-  securitySchemes:
-    oauth2:
-      type: oauth2
-      flows:
-        implicit:
-          authorizationUrl: http://localhost:9999
-          scopes: {{{scope}: Administer}}
-          x-scopes-bindings: {{{bindings}}}
-"""
+
+def _ops(title: str, backend: str, scope: str, bindings: str) -> str:
+    """An API whose /admin topic needs ``scope`` to publish, bound to the roles in ``bindings``."""
+    channels = f"  /status:\n    publish: {{}}\n  /admin:\n    publish: {{x-scopes: [{scope}]}}\n    subscribe: {{}}\n"
+    return documents.asyncapi_doc(title, f"{backend}/v2", channels, scopes=f"{scope}: Administer", bindings=bindings)
 
 
 def _token(stack, keys: dict, **form) -> requests.Response:
@@ -57,13 +41,13 @@ def test_another_creators_copy_of_an_admin_scope_grants_nothing(stack):
     dev = flow.signed_up(stack, "dev-noroles")
     ops = flow.import_api(
         alice,
-        OPS.format(title="Ops", backend=stack.backend_url, scope="ops_admin", bindings="ops_admin: admin"),
+        _ops("Ops", stack.backend_url, "ops_admin", "ops_admin: admin"),
         context="/opsx",
     )
     flow.deploy_and_publish(alice, ops["id"])
 
     # Bob's API declares the same scope without a binding: refused, naming Alice's API.
-    grab_doc = OPS.format(title="Grab", backend=stack.backend_url, scope="ops_admin", bindings="")
+    grab_doc = _ops("Grab", stack.backend_url, "ops_admin", "")
     resp = bob.post(
         f"{stack.portal_url}{PUB}/apis/import-asyncapi",
         files={"file": ("api.yaml", grab_doc.encode(), "application/yaml")},
@@ -113,34 +97,25 @@ def test_another_creators_copy_of_an_admin_scope_grants_nothing(stack):
     assert flow.handshake_status(f"{base}/admin", admin_headers)[0] == 101
 
 
-FEED = """\
-asyncapi: 2.0.0
-info: {{title: Feed, version: 1.0.0}}
-servers:
-  production: {{url: '{backend}/v2', protocol: ws}}
-channels:
+def _feed(backend: str) -> str:
+    """An API with a scope only on a topic's subscribe operation (/feed) and on both (/both)."""
+    channels = """\
   /open:
-    publish: {{}}
+    publish: {}
   /feed:
-    publish: {{}}
-    subscribe: {{x-scopes: [feed_read]}}
+    publish: {}
+    subscribe: {x-scopes: [feed_read]}
   /both:
-    publish: {{x-scopes: [feed_write]}}
-    subscribe: {{x-scopes: [feed_read]}}
-components:
-  securitySchemes:
-    oauth2:
-      type: oauth2
-      flows:
-        implicit:
-          authorizationUrl: http://localhost:9999
-          scopes: {{feed_read: Read the feed, feed_write: Write to it}}
-          x-scopes-bindings: {{}}
+    publish: {x-scopes: [feed_write]}
+    subscribe: {x-scopes: [feed_read]}
 """
+    return documents.asyncapi_doc(
+        "Feed", f"{backend}/v2", channels, scopes="feed_read: Read the feed, feed_write: Write to it"
+    )
 
 
 def test_a_scope_only_on_subscribe_is_required_at_the_handshake(stack, admin_http):
-    api = flow.import_api(admin_http, FEED.format(backend=stack.backend_url), context="/feedx")
+    api = flow.import_api(admin_http, _feed(stack.backend_url), context="/feedx")
     flow.deploy_and_publish(admin_http, api["id"])
     plain = flow.application_with_token(admin_http, "FeedPlain", api["id"])
     reader = flow.application_with_token(admin_http, "FeedReader", api["id"], scopes=["feed_read"])
@@ -160,7 +135,7 @@ def test_a_scope_only_on_subscribe_is_required_at_the_handshake(stack, admin_htt
 
 
 def test_deploying_a_subscribe_scope_closes_open_connections_with_1008(stack, admin_http):
-    doc = FEED.format(backend=stack.backend_url).replace("title: Feed", "title: Live")
+    doc = _feed(stack.backend_url).replace("title: Feed", "title: Live")
     unscoped = doc.replace("subscribe: {x-scopes: [feed_read]}\n  /both", "subscribe: {}\n  /both")
     api = flow.import_api(admin_http, unscoped, context="/feedlive")
     flow.deploy_and_publish(admin_http, api["id"])

@@ -9,8 +9,8 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
-from testsupport import flow
-from testsupport.flow import CHAT, PUB, call
+from testsupport import documents, flow
+from testsupport.flow import PUB, call
 from testsupport.stack import Stack, free_port, metric, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +45,7 @@ def test_a_deploy_is_pushed_to_two_gateways_through_redis(pushed):
             10,
             what="first gateway subscribed to pushes",
         )
-        api = flow.import_api(session, CHAT.format(backend=pushed.backend_url), context="/pushed")
+        api = flow.import_api(session, documents.chat_doc(pushed.backend_url), context="/pushed")
         rev = call(session, "POST", f"{PUB}/apis/{api['id']}/revisions", 201, json={})
         gateways = [f"http://127.0.0.1:{port}" for port in (pushed.ws_port, second)]
         # No handshake probes before the push: an unknown API would make a gateway pull at
@@ -86,7 +86,7 @@ def test_a_deployment_reaches_only_the_gateways_of_its_environment(stack, admin_
         json={"name": "Edge", "displayName": "Edge gateways", "vhosts": [{"host": "edge.localhost"}]},
     )
     assert call(admin_http, "POST", "/api/am/admin/v4/environments", 409, json={"name": "Edge"})
-    api = flow.import_api(admin_http, flow.chat_doc(stack.backend_url, "Edgy"), context="/edgy")
+    api = flow.import_api(admin_http, documents.chat_doc(stack.backend_url, "Edgy"), context="/edgy")
     rev = call(admin_http, "POST", f"{PUB}/apis/{api['id']}/revisions", 201, json={})
     call(
         admin_http,
@@ -132,7 +132,7 @@ def test_gateways_keep_serving_while_redis_is_away_and_catch_up_when_it_returns(
         session = stack.session()
         flow.event_policy(session, "subscription", "4PerMinAway", 4)
         api = flow.import_api(
-            session, flow.chat_doc(stack.backend_url, "Away"), context="/away", policies=["4PerMinAway"]
+            session, documents.chat_doc(stack.backend_url, "Away"), context="/away", policies=["4PerMinAway"]
         )
         flow.deploy_and_publish(session, api["id"])
         app = flow.application_with_token(session, "Stayer", api["id"], plan="4PerMinAway")
@@ -246,7 +246,7 @@ def test_a_revocation_closes_connections_on_both_gateways_within_2_s(pushed):
     from websockets.exceptions import ConnectionClosed
 
     session = pushed.session()
-    api = flow.import_api(session, flow.chat_doc(pushed.backend_url, "Twice"), context="/twice")
+    api = flow.import_api(session, documents.chat_doc(pushed.backend_url, "Twice"), context="/twice")
     flow.deploy_and_publish(session, api["id"])
     app = flow.application_with_token(session, "TwoPlaces", api["id"])
     second = free_port()
@@ -281,7 +281,7 @@ def test_a_revocation_closes_connections_on_both_gateways_within_2_s(pushed):
 def test_a_gateway_restarted_while_the_portal_is_down_serves_from_its_disk_snapshot(pushed):
     """Last in this file: it stops the shared stack's portal for good."""
     session = pushed.session()
-    api = flow.import_api(session, flow.chat_doc(pushed.backend_url, "Kept"), context="/kept")
+    api = flow.import_api(session, documents.chat_doc(pushed.backend_url, "Kept"), context="/kept")
     flow.deploy_and_publish(session, api["id"])
     app = flow.application_with_token(session, "Keeper", api["id"])
     url = f"{pushed.gateway_ws}/kept/1.0.0/plain"

@@ -145,38 +145,6 @@ def wscat(command: str, message: str, wait: float = 1.5) -> str:
     return out.stdout + out.stderr
 
 
-CHAT = """\
-asyncapi: 2.0.0
-info: {{title: Chat, version: 1.0.0}}
-servers:
-  production: {{url: '{backend}/v2', protocol: ws}}
-channels:
-  /notifications:
-    publish: {{x-uri-mapping: /notifications}}
-    subscribe: {{x-uri-mapping: /notifications}}
-  /rooms/{{roomID}}:
-    parameters:
-      roomID: {{schema: {{type: string}}}}
-    publish: {{x-uri-mapping: '/rooms?room={{uri.var.roomID}}'}}
-  /plain:
-    publish: {{}}
-  /admin:
-    publish: {{x-scopes: [chat_admin, chat_owner]}}
-  /public:
-    publish: {{}}
-    x-auth-type: None
-components:
-  securitySchemes:
-    oauth2:
-      type: oauth2
-      flows:
-        implicit:
-          authorizationUrl: http://localhost:9999
-          scopes: {{chat_admin: Administer, chat_owner: Own}}
-          x-scopes-bindings: {{}}
-"""
-
-
 def _jwt_part(token: str, index: int) -> dict:
     part = token.split(".")[index]
     return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
@@ -224,12 +192,6 @@ def masked_frame(opcode: int, payload: bytes) -> bytes:
     else:
         head = bytes([0x80 | opcode, 0x80 | 127]) + struct.pack("!Q", n)
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def chat_doc(backend: str, title: str = "Chat") -> str:
-    """The CHAT AsyncAPI document for ``backend``, under another title when several tests
-    import it (an API name is not unique, but it reads better in logs and pages)."""
-    return CHAT.format(backend=backend).replace("title: Chat", f"title: {title}")
 
 
 def signed_up(stack, username: str, *roles: str, password: str | None = None) -> requests.Session:
