@@ -188,14 +188,7 @@ def test_prototyped_api_needs_no_token(stack, admin_http):
     doc = documents.chat_doc(stack.backend_url, "Proto")
     api = flow.import_api(admin_http, doc, context="/proto")
     rev = flow.call(admin_http, "POST", f"{flow.PUB}/apis/{api['id']}/revisions", 201, json={})
-    flow.call(
-        admin_http,
-        "POST",
-        f"{flow.PUB}/apis/{api['id']}/deploy-revision",
-        201,
-        params={"revisionId": rev["id"]},
-        json=[{"name": "Default"}],
-    )
+    flow.deploy_revision(admin_http, api["id"], rev["id"])
     flow.call(
         admin_http,
         "POST",

@@ -210,14 +210,7 @@ def test_scope_added_to_a_topic_closes_with_1008(stack, admin_http):
     with connect(f"{stack.gateway_ws}/scopeme/1.0.0/plain", additional_headers=app["headers"]) as ws:
         code, _ = _closed_after(
             ws,
-            lambda: call(
-                admin_http,
-                "POST",
-                f"{PUB}/apis/{api['id']}/deploy-revision",
-                201,
-                params={"revisionId": rev["id"]},
-                json=[{"name": "Default"}],
-            ),
+            lambda: flow.deploy_revision(admin_http, api["id"], rev["id"]),
         )
     assert code == 1008
 

@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import ssl
 import subprocess
 import threading
@@ -28,7 +27,7 @@ from websockets.sync.client import connect
 
 from testsupport import documents, flow
 from testsupport.flow import DEV
-from testsupport.stack import ROOT, free_port, wait_until
+from testsupport.stack import ROOT, free_port, stop_process_group, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -106,14 +105,7 @@ class Services:
         self.start(name, *self.commands[name])
 
     def stop(self, name: str) -> None:
-        proc = self.running.pop(name)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process_group(self.running.pop(name), timeout=15)
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")

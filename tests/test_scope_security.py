@@ -148,14 +148,7 @@ def test_deploying_a_subscribe_scope_closes_open_connections_with_1008(stack, ad
     with connect(url, additional_headers=app["headers"]) as ws:
         ws.send("still here")
         assert ws.recv(timeout=5) == "still here"
-        call(
-            admin_http,
-            "POST",
-            f"{PUB}/apis/{api['id']}/deploy-revision",
-            201,
-            params={"revisionId": rev["id"]},
-            json=[{"name": "Default"}],
-        )
+        flow.deploy_revision(admin_http, api["id"], rev["id"])
         deadline = time.monotonic() + 10
         with pytest.raises(ConnectionClosed) as exc:
             while time.monotonic() < deadline:

@@ -51,14 +51,7 @@ def test_a_deploy_is_pushed_to_two_gateways_through_redis(pushed):
         # No handshake probes before the push: an unknown API would make a gateway pull at
         # once (read your writes), and the test would no longer tell a push from a pull.
         pushes = [_push_pulls(g) for g in gateways]
-        call(
-            session,
-            "POST",
-            f"{PUB}/apis/{api['id']}/deploy-revision",
-            201,
-            params={"revisionId": rev["id"]},
-            json=[{"name": "Default"}],
-        )
+        flow.deploy_revision(session, api["id"], rev["id"])
         start = time.monotonic()
         arrived = {}
 
@@ -88,14 +81,7 @@ def test_a_deployment_reaches_only_the_gateways_of_its_environment(stack, admin_
     assert call(admin_http, "POST", "/api/am/admin/v4/environments", 409, json={"name": "Edge"})
     api = flow.import_api(admin_http, documents.chat_doc(stack.backend_url, "Edgy"), context="/edgy")
     rev = call(admin_http, "POST", f"{PUB}/apis/{api['id']}/revisions", 201, json={})
-    call(
-        admin_http,
-        "POST",
-        f"{PUB}/apis/{api['id']}/deploy-revision",
-        201,
-        params={"revisionId": rev["id"]},
-        json=[{"name": "Edge"}],
-    )
+    flow.deploy_revision(admin_http, api["id"], rev["id"], "Edge")
     edge_port = free_port()
     edge = stack.spawn_gateway("edge-gateway", edge_port, env={"TIDEGATE_GATEWAY_ENVIRONMENTS": "Edge"})
     try:

@@ -55,6 +55,18 @@ def import_api(session, document: str, **properties) -> dict:
     )
 
 
+def deploy_revision(session, api_id: str, revision_id: str, environment: str = "Default") -> None:
+    """Deploy an existing revision of ``api_id`` to ``environment`` (201 expected)."""
+    call(
+        session,
+        "POST",
+        f"{PUB}/apis/{api_id}/deploy-revision",
+        201,
+        params={"revisionId": revision_id},
+        json=[{"name": environment}],
+    )
+
+
 def deploy_and_publish(session, api_id: str) -> None:
     rev = call(session, "POST", f"{PUB}/apis/{api_id}/revisions", 201, json={"description": "e2e"})
     call(

@@ -112,6 +112,18 @@ def gateway_command(port: int, *, server: str = "uvicorn", tls_port: int = 0) ->
     return [sys.executable, "manage.py", "rungateway", "--port", str(port), "--tls-port", str(tls_port)]
 
 
+def stop_process_group(popen: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM to the process group a process leads (``start_new_session=True``), SIGKILL
+    if it has not ended within ``timeout`` seconds."""
+    if popen.poll() is None:
+        os.killpg(popen.pid, signal.SIGTERM)
+        try:
+            popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait()
+
+
 @dataclass
 class Process:
     name: str
@@ -122,13 +134,7 @@ class Process:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait()
+        stop_process_group(self.popen)
 
 
 @dataclass
