@@ -129,7 +129,7 @@ def application_with_token(
 def handshake_status(url: str, headers: dict | None = None) -> tuple[int, dict | None]:
     """Open and close a connection; return 101 or the refusal's status and JSON body."""
     try:
-        with connect(url, additional_headers=headers or {}, open_timeout=5):
+        with connect(url, additional_headers=headers or {}, open_timeout=30):  # a loaded machine is slow
             return 101, None
     except InvalidStatus as exc:
         body = exc.response.body
