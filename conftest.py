@@ -1,13 +1,17 @@
 """Fixtures for real servers that tests across the project start themselves."""
 
+import os
 import shutil
 import subprocess
-import time
 
 import pytest
 
-import tests.hypothesis_profiles  # noqa: F401  (registers and loads the Hypothesis profile)
-from tests.stack import free_port
+import testsupport.hypothesis_profiles  # noqa: F401  (registers and loads the Hypothesis profile)
+from testsupport.stack import RATE_LIMIT_CLOCK, free_port, wait_until
+
+# Every gateway the tests start, in process or not, counts rate limits at a fixed time: the
+# benchmark (not started from here) keeps the wall clock.
+os.environ.setdefault("TIDEGATE_RATE_LIMIT_CLOCK", str(RATE_LIMIT_CLOCK))
 
 
 def start_redis(workdir, port: int | None = None) -> tuple[str, subprocess.Popen]:
@@ -24,16 +28,11 @@ def start_redis(workdir, port: int | None = None) -> tuple[str, subprocess.Popen
     import redis
 
     client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
+    try:
+        wait_until(client.ping, 30, what="redis-server to answer")
+    except TimeoutError:
+        proc.kill()
+        pytest.fail(f"redis-server did not start on port {port}")
     return f"redis://127.0.0.1:{port}/0", proc
 
 
@@ -92,15 +91,18 @@ def postgres_url():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
-    while (
-        subprocess.run([f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode
-        != 0
-    ):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("PostgreSQL did not start")
-        time.sleep(0.1)
+
+    def ready():
+        if proc.poll() is not None:
+            raise AssertionError(f"postgres exited with {proc.returncode}")
+        ping = [f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)]
+        return subprocess.run(ping, capture_output=True).returncode == 0
+
+    try:
+        wait_until(ready, 60, interval=0.1, what="PostgreSQL to accept connections")
+    except TimeoutError as exc:
+        proc.kill()
+        pytest.fail(f"PostgreSQL did not start: {exc}")
     yield f"postgres://postgres@127.0.0.1:{port}/postgres"
     proc.terminate()
     proc.wait(20)

@@ -31,8 +31,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests import flow  # noqa: E402
-from tests.stack import Stack, cpu_seconds, free_port, gateway_command, rss_kib, wait_until  # noqa: E402
+from testsupport import flow  # noqa: E402
+from testsupport.stack import Stack, cpu_seconds, free_port, gateway_command, rss_kib, wait_until  # noqa: E402
 
 FULL = {
     "pp1": ("pingpong", {"conns": 1, "msgs": 5000, "size": 64}),

@@ -36,6 +36,7 @@ class GatewayConfig:
     max_lifetime: float = 0
     busy_poll_us: int = 0
     redis_url: str = ""  # shared rate-limit counters; empty: this process's own
+    rate_limit_clock: float | None = None  # tests only (debug): rate-limit windows at this fixed time
     # Frame counters shipped to the portal's analytics app.
     analytics: bool = True
     analytics_url: str = ""  # empty: the portal's /internal/gateway/analytics
@@ -70,6 +71,7 @@ class GatewayConfig:
             max_lifetime=conf["MAX_CONNECTION_LIFETIME"],
             busy_poll_us=conf["BUSY_POLL_US"],
             redis_url=conf["REDIS_URL"],
+            rate_limit_clock=conf.get("RATE_LIMIT_CLOCK"),
             analytics=conf["ANALYTICS"],
             analytics_url=conf["ANALYTICS_URL"],
             analytics_interval=conf["ANALYTICS_INTERVAL"],

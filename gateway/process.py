@@ -46,13 +46,15 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def _counters(redis_url: str) -> CounterBackend:
-    """Shared counters through Redis when it is configured, else this process's own."""
+def _counters(redis_url: str, fixed_time: float | None = None) -> CounterBackend:
+    """Shared counters through Redis when it is configured, else this process's own; on the
+    wall clock, or at ``fixed_time`` (TIDEGATE_RATE_LIMIT_CLOCK, for tests)."""
+    clock = time.time if fixed_time is None else (lambda: fixed_time)
     if not redis_url:
-        return InMemoryCounters()
+        return InMemoryCounters(clock)
     from gateway.redis_counters import RedisCounters
 
-    return RedisCounters(redis_url)
+    return RedisCounters(redis_url, clock=clock)
 
 
 def _float_or_none(value: str | None) -> float | None:
@@ -116,7 +118,7 @@ class Gateway:
         self.last_update = ""  # "full" or "delta"
         self.snapshot_path = config.snapshot_path
         self._sync_lock = asyncio.Lock()
-        self.rate_counters = _counters(config.redis_url)
+        self.rate_counters = _counters(config.redis_url, config.rate_limit_clock)
         self.draining = False
         # The portal and issuers' JWKS: kept-alive connections, so polling the snapshot four
         # times a second does not open (and leave in TIME_WAIT) a TCP connection each time.

@@ -18,8 +18,9 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
-from tests.stack import ROOT, Stack, wait_until
+from gateway_sync.snapshot import TopicConfig
+from testsupport.snapshots import api_config
+from testsupport.stack import ROOT, Stack
 
 DOC = ROOT / "docs" / "conformance.md"
 TOPIC = "/ws"
@@ -63,22 +64,14 @@ def wstest(python27: str, autobahn: Path, spec: Path, cwd: Path) -> None:
 
 def start(stack: Stack) -> None:
     """The echo backend and a gateway with one unsecured API, /echo/1.0.0/ws, in front of it."""
-    api = ApiConfig(
+    api = api_config(
         id="api-echo",
         name="Echo",
         context="/echo",
-        version="1.0.0",
-        lifecycle_status="PUBLISHED",
-        revision=1,
         production_endpoint=stack.backend_url,
         topics=(TopicConfig(name=TOPIC, secured=False),),
     )
-    (stack.data_dir / "gateway").mkdir(parents=True)
-    snapshot = snapshot_to_dict(Snapshot(version=1, environments=("Default",), apis=(api,)))
-    (stack.data_dir / "gateway" / "snapshot-Default.json").write_text(json.dumps(snapshot))
-    backend = stack._spawn("backend", [sys.executable, "manage.py", "demo_backend", "--port", str(stack.backend_port)])
-    wait_until(lambda: "echo backend on" in backend.output(), 30, what="echo backend")
-    stack.start_gateway()
+    stack.start_from_snapshot(api)
 
 
 def results(index: dict, reports: Path) -> dict:

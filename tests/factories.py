@@ -5,32 +5,6 @@ from django.contrib.auth.models import Group
 
 from publisher import services
 
-CHAT_ASYNCAPI = """\
-asyncapi: 2.0.0
-info: {title: Chat, version: 1.0.0}
-servers:
-  production: {url: 'ws://127.0.0.1:1/v2', protocol: ws}
-channels:
-  /notifications:
-    publish: {x-uri-mapping: /notifications}
-    subscribe: {x-uri-mapping: /notifications}
-  /rooms/{roomID}:
-    parameters:
-      roomID: {schema: {type: string}}
-    publish: {x-uri-mapping: '/rooms?room={uri.var.roomID}'}
-  /admin:
-    publish: {x-scopes: [chat_admin]}
-components:
-  securitySchemes:
-    oauth2:
-      type: oauth2
-      flows:
-        implicit:
-          authorizationUrl: http://localhost:9999
-          scopes: {chat_admin: Administer chats}
-          x-scopes-bindings: {chat_admin: admin}
-"""
-
 
 def user(username="dev", *, roles=(), superuser=False, password="pw-Secret-123"):
     u = get_user_model().objects.create_user(username=username, password=password, is_superuser=superuser)

@@ -9,9 +9,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import PUB, call
-from tests.stack import free_port, metric, wait_until
+from testsupport import documents, flow
+from testsupport.flow import PUB, call
+from testsupport.stack import free_port, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ def counted(stack, admin_http):
     flow.event_policy(admin_http, "subscription", "4PerMinCounted", 4)
     api = flow.import_api(
         admin_http,
-        flow.chat_doc(stack.backend_url, "Counted"),
+        documents.chat_doc(stack.backend_url, "Counted"),
         context="/counted",
         policies=["4PerMinCounted"],
     )

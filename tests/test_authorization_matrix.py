@@ -43,7 +43,8 @@ from publisher import services as pub
 from publisher.archives import export_archive
 from publisher.models import Environment, PolicyLevel, ThrottlingPolicy
 from tests import factories
-from tests.stack import free_port
+from testsupport import documents
+from testsupport.stack import free_port
 
 # Every test runs inside pytest-django's transaction, itself inside the module's (``world``).
 pytestmark = pytest.mark.django_db
@@ -300,7 +301,7 @@ def test_every_hole_is_a_row_and_every_row_names_each_caller():
 # ---------------------------------------------------------------- the data
 
 
-CHAT = factories.CHAT_ASYNCAPI
+CHAT = documents.CHAT_ASYNCAPI
 
 
 def _archive(creator) -> bytes:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.stack import ROOT
+from testsupport.stack import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -39,3 +39,21 @@ def test_bench_harness_runs_and_writes_its_report(tmp_path):
     assert (tmp_path / "benchmarks.png").stat().st_size > 0
     text = (tmp_path / "benchmarks.md").read_text()
     assert "Targets" in text and "busy polling on" in text and "bare relay" in text
+
+
+def test_bench_imports_nothing_from_the_test_suite():
+    """bench/ shares the process starters through testsupport/, not tests/: the harness runs
+    where the test suite is not (a deployment checkout, a benchmark box)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, bench.run; print(sorted(m for m in sys.modules if m.split('.')[0] == 'tests'))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "[]"

@@ -9,9 +9,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import CHAT
-from tests.stack import marked, wait_until
+from testsupport import documents, flow
+from testsupport.stack import marked, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -65,7 +64,7 @@ def test_walk_from_import_to_try_out(page, stack, tmp_path):
     # A broken definition is explained, line by line, and nothing is created.
     page.get_by_role("button", name="Import AsyncAPI").click()
     broken = tmp_path / "broken.yaml"
-    broken.write_text(CHAT.format(backend=stack.backend_url).replace("chat_admin: Administer, ", ""))
+    broken.write_text(documents.chat_doc(stack.backend_url).replace("chat_admin: Administer, ", ""))
     page.get_by_label("AsyncAPI file (YAML or JSON)").set_input_files(str(broken))
     page.get_by_label("Context").fill("/browser")
     page.get_by_role("button", name="Import").click()
@@ -74,7 +73,7 @@ def test_walk_from_import_to_try_out(page, stack, tmp_path):
     shot(page, stack, "02-import-errors")
 
     good = tmp_path / "chat.yaml"
-    good.write_text(flow.chat_doc(stack.backend_url, "BrowserChat"))
+    good.write_text(documents.chat_doc(stack.backend_url, "BrowserChat"))
     page.get_by_label("AsyncAPI file (YAML or JSON)").set_input_files(str(good))
     page.get_by_label("Context").fill("/browser")
     page.get_by_role("button", name="Import").click()
@@ -184,7 +183,7 @@ def _signed_in(page, path):
 def test_publisher_edits_a_topic_redeploys_and_blocks_a_subscriber(page, stack, admin_http):
     """Topic editing (URL mapping with its preview, a scope), a revision deployed from the
     page, then a subscription blocked: each seen on the page and at the gateway."""
-    api = flow.import_api(admin_http, flow.chat_doc(stack.backend_url, "Designer"), context="/designer")
+    api = flow.import_api(admin_http, documents.chat_doc(stack.backend_url, "Designer"), context="/designer")
     flow.deploy_and_publish(admin_http, api["id"])
     scoped = flow.application_with_token(admin_http, "DesignerAdmin", api["id"], scopes=["chat_admin"])
     plain = flow.application_with_token(admin_http, "DesignerPlain", api["id"])
@@ -239,7 +238,7 @@ def test_developer_signs_up_and_tries_an_api_from_the_browser(page, stack, admin
     """Issue 6's walk in a fresh browser: sign up, create an application, subscribe,
     generate keys and a token, read the wscat command off Try Out and run it, then use the
     live console to send a frame and see its echo."""
-    api = flow.import_api(admin_http, flow.chat_doc(stack.backend_url, "Portal"), context="/portal")
+    api = flow.import_api(admin_http, documents.chat_doc(stack.backend_url, "Portal"), context="/portal")
     flow.deploy_and_publish(admin_http, api["id"])
     flow.wait_for_route(f"{stack.gateway_ws}/portal/1.0.0/public", {})
     # A fresh browser context: nobody signed in.

@@ -5,7 +5,7 @@ loop did (its /metrics counters), not by CPU time, which a loaded machine would 
 import pytest
 from websockets.sync.client import connect
 
-from tests.stack import free_port, metric, wait_until
+from testsupport.stack import free_port, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 

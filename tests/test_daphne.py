@@ -8,9 +8,9 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import DEV, call
-from tests.stack import free_port, wait_until
+from testsupport import flow
+from testsupport.flow import DEV, call
+from testsupport.stack import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -6,14 +6,16 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.stack import marked, wait_until
+from testsupport import documents, flow
+from testsupport.stack import marked, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def test_deploy_reaches_the_gateway_within_a_second(chat):
-    assert chat["deploy_seconds"] < 1.0
+def test_a_deploy_is_served_at_the_first_handshake_after_the_rest_calls_return(chat):
+    # Judged by what the gateway answered, not by a stopwatch: deploy-revision returns once
+    # the gateways have the revision, and a token unknown to the gateway makes it pull.
+    assert chat["first_status"] == 101
 
 
 def test_wscat_talks_to_the_backend_through_the_gateway(stack, chat):
@@ -116,7 +118,7 @@ def test_topic_with_security_off_needs_no_token(stack, chat):
 
 
 def test_backend_down_is_502_101503(stack, admin_http):
-    doc = flow.chat_doc("ws://127.0.0.1:1", "Dead")
+    doc = documents.chat_doc("ws://127.0.0.1:1", "Dead")
     api = flow.import_api(admin_http, doc, context="/dead")
     flow.deploy_and_publish(admin_http, api["id"])
     url = f"{stack.gateway_ws}/dead/1.0.0/public"
@@ -157,7 +159,7 @@ def test_gateway_health_reports_its_snapshot(stack, chat):
 
 
 def test_sandbox_keys_reach_the_sandbox_endpoint_and_production_keys_the_production_one(stack, admin_http):
-    doc = flow.chat_doc(stack.backend_url, "Sandboxed")
+    doc = documents.chat_doc(stack.backend_url, "Sandboxed")
     api = flow.import_api(
         admin_http,
         doc,
@@ -183,17 +185,10 @@ def test_sandbox_keys_reach_the_sandbox_endpoint_and_production_keys_the_product
 
 
 def test_prototyped_api_needs_no_token(stack, admin_http):
-    doc = flow.chat_doc(stack.backend_url, "Proto")
+    doc = documents.chat_doc(stack.backend_url, "Proto")
     api = flow.import_api(admin_http, doc, context="/proto")
     rev = flow.call(admin_http, "POST", f"{flow.PUB}/apis/{api['id']}/revisions", 201, json={})
-    flow.call(
-        admin_http,
-        "POST",
-        f"{flow.PUB}/apis/{api['id']}/deploy-revision",
-        201,
-        params={"revisionId": rev["id"]},
-        json=[{"name": "Default"}],
-    )
+    flow.deploy_revision(admin_http, api["id"], rev["id"])
     flow.call(
         admin_http,
         "POST",

@@ -19,16 +19,15 @@ import re
 import select
 import socket
 import struct
-import sys
 
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
-from tests import flow
-from tests.stack import Stack, wait_until
+from testsupport import flow
+from testsupport.snapshots import open_and_secure_apis
+from testsupport.stack import Stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -51,29 +50,8 @@ def gw(tmp_path_factory):
     backend: /open/1.0.0/ws without security and /secure/1.0.0/ws with; a head timeout
     of one second, so slow heads are cut quickly."""
     stack = Stack(tmp_path_factory.mktemp("hostile"), extra_env={"TIDEGATE_HEAD_TIMEOUT": "1"})
-    apis = tuple(
-        ApiConfig(
-            id=f"api-{name}",
-            name=name,
-            context=f"/{name}",
-            version="1.0.0",
-            lifecycle_status="PUBLISHED",
-            revision=1,
-            production_endpoint=stack.backend_url,
-            topics=(TopicConfig(name="/ws", secured=secured), TopicConfig(name="/rooms/{room}", secured=secured)),
-        )
-        for name, secured in (("open", False), ("secure", True))
-    )
-    snapshot = snapshot_to_dict(Snapshot(version=1, environments=("Default",), apis=apis))
-    (stack.data_dir / "gateway").mkdir(parents=True)
-    (stack.data_dir / "gateway" / "snapshot-Default.json").write_text(json.dumps(snapshot))
     try:
-        backend = stack._spawn(
-            "backend", [sys.executable, "manage.py", "demo_backend", "--port", str(stack.backend_port)]
-        )
-        wait_until(lambda: "echo backend on" in backend.output(), 30, what="echo backend")
-        stack.start_gateway()
-        yield stack
+        yield stack.start_from_snapshot(*open_and_secure_apis(stack.backend_url))
     finally:
         stack.stop()
 

@@ -16,8 +16,8 @@ from joserfc.jwk import RSAKey
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.stack import free_port, wait_until
+from testsupport import documents, flow
+from testsupport.stack import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ def test_backend_that_hangs_at_the_handshake_is_502(stack, admin_http):
     hang.listen(8)  # the kernel completes TCP handshakes; nobody ever answers HTTP
     try:
         backend = f"ws://127.0.0.1:{hang.getsockname()[1]}"
-        api = flow.import_api(admin_http, flow.chat_doc(backend, "Hang"), context="/hang")
+        api = flow.import_api(admin_http, documents.chat_doc(backend, "Hang"), context="/hang")
         flow.deploy_and_publish(admin_http, api["id"])
         app = flow.application_with_token(admin_http, "HangClient", api["id"])
         url = f"{stack.gateway_ws}/hang/1.0.0/plain"

@@ -7,8 +7,8 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.stack import rss_kib, wait_until
+from testsupport import flow
+from testsupport.stack import rss_kib, wait_until
 
 pytestmark = pytest.mark.e2e
 

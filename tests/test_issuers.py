@@ -12,9 +12,9 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import PUB, call
-from tests.stack import marked, wait_until
+from testsupport import flow
+from testsupport.flow import PUB, call
+from testsupport.stack import marked, wait_until
 
 pytestmark = pytest.mark.e2e
 ADMIN = "/api/am/admin/v4"

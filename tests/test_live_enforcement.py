@@ -12,9 +12,9 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import CHAT, DEV, PUB, call
-from tests.stack import free_port, wait_until
+from testsupport import documents, flow
+from testsupport.flow import DEV, PUB, call
+from testsupport.stack import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ def _fresh_api(stack, admin_http, context):
     """An API of its own for changes that affect every consumer (block, undeploy, retire)."""
     api = flow.import_api(
         admin_http,
-        flow.chat_doc(stack.backend_url, context[1:]),
+        documents.chat_doc(stack.backend_url, context[1:]),
         context=context,
     )
     flow.deploy_and_publish(admin_http, api["id"])
@@ -199,7 +199,7 @@ def test_retired_api_closes_with_1001(stack, admin_http):
 
 
 def test_scope_added_to_a_topic_closes_with_1008(stack, admin_http):
-    scoped = CHAT.format(backend=stack.backend_url).replace(
+    scoped = documents.chat_doc(stack.backend_url).replace(
         "  /plain:\n    publish: {}", "  /plain:\n    publish: {x-scopes: [chat_admin]}"
     )
     api, app = _fresh_api(stack, admin_http, "/scopeme")
@@ -210,14 +210,7 @@ def test_scope_added_to_a_topic_closes_with_1008(stack, admin_http):
     with connect(f"{stack.gateway_ws}/scopeme/1.0.0/plain", additional_headers=app["headers"]) as ws:
         code, _ = _closed_after(
             ws,
-            lambda: call(
-                admin_http,
-                "POST",
-                f"{PUB}/apis/{api['id']}/deploy-revision",
-                201,
-                params={"revisionId": rev["id"]},
-                json=[{"name": "Default"}],
-            ),
+            lambda: flow.deploy_revision(admin_http, api["id"], rev["id"]),
         )
     assert code == 1008
 

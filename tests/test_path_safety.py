@@ -6,12 +6,12 @@ request path reaches the gateway exactly as an attacker sends it."""
 import json
 import re
 import socket
-import sys
 
 import pytest
 
-from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
-from tests.stack import Stack, metric, wait_until
+from gateway_sync.snapshot import TopicConfig
+from testsupport.snapshots import api_config
+from testsupport.stack import Stack, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -22,26 +22,13 @@ def gateway(tmp_path_factory):
     ``/{uri.var.a}/{uri.var.b}`` under the endpoint ``/tenant-a/v2``; the portal's port
     stays closed, so the gateway starts from the snapshot kept on disk."""
     stack = Stack(tmp_path_factory.mktemp("pathsafety"))
-    api = ApiConfig(
+    api = api_config(
         id="api-path",
-        name="Chat",
-        context="/chat",
-        version="1.0.0",
-        lifecycle_status="PUBLISHED",
-        revision=1,
         production_endpoint=f"{stack.backend_url}/tenant-a/v2",
         topics=(TopicConfig(name="/{a}/{b}", uri_mapping="/{uri.var.a}/{uri.var.b}", secured=False),),
     )
-    snapshot = snapshot_to_dict(Snapshot(version=1, environments=("Default",), apis=(api,)))
-    (stack.data_dir / "gateway").mkdir(parents=True)
-    (stack.data_dir / "gateway" / "snapshot-Default.json").write_text(json.dumps(snapshot))
     try:
-        backend = stack._spawn(
-            "backend", [sys.executable, "manage.py", "demo_backend", "--port", str(stack.backend_port)]
-        )
-        wait_until(lambda: "echo backend on" in backend.output(), 30, what="echo backend")
-        stack.start_gateway()
-        yield stack
+        yield stack.start_from_snapshot(api)
     finally:
         stack.stop()
 

@@ -2,12 +2,10 @@
 gateway serving it."""
 
 import pytest
-import requests
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import CHAT
-from tests.stack import Stack, wait_until
+from testsupport import documents, flow
+from testsupport.stack import Stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -17,10 +15,8 @@ def test_the_main_path_on_postgresql(tmp_path_factory, postgres_url):
     try:
         stack.start()
         assert not (stack.data_dir / "db.sqlite3").exists()  # the data went to PostgreSQL
-        session = requests.Session()
-        session.auth = ("admin", "admin")
-        session.base = stack.portal_url
-        api = flow.import_api(session, CHAT.format(backend=stack.backend_url), context="/pgchat")
+        session = stack.session()
+        api = flow.import_api(session, documents.chat_doc(stack.backend_url), context="/pgchat")
         flow.deploy_and_publish(session, api["id"])
         app = flow.application_with_token(session, "OnPostgres", api["id"])
         url = f"{stack.gateway_ws}/pgchat/1.0.0/rooms/r9"

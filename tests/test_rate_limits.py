@@ -4,8 +4,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.stack import free_port, wait_until
+from testsupport import documents, flow
+from testsupport.stack import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 def _api_with_plan(stack, admin_http, context, plan, app_policy="Unlimited"):
     api = flow.import_api(
         admin_http,
-        flow.chat_doc(stack.backend_url, context[1:]),
+        documents.chat_doc(stack.backend_url, context[1:]),
         context=context,
         policies=[plan],
     )
@@ -36,7 +36,7 @@ def test_five_events_per_minute_pass_five_frames_and_answer_the_sixth_with_notif
         assert ws.recv(timeout=5) == "Error code: 4003 reason: Websocket frame throttled out"
         ws.send("four")  # dropped too, and the client is told only once per window
         with pytest.raises(TimeoutError):
-            ws.recv(timeout=0.5)
+            ws.recv(timeout=0.5)  # an observation window: that nothing arrives is the point
 
 
 def test_close_action_closes_with_4003(stack, admin_http):
@@ -111,5 +111,5 @@ def test_drop_action_drops_silently(stack, admin_http):
         assert ws.recv(timeout=5) == "first"
         ws.send("second")  # over the limit: no echo, no notice, the connection stays open
         with pytest.raises(TimeoutError):
-            ws.recv(timeout=0.5)
+            ws.recv(timeout=0.5)  # an observation window: that nothing arrives is the point
         ws.ping().wait(5)

@@ -13,9 +13,9 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from tests import flow
-from tests.flow import DEV, PUB, call
-from tests.stack import Stack, metric, wait_until
+from testsupport import documents, flow
+from testsupport.flow import DEV, PUB, call
+from testsupport.stack import Stack, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 MISS_INTERVAL = 0.25
@@ -23,7 +23,7 @@ MISS_INTERVAL = 0.25
 
 @pytest.fixture(scope="module")
 def slow(tmp_path_factory):
-    stack = Stack(
+    with Stack(
         tmp_path_factory.mktemp("ryw"),
         extra_env={
             "REDIS_URL": "",
@@ -31,20 +31,13 @@ def slow(tmp_path_factory):
             "TIDEGATE_SYNC_INTERVAL": "5",
             "TIDEGATE_MISS_SYNC_INTERVAL": str(MISS_INTERVAL),
         },
-    )
-    try:
-        stack.start()
+    ) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")
 def session(slow):
-    s = requests.Session()
-    s.auth = ("admin", "admin")
-    s.base = slow.portal_url
-    return s
+    return slow.session()
 
 
 def _deploy(session, api_id: str, environment: str = "Default", expect=201, **params):
@@ -62,7 +55,7 @@ def _deploy(session, api_id: str, environment: str = "Default", expect=201, **pa
 @pytest.fixture(scope="module")
 def api(slow, session):
     """An API deployed (waiting for the gateway) and published."""
-    api = flow.import_api(session, flow.chat_doc(slow.backend_url, "Quick"), context="/quick")
+    api = flow.import_api(session, documents.chat_doc(slow.backend_url, "Quick"), context="/quick")
     _deploy(session, api["id"], wait="true")
     call(session, "POST", f"{PUB}/apis/change-lifecycle", 200, params={"apiId": api["id"], "action": "Publish"})
     return api
@@ -123,7 +116,7 @@ def test_a_subscription_created_and_used_at_once_connects(slow, session, api):
 
 
 def test_deploy_and_undeploy_with_wait_are_applied_when_they_answer(slow, session):
-    deployed = flow.import_api(session, flow.chat_doc(slow.backend_url, "Waited"), context="/waited")
+    deployed = flow.import_api(session, documents.chat_doc(slow.backend_url, "Waited"), context="/waited")
     rev, body = _deploy(session, deployed["id"], wait="true")
     assert [d["name"] for d in body] == ["Default"]
     # Applied before any handshake asked for it: the gateway already enforces that version.
@@ -166,7 +159,7 @@ def test_a_wait_that_times_out_names_the_gateways_that_had_not_applied(slow, ses
         timeout=5,
     )
     assert resp.status_code == 304
-    api = flow.import_api(session, flow.chat_doc(slow.backend_url, "Lagged"), context="/lagged")
+    api = flow.import_api(session, documents.chat_doc(slow.backend_url, "Lagged"), context="/lagged")
     _, body = _deploy(session, api["id"], "Lagging", expect=202, wait="true", timeout="0.5")
     assert [d["name"] for d in body["deployments"]] == ["Lagging"]
     assert body["configVersion"] > version
@@ -174,7 +167,7 @@ def test_a_wait_that_times_out_names_the_gateways_that_had_not_applied(slow, ses
 
 
 def test_bad_wait_parameters_are_refused_and_deploy_nothing(slow, session):
-    api = flow.import_api(session, flow.chat_doc(slow.backend_url, "Unsure"), context="/unsure")
+    api = flow.import_api(session, documents.chat_doc(slow.backend_url, "Unsure"), context="/unsure")
     for params in ({"wait": "yes"}, {"wait": "true", "timeout": "soon"}, {"wait": "true", "timeout": "0"}):
         _, body = _deploy(session, api["id"], expect=400, **params)
         assert body["code"] == 400 and body["description"]

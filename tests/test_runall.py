@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 
-from tests.stack import ROOT, free_port
+from testsupport.stack import ROOT, free_port
 
 
 def test_runall_stops_with_a_clear_message_when_a_port_is_in_use(tmp_path):

@@ -30,7 +30,7 @@ import pytest
 import requests
 import yaml
 
-from tests.stack import ROOT, Stack
+from testsupport.stack import ROOT, Stack
 
 ADMIN = ("admin", "admin")
 PUBLISHER = "/api/am/publisher/v4"

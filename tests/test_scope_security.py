@@ -3,7 +3,6 @@ out a scope that guards an admin-only topic, and a scope written only on a topic
 subscribe operation is required at the handshake (and closes open connections once
 deployed)."""
 
-import re
 import time
 
 import pytest
@@ -11,56 +10,17 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import DEV, PUB, call
-from tests.stack import wait_until
+from testsupport import documents, flow
+from testsupport.flow import DEV, PUB, call
+from testsupport.stack import wait_until
 
 pytestmark = pytest.mark.e2e
 
-OPS = """\
-asyncapi: 2.0.0
-info: {{title: {title}, version: 1.0.0}}
-servers:
-  production: {{url: '{backend}/v2', protocol: ws}}
-channels:
-  /status:
-    publish: {{}}
-  /admin:
-    publish: {{x-scopes: [{scope}]}}
-    subscribe: {{}}
-components:
-  securitySchemes:
-    oauth2:
-      type: oauth2
-      flows:
-        implicit:
-          authorizationUrl: http://localhost:9999
-          scopes: {{{scope}: Administer}}
-          x-scopes-bindings: {{{bindings}}}
-"""
 
-
-def _user(stack, username: str, *roles: str) -> requests.Session:
-    """A user signed up through the portal's page, given ``roles`` the way an operator does,
-    and a REST session for them (HTTP Basic)."""
-    web = requests.Session()
-    page = web.get(f"{stack.portal_url}/signup/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    password = f"{username}-Passw0rd!"
-    resp = web.post(
-        f"{stack.portal_url}/signup/",
-        data={"csrfmiddlewaretoken": token, "username": username, "password1": password, "password2": password},
-        headers={"Referer": f"{stack.portal_url}/signup/"},
-        timeout=30,
-    )
-    assert resp.ok and f"Welcome, {username}." in resp.text, resp.text[:500]
-    if roles:
-        stack.manage("grant_role", username, *roles)
-    session = requests.Session()
-    session.auth = (username, password)
-    session.base = stack.portal_url
-    session.password = password
-    return session
+def _ops(title: str, backend: str, scope: str, bindings: str) -> str:
+    """An API whose /admin topic needs ``scope`` to publish, bound to the roles in ``bindings``."""
+    channels = f"  /status:\n    publish: {{}}\n  /admin:\n    publish: {{x-scopes: [{scope}]}}\n    subscribe: {{}}\n"
+    return documents.asyncapi_doc(title, f"{backend}/v2", channels, scopes=f"{scope}: Administer", bindings=bindings)
 
 
 def _token(stack, keys: dict, **form) -> requests.Response:
@@ -76,18 +36,18 @@ def _bearer(resp: requests.Response) -> dict:
 
 
 def test_another_creators_copy_of_an_admin_scope_grants_nothing(stack):
-    alice = _user(stack, "alice-ops", "creator", "publisher")
-    bob = _user(stack, "bob-grab", "creator", "publisher")
-    dev = _user(stack, "dev-noroles")
+    alice = flow.signed_up(stack, "alice-ops", "creator", "publisher")
+    bob = flow.signed_up(stack, "bob-grab", "creator", "publisher")
+    dev = flow.signed_up(stack, "dev-noroles")
     ops = flow.import_api(
         alice,
-        OPS.format(title="Ops", backend=stack.backend_url, scope="ops_admin", bindings="ops_admin: admin"),
+        _ops("Ops", stack.backend_url, "ops_admin", "ops_admin: admin"),
         context="/opsx",
     )
     flow.deploy_and_publish(alice, ops["id"])
 
     # Bob's API declares the same scope without a binding: refused, naming Alice's API.
-    grab_doc = OPS.format(title="Grab", backend=stack.backend_url, scope="ops_admin", bindings="")
+    grab_doc = _ops("Grab", stack.backend_url, "ops_admin", "")
     resp = bob.post(
         f"{stack.portal_url}{PUB}/apis/import-asyncapi",
         files={"file": ("api.yaml", grab_doc.encode(), "application/yaml")},
@@ -137,34 +97,25 @@ def test_another_creators_copy_of_an_admin_scope_grants_nothing(stack):
     assert flow.handshake_status(f"{base}/admin", admin_headers)[0] == 101
 
 
-FEED = """\
-asyncapi: 2.0.0
-info: {{title: Feed, version: 1.0.0}}
-servers:
-  production: {{url: '{backend}/v2', protocol: ws}}
-channels:
+def _feed(backend: str) -> str:
+    """An API with a scope only on a topic's subscribe operation (/feed) and on both (/both)."""
+    channels = """\
   /open:
-    publish: {{}}
+    publish: {}
   /feed:
-    publish: {{}}
-    subscribe: {{x-scopes: [feed_read]}}
+    publish: {}
+    subscribe: {x-scopes: [feed_read]}
   /both:
-    publish: {{x-scopes: [feed_write]}}
-    subscribe: {{x-scopes: [feed_read]}}
-components:
-  securitySchemes:
-    oauth2:
-      type: oauth2
-      flows:
-        implicit:
-          authorizationUrl: http://localhost:9999
-          scopes: {{feed_read: Read the feed, feed_write: Write to it}}
-          x-scopes-bindings: {{}}
+    publish: {x-scopes: [feed_write]}
+    subscribe: {x-scopes: [feed_read]}
 """
+    return documents.asyncapi_doc(
+        "Feed", f"{backend}/v2", channels, scopes="feed_read: Read the feed, feed_write: Write to it"
+    )
 
 
 def test_a_scope_only_on_subscribe_is_required_at_the_handshake(stack, admin_http):
-    api = flow.import_api(admin_http, FEED.format(backend=stack.backend_url), context="/feedx")
+    api = flow.import_api(admin_http, _feed(stack.backend_url), context="/feedx")
     flow.deploy_and_publish(admin_http, api["id"])
     plain = flow.application_with_token(admin_http, "FeedPlain", api["id"])
     reader = flow.application_with_token(admin_http, "FeedReader", api["id"], scopes=["feed_read"])
@@ -184,7 +135,7 @@ def test_a_scope_only_on_subscribe_is_required_at_the_handshake(stack, admin_htt
 
 
 def test_deploying_a_subscribe_scope_closes_open_connections_with_1008(stack, admin_http):
-    doc = FEED.format(backend=stack.backend_url).replace("title: Feed", "title: Live")
+    doc = _feed(stack.backend_url).replace("title: Feed", "title: Live")
     unscoped = doc.replace("subscribe: {x-scopes: [feed_read]}\n  /both", "subscribe: {}\n  /both")
     api = flow.import_api(admin_http, unscoped, context="/feedlive")
     flow.deploy_and_publish(admin_http, api["id"])
@@ -197,14 +148,7 @@ def test_deploying_a_subscribe_scope_closes_open_connections_with_1008(stack, ad
     with connect(url, additional_headers=app["headers"]) as ws:
         ws.send("still here")
         assert ws.recv(timeout=5) == "still here"
-        call(
-            admin_http,
-            "POST",
-            f"{PUB}/apis/{api['id']}/deploy-revision",
-            201,
-            params={"revisionId": rev["id"]},
-            json=[{"name": "Default"}],
-        )
+        flow.deploy_revision(admin_http, api["id"], rev["id"])
         deadline = time.monotonic() + 10
         with pytest.raises(ConnectionClosed) as exc:
             while time.monotonic() < deadline:

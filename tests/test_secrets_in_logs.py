@@ -1,9 +1,10 @@
-"""Runs after the others (by name): no log of any process holds a token or secret that the
-tests were given."""
+"""No log of any process holds a token or secret that the tests were given. Serially this
+runs after the others (by name); in a parallel run the ``stack`` fixture checks its logs
+again once all its tests are done."""
 
 import pytest
 
-from tests import flow
+from testsupport import flow
 
 pytestmark = pytest.mark.e2e
 

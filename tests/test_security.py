@@ -5,7 +5,6 @@ plain-HTTP visitors to HTTPS, and still serves gateways their snapshot over plai
 
 import os
 import secrets
-import signal
 import stat
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import sys
 import pytest
 import requests
 
-from tests.stack import ROOT, free_port, wait_until
+from testsupport.stack import ROOT, free_port, stop_process_group, wait_until
 
 SECRET_KEY = secrets.token_urlsafe(64)
 GATEWAY_TOKEN = secrets.token_urlsafe(32)
@@ -70,14 +69,7 @@ def spawn(environ, log, *cmd) -> subprocess.Popen:
     )
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+stop = stop_process_group
 
 
 @pytest.mark.e2e

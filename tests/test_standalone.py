@@ -10,8 +10,8 @@ import zipfile
 import pytest
 import requests
 
-from tests import flow
-from tests.stack import ROOT, Stack, free_port, wait_until
+from testsupport import flow
+from testsupport.stack import ROOT, Stack, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -9,9 +9,9 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
-from tests import flow
-from tests.flow import CHAT, PUB, call
-from tests.stack import Stack, free_port, metric, wait_until
+from testsupport import documents, flow
+from testsupport.flow import PUB, call
+from testsupport.stack import Stack, free_port, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -19,12 +19,10 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def pushed(tmp_path_factory, redis_url):
     """A stack of its own whose gateways pull only every 5 s, so only a push is fast."""
-    stack = Stack(tmp_path_factory.mktemp("pushed"), extra_env={"REDIS_URL": redis_url, "TIDEGATE_SYNC_INTERVAL": "5"})
-    try:
-        stack.start()
+    with Stack(
+        tmp_path_factory.mktemp("pushed"), extra_env={"REDIS_URL": redis_url, "TIDEGATE_SYNC_INTERVAL": "5"}
+    ) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def _push_pulls(gateway_http: str) -> float:
@@ -32,15 +30,8 @@ def _push_pulls(gateway_http: str) -> float:
     return metric(gateway_http, "tidegate_sync_pulls_total", '{cause="push"}') or 0.0
 
 
-def _session(stack):
-    session = requests.Session()
-    session.auth = ("admin", "admin")
-    session.base = stack.portal_url
-    return session
-
-
 def test_a_deploy_is_pushed_to_two_gateways_through_redis(pushed):
-    session = _session(pushed)
+    session = pushed.session()
     second = free_port()
     other = pushed.spawn_gateway("gateway-2", second)
     try:
@@ -54,20 +45,13 @@ def test_a_deploy_is_pushed_to_two_gateways_through_redis(pushed):
             10,
             what="first gateway subscribed to pushes",
         )
-        api = flow.import_api(session, CHAT.format(backend=pushed.backend_url), context="/pushed")
+        api = flow.import_api(session, documents.chat_doc(pushed.backend_url), context="/pushed")
         rev = call(session, "POST", f"{PUB}/apis/{api['id']}/revisions", 201, json={})
         gateways = [f"http://127.0.0.1:{port}" for port in (pushed.ws_port, second)]
         # No handshake probes before the push: an unknown API would make a gateway pull at
         # once (read your writes), and the test would no longer tell a push from a pull.
         pushes = [_push_pulls(g) for g in gateways]
-        call(
-            session,
-            "POST",
-            f"{PUB}/apis/{api['id']}/deploy-revision",
-            201,
-            params={"revisionId": rev["id"]},
-            json=[{"name": "Default"}],
-        )
+        flow.deploy_revision(session, api["id"], rev["id"])
         start = time.monotonic()
         arrived = {}
 
@@ -95,16 +79,9 @@ def test_a_deployment_reaches_only_the_gateways_of_its_environment(stack, admin_
         json={"name": "Edge", "displayName": "Edge gateways", "vhosts": [{"host": "edge.localhost"}]},
     )
     assert call(admin_http, "POST", "/api/am/admin/v4/environments", 409, json={"name": "Edge"})
-    api = flow.import_api(admin_http, flow.chat_doc(stack.backend_url, "Edgy"), context="/edgy")
+    api = flow.import_api(admin_http, documents.chat_doc(stack.backend_url, "Edgy"), context="/edgy")
     rev = call(admin_http, "POST", f"{PUB}/apis/{api['id']}/revisions", 201, json={})
-    call(
-        admin_http,
-        "POST",
-        f"{PUB}/apis/{api['id']}/deploy-revision",
-        201,
-        params={"revisionId": rev["id"]},
-        json=[{"name": "Edge"}],
-    )
+    flow.deploy_revision(admin_http, api["id"], rev["id"], "Edge")
     edge_port = free_port()
     edge = stack.spawn_gateway("edge-gateway", edge_port, env={"TIDEGATE_GATEWAY_ENVIRONMENTS": "Edge"})
     try:
@@ -138,10 +115,10 @@ def test_gateways_keep_serving_while_redis_is_away_and_catch_up_when_it_returns(
         healths = [f"{stack.gateway_http}/health", f"http://127.0.0.1:{second}/health"]
         for health in healths:
             wait_until(lambda h=health: requests.get(h, timeout=1).json()["pushConnected"], 10, what="push connected")
-        session = _session(stack)
+        session = stack.session()
         flow.event_policy(session, "subscription", "4PerMinAway", 4)
         api = flow.import_api(
-            session, flow.chat_doc(stack.backend_url, "Away"), context="/away", policies=["4PerMinAway"]
+            session, documents.chat_doc(stack.backend_url, "Away"), context="/away", policies=["4PerMinAway"]
         )
         flow.deploy_and_publish(session, api["id"])
         app = flow.application_with_token(session, "Stayer", api["id"], plan="4PerMinAway")
@@ -188,7 +165,7 @@ def test_the_documented_nginx_stream_config_balances_two_gateways(stack, chat, t
     import shutil
     import subprocess
 
-    from tests.stack import ROOT
+    from testsupport.stack import ROOT
 
     ports = [free_port(), free_port()]
     front = free_port()
@@ -254,8 +231,8 @@ def test_the_documented_nginx_stream_config_balances_two_gateways(stack, chat, t
 def test_a_revocation_closes_connections_on_both_gateways_within_2_s(pushed):
     from websockets.exceptions import ConnectionClosed
 
-    session = _session(pushed)
-    api = flow.import_api(session, flow.chat_doc(pushed.backend_url, "Twice"), context="/twice")
+    session = pushed.session()
+    api = flow.import_api(session, documents.chat_doc(pushed.backend_url, "Twice"), context="/twice")
     flow.deploy_and_publish(session, api["id"])
     app = flow.application_with_token(session, "TwoPlaces", api["id"])
     second = free_port()
@@ -289,8 +266,8 @@ def test_a_revocation_closes_connections_on_both_gateways_within_2_s(pushed):
 
 def test_a_gateway_restarted_while_the_portal_is_down_serves_from_its_disk_snapshot(pushed):
     """Last in this file: it stops the shared stack's portal for good."""
-    session = _session(pushed)
-    api = flow.import_api(session, flow.chat_doc(pushed.backend_url, "Kept"), context="/kept")
+    session = pushed.session()
+    api = flow.import_api(session, documents.chat_doc(pushed.backend_url, "Kept"), context="/kept")
     flow.deploy_and_publish(session, api["id"])
     app = flow.application_with_token(session, "Keeper", api["id"])
     url = f"{pushed.gateway_ws}/kept/1.0.0/plain"

@@ -18,8 +18,9 @@ MAX = 1024
 
 @pytest.fixture
 async def backend():
-    """A websockets server that records what it saw and does what the path says."""
-    seen = {}
+    """A websockets server that records what it saw and does what the path says;
+    ``seen["ended"]`` is set once its side of the connection has closed (``ended(seen)``)."""
+    seen = {"ended": asyncio.Event(), "echoed": asyncio.Event()}
 
     async def handler(ws):
         seen["path"] = ws.request.path
@@ -39,9 +40,11 @@ async def backend():
                 await ws.send("x" * MAX)
             async for message in ws:
                 await ws.send(message)
+                seen["echoed"].set()
         except ConnectionClosed:
             pass
         seen["close"] = (ws.close_code, ws.close_reason)
+        seen["ended"].set()
 
     def choose(ws, offered):
         return "chat.v1" if "chat.v1" in offered else None
@@ -49,6 +52,12 @@ async def backend():
     async with serve(handler, "127.0.0.1", 0, select_subprotocol=choose, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
         yield f"ws://127.0.0.1:{port}", seen
+
+
+async def ended(seen) -> tuple[int, str]:
+    """The close code and reason the backend saw, once its handler has finished."""
+    await asyncio.wait_for(seen["ended"].wait(), 10)
+    return seen["close"]
 
 
 async def open_leg(url, **kwargs):
@@ -71,8 +80,7 @@ async def test_messages_both_ways_with_subprotocol_and_forwarded_headers(backend
     assert seen["path"] == "/echo?a=1"
     assert seen["headers"]["X-Forwarded-For"] == "10.1.2.3"
     assert seen["subprotocol"] == "chat.v1"
-    await asyncio.sleep(0.05)
-    assert seen["close"] == (1001, "closed by the gateway")
+    assert await ended(seen) == (1001, "closed by the gateway")
 
 
 async def test_backend_pings_are_answered(backend):
@@ -90,8 +98,7 @@ async def test_a_close_from_the_backend_is_answered_and_reported(backend):
     msg = await leg.receive()
     assert (msg.type, msg.data, msg.extra) == (WSMsgType.CLOSE, 4000, "bye")
     assert leg.closed
-    await asyncio.sleep(0.05)
-    assert seen["close"][0] == 4000  # the backend's own code came back
+    assert (await ended(seen))[0] == 4000  # the backend's own code came back
 
 
 async def test_a_message_over_the_size_limit_is_refused_with_1009(backend):
@@ -100,8 +107,7 @@ async def test_a_message_over_the_size_limit_is_refused_with_1009(backend):
     msg = await leg.receive()
     assert msg.type == WSMsgType.ERROR
     assert leg.close_code == 1009
-    await asyncio.sleep(0.05)
-    assert seen["close"][0] == 1009
+    assert (await ended(seen))[0] == 1009
 
 
 async def test_a_message_of_exactly_the_size_limit_passes(backend):
@@ -116,11 +122,10 @@ async def test_close_without_a_reader_waits_for_the_backends_answer(backend):
     url, seen = backend
     leg = await open_leg(f"{url}/echo")
     await leg.send_str("unread")  # its echo is still queued when close() reads for the answer
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(seen["echoed"].wait(), 10)
     await leg.close(code=1000)
     assert leg.closed
-    await asyncio.sleep(0.05)
-    assert seen["close"] == (1000, "")
+    assert await ended(seen) == (1000, "")
 
 
 async def test_a_header_that_would_split_the_request_is_refused(backend):
@@ -136,10 +141,12 @@ async def test_a_refused_connection_is_an_oserror():
 
 class RawBackend:
     """A TCP server answering the upgrade with what a test gives it (for responses a
-    correct WebSocket server would never send)."""
+    correct WebSocket server would never send). Then it waits for the client to hang up,
+    or with ``drop`` hangs up itself at once."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, drop: bool = False):
         self.answer = answer
+        self.drop = drop
 
     async def __aenter__(self):
         async def handle(reader, writer):
@@ -151,7 +158,8 @@ class RawBackend:
             )
             writer.write(self.answer(accept_key(key.decode()).encode()))
             await writer.drain()
-            await asyncio.sleep(0.5)
+            if not self.drop:
+                await asyncio.wait_for(reader.read(), 10)  # until the client closes its end
             writer.close()
 
         self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
@@ -193,7 +201,7 @@ async def test_invalid_utf8_from_the_backend_is_refused_with_1007():
 
 
 async def test_a_backend_that_drops_the_connection_gives_closed():
-    async with RawBackend(lambda accept: upgrade(accept)) as url:
+    async with RawBackend(lambda accept: upgrade(accept), drop=True) as url:
         leg = await open_leg(url)
         msg = await asyncio.wait_for(leg.receive(), 5)
         assert msg.type == WSMsgType.CLOSED
@@ -228,5 +236,4 @@ async def test_a_long_close_reason_is_cut_to_whole_characters(backend):
     url, seen = backend
     leg = await open_leg(f"{url}/echo")
     await leg.close(code=4001, message=("é" * 100).encode())  # 200 bytes; a close frame holds 123
-    await asyncio.sleep(0.05)
-    assert seen["close"] == (4001, "é" * 61)
+    assert await ended(seen) == (4001, "é" * 61)

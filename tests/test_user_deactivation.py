@@ -2,36 +2,17 @@
 deactivate_user`` or the Admin REST) closes their open connections at the gateway with 4002,
 refuses their token at the next handshake and leaves their applications out of the snapshot."""
 
-import re
-
 import pytest
 import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from gateway_sync.snapshot import SNAPSHOT_PATH
-from tests import flow
-from tests.stack import wait_until
+from testsupport import flow
+from testsupport.stack import wait_until
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "Long-enough-pass-14"
-
-
-def _developer(stack, username: str) -> requests.Session:
-    """A developer who signed up on the portal's page, with a REST session (HTTP Basic)."""
-    web = requests.Session()
-    page = web.get(f"{stack.portal_url}/signup/", timeout=10)
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    resp = web.post(
-        f"{stack.portal_url}/signup/",
-        data={"csrfmiddlewaretoken": csrf, "username": username, "password1": PASSWORD, "password2": PASSWORD},
-        timeout=10,
-    )
-    assert resp.ok and f"Welcome, {username}." in resp.text, resp.text[:500]
-    session = requests.Session()
-    session.auth = (username, PASSWORD)
-    session.base = stack.portal_url
-    return session
 
 
 def _snapshot(stack) -> dict:
@@ -60,7 +41,7 @@ def _closed_after(ws, change) -> tuple[int, str]:
 
 
 def _connected_developer(stack, chat, username):
-    session = _developer(stack, username)
+    session = flow.signed_up(stack, username, password=PASSWORD)
     app = flow.application_with_token(session, f"{username}-app", chat["api"]["id"])
     url = f"{stack.gateway_ws}/chat/1.0.0/plain"
     wait_until(lambda: flow.handshake_status(url, app["headers"])[0] == 101, 5, what="subscription at the gateway")

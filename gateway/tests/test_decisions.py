@@ -19,6 +19,7 @@ from gateway_sync.snapshot import (
     SubscriptionConfig,
     TopicConfig,
 )
+from testsupport.snapshots import api_config
 
 ISS = "https://km.test/oauth2/token"
 TESTKEY_ISS = "https://gw.test/testkey"
@@ -38,13 +39,7 @@ def claims(**over):
     return {k: v for k, v in base.items() if v is not None}
 
 
-API = ApiConfig(
-    id="api-1",
-    name="Chat",
-    context="/chat",
-    version="1.0.0",
-    lifecycle_status="PUBLISHED",
-    revision=1,
+API = api_config(
     production_endpoint="ws://prod:1/v2",
     sandbox_endpoint="",
     topics=(

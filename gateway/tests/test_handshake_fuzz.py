@@ -25,8 +25,8 @@ from gateway.config import GatewayConfig
 from gateway.http import GatewayHttp
 from gateway.process import Gateway
 from gateway.relay import Relay
-from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
-from tests.stack import free_port
+from testsupport.snapshots import open_and_secure_apis, snapshot_json
+from testsupport.stack import async_wait_until, free_port
 
 FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
 REFUSALS = {400, 401, 403, 404, 429, 502, 503}
@@ -47,24 +47,9 @@ def world(tmp_path_factory):
 
     server = loop.run_until_complete(start_backend())
     backend = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    apis = tuple(
-        ApiConfig(
-            id=f"api-{name}",
-            name=name,
-            context=f"/{name}",
-            version="1.0.0",
-            lifecycle_status="PUBLISHED",
-            revision=1,
-            production_endpoint=backend,
-            topics=(
-                TopicConfig(name="/ws", secured=secured, publish_scopes=("chat:write",) if secured else ()),
-                TopicConfig(name="/rooms/{room}", uri_mapping="/r?room={uri.var.room}", secured=secured),
-            ),
-        )
-        for name, secured in (("open", False), ("secure", True))
-    )
+    apis = open_and_secure_apis(backend, secure_scopes=("chat:write",), room_mapping="/r?room={uri.var.room}")
     path = tmp / "snapshot.json"
-    path.write_text(json.dumps(snapshot_to_dict(Snapshot(version=1, environments=("Default",), apis=apis))))
+    path.write_text(snapshot_json(*apis))
     gateway = Gateway(
         GatewayConfig(
             portal_url=f"http://127.0.0.1:{free_port()}",  # nobody there: the snapshot on disk is served
@@ -174,11 +159,10 @@ async def _one(app, raw, query, headers, subprotocols):
 
 
 async def _settled(gateway, baseline: int) -> None:
-    for _ in range(200):
-        if not len(gateway.registry) and await _tasks() <= baseline:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"registry {len(gateway.registry)}, tasks {await _tasks()} > {baseline}")
+    async def settled():
+        return not len(gateway.registry) and await _tasks() <= baseline
+
+    await async_wait_until(settled, 30, what=f"no connections and at most {baseline} tasks")
 
 
 def test_random_handshakes_get_a_101_or_a_documented_refusal(world):

@@ -13,16 +13,11 @@ from hypothesis import strategies as st
 from gateway.backend import backend_url
 from gateway.decisions import Admission, Refusal, State, admit
 from gateway.routing import UnsafePath
-from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig
+from gateway_sync.snapshot import Snapshot, TopicConfig
+from testsupport.snapshots import api_config
 
 BASE = "/tenant-a/v2"
-API = ApiConfig(
-    id="api-1",
-    name="Chat",
-    context="/chat",
-    version="1.0.0",
-    lifecycle_status="PUBLISHED",
-    revision=1,
+API = api_config(
     production_endpoint=f"ws://backend{BASE}",
     topics=(
         TopicConfig(name="/{a}/{b}", uri_mapping="/{uri.var.a}/{uri.var.b}", secured=False),

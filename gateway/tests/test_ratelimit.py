@@ -3,7 +3,8 @@
 import pytest
 
 from gateway.ratelimit import FrameLimiter, InMemoryCounters, Limit, limits_for
-from gateway_sync.snapshot import ApiConfig, ApplicationConfig, PolicyConfig, Snapshot, SubscriptionConfig
+from gateway_sync.snapshot import ApplicationConfig, PolicyConfig, Snapshot, SubscriptionConfig
+from testsupport.snapshots import api_config
 
 
 class Clock:
@@ -69,13 +70,8 @@ def test_notify_once_per_window():
 
 
 def test_limits_follow_wso2_order_and_skip_unlimited_and_non_stopping_plans():
-    api = ApiConfig(
+    api = api_config(
         id="a",
-        name="A",
-        context="/a",
-        version="1",
-        lifecycle_status="PUBLISHED",
-        revision=1,
         production_endpoint="ws://x",
         api_policy="10KPerMin",
     )

@@ -2,7 +2,8 @@ import pytest
 
 from gateway.backend import backend_url
 from gateway.routing import RouteTable
-from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig
+from gateway_sync.snapshot import Snapshot, TopicConfig
+from testsupport.snapshots import api_config
 
 
 def _table(*apis):
@@ -10,13 +11,10 @@ def _table(*apis):
 
 
 def _api(context="/chat", version="1.0.0", topics=("/*",), id="a1"):
-    return ApiConfig(
+    return api_config(
         id=id,
-        name="Chat",
         context=context,
         version=version,
-        lifecycle_status="PUBLISHED",
-        revision=1,
         production_endpoint="ws://backend:8080/v2",
         topics=tuple(TopicConfig(name=t) for t in topics),
     )

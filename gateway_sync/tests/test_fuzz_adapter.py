@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from gateway_sync.standalone import ADAPTER_BASE, Adapter, ArchiveStore, StandaloneGateway
 from publisher.tests.test_fuzz_archives import archives
-from tests.hypothesis_profiles import examples
+from testsupport.hypothesis_profiles import examples
 
 STATUSES = {200, 400, 401, 404, 405, 409, 413}
 ADMIN = "Basic " + base64.b64encode(b"admin:admin").decode()

@@ -23,7 +23,7 @@ from gateway_sync.snapshot import (
     snapshot_to_dict,
 )
 from publisher.tests.fuzz_strategies import json_values
-from tests.hypothesis_profiles import examples
+from testsupport.hypothesis_profiles import examples
 
 SUB = SubscriptionConfig(id="s1", api_id="a1", policy="AsyncUnlimited", status="UNBLOCKED")
 SNAPSHOT = Snapshot(

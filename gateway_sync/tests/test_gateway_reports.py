@@ -10,6 +10,7 @@ from django.test import Client
 from gateway_sync.services import config_version
 from publisher import services
 from tests import factories
+from testsupport import documents
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)  # versions move after commit
 
@@ -32,7 +33,7 @@ def web_and_api(settings):
     settings.TIDEGATE = {**settings.TIDEGATE, "DEPLOY_WAIT_TIMEOUT": 0.3}
     publisher = factories.user("pub", roles=["creator", "publisher"])
     api = services.api_import_asyncapi(
-        provider=publisher, document=factories.CHAT_ASYNCAPI, properties={"context": "/chat"}
+        provider=publisher, document=documents.CHAT_ASYNCAPI, properties={"context": "/chat"}
     )
     rev = services.api_revision_create(api=api, created_by=publisher, description="")
     web = Client()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from keymanager.models import IssuedToken
 from keymanager.services import keys_generate
 from tests import factories
-from tests.hypothesis_profiles import examples
+from testsupport.hypothesis_profiles import examples
 
 pytestmark = pytest.mark.django_db
 STATUSES = {200, 400, 401, 403, 405, 415, 429}

@@ -20,7 +20,7 @@ from keymanager.services import keys_generate
 from portal import throttle
 from portal.models import AuditEvent
 from tests import factories
-from tests.stack import ROOT, free_port
+from testsupport.stack import ROOT, free_port
 
 pytestmark = pytest.mark.django_db
 

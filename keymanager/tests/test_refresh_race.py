@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.stack import ROOT
+from testsupport.stack import ROOT
 
 pytestmark = pytest.mark.e2e
 

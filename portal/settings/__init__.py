@@ -344,6 +344,12 @@ TIDEGATE = {
     # Keep polling sockets instead of sleeping for this many microseconds after the last
     # frame (0: off). Lower latency and more throughput for a busy core (gateway/busypoll.py).
     "BUSY_POLL_US": env_int("TIDEGATE_BUSY_POLL_US", 0),
+    # Tests only (honoured with TIDEGATE_DEBUG): the rate-limit counters read this fixed time
+    # (seconds since the epoch) instead of the wall clock, so a window never turns over
+    # while a test counts frames; gateways sharing Redis must be given the same value.
+    "RATE_LIMIT_CLOCK": (
+        float(env("TIDEGATE_RATE_LIMIT_CLOCK")) if DEBUG and env("TIDEGATE_RATE_LIMIT_CLOCK") else None
+    ),
     # External issuers' JWKS are fetched again on an unknown key id at most this often (seconds).
     "JWKS_MIN_REFRESH": float(env("TIDEGATE_JWKS_MIN_REFRESH", "30")),
     # Seconds of clock skew the gateway tolerates on a token's exp and nbf: at the handshake,

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from publisher import services
 from publisher.models import Api
 from tests import factories
+from testsupport import documents
 
 BASE = "/api/am/publisher/v4"
 pytestmark = pytest.mark.django_db
@@ -89,7 +90,7 @@ def _import(client, content: bytes):
 def test_export_then_import_gives_back_the_same_api(client, publisher):
     original = services.api_import_asyncapi(
         provider=publisher,
-        document=factories.CHAT_ASYNCAPI,
+        document=documents.CHAT_ASYNCAPI,
         properties={
             "context": "/chat",
             "policies": ["AsyncGold"],

@@ -1,13 +1,12 @@
 import pytest
 
 from publisher import asyncapi
+from testsupport import documents
 
-CHATS = """\
-asyncapi: 2.0.0
-info: {title: Chats, version: 1.0.0}
-servers:
-  production: {url: 'ws://localhost:8080', protocol: ws}
-channels:
+CHATS = documents.asyncapi_doc(
+    "Chats",
+    "ws://localhost:8080",
+    """\
   /notifications:
     publish:
       x-uri-mapping: /notifications
@@ -22,16 +21,10 @@ channels:
   /open:
     publish: {}
     x-auth-type: None
-components:
-  securitySchemes:
-    oauth2:
-      type: oauth2
-      flows:
-        implicit:
-          authorizationUrl: http://localhost:9999
-          scopes: {reader: Read things}
-          x-scopes-bindings: {reader: admin}
-"""
+""",
+    scopes="reader: Read things",
+    bindings="reader: admin",
+)
 
 
 def test_channels_become_publish_and_subscribe_operations():

@@ -12,28 +12,18 @@ from rest_framework.test import APIClient
 
 from publisher.models import Api
 from tests import factories
+from testsupport import documents
 
 BASE = "/api/am/publisher/v4"
 pytestmark = pytest.mark.django_db
 
-OPS = """\
-asyncapi: 2.0.0
-info: {title: Ops, version: 1.0.0}
-servers:
-  production: {url: 'ws://127.0.0.1:1/v2', protocol: ws}
-channels:
-  /admin:
-    publish: {x-scopes: [ops_admin]}
-components:
-  securitySchemes:
-    oauth2:
-      type: oauth2
-      flows:
-        implicit:
-          authorizationUrl: http://localhost:9999
-          scopes: {ops_admin: Administer}
-          x-scopes-bindings: {ops_admin: admin}
-"""
+OPS = documents.asyncapi_doc(
+    "Ops",
+    "ws://127.0.0.1:1/v2",
+    "  /admin:\n    publish: {x-scopes: [ops_admin]}\n",
+    scopes="ops_admin: Administer",
+    bindings="ops_admin: admin",
+)
 # The same scope, unbound: had it been accepted, anyone subscribed to it would get ops_admin.
 GRAB = OPS.replace("title: Ops", "title: Grab").replace(
     "x-scopes-bindings: {ops_admin: admin}", "x-scopes-bindings: {}"

@@ -17,7 +17,7 @@ from portal.models import AuditEvent
 from publisher import asyncapi
 from publisher.models import Api
 from publisher.tests.fuzz_strategies import YAML_ODDITIES, definition_texts, json_values, names, valid_documents
-from tests.hypothesis_profiles import examples
+from testsupport.hypothesis_profiles import examples
 
 BASE = "/api/am/publisher/v4"
 pytestmark = pytest.mark.django_db

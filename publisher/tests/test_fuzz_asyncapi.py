@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from gateway_sync.snapshot import TopicConfig, topic_configs
 from publisher import asyncapi
 from publisher.tests.fuzz_strategies import broken_documents, definition_texts, valid_documents
-from tests.hypothesis_profiles import examples
+from testsupport.hypothesis_profiles import examples
 
 
 def _check_errors(exc: asyncapi.InvalidDefinition, *, from_text: bool) -> None:

@@ -12,7 +12,7 @@ from portal.models import AuditEvent
 from publisher.models import Api
 from publisher.tests.fuzz_strategies import any_text, definition_texts, json_values, names, valid_documents
 from tests import factories
-from tests.hypothesis_profiles import examples
+from testsupport.hypothesis_profiles import examples
 
 BASE = "/api/am/publisher/v4"
 pytestmark = pytest.mark.django_db

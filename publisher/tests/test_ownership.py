@@ -17,6 +17,7 @@ from publisher import services
 from publisher.dto import api_dto
 from publisher.models import Api
 from tests import factories
+from testsupport import documents
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/am/publisher/v4"
@@ -126,7 +127,7 @@ def test_a_creator_cannot_move_another_providers_endpoint_replace_its_definition
     _refused(
         carol.put(
             f"{BASE}/apis/{secret.id}/asyncapi",
-            {"inlineAPIDefinition": factories.CHAT_ASYNCAPI},
+            {"inlineAPIDefinition": documents.CHAT_ASYNCAPI},
             format="json",
         )
     )
@@ -144,7 +145,7 @@ def test_a_creator_cannot_move_another_providers_endpoint_replace_its_definition
     assert resp.status_code == 200, resp.content
     root = _rest(factories.user("root", superuser=True))
     resp = root.put(
-        f"{BASE}/apis/{secret.id}/asyncapi", {"inlineAPIDefinition": factories.CHAT_ASYNCAPI}, format="json"
+        f"{BASE}/apis/{secret.id}/asyncapi", {"inlineAPIDefinition": documents.CHAT_ASYNCAPI}, format="json"
     )
     assert resp.status_code == 200, resp.content
     ops = _rest(factories.user("ops", roles=["creator", "admin"]))
@@ -161,7 +162,7 @@ def test_a_creator_cannot_move_another_providers_endpoint_replace_its_definition
         ("scopes", {"do": "delete", "original": "ops_admin"}),
         ("endpoints", {"do": "save", "production": "ws://attacker.example/", "sandbox": ""}),
         ("plans", {"policies": ["AsyncUnlimited"], "description": "bob's"}),
-        ("definition", {"definition": factories.CHAT_ASYNCAPI}),
+        ("definition", {"definition": documents.CHAT_ASYNCAPI}),
     ],
 )
 def test_design_pages_offer_another_creator_no_edits_and_refuse_them_with_the_reason(alice, secret, tab, form):

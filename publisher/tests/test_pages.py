@@ -10,6 +10,7 @@ from portal.models import AuditEvent
 from publisher import asyncapi, services
 from publisher.models import Api
 from tests import factories
+from testsupport import documents
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def chat(publisher):
     return services.api_import_asyncapi(
-        provider=publisher, document=factories.CHAT_ASYNCAPI, properties={"context": "/chat"}
+        provider=publisher, document=documents.CHAT_ASYNCAPI, properties={"context": "/chat"}
     )
 
 

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from portal.models import AuditEvent
 from publisher.models import Api, Deployment, LifecycleEvent
 from tests import factories
+from testsupport import documents
 
 BASE = "/api/am/publisher/v4"
 pytestmark = pytest.mark.django_db
@@ -55,7 +56,7 @@ def test_endpoint_that_is_not_ws_is_400(client, url):
 
 
 def test_import_asyncapi_file_creates_topics_from_channels(client):
-    upload = SimpleUploadedFile("chat.yaml", factories.CHAT_ASYNCAPI.encode(), content_type="application/yaml")
+    upload = SimpleUploadedFile("chat.yaml", documents.CHAT_ASYNCAPI.encode(), content_type="application/yaml")
     props = json.dumps({"context": "/chats", "policies": ["AsyncGold"]})
     resp = client.post(
         f"{BASE}/apis/import-asyncapi", {"file": upload, "additionalProperties": props}, format="multipart"
@@ -70,7 +71,7 @@ def test_import_asyncapi_file_creates_topics_from_channels(client):
 
 
 def test_invalid_asyncapi_is_400_with_pointers_and_lines_and_creates_nothing(client):
-    broken = factories.CHAT_ASYNCAPI.replace("scopes: {chat_admin: Administer chats}", "scopes: {}")
+    broken = documents.CHAT_ASYNCAPI.replace("scopes: {chat_admin: Administer chats}", "scopes: {}")
     upload = SimpleUploadedFile("chat.yaml", broken.encode())
     resp = client.post(
         f"{BASE}/apis/import-asyncapi",

@@ -18,7 +18,8 @@ from portal.models import AuditEvent
 from publisher import asyncapi, fetch
 from publisher.models import Api, ApiRevision
 from tests import factories
-from tests.stack import free_port
+from testsupport import documents
+from testsupport.stack import free_port
 
 BASE = "/api/am/publisher/v4"
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.django_db
 def chat(client):
     resp = client.post(
         f"{BASE}/apis/import-asyncapi",
-        {"inlineAPIDefinition": factories.CHAT_ASYNCAPI, "additionalProperties": json.dumps({"context": "/chat"})},
+        {"inlineAPIDefinition": documents.CHAT_ASYNCAPI, "additionalProperties": json.dumps({"context": "/chat"})},
     )
     assert resp.status_code == 201, resp.content
     return Api.objects.get(pk=resp.json()["id"])
@@ -229,7 +230,7 @@ def test_validate_endpoint_reports_a_real_handshake_and_a_refusal(client):
 def web():
     """A real HTTP server on loopback with a few paths."""
     routes = {
-        "/chat.yaml": (200, factories.CHAT_ASYNCAPI.encode()),
+        "/chat.yaml": (200, documents.CHAT_ASYNCAPI.encode()),
         "/huge.yaml": (200, b"#" * (asyncapi.MAX_DOCUMENT_BYTES + 10)),
         "/missing": (404, b"no"),
     }
@@ -285,7 +286,7 @@ def _serve_on(address, port, seen):
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             seen.append((address, self.headers["Host"]))
-            body = factories.CHAT_ASYNCAPI.encode()
+            body = documents.CHAT_ASYNCAPI.encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -5,16 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shlex
 import socket
 import struct
 import subprocess
-import time
 
+import requests
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.stack import ROOT
+from testsupport.stack import ROOT, wait_until
 
 PUB = "/api/am/publisher/v4"
 # Every token and consumer secret the tests were given, to look for in the logs at the end.
@@ -51,6 +52,18 @@ def import_api(session, document: str, **properties) -> dict:
         201,
         files={"file": ("api.yaml", document.encode(), "application/yaml")},
         data={"additionalProperties": json.dumps(properties)},
+    )
+
+
+def deploy_revision(session, api_id: str, revision_id: str, environment: str = "Default") -> None:
+    """Deploy an existing revision of ``api_id`` to ``environment`` (201 expected)."""
+    call(
+        session,
+        "POST",
+        f"{PUB}/apis/{api_id}/deploy-revision",
+        201,
+        params={"revisionId": revision_id},
+        json=[{"name": environment}],
     )
 
 
@@ -116,22 +129,19 @@ def application_with_token(
 def handshake_status(url: str, headers: dict | None = None) -> tuple[int, dict | None]:
     """Open and close a connection; return 101 or the refusal's status and JSON body."""
     try:
-        with connect(url, additional_headers=headers or {}, open_timeout=5):
+        with connect(url, additional_headers=headers or {}, open_timeout=30):  # a loaded machine is slow
             return 101, None
     except InvalidStatus as exc:
         body = exc.response.body
         return exc.response.status_code, json.loads(body) if body else None
 
 
-def wait_for_route(url: str, headers: dict, timeout: float = 5.0) -> float:
-    """Seconds until the gateway stops answering 404 for ``url`` (a deploy has arrived)."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        status, _ = handshake_status(url, headers)
-        if status != 404:
-            return time.monotonic() - start
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} still 404 after {timeout}s")
+def wait_for_route(url: str, headers: dict, timeout: float = 30.0) -> int:
+    """Wait until the gateway stops answering 404 for ``url`` (a deploy has arrived); the
+    status it answered then."""
+    return wait_until(
+        lambda: (status := handshake_status(url, headers)[0]) != 404 and status, timeout, what=f"{url} not 404"
+    )
 
 
 def wscat(command: str, message: str, wait: float = 1.5) -> str:
@@ -145,38 +155,6 @@ def wscat(command: str, message: str, wait: float = 1.5) -> str:
     line = " ".join(shlex.quote(a) for a in [*argv, "-x", message, "-w", str(wait)])
     out = subprocess.run(["script", "-qec", line, "/dev/null"], capture_output=True, text=True, timeout=30)
     return out.stdout + out.stderr
-
-
-CHAT = """\
-asyncapi: 2.0.0
-info: {{title: Chat, version: 1.0.0}}
-servers:
-  production: {{url: '{backend}/v2', protocol: ws}}
-channels:
-  /notifications:
-    publish: {{x-uri-mapping: /notifications}}
-    subscribe: {{x-uri-mapping: /notifications}}
-  /rooms/{{roomID}}:
-    parameters:
-      roomID: {{schema: {{type: string}}}}
-    publish: {{x-uri-mapping: '/rooms?room={{uri.var.roomID}}'}}
-  /plain:
-    publish: {{}}
-  /admin:
-    publish: {{x-scopes: [chat_admin, chat_owner]}}
-  /public:
-    publish: {{}}
-    x-auth-type: None
-components:
-  securitySchemes:
-    oauth2:
-      type: oauth2
-      flows:
-        implicit:
-          authorizationUrl: http://localhost:9999
-          scopes: {{chat_admin: Administer, chat_owner: Own}}
-          x-scopes-bindings: {{}}
-"""
 
 
 def _jwt_part(token: str, index: int) -> dict:
@@ -228,7 +206,23 @@ def masked_frame(opcode: int, payload: bytes) -> bytes:
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-def chat_doc(backend: str, title: str = "Chat") -> str:
-    """The CHAT AsyncAPI document for ``backend``, under another title when several tests
-    import it (an API name is not unique, but it reads better in logs and pages)."""
-    return CHAT.format(backend=backend).replace("title: Chat", f"title: {title}")
+def signed_up(stack, username: str, *roles: str, password: str | None = None) -> requests.Session:
+    """A user signed up through the portal's page, given ``roles`` the way an operator does
+    (``manage.py grant_role``), and a REST session for them (HTTP Basic; ``.password`` holds
+    the password)."""
+    password = password or f"{username}-Passw0rd!"
+    web = requests.Session()
+    page = web.get(f"{stack.portal_url}/signup/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    resp = web.post(
+        f"{stack.portal_url}/signup/",
+        data={"csrfmiddlewaretoken": token, "username": username, "password1": password, "password2": password},
+        headers={"Referer": f"{stack.portal_url}/signup/"},
+        timeout=30,
+    )
+    assert resp.ok and f"Welcome, {username}." in resp.text, resp.text[:500]
+    if roles:
+        stack.manage("grant_role", username, *roles)
+    session = stack.session(username, password)
+    session.password = password
+    return session

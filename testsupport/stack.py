@@ -3,6 +3,8 @@ the gateway under Uvicorn, each in its own process with its own data directory."
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import os
 import re
@@ -18,6 +20,10 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# The tests' rate-limit clock (TIDEGATE_RATE_LIMIT_CLOCK, set by the root conftest.py for
+# every process the tests start): fixed at 2027-07-01, a multiple of a 30-day month and of a
+# week, where every unit time's window begins. A test counting frames never straddles a window.
+RATE_LIMIT_CLOCK = 100 * 30 * 7 * 86400
 
 
 def free_port() -> int:
@@ -69,6 +75,24 @@ def wait_until(check, timeout: float, interval: float = 0.05, what: str = "condi
     raise TimeoutError(f"timed out waiting for {what} ({last!r})")
 
 
+async def async_wait_until(check, timeout: float, interval: float = 0.01, what: str = "condition"):
+    """``wait_until`` inside an event loop: ``check`` may be a coroutine function, and the loop
+    keeps running the code under test between tries."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return result
+        except Exception as exc:  # noqa: BLE001 - keep trying until the deadline
+            last = exc
+        await asyncio.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what} ({last!r})")
+
+
 def gateway_command(port: int, *, server: str = "uvicorn", tls_port: int = 0) -> list[str]:
     """The command line of one gateway process on ``port`` under Uvicorn or Daphne."""
     if server == "daphne":
@@ -88,6 +112,18 @@ def gateway_command(port: int, *, server: str = "uvicorn", tls_port: int = 0) ->
     return [sys.executable, "manage.py", "rungateway", "--port", str(port), "--tls-port", str(tls_port)]
 
 
+def stop_process_group(popen: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM to the process group a process leads (``start_new_session=True``), SIGKILL
+    if it has not ended within ``timeout`` seconds."""
+    if popen.poll() is None:
+        os.killpg(popen.pid, signal.SIGTERM)
+        try:
+            popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait()
+
+
 @dataclass
 class Process:
     name: str
@@ -98,13 +134,7 @@ class Process:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait()
+        stop_process_group(self.popen)
 
 
 @dataclass
@@ -212,6 +242,19 @@ class Stack:
         self._spawn("portal", cmd)
         wait_until(lambda: requests.get(f"{self.portal_url}/healthz", timeout=1).ok, 30, what="portal")
 
+    def start_from_snapshot(self, *apis) -> Stack:
+        """No portal (its port stays closed): the plain echo backend and a gateway serving
+        ``apis`` (``ApiConfig``) from the snapshot it finds on disk."""
+        from testsupport.snapshots import write_gateway_snapshot
+
+        write_gateway_snapshot(self.data_dir, *apis)
+        backend = self._spawn(
+            "backend", [sys.executable, "manage.py", "demo_backend", "--port", str(self.backend_port)]
+        )
+        wait_until(lambda: "echo backend on" in backend.output(), 30, what="echo backend")
+        self.start_gateway()
+        return self
+
     def start_gateway(self) -> None:
         self._spawn("gateway", gateway_command(self.ws_port, tls_port=self.wss_port))
         wait_until(lambda: requests.get(f"{self.gateway_http}/health", timeout=1).ok, 30, what="gateway")
@@ -229,6 +272,26 @@ class Stack:
     def stop(self) -> None:
         for proc in reversed(list(self.processes.values())):
             proc.stop()
+
+    def __enter__(self) -> Stack:
+        """``with Stack(dir) as stack:`` starts it and stops it again, even when starting fails
+        half-way."""
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def session(self, username: str = "admin", password: str = "admin") -> requests.Session:
+        """A REST session on the portal authenticated with HTTP Basic, as scripts would be
+        (``session.base`` is the portal's URL, for ``flow.call``)."""
+        session = requests.Session()
+        session.auth = (username, password)
+        session.base = self.portal_url
+        return session
 
     def backend_connections(self) -> list[dict]:
         lines = self.processes["backend"].output().splitlines()
