@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -135,6 +136,15 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
     if not hasattr(request.data, "get"):  # a JSON list or scalar, not an object
         raise ValidationFailed("Send a JSON object or a multipart form with 'file', 'url' or 'inlineAPIDefinition'")
     upload = request.FILES.get("file")
+    # The document says both are strings (the URL an absolute one): a JSON list, object or number
+    # is refused here by name, also when another source beside it would have won.
+    for key in ("inlineAPIDefinition", "apiDefinition"):
+        if key in request.data and not isinstance(request.data[key], str):
+            raise ValidationFailed(f"{key} must be the AsyncAPI document as text")
+    if "url" in request.data:
+        url = request.data["url"]
+        if not isinstance(url, str) or not urlsplit(url).scheme or not urlsplit(url).netloc:
+            raise ValidationFailed("url must be an absolute URL such as https://example.com/asyncapi.yaml")
     inline = request.data.get("inlineAPIDefinition") or request.data.get("apiDefinition")
     if upload is not None:
         document = upload.read()

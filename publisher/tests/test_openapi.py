@@ -222,3 +222,23 @@ def test_a_revision_query_outside_its_enum_is_refused_not_ignored(client, publis
 
     resp = client.get(f"{BASE}/apis/{factories.api(publisher).id}/revisions?query=AAA")
     assert resp.status_code == 400 and "deployed:true" in resp.json()["description"]
+
+
+def test_an_inline_definition_that_is_not_text_is_refused_not_a_server_error(client, publisher):
+    from tests import factories
+
+    body = {"inlineAPIDefinition": [None, None]}
+    resp = client.post(f"{BASE}/apis/import-asyncapi", body, format="json")
+    assert resp.status_code == 400 and "inlineAPIDefinition" in resp.json()["description"]
+    assert client.get(f"{BASE}/apis").json()["count"] == 0
+    api = factories.api(publisher)
+    before = client.get(f"{BASE}/apis/{api.id}/asyncapi").json()
+    resp = client.put(f"{BASE}/apis/{api.id}/asyncapi", body, format="json")
+    assert resp.status_code == 400 and "inlineAPIDefinition" in resp.json()["description"]
+    assert client.get(f"{BASE}/apis/{api.id}/asyncapi").json() == before
+
+
+def test_an_empty_definition_url_is_refused_even_beside_an_inline_definition(client):
+    body = {"inlineAPIDefinition": "0", "url": ""}
+    resp = client.post(f"{BASE}/apis/validate-asyncapi", body, format="json")
+    assert resp.status_code == 400 and "url" in resp.json()["description"]
