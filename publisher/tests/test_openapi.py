@@ -242,3 +242,12 @@ def test_an_empty_definition_url_is_refused_even_beside_an_inline_definition(cli
     body = {"inlineAPIDefinition": "0", "url": ""}
     resp = client.post(f"{BASE}/apis/validate-asyncapi", body, format="json")
     assert resp.status_code == 400 and "url" in resp.json()["description"]
+
+
+def test_a_business_plan_that_is_not_a_name_is_refused_not_a_server_error(client, publisher):
+    from tests import factories
+
+    api = factories.api(publisher)
+    resp = client.put(f"{BASE}/apis/{api.id}", {"policies": [{}]}, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "policies"
+    assert client.get(f"{BASE}/apis/{api.id}").json()["policies"] == list(api.policies)
