@@ -251,3 +251,13 @@ def test_a_business_plan_that_is_not_a_name_is_refused_not_a_server_error(client
     resp = client.put(f"{BASE}/apis/{api.id}", {"policies": [{}]}, format="json")
     assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "policies"
     assert client.get(f"{BASE}/apis/{api.id}").json()["policies"] == list(api.policies)
+
+
+def test_an_analytics_format_outside_its_enum_is_refused_not_answered_as_json(client, publisher):
+    from tests import factories
+
+    api = factories.api(publisher)
+    resp = client.get(f"{BASE}/apis/{api.id}/analytics?format=AAA")
+    assert resp.status_code == 400 and "format" in resp.json()["description"]
+    assert client.get(f"{BASE}/apis/{api.id}/analytics?format=csv")["Content-Type"] == "text/csv"
+    assert client.get(f"{BASE}/apis/{api.id}/analytics?format=json").json()["range"] == "24h"
