@@ -47,13 +47,25 @@ def deployment_dto(dep: Deployment) -> dict:
     }
 
 
-def _check_endpoint_type(endpoint_config) -> None:
-    """WSO2's ``endpointConfig.endpoint_type``: Tidegate proxies WebSocket backends only, so
-    anything but ``ws`` is refused (it used to be ignored, and the API saved as ws anyway)."""
-    if isinstance(endpoint_config, dict) and endpoint_config.get("endpoint_type", "ws") != "ws":
+def _check_endpoint_config(endpoint_config) -> None:
+    """WSO2's ``endpointConfig``: Tidegate proxies WebSocket backends only, so an
+    ``endpoint_type`` but ``ws`` is refused (it used to be ignored, and the API saved as ws
+    anyway). A ``sandbox_endpoints`` sent must hold a URL: an API without a sandbox omits it,
+    as WSO2 does and as ``GET`` answers (``{"url": ""}`` used to be taken silently as none)."""
+    if not isinstance(endpoint_config, dict):
+        return
+    if endpoint_config.get("endpoint_type", "ws") != "ws":
         raise ValidationFailed(
             "endpointConfig.endpoint_type must be 'ws' (WebSocket backends only)",
             details=[{"field": "endpointConfig.endpoint_type", "message": "must be 'ws'"}],
+        )
+    sandbox = endpoint_config.get("sandbox_endpoints")
+    if sandbox is not None and not (
+        isinstance(sandbox, dict) and isinstance(sandbox.get("url"), str) and sandbox["url"]
+    ):
+        raise ValidationFailed(
+            "endpointConfig.sandbox_endpoints.url must be a ws:// or wss:// URL; omit sandbox_endpoints for no sandbox",
+            details=[{"field": "endpointConfig.sandbox_endpoints.url", "message": "a ws:// or wss:// URL"}],
         )
 
 
@@ -89,7 +101,7 @@ class ApiListCreateApi(APIView):
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
-        _check_endpoint_type(d["endpointConfig"])
+        _check_endpoint_config(d["endpointConfig"])
         production, sandbox = endpoint_urls(d["endpointConfig"])
         api = services.api_create(
             provider=request.user,
@@ -121,7 +133,7 @@ class ApiDetailApi(APIView):
         # No body at all (request.stream is None) is as wrong as a JSON list: the body is required.
         if request.stream is None or not isinstance(request.data, dict):
             raise ValidationFailed("Send the API as a JSON object")
-        _check_endpoint_type(request.data.get("endpointConfig"))
+        _check_endpoint_config(request.data.get("endpointConfig"))
         api = services.api_update(
             api=api, user=request.user, changes=dict(request.data), if_match=request.headers.get("If-Match")
         )
@@ -165,7 +177,7 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
         raise ValidationFailed("additionalProperties must be a JSON object") from None
     if not isinstance(props, dict):
         raise ValidationFailed("additionalProperties must be a JSON object")
-    _check_endpoint_type(props.get("endpointConfig"))
+    _check_endpoint_config(props.get("endpointConfig"))
     return document, props
 
 

@@ -261,3 +261,18 @@ def test_an_analytics_format_outside_its_enum_is_refused_not_answered_as_json(cl
     assert resp.status_code == 400 and "format" in resp.json()["description"]
     assert client.get(f"{BASE}/apis/{api.id}/analytics?format=csv")["Content-Type"] == "text/csv"
     assert client.get(f"{BASE}/apis/{api.id}/analytics?format=json").json()["range"] == "24h"
+
+
+def test_an_empty_sandbox_url_is_refused_so_a_client_omits_the_sandbox_instead(client):
+    body = {
+        "name": "Sandboxed",
+        "context": "/sandboxed",
+        "version": "1.0.0",
+        "endpointConfig": {"production_endpoints": {"url": "ws://127.0.0.1:1/x"}, "sandbox_endpoints": {"url": ""}},
+    }
+    resp = client.post(f"{BASE}/apis", body, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "endpointConfig.sandbox_endpoints.url"
+    assert client.get(f"{BASE}/apis?query=Sandboxed").json()["count"] == 0
+    del body["endpointConfig"]["sandbox_endpoints"]
+    created = client.post(f"{BASE}/apis", body, format="json").json()
+    assert "sandbox_endpoints" not in created["endpointConfig"]
