@@ -181,6 +181,9 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
     return document, props
 
 
+MAX_ENDPOINT_URL = 2000  # the document's maxLength for ?endpointUrl=
+
+
 class ValidateEndpointApi(APIView):
     """``POST /apis/validate-endpoint?endpointUrl=``: try a WebSocket handshake to a backend."""
 
@@ -192,6 +195,8 @@ class ValidateEndpointApi(APIView):
         url = request.query_params.get("endpointUrl") or request.data.get("endpointUrl") or ""
         if not url:
             raise ValidationFailed("Send the backend URL as ?endpointUrl=ws://host:port/path")
+        if not isinstance(url, str) or len(url) > MAX_ENDPOINT_URL:
+            raise ValidationFailed(f"endpointUrl must be a URL of at most {MAX_ENDPOINT_URL} characters")
         return Response(check_endpoint(str(url)).as_dict())
 
 

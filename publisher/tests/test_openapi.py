@@ -276,3 +276,9 @@ def test_an_empty_sandbox_url_is_refused_so_a_client_omits_the_sandbox_instead(c
     del body["endpointConfig"]["sandbox_endpoints"]
     created = client.post(f"{BASE}/apis", body, format="json").json()
     assert "sandbox_endpoints" not in created["endpointConfig"]
+
+
+def test_an_endpoint_url_longer_than_documented_is_refused(client):
+    maximum = _doc(client)["paths"][BASE + "/apis/validate-endpoint"]["post"]["parameters"][0]["schema"]["maxLength"]
+    resp = client.post(f"{BASE}/apis/validate-endpoint?endpointUrl={'0' * (maximum + 1)}")
+    assert resp.status_code == 400 and "endpointUrl" in resp.json()["description"]
