@@ -309,6 +309,11 @@ def _environments_body(data) -> list[dict]:
         data = [data]
     if not isinstance(data, list) or not all(isinstance(i, dict) for i in data):
         raise ValidationFailed('Body must be a list like [{"name": "Default", "vhost": "localhost"}]')
+    if any(not isinstance(i.get("displayOnDevportal", True), bool) for i in data):
+        raise ValidationFailed(
+            "displayOnDevportal must be true or false",
+            details=[{"field": "displayOnDevportal", "message": "a boolean"}],
+        )
     return data
 
 

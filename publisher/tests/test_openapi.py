@@ -282,3 +282,19 @@ def test_an_endpoint_url_longer_than_documented_is_refused(client):
     maximum = _doc(client)["paths"][BASE + "/apis/validate-endpoint"]["post"]["parameters"][0]["schema"]["maxLength"]
     resp = client.post(f"{BASE}/apis/validate-endpoint?endpointUrl={'0' * (maximum + 1)}")
     assert resp.status_code == 400 and "endpointUrl" in resp.json()["description"]
+
+
+def test_a_display_on_devportal_that_is_not_a_boolean_is_refused(client, publisher):
+    from tests import factories
+
+    api = factories.api(publisher)
+    rev = client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json").json()
+    bad = [{"name": "Default", "displayOnDevportal": {}}]
+    deployments = f"{BASE}/apis/{api.id}/deployments"
+    resp = client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", bad, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "displayOnDevportal"
+    assert client.get(deployments).json()["list"] == []
+    client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", [{"name": "Default"}], format="json")
+    resp = client.post(f"{BASE}/apis/{api.id}/undeploy-revision?revisionId={rev['id']}", bad, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "displayOnDevportal"
+    assert [d["name"] for d in client.get(deployments).json()["list"]] == ["Default"]
