@@ -82,7 +82,10 @@ class ApiAnalyticsApi(APIView):
     def get(self, request, api_id):
         api = _api(api_id)
         range_name = request.query_params.get("range", "24h")
-        if request.query_params.get("format") == "csv":
+        answer_format = request.query_params.get("format", "json")
+        if answer_format not in ("json", "csv"):
+            raise ValidationFailed("format must be json or csv")
+        if answer_format == "csv":
             response = HttpResponse(content_type="text/csv")
             response["Content-Disposition"] = f'attachment; filename="{api.name}-{api.version}-{range_name}.csv"'
             writer = csv.writer(response)

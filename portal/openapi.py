@@ -63,7 +63,12 @@ _ENDPOINT_CONFIG = {
     "properties": {
         "endpoint_type": {"type": "string", "enum": ["ws"]},
         "production_endpoints": {"type": "object", "required": ["url"], "properties": {"url": _WS_URL}},
-        "sandbox_endpoints": {"type": "object", "required": ["url"], "properties": {"url": _WS_URL}},
+        "sandbox_endpoints": {
+            "type": "object",
+            "required": ["url"],
+            "properties": {"url": _WS_URL},
+            "description": "Omit for an API without a sandbox (an empty url is refused)",
+        },
     },
 }
 # An AsyncAPI definition: an upload, inline text or a URL to fetch it from (exactly one).

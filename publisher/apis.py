@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -46,13 +47,25 @@ def deployment_dto(dep: Deployment) -> dict:
     }
 
 
-def _check_endpoint_type(endpoint_config) -> None:
-    """WSO2's ``endpointConfig.endpoint_type``: Tidegate proxies WebSocket backends only, so
-    anything but ``ws`` is refused (it used to be ignored, and the API saved as ws anyway)."""
-    if isinstance(endpoint_config, dict) and endpoint_config.get("endpoint_type", "ws") != "ws":
+def _check_endpoint_config(endpoint_config) -> None:
+    """WSO2's ``endpointConfig``: Tidegate proxies WebSocket backends only, so an
+    ``endpoint_type`` but ``ws`` is refused (it used to be ignored, and the API saved as ws
+    anyway). A ``sandbox_endpoints`` sent must hold a URL: an API without a sandbox omits it,
+    as WSO2 does and as ``GET`` answers (``{"url": ""}`` used to be taken silently as none)."""
+    if not isinstance(endpoint_config, dict):
+        return
+    if endpoint_config.get("endpoint_type", "ws") != "ws":
         raise ValidationFailed(
             "endpointConfig.endpoint_type must be 'ws' (WebSocket backends only)",
             details=[{"field": "endpointConfig.endpoint_type", "message": "must be 'ws'"}],
+        )
+    sandbox = endpoint_config.get("sandbox_endpoints")
+    if sandbox is not None and not (
+        isinstance(sandbox, dict) and isinstance(sandbox.get("url"), str) and sandbox["url"]
+    ):
+        raise ValidationFailed(
+            "endpointConfig.sandbox_endpoints.url must be a ws:// or wss:// URL; omit sandbox_endpoints for no sandbox",
+            details=[{"field": "endpointConfig.sandbox_endpoints.url", "message": "a ws:// or wss:// URL"}],
         )
 
 
@@ -88,7 +101,7 @@ class ApiListCreateApi(APIView):
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
-        _check_endpoint_type(d["endpointConfig"])
+        _check_endpoint_config(d["endpointConfig"])
         production, sandbox = endpoint_urls(d["endpointConfig"])
         api = services.api_create(
             provider=request.user,
@@ -120,7 +133,7 @@ class ApiDetailApi(APIView):
         # No body at all (request.stream is None) is as wrong as a JSON list: the body is required.
         if request.stream is None or not isinstance(request.data, dict):
             raise ValidationFailed("Send the API as a JSON object")
-        _check_endpoint_type(request.data.get("endpointConfig"))
+        _check_endpoint_config(request.data.get("endpointConfig"))
         api = services.api_update(
             api=api, user=request.user, changes=dict(request.data), if_match=request.headers.get("If-Match")
         )
@@ -135,6 +148,15 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
     if not hasattr(request.data, "get"):  # a JSON list or scalar, not an object
         raise ValidationFailed("Send a JSON object or a multipart form with 'file', 'url' or 'inlineAPIDefinition'")
     upload = request.FILES.get("file")
+    # The document says both are strings (the URL an absolute one): a JSON list, object or number
+    # is refused here by name, also when another source beside it would have won.
+    for key in ("inlineAPIDefinition", "apiDefinition"):
+        if key in request.data and not isinstance(request.data[key], str):
+            raise ValidationFailed(f"{key} must be the AsyncAPI document as text")
+    if "url" in request.data:
+        url = request.data["url"]
+        if not isinstance(url, str) or not urlsplit(url).scheme or not urlsplit(url).netloc:
+            raise ValidationFailed("url must be an absolute URL such as https://example.com/asyncapi.yaml")
     inline = request.data.get("inlineAPIDefinition") or request.data.get("apiDefinition")
     if upload is not None:
         document = upload.read()
@@ -155,8 +177,11 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
         raise ValidationFailed("additionalProperties must be a JSON object") from None
     if not isinstance(props, dict):
         raise ValidationFailed("additionalProperties must be a JSON object")
-    _check_endpoint_type(props.get("endpointConfig"))
+    _check_endpoint_config(props.get("endpointConfig"))
     return document, props
+
+
+MAX_ENDPOINT_URL = 2000  # the document's maxLength for ?endpointUrl=
 
 
 class ValidateEndpointApi(APIView):
@@ -170,6 +195,8 @@ class ValidateEndpointApi(APIView):
         url = request.query_params.get("endpointUrl") or request.data.get("endpointUrl") or ""
         if not url:
             raise ValidationFailed("Send the backend URL as ?endpointUrl=ws://host:port/path")
+        if not isinstance(url, str) or len(url) > MAX_ENDPOINT_URL:
+            raise ValidationFailed(f"endpointUrl must be a URL of at most {MAX_ENDPOINT_URL} characters")
         return Response(check_endpoint(str(url)).as_dict())
 
 
@@ -282,6 +309,11 @@ def _environments_body(data) -> list[dict]:
         data = [data]
     if not isinstance(data, list) or not all(isinstance(i, dict) for i in data):
         raise ValidationFailed('Body must be a list like [{"name": "Default", "vhost": "localhost"}]')
+    if any(not isinstance(i.get("displayOnDevportal", True), bool) for i in data):
+        raise ValidationFailed(
+            "displayOnDevportal must be true or false",
+            details=[{"field": "displayOnDevportal", "message": "a boolean"}],
+        )
     return data
 
 

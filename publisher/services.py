@@ -558,6 +558,10 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     policies = changes.get("policies", api.policies)
     if not isinstance(policies, list) or not policies:
         raise ValidationFailed("Offer at least one business plan", details=[_errors("policies", "at least one plan")])
+    if not all(isinstance(p, str) for p in policies):
+        raise ValidationFailed(
+            "policies must be a list of business plan names", details=[_errors("policies", "a list of names")]
+        )
     api_policy = changes.get("apiThrottlingPolicy", api.api_throttling_policy) or ""
     errors = _validate_api_fields(
         name=name,

@@ -222,3 +222,79 @@ def test_a_revision_query_outside_its_enum_is_refused_not_ignored(client, publis
 
     resp = client.get(f"{BASE}/apis/{factories.api(publisher).id}/revisions?query=AAA")
     assert resp.status_code == 400 and "deployed:true" in resp.json()["description"]
+
+
+def test_an_inline_definition_that_is_not_text_is_refused_not_a_server_error(client, publisher):
+    from tests import factories
+
+    body = {"inlineAPIDefinition": [None, None]}
+    resp = client.post(f"{BASE}/apis/import-asyncapi", body, format="json")
+    assert resp.status_code == 400 and "inlineAPIDefinition" in resp.json()["description"]
+    assert client.get(f"{BASE}/apis").json()["count"] == 0
+    api = factories.api(publisher)
+    before = client.get(f"{BASE}/apis/{api.id}/asyncapi").json()
+    resp = client.put(f"{BASE}/apis/{api.id}/asyncapi", body, format="json")
+    assert resp.status_code == 400 and "inlineAPIDefinition" in resp.json()["description"]
+    assert client.get(f"{BASE}/apis/{api.id}/asyncapi").json() == before
+
+
+def test_an_empty_definition_url_is_refused_even_beside_an_inline_definition(client):
+    body = {"inlineAPIDefinition": "0", "url": ""}
+    resp = client.post(f"{BASE}/apis/validate-asyncapi", body, format="json")
+    assert resp.status_code == 400 and "url" in resp.json()["description"]
+
+
+def test_a_business_plan_that_is_not_a_name_is_refused_not_a_server_error(client, publisher):
+    from tests import factories
+
+    api = factories.api(publisher)
+    resp = client.put(f"{BASE}/apis/{api.id}", {"policies": [{}]}, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "policies"
+    assert client.get(f"{BASE}/apis/{api.id}").json()["policies"] == list(api.policies)
+
+
+def test_an_analytics_format_outside_its_enum_is_refused_not_answered_as_json(client, publisher):
+    from tests import factories
+
+    api = factories.api(publisher)
+    resp = client.get(f"{BASE}/apis/{api.id}/analytics?format=AAA")
+    assert resp.status_code == 400 and "format" in resp.json()["description"]
+    assert client.get(f"{BASE}/apis/{api.id}/analytics?format=csv")["Content-Type"] == "text/csv"
+    assert client.get(f"{BASE}/apis/{api.id}/analytics?format=json").json()["range"] == "24h"
+
+
+def test_an_empty_sandbox_url_is_refused_so_a_client_omits_the_sandbox_instead(client):
+    body = {
+        "name": "Sandboxed",
+        "context": "/sandboxed",
+        "version": "1.0.0",
+        "endpointConfig": {"production_endpoints": {"url": "ws://127.0.0.1:1/x"}, "sandbox_endpoints": {"url": ""}},
+    }
+    resp = client.post(f"{BASE}/apis", body, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "endpointConfig.sandbox_endpoints.url"
+    assert client.get(f"{BASE}/apis?query=Sandboxed").json()["count"] == 0
+    del body["endpointConfig"]["sandbox_endpoints"]
+    created = client.post(f"{BASE}/apis", body, format="json").json()
+    assert "sandbox_endpoints" not in created["endpointConfig"]
+
+
+def test_an_endpoint_url_longer_than_documented_is_refused(client):
+    maximum = _doc(client)["paths"][BASE + "/apis/validate-endpoint"]["post"]["parameters"][0]["schema"]["maxLength"]
+    resp = client.post(f"{BASE}/apis/validate-endpoint?endpointUrl={'0' * (maximum + 1)}")
+    assert resp.status_code == 400 and "endpointUrl" in resp.json()["description"]
+
+
+def test_a_display_on_devportal_that_is_not_a_boolean_is_refused(client, publisher):
+    from tests import factories
+
+    api = factories.api(publisher)
+    rev = client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json").json()
+    bad = [{"name": "Default", "displayOnDevportal": {}}]
+    deployments = f"{BASE}/apis/{api.id}/deployments"
+    resp = client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", bad, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "displayOnDevportal"
+    assert client.get(deployments).json()["list"] == []
+    client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", [{"name": "Default"}], format="json")
+    resp = client.post(f"{BASE}/apis/{api.id}/undeploy-revision?revisionId={rev['id']}", bad, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "displayOnDevportal"
+    assert [d["name"] for d in client.get(deployments).json()["list"]] == ["Default"]
