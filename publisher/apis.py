@@ -60,7 +60,7 @@ def _check_endpoint_config(endpoint_config) -> None:
             details=[{"field": "endpointConfig.endpoint_type", "message": "must be 'ws'"}],
         )
     sandbox = endpoint_config.get("sandbox_endpoints")
-    if sandbox is not None and not (
+    if "sandbox_endpoints" in endpoint_config and not (
         isinstance(sandbox, dict) and isinstance(sandbox.get("url"), str) and sandbox["url"]
     ):
         raise ValidationFailed(
@@ -309,6 +309,8 @@ def _environments_body(data) -> list[dict]:
         data = [data]
     if not isinstance(data, list) or not all(isinstance(i, dict) for i in data):
         raise ValidationFailed('Body must be a list like [{"name": "Default", "vhost": "localhost"}]')
+    if any(not isinstance(i.get("name", ""), str) for i in data):
+        raise ValidationFailed("name must be text", details=[{"field": "name", "message": "a string"}])
     if any(not isinstance(i.get("displayOnDevportal", True), bool) for i in data):
         raise ValidationFailed(
             "displayOnDevportal must be true or false",

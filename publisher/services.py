@@ -340,7 +340,9 @@ def api_revision_deploy(
         env = Environment.objects.filter(name=env_name).first()
         if env is None:
             raise ValidationFailed(f"Unknown gateway environment {env_name!r}")
-        vhost = item.get("vhost") or env.vhost
+        vhost = item.get("vhost")
+        if vhost in (None, ""):  # not given: the environment's; anything else must be a host name
+            vhost = env.vhost
         if not is_host_name(vhost):  # it goes into URLs, commands and the pages' CSP header
             raise ValidationFailed(
                 f"vhost must be a host name: letters, digits, '.' and '-' (got {vhost!r})",

@@ -298,3 +298,29 @@ def test_a_display_on_devportal_that_is_not_a_boolean_is_refused(client, publish
     resp = client.post(f"{BASE}/apis/{api.id}/undeploy-revision?revisionId={rev['id']}", bad, format="json")
     assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "displayOnDevportal"
     assert [d["name"] for d in client.get(deployments).json()["list"]] == ["Default"]
+
+
+def test_a_null_sandbox_is_refused_so_a_client_omits_it_instead(client):
+    """Schemathesis: ``"sandbox_endpoints": null`` broke the documented object and was taken
+    as no sandbox; omitting it is how an API says it has none."""
+    body = {
+        "name": "NullSandbox",
+        "context": "/nullsandbox",
+        "version": "1.0.0",
+        "endpointConfig": {"production_endpoints": {"url": "ws://127.0.0.1:1/x"}, "sandbox_endpoints": None},
+    }
+    resp = client.post(f"{BASE}/apis", body, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "endpointConfig.sandbox_endpoints.url"
+    assert client.get(f"{BASE}/apis?query=NullSandbox").json()["count"] == 0
+
+
+def test_a_deployment_name_or_vhost_that_is_not_text_is_refused(client, publisher):
+    """Schemathesis: ``"vhost": {}`` in a deploy body was accepted although the document says text."""
+    from tests import factories
+
+    api = factories.api(publisher)
+    rev = client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json").json()
+    for bad in ([{"name": "Default", "vhost": {}}], [{"name": ["Default"]}]):
+        resp = client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", bad, format="json")
+        assert resp.status_code == 400 and resp.json()["error"][0]["field"] in ("vhost", "name"), resp.content
+    assert client.get(f"{BASE}/apis/{api.id}/deployments").json()["list"] == []
