@@ -3,8 +3,6 @@ deltas applied to one. Either the snapshot, every field of the type it declares,
 SnapshotError (a ValueError, which the gateway catches and keeps serving what it has);
 never another exception. The findings are plain regression tests at the end."""
 
-import copy
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -22,7 +20,7 @@ from gateway_sync.snapshot import (
     snapshot_from_dict,
     snapshot_to_dict,
 )
-from publisher.tests.fuzz_strategies import json_values
+from testsupport.fuzz import json_values, mutated
 from testsupport.hypothesis_profiles import examples
 
 SUB = SubscriptionConfig(id="s1", api_id="a1", policy="AsyncUnlimited", status="UNBLOCKED")
@@ -60,32 +58,9 @@ DELTAS = [
 ]
 
 
-def _paths(value, path=()):
-    yield path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, (*path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _paths(item, (*path, i))
-
-
-@st.composite
-def broken(draw, base):
+def broken(base):
     """``base`` with one to three values replaced by anything, or removed, anywhere (the root too)."""
-    data = copy.deepcopy(base)
-    for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(list(_paths(data))))
-        if not path:
-            return draw(json_values)
-        parent = data
-        for part in path[:-1]:
-            parent = parent[part]
-        if draw(st.booleans()) and isinstance(parent, dict):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(json_values)
-    return data
+    return mutated(base, json_values, root=True)
 
 
 def _well_typed(snapshot: Snapshot) -> None:

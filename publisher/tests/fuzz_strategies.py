@@ -8,26 +8,10 @@ import json
 import yaml
 from hypothesis import strategies as st
 
-# Text of every kind: any code point (lone surrogates and NUL included) or printable only.
-any_text = st.text(st.characters(exclude_categories=[]), max_size=20)
+from testsupport.fuzz import json_values, mutated
+
 plain_text = st.text(st.characters(categories=("L", "N", "P", "Zs")), max_size=20)
 names = st.text("abcdefghijklmnopqrstuvwxyz0123456789_-.:", min_size=1, max_size=12)
-
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.integers(min_value=-(10**40), max_value=10**40),
-    st.floats(allow_nan=True, allow_infinity=True),
-    any_text,
-    st.sampled_from(["", "7", "true", "null", "/", "{}", "[]", "~", "\x00", "\ud800"]),
-    st.builds(lambda n: "a" * n, st.sampled_from([65_536, 65_537, 200_000])),  # past the text limit
-)
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(any_text, inner, max_size=4)),
-    max_leaves=12,
-)
 
 
 @st.composite
@@ -75,33 +59,10 @@ def valid_documents(draw) -> dict:
     return doc
 
 
-def _paths(value, path=()):
-    yield path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, (*path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _paths(item, (*path, i))
-
-
-@st.composite
-def broken_documents(draw, base=None) -> dict:
+def broken_documents(base=None):
     """A valid document with one to three values replaced by anything (a wrong type, a
     huge text, a deep nest), or a key removed, at any position."""
-    doc = draw(base or valid_documents())
-    for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(list(_paths(doc))))
-        if not path:
-            continue
-        parent = doc
-        for part in path[:-1]:
-            parent = parent[part]
-        if draw(st.integers(0, 4)) == 0 and isinstance(parent, dict):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(st.one_of(json_values, deep_values()))
-    return doc
+    return mutated(base or valid_documents(), st.one_of(json_values, deep_values()))
 
 
 def deep_values(max_depth: int = 200):

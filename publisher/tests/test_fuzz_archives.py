@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from portal.models import AuditEvent
 from publisher import asyncapi
 from publisher.models import Api
-from publisher.tests.fuzz_strategies import YAML_ODDITIES, definition_texts, json_values, names, valid_documents
+from publisher.tests.fuzz_strategies import YAML_ODDITIES, definition_texts, names, valid_documents
+from testsupport.fuzz import json_values
 from testsupport.hypothesis_profiles import examples
 
 BASE = "/api/am/publisher/v4"

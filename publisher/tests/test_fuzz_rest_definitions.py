@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from portal.models import AuditEvent
 from publisher.models import Api
-from publisher.tests.fuzz_strategies import any_text, definition_texts, json_values, names, valid_documents
+from publisher.tests.fuzz_strategies import definition_texts, names, valid_documents
 from tests import factories
+from testsupport.fuzz import any_text, json_values
 from testsupport.hypothesis_profiles import examples
 
 BASE = "/api/am/publisher/v4"
