@@ -8,7 +8,6 @@ import math
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -16,9 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gateway_sync.services import config_version, gateways_await
-from portal.errors import NotFound, ValidationFailed
+from keymanager.server import internal_key_issue
+from portal.errors import ErrorSerializer, NotFound, ValidationFailed
 from portal.fields import StrictCharField
-from portal.openapi import ErrorSerializer
 from portal.roles import IsCreatorOrPublisher, IsPublisher
 from publisher import lifecycle, selectors, services
 from publisher.dto import api_dto, endpoint_urls
@@ -261,8 +260,6 @@ class ApiGenerateKeyApi(APIView):
     VALIDITY = 3600
 
     def post(self, request, api_id):
-        from keymanager.server import internal_key_issue
-
         api = _api_or_404(api_id)
         return Response(
             {
@@ -583,71 +580,6 @@ class SettingsApi(APIView):
         return Response(
             {"environment": envs, "scopes": [], "monetizationAttributes": [], "externalStoresEnabled": False}
         )
-
-
-def _subscription_dto(sub) -> dict:
-    return {
-        "subscriptionId": str(sub.id),
-        "applicationInfo": {
-            "applicationId": str(sub.application_id),
-            "name": sub.application.name,
-            "subscriber": sub.application.owner.get_username(),
-        },
-        "apiId": str(sub.api_id),
-        "throttlingPolicy": sub.throttling_policy,
-        "subscriptionStatus": sub.status,
-    }
-
-
-def _subscription_or_404(subscription_id):
-    from devportal.models import Subscription
-
-    try:
-        sub = Subscription.objects.select_related("application__owner").filter(pk=subscription_id).first()
-    except (ValueError, DjangoValidationError):
-        sub = None
-    if sub is None:
-        raise NotFound(f"Subscription {subscription_id} not found")
-    return sub
-
-
-class SubscriptionListApi(APIView):
-    permission_classes = [IsPublisher]
-
-    def get(self, request):
-        from devportal.models import Subscription
-
-        qs = Subscription.objects.select_related("application__owner").order_by("created_time")
-        api_id = request.query_params.get("apiId")
-        if api_id:
-            qs = qs.filter(api=_api_or_404(api_id))
-        items = [_subscription_dto(s) for s in qs]
-        return Response({"count": len(items), "list": items})
-
-
-class SubscriptionBlockApi(APIView):
-    permission_classes = [IsPublisher]
-
-    def post(self, request):
-        from devportal.services import subscription_block
-
-        sub = _subscription_or_404(request.query_params.get("subscriptionId"))
-        state = request.query_params.get("blockState", "")
-        if state not in ("BLOCKED", "PROD_ONLY_BLOCKED"):
-            raise ValidationFailed("blockState must be BLOCKED or PROD_ONLY_BLOCKED")
-        subscription_block(subscription=sub, state=state, acting_user=request.user)
-        return Response(_subscription_dto(sub))
-
-
-class SubscriptionUnblockApi(APIView):
-    permission_classes = [IsPublisher]
-
-    def post(self, request):
-        from devportal.services import subscription_block
-
-        sub = _subscription_or_404(request.query_params.get("subscriptionId"))
-        subscription_block(subscription=sub, state="UNBLOCKED", acting_user=request.user)
-        return Response(_subscription_dto(sub))
 
 
 class ApiExportApi(APIView):

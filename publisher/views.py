@@ -6,13 +6,16 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 
 from gateway_sync.services import config_version, gateways_await, gateways_recent
+from keymanager.server import internal_key_issue
 from portal.errors import Conflict, ValidationFailed
 from portal.pages import role_required, run_service
 from portal.roles import CREATOR, PUBLISHER, has_role
 from publisher import asyncapi, lifecycle, selectors, services
 from publisher.design_views import page_context
+from publisher.dto import gateway_urls
 from publisher.fetch import fetch_definition
 from publisher.forms import ApiCreateForm, ApiImportForm, RevisionForm
+from publisher.tryout import wscat_commands
 
 
 @role_required(CREATOR, PUBLISHER)
@@ -133,10 +136,6 @@ def _await_gateways(request, environment: str, what: str) -> None:
 
 def _internal_key(request, api) -> dict:
     """Try it: an Internal-Key (WSO2's) for this API, shown once with a command per topic."""
-    from devportal.apis import gateway_urls
-    from devportal.tryout import wscat_commands
-    from keymanager.server import internal_key_issue
-
     key = internal_key_issue(api=api, user=request.user, validity=3600)
     return {"internal_key": key, "internal_commands": wscat_commands(api, gateway_urls(api), "", internal_key=key)}
 
