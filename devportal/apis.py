@@ -30,6 +30,8 @@ def catalog_api_dto(api: Api) -> dict:
 
 
 def application_dto(app: Application) -> dict:
+    # Counted with the list (selectors.application_list); one query for a single application.
+    count = getattr(app, "subscription_count", None)
     return {
         "applicationId": str(app.id),
         "name": app.name,
@@ -38,7 +40,7 @@ def application_dto(app: Application) -> dict:
         "tokenType": app.token_type,
         "status": "APPROVED",
         "owner": app.owner.get_username(),
-        "subscriptionCount": app.subscriptions.count(),
+        "subscriptionCount": app.subscriptions.count() if count is None else count,
         "keys": [key_dto(c) for c in app.oauth_clients.all()],
     }
 

@@ -1,7 +1,7 @@
 from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from devportal.models import Application, Subscription
 from publisher import lifecycle
@@ -46,7 +46,15 @@ def catalog_get(api_id) -> Api | None:
 
 
 def application_list(*, owner) -> QuerySet[Application]:
-    return Application.objects.filter(owner=owner).order_by("name")
+    """The owner's applications by name, each with its owner, its keys and how many
+    subscriptions it has (``subscription_count``) read in the same few queries."""
+    return (
+        Application.objects.filter(owner=owner)
+        .select_related("owner")
+        .prefetch_related("oauth_clients")
+        .annotate(subscription_count=Count("subscriptions"))
+        .order_by("name")
+    )
 
 
 def application_get(*, owner, application_id) -> Application | None:
