@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class KeyType(models.TextChoices):
@@ -106,8 +107,6 @@ class IssuedToken(models.Model):
         return self.revoked
 
     def is_expired(self) -> bool:
-        from django.utils import timezone
-
         return self.expires_at <= timezone.now()
 
     def check_client(self, client) -> bool:

@@ -7,6 +7,7 @@ details) for validation failures, as WSO2's REST APIs answer. Never a stack trac
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -101,8 +102,6 @@ def exception_handler(exc, context):
 
 
 def _title(status: int) -> str:
-    from http import HTTPStatus
-
     return HTTPStatus(status).phrase
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -19,8 +20,11 @@ from keymanager.server import internal_key_issue
 from portal.errors import ErrorSerializer, NotFound, ValidationFailed
 from portal.fields import StrictCharField
 from portal.roles import IsCreatorOrPublisher, IsPublisher
-from publisher import lifecycle, selectors, services
+from publisher import asyncapi, lifecycle, selectors, services
+from publisher.archives import MAX_ARCHIVE_BYTES, export_archive, import_archive
 from publisher.dto import api_dto, endpoint_urls
+from publisher.endpoint_check import check_endpoint
+from publisher.fetch import fetch_definition
 from publisher.models import ApiRevision, Deployment
 
 
@@ -162,8 +166,6 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
     elif inline:
         document = inline
     elif request.data.get("url"):
-        from publisher.fetch import fetch_definition
-
         document = fetch_definition(str(request.data["url"]))
     else:
         raise ValidationFailed("Send the AsyncAPI definition as multipart 'file', 'url' or 'inlineAPIDefinition'")
@@ -189,8 +191,6 @@ class ValidateEndpointApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
-        from publisher.endpoint_check import check_endpoint
-
         url = request.query_params.get("endpointUrl") or request.data.get("endpointUrl") or ""
         if not url:
             raise ValidationFailed("Send the backend URL as ?endpointUrl=ws://host:port/path")
@@ -212,8 +212,6 @@ class ApiValidateAsyncApiApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
-        from publisher import asyncapi
-
         if request.query_params.get("returnContent", "false") not in ("true", "false"):
             raise ValidationFailed("returnContent must be true or false")
         document, _ = _read_definition_input(request)
@@ -588,10 +586,6 @@ class ApiExportApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request):
-        from django.http import HttpResponse
-
-        from publisher.archives import export_archive
-
         api = _api_or_404(request.query_params.get("apiId"))
         revision = None
         number = request.query_params.get("revisionNumber")
@@ -611,13 +605,9 @@ class ApiImportApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
-        from publisher.archives import import_archive
-
         upload = request.FILES.get("file")
         if upload is None:
             raise ValidationFailed("Send the API project archive as multipart 'file'")
-        from publisher.archives import MAX_ARCHIVE_BYTES
-
         if upload.size > MAX_ARCHIVE_BYTES:
             raise ValidationFailed(f"The API project archive is refused: larger than {MAX_ARCHIVE_BYTES // 2**20} MiB")
         api = import_archive(provider=request.user, content=upload.read())

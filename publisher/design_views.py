@@ -24,6 +24,7 @@ from portal.pages import role_required, run_service
 from portal.roles import ADMIN, CREATOR, PUBLISHER, has_role
 from publisher import asyncapi, selectors, services
 from publisher.dto import api_dto
+from publisher.endpoint_check import check_endpoint
 from publisher.models import PolicyLevel, ThrottlingPolicy
 
 TABS = (
@@ -212,8 +213,6 @@ def scopes(request, api_id):
 
 @role_required(CREATOR, PUBLISHER)
 def endpoints(request, api_id):
-    from publisher.endpoint_check import check_endpoint
-
     api = _api(api_id)
     check = None
     values = {"production": api.production_endpoint, "sandbox": api.sandbox_endpoint}

@@ -11,6 +11,7 @@ from portal.errors import Conflict, ValidationFailed
 from portal.pages import role_required, run_service
 from portal.roles import CREATOR, PUBLISHER, has_role
 from publisher import asyncapi, lifecycle, selectors, services
+from publisher.archives import MAX_ARCHIVE_BYTES, import_archive
 from publisher.design_views import page_context
 from publisher.dto import gateway_urls
 from publisher.fetch import fetch_definition
@@ -207,8 +208,6 @@ def _detail_action(request, api):
 @role_required(CREATOR, PUBLISHER)
 def import_project(request):
     """Import an API project archive (apictl layout) from the API list page."""
-    from publisher.archives import MAX_ARCHIVE_BYTES, import_archive
-
     upload = request.FILES.get("file") if request.method == "POST" else None
     if upload is None:
         messages.error(request, "Choose an API project archive (.zip) to import.")
