@@ -77,10 +77,13 @@ fuzz: setup
 	if [ -n "$$files" ]; then HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q $$files; \
 	else echo "fuzz: no property test files (test_fuzz_*.py, test_*hostile*.py) found"; fi
 
+# lint-imports: the contracts in pyproject.toml ([tool.importlinter]), e.g. one direction of
+# dependency between the Django apps (docs/architecture.md).
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf var staticfiles

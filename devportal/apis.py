@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.conf import settings
+import uuid
+
 from django.core.exceptions import ValidationError
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -17,30 +18,8 @@ from keymanager.services import keys_generate, keys_remove, secret_regenerate
 from portal.errors import NotFound, ValidationFailed
 from portal.fields import StrictCharField
 from publisher import asyncapi
-from publisher.dto import api_summary
+from publisher.dto import api_summary, gateway_urls
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
-
-
-def gateway_urls(api: Api) -> list[dict]:
-    """Where clients reach the API: for the environments this deployment's gateways serve
-    (TIDEGATE_GATEWAY_ENVIRONMENTS), the public URLs of the balancer in front of them when
-    set (TIDEGATE_GATEWAY_PUBLIC_WS_URL / _WSS_URL); otherwise each environment's vhost and ports."""
-    conf = settings.TIDEGATE
-    out = []
-    for dep in api.deployments.select_related("environment").filter(display_on_devportal=True):
-        env = dep.environment
-        base = f"{api.context}/{api.version}"
-        public = env.name in conf["GATEWAY_ENVIRONMENTS"]
-        ws = (public and conf["GATEWAY_PUBLIC_WS_URL"]) or f"ws://{dep.vhost}:{env.ws_port}"
-        wss = (public and conf["GATEWAY_PUBLIC_WSS_URL"]) or f"wss://{dep.vhost}:{env.wss_port}"
-        out.append(
-            {
-                "environmentName": env.name,
-                "environmentDisplayName": env.display_name,
-                "URLs": {"ws": f"{ws}{base}", "wss": f"{wss}{base}"},
-            }
-        )
-    return out
 
 
 def catalog_api_dto(api: Api) -> dict:
@@ -53,6 +32,8 @@ def catalog_api_dto(api: Api) -> dict:
 
 
 def application_dto(app: Application) -> dict:
+    # Counted with the list (selectors.application_list); one query for a single application.
+    count = getattr(app, "subscription_count", None)
     return {
         "applicationId": str(app.id),
         "name": app.name,
@@ -61,7 +42,7 @@ def application_dto(app: Application) -> dict:
         "tokenType": app.token_type,
         "status": "APPROVED",
         "owner": app.owner.get_username(),
-        "subscriptionCount": app.subscriptions.count(),
+        "subscriptionCount": app.subscriptions.count() if count is None else count,
         "keys": [key_dto(c) for c in app.oauth_clients.all()],
     }
 
@@ -317,8 +298,6 @@ class SubscriptionDetailApi(APIView):
 
 
 def _is_uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:

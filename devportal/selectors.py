@@ -1,9 +1,23 @@
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from devportal.models import Application, Subscription
 from publisher import lifecycle
-from publisher.models import Api
+from publisher.models import Api, PolicyLevel, ThrottlingPolicy
+
+# Events an application used on an API in the current window: the analytics app counts them
+# from the gateways' reports. It sits above this app and registers its counter at start-up
+# (analytics/apps.py); without one, no use is known.
+UsageCounter = Callable[..., int]
+_usage_counter: UsageCounter | None = None
+
+
+def usage_counter_register(counter: UsageCounter) -> None:
+    """``counter(api_id=, application_id=, window_seconds=)``: events in the current window."""
+    global _usage_counter
+    _usage_counter = counter
 
 
 def catalog_list(*, query: str = "") -> QuerySet[Api]:
@@ -32,7 +46,15 @@ def catalog_get(api_id) -> Api | None:
 
 
 def application_list(*, owner) -> QuerySet[Application]:
-    return Application.objects.filter(owner=owner).order_by("name")
+    """The owner's applications by name, each with its owner, its keys and how many
+    subscriptions it has (``subscription_count``) read in the same few queries."""
+    return (
+        Application.objects.filter(owner=owner)
+        .select_related("owner")
+        .prefetch_related("oauth_clients")
+        .annotate(subscription_count=Count("subscriptions"))
+        .order_by("name")
+    )
 
 
 def application_get(*, owner, application_id) -> Application | None:
@@ -54,3 +76,40 @@ def subscription_list(*, owner, api_id=None, application_id=None) -> QuerySet[Su
     except (ValueError, ValidationError):
         return Subscription.objects.none()
     return qs
+
+
+def api_subscription_list(*, api: Api | None = None) -> QuerySet[Subscription]:
+    """Every application's subscriptions, as the Publisher sees them, oldest first; those to
+    ``api`` when given."""
+    qs = Subscription.objects.select_related("application__owner").order_by("created_time")
+    return qs.filter(api=api) if api is not None else qs
+
+
+def api_subscription_get(*, subscription_id, api: Api | None = None) -> Subscription | None:
+    """One subscription by id (to ``api`` when given), as the Publisher sees them; a
+    malformed id is simply not found."""
+    try:
+        return api_subscription_list(api=api).filter(pk=subscription_id).first()
+    except (ValueError, ValidationError):
+        return None
+
+
+def subscription_usage(*, application: Application) -> dict:
+    """Per subscription of ``application`` (by id): the events used in its plan's current
+    window against the plan's quota (``limit`` 0: unlimited; a plan gone: a day, unlimited)."""
+    plans = {p.name: p for p in ThrottlingPolicy.objects.filter(level=PolicyLevel.SUBSCRIPTION)}
+    out = {}
+    for sub in application.subscriptions.all():
+        plan = plans.get(sub.throttling_policy)
+        window = plan.window_seconds if plan else 86400
+        used = (
+            _usage_counter(api_id=sub.api_id, application_id=application.id, window_seconds=window)
+            if _usage_counter is not None
+            else 0
+        )
+        out[sub.id] = {
+            "used": used,
+            "limit": plan.limit if plan else 0,
+            "window": f"{plan.unit_time} {plan.time_unit}" if plan else "1 day",
+        }
+    return out

@@ -89,6 +89,30 @@ def subscription_create(*, application: Application, api: Api, throttling_policy
 
 
 @transaction.atomic
+def subscriptions_copy_to_version(*, api: Api, other_versions, user) -> None:
+    """A newly published version of an API takes the subscriptions of its other versions
+    (``other_versions``; the Publisher's "Requires re-subscription" leaves them behind), each
+    application once, with its plan when the new version offers it (else the first plan).
+    A block is about the application and the API, whichever version: it is copied too, the
+    strictest when an application is subscribed to several older versions. The caller tells
+    gateways (the lifecycle change does)."""
+    subscribed = set(api.subscriptions.values_list("application_id", flat=True))
+    old_subs = list(Subscription.objects.filter(api__in=other_versions).order_by("created_time"))
+    status_of: dict = {}
+    for sub in old_subs:
+        known = status_of.get(sub.application_id, SubscriptionStatus.UNBLOCKED)
+        status_of[sub.application_id] = max(known, sub.status, key=STRICTNESS.index)
+    for sub in old_subs:
+        if sub.application_id in subscribed:
+            continue
+        plan = sub.throttling_policy if sub.throttling_policy in api.policies else api.policies[0]
+        status = status_of[sub.application_id]
+        Subscription.objects.create(application_id=sub.application_id, api=api, throttling_policy=plan, status=status)
+        subscribed.add(sub.application_id)
+        audit_record(actor=user, action="subscription.copy", target=api, detail={"from": str(sub.id), "status": status})
+
+
+@transaction.atomic
 def application_delete(*, application: Application, user) -> str:
     """Delete an application with its keys and subscriptions; its connections close (4002).
     Returns the name it had. An application with a blocked subscription (``BLOCKED`` or

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from devportal import apis
+from devportal import apis, publisher_apis
 
 urlpatterns = [
     path("apis", apis.CatalogListApi.as_view()),
@@ -25,4 +25,11 @@ urlpatterns = [
     path("subscriptions", apis.SubscriptionListCreateApi.as_view()),
     path("subscriptions/<str:subscription_id>", apis.SubscriptionDetailApi.as_view()),
     path("throttling-policies/<str:policy_level>", apis.ThrottlingPoliciesApi.as_view()),
+]
+
+# Mounted under the Publisher REST's prefix (tidegate/urls.py).
+publisher_urlpatterns = [
+    path("subscriptions", publisher_apis.SubscriptionListApi.as_view()),
+    path("subscriptions/block-subscription", publisher_apis.SubscriptionBlockApi.as_view()),
+    path("subscriptions/unblock-subscription", publisher_apis.SubscriptionUnblockApi.as_view()),
 ]

@@ -5,23 +5,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from devportal import selectors, services
-from devportal.apis import gateway_urls
 from devportal.forms import ApplicationForm, SubscribeForm
-from devportal.tryout import console_topics, wscat_commands
-from keymanager.models import IssuedToken, KeyType
+from keymanager.models import KeyType
 from keymanager.scopes import ScopeRefused
+from keymanager.selectors import token_get, token_list_live
 from keymanager.server import token_issue
 from keymanager.services import SUPPORTED_GRANTS, keys_generate, keys_remove, secret_regenerate, token_revoke
 from portal.csp import DOCUMENTATION_FRAME, allow_websockets
 from portal.errors import ApplicationError
 from portal.pages import run_service
 from publisher import asyncapi
+from publisher.dto import gateway_urls
 from publisher.models import PolicyLevel, ThrottlingPolicy
+from publisher.tryout import console_topics, wscat_commands
 
 TRY_OUT_VALIDITY = 3600
 
@@ -141,25 +141,6 @@ def applications(request):
     )
 
 
-def subscription_usage(app) -> dict:
-    """Per subscription: events used in the plan's current window against its quota."""
-    from analytics.selectors import usage
-
-    plans = {p.name: p for p in ThrottlingPolicy.objects.filter(level=PolicyLevel.SUBSCRIPTION)}
-    out = {}
-    for sub in app.subscriptions.all():
-        plan = plans.get(sub.throttling_policy)
-        window = plan.window_seconds if plan else 86400
-        used = usage(api_id=sub.api_id, application_id=app.id, window_seconds=window)
-        limit = plan.limit if plan else 0
-        out[sub.id] = {
-            "used": used,
-            "limit": limit,
-            "window": f"{plan.unit_time} {plan.time_unit}" if plan else "1 day",
-        }
-    return out
-
-
 def _scope_choices(app) -> dict[str, str]:
     """The scopes of the APIs ``app`` subscribes to, for the token form."""
     out: dict[str, str] = {}
@@ -168,33 +149,29 @@ def _scope_choices(app) -> dict[str, str]:
     return out
 
 
-@login_required
-def application_detail(request, application_id):
+def _own_application(request, application_id):
+    """One of the signed-in user's applications; anyone else's is not found (404)."""
     app = selectors.application_get(owner=request.user, application_id=application_id)
     if app is None:
         raise Http404
-    shown: dict = {}
-    if request.method == "POST":
-        result = _application_action(request, app)
-        if isinstance(result, dict):
-            shown = result
-        else:
-            return result
+    return app
+
+
+def _application_page(request, app, **shown):
+    """The application page, with what an action shows this once (a secret, a token)."""
     clients = list(app.oauth_clients.all())
     return render(
         request,
         "devportal/application.html",
         {
-            "usage": subscription_usage(app),
+            "usage": selectors.subscription_usage(application=app),
             "app": app,
             "keys": {c.key_type: c for c in clients},
             "subscriptions": selectors.subscription_list(owner=request.user, application_id=app.id),
             "key_types": KeyType.values,
             "grant_types": SUPPORTED_GRANTS,
             "scope_choices": _scope_choices(app),
-            "tokens": IssuedToken.objects.filter(client__in=clients, revoked=False, expires_at__gt=timezone.now())
-            .select_related("client", "user")
-            .order_by("-issued_at"),
+            "tokens": token_list_live(clients=clients),
             "app_policies": ThrottlingPolicy.objects.filter(level=PolicyLevel.APPLICATION),
             "validity": TRY_OUT_VALIDITY,
             **shown,
@@ -202,76 +179,132 @@ def application_detail(request, application_id):
     )
 
 
-def _application_action(request, app):
-    """One form on the application page; returns what to show once (a secret, a token) or a redirect."""
-    action = request.POST.get("do")
-    back = redirect("devportal:application", application_id=app.id)
+def _back(app):
+    return redirect("devportal:application", application_id=app.id)
+
+
+def _client_of(request, app):
+    """The application's keys of the form's ``key_type``; None (with a message) when it has none."""
     client = app.oauth_clients.filter(key_type=request.POST.get("key_type", KeyType.PRODUCTION)).first()
-    if action == "update":
-        if run_service(
-            request,
-            services.application_update,
-            application=app,
-            user=request.user,
-            name=request.POST.get("name"),
-            throttling_policy=request.POST.get("throttling_policy"),
-            description=request.POST.get("description", ""),
-        ):
-            messages.success(request, "Saved the application.")
-        return back
-    if action == "delete":
-        name = run_service(request, services.application_delete, application=app, user=request.user)
-        if name:
-            messages.success(request, f"Deleted {name}; its keys and subscriptions are gone.")
-            return redirect("devportal:applications")
-        return back
-    if action == "generate-keys":
-        result = run_service(
-            request,
-            keys_generate,
-            application=app,
-            key_type=request.POST.get("key_type", KeyType.PRODUCTION),
-            grant_types=request.POST.getlist("grant_types") or None,
-            user=request.user,
-        )
-        return {"new_key": result[0], "secret": result[1]} if result else back
-    if action == "revoke-token":
-        issued = IssuedToken.objects.filter(client__application=app, jti=request.POST.get("jti", "")).first()
-        if issued is None:
-            messages.error(request, "No such token.")
-        else:
-            token_revoke(token=issued, user=request.user)
-            messages.success(request, "Revoked the token: connections using it are closed (4001).")
-        return back
     if client is None:
         messages.error(request, "Generate keys of that type first.")
-        return back
-    if action == "regenerate-secret":
-        secret = run_service(request, secret_regenerate, client=client, user=request.user)
-        if secret:
-            messages.success(request, "New consumer secret: tokens made with the old one no longer work.")
-            return {"new_key": client, "secret": secret}
-        return back
-    if action == "remove-keys":
+    return client
+
+
+@login_required
+@require_GET
+def application_detail(request, application_id):
+    return _application_page(request, _own_application(request, application_id))
+
+
+# One view per form of the application page: each calls one service and redirects back to
+# the page, or shows the page with what can be seen only once (a new secret, a token).
+
+
+@login_required
+@require_POST
+def application_update(request, application_id):
+    app = _own_application(request, application_id)
+    if run_service(
+        request,
+        services.application_update,
+        application=app,
+        user=request.user,
+        name=request.POST.get("name"),
+        throttling_policy=request.POST.get("throttling_policy"),
+        description=request.POST.get("description", ""),
+    ):
+        messages.success(request, "Saved the application.")
+    return _back(app)
+
+
+@login_required
+@require_POST
+def application_delete(request, application_id):
+    app = _own_application(request, application_id)
+    name = run_service(request, services.application_delete, application=app, user=request.user)
+    if name:
+        messages.success(request, f"Deleted {name}; its keys and subscriptions are gone.")
+        return redirect("devportal:applications")
+    return _back(app)
+
+
+@login_required
+@require_POST
+def application_keys_generate(request, application_id):
+    app = _own_application(request, application_id)
+    result = run_service(
+        request,
+        keys_generate,
+        application=app,
+        key_type=request.POST.get("key_type", KeyType.PRODUCTION),
+        grant_types=request.POST.getlist("grant_types") or None,
+        user=request.user,
+    )
+    if result is None:
+        return _back(app)
+    client, secret = result
+    return _application_page(request, app, new_key=client, secret=secret)
+
+
+@login_required
+@require_POST
+def application_secret_regenerate(request, application_id):
+    app = _own_application(request, application_id)
+    client = _client_of(request, app)
+    secret = client and run_service(request, secret_regenerate, client=client, user=request.user)
+    if not secret:
+        return _back(app)
+    messages.success(request, "New consumer secret: tokens made with the old one no longer work.")
+    return _application_page(request, app, new_key=client, secret=secret)
+
+
+@login_required
+@require_POST
+def application_keys_remove(request, application_id):
+    app = _own_application(request, application_id)
+    client = _client_of(request, app)
+    if client is not None:
         run_service(request, keys_remove, client=client, user=request.user)
         messages.success(request, f"Removed the {client.key_type.lower()} keys; their tokens no longer work.")
-        return back
-    if action == "generate-token":
-        try:
-            validity = int(request.POST.get("validity") or TRY_OUT_VALIDITY)
-        except ValueError:
-            validity = 0
-        if not 60 <= validity <= 365 * 86400:
-            messages.error(request, "Validity: between 60 seconds and a year.")
-            return back
-        try:
-            token = token_issue(client=client, scope=" ".join(request.POST.getlist("scopes")), validity=validity)
-        except ScopeRefused as exc:
-            messages.error(request, f"{exc}: your roles do not allow them.")
-            return back
-        return {"new_key": client, "token": token["access_token"], "token_scope": token.get("scope", "")}
-    messages.error(request, "Unknown action.")
-    return back
+    return _back(app)
+
+
+@login_required
+@require_POST
+def application_token_generate(request, application_id):
+    app = _own_application(request, application_id)
+    client = _client_of(request, app)
+    if client is None:
+        return _back(app)
+    try:
+        validity = int(request.POST.get("validity") or TRY_OUT_VALIDITY)
+    except ValueError:
+        validity = 0
+    if not 60 <= validity <= 365 * 86400:
+        messages.error(request, "Validity: between 60 seconds and a year.")
+        return _back(app)
+    try:
+        token = token_issue(client=client, scope=" ".join(request.POST.getlist("scopes")), validity=validity)
+    except ScopeRefused as exc:
+        messages.error(request, f"{exc}: your roles do not allow them.")
+        return _back(app)
+    return _application_page(
+        request, app, new_key=client, token=token["access_token"], token_scope=token.get("scope", "")
+    )
+
+
+@login_required
+@require_POST
+def application_token_revoke(request, application_id):
+    app = _own_application(request, application_id)
+    issued = token_get(application=app, jti=request.POST.get("jti", ""))
+    if issued is None:
+        messages.error(request, "No such token.")
+    else:
+        token_revoke(token=issued, user=request.user)
+        messages.success(request, "Revoked the token: connections using it are closed (4001).")
+    return _back(app)
 
 
 @login_required

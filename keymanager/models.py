@@ -4,8 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-
-from devportal.models import Application
+from django.utils import timezone
 
 
 class KeyType(models.TextChoices):
@@ -21,7 +20,7 @@ class OAuthClient(models.Model):
     """
 
     key_mapping_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="oauth_clients")
+    application = models.ForeignKey("devportal.Application", on_delete=models.CASCADE, related_name="oauth_clients")
     key_type = models.CharField(max_length=10, choices=KeyType.choices)
     client_id = models.CharField(max_length=64, unique=True)
     client_secret_digest = models.CharField(max_length=64)
@@ -108,8 +107,6 @@ class IssuedToken(models.Model):
         return self.revoked
 
     def is_expired(self) -> bool:
-        from django.utils import timezone
-
         return self.expires_at <= timezone.now()
 
     def check_client(self, client) -> bool:

@@ -11,15 +11,17 @@ A scope is granted when it is known and the token's subject may hold it:
   subscription would let the token in there too.
 - WSO2's ``apim:*`` scopes for the REST APIs, by role (table below), and only so: an API
   definition cannot declare them.
-Anything else is left out. When some scopes were asked for and none can be granted, the
+API scopes come from the Publisher (``publisher.scopes``). Anything else is left out. When some scopes were asked for and none can be granted, the
 request fails with ``invalid_scope``; otherwise the granted subset is issued and named in
 the response's ``scope``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from portal.roles import ADMIN, CREATOR, PUBLISHER, roles_of
-from publisher import asyncapi
 
 ANYONE = "*"
 APIM_SCOPES: dict[str, tuple[str, ...]] = {
@@ -52,76 +54,29 @@ APIM_SCOPE_DESCRIPTIONS = {
     "apim:tier_view": "Read rate-limit policies",
     "apim:tier_manage": "Manage rate-limit policies",
 }
-# WSO2 writes its roles with a domain; these mean everyone.
-_EVERYONE = {"internal/everyone", "internal/subscriber"}
 
 
 class ScopeRefused(Exception):
     """Every requested scope was refused."""
 
 
-def _role(name: str) -> str:
-    name = name.strip().lower()
-    return ANYONE if name in _EVERYONE else name.removeprefix("internal/")
+# API scopes are declared by API definitions, which the Publisher owns: above this app, it
+# registers at start-up (publisher/apps.py) what the deployed revisions allow
+# (publisher/scopes.py). Without it no API scope is known, only the apim:* ones.
+ApiScopeRoles = Callable[[Any], dict[str, list[set[str]]]]
+_api_scope_source: ApiScopeRoles | None = None
 
 
-def definition_scope_roles(definition) -> dict[str, set[str]]:
-    """Scope name -> roles allowed (ANYONE when unbound, none when the binding is blank or
-    malformed), as one definition declares them; ``apim:*`` names are left out (they are the
-    portal's)."""
-    if not isinstance(definition, dict):
-        return {}
-    implicit = asyncapi.implicit_flow(definition)
-    bindings = implicit.get("x-scopes-bindings", {}) if isinstance(implicit, dict) else {}
-    out = {}
-    for name in asyncapi.declared_scopes(definition):
-        if asyncapi.is_reserved_scope(name):
-            continue
-        out[name] = _bound_roles(name, bindings)
-    return out
-
-
-def _bound_roles(name: str, bindings) -> set[str]:
-    """The roles allowed a declared scope. Fails closed for definitions stored before
-    validation refused such bindings: bindings that are not a mapping, a binding whose key
-    matches the scope only up to case or spaces, or one naming no role, grant nobody."""
-    if not isinstance(bindings, dict):
-        return set()
-    if name in bindings:
-        values = [bindings[name]]
-    else:
-        values = [v for k, v in bindings.items() if str(k).strip().lower() == name.strip().lower()]
-        if not values:
-            return {ANYONE}  # unbound: anyone subscribed may hold it
-    roles: set[str] = set()
-    for value in values:
-        named = asyncapi.binding_roles(value)
-        if not named:
-            return set()
-        roles |= {_role(r) for r in named}
-    return roles
+def api_scope_source_register(source: ApiScopeRoles) -> None:
+    """``source(application)``: scope name -> the roles each deployed revision declaring it
+    allows, for the scopes of the APIs ``application`` subscribes to; a subject may hold a
+    scope when it holds a role of every one of these sets (``ANYONE`` for anyone)."""
+    global _api_scope_source
+    _api_scope_source = source
 
 
 def api_scope_roles(application) -> dict[str, list[set[str]]]:
-    """Scope name -> the roles each deployed revision declaring it allows, for the scopes the
-    deployed revisions of the application's subscribed APIs declare. A subject may hold a
-    scope when it holds a role of every one of these sets."""
-    from publisher.models import Deployment
-
-    subscribed = set(application.subscriptions.values_list("api_id", flat=True))
-    offered: set[str] = set()
-    allowed: dict[str, list[set[str]]] = {}
-    seen = set()
-    for api_id, revision_id, snapshot in Deployment.objects.values_list("api_id", "revision_id", "revision__snapshot"):
-        if revision_id in seen:  # one revision in several environments
-            continue
-        seen.add(revision_id)
-        declared = definition_scope_roles((snapshot or {}).get("definition"))
-        if api_id in subscribed:
-            offered.update(declared)
-        for name, roles in declared.items():
-            allowed.setdefault(name, []).append(roles)
-    return {name: allowed[name] for name in offered}
+    return _api_scope_source(application) if _api_scope_source is not None else {}
 
 
 def narrow(*, application, subject, requested: str) -> str:

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 import time
+import uuid
 from typing import Any
 
 from authlib.integrations.django_oauth2 import AuthorizationServer
@@ -29,6 +30,7 @@ from joserfc.errors import JoseError
 from keymanager import signing
 from keymanager.models import IssuedToken, OAuthClient
 from keymanager.scopes import ScopeRefused, narrow
+from keymanager.services import token_revoke
 from portal.roles import has_role
 
 CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
@@ -304,8 +306,6 @@ class TokenRevocation(RevocationEndpoint):
         return None
 
     def revoke_token(self, token, request):
-        from keymanager.services import token_revoke
-
         token_revoke(token=token)
 
 
@@ -350,8 +350,6 @@ def token_issue(*, client: OAuthClient, scope: str = "", validity: int | None = 
 
 def internal_key_issue(*, api, user, validity: int = 3600) -> str:
     """A Publisher try-out key (WSO2's Internal-Key): a self-contained JWT naming this one API."""
-    import uuid
-
     now = int(time.time())
     claims = {
         "iss": settings.TIDEGATE["KEY_MANAGER_ISSUER"],

@@ -6,7 +6,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from devportal.models import Application
 from gateway_sync.services import config_changed
 from keymanager.models import IssuedToken, KeyType, OAuthClient
 from portal.audit import audit_record
@@ -16,11 +15,10 @@ SUPPORTED_GRANTS = ("client_credentials", "password", "refresh_token")
 
 
 @transaction.atomic
-def keys_generate(
-    *, application: Application, key_type: str, grant_types: list[str] | None, user
-) -> tuple[OAuthClient, str]:
-    """Make a consumer key and secret for one key type. Returns the client and the secret,
-    which is not stored (only its digest) and so can be shown this once."""
+def keys_generate(*, application, key_type: str, grant_types: list[str] | None, user) -> tuple[OAuthClient, str]:
+    """Make a consumer key and secret for one key type of a Dev Portal ``application``.
+    Returns the client and the secret, which is not stored (only its digest) and so can be
+    shown this once."""
     if key_type not in KeyType.values:
         raise ValidationFailed(f"keyType must be PRODUCTION or SANDBOX (got {key_type!r})")
     grant_types = list(grant_types or SUPPORTED_GRANTS)

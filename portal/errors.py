@@ -7,11 +7,13 @@ details) for validation failures, as WSO2's REST APIs answer. Never a stack trac
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions as drf
+from rest_framework import serializers
 from rest_framework.response import Response
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,21 @@ def error_body(status: int, message: str, description: str, details: list | None
     return body
 
 
+# The body above as the OpenAPI document describes it (tidegate/openapi.py).
+class ErrorDetailSerializer(serializers.Serializer):
+    field = serializers.CharField(required=False)
+    message = serializers.CharField()
+    pointer = serializers.CharField(required=False, help_text="JSON pointer into an AsyncAPI document")
+    line = serializers.IntegerField(required=False, help_text="1-based line of the AsyncAPI document")
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.IntegerField(help_text="The HTTP status")
+    message = serializers.CharField(help_text="The status' reason, e.g. Conflict")
+    description = serializers.CharField(help_text="What went wrong, for people")
+    error = ErrorDetailSerializer(many=True, required=False)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.status, exc.message, exc.description, exc.details), status=exc.status)
@@ -85,8 +102,6 @@ def exception_handler(exc, context):
 
 
 def _title(status: int) -> str:
-    from http import HTTPStatus
-
     return HTTPStatus(status).phrase
 
 

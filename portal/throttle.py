@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
+from typing import Any
 
 from axes.attempts import get_cool_off_threshold
 from axes.conf import settings as axes_settings
@@ -193,15 +195,25 @@ class LockoutHandler(AxesDatabaseHandler):
         _audit_lockout(request, name)
 
 
-def _audit_lockout(request, name: str | None) -> None:
-    from keymanager.models import OAuthClient
+# Who a name counted under CLIENT_PREFIX is, for the audit log's target: the client id's
+# owner knows. The Key Manager, above this module, registers its lookup at start-up
+# (keymanager/apps.py); without one, the lockout is recorded against the attempt row.
+_client_lookup: Callable[[str], Any] | None = None
 
+
+def client_lookup_register(lookup: Callable[[str], Any]) -> None:
+    """``lookup(client_id)``: the model instance that client id names, or None."""
+    global _client_lookup
+    _client_lookup = lookup
+
+
+def _audit_lockout(request, name: str | None) -> None:
     name = name or ""
     detail = {"surface": surface(request), "address": lockout_label(request.axes_ip_address)}
     if name.startswith(CLIENT_PREFIX):
         client_id = name[len(CLIENT_PREFIX) :]
         detail["clientId"] = client_id
-        target = OAuthClient.objects.filter(client_id=client_id).first()
+        target = _client_lookup(client_id) if _client_lookup is not None else None
     else:
         detail["username"] = name
         target = get_user_model().objects.filter(username=name).first()

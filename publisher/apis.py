@@ -8,20 +8,23 @@ import math
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gateway_sync.services import config_version, gateways_await
-from portal.errors import NotFound, ValidationFailed
+from keymanager.server import internal_key_issue
+from portal.errors import ErrorSerializer, NotFound, ValidationFailed
 from portal.fields import StrictCharField
-from portal.openapi import ErrorSerializer
 from portal.roles import IsCreatorOrPublisher, IsPublisher
-from publisher import lifecycle, selectors, services
+from publisher import asyncapi, lifecycle, selectors, services
+from publisher.archives import MAX_ARCHIVE_BYTES, export_archive, import_archive
 from publisher.dto import api_dto, endpoint_urls
+from publisher.endpoint_check import check_endpoint
+from publisher.fetch import fetch_definition
 from publisher.models import ApiRevision, Deployment
 
 
@@ -163,8 +166,6 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
     elif inline:
         document = inline
     elif request.data.get("url"):
-        from publisher.fetch import fetch_definition
-
         document = fetch_definition(str(request.data["url"]))
     else:
         raise ValidationFailed("Send the AsyncAPI definition as multipart 'file', 'url' or 'inlineAPIDefinition'")
@@ -190,8 +191,6 @@ class ValidateEndpointApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
-        from publisher.endpoint_check import check_endpoint
-
         url = request.query_params.get("endpointUrl") or request.data.get("endpointUrl") or ""
         if not url:
             raise ValidationFailed("Send the backend URL as ?endpointUrl=ws://host:port/path")
@@ -213,8 +212,6 @@ class ApiValidateAsyncApiApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
-        from publisher import asyncapi
-
         if request.query_params.get("returnContent", "false") not in ("true", "false"):
             raise ValidationFailed("returnContent must be true or false")
         document, _ = _read_definition_input(request)
@@ -261,8 +258,6 @@ class ApiGenerateKeyApi(APIView):
     VALIDITY = 3600
 
     def post(self, request, api_id):
-        from keymanager.server import internal_key_issue
-
         api = _api_or_404(api_id)
         return Response(
             {
@@ -585,81 +580,12 @@ class SettingsApi(APIView):
         )
 
 
-def _subscription_dto(sub) -> dict:
-    return {
-        "subscriptionId": str(sub.id),
-        "applicationInfo": {
-            "applicationId": str(sub.application_id),
-            "name": sub.application.name,
-            "subscriber": sub.application.owner.get_username(),
-        },
-        "apiId": str(sub.api_id),
-        "throttlingPolicy": sub.throttling_policy,
-        "subscriptionStatus": sub.status,
-    }
-
-
-def _subscription_or_404(subscription_id):
-    from devportal.models import Subscription
-
-    try:
-        sub = Subscription.objects.select_related("application__owner").filter(pk=subscription_id).first()
-    except (ValueError, DjangoValidationError):
-        sub = None
-    if sub is None:
-        raise NotFound(f"Subscription {subscription_id} not found")
-    return sub
-
-
-class SubscriptionListApi(APIView):
-    permission_classes = [IsPublisher]
-
-    def get(self, request):
-        from devportal.models import Subscription
-
-        qs = Subscription.objects.select_related("application__owner").order_by("created_time")
-        api_id = request.query_params.get("apiId")
-        if api_id:
-            qs = qs.filter(api=_api_or_404(api_id))
-        items = [_subscription_dto(s) for s in qs]
-        return Response({"count": len(items), "list": items})
-
-
-class SubscriptionBlockApi(APIView):
-    permission_classes = [IsPublisher]
-
-    def post(self, request):
-        from devportal.services import subscription_block
-
-        sub = _subscription_or_404(request.query_params.get("subscriptionId"))
-        state = request.query_params.get("blockState", "")
-        if state not in ("BLOCKED", "PROD_ONLY_BLOCKED"):
-            raise ValidationFailed("blockState must be BLOCKED or PROD_ONLY_BLOCKED")
-        subscription_block(subscription=sub, state=state, acting_user=request.user)
-        return Response(_subscription_dto(sub))
-
-
-class SubscriptionUnblockApi(APIView):
-    permission_classes = [IsPublisher]
-
-    def post(self, request):
-        from devportal.services import subscription_block
-
-        sub = _subscription_or_404(request.query_params.get("subscriptionId"))
-        subscription_block(subscription=sub, state="UNBLOCKED", acting_user=request.user)
-        return Response(_subscription_dto(sub))
-
-
 class ApiExportApi(APIView):
     """``GET /apis/export?apiId=[&revisionNumber=]``: the API project archive (zip)."""
 
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request):
-        from django.http import HttpResponse
-
-        from publisher.archives import export_archive
-
         api = _api_or_404(request.query_params.get("apiId"))
         revision = None
         number = request.query_params.get("revisionNumber")
@@ -679,13 +605,9 @@ class ApiImportApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
-        from publisher.archives import import_archive
-
         upload = request.FILES.get("file")
         if upload is None:
             raise ValidationFailed("Send the API project archive as multipart 'file'")
-        from publisher.archives import MAX_ARCHIVE_BYTES
-
         if upload.size > MAX_ARCHIVE_BYTES:
             raise ValidationFailed(f"The API project archive is refused: larger than {MAX_ARCHIVE_BYTES // 2**20} MiB")
         api = import_archive(provider=request.user, content=upload.read())

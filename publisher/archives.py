@@ -20,6 +20,7 @@ from portal.errors import ValidationFailed
 from publisher import asyncapi
 from publisher.dto import api_dto
 from publisher.models import Api
+from publisher.services import api_import_asyncapi
 
 MAX_ARCHIVE_BYTES = 10 * 1024 * 1024
 MAX_FILES = 200
@@ -170,7 +171,5 @@ def parse_project(content: bytes) -> dict[str, Any]:
 
 
 def import_archive(*, provider, content: bytes) -> Api:
-    from publisher.services import api_import_asyncapi
-
     project = parse_project(content)
     return api_import_asyncapi(provider=provider, document=project["document"], properties=project["properties"])

@@ -1,5 +1,7 @@
 """Publisher pages for designing an API after it exists: topics, scopes, endpoints, plans
-and security, the AsyncAPI definition, revision diffs, subscriptions and the audit log.
+and security, the AsyncAPI definition, revision diffs and the audit log. The tabs of apps
+above this one (subscriptions: devportal/publisher_views.py; analytics: analytics/views.py)
+render with ``page_context`` too.
 
 Every edit goes through ``services.api_update`` (or ``api_definition_update``) with the
 ETag the page was rendered with, so two people editing at once cannot overwrite each other
@@ -22,6 +24,7 @@ from portal.pages import role_required, run_service
 from portal.roles import ADMIN, CREATOR, PUBLISHER, has_role
 from publisher import asyncapi, selectors, services
 from publisher.dto import api_dto
+from publisher.endpoint_check import check_endpoint
 from publisher.models import PolicyLevel, ThrottlingPolicy
 
 TABS = (
@@ -168,29 +171,31 @@ def _topic_save(request, api, ops):
 @role_required(CREATOR, PUBLISHER)
 def scopes(request, api_id):
     api = _api(api_id)
-    current = [s["scope"] for s in api_dto(api)["scopes"]]
     if request.method == "POST":
         action = request.POST.get("do")
         original = request.POST.get("original", "")
-        kept = [s for s in current if s["name"] != original]
+        etag = request.POST.get("etag")
         if action == "delete":
-            _update(request, api, {"scopes": kept}, f"Deleted scope {original}.")
+            if run_service(
+                request, services.api_scope_delete, api=api, user=request.user, name=original, if_match=etag
+            ):
+                messages.success(request, f"Deleted scope {original}.")
         elif action == "save":
             name = request.POST.get("name", "").strip()
-            scope = {
-                "name": name,
-                "description": request.POST.get("description", "").strip(),
-                "bindings": [r.strip() for r in request.POST.get("bindings", "").split(",") if r.strip()],
-            }
-            changes: dict = {"scopes": kept + [scope]}
-            if original and name != original:
-                # Renaming: topics that used the old name use the new one.
-                changes["operations"] = [
-                    {**op.as_dict(), "scopes": [name if s == original else s for s in op.scopes]}
-                    for op in asyncapi.operations(api.definition)
-                ]
-            _update(request, api, changes, f"Saved scope {name}.")
+            if run_service(
+                request,
+                services.api_scope_save,
+                api=api,
+                user=request.user,
+                original=original,
+                name=name,
+                description=request.POST.get("description", "").strip(),
+                bindings=[r.strip() for r in request.POST.get("bindings", "").split(",") if r.strip()],
+                if_match=etag,
+            ):
+                messages.success(request, f"Saved scope {name}.")
         return redirect("publisher:scopes", api_id=api.id)
+    current = [s["scope"] for s in api_dto(api)["scopes"]]
     used: dict[str, list[str]] = {}
     for op in asyncapi.operations(api.definition):
         for s in op.scopes:
@@ -208,8 +213,6 @@ def scopes(request, api_id):
 
 @role_required(CREATOR, PUBLISHER)
 def endpoints(request, api_id):
-    from publisher.endpoint_check import check_endpoint
-
     api = _api(api_id)
     check = None
     values = {"production": api.production_endpoint, "sandbox": api.sandbox_endpoint}
@@ -330,34 +333,6 @@ def revision_diff(request, api_id):
             right_key=right_key,
             diff=diff,
         ),
-    )
-
-
-# ---------------------------------------------------------------- subscriptions
-
-
-@role_required(CREATOR, PUBLISHER)
-def subscriptions(request, api_id):
-    from devportal.models import Subscription
-    from devportal.services import subscription_block
-
-    api = _api(api_id)
-    if request.method == "POST":
-        if not has_role(request.user, PUBLISHER):
-            messages.error(request, "Only publishers may block or unblock subscriptions.")
-        else:
-            sub = Subscription.objects.filter(api=api, pk=request.POST.get("subscription") or None).first()
-            state = request.POST.get("state", "")
-            if sub is None:
-                messages.error(request, "That subscription no longer exists.")
-            elif state not in ("BLOCKED", "PROD_ONLY_BLOCKED", "UNBLOCKED"):
-                messages.error(request, "Choose Block, Block production only or Unblock.")
-            elif run_service(request, subscription_block, subscription=sub, state=state, acting_user=request.user):
-                messages.success(request, f"{sub.application.name}'s subscription is now {state}.")
-        return redirect("publisher:subscriptions", api_id=api.id)
-    subs = Subscription.objects.filter(api=api).select_related("application__owner").order_by("created_time")
-    return render(
-        request, "publisher/subscriptions.html", page_context(request, api, "subscriptions", subscriptions=subs)
     )
 
 

@@ -1,6 +1,9 @@
-"""The WSO2 Publisher v4 shape of an API, used by REST responses and revision snapshots."""
+"""The WSO2 Publisher v4 shape of an API, used by REST responses and revision snapshots, and
+where clients reach it (``gateway_urls``, the Dev Portal's ``endpointURLs``)."""
 
 from typing import Any
+
+from django.conf import settings
 
 from publisher import asyncapi
 from publisher.models import Api
@@ -66,3 +69,25 @@ def api_dto(api: Api) -> dict[str, Any]:
         "createdTime": api.created_time.isoformat() if api.created_time else None,
         "lastUpdatedTime": api.last_updated_time.isoformat() if api.last_updated_time else None,
     }
+
+
+def gateway_urls(api: Api) -> list[dict]:
+    """Where clients reach the API: for the environments this deployment's gateways serve
+    (TIDEGATE_GATEWAY_ENVIRONMENTS), the public URLs of the balancer in front of them when
+    set (TIDEGATE_GATEWAY_PUBLIC_WS_URL / _WSS_URL); otherwise each environment's vhost and ports."""
+    conf = settings.TIDEGATE
+    out = []
+    for dep in api.deployments.select_related("environment").filter(display_on_devportal=True):
+        env = dep.environment
+        base = f"{api.context}/{api.version}"
+        public = env.name in conf["GATEWAY_ENVIRONMENTS"]
+        ws = (public and conf["GATEWAY_PUBLIC_WS_URL"]) or f"ws://{dep.vhost}:{env.ws_port}"
+        wss = (public and conf["GATEWAY_PUBLIC_WSS_URL"]) or f"wss://{dep.vhost}:{env.wss_port}"
+        out.append(
+            {
+                "environmentName": env.name,
+                "environmentDisplayName": env.display_name,
+                "URLs": {"ws": f"{ws}{base}", "wss": f"{wss}{base}"},
+            }
+        )
+    return out

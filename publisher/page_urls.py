@@ -1,6 +1,9 @@
+"""The Publisher's pages, ``/publisher/``. The Subscriptions and Analytics tabs belong to the
+apps above (devportal/page_urls.py, analytics/page_urls.py); tidegate/urls.py mounts them
+beside these, in the ``publisher`` namespace."""
+
 from django.urls import path
 
-from analytics import views as analytics_views
 from publisher import design_views, views
 
 urlpatterns = [
@@ -16,6 +19,4 @@ urlpatterns = [
     path("apis/<str:api_id>/plans", design_views.plans, name="plans"),
     path("apis/<str:api_id>/definition", design_views.definition, name="definition"),
     path("apis/<str:api_id>/revisions/diff", design_views.revision_diff, name="revision-diff"),
-    path("apis/<str:api_id>/subscriptions", design_views.subscriptions, name="subscriptions"),
-    path("apis/<str:api_id>/analytics", analytics_views.api_analytics, name="analytics"),
 ]

@@ -27,6 +27,7 @@ from publisher.models import (
     PolicyLevel,
     ThrottlingPolicy,
 )
+from publisher.signals import api_published
 
 MAX_REVISIONS = 5
 _CONTEXT_RE = re.compile(r"^/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)*$")
@@ -132,7 +133,7 @@ def _validate_api_fields(
 def _scope_owner_errors(definition: dict[str, Any] | None, *, provider, api: Api | None = None) -> list[dict[str, str]]:
     """The scopes ``definition`` declares that an API of another provider declares already,
     in its working copy or one of its revisions: a scope name belongs to the provider who
-    declared it first, so nobody can widen who holds it (keymanager.scopes)."""
+    declared it first, so nobody can widen who holds it (publisher.scopes)."""
     declared = set(asyncapi.declared_scopes(definition or {}))
     if not declared:
         return []
@@ -433,34 +434,41 @@ def _move(api: Api, action: str, target: str, user, **why) -> LifecycleEvent:
 
 
 def _after_publish(api: Api, user, checklist: dict[str, bool]) -> None:
-    from devportal.models import Subscription, SubscriptionStatus
-
     others = Api.objects.filter(name=api.name, provider=api.provider).exclude(pk=api.pk)
-    if not checklist.get(lifecycle.REQUIRES_RESUBSCRIPTION):
-        subscribed = set(api.subscriptions.values_list("application_id", flat=True))
-        old_subs = list(Subscription.objects.filter(api__in=others).order_by("created_time"))
-        # A block is about the application and the API, whichever version: it is copied too,
-        # the strictest when an application is subscribed to several older versions.
-        strictness = [SubscriptionStatus.UNBLOCKED, SubscriptionStatus.PROD_ONLY_BLOCKED, SubscriptionStatus.BLOCKED]
-        status_of: dict = {}
-        for sub in old_subs:
-            known = status_of.get(sub.application_id, SubscriptionStatus.UNBLOCKED)
-            status_of[sub.application_id] = max(known, sub.status, key=strictness.index)
-        for sub in old_subs:
-            if sub.application_id in subscribed:
-                continue
-            plan = sub.throttling_policy if sub.throttling_policy in api.policies else api.policies[0]
-            status = status_of[sub.application_id]
-            Subscription.objects.create(
-                application_id=sub.application_id, api=api, throttling_policy=plan, status=status
-            )
-            subscribed.add(sub.application_id)
-            audit_record(
-                actor=user, action="subscription.copy", target=api, detail={"from": str(sub.id), "status": status}
-            )
+    api_published.send(sender=Api, api=api, user=user, other_versions=others, checklist=checklist)
     if checklist.get(lifecycle.DEPRECATE_OLD_VERSIONS):
         for old in others.filter(lifecycle_status=LifecycleStatus.PUBLISHED):
             _move(old, "Deprecate", LifecycleStatus.DEPRECATED, user, because=f"{api.version} was published")
+
+
+@transaction.atomic
+def api_scope_save(
+    *, api: Api, user, original: str, name: str, description: str, bindings: list[str], if_match: str | None = None
+) -> Api:
+    """Add a scope to the API's definition, or replace the one named ``original``; renaming
+    it renames it in the topics that use it too. Validated and recorded by ``api_update``."""
+    api = Api.objects.select_for_update().get(pk=api.pk)
+    kept = [s for s in _declared_scopes(api) if s["name"] != original]
+    changes: dict[str, Any] = {"scopes": kept + [{"name": name, "description": description, "bindings": bindings}]}
+    if original and name != original:
+        changes["operations"] = [
+            {**op.as_dict(), "scopes": [name if s == original else s for s in op.scopes]}
+            for op in asyncapi.operations(api.definition)
+        ]
+    return api_update(api=api, user=user, changes=changes, if_match=if_match)
+
+
+@transaction.atomic
+def api_scope_delete(*, api: Api, user, name: str, if_match: str | None = None) -> Api:
+    """Remove the scope ``name`` from the API's definition."""
+    api = Api.objects.select_for_update().get(pk=api.pk)
+    kept = [s for s in _declared_scopes(api) if s["name"] != name]
+    return api_update(api=api, user=user, changes={"scopes": kept}, if_match=if_match)
+
+
+def _declared_scopes(api: Api) -> list[dict[str, Any]]:
+    """The API's scopes as ``api_update`` takes them (name, description, bindings)."""
+    return [s["scope"] for s in api_dto(api)["scopes"]]
 
 
 @transaction.atomic

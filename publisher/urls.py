@@ -1,6 +1,9 @@
+"""The Publisher REST, ``/api/am/publisher/v4/``. Its subscription and analytics resources
+belong to the apps above (devportal/urls.py, analytics/urls.py); tidegate/urls.py mounts
+them beside these."""
+
 from django.urls import path
 
-from analytics import apis as analytics_apis
 from publisher import apis
 
 urlpatterns = [
@@ -17,19 +20,10 @@ urlpatterns = [
     path("apis/<str:api_id>/revisions/<str:revision_id>", apis.ApiRevisionDetailApi.as_view()),
     path("apis/<str:api_id>/restore-revision", apis.ApiRestoreRevisionApi.as_view()),
     path("apis/<str:api_id>/generate-key", apis.ApiGenerateKeyApi.as_view()),
-    path("apis/<str:api_id>/analytics", analytics_apis.ApiAnalyticsApi.as_view()),
-    path("apis/<str:api_id>/connections", analytics_apis.ApiConnectionsApi.as_view()),
-    path(
-        "apis/<str:api_id>/connections/<str:connection_id>/disconnect",
-        analytics_apis.ApiConnectionDisconnectApi.as_view(),
-    ),
     path("apis/<str:api_id>/deploy-revision", apis.ApiDeployRevisionApi.as_view()),
     path("apis/<str:api_id>/undeploy-revision", apis.ApiUndeployRevisionApi.as_view()),
     path("apis/<str:api_id>/deployments", apis.ApiDeploymentListApi.as_view()),
     path("apis/<str:api_id>/lifecycle-history", apis.ApiLifecycleHistoryApi.as_view()),
     path("throttling-policies/streaming/subscription", apis.StreamingSubscriptionPoliciesApi.as_view()),
     path("settings", apis.SettingsApi.as_view()),
-    path("subscriptions", apis.SubscriptionListApi.as_view()),
-    path("subscriptions/block-subscription", apis.SubscriptionBlockApi.as_view()),
-    path("subscriptions/unblock-subscription", apis.SubscriptionUnblockApi.as_view()),
 ]

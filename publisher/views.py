@@ -6,13 +6,17 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 
 from gateway_sync.services import config_version, gateways_await, gateways_recent
+from keymanager.server import internal_key_issue
 from portal.errors import Conflict, ValidationFailed
 from portal.pages import role_required, run_service
 from portal.roles import CREATOR, PUBLISHER, has_role
 from publisher import asyncapi, lifecycle, selectors, services
+from publisher.archives import MAX_ARCHIVE_BYTES, import_archive
 from publisher.design_views import page_context
+from publisher.dto import gateway_urls
 from publisher.fetch import fetch_definition
 from publisher.forms import ApiCreateForm, ApiImportForm, RevisionForm
+from publisher.tryout import wscat_commands
 
 
 @role_required(CREATOR, PUBLISHER)
@@ -133,10 +137,6 @@ def _await_gateways(request, environment: str, what: str) -> None:
 
 def _internal_key(request, api) -> dict:
     """Try it: an Internal-Key (WSO2's) for this API, shown once with a command per topic."""
-    from devportal.apis import gateway_urls
-    from devportal.tryout import wscat_commands
-    from keymanager.server import internal_key_issue
-
     key = internal_key_issue(api=api, user=request.user, validity=3600)
     return {"internal_key": key, "internal_commands": wscat_commands(api, gateway_urls(api), "", internal_key=key)}
 
@@ -208,8 +208,6 @@ def _detail_action(request, api):
 @role_required(CREATOR, PUBLISHER)
 def import_project(request):
     """Import an API project archive (apictl layout) from the API list page."""
-    from publisher.archives import MAX_ARCHIVE_BYTES, import_archive
-
     upload = request.FILES.get("file") if request.method == "POST" else None
     if upload is None:
         messages.error(request, "Choose an API project archive (.zip) to import.")

@@ -35,7 +35,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from analytics.models import GatewayReport
 from devportal import services as dp
-from keymanager.models import ExternalIssuer
+from keymanager.models import ExternalIssuer, IssuedToken
 from keymanager.server import token_issue
 from keymanager.services import keys_generate
 from portal.models import AuditEvent
@@ -229,7 +229,14 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("devportal/applications", "GET"):                            row(302, 200, 200, 200, 200, 200),
     ("devportal/applications", "POST"):                           row(302, 302, 302, 302, 302, 302),
     ("devportal/applications/<str:application_id>", "GET"):       row(302, 200, 404, 404, 404, 404),
-    ("devportal/applications/<str:application_id>", "POST"):      row(302, 302, 404, 404, 404, 404),
+    # The application page's forms, one view each: the owner's; another's application is not found.
+    ("devportal/applications/<str:application_id>/update", "POST"):                   row(302, 302, 404, 404, 404, 404),
+    ("devportal/applications/<str:application_id>/delete", "POST"):                   row(302, 302, 404, 404, 404, 404),
+    ("devportal/applications/<str:application_id>/keys/generate", "POST"):            row(302, 200, 404, 404, 404, 404),
+    ("devportal/applications/<str:application_id>/keys/regenerate-secret", "POST"):   row(302, 200, 404, 404, 404, 404),
+    ("devportal/applications/<str:application_id>/keys/remove", "POST"):              row(302, 302, 404, 404, 404, 404),
+    ("devportal/applications/<str:application_id>/tokens/generate", "POST"):          row(302, 200, 404, 404, 404, 404),
+    ("devportal/applications/<str:application_id>/tokens/revoke", "POST"):            row(302, 302, 404, 404, 404, 404),
     ("devportal/subscriptions/<uuid:subscription_id>", "GET"):    row(302, 404, 404, 404, 404, 404),
     ("devportal/subscriptions/<uuid:subscription_id>", "POST"):   row(302, 302, 404, 404, 404, 404),
 }
@@ -484,8 +491,19 @@ REQUESTS: dict[tuple[str, str], Req] = {
         form=lambda w: {"do": "subscribe", "application": w.default_application_id, "plan": "AsyncGold"}
     ),
     ("devportal/applications", "POST"): Req(form={"name": "PageApp", "throttling_policy": "Unlimited"}),
-    ("devportal/applications/<str:application_id>", "POST"): Req(
-        form={"do": "update", "name": "Renamed", "throttling_policy": "Unlimited", "description": ""}
+    ("devportal/applications/<str:application_id>/update", "POST"): Req(
+        form={"name": "Renamed", "throttling_policy": "Unlimited", "description": ""}
+    ),
+    ("devportal/applications/<str:application_id>/keys/generate", "POST"): Req(form={"key_type": "SANDBOX"}),
+    ("devportal/applications/<str:application_id>/keys/regenerate-secret", "POST"): Req(
+        form={"key_type": "PRODUCTION"}
+    ),
+    ("devportal/applications/<str:application_id>/keys/remove", "POST"): Req(form={"key_type": "PRODUCTION"}),
+    ("devportal/applications/<str:application_id>/tokens/generate", "POST"): Req(
+        form={"key_type": "PRODUCTION", "validity": "3600"}
+    ),
+    ("devportal/applications/<str:application_id>/tokens/revoke", "POST"): Req(
+        form=lambda w: {"jti": IssuedToken.objects.get(client__key_mapping_id=w.key_mapping_id).jti}
     ),
     ("devportal/subscriptions/<uuid:subscription_id>", "POST"): Req(form={"do": "plan", "plan": "AsyncGold"}),
 }

@@ -162,7 +162,15 @@ def production_portal(tmp_path):
     assert created.returncode == 0, created.stderr
     port = free_port()
     portal = spawn(
-        environ, tmp_path / "portal.log", "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"
+        environ,
+        tmp_path / "portal.log",
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "tidegate.asgi:application",
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -237,7 +237,7 @@ class Stack:
             "127.0.0.1",
             "-p",
             str(self.portal_port),
-            "portal.asgi:application",
+            "tidegate.asgi:application",
         ]
         self._spawn("portal", cmd)
         wait_until(lambda: requests.get(f"{self.portal_url}/healthz", timeout=1).ok, 30, what="portal")

@@ -134,22 +134,22 @@ def test_application_page_keys_token_with_scope_list_and_revoke(api, dev):
     web = _web(dev)
     page = f"/devportal/applications/{app.id}"
     body = web.post(
-        page, {"do": "generate-keys", "key_type": "SANDBOX", "grant_types": ["client_credentials"]}
+        f"{page}/keys/generate", {"key_type": "SANDBOX", "grant_types": ["client_credentials"]}
     ).content.decode()
     assert "Copy the consumer secret now." in body
     assert app.oauth_clients.get().grant_types == ["client_credentials"]
     body = web.post(
-        page, {"do": "generate-token", "key_type": "SANDBOX", "scopes": ["chat_read"], "validity": "120"}
+        f"{page}/tokens/generate", {"key_type": "SANDBOX", "scopes": ["chat_read"], "validity": "120"}
     ).content.decode()
     assert "scopes <code>chat_read</code>" in body
     issued = IssuedToken.objects.get()
     assert (issued.expires_at - issued.issued_at).total_seconds() == 120
     assert issued.jti[:9] in web.get(page).content.decode()  # listed while active
-    web.post(page, {"do": "revoke-token", "jti": issued.jti})
+    web.post(f"{page}/tokens/revoke", {"jti": issued.jti})
     issued.refresh_from_db()
     assert issued.revoked and "No active tokens." in web.get(page).content.decode()
     # Bad validity is explained and issues nothing.
-    resp = web.post(page, {"do": "generate-token", "key_type": "SANDBOX", "validity": "5"}, follow=True)
+    resp = web.post(f"{page}/tokens/generate", {"key_type": "SANDBOX", "validity": "5"}, follow=True)
     assert "between 60 seconds and a year" in resp.content.decode() and IssuedToken.objects.count() == 1
 
 
@@ -166,7 +166,7 @@ def test_application_page_plan_change_unsubscribe_and_delete(api, dev):
     )
     web.post(f"/devportal/subscriptions/{sub.id}", {"do": "unsubscribe"})
     assert not Subscription.objects.filter(pk=sub.pk).exists()
-    resp = web.post(f"/devportal/applications/{app.id}", {"do": "delete"}, follow=True)
+    resp = web.post(f"/devportal/applications/{app.id}/delete", follow=True)
     assert "Deleted App" in resp.content.decode() and not Application.objects.filter(pk=app.pk).exists()
 
 
@@ -237,7 +237,7 @@ def test_application_page_refuses_to_delete_an_application_with_a_blocked_subscr
     )
     assert "subscription is now PROD_ONLY_BLOCKED" in resp.content.decode()
     web = _web(dev)
-    resp = web.post(f"/devportal/applications/{app.id}", {"do": "delete"}, follow=True)
+    resp = web.post(f"/devportal/applications/{app.id}/delete", follow=True)
     body = resp.content.decode()
     assert "DefaultApplication has blocked subscriptions (Chat 1.0.0 (PROD_ONLY_BLOCKED))" in body
     assert "cannot be deleted until the API&#x27;s publisher unblocks them" in body

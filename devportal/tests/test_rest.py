@@ -4,12 +4,16 @@ import base64
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from rest_framework.test import APIClient
 
+from devportal import services as dp
 from devportal.models import Subscription
 from keymanager.models import OAuthClient
+from keymanager.services import keys_generate
 from portal.models import AuditEvent
 from publisher import services as publisher_services
 from tests import factories
@@ -280,3 +284,30 @@ def test_a_signed_in_session_cannot_write_without_the_csrf_token(dev):
         headers={"X-CSRFToken": token},
     )
     assert resp.status_code == 201, resp.content
+
+
+def test_the_application_list_costs_the_same_queries_for_two_applications_or_seven(client, dev, owner):
+    """Each application's owner, keys and subscription count are read with the list, not one
+    query per application: the page of a developer with many applications stays fast."""
+    api = factories.published_api(owner)
+
+    def add_applications(names):
+        for name in names:
+            app = dp.application_create(owner=dev, name=name)
+            keys_generate(application=app, key_type="PRODUCTION", grant_types=None, user=dev)
+            keys_generate(application=app, key_type="SANDBOX", grant_types=None, user=dev)
+            if not name.startswith("Idle"):
+                dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=dev)
+
+    add_applications(["A1", "Idle1"])
+    client.get(f"{BASE}/applications")  # the DefaultApplication is made on the first visit
+    with CaptureQueriesContext(connection) as two:
+        assert client.get(f"{BASE}/applications").json()["count"] == 3
+    add_applications(["A3", "A4", "A5", "Idle2", "Idle3"])
+    with CaptureQueriesContext(connection) as seven:
+        listed = client.get(f"{BASE}/applications").json()["list"]
+    assert len(seven.captured_queries) == len(two.captured_queries)
+    by_name = {a["name"]: a for a in listed}
+    assert by_name["A5"]["subscriptionCount"] == 1 and by_name["Idle3"]["subscriptionCount"] == 0
+    assert sorted(k["keyType"] for k in by_name["Idle3"]["keys"]) == ["PRODUCTION", "SANDBOX"]
+    assert {a["owner"] for a in listed} == {"dev"}

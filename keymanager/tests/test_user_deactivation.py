@@ -22,7 +22,7 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 ADMIN = "/api/am/admin/v4"
 # The portal does not mount the Django admin; the test that drives its user page does.
-urlpatterns = [path("admin/", admin.site.urls), path("", include("portal.urls"))]
+urlpatterns = [path("admin/", admin.site.urls), path("", include("tidegate.urls"))]
 
 
 def _token(client, secret, **form) -> dict:

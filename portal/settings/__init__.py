@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "gateway",
     "demo",
     "analytics",
+    "tidegate",
 ]
 
 MIDDLEWARE = [
@@ -86,8 +87,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "portal.urls"
-ASGI_APPLICATION = "portal.asgi.application"
+ROOT_URLCONF = "tidegate.urls"
+ASGI_APPLICATION = "tidegate.asgi.application"
 
 TEMPLATES = [
     {
@@ -164,13 +165,13 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "portal.throttle.LockoutBasicAuthentication",
-        "portal.auth.KeyManagerBearerAuthentication",
+        "keymanager.authentication.KeyManagerBearerAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "portal.errors.exception_handler",
     # ``?format=`` is ours (analytics CSV), not DRF's renderer switch.
     "URL_FORMAT_OVERRIDE": None,
-    "DEFAULT_SCHEMA_CLASS": "portal.openapi.TidegateSchema",
+    "DEFAULT_SCHEMA_CLASS": "tidegate.openapi.TidegateSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -207,7 +208,7 @@ LOGGING = {
         # One WARNING line per failed sign-in (name and address masked); not its INFO chatter.
         "axes": {"level": "WARNING"},
         # One JSON line per connection and per refused handshake (gateway/relay.py), and per
-        # portal request but the gateways' own (portal/asgi.py; run Daphne with -v 0).
+        # portal request but the gateways' own (tidegate/asgi.py; run Daphne with -v 0).
         "tidegate.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
         # A request for a host name not in ALLOWED_HOSTS: one line, no traceback.
         "django.security.DisallowedHost": {"handlers": ["refusals"], "level": "WARNING", "propagate": False},

@@ -1,5 +1,5 @@
 """What Try Out offers per topic: ready wscat commands and the live console's targets.
-Shared by the Dev Portal's API page and the Publisher's Internal-Key "Try it"."""
+Shared by the Publisher's Internal-Key "Try it" and the Dev Portal's API page."""
 
 import shlex
 

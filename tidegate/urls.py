@@ -1,13 +1,28 @@
+"""The portal's URLconf. Each app's URL modules are mounted here; the Publisher's REST and
+pages also hold the resources of the apps above it (subscriptions from the Dev Portal,
+analytics), which only this layer may put together."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+import analytics.page_urls
+import analytics.urls
+import devportal.page_urls
+import devportal.urls
+import publisher.page_urls
+import publisher.urls
 from analytics.apis import ingest_view
 from gateway_sync.apis import snapshot_view
 from gateway_sync.snapshot import SNAPSHOT_PATH
 from keymanager.views import introspect_view, jwks_view, revoke_view, token_view
-from portal import views
 from portal.metrics import metrics_view
+from tidegate import views
+
+publisher_pages = (
+    publisher.page_urls.urlpatterns + devportal.page_urls.publisher_urlpatterns + analytics.page_urls.urlpatterns
+)
+publisher_rest = publisher.urls.urlpatterns + devportal.urls.publisher_urlpatterns + analytics.urls.urlpatterns
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,16 +31,16 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
-    path("publisher/", include(("publisher.page_urls", "publisher"))),
+    path("publisher/", include((publisher_pages, "publisher"))),
     path("devportal/", include(("devportal.page_urls", "devportal"))),
-    path("api/am/publisher/v4/", include("publisher.urls")),
+    path("api/am/publisher/v4/", include(publisher_rest)),
     path("api/am/devportal/v3/", include("devportal.urls")),
-    path("api/am/admin/v4/", include("portal.admin_urls")),
+    path("api/am/admin/v4/", include("tidegate.admin_urls")),
     path("api/openapi.yaml", SpectacularAPIView.as_view(), name="openapi"),
     path("oauth2/token", token_view, name="oauth2-token"),
     path("oauth2/revoke", revoke_view, name="oauth2-revoke"),
     path("oauth2/introspect", introspect_view, name="oauth2-introspect"),
     path("oauth2/jwks", jwks_view, name="oauth2-jwks"),
-    path(SNAPSHOT_PATH.lstrip("/"), snapshot_view, name="gateway-snapshot"),  # also answered in portal/asgi.py
+    path(SNAPSHOT_PATH.lstrip("/"), snapshot_view, name="gateway-snapshot"),  # also answered in tidegate/asgi.py
     path("internal/gateway/analytics", ingest_view, name="gateway-analytics"),
 ]

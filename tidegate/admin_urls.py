@@ -1,8 +1,8 @@
 from django.urls import path
 
 from keymanager import apis as keymanager_apis
-from portal import user_apis
 from publisher import environments, policies
+from tidegate import user_apis
 
 urlpatterns = [
     path("throttling/policies/<str:level>", policies.PolicyListCreateApi.as_view()),

@@ -1,4 +1,5 @@
-"""Bearer tokens from the built-in Key Manager on the REST APIs, as WSO2's scripts use them.
+"""Bearer tokens from the built-in Key Manager on the REST APIs, as WSO2's scripts use them
+(``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]``).
 
 A token is accepted when its signature is ours, it has not expired or been revoked, and it
 carries the ``apim:*`` scope the call needs (table below). The user is the token's subject;
@@ -13,6 +14,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
+
+from keymanager.server import issued_token
 
 PUBLISHER = "/api/am/publisher/v4/"
 DEVPORTAL = "/api/am/devportal/v3/"
@@ -49,8 +52,6 @@ class KeyManagerBearerAuthentication(BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed("Send 'Authorization: Bearer <token>'")
-        from keymanager.server import issued_token
-
         try:
             record = issued_token(parts[1].decode())
         except UnicodeDecodeError:

@@ -18,21 +18,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from keymanager.scopes import APIM_SCOPE_DESCRIPTIONS
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    field = serializers.CharField(required=False)
-    message = serializers.CharField()
-    pointer = serializers.CharField(required=False, help_text="JSON pointer into an AsyncAPI document")
-    line = serializers.IntegerField(required=False, help_text="1-based line of the AsyncAPI document")
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.IntegerField(help_text="The HTTP status")
-    message = serializers.CharField(help_text="The status' reason, e.g. Conflict")
-    description = serializers.CharField(help_text="What went wrong, for people")
-    error = ErrorDetailSerializer(many=True, required=False)
-
+from portal.errors import ErrorSerializer
 
 _ERRORS = {
     "400": "Bad input; nothing changed",
@@ -551,9 +537,9 @@ class BasicScheme(OpenApiAuthenticationExtension):
 
 
 class BearerScheme(OpenApiAuthenticationExtension):
-    """Documents portal.auth.KeyManagerBearerAuthentication: a JWT from /oauth2/token."""
+    """Documents keymanager.authentication.KeyManagerBearerAuthentication: a JWT from /oauth2/token."""
 
-    target_class = "portal.auth.KeyManagerBearerAuthentication"
+    target_class = "keymanager.authentication.KeyManagerBearerAuthentication"
     name = "oauth2"
 
     def get_security_definition(self, auto_schema):

@@ -78,7 +78,7 @@ class Command(BaseCommand):
                 str(portal_port),
                 "-v",
                 "0",
-                "portal.asgi:application",
+                "tidegate.asgi:application",
             ],
             "gateway": [python, "manage.py", "rungateway"],
         }

@@ -1,0 +1,10 @@
+"""The Publisher's Analytics tab, mounted among its pages in the ``publisher`` namespace
+(tidegate/urls.py)."""
+
+from django.urls import path
+
+from analytics import views
+
+urlpatterns = [
+    path("apis/<str:api_id>/analytics", views.api_analytics, name="analytics"),
+]

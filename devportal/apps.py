@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class DevportalConfig(AppConfig):
+    name = "devportal"
+
+    def ready(self):
+        from devportal.receivers import on_api_published
+        from publisher.signals import api_published
+
+        api_published.connect(on_api_published, dispatch_uid="devportal.subscriptions_copy")
