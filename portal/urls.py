@@ -3,8 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from analytics.apis import ingest_view
+from gateway_contract.wire import SNAPSHOT_PATH
 from gateway_sync.apis import snapshot_view
-from gateway_sync.snapshot import SNAPSHOT_PATH
 from keymanager.views import introspect_view, jwks_view, revoke_view, token_view
 from portal import views
 from portal.metrics import metrics_view

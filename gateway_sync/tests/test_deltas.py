@@ -4,9 +4,10 @@ import pytest
 from django.test import Client
 
 from devportal.services import application_ensure_default, subscription_block, subscription_create
+from gateway_contract.deltas import snapshot_apply
+from gateway_sync.builder import snapshot_build
 from gateway_sync.models import ConfigChange
 from gateway_sync.services import config_deltas, config_version
-from gateway_sync.snapshot import snapshot_apply, snapshot_build
 from keymanager.services import keys_generate
 from tests import factories
 
