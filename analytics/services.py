@@ -10,8 +10,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from analytics.models import DisconnectRequest, GatewayReport, Kind, TrafficStat
-from gateway_sync.services import config_changed
 from portal.audit import audit_record
+from portal.config_events import config_changed
 from portal.errors import NotFound, ValidationFailed
 
 MAX_ROWS = 50_000

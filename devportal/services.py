@@ -1,8 +1,10 @@
 from django.db import IntegrityError, transaction
 
 from devportal.models import Application, Subscription, SubscriptionStatus
-from gateway_sync.services import config_changed
+from gateway_contract.deltas import SubscriptionChanged, SubscriptionRemoved
+from gateway_contract.snapshot import SubscriptionConfig
 from portal.audit import audit_record
+from portal.config_events import config_changed
 from portal.errors import Conflict, ValidationFailed
 from publisher import lifecycle
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
@@ -162,11 +164,7 @@ def subscription_delete(*, subscription: Subscription, user) -> None:
         target=subscription,
         detail={"api": str(subscription.api_id), "application": str(subscription.application_id)},
     )
-    delta = {
-        "kind": "unsubscribe",
-        "application": str(subscription.application_id),
-        "subscription": str(subscription.id),
-    }
+    delta = SubscriptionRemoved(application=str(subscription.application_id), subscription=str(subscription.id))
     subscription.delete()
     config_changed(delta)
 
@@ -187,18 +185,14 @@ def subscription_block(*, subscription: Subscription, state: str, acting_user) -
     return subscription
 
 
-def _subscription_delta(sub: Subscription) -> dict:
-    """What gateways need to know of one subscription (gateway_sync.snapshot.SubscriptionConfig)."""
-    return {
-        "kind": "subscription",
-        "application": str(sub.application_id),
-        "subscription": {
-            "id": str(sub.id),
-            "api_id": str(sub.api_id),
-            "policy": sub.throttling_policy,
-            "status": sub.status,
-        },
-    }
+def _subscription_delta(sub: Subscription) -> SubscriptionChanged:
+    """What gateways need to know of one subscription."""
+    return SubscriptionChanged(
+        application=str(sub.application_id),
+        subscription=SubscriptionConfig(
+            id=str(sub.id), api_id=str(sub.api_id), policy=sub.throttling_policy, status=sub.status
+        ),
+    )
 
 
 @transaction.atomic

@@ -21,7 +21,14 @@ from gateway.jwks import JwksCache
 from gateway.refusals import Close, Reason, Refusal
 from gateway.routing import Match, RouteTable, UnsafePath, request_path, unsafe_param
 from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken, expired
-from gateway_sync.snapshot import ApiConfig, ApplicationConfig, IssuerConfig, Snapshot, SubscriptionConfig, TopicConfig
+from gateway_contract.snapshot import (
+    ApiConfig,
+    ApplicationConfig,
+    IssuerConfig,
+    Snapshot,
+    SubscriptionConfig,
+    TopicConfig,
+)
 
 INTERNAL_KEY_HEADER = "internal-key"
 

@@ -1,5 +1,6 @@
-"""The gateway process: its current ``State``, the HTTP session to the portal, the test-key
-issuer, and the loop that keeps the snapshot current."""
+"""The gateway process: its current ``State``, the source it gets snapshots from (the portal,
+or archives in standalone mode: gateway/sources.py), the test-key issuer, and the tasks that
+keep the snapshot current."""
 
 from __future__ import annotations
 
@@ -22,16 +23,10 @@ from gateway.frame_counters import FrameCounters
 from gateway.jwks import JwksCache
 from gateway.ratelimit import CounterBackend, InMemoryCounters
 from gateway.registry import SHUTTING_DOWN, Registry
+from gateway.sources import Current, NewSnapshot, PortalSource, Refused, SnapshotSource
 from gateway.sync import MissSync, SyncMetrics
 from gateway.testkey import TestKeyIssuer
-from gateway_sync.snapshot import (
-    SNAPSHOT_PATH,
-    Snapshot,
-    snapshot_apply,
-    snapshot_etag,
-    snapshot_from_dict,
-    snapshot_to_dict,
-)
+from gateway_contract.snapshot import Snapshot, snapshot_from_dict, snapshot_to_dict
 
 log = logging.getLogger("tidegate.gateway")
 
@@ -57,37 +52,15 @@ def _counters(redis_url: str, fixed_time: float | None = None) -> CounterBackend
     return RedisCounters(redis_url, clock=clock)
 
 
-def _float_or_none(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
-# The portal's answers that no retry will change: the two sides' settings disagree. Pulls
-# then come every REFUSED_RETRY seconds until it answers otherwise.
-REFUSED_RETRY = 2.0
-PORTAL_REFUSALS = {
-    400: (
-        "the portal does not accept the host name in TIDEGATE_PORTAL_URL ({portal_url}): add that host to "
-        "the portal's TIDEGATE_ALLOWED_HOSTS, or point TIDEGATE_PORTAL_URL at a host name it allows"
-    ),
-    401: (
-        "the portal does not accept this gateway's TIDEGATE_GATEWAY_TOKEN: it must be the same in the "
-        "portal's environment and the gateway's"
-    ),
-}
-
-
 class Gateway:
-    """One gateway process, built from its ``GatewayConfig`` (read from settings once)."""
+    """One gateway process, built from its ``GatewayConfig`` (read from settings once) and
+    fed by a ``SnapshotSource``: the portal unless another is given (standalone mode's
+    archives)."""
 
-    def __init__(self, config: GatewayConfig):
+    def __init__(self, config: GatewayConfig, source: SnapshotSource | None = None):
         self.config = config
         self.portal_url = config.portal_url.rstrip("/")
-        self.token = config.token
         self.environments = list(config.environments)
-        self.interval = config.sync_interval
         self.testkey = TestKeyIssuer(
             issuer=config.testkey_issuer,
             key_path=config.testkey_path,
@@ -112,30 +85,33 @@ class Gateway:
             interval=config.analytics_interval,
         )
         self._analytics_task: asyncio.Task[None] | None = None
-        self._push_task: asyncio.Task[None] | None = None
-        self.push_connected = False
-        self.snapshot_source = ""  # "portal" or "disk"
+        self.snapshot_source = ""  # the source's name ("portal", "archives"), or "disk"
         self.last_update = ""  # "full" or "delta"
         self.snapshot_path = config.snapshot_path
         self._sync_lock = asyncio.Lock()
         self.rate_counters = _counters(config.redis_url, config.rate_limit_clock)
         self.draining = False
-        # The portal and issuers' JWKS: kept-alive connections, so polling the snapshot four
-        # times a second does not open (and leave in TIME_WAIT) a TCP connection each time.
+        # The portal (pulls, analytics) and issuers' JWKS: kept-alive connections, so polling the
+        # snapshot four times a second does not open (and leave in TIME_WAIT) a TCP connection each time.
         self.control_session: aiohttp.ClientSession | None = None
         # Backend legs (gateway/upstream.py) over wss verify against the system's CAs.
         self.backend_ssl: ssl.SSLContext | None = None
         self.synced_at: float | None = None
-        self._sync_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
         self._start_lock: asyncio.Lock | None = None
         self._sync_failing = False
-        # Why the portal refuses this gateway (a setting that disagrees), or None.
+        # Why the source refuses this gateway (a setting that disagrees), or None.
         self.control_plane_error: str | None = None
         # Read your writes: a handshake refused for something this gateway may not have seen
         # yet pulls first (coalesced, at most one such pull per miss_sync_interval).
         self.sync_metrics = SyncMetrics(self.frame_counters.registry)
         self.miss_sync = MissSync(lambda: self.sync_once(cause="miss"), min_interval=config.miss_sync_interval)
+        self.source: SnapshotSource = (
+            source
+            if source is not None
+            else PortalSource(config, gateway_id=self.gateway_id, metrics=self.sync_metrics)
+        )
 
     @property
     def gateway_id(self) -> str:
@@ -147,7 +123,7 @@ class Gateway:
         return cls(GatewayConfig.from_settings())
 
     def _running(self) -> bool:
-        return self._sync_task is not None
+        return self._watch_task is not None
 
     async def ensure_started(self) -> None:
         if self._running():
@@ -161,13 +137,13 @@ class Gateway:
                 connector=aiohttp.TCPConnector(limit_per_host=4, keepalive_timeout=30),
                 timeout=aiohttp.ClientTimeout(total=30, connect=self.connect_timeout),
             )
+            await self.source.open(self.control_session)
             await self.sync_once(cause="start")
             if self.state is None:
                 self.load_from_disk()
-            self._sync_task = asyncio.create_task(self._sync_loop())
-            self._sweep_task = asyncio.create_task(self._sweep_loop())
-            self._analytics_task = asyncio.create_task(self.frame_counters.run())
-            self._push_task = asyncio.create_task(self._push_loop())
+            self._watch_task = asyncio.create_task(self.source.watch(self.sync_once))
+            self._sweep_task = asyncio.create_task(self._sweep_loop())  # token expiry, idle, lifetime
+            self._analytics_task = asyncio.create_task(self.frame_counters.run())  # ships when enabled
             self.started()
 
     def started(self) -> None:
@@ -178,10 +154,10 @@ class Gateway:
         settle_heap()
 
     async def stop(self) -> None:
-        for task in (self._sync_task, self._sweep_task, self._analytics_task, self._push_task):
+        for task in (self._watch_task, self._sweep_task, self._analytics_task):
             if task:
                 task.cancel()
-        self._sync_task = self._sweep_task = self._analytics_task = self._push_task = None
+        self._watch_task = self._sweep_task = self._analytics_task = None
         if self.poller is not None:
             self.poller.stop()
         if self.control_session:
@@ -189,77 +165,59 @@ class Gateway:
         self.control_session = None
 
     async def sync_once(self, cause: str = "interval") -> bool:
-        """Fetch the snapshot if its version moved; keep serving the last one on any failure.
-        Pulls, pushes and misses all land here, one at a time, so an older answer never
-        replaces a newer one. Once a new version is applied, one more (conditional) pull
-        tells the portal at once which version this gateway now enforces: a deploy that
-        waits for gateways (``deploy-revision?wait=true``) need not wait for the next pull."""
+        """Fetch from the source and apply what is new; keep serving the last snapshot on any
+        failure. Pulls, pushes, misses and deploys to the adapter all land here, one at a time,
+        so an older answer never replaces a newer one. Once a new version is applied, a source
+        that ``confirms`` is asked once more (a conditional pull): the portal then learns at
+        once which version this gateway enforces, and a deploy that waits for gateways
+        (``deploy-revision?wait=true``) need not wait for the next pull."""
         async with self._sync_lock:
             changed = await self._sync_once(cause)
-            if changed and self.state is not None and self.snapshot_source == "portal":
+            if changed and self.state is not None and self.source.confirms:
                 await self._sync_once("confirm")
             return changed
 
     async def sync_on_miss(self) -> bool:
         """A handshake is about to be refused for something this gateway may not know yet:
         wait for a pull that starts after now (shared with concurrent misses, rate-limited);
-        True if it applied a new version."""
+        True if it applied a new version. False at once from a source that is always current."""
+        if not self.source.may_lag:
+            return False
         self.sync_metrics.misses += 1
         return await self.miss_sync()
 
     async def _sync_once(self, cause: str) -> bool:
-        self.sync_metrics.pulls[cause] = self.sync_metrics.pulls.get(cause, 0) + 1
-        headers = {
-            "Authorization": f"Bearer {self.token}",
-            # The version held (If-None-Match) reaches the portal with these: what this
-            # gateway enforces, and how often it asks (the portal's notion of "reported lately").
-            "X-Tidegate-Gateway": self.gateway_id,
-            "X-Tidegate-Sync-Interval": str(self.interval),
-        }
-        params = {"environments": ",".join(self.environments)}
-        if self.state is not None:
-            headers["If-None-Match"] = snapshot_etag(self.state.snapshot.version)
-            params["since"] = str(self.state.snapshot.version)
-        url = f"{self.portal_url}{SNAPSHOT_PATH}"
-        if self.control_session is None:  # stopped
-            return False
         try:
-            async with self.control_session.get(
-                url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=10)
-            ) as resp:
-                if resp.status == 304:
-                    # What we hold is current: the portal answered, and what we serve is
-                    # what it has (a snapshot loaded from disk included).
-                    self.synced_at = time.time()
-                    self.snapshot_source = "portal"
-                    self._recovered()
-                    return False
-                if resp.status in PORTAL_REFUSALS:
-                    self._portal_refused(resp.status)
-                    return False
-                resp.raise_for_status()
-                data = await resp.json()
-                version_time = _float_or_none(resp.headers.get("X-Tidegate-Version-Time"))
-            if "deltas" in data and self.state is not None and data.get("since") == self.state.snapshot.version:
-                # Small changes: applied to what we hold; routes, keys and the token cache stay.
-                snapshot = snapshot_apply(self.state.snapshot, data["deltas"], int(data["version"]))
-                state = self.state.with_snapshot(snapshot)
-                data = snapshot_to_dict(snapshot)
-                self.last_update = "delta"
-            else:
-                state = self.build_state(snapshot_from_dict(data))
-                self.last_update = "full"
+            fetched = await self.source.fetch(self.state.snapshot if self.state else None, cause)
+            if isinstance(fetched, NewSnapshot):
+                if fetched.delta and self.state is not None:
+                    state = self.state.with_snapshot(fetched.snapshot)  # routes, keys and token cache stay
+                else:
+                    state = self.build_state(fetched.snapshot)
         except (TimeoutError, aiohttp.ClientError, ValueError, KeyError, TypeError, JoseError) as exc:
             if not self._sync_failing or self.control_plane_error:
                 log.warning("snapshot sync failed, serving the last known configuration: %s", exc)
             self._sync_failing = True
             self.control_plane_error = None
             return False
-        self._save(data)
-        self.snapshot_source = "portal"
+        if fetched is None:  # stopped
+            return False
+        if isinstance(fetched, Current):
+            # The source answered, and what we serve is what it has (a snapshot loaded from
+            # disk included).
+            self.synced_at = time.time()
+            self.snapshot_source = self.source.name
+            self._recovered()
+            return False
+        if isinstance(fetched, Refused):
+            self._source_refused(fetched)
+            return False
+        self.last_update = "delta" if fetched.delta else "full"
+        self._save(fetched.raw if fetched.raw is not None else snapshot_to_dict(fetched.snapshot))
+        self.snapshot_source = self.source.name
         applied = await self._apply(state)
-        if version_time is not None:
-            self.sync_metrics.applied(time.time() - version_time)
+        if fetched.version_time is not None:
+            self.sync_metrics.applied(time.time() - fetched.version_time)
         return applied
 
     def build_state(self, snapshot: Snapshot) -> State:
@@ -304,14 +262,13 @@ class Gateway:
         self._sync_failing = False
         self.control_plane_error = None
 
-    def _portal_refused(self, status: int) -> None:
+    def _source_refused(self, refused: Refused) -> None:
         """The portal answered but refused this gateway: a setting disagrees between the two.
         Said once (naming the settings), not at every pull; /health tells it meanwhile."""
-        reason = PORTAL_REFUSALS[status].format(portal_url=self.portal_url)
-        if reason != self.control_plane_error:
-            log.error("the portal refused this gateway's snapshot pull (HTTP %s): %s", status, reason)
+        if refused.reason != self.control_plane_error:
+            log.error("the portal refused this gateway's snapshot pull (HTTP %s): %s", refused.status, refused.reason)
         self._sync_failing = True
-        self.control_plane_error = reason
+        self.control_plane_error = refused.reason
 
     async def _apply(self, state: State) -> bool:
         self._recovered()
@@ -326,40 +283,6 @@ class Gateway:
         if verdicts:
             await self.registry.close_all(verdicts)
         return True
-
-    async def _push_loop(self) -> None:
-        """With a Channels layer (Redis), fetch the snapshot as soon as the portal says it
-        changed. Any failure falls back to the periodic pull and is retried."""
-        from channels.layers import get_channel_layer
-
-        from gateway_sync.services import CONFIG_GROUP
-
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        while True:
-            try:
-                channel = await layer.new_channel()
-                await layer.group_add(CONFIG_GROUP, channel)
-                self.push_connected = True
-                log.info("receiving configuration pushes through the channel layer")
-                while True:
-                    await layer.receive(channel)
-                    await self.sync_once(cause="push")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - Redis away: keep pulling, try again
-                if self.push_connected:
-                    log.warning("configuration push unavailable, pulling every %.2f s: %s", self.interval, exc)
-                self.push_connected = False
-                await asyncio.sleep(2)
-
-    async def _sync_loop(self) -> None:
-        while True:
-            # Refused for a setting that disagrees: no retry soon will change that, so ask
-            # (and fill the portal's log) every few seconds, not four times a second.
-            await asyncio.sleep(max(self.interval, REFUSED_RETRY) if self.control_plane_error else self.interval)
-            await self.sync_once(cause="interval")
 
     async def refresh_issuer(self, issuer: str) -> bool:
         """Fetch an external issuer's keys again (rate-limited); True if they changed."""
@@ -404,7 +327,7 @@ class Gateway:
             "controlPlaneError": self.control_plane_error,
             "snapshotSource": self.snapshot_source,
             "lastUpdate": self.last_update,
-            "pushConnected": self.push_connected,
+            "pushConnected": self.source.push_connected,
             "apis": len(snap.apis) if snap else 0,
             "openConnections": len(self.registry),
             "tasks": len(asyncio.all_tasks()),

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from gateway_sync.snapshot import ApiConfig, ApplicationConfig, PolicyConfig, Snapshot, SubscriptionConfig
+from gateway_contract.snapshot import ApiConfig, ApplicationConfig, PolicyConfig, Snapshot, SubscriptionConfig
 
 THROTTLED_MESSAGE = "Error code: 4003 reason: Websocket frame throttled out"
 THROTTLE_CLOSE_CODE = 4003

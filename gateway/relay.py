@@ -31,7 +31,7 @@ from gateway.ratelimit import (
 from gateway.refusals import Reason, Refusal
 from gateway.registry import LiveConnection
 from gateway.routing import Match, UnsafePath, raw_request_path, request_path
-from gateway_sync.snapshot import PolicyConfig
+from gateway_contract.snapshot import PolicyConfig
 
 if TYPE_CHECKING:
     from gateway.decisions import State

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from gateway.asgitypes import Scope
-from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig
+from gateway_contract.snapshot import ApiConfig, Snapshot, TopicConfig
 
 
 class UnsafePath(ValueError):

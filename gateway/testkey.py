@@ -15,7 +15,7 @@ from pathlib import Path
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from gateway_sync.snapshot import IssuerConfig
+from gateway_contract.snapshot import IssuerConfig
 
 AUDIENCE = "http://org.wso2.apimgt/gateway"
 

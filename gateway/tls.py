@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from portal.filemodes import PRIVATE_FILE, private_dir
+from gateway_contract.datadir import PRIVATE_FILE, private_dir
 
 
 def ensure_self_signed(directory: Path) -> tuple[Path, Path]:

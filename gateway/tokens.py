@@ -15,7 +15,7 @@ from joserfc.jwk import KeySet
 
 from gateway.jwks import JwksCache
 from gateway.refusals import Reason
-from gateway_sync.snapshot import IssuerConfig
+from gateway_contract.snapshot import IssuerConfig
 
 ALGORITHMS = ["RS256"]
 

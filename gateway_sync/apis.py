@@ -10,13 +10,12 @@ from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
+from gateway_contract.snapshot import SCHEMA_VERSION, snapshot_to_dict
+from gateway_contract.wire import GATEWAY_HEADER, INTERVAL_HEADER, VERSION_TIME_HEADER, snapshot_etag
+from gateway_sync.builder import snapshot_build
 from gateway_sync.services import config_deltas, config_version, config_version_time, gateway_report
-from gateway_sync.snapshot import SCHEMA_VERSION, snapshot_build, snapshot_etag, snapshot_to_dict
 
 log = logging.getLogger(__name__)
-GATEWAY_HEADER = "X-Tidegate-Gateway"
-INTERVAL_HEADER = "X-Tidegate-Sync-Interval"
-VERSION_TIME_HEADER = "X-Tidegate-Version-Time"
 
 
 def _gateway_token(authorization: str) -> bool:

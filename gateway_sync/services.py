@@ -1,37 +1,36 @@
 import logging
 import time
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from gateway_contract.deltas import Delta, delta_to_dict
+from gateway_contract.wire import CONFIG_GROUP
 from gateway_sync.models import ConfigChange, ConfigVersion, GatewayReport
 
 log = logging.getLogger(__name__)
 
 
-def config_changed(delta: dict | None = None) -> None:
-    """Tell gateways that what they enforce changed, once the current transaction commits.
-
-    Called by every service whose write a gateway must see. ``delta`` describes a small
-    change (``{"kind": "revoke", "jtis": [...]}``, ``{"kind": "subscription", ...}``) that
-    gateways can apply without fetching the whole snapshot; without one they fetch it all.
-    """
-    transaction.on_commit(lambda: _bump(delta))
+# A gateway further behind than this fetches a full snapshot.
+KEPT_CHANGES = 500
 
 
-CONFIG_GROUP = "tidegate.config"
-KEPT_CHANGES = 500  # a gateway further behind than this fetches a full snapshot
-
-
-def _bump(delta: dict | None = None) -> None:
+def config_change_record(*, delta: Delta | None = None, **_signal: Any) -> None:
+    """A change gateways must see was committed (``portal.config_events.config_changed``):
+    the single ``ConfigVersion`` moves on by one, the change is kept as its delta (``full``
+    without one) for gateways a few versions behind, and gateways are told through the
+    Channels layer."""
     with transaction.atomic():
         row, _ = ConfigVersion.objects.select_for_update().get_or_create(pk=1)
         row.version += 1
         row.save(update_fields=["version", "updated_time"])
-        kind = (delta or {}).get("kind", "full")
-        ConfigChange.objects.create(version=row.version, kind=kind, payload=delta or {})
+        if delta is None:
+            ConfigChange.objects.create(version=row.version, kind="full", payload={})
+        else:
+            ConfigChange.objects.create(version=row.version, kind=delta.kind, payload=delta_to_dict(delta))
         ConfigChange.objects.filter(version__lte=row.version - KEPT_CHANGES).delete()
     _push()
 

@@ -5,9 +5,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gateway_sync.services import config_changed
 from keymanager.models import ExternalIssuer
 from portal.audit import audit_record
+from portal.config_events import config_changed
 from portal.errors import Conflict, NotFound
 from portal.fields import StrictCharField
 from portal.roles import IsAdmin

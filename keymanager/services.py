@@ -6,9 +6,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from gateway_sync.services import config_changed
+from gateway_contract.deltas import TokensRevoked
 from keymanager.models import IssuedToken, KeyType, OAuthClient
 from portal.audit import audit_record
+from portal.config_events import config_changed
 from portal.errors import Conflict, ValidationFailed
 
 SUPPORTED_GRANTS = ("client_credentials", "password", "refresh_token")
@@ -61,7 +62,7 @@ def secret_regenerate(*, client: OAuthClient, user) -> str:
         target=client.application,
         detail={"consumerKey": client.client_id, "tokensRevoked": len(jtis)},
     )
-    config_changed({"kind": "revoke", "jtis": jtis})
+    config_changed(TokensRevoked(jtis=tuple(jtis)))
     return secret
 
 
@@ -72,7 +73,7 @@ def token_revoke(*, token: IssuedToken, user=None) -> None:
     token.revoked = True
     token.save(update_fields=["revoked"])
     audit_record(actor=user, action="token.revoke", target=token.client.application, detail={"jti": token.jti})
-    config_changed({"kind": "revoke", "jtis": [token.jti]})
+    config_changed(TokensRevoked(jtis=(token.jti,)))
 
 
 @transaction.atomic

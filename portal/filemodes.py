@@ -8,58 +8,22 @@ connects (SQLite gives its -wal, -shm and -journal files the database's mode), t
 writes its files 0600 itself. Anything found looser at start, left by an older version or
 a copy, is tightened here, with a warning naming the path and the mode it had.
 
+The modes and the helpers the gateway shares live in ``gateway_contract.datadir``.
 Called once per process from ``PortalConfig.ready()`` (portal, gateways, every management
 command), after logging is configured and before any database connection.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import stat
 from pathlib import Path
 
-log = logging.getLogger("tidegate.filemodes")
+from gateway_contract.datadir import GATEWAY_SECRETS, PRIVATE_DIR, PRIVATE_FILE, private_dir, tighten
 
-PRIVATE_DIR = 0o700
-PRIVATE_FILE = 0o600
+__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "create_private_file", "private_dir", "secure_data_dir", "tighten"]
+
 # SQLite's side files next to the database, named after it.
 SQLITE_SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
-# Secrets the gateway writes into the data directory (glob patterns, relative to it).
-DATA_DIR_SECRETS = ("tls/gateway.key", "gateway/testkey-jwk.json", "gateway/snapshot-*.json")
-
-
-def tighten(path: Path, *, what: str) -> None:
-    """Take group and other permissions off ``path`` if it has any, with a warning.
-    A path that does not exist is left alone."""
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return
-    if not mode & 0o077:
-        return
-    new = mode & ~0o077
-    try:
-        os.chmod(path, new)
-    except OSError as exc:
-        log.error("%s %s is mode %04o (readable by others) and could not be tightened: %s", what, path, mode, exc)
-        return
-    log.warning("%s %s was mode %04o, readable by others: tightened to %04o", what, path, mode, new)
-
-
-def private_dir(path: Path) -> Path:
-    """Create ``path`` (and missing parents) with the directory itself 0700; tighten it if it
-    exists with group or other permissions."""
-    path = Path(path)
-    if not path.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            path.mkdir(mode=PRIVATE_DIR)
-        except FileExistsError:  # another process made it meanwhile
-            pass
-        os.chmod(path, PRIVATE_DIR)  # mkdir's mode is subject to the umask; only ever narrower
-    tighten(path, what="directory")
-    return path
 
 
 def create_private_file(path: Path) -> None:
@@ -91,6 +55,6 @@ def secure_data_dir(data_dir: Path, databases: dict) -> None:
         create_private_file(sqlite)
         for path in (sqlite, *(sqlite.with_name(sqlite.name + s) for s in SQLITE_SIDE_SUFFIXES)):
             tighten(path, what="database file")
-    for pattern in DATA_DIR_SECRETS:
+    for pattern in GATEWAY_SECRETS:
         for path in sorted(data_dir.glob(pattern)):
             tighten(path, what="secret file")

@@ -13,8 +13,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gateway_sync.services import config_changed
 from portal.audit import audit_record
+from portal.config_events import config_changed
 from portal.errors import Conflict, NotFound, ValidationFailed
 from portal.fields import StrictCharField, StrictRegexField
 from portal.roles import IsAdmin

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 
-from gateway_sync.services import config_changed
 from portal.audit import audit_record
+from portal.config_events import config_changed
 from portal.csp import is_host_name
 from portal.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from portal.roles import ADMIN, has_role

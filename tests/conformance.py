@@ -18,7 +18,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from gateway_sync.snapshot import TopicConfig
+from gateway_contract.snapshot import TopicConfig
 from testsupport.snapshots import api_config
 from testsupport.stack import ROOT, Stack
 

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from gateway_sync.snapshot import TopicConfig
+from gateway_contract.snapshot import TopicConfig
 from testsupport.snapshots import api_config
 from testsupport.stack import Stack, metric, wait_until
 

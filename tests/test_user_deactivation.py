@@ -7,7 +7,7 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from gateway_sync.snapshot import SNAPSHOT_PATH
+from gateway_contract.wire import SNAPSHOT_PATH
 from testsupport import flow
 from testsupport.stack import wait_until
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gateway_sync.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
+from gateway_contract.snapshot import ApiConfig, Snapshot, TopicConfig, snapshot_to_dict
 
 _API_DEFAULTS = {
     "id": "api-1",

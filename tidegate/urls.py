@@ -13,8 +13,8 @@ import devportal.urls
 import publisher.page_urls
 import publisher.urls
 from analytics.apis import ingest_view
+from gateway_contract.wire import SNAPSHOT_PATH
 from gateway_sync.apis import snapshot_view
-from gateway_sync.snapshot import SNAPSHOT_PATH
 from keymanager.views import introspect_view, jwks_view, revoke_view, token_view
 from portal.metrics import metrics_view
 from tidegate import views

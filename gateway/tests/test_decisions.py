@@ -11,7 +11,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from gateway.decisions import Admission, Refusal, State, admit
-from gateway_sync.snapshot import (
+from gateway_contract.snapshot import (
     ApiConfig,
     ApplicationConfig,
     IssuerConfig,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from gateway.backend import backend_url
 from gateway.decisions import Admission, Refusal, State, admit
 from gateway.routing import UnsafePath
-from gateway_sync.snapshot import Snapshot, TopicConfig
+from gateway_contract.snapshot import Snapshot, TopicConfig
 from testsupport.snapshots import api_config
 
 BASE = "/tenant-a/v2"

@@ -3,7 +3,7 @@
 import pytest
 
 from gateway.ratelimit import FrameLimiter, InMemoryCounters, Limit, limits_for
-from gateway_sync.snapshot import ApplicationConfig, PolicyConfig, Snapshot, SubscriptionConfig
+from gateway_contract.snapshot import ApplicationConfig, PolicyConfig, Snapshot, SubscriptionConfig
 from testsupport.snapshots import api_config
 
 

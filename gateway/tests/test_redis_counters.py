@@ -4,7 +4,7 @@ import pytest
 
 from gateway.ratelimit import NEED_LEASE, FrameLimiter, Limit
 from gateway.redis_counters import RedisCounters
-from gateway_sync.snapshot import PolicyConfig
+from gateway_contract.snapshot import PolicyConfig
 
 
 class Clock:

@@ -10,7 +10,7 @@ from gateway.refusals import OUTCOMES, Reason, Refusal
 from gateway.registry import LiveConnection, Registry
 from gateway.routing import RouteTable
 from gateway.tests.test_decisions import NOW, bearer, claims, sign, state
-from gateway_sync.snapshot import ApplicationConfig, PolicyConfig
+from gateway_contract.snapshot import ApplicationConfig, PolicyConfig
 
 PATH = "/chat/1.0.0/notifications"
 

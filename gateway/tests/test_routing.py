@@ -2,7 +2,7 @@ import pytest
 
 from gateway.backend import backend_url
 from gateway.routing import RouteTable
-from gateway_sync.snapshot import Snapshot, TopicConfig
+from gateway_contract.snapshot import Snapshot, TopicConfig
 from testsupport.snapshots import api_config
 
 

@@ -4,9 +4,10 @@ import pytest
 from django.test import Client
 
 from devportal.services import application_ensure_default, subscription_block, subscription_create
+from gateway_contract.deltas import snapshot_apply
+from gateway_sync.builder import snapshot_build
 from gateway_sync.models import ConfigChange
 from gateway_sync.services import config_deltas, config_version
-from gateway_sync.snapshot import snapshot_apply, snapshot_build
 from keymanager.services import keys_generate
 from tests import factories
 
@@ -60,3 +61,31 @@ def test_the_snapshot_endpoint_answers_deltas_when_it_can(world, settings):
     data = client.get("/internal/gateway/snapshot", {"since": before}).json()
     assert data["since"] == before and data["deltas"][0]["kind"] == "subscription"
     assert "apis" in client.get("/internal/gateway/snapshot", {"since": before - 1}).json()  # lifecycle change: full
+
+
+def test_revocations_and_unsubscriptions_reach_gateways_as_the_json_they_read(world, settings):
+    """Each kind of delta the apps name (typed, since issue 16) is answered to a gateway as
+    the same bytes it has always read: the wire format did not move with the types."""
+    import base64
+
+    from devportal.services import subscription_delete
+    from keymanager.models import IssuedToken
+
+    owner, api, app = world
+    sub = subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=owner)
+    client, secret = keys_generate(application=app, key_type="SANDBOX", grant_types=None, user=owner)
+    keys = "Basic " + base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
+    access = Client().post("/oauth2/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=keys).json()
+    jti = IssuedToken.objects.get(client=client).jti
+    before = config_version()
+    assert (
+        Client().post("/oauth2/revoke", {"token": access["access_token"]}, HTTP_AUTHORIZATION=keys).status_code == 200
+    )
+    subscription_delete(subscription=sub, user=owner)
+
+    gateway = Client(HTTP_AUTHORIZATION=f"Bearer {settings.TIDEGATE['GATEWAY_TOKEN']}")
+    body = gateway.get("/internal/gateway/snapshot", {"since": before}).content.decode()
+    assert (
+        '"deltas": [{"kind": "revoke", "jtis": ["' + jti + '"]}, '
+        '{"kind": "unsubscribe", "application": "' + str(app.id) + '", "subscription": "' + str(sub.id) + '"}]'
+    ) in body

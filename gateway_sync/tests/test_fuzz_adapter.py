@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway_sync.standalone import ADAPTER_BASE, Adapter, ArchiveStore, StandaloneGateway
+from gateway.standalone import ADAPTER_BASE, Adapter, ArchiveStore, standalone_gateway
+from gateway_sync.archives import api_from_archive
 from publisher.tests.test_fuzz_archives import archives
 from testsupport.hypothesis_profiles import examples
 
@@ -21,8 +22,8 @@ ADMIN = "Basic " + base64.b64encode(b"admin:admin").decode()
 
 @pytest.fixture
 def adapter(tmp_path):
-    gateway = StandaloneGateway(store=ArchiveStore(tmp_path / "apis"))
-    return Adapter(gateway)
+    store = ArchiveStore(tmp_path / "apis", read=api_from_archive)
+    return Adapter(standalone_gateway(store), store)
 
 
 async def _call(app, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes):
@@ -120,7 +121,7 @@ def requests(draw):
 @given(requests())
 def test_any_request_gets_a_documented_status_and_a_refusal_changes_nothing(adapter, request_):
     method, path, query, headers, body = request_
-    store = adapter.gateway.store
+    store = adapter.store
     before = (dict(store.apis), sorted(p.name for p in store.directory.iterdir()))
     status, response_headers, payload = asyncio.run(_call(adapter, method, path, query, headers, body))
     assert status in STATUSES, payload[:300]
@@ -169,4 +170,4 @@ def test_an_archive_whose_name_is_not_text_is_refused_and_not_deployed(adapter):
         )
     )
     assert status == 400 and "must be text" in json.loads(payload)["description"]
-    assert adapter.gateway.store.apis == {} and list(adapter.gateway.store.directory.iterdir()) == []
+    assert adapter.store.apis == {} and list(adapter.store.directory.iterdir()) == []

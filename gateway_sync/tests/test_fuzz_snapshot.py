@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway_sync.snapshot import (
+from gateway_contract import (
     ApiConfig,
     ApplicationConfig,
     IssuerConfig,

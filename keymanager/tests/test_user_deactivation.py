@@ -13,7 +13,7 @@ from django.urls import include, path
 from rest_framework.test import APIClient
 
 from devportal import services as dp
-from gateway_sync.snapshot import SNAPSHOT_PATH
+from gateway_contract.wire import SNAPSHOT_PATH
 from keymanager.models import IssuedToken
 from keymanager.services import keys_generate
 from portal.models import AuditEvent

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway_sync.snapshot import TopicConfig, topic_configs
+from gateway_contract.snapshot import TopicConfig
+from gateway_sync.builder import topic_configs
 from publisher import asyncapi
 from publisher.tests.fuzz_strategies import broken_documents, definition_texts, valid_documents
 from testsupport.hypothesis_profiles import examples

@@ -1,6 +1,9 @@
-"""``python manage.py standalone``: a gateway without the portal. API project archives are
-deployed to it through the adapter API on :9843 (HTTPS, compatible with ``apictl mg``) or
-``python manage.py mg``; tokens come from its own ``POST /testkey``."""
+"""``python manage.py standalone``: a gateway without the portal (gateway/standalone.py). API
+project archives are deployed to it through the adapter API on :9843 (HTTPS, compatible with
+``apictl mg``) or ``python manage.py mg``; tokens come from its own ``POST /testkey``.
+
+It lives on the control plane's side because it joins the two: the gateway, and the
+control plane's reading of archives (gateway_sync/archives.py)."""
 
 from pathlib import Path
 
@@ -26,20 +29,25 @@ class Command(BaseCommand):
 
         from gateway.http import GatewayHttp
         from gateway.relay import Relay
-        from gateway_sync.standalone import Adapter, ArchiveStore, StandaloneGateway
+        from gateway.standalone import Adapter, ArchiveStore, standalone_gateway
+        from gateway_sync.archives import api_from_archive
 
-        gateway = StandaloneGateway(store=ArchiveStore(Path(settings.DATA_DIR) / "standalone" / "apis"))
+        # The one Gateway, fed by the archives deployed through the adapter; what an archive
+        # means is the control plane's reading (AsyncAPI validation, endpoints).
+        store = ArchiveStore(Path(settings.DATA_DIR) / "standalone" / "apis", read=api_from_archive)
+        gateway = standalone_gateway(store)
+        adapter = Adapter(gateway, store)
         router = ProtocolTypeRouter(
             {"websocket": URLRouter([re_path(r"", Relay(gateway))]), "http": GatewayHttp(gateway)}
         )
 
         async def application(scope, receive, send):
             if scope["type"] == "lifespan":
-                return await Adapter(gateway)(scope, receive, send)  # starts the gateway once
+                return await adapter(scope, receive, send)  # starts the gateway once
             await gateway.ensure_started()
             await router(scope, receive, send)
 
-        listeners = [(application, port, False), (Adapter(gateway), adapter_port, True)]
+        listeners = [(application, port, False), (adapter, adapter_port, True)]
         if tls_port:
             listeners.append((application, tls_port, True))
         self.stdout.write(f"standalone gateway on ws://{host}:{port}, adapter on https://{host}:{adapter_port}")

@@ -1,14 +1,17 @@
 """Standalone mode: a gateway without the portal, fed API project archives through an
 adapter API compatible with ``apictl mg`` (``/api/mgw/adapter/0.1``).
 
-The archives deployed are kept in the data directory and read again at start; the
-snapshot the gateway enforces is built from them, with the gateway's own /testkey issuer
-as the trusted issuer (no subscriptions in this mode, as in Choreo Connect standalone).
+The same ``Gateway`` as with a portal, fed by an ``ArchiveSource`` instead of the portal's
+snapshots. The archives deployed are kept in the data directory and read again at start;
+the snapshot the gateway enforces is built from them, with the gateway's own /testkey
+issuer as the trusted issuer (no subscriptions in this mode, as in Choreo Connect
+standalone). What an archive means (AsyncAPI validation, endpoints) is the control plane's
+reading, handed in as an ``ArchiveReader`` (``gateway_sync.archives.api_from_archive``, by
+the ``standalone`` command).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -17,16 +20,20 @@ from dataclasses import replace
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
+import aiohttp
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from gateway.asgitypes import Receive, Scope, Send
 from gateway.config import GatewayConfig
 from gateway.process import Gateway
-from gateway_sync.snapshot import ApiConfig, Snapshot, topic_configs
-from portal.errors import ApplicationError
+from gateway.sources import Fetched, NewSnapshot, Sync
+from gateway_contract.archives import ArchiveReader, ArchiveRefused
+from gateway_contract.snapshot import ApiConfig, Snapshot
 
 log = logging.getLogger("tidegate.adapter")
 ADAPTER_BASE = "/api/mgw/adapter/0.1"
@@ -34,79 +41,41 @@ MAX_UPLOAD = 10 * 1024 * 1024
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-def api_from_archive(content: bytes) -> ApiConfig:
-    """Validate an archive and turn it into what the gateway enforces (Choreo Connect's
-    reading: the AsyncAPI servers win over api.yaml's endpoints)."""
-    from publisher import asyncapi
-    from publisher.archives import parse_project
-    from publisher.dto import endpoint_urls
-    from publisher.services import normalise_context
-
-    project = parse_project(content)
-    try:
-        definition = asyncapi.parse_and_validate(project["document"])
-    except asyncapi.InvalidDefinition as exc:
-        raise ApplicationError(
-            "The AsyncAPI definition is invalid: " + "; ".join(f"{e.pointer or '/'}: {e.message}" for e in exc.errors)
-        ) from None
-    props = project["properties"]
-    configured_production, configured_sandbox = endpoint_urls(props["endpointConfig"])
-    production = asyncapi.server_url(definition, "production") or configured_production
-    sandbox = asyncapi.server_url(definition, "sandbox") or configured_sandbox
-    name, version = props["name"] or (definition.get("info") or {}).get("title"), props["version"]
-    if not all(isinstance(v, str | None) for v in (name, version, props.get("apiThrottlingPolicy"))):
-        raise ApplicationError("api.yaml: name, version and apiThrottlingPolicy must be text")
-    context = normalise_context(props["context"])
-    if not (name and version and context and production):
-        raise ApplicationError("api.yaml needs name, version, context and an endpoint")
-    from publisher.services import validate_endpoint
-
-    if validate_endpoint(production) or (sandbox and validate_endpoint(sandbox)):
-        raise ApplicationError("endpoints must be ws:// or wss:// URLs")
-    return ApiConfig(
-        id=f"{name}:{version}",
-        name=name,
-        context=context,
-        version=version,
-        lifecycle_status="PUBLISHED",
-        revision=0,
-        production_endpoint=production,
-        sandbox_endpoint=sandbox or "",
-        topics=topic_configs(definition),
-        api_policy=props.get("apiThrottlingPolicy") or "",
-    )
-
-
 class ArchiveStore:
-    """Deployed archives, one file each, in ``directory``."""
+    """Deployed archives, one file each, in ``directory``, read by ``read``."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, *, read: ArchiveReader):
         self.directory = directory
+        self.read = read
         directory.mkdir(parents=True, exist_ok=True)
         self.apis: dict[str, ApiConfig] = {}
         for path in sorted(directory.glob("*.zip")):
             try:
-                api = api_from_archive(path.read_bytes())
+                api = read(path.read_bytes())
                 self.apis[api.id] = api
-            except ApplicationError as exc:
+            except ArchiveRefused as exc:
                 log.warning("skipping %s: %s", path.name, exc.description)
 
     def _path(self, api_id: str) -> Path:
         return self.directory / (_SAFE.sub("_", api_id) + ".zip")
 
     def deploy(self, content: bytes, *, override: bool) -> tuple[ApiConfig, str]:
-        api = api_from_archive(content)
+        api = self.read(content)
         clash = next(
             (a for a in self.apis.values() if a.context == api.context and a.version == api.version and a.id != api.id),
             None,
         )
         if clash:
-            raise ApplicationError(
-                f"{clash.name} {clash.version} already serves {api.context}/{api.version}", status=409
+            raise ArchiveRefused(
+                f"{clash.name} {clash.version} already serves {api.context}/{api.version}",
+                status=409,
+                message="Refused",
             )
         exists = api.id in self.apis
         if exists and not override:
-            raise ApplicationError(f"API {api.name} {api.version} is deployed already; use override", status=409)
+            raise ArchiveRefused(
+                f"API {api.name} {api.version} is deployed already; use override", status=409, message="Refused"
+            )
         self._path(api.id).write_bytes(content)
         self.apis[api.id] = api
         return api, "UPDATED" if exists else "CREATED"
@@ -114,57 +83,64 @@ class ArchiveStore:
     def undeploy(self, name: str, version: str) -> ApiConfig:
         api = self.apis.pop(f"{name}:{version}", None)
         if api is None:
-            raise ApplicationError(f"API {name} {version} is not deployed", status=404)
+            raise ArchiveRefused(f"API {name} {version} is not deployed", status=404, message="Refused")
         self._path(api.id).unlink(missing_ok=True)
         return api
 
 
-class StandaloneGateway(Gateway):
-    """A gateway whose configuration is its archive store instead of the portal."""
+class ArchiveSource:
+    """The archive store as a gateway's snapshot source: every sync makes the next version
+    of what is deployed. Always current, so nothing to watch and no miss to pull for; the
+    adapter syncs the gateway after each deploy and undeploy."""
 
-    def __init__(self, *, store: ArchiveStore, config: GatewayConfig | None = None):
-        super().__init__(
-            replace(
-                config or GatewayConfig.from_settings(),
-                portal_url="http://standalone.invalid",
-                token="",
-                environments=("Default",),
-                sync_interval=3600,
-                snapshot_path=None,
-                redis_url="",
-                analytics=False,
-            )
-        )
+    name = "archives"
+    confirms = False
+    may_lag = False
+    push_connected = False
+
+    def __init__(self, store: ArchiveStore):
         self.store = store
         self.version = 0
 
-    async def ensure_started(self) -> None:
-        if self.control_session is not None:
-            return
-        import aiohttp
+    async def open(self, session: aiohttp.ClientSession) -> None:
+        pass
 
-        self.control_session = aiohttp.ClientSession()  # external issuers' JWKS
-        await self.sync_once()
-        self._sweep_task = asyncio.create_task(self._sweep_loop())  # token expiry, idle, lifetime
-        self._analytics_task = asyncio.create_task(self.frame_counters.run())  # keeps /metrics, ships nothing
-        self.started()
-
-    async def sync_once(self, cause: str = "") -> bool:
+    async def fetch(self, held: Snapshot | None, cause: str) -> Fetched:
         self.version += 1
-        snapshot = Snapshot(version=self.version, environments=("Default",), apis=tuple(self.store.apis.values()))
-        self.snapshot_source = "archives"
-        return await self._apply(self.build_state(snapshot))
+        return NewSnapshot(
+            Snapshot(version=self.version, environments=("Default",), apis=tuple(self.store.apis.values()))
+        )
 
-    async def sync_on_miss(self) -> bool:
-        """Nothing to pull: the archive store is the whole configuration, always current."""
-        return False
+    async def watch(self, sync: Sync) -> None:
+        pass
 
 
-def _json(status: int, body) -> tuple[int, bytes, bytes]:
+def standalone_config(config: GatewayConfig | None = None) -> GatewayConfig:
+    """The gateway's settings in standalone mode: one environment, no portal to report to or
+    keep a copy of (the archives are the copy), rate limits counted in this process."""
+    return replace(
+        config or GatewayConfig.from_settings(),
+        token="",  # no control plane to present it to
+        environments=("Default",),
+        snapshot_path=None,
+        redis_url="",
+        analytics=False,
+    )
+
+
+def standalone_gateway(store: ArchiveStore, config: GatewayConfig | None = None) -> Gateway:
+    """The one ``Gateway``, fed by ``store``'s archives."""
+    return Gateway(standalone_config(config), source=ArchiveSource(store))
+
+
+Response = tuple[int, bytes, bytes]  # status, body, content type
+
+
+def _json(status: int, body: Any) -> Response:
     return status, json.dumps(body).encode(), b"application/json"
 
 
-def _error(status: int, message: str, description: str):
+def _error(status: int, message: str, description: str) -> Response:
     return _json(status, {"code": status, "message": message, "description": description})
 
 
@@ -173,10 +149,11 @@ class Adapter:
 
     TOKEN_VALIDITY = 3600
 
-    def __init__(self, gateway: StandaloneGateway):
+    def __init__(self, gateway: Gateway, store: ArchiveStore):
         self.gateway = gateway
+        self.store = store
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -223,7 +200,7 @@ class Adapter:
                 return token.claims.get("sub")
         return None
 
-    async def handle(self, scope, body: bytes):
+    async def handle(self, scope: Scope, body: bytes) -> Response:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path, method = scope["path"].rstrip("/"), scope["method"]
         query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode("latin-1")).items()}
@@ -256,12 +233,12 @@ class Adapter:
                 return await self._deploy(headers, body, query)
             if (route == "/apis" and method == "DELETE") or (route == "/apis/delete" and method == "POST"):
                 return await self._undeploy(query, body)
-        except ApplicationError as exc:
-            return _error(exc.status, exc.message if exc.status == 400 else "Refused", exc.description)
+        except ArchiveRefused as exc:
+            return _error(exc.status, exc.message, exc.description)
         return _error(405 if route == "/apis" else 404, "Not Found", f"No {method} {path}")
 
-    def _list(self, query):
-        apis = sorted(self.gateway.store.apis.values(), key=lambda a: (a.name, a.version))
+    def _list(self, query: dict[str, str]) -> Response:
+        apis = sorted(self.store.apis.values(), key=lambda a: (a.name, a.version))
         raw = query.get("limit", "")
         limit = int(raw) if raw.isascii() and raw.isdigit() else 0  # "²" is a digit to isdigit, not to int
         shown = apis[:limit] if limit else apis
@@ -278,18 +255,18 @@ class Adapter:
         ]
         return _json(200, {"total": len(apis), "count": len(items), "list": items})
 
-    async def _deploy(self, headers, body: bytes, query):
+    async def _deploy(self, headers: dict[str, str], body: bytes, query: dict[str, str]) -> Response:
         content = _multipart_file(headers.get("content-type", ""), body)
         if content is None:
             return _error(400, "Bad Request", "send the API project archive as multipart 'file'")
-        api, action = self.gateway.store.deploy(content, override=query.get("override", "").lower() == "true")
-        await self.gateway.sync_once()
+        api, action = self.store.deploy(content, override=query.get("override", "").lower() == "true")
+        await self.gateway.sync_once(cause="deploy")
         log.info("deployed %s %s (%s)", api.name, api.version, action)
         return _json(
             200, {"action": action, "info": f"API {api.name} {api.version} deployed at {api.context}/{api.version}"}
         )
 
-    async def _undeploy(self, query, body: bytes):
+    async def _undeploy(self, query: dict[str, str], body: bytes) -> Response:
         name, version = query.get("apiName"), query.get("version")
         if not (name and version) and body:
             try:
@@ -299,8 +276,8 @@ class Adapter:
                 pass
         if not (name and version):
             return _error(400, "Bad Request", "apiName and version are required")
-        api = self.gateway.store.undeploy(name, version)
-        await self.gateway.sync_once()  # open connections of the API close with 1001
+        api = self.store.undeploy(name, version)
+        await self.gateway.sync_once(cause="undeploy")  # open connections of the API close with 1001
         return _json(200, {"action": "DELETED", "info": f"API {api.name} {api.version} undeployed"})
 
 
@@ -313,5 +290,6 @@ def _multipart_file(content_type: str, body: bytes) -> bytes | None:
         return None
     for part in message.iter_parts():
         if part.get_param("name", header="content-disposition") == "file":
-            return part.get_payload(decode=True)
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else None
     return None

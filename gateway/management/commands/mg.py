@@ -16,7 +16,7 @@ from pathlib import Path
 import requests
 from django.core.management.base import BaseCommand, CommandError
 
-from gateway_sync.standalone import ADAPTER_BASE as BASE
+from gateway.standalone import ADAPTER_BASE as BASE
 
 
 def _config_path() -> Path:
@@ -123,6 +123,6 @@ class Command(BaseCommand):
     @staticmethod
     def _reason(resp) -> str:
         try:
-            return resp.json().get("description") or resp.text[:200]
+            return str(resp.json().get("description") or resp.text[:200])
         except ValueError:
-            return resp.text[:200]
+            return str(resp.text[:200])

@@ -1,0 +1,62 @@
+"""Standalone mode's reading of an API project archive (the ``apictl`` layout, as the
+Publisher's export makes it): the control plane's ``ArchiveReader``, handed to the
+standalone gateway (gateway/standalone.py) by the ``standalone`` command."""
+
+from __future__ import annotations
+
+from gateway_contract.archives import ArchiveRefused
+from gateway_contract.snapshot import ApiConfig
+from gateway_sync.builder import topic_configs
+from portal.errors import ApplicationError
+from publisher import asyncapi
+from publisher.archives import parse_project
+from publisher.dto import endpoint_urls
+from publisher.services import normalise_context, validate_endpoint
+
+
+def api_from_archive(content: bytes) -> ApiConfig:
+    """Validate an archive and turn it into what the gateway enforces (Choreo Connect's
+    reading: the AsyncAPI servers win over api.yaml's endpoints); :class:`ArchiveRefused`
+    saying why not."""
+    try:
+        return _api_from_archive(content)
+    except ApplicationError as exc:
+        raise ArchiveRefused(
+            exc.description, status=exc.status, message=exc.message if exc.status == 400 else "Refused"
+        ) from None
+
+
+def _api_from_archive(content: bytes) -> ApiConfig:
+    """Validate an archive and turn it into what the gateway enforces (Choreo Connect's
+    reading: the AsyncAPI servers win over api.yaml's endpoints)."""
+    project = parse_project(content)
+    try:
+        definition = asyncapi.parse_and_validate(project["document"])
+    except asyncapi.InvalidDefinition as exc:
+        raise ApplicationError(
+            "The AsyncAPI definition is invalid: " + "; ".join(f"{e.pointer or '/'}: {e.message}" for e in exc.errors)
+        ) from None
+    props = project["properties"]
+    configured_production, configured_sandbox = endpoint_urls(props["endpointConfig"])
+    production = asyncapi.server_url(definition, "production") or configured_production
+    sandbox = asyncapi.server_url(definition, "sandbox") or configured_sandbox
+    name, version = props["name"] or (definition.get("info") or {}).get("title"), props["version"]
+    if not all(isinstance(v, str | None) for v in (name, version, props.get("apiThrottlingPolicy"))):
+        raise ApplicationError("api.yaml: name, version and apiThrottlingPolicy must be text")
+    context = normalise_context(props["context"])
+    if not (name and version and context and production):
+        raise ApplicationError("api.yaml needs name, version, context and an endpoint")
+    if validate_endpoint(production) or (sandbox and validate_endpoint(sandbox)):
+        raise ApplicationError("endpoints must be ws:// or wss:// URLs")
+    return ApiConfig(
+        id=f"{name}:{version}",
+        name=name,
+        context=context,
+        version=version,
+        lifecycle_status="PUBLISHED",
+        revision=0,
+        production_endpoint=production,
+        sandbox_endpoint=sandbox or "",
+        topics=topic_configs(definition),
+        api_policy=props.get("apiThrottlingPolicy") or "",
+    )

@@ -1,0 +1,143 @@
+"""The control plane's side of the contract: the ``Snapshot`` gateways of some environments
+enforce, built from the database in this one place (``snapshot_build``). The types and their
+JSON are the contract's (``gateway_contract``); gateways never read the ORM.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from analytics.models import DisconnectRequest
+from devportal.models import Application, Subscription
+from gateway_contract.snapshot import (
+    ApiConfig,
+    ApplicationConfig,
+    IssuerConfig,
+    PolicyConfig,
+    Snapshot,
+    SubscriptionConfig,
+    TopicConfig,
+)
+from keymanager import signing
+from keymanager.models import ExternalIssuer, IssuedToken, OAuthClient
+from publisher import asyncapi
+from publisher.dto import endpoint_urls
+from publisher.models import Deployment, ThrottlingPolicy
+
+
+def topic_configs(definition: dict[str, Any]) -> tuple[TopicConfig, ...]:
+    """What the gateway enforces of an AsyncAPI document's channels."""
+    return tuple(
+        TopicConfig(
+            name=t.name,
+            publish_scopes=t.publish_scopes,
+            subscribe_scopes=t.subscribe_scopes,
+            uri_mapping=t.uri_mapping,
+            secured=t.secured,
+        )
+        for t in asyncapi.topics(definition)
+    )
+
+
+def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
+    """Everything gateways of ``environments`` enforce: deployed revisions with the API's
+    live lifecycle state, applications and subscriptions by consumer key, trusted issuers."""
+    apis = []
+    seen = set()
+    deployments = (
+        Deployment.objects.filter(environment__name__in=environments)
+        .select_related("api", "revision")
+        .order_by("api_id", "environment__name")
+    )
+    for dep in deployments:
+        if dep.api_id in seen:  # one API, several of this gateway's environments: first wins
+            continue
+        seen.add(dep.api_id)
+        snap = dep.revision.snapshot
+        definition = snap["definition"]
+        production, sandbox = endpoint_urls(snap["endpointConfig"])
+        apis.append(
+            ApiConfig(
+                id=str(dep.api_id),
+                name=snap["name"],
+                context=snap["context"],
+                version=snap["version"],
+                lifecycle_status=dep.api.lifecycle_status,
+                revision=dep.revision.number,
+                production_endpoint=production,
+                sandbox_endpoint=sandbox,
+                authorization_header=snap.get("authorizationHeader") or "Authorization",
+                api_policy=snap.get("apiThrottlingPolicy") or "",
+                topics=topic_configs(definition),
+            )
+        )
+
+    subs_by_app: dict[Any, list[SubscriptionConfig]] = {}
+    for sub in Subscription.objects.all().only("id", "api_id", "application_id", "throttling_policy", "status"):
+        subs_by_app.setdefault(sub.application_id, []).append(
+            SubscriptionConfig(id=str(sub.id), api_id=str(sub.api_id), policy=sub.throttling_policy, status=sub.status)
+        )
+    applications = {}
+    # A deactivated user's applications are left out: gateways refuse their tokens and close
+    # their connections as if the applications were deleted (4002).
+    for client in OAuthClient.objects.filter(application__owner__is_active=True).select_related("application__owner"):
+        app = client.application
+        applications[client.client_id] = ApplicationConfig(
+            id=str(app.id),
+            name=app.name,
+            owner=app.owner.get_username(),
+            policy=app.throttling_policy,
+            key_type=client.key_type,
+            subscriptions=tuple(subs_by_app.get(app.id, ())),
+        )
+
+    issuers = (
+        IssuerConfig(issuer=settings.TIDEGATE["KEY_MANAGER_ISSUER"], jwks=signing.jwks()),
+        *(
+            IssuerConfig(
+                issuer=e.issuer,
+                jwks={},
+                jwks_url=e.jwks_url,
+                validate_subscription=e.validate_subscription,
+                consumer_key_claim=e.consumer_key_claim,
+            )
+            for e in ExternalIssuer.objects.filter(enabled=True)
+        ),
+    )
+    policies = {
+        f"{p.level}:{p.name}": PolicyConfig(
+            level=p.level,
+            name=p.name,
+            limit_type=p.limit_type,
+            limit=p.limit,
+            window=p.window_seconds,
+            stop_on_quota_reach=p.stop_on_quota_reach,
+            action=p.throttle_action,
+            max_connections=p.max_connections,
+        )
+        for p in ThrottlingPolicy.objects.all()
+    }
+    revoked = tuple(
+        IssuedToken.objects.filter(revoked=True, expires_at__gt=timezone.now()).values_list("jti", flat=True)
+    )
+    return Snapshot(
+        version=version,
+        environments=tuple(environments),
+        apis=tuple(apis),
+        applications=applications,
+        issuers=issuers,
+        policies=policies,
+        revoked=revoked,
+        application_ids=tuple(
+            str(i) for i in Application.objects.filter(owner__is_active=True).values_list("id", flat=True)
+        ),
+        disconnect=tuple(
+            DisconnectRequest.objects.filter(created_time__gt=timezone.now() - timedelta(minutes=10)).values_list(
+                "connection_id", flat=True
+            )
+        ),
+    )
