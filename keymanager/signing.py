@@ -9,6 +9,7 @@ from django.utils import timezone
 from joserfc.jwk import KeySet, RSAKey
 
 from keymanager.models import IssuedToken, SigningKey
+from portal.config_events import config_changed
 
 
 @transaction.atomic
@@ -35,8 +36,6 @@ def signing_key_rotate() -> tuple[SigningKey, list[SigningKey]]:
     retired = list(SigningKey.objects.select_for_update().filter(active=True))
     SigningKey.objects.filter(pk__in=[k.pk for k in retired]).update(active=False, retired_time=now)
     key = signing_key_create()
-    from portal.config_events import config_changed
-
     config_changed()  # gateways learn the new key before it signs anything they see
     return key, retired
 
