@@ -7,7 +7,6 @@ import asyncio
 import gc
 import json
 import logging
-import os
 import ssl
 import time
 from typing import Any
@@ -32,6 +31,7 @@ from gateway_sync.snapshot import (
     snapshot_from_dict,
     snapshot_to_dict,
 )
+from portal.filemodes import write_private_file
 
 log = logging.getLogger("tidegate.gateway")
 
@@ -274,11 +274,7 @@ class Gateway:
             return
         try:
             self.snapshot_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.snapshot_path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, self.snapshot_path)
+            write_private_file(self.snapshot_path, json.dumps(data))
         except OSError as exc:
             log.warning("could not keep the snapshot on disk: %s", exc)
 

@@ -7,7 +7,6 @@ import base64
 import binascii
 import hmac
 import json
-import os
 import time
 import uuid
 from pathlib import Path
@@ -16,6 +15,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from gateway_sync.snapshot import IssuerConfig
+from portal.filemodes import write_private_file
 
 AUDIENCE = "http://org.wso2.apimgt/gateway"
 
@@ -37,11 +37,7 @@ class TestKeyIssuer:
         key = RSAKey.generate_key(
             2048, parameters={"kid": f"testkey-{uuid.uuid4().hex[:12]}", "alg": "RS256", "use": "sig"}, private=True
         )
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(key.as_dict(private=True), fh)
-        os.replace(tmp, path)
+        write_private_file(path, json.dumps(key.as_dict(private=True)))
         return key
 
     def issuer_config(self) -> IssuerConfig:

@@ -5,8 +5,9 @@ Manager's private signing keys and hashed client secrets), the gateway's TLS key
 test-key signing key and its copy of the configuration snapshot. The directory is made
 0700 and those files 0600: the SQLite file is created empty with 0600 before Django first
 connects (SQLite gives its -wal, -shm and -journal files the database's mode), the gateway
-writes its files 0600 itself. Anything found looser at start, left by an older version or
-a copy, is tightened here, with a warning naming the path and the mode it had.
+writes its files 0600 itself, each through ``write_private_file``. Anything found looser at
+start, left by an older version or a copy, is tightened here, with a warning naming the path
+and the mode it had.
 
 Called once per process from ``PortalConfig.ready()`` (portal, gateways, every management
 command), after logging is configured and before any database connection.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 log = logging.getLogger("tidegate.filemodes")
@@ -70,6 +72,22 @@ def create_private_file(path: Path) -> None:
     except FileExistsError:
         return
     os.close(fd)
+
+
+def write_private_file(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` with mode 0600, put in place whole: written to a new
+    temporary file beside it (created 0600 and exclusively, so a stale one left with a looser
+    mode is never reused), then renamed over ``path``. Readers see the old file or the new one,
+    never part of either, and never a moment at a looser mode."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _sqlite_path(databases: dict) -> Path | None:
