@@ -21,7 +21,7 @@ from portal.fields import StrictCharField
 from portal.openapi import ErrorSerializer
 from portal.roles import IsCreatorOrPublisher, IsPublisher
 from publisher import lifecycle, selectors, services
-from publisher.dto import api_dto, endpoint_urls
+from publisher.dto import api_dto, endpoint_urls, tier_dto
 from publisher.models import ApiRevision, Deployment
 
 
@@ -548,19 +548,7 @@ class StreamingSubscriptionPoliciesApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request):
-        items = [
-            {
-                "name": p.name,
-                "displayName": p.display_name,
-                "description": p.description,
-                "requestCount": p.limit,
-                "timeUnit": p.time_unit,
-                "unitTime": p.unit_time,
-                "tierPlan": "FREE",
-                "stopOnQuotaReach": p.stop_on_quota_reach,
-            }
-            for p in selectors.streaming_subscription_policies()
-        ]
+        items = [{**tier_dto(p), "tierPlan": "FREE"} for p in selectors.streaming_subscription_policies()]
         return Response({"count": len(items), "list": items})
 
 

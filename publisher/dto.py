@@ -1,9 +1,10 @@
-"""The WSO2 Publisher v4 shape of an API, used by REST responses and revision snapshots."""
+"""The WSO2 shapes of the Publisher's objects: an API (REST responses and revision snapshots)
+and a throttling policy (the Admin API, and the plans the Publisher and Dev Portal list)."""
 
 from typing import Any
 
 from publisher import asyncapi
-from publisher.models import Api
+from publisher.models import Api, LimitType, ThrottlingPolicy
 
 
 def api_summary(api: Api) -> dict[str, Any]:
@@ -65,4 +66,47 @@ def api_dto(api: Api) -> dict[str, Any]:
         "operations": [op.as_dict() for op in asyncapi.operations(api.definition)],
         "createdTime": api.created_time.isoformat() if api.created_time else None,
         "lastUpdatedTime": api.last_updated_time.isoformat() if api.last_updated_time else None,
+    }
+
+
+# Per limit type: the key of its object in "defaultLimit" and the key of its amount inside.
+LIMIT_FIELDS = {
+    LimitType.EVENTCOUNT: ("eventCount", "eventCount"),
+    LimitType.REQUESTCOUNT: ("requestCount", "requestCount"),
+    LimitType.BANDWIDTH: ("bandwidth", "dataAmount"),
+}
+
+
+def policy_dto(p: ThrottlingPolicy) -> dict:
+    obj_name, count_name = LIMIT_FIELDS[p.limit_type]
+    limit: dict = {"timeUnit": p.time_unit, "unitTime": p.unit_time}
+    if p.limit_type == LimitType.BANDWIDTH:
+        limit.update({"dataAmount": p.limit // 1024, "dataUnit": "KB"})
+    else:
+        limit[count_name] = p.limit
+    return {
+        "policyId": str(p.id),
+        "policyName": p.name,
+        "displayName": p.display_name,
+        "description": p.description,
+        "isDeployed": True,
+        "type": f"{p.level.title()}ThrottlePolicy",
+        "defaultLimit": {"type": p.limit_type, obj_name: limit},
+        "stopOnQuotaReach": p.stop_on_quota_reach,
+        "throttleAction": p.throttle_action,
+        "maxConnections": p.max_connections,
+    }
+
+
+def tier_dto(p: ThrottlingPolicy) -> dict:
+    """A policy as the Publisher and the Developer Portal list it for choosing a plan (WSO2's
+    SubscriptionPolicy and ThrottlingPolicy): the same fields, each API adds its own."""
+    return {
+        "name": p.name,
+        "displayName": p.display_name,
+        "description": p.description,
+        "requestCount": p.limit,
+        "timeUnit": p.time_unit,
+        "unitTime": p.unit_time,
+        "stopOnQuotaReach": p.stop_on_quota_reach,
     }
