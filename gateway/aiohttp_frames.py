@@ -4,8 +4,8 @@ reader and its frame writer, which ``gateway/upstream.py`` runs over a plain asy
 Why not a public API: the websockets library's sans-I/O ``Protocol`` (public, documented, the
 parser Uvicorn uses on the client's side) was put in its place and measured with the same
 benchmark in the same run (docs/benchmarks.md, "The backend leg's frame reader"): it cost the
-gateway 24-31 % more CPU per 16 KiB message and up to a third more on small ones, far over
-the 5 % the restructure allowed. aiohttp's ``ClientSession.ws_connect``
+gateway 24-31 % more CPU per 16 KiB message and 10-33 % more per pipelined one, far over the
+5 % the restructure allowed. aiohttp's ``ClientSession.ws_connect``
 is public too, but costs a third more CPU per handshake and more than twice the memory per
 idle connection (gateway/upstream.py).
 
