@@ -18,7 +18,7 @@ from keymanager.services import keys_generate, keys_remove, secret_regenerate
 from portal.errors import NotFound, ValidationFailed
 from portal.fields import StrictCharField
 from publisher import asyncapi
-from publisher.dto import api_summary, gateway_urls
+from publisher.dto import api_summary, gateway_urls, tier_dto
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
 
 
@@ -310,16 +310,6 @@ class ThrottlingPoliciesApi(APIView):
         if policy_level not in (PolicyLevel.APPLICATION, PolicyLevel.SUBSCRIPTION):
             raise NotFound("policyLevel must be 'application' or 'subscription'")
         items = [
-            {
-                "name": p.name,
-                "displayName": p.display_name,
-                "description": p.description,
-                "policyLevel": policy_level,
-                "requestCount": p.limit,
-                "timeUnit": p.time_unit,
-                "unitTime": p.unit_time,
-                "stopOnQuotaReach": p.stop_on_quota_reach,
-            }
-            for p in ThrottlingPolicy.objects.filter(level=policy_level)
+            {**tier_dto(p), "policyLevel": policy_level} for p in ThrottlingPolicy.objects.filter(level=policy_level)
         ]
         return Response({"count": len(items), "list": items})

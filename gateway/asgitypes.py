@@ -1,4 +1,5 @@
-"""The ASGI shapes the gateway's apps take (the spec's dicts, as ``asgiref.typing`` words them loosely)."""
+"""The ASGI shapes the gateway's apps take (the spec's dicts, as ``asgiref.typing`` words them loosely),
+and the one reading of a scope's headers they share."""
 
 from __future__ import annotations
 
@@ -9,3 +10,9 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+
+def request_headers(scope: Scope) -> dict[str, str]:
+    """The request's headers as text, names lower-case (ASGI gives bytes, latin-1 as HTTP/1.1
+    carries them); a header sent twice keeps its last value."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from gateway.asgitypes import Receive, Scope, Send
+from gateway.asgitypes import Receive, Scope, Send, request_headers
 
 if TYPE_CHECKING:
     from gateway.process import Gateway
@@ -69,7 +69,7 @@ class GatewayHttp:
         if body is None:
             await _respond(send, 400, b"Error occurred while processing the request.", b"text/plain")
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = request_headers(scope)
         user, status, reason = self.gateway.testkey.authenticate(headers.get("authorization"))
         if user is None:
             await _respond(send, status, reason.encode(), b"text/plain")

@@ -8,7 +8,6 @@ import asyncio
 import gc
 import json
 import logging
-import os
 import ssl
 import time
 from typing import Any
@@ -26,6 +25,7 @@ from gateway.registry import SHUTTING_DOWN, Registry
 from gateway.sources import Current, NewSnapshot, PortalSource, Refused, SnapshotSource
 from gateway.sync import MissSync, SyncMetrics
 from gateway.testkey import TestKeyIssuer
+from gateway_contract.datadir import write_private_file
 from gateway_contract.snapshot import Snapshot, snapshot_from_dict, snapshot_to_dict
 
 log = logging.getLogger("tidegate.gateway")
@@ -232,11 +232,7 @@ class Gateway:
             return
         try:
             self.snapshot_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.snapshot_path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, self.snapshot_path)
+            write_private_file(self.snapshot_path, json.dumps(data))
         except OSError as exc:
             log.warning("could not keep the snapshot on disk: %s", exc)
 

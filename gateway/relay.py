@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from gateway import upstream
-from gateway.asgitypes import Receive, Scope, Send
+from gateway.asgitypes import Receive, Scope, Send, request_headers
 from gateway.decisions import Admission, admit, connection_refusal
 from gateway.frame_counters import LATENCY_SAMPLE_EVERY
 from gateway.ratelimit import (
@@ -156,7 +156,7 @@ class Relay:
         if state is None or gateway.draining:
             await self._refuse_handshake(scope, send, UNAVAILABLE, _route(state, scope), started)
             return None
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = request_headers(scope)
         query = scope["query_string"].decode("latin-1")
         # Routed on the path as sent: a server's decoded "path" has turned %2F into a "/".
         raw_path = raw_request_path(scope)

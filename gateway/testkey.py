@@ -4,10 +4,8 @@ kept in the data directory, and RS256 tokens for gateway users that need no subs
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import json
-import os
 import time
 import uuid
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from gateway_contract.datadir import write_private_file
 from gateway_contract.snapshot import IssuerConfig
 
 AUDIENCE = "http://org.wso2.apimgt/gateway"
@@ -37,11 +36,7 @@ class TestKeyIssuer:
         key = RSAKey.generate_key(
             2048, parameters={"kid": f"testkey-{uuid.uuid4().hex[:12]}", "alg": "RS256", "use": "sig"}, private=True
         )
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(key.as_dict(private=True), fh)
-        os.replace(tmp, path)
+        write_private_file(path, json.dumps(key.as_dict(private=True)))
         return key
 
     def issuer_config(self) -> IssuerConfig:
@@ -69,7 +64,7 @@ class TestKeyIssuer:
             )
         try:
             user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and text outside ASCII (HTTP allows it)
             return None, 400, "Error occurred while processing the request."
         expected = self.users.get(user)
         if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):

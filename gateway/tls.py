@@ -2,7 +2,6 @@
 
 import datetime as dt
 import ipaddress
-import os
 from pathlib import Path
 
 from cryptography import x509
@@ -10,7 +9,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from gateway_contract.datadir import PRIVATE_FILE, private_dir
+from gateway_contract.datadir import private_dir, write_private_file
 
 
 def ensure_self_signed(directory: Path) -> tuple[Path, Path]:
@@ -43,14 +42,9 @@ def ensure_self_signed(directory: Path) -> tuple[Path, Path]:
     )
     # A new file, 0600 from its first byte, put in place whole: a key file left behind (the
     # certificate gone) keeps neither its content nor its mode.
-    tmp = key_path.with_name(f"{key_path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-    os.replace(tmp, key_path)
+    write_private_file(
+        key_path,
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path

@@ -11,7 +11,8 @@ binary, answer pings, and close with a code in either direction.
 
 aiohttp is pinned in requirements.txt; the parts used here (``WebSocketReader``,
 ``WebSocketDataQueue``, ``WebSocketWriter``, ``BaseProtocol``) are the ones aiohttp builds
-its own client and server from.
+its own client and server from, imported only through ``gateway/aiohttp_frames.py``, which
+says why they were kept over a public API and holds the version they were tested with.
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ import functools
 import ssl
 from urllib.parse import urlsplit
 
-from aiohttp._websocket.reader import WebSocketDataQueue
-from aiohttp.base_protocol import BaseProtocol
-from aiohttp.http_websocket import (
+from websockets.utils import accept_key, generate_key
+
+from gateway.aiohttp_frames import (
+    BaseProtocol,
+    EofStream,
+    WebSocketDataQueue,
     WebSocketError,
     WebSocketReader,
     WebSocketWriter,
     WSMessage,
     WSMsgType,
 )
-from aiohttp.streams import EofStream
-from websockets.utils import accept_key, generate_key
 
 # Messages queued from the backend before its socket stops being read (backpressure
 # towards the backend while the client is slow; aiohttp's queue pauses at twice this,
@@ -117,6 +119,9 @@ class BackendLeg(BaseProtocol):
         "close_code",
     )
 
+    _queue: WebSocketDataQueue
+    _writer: WebSocketWriter
+
     def __init__(self, loop, key: str, request: bytes, offered, max_msg_size: int):
         super().__init__(loop)
         self._key = key
@@ -125,9 +130,8 @@ class BackendLeg(BaseProtocol):
         self._max_msg_size = max_msg_size
         self._head = b""
         self._opened: asyncio.Future[None] = loop.create_future()
-        self._queue = None
-        self._reader = None
-        self._writer = None
+        # ``_queue`` and ``_writer`` are set by ``_upgrade``, before anything may read or send.
+        self._reader: WebSocketReader | None = None
         self._close_sent = False
         self._receiving = False
         self._done: asyncio.Future[None] | None = None
@@ -155,12 +159,12 @@ class BackendLeg(BaseProtocol):
         head, rest = self._head[:end], self._head[end + 4 :]
         self._head = b""
         try:
-            self._upgrade(*_parse_head(head))
+            reader = self._upgrade(*_parse_head(head))
         except HandshakeError as exc:
             self._fail(exc)
             return
         if rest:
-            self._reader.feed_data(rest)  # frames sent right behind the 101
+            reader.feed_data(rest)  # frames sent right behind the 101
 
     def connection_lost(self, exc: BaseException | None) -> None:
         super().connection_lost(exc)
@@ -170,7 +174,7 @@ class BackendLeg(BaseProtocol):
             self._reader.feed_eof()
         self._finish()
 
-    def _upgrade(self, status: int, headers: dict[str, str]) -> None:
+    def _upgrade(self, status: int, headers: dict[str, str]) -> WebSocketReader:
         if status != 101:
             raise HandshakeError(f"the backend answered {status} instead of 101")
         if headers.get("upgrade", "").lower() != "websocket":
@@ -188,11 +192,13 @@ class BackendLeg(BaseProtocol):
         self._upgraded = True  # BaseProtocol: no HTTP parser to pause from here on
         self._queue = WebSocketDataQueue(self, QUEUE_LIMIT, loop=self._loop)
         # aiohttp refuses a message of exactly its limit; the gateway's limit is the largest allowed.
-        self._reader = WebSocketReader(self._queue, self._max_msg_size + 1, compress=False, decode_text=True)
+        reader = self._reader = WebSocketReader(self._queue, self._max_msg_size + 1, compress=False, decode_text=True)
+        assert self.transport is not None  # connection_made came first
         self._writer = WebSocketWriter(self, self.transport, use_mask=True, limit=WRITE_LIMIT)
         self._done = self._loop.create_future()
         if not self._opened.done():  # not cancelled by a connect timeout meanwhile
             self._opened.set_result(None)
+        return reader
 
     def _fail(self, exc: Exception) -> None:
         if not self._opened.done():
@@ -229,7 +235,7 @@ class BackendLeg(BaseProtocol):
     async def _receive(self) -> WSMessage:
         while True:
             try:
-                msg = await self._queue.read()
+                msg: WSMessage = await self._queue.read()  # type: ignore[assignment] # decode_text: str
             except EofStream:
                 self._finish()
                 return CLOSED
@@ -255,13 +261,14 @@ class BackendLeg(BaseProtocol):
     async def close(self, *, code: int = 1000, message: bytes = b"") -> None:
         """Start the closing handshake and wait (up to five seconds) for the backend's answer.
         The answer is read by a task already in ``receive()``, or here when there is none."""
-        if self.closed:
+        done = self._done
+        if done is None or done.done():  # never opened, or over
             return
         await self._send_close(code, message)
         try:
             async with asyncio.timeout(CLOSE_WAIT):
                 if self._receiving:
-                    await asyncio.shield(self._done)
+                    await asyncio.shield(done)
                 else:
                     while not self.closed:
                         await self.receive()

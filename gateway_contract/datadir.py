@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 log = logging.getLogger("tidegate.filemodes")
@@ -52,3 +53,19 @@ def private_dir(path: Path) -> Path:
         os.chmod(path, PRIVATE_DIR)  # mkdir's mode is subject to the umask; only ever narrower
     tighten(path, what="directory")
     return path
+
+
+def write_private_file(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` with mode 0600, put in place whole: written to a new
+    temporary file beside it (created 0600 and exclusively, so a stale one left with a looser
+    mode is never reused), then renamed over ``path``. Readers see the old file or the new one,
+    never part of either, and never a moment at a looser mode."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

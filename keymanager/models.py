@@ -42,8 +42,9 @@ class OAuthClient(models.Model):
         return None
 
     def get_allowed_scope(self, scope: str) -> str:
-        # Scope narrowing by role bindings comes with the Key Manager issue; for now a
-        # client may ask for any scope and the gateway judges it per topic.
+        # Authlib asks this only in the authorization-code and implicit grants, which this
+        # server does not offer. The grants it offers narrow the requested scopes to what the
+        # subject may hold in TidegateAuthorizationServer.generate_token (keymanager.scopes).
         return scope or ""
 
     def check_redirect_uri(self, redirect_uri) -> bool:
@@ -63,8 +64,10 @@ class OAuthClient(models.Model):
 
 
 class SigningKey(models.Model):
-    """An RSA key the Key Manager signs tokens with. The newest active key signs; all
-    unretired keys are published in the JWKS so tokens in flight keep verifying."""
+    """An RSA key the Key Manager signs tokens with. One key is active and signs; rotating
+    retires it (``active`` off, ``retired_time`` set) and makes a new one. A retired key stays
+    in the JWKS until every token it signed has expired, so tokens in flight keep verifying
+    (keymanager/signing.py)."""
 
     kid = models.CharField(max_length=64, unique=True)
     private_jwk = models.JSONField()
@@ -79,7 +82,9 @@ class SigningKey(models.Model):
 
 
 class IssuedToken(models.Model):
-    """A record of each access token issued (by jti, never the token itself), for revocation."""
+    """A record of each access token issued (by jti, never the token itself), with the digest
+    of the refresh token issued beside it: for listing, revocation (RFC 7009), introspection
+    (RFC 7662) and the refresh grant."""
 
     jti = models.CharField(max_length=64, unique=True)
     client = models.ForeignKey(OAuthClient, on_delete=models.CASCADE, related_name="tokens")
@@ -96,7 +101,8 @@ class IssuedToken(models.Model):
     expires_at = models.DateTimeField()
     revoked = models.BooleanField(default=False)
 
-    # Authlib TokenMixin, used by revocation later.
+    # Authlib's TokenMixin: the refresh grant calls check_client and get_scope, revocation
+    # check_client, introspection is_expired and is_revoked.
     def get_scope(self) -> str:
         return self.scope
 

@@ -5,8 +5,9 @@ Manager's private signing keys and hashed client secrets), the gateway's TLS key
 test-key signing key and its copy of the configuration snapshot. The directory is made
 0700 and those files 0600: the SQLite file is created empty with 0600 before Django first
 connects (SQLite gives its -wal, -shm and -journal files the database's mode), the gateway
-writes its files 0600 itself. Anything found looser at start, left by an older version or
-a copy, is tightened here, with a warning naming the path and the mode it had.
+writes its files 0600 itself, each through ``write_private_file``. Anything found looser at
+start, left by an older version or a copy, is tightened here, with a warning naming the path
+and the mode it had.
 
 The modes and the helpers the gateway shares live in ``gateway_contract.datadir``.
 Called once per process from ``PortalConfig.ready()`` (portal, gateways, every management
@@ -18,9 +19,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gateway_contract.datadir import GATEWAY_SECRETS, PRIVATE_DIR, PRIVATE_FILE, private_dir, tighten
+from gateway_contract.datadir import (
+    GATEWAY_SECRETS,
+    PRIVATE_DIR,
+    PRIVATE_FILE,
+    private_dir,
+    tighten,
+    write_private_file,
+)
 
-__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "create_private_file", "private_dir", "secure_data_dir", "tighten"]
+__all__ = [
+    "PRIVATE_DIR",
+    "PRIVATE_FILE",
+    "create_private_file",
+    "private_dir",
+    "secure_data_dir",
+    "tighten",
+    "write_private_file",
+]
 
 # SQLite's side files next to the database, named after it.
 SQLITE_SIDE_SUFFIXES = ("-wal", "-shm", "-journal")

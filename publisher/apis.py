@@ -22,7 +22,7 @@ from portal.fields import StrictCharField
 from portal.roles import IsCreatorOrPublisher, IsPublisher
 from publisher import asyncapi, lifecycle, selectors, services
 from publisher.archives import MAX_ARCHIVE_BYTES, export_archive, import_archive
-from publisher.dto import api_dto, endpoint_urls
+from publisher.dto import api_dto, endpoint_urls, tier_dto
 from publisher.endpoint_check import check_endpoint
 from publisher.fetch import fetch_definition
 from publisher.models import ApiRevision, Deployment
@@ -543,19 +543,7 @@ class StreamingSubscriptionPoliciesApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request):
-        items = [
-            {
-                "name": p.name,
-                "displayName": p.display_name,
-                "description": p.description,
-                "requestCount": p.limit,
-                "timeUnit": p.time_unit,
-                "unitTime": p.unit_time,
-                "tierPlan": "FREE",
-                "stopOnQuotaReach": p.stop_on_quota_reach,
-            }
-            for p in selectors.streaming_subscription_policies()
-        ]
+        items = [{**tier_dto(p), "tierPlan": "FREE"} for p in selectors.streaming_subscription_policies()]
         return Response({"count": len(items), "list": items})
 
 

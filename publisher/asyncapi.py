@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import jsonschema
@@ -332,10 +332,13 @@ def parse(text: str | bytes, limits: DefinitionLimits | None = None) -> ParsedDo
 # ---------------------------------------------------------------- validation
 
 
+# The AsyncAPI JSON schemas, vendored as package data (publisher/schemas/asyncapi/SOURCE.md).
+SCHEMAS = resources.files("publisher") / "schemas" / "asyncapi"
+
+
 @cache
 def _schema(version: str) -> dict[str, Any]:
-    path = Path(settings.BASE_DIR) / "node_modules" / "@asyncapi" / "specs" / "schemas" / f"{version}-without-$id.json"
-    return json.loads(path.read_text())
+    return json.loads((SCHEMAS / f"{version}.json").read_text(encoding="utf-8"))
 
 
 def validate(parsed: ParsedDocument) -> dict[str, Any]:

@@ -1,12 +1,13 @@
-"""The WSO2 Publisher v4 shape of an API, used by REST responses and revision snapshots, and
-where clients reach it (``gateway_urls``, the Dev Portal's ``endpointURLs``)."""
+"""The WSO2 shapes of the Publisher's objects: an API (REST responses and revision snapshots)
+and a throttling policy (the Admin API, and the plans the Publisher and Dev Portal list); and
+where clients reach an API (``gateway_urls``, the Dev Portal's ``endpointURLs``)."""
 
 from typing import Any
 
 from django.conf import settings
 
 from publisher import asyncapi
-from publisher.models import Api
+from publisher.models import Api, LimitType, ThrottlingPolicy
 
 
 def api_summary(api: Api) -> dict[str, Any]:
@@ -91,3 +92,46 @@ def gateway_urls(api: Api) -> list[dict]:
             }
         )
     return out
+
+
+# Per limit type: the key of its object in "defaultLimit" and the key of its amount inside.
+LIMIT_FIELDS = {
+    LimitType.EVENTCOUNT: ("eventCount", "eventCount"),
+    LimitType.REQUESTCOUNT: ("requestCount", "requestCount"),
+    LimitType.BANDWIDTH: ("bandwidth", "dataAmount"),
+}
+
+
+def policy_dto(p: ThrottlingPolicy) -> dict:
+    obj_name, count_name = LIMIT_FIELDS[p.limit_type]
+    limit: dict = {"timeUnit": p.time_unit, "unitTime": p.unit_time}
+    if p.limit_type == LimitType.BANDWIDTH:
+        limit.update({"dataAmount": p.limit // 1024, "dataUnit": "KB"})
+    else:
+        limit[count_name] = p.limit
+    return {
+        "policyId": str(p.id),
+        "policyName": p.name,
+        "displayName": p.display_name,
+        "description": p.description,
+        "isDeployed": True,
+        "type": f"{p.level.title()}ThrottlePolicy",
+        "defaultLimit": {"type": p.limit_type, obj_name: limit},
+        "stopOnQuotaReach": p.stop_on_quota_reach,
+        "throttleAction": p.throttle_action,
+        "maxConnections": p.max_connections,
+    }
+
+
+def tier_dto(p: ThrottlingPolicy) -> dict:
+    """A policy as the Publisher and the Developer Portal list it for choosing a plan (WSO2's
+    SubscriptionPolicy and ThrottlingPolicy): the same fields, each API adds its own."""
+    return {
+        "name": p.name,
+        "displayName": p.display_name,
+        "description": p.description,
+        "requestCount": p.limit,
+        "timeUnit": p.time_unit,
+        "unitTime": p.unit_time,
+        "stopOnQuotaReach": p.stop_on_quota_reach,
+    }

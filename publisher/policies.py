@@ -18,35 +18,10 @@ from portal.config_events import config_changed
 from portal.errors import Conflict, NotFound, ValidationFailed
 from portal.fields import StrictCharField, StrictRegexField
 from portal.roles import IsAdmin
+from publisher.dto import LIMIT_FIELDS, policy_dto
 from publisher.models import LimitType, PolicyLevel, ThrottlingPolicy
 
 DATA_UNITS = {"KB": 1024, "MB": 1024 * 1024}
-_TYPE_FIELD = {
-    LimitType.EVENTCOUNT: ("eventCount", "eventCount"),
-    LimitType.REQUESTCOUNT: ("requestCount", "requestCount"),
-    LimitType.BANDWIDTH: ("bandwidth", "dataAmount"),
-}
-
-
-def policy_dto(p: ThrottlingPolicy) -> dict:
-    obj_name, count_name = _TYPE_FIELD[p.limit_type]
-    limit: dict = {"timeUnit": p.time_unit, "unitTime": p.unit_time}
-    if p.limit_type == LimitType.BANDWIDTH:
-        limit.update({"dataAmount": p.limit // 1024, "dataUnit": "KB"})
-    else:
-        limit[count_name] = p.limit
-    return {
-        "policyId": str(p.id),
-        "policyName": p.name,
-        "displayName": p.display_name,
-        "description": p.description,
-        "isDeployed": True,
-        "type": f"{p.level.title()}ThrottlePolicy",
-        "defaultLimit": {"type": p.limit_type, obj_name: limit},
-        "stopOnQuotaReach": p.stop_on_quota_reach,
-        "throttleAction": p.throttle_action,
-        "maxConnections": p.max_connections,
-    }
 
 
 class _LimitSerializer(serializers.Serializer):
@@ -69,9 +44,9 @@ class PolicyInput(serializers.Serializer):
 
     def validate_defaultLimit(self, value):
         kind = value.get("type")
-        if kind not in _TYPE_FIELD:
-            raise serializers.ValidationError(f"type must be one of {', '.join(_TYPE_FIELD)}")
-        obj_name, count_name = _TYPE_FIELD[kind]
+        if kind not in LIMIT_FIELDS:
+            raise serializers.ValidationError(f"type must be one of {', '.join(LIMIT_FIELDS)}")
+        obj_name, count_name = LIMIT_FIELDS[kind]
         inner = _LimitSerializer(data=value.get(obj_name) or {})
         inner.is_valid(raise_exception=True)
         d = inner.validated_data

@@ -3,6 +3,7 @@ directory and the secrets in it are private to the account Tidegate runs as; wit
 the portal passes ``check --deploy``, answers with HSTS, Secure cookies and the CSP, sends
 plain-HTTP visitors to HTTPS, and still serves gateways their snapshot over plain HTTP."""
 
+import json
 import os
 import secrets
 import stat
@@ -105,6 +106,29 @@ def test_a_fresh_data_directory_and_its_secrets_are_private(tmp_path):
     assert mode(data / "tls") == 0o700
     assert mode(data / "gateway" / "testkey-jwk.json") == 0o600
     assert mode(data) == 0o700
+
+
+def test_a_stale_temporary_file_with_a_loose_mode_never_loosens_a_secret(tmp_path):
+    """A crash can leave a half-written temporary file beside a secret, and a copy or an older
+    version can leave it 0644. The gateway's test-key signing key written at start is still
+    0600: the temporary file it writes through is always a new one of its own."""
+    data = tmp_path / "var"
+    assert manage(env(data), "migrate", "--no-input", "-v", "0").returncode == 0
+    (data / "gateway").mkdir(mode=0o700)
+    stale = data / "gateway" / "testkey-jwk.tmp"  # the name the key used to be written through
+    stale.write_text("half a key")
+    os.chmod(stale, 0o644)
+    port, tls_port = free_port(), free_port()
+    gateway = spawn(
+        env(data), tmp_path / "gateway.log", "manage.py", "rungateway", "--port", str(port), "--tls-port", str(tls_port)
+    )
+    try:
+        key = data / "gateway" / "testkey-jwk.json"
+        wait_until(key.exists, 30, what="the test-key signing key")
+    finally:
+        stop(gateway)
+    assert mode(key) == 0o600
+    assert json.loads(key.read_text())["kty"] == "RSA"  # whole, not the stale half
 
 
 def test_loose_modes_found_at_start_are_tightened_with_a_warning(tmp_path):

@@ -4,7 +4,10 @@ protocol errors a backend can make. The relay's own behaviour is tested through 
 running gateway elsewhere; these pin the leg's contract at its edges."""
 
 import asyncio
+import re
+from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import WSMsgType
 from websockets.asyncio.server import serve
@@ -237,3 +240,17 @@ async def test_a_long_close_reason_is_cut_to_whole_characters(backend):
     leg = await open_leg(f"{url}/echo")
     await leg.close(code=4001, message=("é" * 100).encode())  # 200 bytes; a close frame holds 123
     assert await ended(seen) == (4001, "é" * 61)
+
+
+def test_aiohttp_internals_are_read_in_one_place_against_the_pinned_version():
+    """The frame reader is aiohttp's private one (gateway/aiohttp_frames.py says why): only that
+    adapter imports aiohttp's internals, and only the aiohttp it was tested with. Moving the pin
+    in requirements.txt fails here until the adapter is checked again and its constant bumped."""
+    from gateway import aiohttp_frames
+
+    root = Path(__file__).resolve().parent.parent
+    pinned = re.search(r"^aiohttp==(\S+)$", (root / "requirements.txt").read_text(), re.MULTILINE)
+    assert pinned and pinned.group(1) == aiohttp_frames.TESTED_WITH == aiohttp.__version__
+    private = re.compile(r"^\s*(from|import)\s+aiohttp\.(_|base_protocol|http_websocket|streams)", re.MULTILINE)
+    users = sorted(str(p.relative_to(root)) for p in (root / "gateway").rglob("*.py") if private.search(p.read_text()))
+    assert users == ["gateway/aiohttp_frames.py"]

@@ -186,3 +186,30 @@ def test_random_handshakes_get_a_101_or_a_documented_refusal(world):
 
     run()
     assert 101 in seen and 401 in seen and 404 in seen, seen  # the strategies reach past the refusals
+
+
+async def _testkey_post(app, authorization: bytes) -> tuple[int, bytes]:
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/testkey",
+        "raw_path": b"/testkey",
+        "query_string": b"",
+        "headers": [(b"authorization", authorization), (b"content-type", b"application/x-www-form-urlencoded")],
+        "client": ("127.0.0.1", 5555),
+        "server": ("127.0.0.1", 9090),
+    }
+    comm = ApplicationCommunicator(app, scope)
+    await comm.send_input({"type": "http.request", "body": b"scope=", "more_body": False})
+    start = await comm.receive_output(timeout=10)
+    body = await comm.receive_output(timeout=10)
+    await comm.wait(timeout=10)
+    return start["status"], body["body"]
+
+
+@pytest.mark.parametrize("credentials", [b"Basic \xff\xff\xff\xff", b"Basic \xc3\xa9t\xc3\xa9"])
+def test_test_key_basic_credentials_outside_ascii_get_a_400_not_an_error(world, credentials):
+    """The adapter's fuzz test: HTTP lets a header carry bytes above 0x7f, and base64 of such
+    text raised a ValueError nobody caught (the request died without an answer)."""
+    status, body = world["loop"].run_until_complete(_testkey_post(world["app"], credentials))
+    assert (status, body) == (400, b"Error occurred while processing the request.")

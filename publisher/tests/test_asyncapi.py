@@ -116,3 +116,28 @@ def test_blank_definition_has_the_default_catch_all_topic_and_validates():
     doc = asyncapi.blank_definition(name="Blank", version="1.0.0", endpoint="ws://backend:1/x")
     assert asyncapi.validate(asyncapi.ParsedDocument(doc, {})) == doc
     assert [t.name for t in asyncapi.topics(doc)] == ["/*"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("version", asyncapi.SUPPORTED_VERSIONS)
+def test_definitions_are_validated_without_node_modules(version, settings, tmp_path):
+    """The AsyncAPI schemas ship with the code (publisher/schemas): an install without
+    node_modules (here BASE_DIR points to an empty folder) still validates every version."""
+    from rest_framework.test import APIClient
+
+    from tests import factories
+
+    settings.BASE_DIR = tmp_path  # no node_modules below it
+    asyncapi._schema.cache_clear()  # nothing read before this test counts
+    client = APIClient()
+    client.force_authenticate(factories.user("pub", roles=["creator", "publisher"]))
+    valid = CHATS.replace("asyncapi: 2.0.0", f"asyncapi: {version}")
+    invalid = valid.replace("info: {title: Chats, version: 1.0.0}", "info: {title: Chats}")
+    answers = [
+        client.post("/api/am/publisher/v4/apis/validate-asyncapi", {"inlineAPIDefinition": text}, format="multipart")
+        for text in (valid, invalid)
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json()["isValid"] is True
+    assert answers[1].json()["isValid"] is False and answers[1].json()["errors"][0]["pointer"] == "/info"
+    assert "node_modules" not in str(asyncapi.SCHEMAS)

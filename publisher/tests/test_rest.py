@@ -215,3 +215,41 @@ def test_creator_cannot_deploy_or_publish(publisher):
         == 403
     )
     assert c.post(f"{BASE}/apis/change-lifecycle?apiId={api.id}&action=Publish").status_code == 403
+
+
+def test_a_plan_reads_the_same_in_the_publisher_the_devportal_and_the_admin_api():
+    """A subscription plan made in the Admin API is offered with the same limits by the
+    Publisher (to attach to an API) and the Dev Portal (to subscribe with)."""
+    admin = APIClient()
+    admin.force_authenticate(factories.user("root", roles=["admin"]))
+    made = admin.post(
+        "/api/am/admin/v4/throttling/policies/subscription",
+        {
+            "policyName": "Silver",
+            "displayName": "Silver plan",
+            "description": "for the test",
+            "defaultLimit": {
+                "type": "EVENTCOUNTLIMIT",
+                "eventCount": {"timeUnit": "min", "unitTime": 2, "eventCount": 700},
+            },
+            "stopOnQuotaReach": False,
+        },
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    limit = made.json()["defaultLimit"]["eventCount"]
+    everyone = APIClient()
+    everyone.force_authenticate(factories.user("both", roles=["creator", "publisher"]))
+    published = everyone.get(f"{BASE}/throttling-policies/streaming/subscription").json()["list"]
+    offered = everyone.get("/api/am/devportal/v3/throttling-policies/subscription").json()["list"]
+    plan = {
+        "name": "Silver",
+        "displayName": "Silver plan",
+        "description": "for the test",
+        "requestCount": limit["eventCount"],
+        "timeUnit": limit["timeUnit"],
+        "unitTime": limit["unitTime"],
+        "stopOnQuotaReach": False,
+    }
+    assert next(p for p in published if p["name"] == "Silver") == {**plan, "tierPlan": "FREE"}
+    assert next(p for p in offered if p["name"] == "Silver") == {**plan, "policyLevel": "subscription"}

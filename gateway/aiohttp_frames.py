@@ -1,0 +1,39 @@
+"""The one place the gateway reaches into aiohttp's internals: its compiled WebSocket frame
+reader and its frame writer, which ``gateway/upstream.py`` runs over a plain asyncio protocol.
+
+Why not a public API: the websockets library's sans-I/O ``Protocol`` (public, documented, the
+parser Uvicorn uses on the client's side) was put in its place and measured with the same
+benchmark in the same run (docs/benchmarks.md, "The backend leg's frame reader"): it cost the
+gateway 24-31 % more CPU per 16 KiB message and 10-33 % more per pipelined one, far over the
+5 % the restructure allowed. aiohttp's ``ClientSession.ws_connect``
+is public too, but costs a third more CPU per handshake and more than twice the memory per
+idle connection (gateway/upstream.py).
+
+``WebSocketDataQueue`` lives in the private ``aiohttp._websocket.reader``; ``WebSocketReader``,
+``WebSocketWriter``, ``BaseProtocol`` and ``EofStream`` are importable from public modules but
+undocumented. All of them are read here only, against the aiohttp this module was tested with
+(``TESTED_WITH``, the pin in requirements.txt). ``tests/test_upstream.py`` fails when the pin
+moves without this constant: upgrade aiohttp, run that file and the gateway tests, then bump it.
+"""
+
+from __future__ import annotations
+
+from aiohttp import WSMessage, WSMsgType
+from aiohttp._websocket.reader import WebSocketDataQueue
+from aiohttp.base_protocol import BaseProtocol
+from aiohttp.http_websocket import WebSocketError, WebSocketReader, WebSocketWriter
+from aiohttp.streams import EofStream
+
+TESTED_WITH = "3.14.5"
+
+__all__ = [
+    "TESTED_WITH",
+    "BaseProtocol",
+    "EofStream",
+    "WSMessage",
+    "WSMsgType",
+    "WebSocketDataQueue",
+    "WebSocketError",
+    "WebSocketReader",
+    "WebSocketWriter",
+]
