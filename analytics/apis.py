@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import selectors, services
-from gateway_sync.apis import gateway_authorized, gateway_token_required
+from gateway_sync.gateway_requests import gateway_authorized, gateway_token_required
 from portal.errors import ApplicationError, NotFound, ValidationFailed
 from portal.roles import IsCreatorOrPublisher, IsPublisher
 from publisher.selectors import api_get

@@ -6,7 +6,7 @@ snapshots. The archives deployed are kept in the data directory and read again a
 the snapshot the gateway enforces is built from them, with the gateway's own /testkey
 issuer as the trusted issuer (no subscriptions in this mode, as in Choreo Connect
 standalone). What an archive means (AsyncAPI validation, endpoints) is the control plane's
-reading, handed in as an ``ArchiveReader`` (``gateway_sync.archives.api_from_archive``, by
+reading, handed in as an ``ArchiveReader`` (``tidegate.snapshot.archives.api_from_archive``, by
 the ``standalone`` command).
 """
 

@@ -2,7 +2,7 @@
 read into the ``ApiConfig`` a gateway enforces.
 
 The gateway keeps the archives deployed to it and asks an ``ArchiveReader`` what each one
-means; the reader is the control plane's (``gateway_sync.archives.api_from_archive``:
+means; the reader is the control plane's (``tidegate.snapshot.archives.api_from_archive``:
 AsyncAPI validation, endpoints), handed to the gateway by the ``standalone`` command.
 """
 

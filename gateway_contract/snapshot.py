@@ -1,6 +1,6 @@
 """The one typed, versioned value a gateway enforces, and how it travels as JSON.
 
-The control plane builds a ``Snapshot`` (``gateway_sync.builder.snapshot_build``); gateways
+The control plane builds a ``Snapshot`` (``tidegate.snapshot.builder.snapshot_build``); gateways
 read it back with ``snapshot_from_dict`` and never read the ORM. Every field is checked on
 the way in: anything of another shape is a ``SnapshotError``.
 """

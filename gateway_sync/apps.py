@@ -2,8 +2,10 @@ from django.apps import AppConfig
 
 
 class GatewaySyncConfig(AppConfig):
-    """The control plane's side of gateway sync: configuration versions and their deltas,
-    the snapshot built from the database and served to gateways, what gateways report."""
+    """The control plane's record of what gateways must catch up with: configuration
+    versions and their deltas, what gateways report, the gateway token on their requests.
+    A low layer (portal and the gateway contract only); the snapshot built from every app
+    and its endpoint are the site's (tidegate/snapshot/)."""
 
     name = "gateway_sync"
 

@@ -19,8 +19,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 django_application = get_asgi_application()
 
 from gateway_contract.wire import SNAPSHOT_PATH  # noqa: E402
-from gateway_sync.apis import snapshot_not_modified  # noqa: E402 - needs Django set up
 from portal.clientip import client_ip  # noqa: E402
+from tidegate.snapshot.apis import snapshot_not_modified  # noqa: E402 - needs Django set up
 
 access_log = logging.getLogger("tidegate.access.portal")
 QUIET_PREFIXES = ("/internal/gateway/", "/healthz")

@@ -14,10 +14,10 @@ import publisher.page_urls
 import publisher.urls
 from analytics.apis import ingest_view
 from gateway_contract.wire import SNAPSHOT_PATH
-from gateway_sync.apis import snapshot_view
 from keymanager.views import introspect_view, jwks_view, revoke_view, token_view
 from portal.metrics import metrics_view
 from tidegate import views
+from tidegate.snapshot.apis import snapshot_view
 
 publisher_pages = (
     publisher.page_urls.urlpatterns + devportal.page_urls.publisher_urlpatterns + analytics.page_urls.urlpatterns

@@ -5,11 +5,11 @@ from django.test import Client
 
 from devportal.services import application_ensure_default, subscription_block, subscription_create
 from gateway_contract.deltas import snapshot_apply
-from gateway_sync.builder import snapshot_build
 from gateway_sync.models import ConfigChange
 from gateway_sync.services import config_deltas, config_version
 from keymanager.services import keys_generate
 from tests import factories
+from tidegate.snapshot.builder import snapshot_build
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)  # deltas are recorded after commit
 

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.standalone import ADAPTER_BASE, Adapter, ArchiveStore, standalone_gateway
-from gateway_sync.archives import api_from_archive
 from publisher.tests.test_fuzz_archives import archives
 from testsupport.hypothesis_profiles import examples
+from tidegate.snapshot.archives import api_from_archive
 
 STATUSES = {200, 400, 401, 404, 405, 409, 413}
 ADMIN = "Basic " + base64.b64encode(b"admin:admin").decode()

@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway_contract.snapshot import TopicConfig
-from gateway_sync.builder import topic_configs
 from publisher import asyncapi
 from publisher.tests.fuzz_strategies import broken_documents, definition_texts, valid_documents
 from testsupport.hypothesis_profiles import examples
+from tidegate.snapshot.builder import topic_configs
 
 
 def _check_errors(exc: asyncapi.InvalidDefinition, *, from_text: bool) -> None:

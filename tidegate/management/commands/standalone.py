@@ -3,7 +3,7 @@ project archives are deployed to it through the adapter API on :9843 (HTTPS, com
 ``apictl mg``) or ``python manage.py mg``; tokens come from its own ``POST /testkey``.
 
 It lives on the control plane's side because it joins the two: the gateway, and the
-control plane's reading of archives (gateway_sync/archives.py)."""
+control plane's reading of archives (tidegate/snapshot/archives.py)."""
 
 from pathlib import Path
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         from gateway.http import GatewayHttp
         from gateway.relay import Relay
         from gateway.standalone import Adapter, ArchiveStore, standalone_gateway
-        from gateway_sync.archives import api_from_archive
+        from tidegate.snapshot.archives import api_from_archive
 
         # The one Gateway, fed by the archives deployed through the adapter; what an archive
         # means is the control plane's reading (AsyncAPI validation, endpoints).

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from gateway_contract.archives import ArchiveRefused
 from gateway_contract.snapshot import ApiConfig
-from gateway_sync.builder import topic_configs
 from portal.errors import ApplicationError
 from publisher import asyncapi
 from publisher.archives import parse_project
 from publisher.dto import endpoint_urls
 from publisher.services import normalise_context, validate_endpoint
+from tidegate.snapshot.builder import topic_configs
 
 
 def api_from_archive(content: bytes) -> ApiConfig:
