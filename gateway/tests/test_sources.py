@@ -25,7 +25,7 @@ from testsupport.snapshots import open_and_secure_apis
 from testsupport.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTROL_PLANE = ("portal", "publisher", "devportal", "keymanager", "analytics", "gateway_sync", "demo")
+CONTROL_PLANE = ("portal", "publisher", "devportal", "keymanager", "analytics", "gateway_sync", "demo", "tidegate")
 
 
 class HandedSource:

@@ -21,7 +21,7 @@ from gateway_contract.deltas import (
 from gateway_contract.snapshot import ApplicationConfig, Snapshot, SnapshotError, SubscriptionConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = ("portal", "publisher", "devportal", "keymanager", "analytics", "gateway_sync", "gateway", "demo")
+PROJECT = ("portal", "publisher", "devportal", "keymanager", "analytics", "gateway_sync", "gateway", "demo", "tidegate")
 
 IMPORT_ALL_AND_REPORT = """
 import importlib, json, pkgutil, sys
