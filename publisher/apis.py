@@ -153,6 +153,8 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
     for key in ("inlineAPIDefinition", "apiDefinition"):
         if key in request.data and not isinstance(request.data[key], str):
             raise ValidationFailed(f"{key} must be the AsyncAPI document as text")
+        if key in request.data and not request.data[key]:  # an empty form part, also beside a file or URL
+            raise ValidationFailed(f"{key} is empty: send the AsyncAPI document, or leave the part out")
     if "url" in request.data:
         url = request.data["url"]
         if not isinstance(url, str) or not urlsplit(url).scheme or not urlsplit(url).netloc:
@@ -215,8 +217,7 @@ class ApiValidateAsyncApiApi(APIView):
     def post(self, request):
         from publisher import asyncapi
 
-        if request.query_params.get("returnContent", "false") not in ("true", "false"):
-            raise ValidationFailed("returnContent must be true or false")
+        return_content = _bool_param(request.query_params, "returnContent")
         document, _ = _read_definition_input(request)
         try:
             doc = asyncapi.parse_and_validate(document)
@@ -233,7 +234,7 @@ class ApiValidateAsyncApiApi(APIView):
                 "endpoints": [s.get("url") for s in (doc.get("servers") or {}).values() if isinstance(s, dict)],
             },
         }
-        if request.query_params.get("returnContent") == "true":
+        if return_content:
             body["content"] = json.dumps(doc)
         return Response(body)
 
@@ -347,12 +348,17 @@ class ApiRestoreRevisionApi(APIView):
 MAX_WAIT_SECONDS = 120
 
 
+def _bool_param(query, name: str) -> bool:
+    """A boolean query parameter as the document has it: ``true`` or ``false`` (absent is false)."""
+    value = query.get(name, "false")
+    if value not in ("true", "false"):
+        raise ValidationFailed(f"{name} must be true or false")
+    return value == "true"
+
+
 def _wait_timeout(query) -> float | None:
     """``?wait=true[&timeout=seconds]``: how long to wait for gateways, or None (no wait)."""
-    wait = query.get("wait", "false")
-    if wait not in ("true", "false"):
-        raise ValidationFailed("wait must be true or false")
-    if wait == "false":
+    if not _bool_param(query, "wait"):
         return None
     raw = query.get("timeout")
     if raw is None:
@@ -471,11 +477,16 @@ class ApiUndeployRevisionApi(APIView):
         api = _api_or_404(api_id)
         rev = _revision_or_404(api, request.query_params.get("revisionId"))
         timeout = _wait_timeout(request.query_params)
-        envs = (
-            []
-            if request.query_params.get("allEnvironments") == "true"
-            else [e.get("name") for e in _environments_body(request.data or [])]
-        )
+        everywhere = _bool_param(request.query_params, "allEnvironments")
+        # A body is checked whenever one came, also beside allEnvironments=true (which then wins);
+        # no body (DRF reads it as an empty object) is "no environments named".
+        no_body = isinstance(request.data, dict) and not request.data
+        named = [] if no_body else [e.get("name") for e in _environments_body(request.data)]
+        if not everywhere and not named:
+            raise ValidationFailed(
+                'Name the environments to undeploy from, as [{"name": "Default"}], or pass allEnvironments=true'
+            )
+        envs = [] if everywhere else named
         services.api_revision_undeploy(api=api, revision=rev, environments=envs, user=request.user)
         pending = _await_gateways(envs or None, timeout)
         if pending:

@@ -50,6 +50,7 @@ CONTENT_DEPENDENT = [
     "api_validate_async_api_post",  # a definition URL must be fetchable
     "api_import_post",  # the upload must be an apictl archive
     "api_deploy_revision_post",  # environment names must exist
+    "api_undeploy_revision_post",  # the body must name environments unless allEnvironments=true
     "api_change_lifecycle_post",  # the move must be allowed from the API's state; checklist items are named
     "application_list_create_post",  # throttlingPolicy must name an application plan
     "application_detail_put",  # the same

@@ -141,9 +141,60 @@ def test_undeploy_answers_json_as_documented(client, publisher):
     api = factories.api(publisher)
     rev = client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json").json()
     client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", [{"name": "Default"}], format="json")
-    resp = client.post(f"{BASE}/apis/{api.id}/undeploy-revision?revisionId={rev['id']}", [], format="json")
+    resp = client.post(f"{BASE}/apis/{api.id}/undeploy-revision?revisionId={rev['id']}&allEnvironments=true")
     assert resp.status_code == 201
     assert resp["Content-Type"] == "application/json" and resp.json() == []
+
+
+def _deployed(client, publisher):
+    from tests import factories
+
+    api = factories.api(publisher)
+    rev = client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json").json()
+    client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", [{"name": "Default"}], format="json")
+    return f"{BASE}/apis/{api.id}", rev["id"]
+
+
+def _deployment_names(client, api_url):
+    return [d["name"] for d in client.get(f"{api_url}/deployments").json()["list"]]
+
+
+def test_undeploy_everywhere_still_checks_the_body_it_was_sent(client, publisher):
+    """Schemathesis: with ``allEnvironments=true`` a malformed body was not looked at (201)."""
+    api_url, rev = _deployed(client, publisher)
+    bad = [{"name": "Default", "displayOnDevportal": {}}]
+    resp = client.post(f"{api_url}/undeploy-revision?revisionId={rev}&allEnvironments=true", bad, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "displayOnDevportal"
+    assert _deployment_names(client, api_url) == ["Default"]
+
+
+@pytest.mark.parametrize("body", [None, []], ids=["no body", "empty list"])
+def test_undeploy_naming_no_environment_is_refused_not_taken_as_everywhere(client, publisher, body):
+    """A careless call without a body used to undeploy the revision from every environment."""
+    api_url, rev = _deployed(client, publisher)
+    url = f"{api_url}/undeploy-revision?revisionId={rev}"
+    resp = client.post(url) if body is None else client.post(url, body, format="json")
+    assert resp.status_code == 400 and "allEnvironments=true" in resp.json()["description"]
+    assert _deployment_names(client, api_url) == ["Default"]
+
+
+def test_undeploy_all_environments_must_be_true_or_false(client, publisher):
+    api_url, rev = _deployed(client, publisher)
+    resp = client.post(f"{api_url}/undeploy-revision?revisionId={rev}&allEnvironments=1")
+    assert resp.status_code == 400 and "allEnvironments" in resp.json()["description"]
+    assert _deployment_names(client, api_url) == ["Default"]
+
+
+def test_an_empty_inline_definition_beside_a_file_is_refused_not_ignored(client):
+    """Schemathesis: an empty ``inlineAPIDefinition`` form part (the document says minLength 1)
+    was skipped and the upload validated instead."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from testsupport.documents import CHAT_ASYNCAPI
+
+    upload = SimpleUploadedFile("chat.yaml", CHAT_ASYNCAPI.encode(), content_type="application/yaml")
+    resp = client.post(f"{BASE}/apis/validate-asyncapi", {"file": upload, "inlineAPIDefinition": ""})
+    assert resp.status_code == 400 and "inlineAPIDefinition is empty" in resp.json()["description"]
 
 
 def test_validate_endpoint_without_a_url_is_refused(client):
