@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -305,13 +306,27 @@ def _revision_or_404(api, revision_id):
     return rev
 
 
+ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9_\-]{1,60}")  # the document's pattern for names
+MAX_VHOST = 255
+
+
 def _environments_body(data) -> list[dict]:
     if isinstance(data, dict):
         data = [data]
-    if not isinstance(data, list) or not all(isinstance(i, dict) for i in data):
-        raise ValidationFailed('Body must be a list like [{"name": "Default", "vhost": "localhost"}]')
-    if any(not isinstance(i.get("name", ""), str) for i in data):
-        raise ValidationFailed("name must be text", details=[{"field": "name", "message": "a string"}])
+    if not isinstance(data, list) or not data or not all(isinstance(i, dict) for i in data):
+        raise ValidationFailed(
+            'Body must be a list of one environment or more, like [{"name": "Default", "vhost": "localhost"}]'
+        )
+    if any(not isinstance(i.get("name"), str) or not ENVIRONMENT_NAME.fullmatch(i["name"]) for i in data):
+        raise ValidationFailed(
+            "Each item needs the name of an environment: letters, digits, '_' and '-', at most 60",
+            details=[{"field": "name", "message": "an environment name"}],
+        )
+    if any(not isinstance(i.get("vhost", ""), str) or len(i.get("vhost", "")) > MAX_VHOST for i in data):
+        raise ValidationFailed(
+            f"vhost must be a host name of at most {MAX_VHOST} characters, or left out for the environment's",
+            details=[{"field": "vhost", "message": "a host name"}],
+        )
     if any(not isinstance(i.get("displayOnDevportal", True), bool) for i in data):
         raise ValidationFailed(
             "displayOnDevportal must be true or false",
@@ -481,11 +496,11 @@ class ApiUndeployRevisionApi(APIView):
         # A body is checked whenever one came, also beside allEnvironments=true (which then wins);
         # no body (DRF reads it as an empty object) is "no environments named".
         no_body = isinstance(request.data, dict) and not request.data
-        named = [] if no_body else [e.get("name") for e in _environments_body(request.data)]
-        if not everywhere and not named:
+        if not everywhere and (no_body or request.data == []):
             raise ValidationFailed(
                 'Name the environments to undeploy from, as [{"name": "Default"}], or pass allEnvironments=true'
             )
+        named = [] if no_body else [e["name"] for e in _environments_body(request.data)]
         envs = [] if everywhere else named
         services.api_revision_undeploy(api=api, revision=rev, environments=envs, user=request.user)
         pending = _await_gateways(envs or None, timeout)

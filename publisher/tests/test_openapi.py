@@ -375,3 +375,33 @@ def test_a_deployment_name_or_vhost_that_is_not_text_is_refused(client, publishe
         resp = client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", bad, format="json")
         assert resp.status_code == 400 and resp.json()["error"][0]["field"] in ("vhost", "name"), resp.content
     assert client.get(f"{BASE}/apis/{api.id}/deployments").json()["list"] == []
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"name": "Default", "vhost": None},
+        {"name": "Default", "vhost": "h" * 256},
+        {"vhost": "localhost"},
+        {"name": "no spaces please"},
+    ],
+    ids=["null vhost", "vhost too long", "no name", "name off pattern"],
+)
+@pytest.mark.parametrize("action", ["deploy-revision", "undeploy-revision?allEnvironments=true&"])
+def test_an_environment_item_the_document_refuses_is_refused_and_changes_nothing(client, publisher, item, action):
+    """Schemathesis: ``"vhost": null`` deployed with the environment's host, a 256-character vhost
+    or a missing name was taken by undeploy (which does not use them)."""
+    api_url, rev = _deployed(client, publisher)
+    before = client.get(f"{api_url}/deployments").json()["list"]
+    path = action if "?" in action else action + "?"
+    resp = client.post(f"{api_url}/{path}revisionId={rev}", [item], format="json")
+    assert resp.status_code == 400
+    field = "vhost" if "name" in item and " " not in item["name"] else "name"
+    assert resp.json()["error"][0]["field"] == field
+    assert client.get(f"{api_url}/deployments").json()["list"] == before
+
+
+def test_deploying_to_no_environment_is_refused(client, publisher):
+    api_url, rev = _deployed(client, publisher)
+    resp = client.post(f"{api_url}/deploy-revision?revisionId={rev}", [], format="json")
+    assert resp.status_code == 400 and "environment" in resp.json()["description"]
