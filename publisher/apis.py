@@ -494,8 +494,10 @@ class ApiUndeployRevisionApi(APIView):
         timeout = _wait_timeout(request.query_params)
         everywhere = _bool_param(request.query_params, "allEnvironments")
         # A body is checked whenever one came, also beside allEnvironments=true (which then wins);
-        # no body (DRF reads it as an empty object) is "no environments named".
-        no_body = isinstance(request.data, dict) and not request.data
+        # no body at all is "no environments named" (DRF reads it as an empty object, as it does {}).
+        no_body = (
+            not int(request.META.get("CONTENT_LENGTH") or 0) and isinstance(request.data, dict) and not request.data
+        )
         if not everywhere and (no_body or request.data == []):
             raise ValidationFailed(
                 'Name the environments to undeploy from, as [{"name": "Default"}], or pass allEnvironments=true'

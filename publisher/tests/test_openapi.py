@@ -178,6 +178,14 @@ def test_undeploy_naming_no_environment_is_refused_not_taken_as_everywhere(clien
     assert _deployment_names(client, api_url) == ["Default"]
 
 
+def test_undeploy_everywhere_with_an_empty_object_for_a_body_is_refused(client, publisher):
+    """Schemathesis: ``{}`` beside ``allEnvironments=true`` was taken for no body."""
+    api_url, rev = _deployed(client, publisher)
+    resp = client.post(f"{api_url}/undeploy-revision?revisionId={rev}&allEnvironments=true", {}, format="json")
+    assert resp.status_code == 400
+    assert _deployment_names(client, api_url) == ["Default"]
+
+
 def test_undeploy_all_environments_must_be_true_or_false(client, publisher):
     api_url, rev = _deployed(client, publisher)
     resp = client.post(f"{api_url}/undeploy-revision?revisionId={rev}&allEnvironments=1")
