@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -156,6 +157,8 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
     for key in ("inlineAPIDefinition", "apiDefinition"):
         if key in request.data and not isinstance(request.data[key], str):
             raise ValidationFailed(f"{key} must be the AsyncAPI document as text")
+        if key in request.data and not request.data[key]:  # an empty form part, also beside a file or URL
+            raise ValidationFailed(f"{key} is empty: send the AsyncAPI document, or leave the part out")
     if "url" in request.data:
         url = request.data["url"]
         if not isinstance(url, str) or not urlsplit(url).scheme or not urlsplit(url).netloc:
@@ -212,8 +215,7 @@ class ApiValidateAsyncApiApi(APIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
-        if request.query_params.get("returnContent", "false") not in ("true", "false"):
-            raise ValidationFailed("returnContent must be true or false")
+        return_content = _bool_param(request.query_params, "returnContent")
         document, _ = _read_definition_input(request)
         try:
             doc = asyncapi.parse_and_validate(document)
@@ -230,7 +232,7 @@ class ApiValidateAsyncApiApi(APIView):
                 "endpoints": [s.get("url") for s in (doc.get("servers") or {}).values() if isinstance(s, dict)],
             },
         }
-        if request.query_params.get("returnContent") == "true":
+        if return_content:
             body["content"] = json.dumps(doc)
         return Response(body)
 
@@ -299,13 +301,27 @@ def _revision_or_404(api, revision_id):
     return rev
 
 
+ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9_\-]{1,60}")  # the document's pattern for names
+MAX_VHOST = 255
+
+
 def _environments_body(data) -> list[dict]:
     if isinstance(data, dict):
         data = [data]
-    if not isinstance(data, list) or not all(isinstance(i, dict) for i in data):
-        raise ValidationFailed('Body must be a list like [{"name": "Default", "vhost": "localhost"}]')
-    if any(not isinstance(i.get("name", ""), str) for i in data):
-        raise ValidationFailed("name must be text", details=[{"field": "name", "message": "a string"}])
+    if not isinstance(data, list) or not data or not all(isinstance(i, dict) for i in data):
+        raise ValidationFailed(
+            'Body must be a list of one environment or more, like [{"name": "Default", "vhost": "localhost"}]'
+        )
+    if any(not isinstance(i.get("name"), str) or not ENVIRONMENT_NAME.fullmatch(i["name"]) for i in data):
+        raise ValidationFailed(
+            "Each item needs the name of an environment: letters, digits, '_' and '-', at most 60",
+            details=[{"field": "name", "message": "an environment name"}],
+        )
+    if any(not isinstance(i.get("vhost", ""), str) or len(i.get("vhost", "")) > MAX_VHOST for i in data):
+        raise ValidationFailed(
+            f"vhost must be a host name of at most {MAX_VHOST} characters, or left out for the environment's",
+            details=[{"field": "vhost", "message": "a host name"}],
+        )
     if any(not isinstance(i.get("displayOnDevportal", True), bool) for i in data):
         raise ValidationFailed(
             "displayOnDevportal must be true or false",
@@ -342,12 +358,17 @@ class ApiRestoreRevisionApi(APIView):
 MAX_WAIT_SECONDS = 120
 
 
+def _bool_param(query, name: str) -> bool:
+    """A boolean query parameter as the document has it: ``true`` or ``false`` (absent is false)."""
+    value = query.get(name, "false")
+    if value not in ("true", "false"):
+        raise ValidationFailed(f"{name} must be true or false")
+    return value == "true"
+
+
 def _wait_timeout(query) -> float | None:
     """``?wait=true[&timeout=seconds]``: how long to wait for gateways, or None (no wait)."""
-    wait = query.get("wait", "false")
-    if wait not in ("true", "false"):
-        raise ValidationFailed("wait must be true or false")
-    if wait == "false":
+    if not _bool_param(query, "wait"):
         return None
     raw = query.get("timeout")
     if raw is None:
@@ -466,11 +487,18 @@ class ApiUndeployRevisionApi(APIView):
         api = _api_or_404(api_id)
         rev = _revision_or_404(api, request.query_params.get("revisionId"))
         timeout = _wait_timeout(request.query_params)
-        envs = (
-            []
-            if request.query_params.get("allEnvironments") == "true"
-            else [e.get("name") for e in _environments_body(request.data or [])]
+        everywhere = _bool_param(request.query_params, "allEnvironments")
+        # A body is checked whenever one came, also beside allEnvironments=true (which then wins);
+        # no body at all is "no environments named" (DRF reads it as an empty object, as it does {}).
+        no_body = (
+            not int(request.META.get("CONTENT_LENGTH") or 0) and isinstance(request.data, dict) and not request.data
         )
+        if not everywhere and (no_body or request.data == []):
+            raise ValidationFailed(
+                'Name the environments to undeploy from, as [{"name": "Default"}], or pass allEnvironments=true'
+            )
+        named = [] if no_body else [e["name"] for e in _environments_body(request.data)]
+        envs = [] if everywhere else named
         services.api_revision_undeploy(api=api, revision=rev, environments=envs, user=request.user)
         pending = _await_gateways(envs or None, timeout)
         if pending:

@@ -141,9 +141,68 @@ def test_undeploy_answers_json_as_documented(client, publisher):
     api = factories.api(publisher)
     rev = client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json").json()
     client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", [{"name": "Default"}], format="json")
-    resp = client.post(f"{BASE}/apis/{api.id}/undeploy-revision?revisionId={rev['id']}", [], format="json")
+    resp = client.post(f"{BASE}/apis/{api.id}/undeploy-revision?revisionId={rev['id']}&allEnvironments=true")
     assert resp.status_code == 201
     assert resp["Content-Type"] == "application/json" and resp.json() == []
+
+
+def _deployed(client, publisher):
+    from tests import factories
+
+    api = factories.api(publisher)
+    rev = client.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json").json()
+    client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", [{"name": "Default"}], format="json")
+    return f"{BASE}/apis/{api.id}", rev["id"]
+
+
+def _deployment_names(client, api_url):
+    return [d["name"] for d in client.get(f"{api_url}/deployments").json()["list"]]
+
+
+def test_undeploy_everywhere_still_checks_the_body_it_was_sent(client, publisher):
+    """Schemathesis: with ``allEnvironments=true`` a malformed body was not looked at (201)."""
+    api_url, rev = _deployed(client, publisher)
+    bad = [{"name": "Default", "displayOnDevportal": {}}]
+    resp = client.post(f"{api_url}/undeploy-revision?revisionId={rev}&allEnvironments=true", bad, format="json")
+    assert resp.status_code == 400 and resp.json()["error"][0]["field"] == "displayOnDevportal"
+    assert _deployment_names(client, api_url) == ["Default"]
+
+
+@pytest.mark.parametrize("body", [None, []], ids=["no body", "empty list"])
+def test_undeploy_naming_no_environment_is_refused_not_taken_as_everywhere(client, publisher, body):
+    """A careless call without a body used to undeploy the revision from every environment."""
+    api_url, rev = _deployed(client, publisher)
+    url = f"{api_url}/undeploy-revision?revisionId={rev}"
+    resp = client.post(url) if body is None else client.post(url, body, format="json")
+    assert resp.status_code == 400 and "allEnvironments=true" in resp.json()["description"]
+    assert _deployment_names(client, api_url) == ["Default"]
+
+
+def test_undeploy_everywhere_with_an_empty_object_for_a_body_is_refused(client, publisher):
+    """Schemathesis: ``{}`` beside ``allEnvironments=true`` was taken for no body."""
+    api_url, rev = _deployed(client, publisher)
+    resp = client.post(f"{api_url}/undeploy-revision?revisionId={rev}&allEnvironments=true", {}, format="json")
+    assert resp.status_code == 400
+    assert _deployment_names(client, api_url) == ["Default"]
+
+
+def test_undeploy_all_environments_must_be_true_or_false(client, publisher):
+    api_url, rev = _deployed(client, publisher)
+    resp = client.post(f"{api_url}/undeploy-revision?revisionId={rev}&allEnvironments=1")
+    assert resp.status_code == 400 and "allEnvironments" in resp.json()["description"]
+    assert _deployment_names(client, api_url) == ["Default"]
+
+
+def test_an_empty_inline_definition_beside_a_file_is_refused_not_ignored(client):
+    """Schemathesis: an empty ``inlineAPIDefinition`` form part (the document says minLength 1)
+    was skipped and the upload validated instead."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from testsupport.documents import CHAT_ASYNCAPI
+
+    upload = SimpleUploadedFile("chat.yaml", CHAT_ASYNCAPI.encode(), content_type="application/yaml")
+    resp = client.post(f"{BASE}/apis/validate-asyncapi", {"file": upload, "inlineAPIDefinition": ""})
+    assert resp.status_code == 400 and "inlineAPIDefinition is empty" in resp.json()["description"]
 
 
 def test_validate_endpoint_without_a_url_is_refused(client):
@@ -324,3 +383,33 @@ def test_a_deployment_name_or_vhost_that_is_not_text_is_refused(client, publishe
         resp = client.post(f"{BASE}/apis/{api.id}/deploy-revision?revisionId={rev['id']}", bad, format="json")
         assert resp.status_code == 400 and resp.json()["error"][0]["field"] in ("vhost", "name"), resp.content
     assert client.get(f"{BASE}/apis/{api.id}/deployments").json()["list"] == []
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"name": "Default", "vhost": None},
+        {"name": "Default", "vhost": "h" * 256},
+        {"vhost": "localhost"},
+        {"name": "no spaces please"},
+    ],
+    ids=["null vhost", "vhost too long", "no name", "name off pattern"],
+)
+@pytest.mark.parametrize("action", ["deploy-revision", "undeploy-revision?allEnvironments=true&"])
+def test_an_environment_item_the_document_refuses_is_refused_and_changes_nothing(client, publisher, item, action):
+    """Schemathesis: ``"vhost": null`` deployed with the environment's host, a 256-character vhost
+    or a missing name was taken by undeploy (which does not use them)."""
+    api_url, rev = _deployed(client, publisher)
+    before = client.get(f"{api_url}/deployments").json()["list"]
+    path = action if "?" in action else action + "?"
+    resp = client.post(f"{api_url}/{path}revisionId={rev}", [item], format="json")
+    assert resp.status_code == 400
+    field = "vhost" if "name" in item and " " not in item["name"] else "name"
+    assert resp.json()["error"][0]["field"] == field
+    assert client.get(f"{api_url}/deployments").json()["list"] == before
+
+
+def test_deploying_to_no_environment_is_refused(client, publisher):
+    api_url, rev = _deployed(client, publisher)
+    resp = client.post(f"{api_url}/deploy-revision?revisionId={rev}", [], format="json")
+    assert resp.status_code == 400 and "environment" in resp.json()["description"]
