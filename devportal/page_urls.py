@@ -33,10 +33,25 @@ urlpatterns = [
         views.application_token_revoke,
         name="application-token-revoke",
     ),
-    path("subscriptions/<uuid:subscription_id>", views.subscription_action, name="subscription"),
 ]
 
 # Mounted among the Publisher's pages, in its namespace (tidegate/urls.py).
 publisher_urlpatterns = [
     path("apis/<str:api_id>/subscriptions", publisher_views.subscriptions, name="subscriptions"),
+]
+
+# One view per form of the pages above (POST only): the API page's Subscribe and GET TEST
+# KEY, the application page's subscription rows, the Publisher's Subscriptions tab.
+urlpatterns += [
+    path("apis/<str:api_id>/subscribe", views.api_subscribe, name="api-subscribe"),
+    path("apis/<str:api_id>/test-key", views.api_test_key, name="api-test-key"),
+    path("subscriptions/<uuid:subscription_id>/plan", views.subscription_plan_change, name="subscription-plan"),
+    path(
+        "subscriptions/<uuid:subscription_id>/unsubscribe",
+        views.subscription_unsubscribe,
+        name="subscription-unsubscribe",
+    ),
+]
+publisher_urlpatterns += [
+    path("apis/<str:api_id>/subscriptions/block", publisher_views.subscription_block, name="subscription-block"),
 ]

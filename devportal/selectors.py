@@ -78,6 +78,14 @@ def subscription_list(*, owner, api_id=None, application_id=None) -> QuerySet[Su
     return qs
 
 
+def subscription_get(*, owner, subscription_id) -> Subscription | None:
+    """One of ``owner``'s subscriptions; another's (or a malformed id) is simply not found."""
+    try:
+        return subscription_list(owner=owner).filter(pk=subscription_id).first()
+    except (ValueError, ValidationError):
+        return None
+
+
 def api_subscription_list(*, api: Api | None = None) -> QuerySet[Subscription]:
     """Every application's subscriptions, as the Publisher sees them, oldest first; those to
     ``api`` when given."""

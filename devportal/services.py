@@ -3,6 +3,8 @@ from django.db import IntegrityError, transaction
 from devportal.models import Application, Subscription, SubscriptionStatus
 from gateway_contract.deltas import SubscriptionChanged, SubscriptionRemoved
 from gateway_contract.snapshot import SubscriptionConfig
+from keymanager.server import token_issue
+from keymanager.services import keys_generate
 from portal.audit import audit_record
 from portal.config_events import config_changed
 from portal.errors import Conflict, ValidationFailed
@@ -243,3 +245,13 @@ def subscription_change_plan(*, subscription: Subscription, throttling_policy: s
     audit_record(actor=user, action="subscription.plan", target=sub, detail={"from": previous, "to": throttling_policy})
     config_changed(_subscription_delta(sub))
     return sub
+
+
+@transaction.atomic
+def tryout_token_issue(*, application: Application, key_type: str, validity: int, user) -> str:
+    """Try Out's GET TEST KEY: a short-lived access token for ``application``'s keys of
+    ``key_type``, made on the spot when it has none (their secret is then never shown)."""
+    client = application.oauth_clients.filter(key_type=key_type).first()
+    if client is None:
+        client, _ = keys_generate(application=application, key_type=key_type, grant_types=None, user=user)
+    return token_issue(client=client, validity=validity)["access_token"]

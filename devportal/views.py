@@ -32,37 +32,18 @@ def index(request):
     return render(request, "devportal/index.html", {"apis": selectors.catalog_list(query=query), "query": query})
 
 
-@login_required
-def api_detail(request, api_id):
+def _catalog_api(api_id):
     api = selectors.catalog_get(api_id)
     if api is None:
         raise Http404
+    return api
+
+
+def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=KeyType.PRODUCTION):
+    """The API page, with a subscribe form that did not validate or a test key got this once."""
     services.application_ensure_default(user=request.user)
     applications = list(selectors.application_list(owner=request.user))
     subscriptions = {str(s.application_id): s for s in selectors.subscription_list(owner=request.user, api_id=api.id)}
-    form = SubscribeForm(
-        request.POST if request.POST.get("do") == "subscribe" else None, applications=applications, plans=api.policies
-    )
-    token = ""
-    tryout_app = request.POST.get("application") or (next(iter(subscriptions), None) or "")
-    key_type = request.POST.get("key_type") if request.POST.get("key_type") in KeyType.values else KeyType.PRODUCTION
-    if request.method == "POST":
-        if request.POST.get("do") == "subscribe" and form.is_valid():
-            app = selectors.application_get(owner=request.user, application_id=form.cleaned_data["application"])
-            sub = run_service(
-                request,
-                services.subscription_create,
-                form=form,
-                application=app,
-                api=api,
-                throttling_policy=form.cleaned_data["plan"],
-                user=request.user,
-            )
-            if sub:
-                messages.success(request, f"{app.name} is subscribed to {api.name} with {sub.throttling_policy}.")
-                return redirect("devportal:api", api_id=api.id)
-        elif request.POST.get("do") == "testkey":
-            token = _test_key(request, tryout_app, key_type)
     urls = gateway_urls(api)
     response = render(
         request,
@@ -71,10 +52,10 @@ def api_detail(request, api_id):
             "api": api,
             "operations": asyncapi.operations(api.definition),
             "urls": urls,
-            "form": form,
+            "form": form or SubscribeForm(applications=applications, plans=api.policies),
             "applications": applications,
             "subscriptions": subscriptions,
-            "tryout_app": tryout_app,
+            "tryout_app": tryout_app or next(iter(subscriptions), ""),
             "key_type": key_type,
             "key_types": KeyType.values,
             "token": token,
@@ -88,32 +69,69 @@ def api_detail(request, api_id):
 
 @login_required
 @require_GET
+def api_detail(request, api_id):
+    return _api_page(request, _catalog_api(api_id))
+
+
+# One view per form of the API page: Subscribe redirects back to the page; GET TEST KEY
+# shows the page with the token, once.
+
+
+@login_required
+@require_POST
+def api_subscribe(request, api_id):
+    api = _catalog_api(api_id)
+    services.application_ensure_default(user=request.user)
+    applications = list(selectors.application_list(owner=request.user))
+    form = SubscribeForm(request.POST, applications=applications, plans=api.policies)
+    if form.is_valid():
+        app = selectors.application_get(owner=request.user, application_id=form.cleaned_data["application"])
+        sub = run_service(
+            request,
+            services.subscription_create,
+            form=form,
+            application=app,
+            api=api,
+            throttling_policy=form.cleaned_data["plan"],
+            user=request.user,
+        )
+        if sub:
+            messages.success(request, f"{app.name} is subscribed to {api.name} with {sub.throttling_policy}.")
+            return redirect("devportal:api", api_id=api.id)
+    return _api_page(request, api, form=form)
+
+
+@login_required
+@require_POST
+def api_test_key(request, api_id):
+    """GET TEST KEY: a short-lived token for the chosen application's keys of that type."""
+    api = _catalog_api(api_id)
+    application_id = request.POST.get("application", "")
+    key_type = request.POST.get("key_type") if request.POST.get("key_type") in KeyType.values else KeyType.PRODUCTION
+    app = selectors.application_get(owner=request.user, application_id=application_id)
+    token = ""
+    if app is None:
+        messages.error(request, "Choose one of your applications.")
+    else:
+        token = services.tryout_token_issue(
+            application=app, key_type=key_type, validity=TRY_OUT_VALIDITY, user=request.user
+        )
+    return _api_page(request, api, token=token, tryout_app=application_id, key_type=key_type)
+
+
+@login_required
+@require_GET
 @xframe_options_sameorigin
 @csp_replace(DOCUMENTATION_FRAME)
 def api_documentation(request, api_id):
     """The AsyncAPI definition rendered, in a sandboxed frame of the API page (portal/csp.py)."""
-    api = selectors.catalog_get(api_id)
-    if api is None:
-        raise Http404
+    api = _catalog_api(api_id)
     # Only http(s) links: a definition stored before they were checked may hold others.
     return render(
         request,
         "devportal/api_documentation.html",
         {"api": api, "docs_definition": asyncapi.without_unsafe_links(api.definition)},
     )
-
-
-def _test_key(request, application_id, key_type=KeyType.PRODUCTION) -> str:
-    """GET TEST KEY: a short-lived token for the chosen application's keys of ``key_type``
-    (made on the spot when the application has none; their secret is then never shown)."""
-    app = selectors.application_get(owner=request.user, application_id=application_id)
-    if app is None:
-        messages.error(request, "Choose one of your applications.")
-        return ""
-    client = app.oauth_clients.filter(key_type=key_type).first()
-    if client is None:
-        client, _ = keys_generate(application=app, key_type=key_type, grant_types=None, user=request.user)
-    return token_issue(client=client, validity=TRY_OUT_VALIDITY)["access_token"]
 
 
 @login_required
@@ -307,30 +325,37 @@ def application_token_revoke(request, application_id):
     return _back(app)
 
 
-@login_required
-def subscription_action(request, subscription_id):
-    """Change a subscription's plan or unsubscribe, from the application page."""
-    sub = (
-        selectors.subscription_list(owner=request.user).filter(pk=subscription_id).first()
-        if request.method == "POST"
-        else None
-    )
+def _own_subscription(request, subscription_id):
+    """One of the signed-in user's subscriptions; anyone else's is not found (404)."""
+    sub = selectors.subscription_get(owner=request.user, subscription_id=subscription_id)
     if sub is None:
         raise Http404
-    if request.POST.get("do") == "plan":
-        if run_service(
-            request,
-            services.subscription_change_plan,
-            subscription=sub,
-            throttling_policy=request.POST.get("plan", ""),
-            user=request.user,
-        ):
-            messages.success(request, f"{sub.api.name} is now on {request.POST.get('plan')}.")
-    elif request.POST.get("do") == "unsubscribe":
-        try:
-            services.subscription_delete(subscription=sub, user=request.user)
-        except ApplicationError as exc:  # a blocked subscription stays (409)
-            messages.error(request, exc.description)
-        else:
-            messages.success(request, f"Unsubscribed {sub.application.name} from {sub.api.name}.")
+    return sub
+
+
+# The subscription rows of the application page: change the plan, unsubscribe.
+
+
+@login_required
+@require_POST
+def subscription_plan_change(request, subscription_id):
+    sub = _own_subscription(request, subscription_id)
+    plan = request.POST.get("plan", "")
+    if run_service(
+        request, services.subscription_change_plan, subscription=sub, throttling_policy=plan, user=request.user
+    ):
+        messages.success(request, f"{sub.api.name} is now on {plan}.")
+    return redirect("devportal:application", application_id=sub.application_id)
+
+
+@login_required
+@require_POST
+def subscription_unsubscribe(request, subscription_id):
+    sub = _own_subscription(request, subscription_id)
+    try:
+        services.subscription_delete(subscription=sub, user=request.user)
+    except ApplicationError as exc:  # a blocked subscription stays (409)
+        messages.error(request, exc.description)
+    else:
+        messages.success(request, f"Unsubscribed {sub.application.name} from {sub.api.name}.")
     return redirect("devportal:application", application_id=sub.application_id)

@@ -3,8 +3,10 @@ and security, the AsyncAPI definition, revision diffs and the audit log. The tab
 above this one (subscriptions: devportal/publisher_views.py; analytics: analytics/views.py)
 render with ``page_context`` too.
 
-Every edit goes through ``services.api_update`` (or ``api_definition_update``) with the
-ETag the page was rendered with, so two people editing at once cannot overwrite each other
+Each tab is a GET view and each of its forms posts to a view of its own. Every edit goes
+through ``services.api_update`` (directly or through ``api_topic_save``, ``api_scope_save``,
+``api_endpoints_update`` and the like, or ``api_definition_update``) with the ETag the page
+was rendered with, so two people editing at once cannot overwrite each other
 unknowingly: the second gets a message and the page as it now is.
 """
 
@@ -12,11 +14,14 @@ from __future__ import annotations
 
 import difflib
 import json
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from portal.errors import ApplicationError
 from portal.models import AuditEvent
@@ -39,7 +44,7 @@ TABS = (
 )
 
 
-def _api(api_id):
+def api_or_404(api_id):
     api = selectors.api_get(api_id)
     if api is None:
         raise Http404
@@ -60,59 +65,19 @@ def page_context(request, api, tab: str, **extra) -> dict:
     }
 
 
-def _update(request, api, changes: dict, done: str) -> bool:
-    result = run_service(
-        request, services.api_update, api=api, user=request.user, changes=changes, if_match=request.POST.get("etag")
-    )
-    if result is not None:
-        messages.success(request, done)
-    return result is not None
-
+# Each tab is one GET view; each of its forms posts to its own view below it, which calls one
+# service and redirects back to the tab (or shows the tab with what the form gave).
 
 # ---------------------------------------------------------------- topics
 
 
-def _operations_without(ops: list[dict], target: str) -> tuple[list[dict], int]:
-    """The operations without ``target``'s, and where ``target`` stood (for editing in place)."""
-    index = next((i for i, o in enumerate(ops) if o["target"] == target), len(ops))
-    kept = [o for o in ops if o["target"] != target]
-    return kept, min(index, len(kept))
-
-
 @role_required(CREATOR, PUBLISHER)
+@require_GET
 def topics(request, api_id):
-    api = _api(api_id)
-    ops = [op.as_dict() for op in asyncapi.operations(api.definition)]
-    if request.method == "POST":
-        action = request.POST.get("do")
-        if action == "delete":
-            target = request.POST.get("target", "")
-            kept, _ = _operations_without(ops, target)
-            if len(kept) == len(ops):
-                messages.error(request, f"There is no topic {target}.")
-            elif not kept:
-                messages.error(request, "An API needs at least one topic: add another before deleting this one.")
-            else:
-                _update(request, api, {"operations": kept}, f"Deleted topic {target}.")
-            return redirect("publisher:topics", api_id=api.id)
-        if action == "save":
-            return _topic_save(request, api, ops)
+    api = api_or_404(api_id)
+    rows = selectors.topic_rows(api=api)
     edit = request.GET.get("edit")
-    by_target: dict[str, dict] = {}
-    for op in ops:
-        entry = by_target.setdefault(
-            op["target"],
-            {
-                "target": op["target"],
-                "uriMapping": op["uriMapping"] or "",
-                "secured": op["authType"] != "None",
-                "verbs": {},
-            },
-        )
-        entry["verbs"][op["verb"]] = op["scopes"]
-        if op["verb"] == "PUBLISH" and op["uriMapping"]:
-            entry["uriMapping"] = op["uriMapping"]
-    form = by_target.get(edit) if edit else None
+    form = next((t for t in rows if t["target"] == edit), None) if edit else None
     return render(
         request,
         "publisher/topics.html",
@@ -120,7 +85,7 @@ def topics(request, api_id):
             request,
             api,
             "topics",
-            topics=list(by_target.values()),
+            topics=rows,
             form=form or {"target": "", "uriMapping": "", "secured": True, "verbs": {"PUBLISH": [], "SUBSCRIBE": []}},
             editing=form is not None,
             declared=asyncapi.declared_scopes(api.definition),
@@ -128,127 +93,152 @@ def topics(request, api_id):
     )
 
 
-def _topic_save(request, api, ops):
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def topic_save(request, api_id):
+    api = api_or_404(api_id)
     original = request.POST.get("original", "")
-    target = request.POST.get("target", "").strip()
-    if target and not target.startswith("/"):
-        target = "/" + target
-    mapping = request.POST.get("uri_mapping", "").strip()
-    secured = request.POST.get("secured") == "on"
-    new_ops = []
-    for verb in asyncapi.VERBS:
-        if request.POST.get(verb.lower()) == "on":
-            new_ops.append(
-                {
-                    "target": target,
-                    "verb": verb,
-                    "scopes": request.POST.getlist(f"scopes_{verb.lower()}"),
-                    "uriMapping": mapping or None,
-                    "authType": "Any" if secured else "None",
-                }
-            )
-    back = redirect(f"/publisher/apis/{api.id}/topics" + (f"?edit={original}" if original else ""))
-    if not target:
-        messages.error(request, "Name the topic, e.g. /rooms/{roomId}.")
-        return back
-    if not new_ops:
-        messages.error(request, f"Tick publish, subscribe or both for {target}.")
-        return back
-    if target != original and any(o["target"] == target for o in ops):
-        messages.error(request, f"There is already a topic {target}: edit that one instead.")
-        return back
-    kept, at = _operations_without(ops, original or target)
-    changed = kept[:at] + new_ops + kept[at:]
+    target = services.normalise_topic(request.POST.get("target", ""))
+    verbs = {
+        verb: request.POST.getlist(f"scopes_{verb.lower()}")
+        for verb in asyncapi.VERBS
+        if request.POST.get(verb.lower()) == "on"
+    }
     done = f"Saved topic {target}." if original else f"Added topic {target}."
-    if _update(request, api, {"operations": changed}, done):
+    saved = run_service(
+        request,
+        services.api_topic_save,
+        api=api,
+        user=request.user,
+        original=original,
+        target=target,
+        uri_mapping=request.POST.get("uri_mapping", ""),
+        secured=request.POST.get("secured") == "on",
+        verbs=verbs,
+        if_match=request.POST.get("etag"),
+    )
+    if saved:
+        messages.success(request, done)
         return redirect("publisher:topics", api_id=api.id)
-    return back
+    back = reverse("publisher:topics", kwargs={"api_id": api.id})
+    return redirect(back + (f"?{urlencode({'edit': original})}" if original else ""))
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def topic_delete(request, api_id):
+    api = api_or_404(api_id)
+    target = request.POST.get("target", "")
+    if run_service(
+        request, services.api_topic_delete, api=api, user=request.user, target=target, if_match=request.POST.get("etag")
+    ):
+        messages.success(request, f"Deleted topic {target}.")
+    return redirect("publisher:topics", api_id=api.id)
 
 
 # ---------------------------------------------------------------- scopes
 
 
 @role_required(CREATOR, PUBLISHER)
+@require_GET
 def scopes(request, api_id):
-    api = _api(api_id)
-    if request.method == "POST":
-        action = request.POST.get("do")
-        original = request.POST.get("original", "")
-        etag = request.POST.get("etag")
-        if action == "delete":
-            if run_service(
-                request, services.api_scope_delete, api=api, user=request.user, name=original, if_match=etag
-            ):
-                messages.success(request, f"Deleted scope {original}.")
-        elif action == "save":
-            name = request.POST.get("name", "").strip()
-            if run_service(
-                request,
-                services.api_scope_save,
-                api=api,
-                user=request.user,
-                original=original,
-                name=name,
-                description=request.POST.get("description", "").strip(),
-                bindings=[r.strip() for r in request.POST.get("bindings", "").split(",") if r.strip()],
-                if_match=etag,
-            ):
-                messages.success(request, f"Saved scope {name}.")
-        return redirect("publisher:scopes", api_id=api.id)
+    api = api_or_404(api_id)
     current = [s["scope"] for s in api_dto(api)["scopes"]]
-    used: dict[str, list[str]] = {}
-    for op in asyncapi.operations(api.definition):
-        for s in op.scopes:
-            used.setdefault(s, []).append(f"{op.verb} {op.target}")
     edit = next((s for s in current if s["name"] == request.GET.get("edit")), None)
     return render(
         request,
         "publisher/scopes.html",
-        page_context(request, api, "scopes", scopes=current, used=used, edit=edit),
+        page_context(request, api, "scopes", scopes=current, used=selectors.scope_uses(api=api), edit=edit),
     )
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def scope_save(request, api_id):
+    api = api_or_404(api_id)
+    name = request.POST.get("name", "").strip()
+    if run_service(
+        request,
+        services.api_scope_save,
+        api=api,
+        user=request.user,
+        original=request.POST.get("original", ""),
+        name=name,
+        description=request.POST.get("description", "").strip(),
+        bindings=[r.strip() for r in request.POST.get("bindings", "").split(",") if r.strip()],
+        if_match=request.POST.get("etag"),
+    ):
+        messages.success(request, f"Saved scope {name}.")
+    return redirect("publisher:scopes", api_id=api.id)
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def scope_delete(request, api_id):
+    api = api_or_404(api_id)
+    name = request.POST.get("original", "")
+    if run_service(
+        request, services.api_scope_delete, api=api, user=request.user, name=name, if_match=request.POST.get("etag")
+    ):
+        messages.success(request, f"Deleted scope {name}.")
+    return redirect("publisher:scopes", api_id=api.id)
 
 
 # ---------------------------------------------------------------- endpoints
 
 
-@role_required(CREATOR, PUBLISHER)
-def endpoints(request, api_id):
-    api = _api(api_id)
-    check = None
-    values = {"production": api.production_endpoint, "sandbox": api.sandbox_endpoint}
-    if request.method == "POST":
-        values = {k: request.POST.get(k, "").strip() for k in values}
-        if request.POST.get("do") == "save":
-            config = {"production_endpoints": {"url": values["production"]}}
-            if values["sandbox"]:
-                config["sandbox_endpoints"] = {"url": values["sandbox"]}
-            if _update(request, api, {"endpointConfig": config}, "Saved the endpoints."):
-                return redirect("publisher:endpoints", api_id=api.id)
-        elif request.POST.get("do", "").startswith("test-"):
-            which = "sandbox" if request.POST["do"] == "test-sandbox" else "production"
-            check = {"which": which, **check_endpoint(values[which]).as_dict()}
+def _endpoints_page(request, api, values: dict[str, str] | None = None, check: dict | None = None):
+    """The Endpoints tab, with what was typed (when a save failed or a test ran) and the test's outcome."""
+    values = values or {"production": api.production_endpoint, "sandbox": api.sandbox_endpoint}
     return render(
         request, "publisher/endpoints.html", page_context(request, api, "endpoints", values=values, check=check)
     )
 
 
-# ---------------------------------------------------------------- plans and security
+def _typed_endpoints(request) -> dict[str, str]:
+    return {k: request.POST.get(k, "").strip() for k in ("production", "sandbox")}
 
 
 @role_required(CREATOR, PUBLISHER)
-def plans(request, api_id):
-    api = _api(api_id)
-    if request.method == "POST":
-        changes = {
-            "policies": request.POST.getlist("policies"),
-            "apiThrottlingPolicy": request.POST.get("api_throttling_policy", ""),
-            "securityScheme": ["oauth2"] if request.POST.get("secured") == "on" else [],
-            "authorizationHeader": request.POST.get("authorization_header", "").strip() or "Authorization",
-            "description": request.POST.get("description", ""),
-            "tags": request.POST.get("tags", ""),
-        }
-        if _update(request, api, changes, "Saved plans and security."):
-            return redirect("publisher:plans", api_id=api.id)
+@require_GET
+def endpoints(request, api_id):
+    return _endpoints_page(request, api_or_404(api_id))
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def endpoints_save(request, api_id):
+    api = api_or_404(api_id)
+    values = _typed_endpoints(request)
+    if run_service(
+        request,
+        services.api_endpoints_update,
+        api=api,
+        user=request.user,
+        production=values["production"],
+        sandbox=values["sandbox"],
+        if_match=request.POST.get("etag"),
+    ):
+        messages.success(request, "Saved the endpoints.")
+        return redirect("publisher:endpoints", api_id=api.id)
+    return _endpoints_page(request, api, values)
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def endpoints_test(request, api_id):
+    """Test connection: a WebSocket handshake from the portal to the endpoint typed (not yet saved)."""
+    api = api_or_404(api_id)
+    values = _typed_endpoints(request)
+    which = "sandbox" if request.POST.get("which") == "sandbox" else "production"
+    check = {"which": which, **check_endpoint(values[which]).as_dict()}
+    return _endpoints_page(request, api, values, check)
+
+
+# ---------------------------------------------------------------- plans and security
+
+
+def _plans_page(request, api):
     return render(
         request,
         "publisher/plans.html",
@@ -263,30 +253,64 @@ def plans(request, api_id):
     )
 
 
-# ---------------------------------------------------------------- definition
+@role_required(CREATOR, PUBLISHER)
+@require_GET
+def plans(request, api_id):
+    return _plans_page(request, api_or_404(api_id))
 
 
 @role_required(CREATOR, PUBLISHER)
-def definition(request, api_id):
-    api = _api(api_id)
-    as_json = request.GET.get("format") == "json"
-    text = json.dumps(api.definition, indent=2) if as_json else asyncapi.to_yaml(api.definition)
-    errors: list[dict] = []
-    if request.method == "POST":
-        text = request.POST.get("definition", "")
-        try:
-            services.api_definition_update(api=api, document=text, user=request.user, if_match=request.POST.get("etag"))
-        except ApplicationError as exc:
-            errors = exc.details or [{"message": exc.description}]
-            messages.error(request, exc.description)
-        else:
-            messages.success(request, "Saved the definition; topics and scopes now follow it.")
-            return redirect("publisher:definition", api_id=api.id)
+@require_POST
+def plans_save(request, api_id):
+    api = api_or_404(api_id)
+    changes = {
+        "policies": request.POST.getlist("policies"),
+        "apiThrottlingPolicy": request.POST.get("api_throttling_policy", ""),
+        "securityScheme": ["oauth2"] if request.POST.get("secured") == "on" else [],
+        "authorizationHeader": request.POST.get("authorization_header", "").strip() or "Authorization",
+        "description": request.POST.get("description", ""),
+        "tags": request.POST.get("tags", ""),
+    }
+    if run_service(
+        request, services.api_update, api=api, user=request.user, changes=changes, if_match=request.POST.get("etag")
+    ):
+        messages.success(request, "Saved plans and security.")
+        return redirect("publisher:plans", api_id=api.id)
+    return _plans_page(request, api)
+
+
+# ---------------------------------------------------------------- definition
+
+
+def _definition_page(request, api, text: str, errors: list[dict] | None = None, as_json: bool = False):
     return render(
         request,
         "publisher/definition.html",
-        page_context(request, api, "definition", text=text, as_json=as_json, definition_errors=errors),
+        page_context(request, api, "definition", text=text, as_json=as_json, definition_errors=errors or []),
     )
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_GET
+def definition(request, api_id):
+    api = api_or_404(api_id)
+    as_json = request.GET.get("format") == "json"
+    text = json.dumps(api.definition, indent=2) if as_json else asyncapi.to_yaml(api.definition)
+    return _definition_page(request, api, text, as_json=as_json)
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def definition_save(request, api_id):
+    api = api_or_404(api_id)
+    text = request.POST.get("definition", "")
+    try:
+        services.api_definition_update(api=api, document=text, user=request.user, if_match=request.POST.get("etag"))
+    except ApplicationError as exc:
+        messages.error(request, exc.description)
+        return _definition_page(request, api, text, exc.details or [{"message": exc.description}])
+    messages.success(request, "Saved the definition; topics and scopes now follow it.")
+    return redirect("publisher:definition", api_id=api.id)
 
 
 # ---------------------------------------------------------------- revisions
@@ -303,7 +327,7 @@ def _revision_text(data: dict) -> list[str]:
 
 @role_required(CREATOR, PUBLISHER)
 def revision_diff(request, api_id):
-    api = _api(api_id)
+    api = api_or_404(api_id)
     revisions = list(selectors.revision_list(api=api))
     choices = [("working", "Working copy")] + [(str(r.id), r.display_name) for r in revisions]
 

@@ -20,3 +20,22 @@ urlpatterns = [
     path("apis/<str:api_id>/definition", design_views.definition, name="definition"),
     path("apis/<str:api_id>/revisions/diff", design_views.revision_diff, name="revision-diff"),
 ]
+
+# One view per form of the pages above (POST only; each redirects back to its page).
+urlpatterns += [
+    path("apis/<str:api_id>/internal-key", views.internal_key, name="internal-key"),
+    path("apis/<str:api_id>/revisions/create", views.revision_create, name="revision-create"),
+    path("apis/<str:api_id>/revisions/restore", views.revision_restore, name="revision-restore"),
+    path("apis/<str:api_id>/revisions/delete", views.revision_delete, name="revision-delete"),
+    path("apis/<str:api_id>/deploy", views.revision_deploy, name="deploy"),
+    path("apis/<str:api_id>/undeploy", views.revision_undeploy, name="undeploy"),
+    path("apis/<str:api_id>/lifecycle", views.lifecycle_change, name="lifecycle"),
+    path("apis/<str:api_id>/topics/save", design_views.topic_save, name="topic-save"),
+    path("apis/<str:api_id>/topics/delete", design_views.topic_delete, name="topic-delete"),
+    path("apis/<str:api_id>/scopes/save", design_views.scope_save, name="scope-save"),
+    path("apis/<str:api_id>/scopes/delete", design_views.scope_delete, name="scope-delete"),
+    path("apis/<str:api_id>/endpoints/save", design_views.endpoints_save, name="endpoints-save"),
+    path("apis/<str:api_id>/endpoints/test", design_views.endpoints_test, name="endpoints-test"),
+    path("apis/<str:api_id>/plans/save", design_views.plans_save, name="plans-save"),
+    path("apis/<str:api_id>/definition/save", design_views.definition_save, name="definition-save"),
+]

@@ -93,6 +93,12 @@ def normalise_context(context: str) -> str:
     return context.rstrip("/")
 
 
+def normalise_topic(target: str) -> str:
+    """A topic as typed, as a path: ``rooms`` is ``/rooms``; blank stays blank."""
+    target = target.strip()
+    return "/" + target if target and not target.startswith("/") else target
+
+
 def _validate_api_fields(
     *,
     name: str,
@@ -464,6 +470,73 @@ def api_scope_delete(*, api: Api, user, name: str, if_match: str | None = None) 
     api = Api.objects.select_for_update().get(pk=api.pk)
     kept = [s for s in _declared_scopes(api) if s["name"] != name]
     return api_update(api=api, user=user, changes={"scopes": kept}, if_match=if_match)
+
+
+def api_endpoints_update(*, api: Api, user, production: str, sandbox: str = "", if_match: str | None = None) -> Api:
+    """Set the API's production endpoint and its sandbox endpoint (none when blank)."""
+    config: dict[str, Any] = {"production_endpoints": {"url": production}}
+    if sandbox:
+        config["sandbox_endpoints"] = {"url": sandbox}
+    return api_update(api=api, user=user, changes={"endpointConfig": config}, if_match=if_match)
+
+
+def _operations_without(ops: list[dict[str, Any]], target: str) -> tuple[list[dict[str, Any]], int]:
+    """The operations without ``target``'s, and where ``target`` stood (for editing in place)."""
+    index = next((i for i, o in enumerate(ops) if o["target"] == target), len(ops))
+    kept = [o for o in ops if o["target"] != target]
+    return kept, min(index, len(kept))
+
+
+@transaction.atomic
+def api_topic_save(
+    *,
+    api: Api,
+    user,
+    original: str,
+    target: str,
+    uri_mapping: str,
+    secured: bool,
+    verbs: dict[str, list[str]],
+    if_match: str | None = None,
+) -> Api:
+    """Add a topic, or replace the one named ``original`` where it stood. ``verbs`` maps
+    each verb the topic offers (PUBLISH, SUBSCRIBE) to the scopes it requires. Validated and
+    recorded by ``api_update``."""
+    api = Api.objects.select_for_update().get(pk=api.pk)
+    target = normalise_topic(target)
+    if not target:
+        raise ValidationFailed("Name the topic, e.g. /rooms/{roomId}.")
+    new_ops = [
+        {
+            "target": target,
+            "verb": verb,
+            "scopes": list(verbs[verb]),
+            "uriMapping": uri_mapping.strip() or None,
+            "authType": "Any" if secured else "None",
+        }
+        for verb in asyncapi.VERBS
+        if verb in verbs
+    ]
+    if not new_ops:
+        raise ValidationFailed(f"Tick publish, subscribe or both for {target}.")
+    ops = [op.as_dict() for op in asyncapi.operations(api.definition)]
+    if target != original and any(o["target"] == target for o in ops):
+        raise Conflict(f"There is already a topic {target}: edit that one instead.")
+    kept, at = _operations_without(ops, original or target)
+    return api_update(api=api, user=user, changes={"operations": kept[:at] + new_ops + kept[at:]}, if_match=if_match)
+
+
+@transaction.atomic
+def api_topic_delete(*, api: Api, user, target: str, if_match: str | None = None) -> Api:
+    """Remove the topic ``target``; an API keeps at least one."""
+    api = Api.objects.select_for_update().get(pk=api.pk)
+    ops = [op.as_dict() for op in asyncapi.operations(api.definition)]
+    kept, _ = _operations_without(ops, target)
+    if len(kept) == len(ops):
+        raise NotFound(f"There is no topic {target}.")
+    if not kept:
+        raise ValidationFailed("An API needs at least one topic: add another before deleting this one.")
+    return api_update(api=api, user=user, changes={"operations": kept}, if_match=if_match)
 
 
 def _declared_scopes(api: Api) -> list[dict[str, Any]]:

@@ -2,17 +2,17 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from gateway_sync.services import config_version, gateways_await, gateways_recent
+from gateway_sync.services import config_version, gateways_await
 from keymanager.server import internal_key_issue
 from portal.errors import Conflict, ValidationFailed
 from portal.pages import role_required, run_service
 from portal.roles import CREATOR, PUBLISHER, has_role
 from publisher import asyncapi, lifecycle, selectors, services
 from publisher.archives import MAX_ARCHIVE_BYTES, import_archive
-from publisher.design_views import page_context
+from publisher.design_views import api_or_404, page_context
 from publisher.dto import gateway_urls
 from publisher.fetch import fetch_definition
 from publisher.forms import ApiCreateForm, ApiImportForm, RevisionForm
@@ -76,29 +76,21 @@ def import_asyncapi(request):
     return render(request, "publisher/import.html", {"form": form, "definition_errors": errors})
 
 
-@role_required(CREATOR, PUBLISHER)
-def detail(request, api_id):
-    api = selectors.api_get(api_id)
-    if api is None:
-        raise Http404
-    extra = {}
-    if request.method == "POST":
-        if request.POST.get("do") != "internal-key":
-            return _detail_action(request, api)
-        extra = _internal_key(request, api)
+def _detail_page(request, api, **shown):
+    """The API's overview page, with what an action shows this once (an Internal-Key)."""
     can_publish = has_role(request.user, PUBLISHER)
     return render(
         request,
         "publisher/detail.html",
         {
             **page_context(request, api, "detail"),
-            **extra,
+            **shown,
             "operations": asyncapi.operations(api.definition),
             "revisions": selectors.revision_list(api=api),
-            "deployments": _with_gateways(selectors.deployment_list(api=api)),
+            "deployments": selectors.deployment_list_with_gateways(api=api),
             "environments": selectors.environment_list(),
             "actions": lifecycle.allowed_actions(api.lifecycle_status) if can_publish else [],
-            "history": api.lifecycle_events.select_related("user").order_by("-updated_time"),
+            "history": selectors.lifecycle_history(api=api),
             "can_publish": can_publish,
             "revision_form": RevisionForm(),
             "max_revisions": services.MAX_REVISIONS,
@@ -107,18 +99,14 @@ def detail(request, api_id):
     )
 
 
-def _with_gateways(deployments) -> list:
-    """Each deployment with the gateways of its environment that reported lately: the
-    configuration version each enforces and how long its last change took to arrive."""
-    deployments = list(deployments)
-    if deployments:
-        gateways = gateways_recent()
-        current = config_version()
-        for d in deployments:
-            d.gateways = [g for g in gateways if d.environment.name in g.environments]
-            for g in d.gateways:
-                g.current = g.applied_version >= current
-    return deployments
+@role_required(CREATOR, PUBLISHER)
+@require_GET
+def detail(request, api_id):
+    return _detail_page(request, api_or_404(api_id))
+
+
+def _back(api):
+    return redirect("publisher:detail", api_id=api.id)
 
 
 def _await_gateways(request, environment: str, what: str) -> None:
@@ -135,74 +123,128 @@ def _await_gateways(request, environment: str, what: str) -> None:
         messages.info(request, f"{what}: every gateway of {environment} that reported lately has applied it.")
 
 
-def _internal_key(request, api) -> dict:
+def _publisher_only(request) -> bool:
+    """Deploying and the lifecycle are a publisher's; a creator is told so (and nothing changes)."""
+    if has_role(request.user, PUBLISHER):
+        return True
+    messages.error(request, "Only publishers may deploy APIs or change their lifecycle.")
+    return False
+
+
+# One view per form of the overview page: each calls one service and redirects back to the
+# page, or shows the page with what can be seen only once (an Internal-Key).
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def internal_key(request, api_id):
     """Try it: an Internal-Key (WSO2's) for this API, shown once with a command per topic."""
+    api = api_or_404(api_id)
     key = internal_key_issue(api=api, user=request.user, validity=3600)
-    return {"internal_key": key, "internal_commands": wscat_commands(api, gateway_urls(api), "", internal_key=key)}
+    commands = wscat_commands(api, gateway_urls(api), "", internal_key=key)
+    return _detail_page(request, api, internal_key=key, internal_commands=commands)
 
 
-def _detail_action(request, api):
-    action = request.POST.get("do")
-    if action == "revision":
-        form = RevisionForm(request.POST)
-        if form.is_valid():
-            rev = run_service(
-                request,
-                services.api_revision_create,
-                api=api,
-                created_by=request.user,
-                description=form.cleaned_data["description"],
-            )
-            if rev:
-                messages.success(request, f"Created {rev.display_name}.")
-    elif action in ("restore", "delete-revision"):
-        rev = selectors.revision_get(api=api, revision_id=request.POST.get("revision"))
-        if rev is None:
-            messages.error(request, "That revision no longer exists.")
-        elif action == "restore":
-            if run_service(request, services.api_revision_restore, api=api, revision=rev, user=request.user):
-                messages.success(request, f"The working copy is now what {rev.display_name} was.")
-        elif run_service(request, services.api_revision_delete, api=api, revision=rev, user=request.user):
-            messages.success(request, f"Deleted {rev.display_name}.")
-    elif action in ("deploy", "undeploy", "lifecycle") and not has_role(request.user, PUBLISHER):
-        messages.error(request, "Only publishers may deploy APIs or change their lifecycle.")
-    elif action == "deploy":
-        rev = selectors.revision_get(api=api, revision_id=request.POST.get("revision"))
-        env = request.POST.get("environment", "Default")
-        if rev is None:
-            messages.error(request, "Choose a revision to deploy.")
-        elif run_service(
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def revision_create(request, api_id):
+    api = api_or_404(api_id)
+    form = RevisionForm(request.POST)
+    if form.is_valid():
+        rev = run_service(
             request,
-            services.api_revision_deploy,
+            services.api_revision_create,
             api=api,
-            revision=rev,
-            environments=[{"name": env}],
-            deployed_by=request.user,
-        ):
-            messages.success(request, f"{rev.display_name} deployed to {env}.")
-            _await_gateways(request, env, f"{rev.display_name} deployed")
-    elif action == "undeploy":
-        rev = selectors.revision_get(api=api, revision_id=request.POST.get("revision"))
-        env = request.POST.get("environment", "")
-        if rev is not None and run_service(
-            request, services.api_revision_undeploy, api=api, revision=rev, environments=[env], user=request.user
-        ):
-            messages.success(
-                request, f"{rev.display_name} undeployed from {env}: gateways there close its connections."
-            )
-            _await_gateways(request, env, f"{rev.display_name} undeployed")
-    elif action == "lifecycle":
-        event = run_service(
-            request,
-            services.api_change_lifecycle,
-            api=api,
-            action=request.POST.get("action", ""),
-            user=request.user,
-            checklist={item: True for item in request.POST.getlist("checklist")},
+            created_by=request.user,
+            description=form.cleaned_data["description"],
         )
-        if event:
-            messages.success(request, f"Lifecycle: {event.previous_state} → {event.post_state}.")
-    return redirect("publisher:detail", api_id=api.id)
+        if rev:
+            messages.success(request, f"Created {rev.display_name}.")
+    return _back(api)
+
+
+def _revision_of(request, api, missing: str = "That revision no longer exists."):
+    """The revision the form names; None (with ``missing`` as a message) when there is none."""
+    rev = selectors.revision_get(api=api, revision_id=request.POST.get("revision"))
+    if rev is None and missing:
+        messages.error(request, missing)
+    return rev
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def revision_restore(request, api_id):
+    api = api_or_404(api_id)
+    rev = _revision_of(request, api)
+    if rev and run_service(request, services.api_revision_restore, api=api, revision=rev, user=request.user):
+        messages.success(request, f"The working copy is now what {rev.display_name} was.")
+    return _back(api)
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def revision_delete(request, api_id):
+    api = api_or_404(api_id)
+    rev = _revision_of(request, api)
+    if rev and run_service(request, services.api_revision_delete, api=api, revision=rev, user=request.user):
+        messages.success(request, f"Deleted {rev.display_name}.")
+    return _back(api)
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def revision_deploy(request, api_id):
+    api = api_or_404(api_id)
+    if not _publisher_only(request):
+        return _back(api)
+    rev = _revision_of(request, api, "Choose a revision to deploy.")
+    env = request.POST.get("environment", "Default")
+    if rev and run_service(
+        request,
+        services.api_revision_deploy,
+        api=api,
+        revision=rev,
+        environments=[{"name": env}],
+        deployed_by=request.user,
+    ):
+        messages.success(request, f"{rev.display_name} deployed to {env}.")
+        _await_gateways(request, env, f"{rev.display_name} deployed")
+    return _back(api)
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def revision_undeploy(request, api_id):
+    api = api_or_404(api_id)
+    if not _publisher_only(request):
+        return _back(api)
+    rev = _revision_of(request, api, missing="")
+    env = request.POST.get("environment", "")
+    if rev and run_service(
+        request, services.api_revision_undeploy, api=api, revision=rev, environments=[env], user=request.user
+    ):
+        messages.success(request, f"{rev.display_name} undeployed from {env}: gateways there close its connections.")
+        _await_gateways(request, env, f"{rev.display_name} undeployed")
+    return _back(api)
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def lifecycle_change(request, api_id):
+    api = api_or_404(api_id)
+    if not _publisher_only(request):
+        return _back(api)
+    event = run_service(
+        request,
+        services.api_change_lifecycle,
+        api=api,
+        action=request.POST.get("action", ""),
+        user=request.user,
+        checklist={item: True for item in request.POST.getlist("checklist")},
+    )
+    if event:
+        messages.success(request, f"Lifecycle: {event.previous_state} → {event.post_state}.")
+    return _back(api)
 
 
 @role_required(CREATOR, PUBLISHER)

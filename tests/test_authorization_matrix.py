@@ -39,6 +39,7 @@ from keymanager.models import ExternalIssuer, IssuedToken
 from keymanager.server import token_issue
 from keymanager.services import keys_generate
 from portal.models import AuditEvent
+from publisher import asyncapi
 from publisher import services as pub
 from publisher.archives import export_archive
 from publisher.models import Environment, PolicyLevel, ThrottlingPolicy
@@ -196,26 +197,16 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("publisher/apis/import-project", "GET"):                     row(302, 403, 403, 302, 302, 403),
     ("publisher/apis/import-project", "POST"):                    row(302, 403, 403, 302, 302, 403),
     ("publisher/apis/<str:api_id>", "GET"):                       row(302, 403, 403, 200, 200, 403),
-    # POST: a lifecycle change (Block), a publisher's.
-    ("publisher/apis/<str:api_id>", "POST"):                      row(302, 403, 403, R302, 302, 403),
     ("publisher/audit", "GET"):                                   row(302, 403, 403, 403, 200, 200),
     ("publisher/audit", "POST"):                                  row(302, 403, 403, 403, 200, 200),
     ("publisher/apis/<str:api_id>/topics", "GET"):                row(302, 403, 403, 200, 200, 403),
-    # The design pages' edits: the provider's; "publisher" (not the provider) gets the reason as a message.
-    ("publisher/apis/<str:api_id>/topics", "POST"):               row(302, 403, 403, 302, R302, 403),
     ("publisher/apis/<str:api_id>/scopes", "GET"):                row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/scopes", "POST"):               row(302, 403, 403, 302, R302, 403),
     ("publisher/apis/<str:api_id>/endpoints", "GET"):             row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/endpoints", "POST"):            row(302, 403, 403, 302, R200, 403),
     ("publisher/apis/<str:api_id>/plans", "GET"):                 row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/plans", "POST"):                row(302, 403, 403, 302, R200, 403),
     ("publisher/apis/<str:api_id>/definition", "GET"):            row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/definition", "POST"):           row(302, 403, 403, 302, R200, 403),
     ("publisher/apis/<str:api_id>/revisions/diff", "GET"):        row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<str:api_id>/revisions/diff", "POST"):       row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<str:api_id>/subscriptions", "GET"):         row(302, 403, 403, 200, 200, 403),
-    # POST: block the developer's subscription, a publisher's.
-    ("publisher/apis/<str:api_id>/subscriptions", "POST"):        row(302, 403, 403, R302, 302, 403),
     ("publisher/apis/<str:api_id>/analytics", "GET"):             row(302, 403, 403, 200, 200, 403),
     # POST: disconnect a live connection, a publisher's.
     ("publisher/apis/<str:api_id>/analytics", "POST"):            row(302, 403, 403, R302, 302, 403),
@@ -224,8 +215,6 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("devportal/apis/<str:api_id>", "GET"):                       row(302, 200, 200, 200, 200, 200),
     # The AsyncAPI documentation, framed by the API page.
     ("devportal/apis/<str:api_id>/documentation", "GET"):         row(302, 200, 200, 200, 200, 200),
-    # POST: subscribe the developer's DefaultApplication; not one of the others' to choose.
-    ("devportal/apis/<str:api_id>", "POST"):                      row(302, 302, R200, R200, R200, R200),
     ("devportal/applications", "GET"):                            row(302, 200, 200, 200, 200, 200),
     ("devportal/applications", "POST"):                           row(302, 302, 302, 302, 302, 302),
     ("devportal/applications/<str:application_id>", "GET"):       row(302, 200, 404, 404, 404, 404),
@@ -237,8 +226,37 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("devportal/applications/<str:application_id>/keys/remove", "POST"):              row(302, 302, 404, 404, 404, 404),
     ("devportal/applications/<str:application_id>/tokens/generate", "POST"):          row(302, 200, 404, 404, 404, 404),
     ("devportal/applications/<str:application_id>/tokens/revoke", "POST"):            row(302, 302, 404, 404, 404, 404),
-    ("devportal/subscriptions/<uuid:subscription_id>", "GET"):    row(302, 404, 404, 404, 404, 404),
-    ("devportal/subscriptions/<uuid:subscription_id>", "POST"):   row(302, 302, 404, 404, 404, 404),
+    # The API page's forms, one view each. Subscribe: the developer's DefaultApplication, not
+    # one of the others' to choose (the form is shown again). GET TEST KEY: for the developer's
+    # application; the others are told to choose one of theirs.
+    ("devportal/apis/<str:api_id>/subscribe", "POST"):            row(302, 302, R200, R200, R200, R200),
+    ("devportal/apis/<str:api_id>/test-key", "POST"):             row(302, 200, R200, R200, R200, R200),
+    # The application page's subscription rows: the owner's; another's subscription is not found.
+    ("devportal/subscriptions/<uuid:subscription_id>/plan", "POST"):        row(302, 302, 404, 404, 404, 404),
+    ("devportal/subscriptions/<uuid:subscription_id>/unsubscribe", "POST"): row(302, 302, 404, 404, 404, 404),
+    # The Publisher's pages' forms, one view each (the pages themselves answer GET only).
+    # The overview: an Internal-Key, revisions (anyone with a Publisher role, like REST);
+    # deploy, undeploy and the lifecycle (Block) a publisher's: a creator is told so.
+    ("publisher/apis/<str:api_id>/internal-key", "POST"):         row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<str:api_id>/revisions/create", "POST"):     row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>/revisions/restore", "POST"):    row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>/revisions/delete", "POST"):     row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<str:api_id>/deploy", "POST"):               row(302, 403, 403, R302, 302, 403),
+    ("publisher/apis/<str:api_id>/undeploy", "POST"):             row(302, 403, 403, R302, 302, 403),
+    ("publisher/apis/<str:api_id>/lifecycle", "POST"):            row(302, 403, 403, R302, 302, 403),
+    # The design tabs' edits: the provider's; "publisher" (not the provider) gets the reason as
+    # a message, on the tab shown again where the form's values stay (R200).
+    ("publisher/apis/<str:api_id>/topics/save", "POST"):          row(302, 403, 403, 302, R302, 403),
+    ("publisher/apis/<str:api_id>/topics/delete", "POST"):        row(302, 403, 403, 302, R302, 403),
+    ("publisher/apis/<str:api_id>/scopes/save", "POST"):          row(302, 403, 403, 302, R302, 403),
+    ("publisher/apis/<str:api_id>/scopes/delete", "POST"):        row(302, 403, 403, 302, R302, 403),
+    ("publisher/apis/<str:api_id>/endpoints/save", "POST"):       row(302, 403, 403, 302, R200, 403),
+    # Test connection changes nothing: anyone with a Publisher role.
+    ("publisher/apis/<str:api_id>/endpoints/test", "POST"):       row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<str:api_id>/plans/save", "POST"):           row(302, 403, 403, 302, R200, 403),
+    ("publisher/apis/<str:api_id>/definition/save", "POST"):      row(302, 403, 403, 302, R200, 403),
+    # The Subscriptions tab's form: block the developer's subscription, a publisher's.
+    ("publisher/apis/<str:api_id>/subscriptions/block", "POST"):  row(302, 403, 403, R302, 302, 403),
 }
 # fmt: on
 
@@ -332,6 +350,16 @@ def build_world() -> SimpleNamespace:
         dp.application_ensure_default(user=u)  # as sign-up does
     api = factories.published_api(creator)
     deployed = api.revisions.get()
+    # A second topic and a scope no topic uses, for the design tabs' delete forms.
+    api = pub.api_update(
+        api=api,
+        user=creator,
+        changes={
+            "operations": [op.as_dict() for op in asyncapi.operations(api.definition)]
+            + [{"target": "/spare", "verb": "SUBSCRIBE", "scopes": [], "uriMapping": None, "authType": "Any"}],
+            "scopes": [{"name": "spare_scope", "description": "Unused", "bindings": []}],
+        },
+    )
     spare = pub.api_revision_create(api=api, created_by=creator, description="not deployed")
     draft = factories.api(creator, context="/draft")
     app = dp.application_create(owner=developer, name="DevApp")
@@ -469,26 +497,45 @@ REQUESTS: dict[tuple[str, str], Req] = {
     ),
     ("publisher/apis/import", "POST"): Req(form={"definition": CHAT, "context": "/page-imported"}),
     ("publisher/apis/import-project", "POST"): Req(files=_zip),
-    ("publisher/apis/<str:api_id>", "POST"): Req(form={"do": "lifecycle", "action": "Block"}),
-    ("publisher/apis/<str:api_id>/topics", "POST"): Req(
-        form=lambda w: {"do": "save", "target": "/matrix", "publish": "on", "secured": "on", "etag": w.etag}
+    ("publisher/apis/<str:api_id>/revisions/create", "POST"): Req(form={"description": "matrix"}),
+    ("publisher/apis/<str:api_id>/revisions/restore", "POST"): Req(form=lambda w: {"revision": w.revision_id}),
+    ("publisher/apis/<str:api_id>/revisions/delete", "POST"): Req(form=lambda w: {"revision": w.spare_revision_id}),
+    ("publisher/apis/<str:api_id>/deploy", "POST"): Req(
+        form=lambda w: {"revision": w.spare_revision_id, "environment": "Default"}
     ),
-    ("publisher/apis/<str:api_id>/scopes", "POST"): Req(
-        form=lambda w: {"do": "save", "name": "matrix_scope", "description": "d", "etag": w.etag}
+    ("publisher/apis/<str:api_id>/undeploy", "POST"): Req(
+        form=lambda w: {"revision": w.revision_id, "environment": "Default"}
     ),
-    ("publisher/apis/<str:api_id>/endpoints", "POST"): Req(
-        form=lambda w: {"do": "save", "production": "ws://127.0.0.1:1/v3", "sandbox": "", "etag": w.etag}
+    ("publisher/apis/<str:api_id>/lifecycle", "POST"): Req(form={"action": "Block"}),
+    ("publisher/apis/<str:api_id>/topics/save", "POST"): Req(
+        form=lambda w: {"target": "/matrix", "publish": "on", "secured": "on", "etag": w.etag}
     ),
-    ("publisher/apis/<str:api_id>/plans", "POST"): Req(
+    ("publisher/apis/<str:api_id>/topics/delete", "POST"): Req(form=lambda w: {"target": "/spare", "etag": w.etag}),
+    ("publisher/apis/<str:api_id>/scopes/save", "POST"): Req(
+        form=lambda w: {"name": "matrix_scope", "description": "d", "etag": w.etag}
+    ),
+    ("publisher/apis/<str:api_id>/scopes/delete", "POST"): Req(
+        form=lambda w: {"original": "spare_scope", "etag": w.etag}
+    ),
+    ("publisher/apis/<str:api_id>/endpoints/save", "POST"): Req(
+        form=lambda w: {"production": "ws://127.0.0.1:1/v3", "sandbox": "", "etag": w.etag}
+    ),
+    ("publisher/apis/<str:api_id>/endpoints/test", "POST"): Req(
+        form=lambda w: {"production": f"ws://127.0.0.1:{free_port()}/", "which": "production"}
+    ),
+    ("publisher/apis/<str:api_id>/plans/save", "POST"): Req(
         form=lambda w: {"policies": ["AsyncUnlimited"], "secured": "on", "etag": w.etag}
     ),
-    ("publisher/apis/<str:api_id>/definition", "POST"): Req(form=lambda w: {"definition": CHAT, "etag": w.etag}),
-    ("publisher/apis/<str:api_id>/subscriptions", "POST"): Req(
+    ("publisher/apis/<str:api_id>/definition/save", "POST"): Req(form=lambda w: {"definition": CHAT, "etag": w.etag}),
+    ("publisher/apis/<str:api_id>/subscriptions/block", "POST"): Req(
         form=lambda w: {"subscription": w.subscription_id, "state": "BLOCKED"}
     ),
     ("publisher/apis/<str:api_id>/analytics", "POST"): Req(form=lambda w: {"connection": w.connection_id}),
-    ("devportal/apis/<str:api_id>", "POST"): Req(
-        form=lambda w: {"do": "subscribe", "application": w.default_application_id, "plan": "AsyncGold"}
+    ("devportal/apis/<str:api_id>/subscribe", "POST"): Req(
+        form=lambda w: {"application": w.default_application_id, "plan": "AsyncGold"}
+    ),
+    ("devportal/apis/<str:api_id>/test-key", "POST"): Req(
+        form=lambda w: {"application": w.application_id, "key_type": "PRODUCTION"}
     ),
     ("devportal/applications", "POST"): Req(form={"name": "PageApp", "throttling_policy": "Unlimited"}),
     ("devportal/applications/<str:application_id>/update", "POST"): Req(
@@ -505,7 +552,7 @@ REQUESTS: dict[tuple[str, str], Req] = {
     ("devportal/applications/<str:application_id>/tokens/revoke", "POST"): Req(
         form=lambda w: {"jti": IssuedToken.objects.get(client__key_mapping_id=w.key_mapping_id).jti}
     ),
-    ("devportal/subscriptions/<uuid:subscription_id>", "POST"): Req(form={"do": "plan", "plan": "AsyncGold"}),
+    ("devportal/subscriptions/<uuid:subscription_id>/plan", "POST"): Req(form={"plan": "AsyncGold"}),
 }
 
 

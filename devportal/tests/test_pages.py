@@ -1,6 +1,8 @@
 """Dev Portal pages and the REST calls they stand on: sign-up, catalog search by tag,
 application edit and delete, keys, tokens with scopes and revocation, plan changes."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -157,14 +159,12 @@ def test_application_page_plan_change_unsubscribe_and_delete(api, dev):
     app = dp.application_create(owner=dev, name="App")
     sub = dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=dev)
     web = _web(dev)
-    resp = web.post(f"/devportal/subscriptions/{sub.id}", {"do": "plan", "plan": "AsyncGold"}, follow=True)
+    resp = web.post(f"/devportal/subscriptions/{sub.id}/plan", {"plan": "AsyncGold"}, follow=True)
     assert "is now on AsyncGold" in resp.content.decode()
     sub.refresh_from_db()
     assert sub.throttling_policy == "AsyncGold"
-    assert (
-        _web(factories.user("eve")).post(f"/devportal/subscriptions/{sub.id}", {"do": "unsubscribe"}).status_code == 404
-    )
-    web.post(f"/devportal/subscriptions/{sub.id}", {"do": "unsubscribe"})
+    assert _web(factories.user("eve")).post(f"/devportal/subscriptions/{sub.id}/unsubscribe").status_code == 404
+    web.post(f"/devportal/subscriptions/{sub.id}/unsubscribe")
     assert not Subscription.objects.filter(pk=sub.pk).exists()
     resp = web.post(f"/devportal/applications/{app.id}/delete", follow=True)
     assert "Deleted App" in resp.content.decode() and not Application.objects.filter(pk=app.pk).exists()
@@ -193,16 +193,16 @@ def test_application_page_refuses_to_unsubscribe_a_blocked_subscription(api, dev
     sub = dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=dev)
     publisher = _web(owner)
     resp = publisher.post(
-        f"/publisher/apis/{api.id}/subscriptions", {"subscription": sub.id, "state": "BLOCKED"}, follow=True
+        f"/publisher/apis/{api.id}/subscriptions/block", {"subscription": sub.id, "state": "BLOCKED"}, follow=True
     )
     assert "subscription is now BLOCKED" in resp.content.decode()
     web = _web(dev)
-    resp = web.post(f"/devportal/subscriptions/{sub.id}", {"do": "unsubscribe"}, follow=True)
+    resp = web.post(f"/devportal/subscriptions/{sub.id}/unsubscribe", follow=True)
     assert "cannot be removed until the API&#x27;s publisher unblocks it" in resp.content.decode()
     # Subscribing again from the API page is refused too: the one subscription stays BLOCKED.
     resp = web.post(
-        f"/devportal/apis/{api.id}",
-        {"do": "subscribe", "application": str(app.id), "plan": "AsyncUnlimited"},
+        f"/devportal/apis/{api.id}/subscribe",
+        {"application": str(app.id), "plan": "AsyncUnlimited"},
         follow=True,
     )
     assert "already subscribed" in resp.content.decode()
@@ -233,7 +233,9 @@ def test_application_page_refuses_to_delete_an_application_with_a_blocked_subscr
     app = dp.application_ensure_default(user=dev)
     sub = dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=dev)
     resp = _web(owner).post(
-        f"/publisher/apis/{api.id}/subscriptions", {"subscription": sub.id, "state": "PROD_ONLY_BLOCKED"}, follow=True
+        f"/publisher/apis/{api.id}/subscriptions/block",
+        {"subscription": sub.id, "state": "PROD_ONLY_BLOCKED"},
+        follow=True,
     )
     assert "subscription is now PROD_ONLY_BLOCKED" in resp.content.decode()
     web = _web(dev)
@@ -253,9 +255,75 @@ def test_subscribing_from_the_api_page_to_a_new_version_keeps_the_block(api, dev
         api=v2, action="Publish", user=owner, checklist={"Requires re-subscription when publishing the API": True}
     )
     resp = _web(dev).post(
-        f"/devportal/apis/{v2.id}",
-        {"do": "subscribe", "application": str(app.id), "plan": "AsyncUnlimited"},
+        f"/devportal/apis/{v2.id}/subscribe",
+        {"application": str(app.id), "plan": "AsyncUnlimited"},
         follow=True,
     )
     assert "App is subscribed to Chat" in resp.content.decode()
     assert Subscription.objects.get(application=app, api=v2).status == "BLOCKED"
+
+
+# One view per form (issue 16): the API page's Subscribe and GET TEST KEY and the application
+# page's subscription rows post to URLs of their own; the pages answer GET only.
+
+
+def test_api_page_forms_post_to_their_own_urls_and_the_page_takes_no_post(api, dev):
+    app = dp.application_create(owner=dev, name="App")
+    web = _web(dev)
+    body = web.get(f"/devportal/apis/{api.id}").content.decode()
+    assert f'action="/devportal/apis/{api.id}/subscribe#subscribe"' in body
+    assert f'action="/devportal/apis/{api.id}/test-key#tryout"' in body
+    assert 'name="do"' not in body
+    # The page itself no longer subscribes on a POST.
+    form = {"do": "subscribe", "application": str(app.id), "plan": "AsyncUnlimited"}
+    assert web.post(f"/devportal/apis/{api.id}", form).status_code == 405
+    assert not Subscription.objects.filter(application=app).exists()
+    for action in ("subscribe", "test-key"):
+        assert web.get(f"/devportal/apis/{api.id}/{action}").status_code == 405
+
+    resp = web.post(f"/devportal/apis/{api.id}/subscribe", {"application": str(app.id), "plan": "Nope"})
+    assert resp.status_code == 200 and "field-error" in resp.content.decode()  # the form again, explained
+    assert not Subscription.objects.filter(application=app).exists()
+    resp = web.post(
+        f"/devportal/apis/{api.id}/subscribe", {"application": str(app.id), "plan": "AsyncUnlimited"}, follow=True
+    )
+    assert resp.redirect_chain[-1][0] == f"/devportal/apis/{api.id}"
+    assert "App is subscribed to Chat with AsyncUnlimited." in resp.content.decode()
+
+
+def test_get_test_key_shows_a_token_for_ones_own_application_only(api, dev):
+    app = dp.application_create(owner=dev, name="App")
+    dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=dev)
+    web = _web(dev)
+    resp = web.post(f"/devportal/apis/{api.id}/test-key", {"application": str(app.id), "key_type": "SANDBOX"})
+    body = resp.content.decode()
+    token = IssuedToken.objects.get()
+    assert resp.status_code == 200 and 'id="test-token"' in body
+    assert token.client.application_id == app.id and token.client.key_type == "SANDBOX"  # keys made on the spot
+    shown = re.search(r'<pre id="test-token">([^<]+)</pre>', body).group(1)
+    assert f"Bearer {shown}" in body  # filled into the wscat commands
+
+    eve = _web(factories.user("eve"))
+    resp = eve.post(f"/devportal/apis/{api.id}/test-key", {"application": str(app.id), "key_type": "PRODUCTION"})
+    assert (
+        "Choose one of your applications." in resp.content.decode() and 'id="test-token"' not in resp.content.decode()
+    )
+    assert IssuedToken.objects.count() == 1 and app.oauth_clients.count() == 1
+
+
+def test_subscription_row_forms_post_to_their_own_urls(api, dev):
+    app = dp.application_create(owner=dev, name="App")
+    sub = dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=dev)
+    web = _web(dev)
+    body = web.get(f"/devportal/applications/{app.id}").content.decode()
+    assert f'action="/devportal/subscriptions/{sub.id}/plan"' in body
+    assert f'action="/devportal/subscriptions/{sub.id}/unsubscribe"' in body
+    assert 'name="do"' not in body
+    for action in ("plan", "unsubscribe"):
+        assert web.get(f"/devportal/subscriptions/{sub.id}/{action}").status_code == 405
+    eve = _web(factories.user("eve"))
+    assert eve.post(f"/devportal/subscriptions/{sub.id}/plan", {"plan": "AsyncGold"}).status_code == 404
+    assert Subscription.objects.get(pk=sub.pk).throttling_policy == "AsyncUnlimited"
+    # The old dispatcher's URL is gone.
+    assert web.post(f"/devportal/subscriptions/{sub.id}", {"do": "unsubscribe"}).status_code == 404
+    assert Subscription.objects.filter(pk=sub.pk).exists()

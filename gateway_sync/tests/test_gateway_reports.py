@@ -51,8 +51,8 @@ def test_the_deployments_table_shows_each_gateways_version_and_the_page_deploy_w
     assert _pull(config_version()) == 304  # a gateway of Default, current
 
     resp = web.post(
-        f"/publisher/apis/{api.id}",
-        {"do": "deploy", "revision": rev.id, "environment": "Default", "wait": "on"},
+        f"/publisher/apis/{api.id}/deploy",
+        {"revision": rev.id, "environment": "Default", "wait": "on"},
         follow=True,
     )
     body = resp.content.decode()
@@ -68,8 +68,8 @@ def test_the_deployments_table_shows_each_gateways_version_and_the_page_deploy_w
     assert re.search(r"in \d+\.\d{3} s", cell)  # the change-to-applied time of that version
 
     resp = web.post(
-        f"/publisher/apis/{api.id}",
-        {"do": "undeploy", "revision": rev.id, "environment": "Default", "wait": "on"},
+        f"/publisher/apis/{api.id}/undeploy",
+        {"revision": rev.id, "environment": "Default", "wait": "on"},
         follow=True,
     )
     assert "not yet applied by these gateways of Default: page-gw:1" in resp.content.decode()

@@ -154,18 +154,18 @@ def test_a_creator_cannot_move_another_providers_endpoint_replace_its_definition
 
 
 @pytest.mark.parametrize(
-    "tab, form",
+    "tab, action, form",
     [
-        ("topics", {"do": "save", "target": "/grab", "publish": "on", "secured": "on"}),
-        ("topics", {"do": "save", "original": "/*", "target": "/*", "publish": "on", "subscribe": "on"}),
-        ("scopes", {"do": "save", "original": "ops_admin", "name": "ops_admin", "bindings": ""}),
-        ("scopes", {"do": "delete", "original": "ops_admin"}),
-        ("endpoints", {"do": "save", "production": "ws://attacker.example/", "sandbox": ""}),
-        ("plans", {"policies": ["AsyncUnlimited"], "description": "bob's"}),
-        ("definition", {"definition": documents.CHAT_ASYNCAPI}),
+        ("topics", "save", {"target": "/grab", "publish": "on", "secured": "on"}),
+        ("topics", "save", {"original": "/*", "target": "/*", "publish": "on", "subscribe": "on"}),
+        ("scopes", "save", {"original": "ops_admin", "name": "ops_admin", "bindings": ""}),
+        ("scopes", "delete", {"original": "ops_admin"}),
+        ("endpoints", "save", {"production": "ws://attacker.example/", "sandbox": ""}),
+        ("plans", "save", {"policies": ["AsyncUnlimited"], "description": "bob's"}),
+        ("definition", "save", {"definition": documents.CHAT_ASYNCAPI}),
     ],
 )
-def test_design_pages_offer_another_creator_no_edits_and_refuse_them_with_the_reason(alice, secret, tab, form):
+def test_design_pages_offer_another_creator_no_edits_and_refuse_them_with_the_reason(alice, secret, tab, action, form):
     web = _web(factories.user("bob", roles=["creator", "publisher"]))
     page = web.get(f"/publisher/apis/{secret.id}/{tab}").content.decode()
     assert REFUSED in page
@@ -174,7 +174,9 @@ def test_design_pages_offer_another_creator_no_edits_and_refuse_them_with_the_re
     before = _snapshot(secret)
     audits = AuditEvent.objects.count()
 
-    resp = web.post(f"/publisher/apis/{secret.id}/{tab}", {**form, "etag": services.api_etag(secret)}, follow=True)
+    resp = web.post(
+        f"/publisher/apis/{secret.id}/{tab}/{action}", {**form, "etag": services.api_etag(secret)}, follow=True
+    )
     assert resp.status_code == 200
     assert f'role="alert">{REFUSED}</p>' in resp.content.decode()
     assert _snapshot(secret) == before
