@@ -11,11 +11,11 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from analytics import selectors, services
 from gateway_sync.apis import gateway_authorized, gateway_token_required
 from portal.errors import ApplicationError, NotFound, ValidationFailed
+from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsCreatorOrPublisher, IsPublisher
 from publisher.selectors import api_get
 
@@ -74,9 +74,10 @@ def analytics_data(api, range_name: str) -> dict:
     }
 
 
-class ApiAnalyticsApi(APIView):
+class ApiAnalyticsApi(ScopedAPIView):
     """``GET /apis/{apiId}/analytics?range=1h|24h|7d[&format=csv]``"""
 
+    required_scopes = scopes("apim:api_view")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
@@ -98,7 +99,8 @@ class ApiAnalyticsApi(APIView):
         return Response(analytics_data(api, range_name))
 
 
-class ApiConnectionsApi(APIView):
+class ApiConnectionsApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
@@ -106,7 +108,8 @@ class ApiConnectionsApi(APIView):
         return Response({"count": len(items), "list": items})
 
 
-class ApiConnectionDisconnectApi(APIView):
+class ApiConnectionDisconnectApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsPublisher]
 
     def post(self, request, api_id, connection_id):

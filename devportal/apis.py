@@ -6,7 +6,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from devportal import selectors, services
 from devportal.models import Application, Subscription
@@ -16,6 +15,7 @@ from keymanager.server import token_issue
 from keymanager.services import keys_generate, keys_remove, secret_regenerate
 from portal.errors import NotFound, ValidationFailed
 from portal.fields import StrictCharField
+from portal.rest import ScopedAPIView, scopes
 from publisher import asyncapi
 from publisher.dto import api_summary
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
@@ -108,13 +108,17 @@ def _application_or_404(request, application_id) -> Application:
     return app
 
 
-class CatalogListApi(APIView):
+class CatalogListApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe")
+
     def get(self, request):
         apis = [catalog_api_dto(a) for a in selectors.catalog_list(query=request.query_params.get("query", ""))]
         return Response({"count": len(apis), "list": apis})
 
 
-class CatalogDetailApi(APIView):
+class CatalogDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe")
+
     def get(self, request, api_id):
         api = selectors.catalog_get(api_id)
         if api is None:
@@ -122,7 +126,9 @@ class CatalogDetailApi(APIView):
         return Response(catalog_api_dto(api))
 
 
-class CatalogTopicsApi(APIView):
+class CatalogTopicsApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe")
+
     def get(self, request, api_id):
         api = selectors.catalog_get(api_id)
         if api is None:
@@ -133,7 +139,9 @@ class CatalogTopicsApi(APIView):
         return Response({"count": len(topics), "list": topics})
 
 
-class ApplicationListCreateApi(APIView):
+class ApplicationListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", POST="apim:app_manage")
+
     class InputSerializer(serializers.Serializer):
         name = StrictCharField(max_length=70)
         throttlingPolicy = StrictCharField(required=False, default="Unlimited")
@@ -154,7 +162,9 @@ class ApplicationListCreateApi(APIView):
         return Response(application_dto(app), status=201)
 
 
-class ApplicationDetailApi(APIView):
+class ApplicationDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", PUT="apim:app_manage", DELETE="apim:app_manage")
+
     class InputSerializer(serializers.Serializer):
         name = StrictCharField(max_length=70, required=False)
         throttlingPolicy = StrictCharField(required=False)
@@ -182,7 +192,9 @@ class ApplicationDetailApi(APIView):
         return Response(status=200)
 
 
-class ApplicationGenerateKeysApi(APIView):
+class ApplicationGenerateKeysApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", POST="apim:app_manage")
+
     class InputSerializer(serializers.Serializer):
         keyType = serializers.ChoiceField(choices=["PRODUCTION", "SANDBOX"])
         grantTypesToBeSupported = serializers.ListField(
@@ -202,7 +214,9 @@ class ApplicationGenerateKeysApi(APIView):
         return Response(key_dto(client, secret), status=200)
 
 
-class ApplicationOAuthKeysApi(APIView):
+class ApplicationOAuthKeysApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe")
+
     def get(self, request, application_id):
         app = _application_or_404(request, application_id)
         keys = [key_dto(c) for c in app.oauth_clients.all()]
@@ -219,21 +233,27 @@ def _key_or_404(app, key_mapping_id) -> OAuthClient:
     return client
 
 
-class ApplicationRegenerateSecretApi(APIView):
+class ApplicationRegenerateSecretApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", POST="apim:app_manage")
+
     def post(self, request, application_id, key_mapping_id):
         client = _key_or_404(_application_or_404(request, application_id), key_mapping_id)
         secret = secret_regenerate(client=client, user=request.user)
         return Response({"consumerKey": client.client_id, "consumerSecret": secret})
 
 
-class ApplicationKeyCleanUpApi(APIView):
+class ApplicationKeyCleanUpApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", POST="apim:app_manage")
+
     def post(self, request, application_id, key_mapping_id):
         client = _key_or_404(_application_or_404(request, application_id), key_mapping_id)
         keys_remove(client=client, user=request.user)
         return Response(status=200)
 
 
-class ApplicationGenerateTokenApi(APIView):
+class ApplicationGenerateTokenApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", POST="apim:app_manage")
+
     class InputSerializer(serializers.Serializer):
         consumerSecret = StrictCharField()
         validityPeriod = serializers.IntegerField(required=False, min_value=1, max_value=365 * 24 * 3600)
@@ -253,7 +273,9 @@ class ApplicationGenerateTokenApi(APIView):
         return Response(token_dto(token))
 
 
-class SubscriptionListCreateApi(APIView):
+class SubscriptionListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", POST="apim:sub_manage")
+
     class InputSerializer(serializers.Serializer):
         applicationId = serializers.UUIDField()
         apiId = serializers.UUIDField()
@@ -284,7 +306,9 @@ class SubscriptionListCreateApi(APIView):
         return Response(subscription_dto(sub), status=201)
 
 
-class SubscriptionDetailApi(APIView):
+class SubscriptionDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", PUT="apim:sub_manage", DELETE="apim:sub_manage")
+
     def _get(self, request, subscription_id) -> Subscription:
         sub = (
             selectors.subscription_list(owner=request.user).filter(pk=subscription_id).first()
@@ -326,7 +350,9 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-class ThrottlingPoliciesApi(APIView):
+class ThrottlingPoliciesApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe")
+
     def get(self, request, policy_level):
         if policy_level not in (PolicyLevel.APPLICATION, PolicyLevel.SUBSCRIPTION):
             raise NotFound("policyLevel must be 'application' or 'subscription'")

@@ -3,13 +3,13 @@
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from gateway_sync.services import config_changed
 from keymanager.models import ExternalIssuer
 from portal.audit import audit_record
 from portal.errors import Conflict, NotFound
 from portal.fields import StrictCharField
+from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsAdmin
 
 
@@ -69,7 +69,8 @@ def external_issuer_delete(*, issuer: ExternalIssuer, user) -> None:
     config_changed()
 
 
-class KeyManagerListCreateApi(APIView):
+class KeyManagerListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:admin", POST="apim:admin")
     permission_classes = [IsAdmin]
     InputSerializer = _Input  # the request body, for the OpenAPI document
 
@@ -83,7 +84,8 @@ class KeyManagerListCreateApi(APIView):
         return Response(issuer_dto(external_issuer_create(data=s.validated_data, user=request.user)), status=201)
 
 
-class KeyManagerDetailApi(APIView):
+class KeyManagerDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:admin", DELETE="apim:admin")
     permission_classes = [IsAdmin]
 
     def _get(self, issuer_id) -> ExternalIssuer:

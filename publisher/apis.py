@@ -13,12 +13,12 @@ from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from gateway_sync.services import config_version, gateways_await
 from portal.errors import NotFound, ValidationFailed
 from portal.fields import StrictCharField
 from portal.openapi import ErrorSerializer
+from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsCreatorOrPublisher, IsPublisher
 from publisher import lifecycle, selectors, services
 from publisher.dto import api_dto, endpoint_urls
@@ -76,7 +76,8 @@ def _api_or_404(api_id):
     return api
 
 
-class ApiListCreateApi(APIView):
+class ApiListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     class InputSerializer(serializers.Serializer):
@@ -118,10 +119,11 @@ class ApiListCreateApi(APIView):
         return Response(api_dto(api), status=201, headers={"Location": f"/api/am/publisher/v4/apis/{api.id}"})
 
 
-class ApiDetailApi(APIView):
+class ApiDetailApi(ScopedAPIView):
     """One API. ``PUT`` takes WSO2's API object (only the fields sent change) and honours
     ``If-Match`` with the ``ETag`` of the ``GET``: a stale write is refused with 412."""
 
+    required_scopes = scopes("apim:api_view", PUT="apim:api_create", DELETE="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
@@ -184,9 +186,10 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
 MAX_ENDPOINT_URL = 2000  # the document's maxLength for ?endpointUrl=
 
 
-class ValidateEndpointApi(APIView):
+class ValidateEndpointApi(ScopedAPIView):
     """``POST /apis/validate-endpoint?endpointUrl=``: try a WebSocket handshake to a backend."""
 
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
@@ -200,7 +203,8 @@ class ValidateEndpointApi(APIView):
         return Response(check_endpoint(str(url)).as_dict())
 
 
-class ApiImportAsyncApiApi(APIView):
+class ApiImportAsyncApiApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
@@ -209,7 +213,8 @@ class ApiImportAsyncApiApi(APIView):
         return Response(api_dto(api), status=201, headers={"Location": f"/api/am/publisher/v4/apis/{api.id}"})
 
 
-class ApiValidateAsyncApiApi(APIView):
+class ApiValidateAsyncApiApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
@@ -238,7 +243,8 @@ class ApiValidateAsyncApiApi(APIView):
         return Response(body)
 
 
-class ApiAsyncApiDefinitionApi(APIView):
+class ApiAsyncApiDefinitionApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", PUT="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
@@ -254,9 +260,10 @@ class ApiAsyncApiDefinitionApi(APIView):
         return Response(api.definition, headers={"ETag": services.api_etag(api)})
 
 
-class ApiGenerateKeyApi(APIView):
+class ApiGenerateKeyApi(ScopedAPIView):
     """``POST /apis/{apiId}/generate-key``: an Internal-Key to try the API from the Publisher."""
 
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
     VALIDITY = 3600
 
@@ -272,7 +279,8 @@ class ApiGenerateKeyApi(APIView):
         )
 
 
-class ApiRevisionListCreateApi(APIView):
+class ApiRevisionListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     class InputSerializer(serializers.Serializer):
@@ -319,7 +327,8 @@ def _environments_body(data) -> list[dict]:
     return data
 
 
-class ApiRevisionDetailApi(APIView):
+class ApiRevisionDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", DELETE="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id, revision_id):
@@ -332,9 +341,10 @@ class ApiRevisionDetailApi(APIView):
         return Response({"count": len(revs), "list": revs})
 
 
-class ApiRestoreRevisionApi(APIView):
+class ApiRestoreRevisionApi(ScopedAPIView):
     """``POST /apis/{apiId}/restore-revision?revisionId=``: the working copy becomes the revision."""
 
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request, api_id):
@@ -438,9 +448,10 @@ def _wait_responses(done: str) -> dict:
     }
 
 
-class ApiDeployRevisionApi(APIView):
+class ApiDeployRevisionApi(ScopedAPIView):
     """Deploy a revision to gateway environments; with ``wait=true``, once gateways applied it."""
 
+    required_scopes = scopes("apim:api_view", POST="apim:api_publish")
     permission_classes = [IsPublisher]
 
     @extend_schema(parameters=_WAIT_PARAMETERS, responses=_wait_responses("The deployments, as applied"))
@@ -458,9 +469,10 @@ class ApiDeployRevisionApi(APIView):
         return Response(body, status=201)
 
 
-class ApiUndeployRevisionApi(APIView):
+class ApiUndeployRevisionApi(ScopedAPIView):
     """Undeploy a revision; with ``wait=true``, once gateways applied it."""
 
+    required_scopes = scopes("apim:api_view", POST="apim:api_publish")
     permission_classes = [IsPublisher]
 
     @extend_schema(
@@ -484,7 +496,8 @@ class ApiUndeployRevisionApi(APIView):
         return Response([deployment_dto(d) for d in rev.deployments.select_related("environment")], status=201)
 
 
-class ApiDeploymentListApi(APIView):
+class ApiDeploymentListApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
@@ -503,7 +516,8 @@ def _parse_checklist(text: str) -> dict[str, bool]:
     return out
 
 
-class ApiChangeLifecycleApi(APIView):
+class ApiChangeLifecycleApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", POST="apim:api_publish")
     permission_classes = [IsPublisher]
 
     def post(self, request):
@@ -526,7 +540,8 @@ class ApiChangeLifecycleApi(APIView):
         )
 
 
-class ApiLifecycleHistoryApi(APIView):
+class ApiLifecycleHistoryApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
@@ -544,7 +559,8 @@ class ApiLifecycleHistoryApi(APIView):
         return Response({"count": len(items), "list": items})
 
 
-class StreamingSubscriptionPoliciesApi(APIView):
+class StreamingSubscriptionPoliciesApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request):
@@ -564,7 +580,8 @@ class StreamingSubscriptionPoliciesApi(APIView):
         return Response({"count": len(items), "list": items})
 
 
-class SettingsApi(APIView):
+class SettingsApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request):
@@ -611,7 +628,8 @@ def _subscription_or_404(subscription_id):
     return sub
 
 
-class SubscriptionListApi(APIView):
+class SubscriptionListApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscription_view")
     permission_classes = [IsPublisher]
 
     def get(self, request):
@@ -625,7 +643,8 @@ class SubscriptionListApi(APIView):
         return Response({"count": len(items), "list": items})
 
 
-class SubscriptionBlockApi(APIView):
+class SubscriptionBlockApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscription_view", POST="apim:subscription_block")
     permission_classes = [IsPublisher]
 
     def post(self, request):
@@ -639,7 +658,8 @@ class SubscriptionBlockApi(APIView):
         return Response(_subscription_dto(sub))
 
 
-class SubscriptionUnblockApi(APIView):
+class SubscriptionUnblockApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscription_view", POST="apim:subscription_block")
     permission_classes = [IsPublisher]
 
     def post(self, request):
@@ -650,9 +670,10 @@ class SubscriptionUnblockApi(APIView):
         return Response(_subscription_dto(sub))
 
 
-class ApiExportApi(APIView):
+class ApiExportApi(ScopedAPIView):
     """``GET /apis/export?apiId=[&revisionNumber=]``: the API project archive (zip)."""
 
+    required_scopes = scopes("apim:api_import_export")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request):
@@ -673,9 +694,10 @@ class ApiExportApi(APIView):
         return response
 
 
-class ApiImportApi(APIView):
+class ApiImportApi(ScopedAPIView):
     """``POST /apis/import``: multipart ``file``, an API project archive."""
 
+    required_scopes = scopes("apim:api_view", POST="apim:api_import_export")
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):

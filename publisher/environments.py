@@ -5,12 +5,12 @@ the gateways of its environment."""
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from portal.audit import audit_record
 from portal.csp import is_host_name
 from portal.errors import Conflict, NotFound
 from portal.fields import StrictCharField, StrictRegexField
+from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsAdmin
 from publisher.models import Environment
 
@@ -61,7 +61,8 @@ def environment_create(*, data: dict, user) -> Environment:
     return env
 
 
-class EnvironmentListCreateApi(APIView):
+class EnvironmentListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:admin", POST="apim:admin")
     permission_classes = [IsAdmin]
     InputSerializer = EnvironmentInput  # the request body, for the OpenAPI document
 
@@ -75,7 +76,8 @@ class EnvironmentListCreateApi(APIView):
         return Response(environment_dto(environment_create(data=s.validated_data, user=request.user)), status=201)
 
 
-class EnvironmentDetailApi(APIView):
+class EnvironmentDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:admin", DELETE="apim:admin")
     permission_classes = [IsAdmin]
 
     def delete(self, request, environment_id):

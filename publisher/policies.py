@@ -11,12 +11,12 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from gateway_sync.services import config_changed
 from portal.audit import audit_record
 from portal.errors import Conflict, NotFound, ValidationFailed
 from portal.fields import StrictCharField, StrictRegexField
+from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsAdmin
 from publisher.models import LimitType, PolicyLevel, ThrottlingPolicy
 
@@ -128,7 +128,8 @@ def policy_update(*, policy: ThrottlingPolicy, data: dict, user) -> ThrottlingPo
     return policy
 
 
-class PolicyListCreateApi(APIView):
+class PolicyListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:tier_view", POST="apim:admin")
     permission_classes = [IsAdmin]
     InputSerializer = PolicyInput  # the request body, for the OpenAPI document
 
@@ -144,7 +145,8 @@ class PolicyListCreateApi(APIView):
         )
 
 
-class PolicyDetailApi(APIView):
+class PolicyDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:tier_view", PUT="apim:admin")
     permission_classes = [IsAdmin]
     InputSerializer = PolicyInput  # the request body, for the OpenAPI document
 
