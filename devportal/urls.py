@@ -1,28 +1,14 @@
+"""The Dev Portal's pages, under ``/devportal/`` (its REST API is ``api_urls.py``)."""
+
 from django.urls import path
 
-from devportal import apis
+from devportal import views
 
 urlpatterns = [
-    path("apis", apis.CatalogListApi.as_view()),
-    path("apis/<str:api_id>", apis.CatalogDetailApi.as_view()),
-    path("apis/<str:api_id>/topics", apis.CatalogTopicsApi.as_view()),
-    path("applications", apis.ApplicationListCreateApi.as_view()),
-    path("applications/<str:application_id>", apis.ApplicationDetailApi.as_view()),
-    path("applications/<str:application_id>/generate-keys", apis.ApplicationGenerateKeysApi.as_view()),
-    path("applications/<str:application_id>/oauth-keys", apis.ApplicationOAuthKeysApi.as_view()),
-    path(
-        "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/generate-token",
-        apis.ApplicationGenerateTokenApi.as_view(),
-    ),
-    path(
-        "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/regenerate-secret",
-        apis.ApplicationRegenerateSecretApi.as_view(),
-    ),
-    path(
-        "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/clean-up",
-        apis.ApplicationKeyCleanUpApi.as_view(),
-    ),
-    path("subscriptions", apis.SubscriptionListCreateApi.as_view()),
-    path("subscriptions/<str:subscription_id>", apis.SubscriptionDetailApi.as_view()),
-    path("throttling-policies/<str:policy_level>", apis.ThrottlingPoliciesApi.as_view()),
+    path("", views.index, name="index"),
+    path("apis/<str:api_id>", views.api_detail, name="api"),
+    path("apis/<str:api_id>/documentation", views.api_documentation, name="api-documentation"),
+    path("applications", views.applications, name="applications"),
+    path("applications/<str:application_id>", views.application_detail, name="application"),
+    path("subscriptions/<uuid:subscription_id>", views.subscription_action, name="subscription"),
 ]

@@ -1,35 +1,23 @@
+"""The Publisher's pages, under ``/publisher/`` (its REST API is ``api_urls.py``)."""
+
 from django.urls import path
 
-from analytics import apis as analytics_apis
-from publisher import apis
+from analytics import views as analytics_views
+from publisher import design_views, views
 
 urlpatterns = [
-    path("apis", apis.ApiListCreateApi.as_view()),
-    path("apis/import-asyncapi", apis.ApiImportAsyncApiApi.as_view()),
-    path("apis/validate-asyncapi", apis.ApiValidateAsyncApiApi.as_view()),
-    path("apis/validate-endpoint", apis.ValidateEndpointApi.as_view()),
-    path("apis/change-lifecycle", apis.ApiChangeLifecycleApi.as_view()),
-    path("apis/export", apis.ApiExportApi.as_view()),
-    path("apis/import", apis.ApiImportApi.as_view()),
-    path("apis/<str:api_id>", apis.ApiDetailApi.as_view()),
-    path("apis/<str:api_id>/asyncapi", apis.ApiAsyncApiDefinitionApi.as_view()),
-    path("apis/<str:api_id>/revisions", apis.ApiRevisionListCreateApi.as_view()),
-    path("apis/<str:api_id>/revisions/<str:revision_id>", apis.ApiRevisionDetailApi.as_view()),
-    path("apis/<str:api_id>/restore-revision", apis.ApiRestoreRevisionApi.as_view()),
-    path("apis/<str:api_id>/generate-key", apis.ApiGenerateKeyApi.as_view()),
-    path("apis/<str:api_id>/analytics", analytics_apis.ApiAnalyticsApi.as_view()),
-    path("apis/<str:api_id>/connections", analytics_apis.ApiConnectionsApi.as_view()),
-    path(
-        "apis/<str:api_id>/connections/<str:connection_id>/disconnect",
-        analytics_apis.ApiConnectionDisconnectApi.as_view(),
-    ),
-    path("apis/<str:api_id>/deploy-revision", apis.ApiDeployRevisionApi.as_view()),
-    path("apis/<str:api_id>/undeploy-revision", apis.ApiUndeployRevisionApi.as_view()),
-    path("apis/<str:api_id>/deployments", apis.ApiDeploymentListApi.as_view()),
-    path("apis/<str:api_id>/lifecycle-history", apis.ApiLifecycleHistoryApi.as_view()),
-    path("throttling-policies/streaming/subscription", apis.StreamingSubscriptionPoliciesApi.as_view()),
-    path("settings", apis.SettingsApi.as_view()),
-    path("subscriptions", apis.SubscriptionListApi.as_view()),
-    path("subscriptions/block-subscription", apis.SubscriptionBlockApi.as_view()),
-    path("subscriptions/unblock-subscription", apis.SubscriptionUnblockApi.as_view()),
+    path("", views.index, name="index"),
+    path("apis/create", views.create, name="create"),
+    path("apis/import", views.import_asyncapi, name="import"),
+    path("apis/import-project", views.import_project, name="import-project"),
+    path("apis/<str:api_id>", views.detail, name="detail"),
+    path("audit", design_views.audit, name="audit"),
+    path("apis/<str:api_id>/topics", design_views.topics, name="topics"),
+    path("apis/<str:api_id>/scopes", design_views.scopes, name="scopes"),
+    path("apis/<str:api_id>/endpoints", design_views.endpoints, name="endpoints"),
+    path("apis/<str:api_id>/plans", design_views.plans, name="plans"),
+    path("apis/<str:api_id>/definition", design_views.definition, name="definition"),
+    path("apis/<str:api_id>/revisions/diff", design_views.revision_diff, name="revision-diff"),
+    path("apis/<str:api_id>/subscriptions", design_views.subscriptions, name="subscriptions"),
+    path("apis/<str:api_id>/analytics", analytics_views.api_analytics, name="analytics"),
 ]

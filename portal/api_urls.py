@@ -1,3 +1,5 @@
+"""Admin REST v4, under ``/api/am/admin/v4/``; ``urls.py`` is the project's root URLconf."""
+
 from django.urls import path
 
 from keymanager import apis as keymanager_apis

@@ -1,0 +1,37 @@
+"""Publisher REST v4, under ``/api/am/publisher/v4/`` (the pages are ``urls.py``)."""
+
+from django.urls import path
+
+from analytics import apis as analytics_apis
+from publisher import apis
+
+urlpatterns = [
+    path("apis", apis.ApiListCreateApi.as_view()),
+    path("apis/import-asyncapi", apis.ApiImportAsyncApiApi.as_view()),
+    path("apis/validate-asyncapi", apis.ApiValidateAsyncApiApi.as_view()),
+    path("apis/validate-endpoint", apis.ValidateEndpointApi.as_view()),
+    path("apis/change-lifecycle", apis.ApiChangeLifecycleApi.as_view()),
+    path("apis/export", apis.ApiExportApi.as_view()),
+    path("apis/import", apis.ApiImportApi.as_view()),
+    path("apis/<str:api_id>", apis.ApiDetailApi.as_view()),
+    path("apis/<str:api_id>/asyncapi", apis.ApiAsyncApiDefinitionApi.as_view()),
+    path("apis/<str:api_id>/revisions", apis.ApiRevisionListCreateApi.as_view()),
+    path("apis/<str:api_id>/revisions/<str:revision_id>", apis.ApiRevisionDetailApi.as_view()),
+    path("apis/<str:api_id>/restore-revision", apis.ApiRestoreRevisionApi.as_view()),
+    path("apis/<str:api_id>/generate-key", apis.ApiGenerateKeyApi.as_view()),
+    path("apis/<str:api_id>/analytics", analytics_apis.ApiAnalyticsApi.as_view()),
+    path("apis/<str:api_id>/connections", analytics_apis.ApiConnectionsApi.as_view()),
+    path(
+        "apis/<str:api_id>/connections/<str:connection_id>/disconnect",
+        analytics_apis.ApiConnectionDisconnectApi.as_view(),
+    ),
+    path("apis/<str:api_id>/deploy-revision", apis.ApiDeployRevisionApi.as_view()),
+    path("apis/<str:api_id>/undeploy-revision", apis.ApiUndeployRevisionApi.as_view()),
+    path("apis/<str:api_id>/deployments", apis.ApiDeploymentListApi.as_view()),
+    path("apis/<str:api_id>/lifecycle-history", apis.ApiLifecycleHistoryApi.as_view()),
+    path("throttling-policies/streaming/subscription", apis.StreamingSubscriptionPoliciesApi.as_view()),
+    path("settings", apis.SettingsApi.as_view()),
+    path("subscriptions", apis.SubscriptionListApi.as_view()),
+    path("subscriptions/block-subscription", apis.SubscriptionBlockApi.as_view()),
+    path("subscriptions/unblock-subscription", apis.SubscriptionUnblockApi.as_view()),
+]
