@@ -6,25 +6,25 @@ from devportal import apis
 
 urlpatterns = [
     path("apis", apis.CatalogListApi.as_view()),
-    path("apis/<str:api_id>", apis.CatalogDetailApi.as_view()),
-    path("apis/<str:api_id>/topics", apis.CatalogTopicsApi.as_view()),
+    path("apis/<uuid:api_id>", apis.CatalogDetailApi.as_view()),
+    path("apis/<uuid:api_id>/topics", apis.CatalogTopicsApi.as_view()),
     path("applications", apis.ApplicationListCreateApi.as_view()),
-    path("applications/<str:application_id>", apis.ApplicationDetailApi.as_view()),
-    path("applications/<str:application_id>/generate-keys", apis.ApplicationGenerateKeysApi.as_view()),
-    path("applications/<str:application_id>/oauth-keys", apis.ApplicationOAuthKeysApi.as_view()),
+    path("applications/<uuid:application_id>", apis.ApplicationDetailApi.as_view()),
+    path("applications/<uuid:application_id>/generate-keys", apis.ApplicationGenerateKeysApi.as_view()),
+    path("applications/<uuid:application_id>/oauth-keys", apis.ApplicationOAuthKeysApi.as_view()),
     path(
-        "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/generate-token",
+        "applications/<uuid:application_id>/oauth-keys/<uuid:key_mapping_id>/generate-token",
         apis.ApplicationGenerateTokenApi.as_view(),
     ),
     path(
-        "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/regenerate-secret",
+        "applications/<uuid:application_id>/oauth-keys/<uuid:key_mapping_id>/regenerate-secret",
         apis.ApplicationRegenerateSecretApi.as_view(),
     ),
     path(
-        "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/clean-up",
+        "applications/<uuid:application_id>/oauth-keys/<uuid:key_mapping_id>/clean-up",
         apis.ApplicationKeyCleanUpApi.as_view(),
     ),
     path("subscriptions", apis.SubscriptionListCreateApi.as_view()),
-    path("subscriptions/<str:subscription_id>", apis.SubscriptionDetailApi.as_view()),
+    path("subscriptions/<uuid:subscription_id>", apis.SubscriptionDetailApi.as_view()),
     path("throttling-policies/<str:policy_level>", apis.ThrottlingPoliciesApi.as_view()),
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -224,10 +223,7 @@ class ApplicationOAuthKeysApi(ScopedAPIView):
 
 
 def _key_or_404(app, key_mapping_id) -> OAuthClient:
-    try:
-        client = app.oauth_clients.filter(key_mapping_id=key_mapping_id).first()
-    except (ValueError, ValidationError):  # a malformed id is not found
-        client = None
+    client = app.oauth_clients.filter(key_mapping_id=key_mapping_id).first()
     if client is None:
         raise NotFound(f"Key mapping {key_mapping_id} not found")
     return client
@@ -310,11 +306,7 @@ class SubscriptionDetailApi(ScopedAPIView):
     required_scopes = scopes("apim:subscribe", PUT="apim:sub_manage", DELETE="apim:sub_manage")
 
     def _get(self, request, subscription_id) -> Subscription:
-        sub = (
-            selectors.subscription_list(owner=request.user).filter(pk=subscription_id).first()
-            if _is_uuid(subscription_id)
-            else None
-        )
+        sub = selectors.subscription_list(owner=request.user).filter(pk=subscription_id).first()
         if sub is None:
             raise NotFound(f"Subscription {subscription_id} not found")
         return sub
@@ -338,16 +330,6 @@ class SubscriptionDetailApi(ScopedAPIView):
     def delete(self, request, subscription_id):
         services.subscription_delete(subscription=self._get(request, subscription_id), user=request.user)
         return Response(status=200)
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 class ThrottlingPoliciesApi(ScopedAPIView):

@@ -6,9 +6,9 @@ from devportal import views
 
 urlpatterns = [
     path("", views.index, name="index"),
-    path("apis/<str:api_id>", views.api_detail, name="api"),
-    path("apis/<str:api_id>/documentation", views.api_documentation, name="api-documentation"),
+    path("apis/<uuid:api_id>", views.api_detail, name="api"),
+    path("apis/<uuid:api_id>/documentation", views.api_documentation, name="api-documentation"),
     path("applications", views.applications, name="applications"),
-    path("applications/<str:application_id>", views.application_detail, name="application"),
+    path("applications/<uuid:application_id>", views.application_detail, name="application"),
     path("subscriptions/<uuid:subscription_id>", views.subscription_action, name="subscription"),
 ]

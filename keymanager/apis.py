@@ -89,7 +89,7 @@ class KeyManagerDetailApi(ScopedAPIView):
     permission_classes = [IsAdmin]
 
     def _get(self, issuer_id) -> ExternalIssuer:
-        issuer = ExternalIssuer.objects.filter(pk=issuer_id).first() if str(issuer_id).isdigit() else None
+        issuer = ExternalIssuer.objects.filter(pk=issuer_id).first()
         if issuer is None:
             raise NotFound(f"Key manager {issuer_id} not found")
         return issuer

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -59,6 +59,22 @@ def error_body(status: int, message: str, description: str, details: list | None
     if details:
         body["error"] = details
     return body
+
+
+class RestNotFoundMiddleware:
+    """A REST path that no URL pattern matches answers the JSON error body too, as the views'
+    own 404s do: an unknown path, or an id its path converter refuses (``/apis/not-a-uuid``
+    under ``<uuid:api_id>``). Middleware rather than ``handler404``, which Django skips while
+    DEBUG is on. Pages keep Django's 404 page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 404 and request.resolver_match is None and request.path.startswith("/api/"):
+            return JsonResponse(error_body(404, "Not Found", "The requested resource does not exist"), status=404)
+        return response
 
 
 def exception_handler(exc, context):

@@ -81,7 +81,7 @@ class EnvironmentDetailApi(ScopedAPIView):
     permission_classes = [IsAdmin]
 
     def delete(self, request, environment_id):
-        env = Environment.objects.filter(pk=environment_id).first() if str(environment_id).isdigit() else None
+        env = Environment.objects.filter(pk=environment_id).first()
         if env is None:
             raise NotFound(f"Environment {environment_id} not found")
         if env.deployments.exists():

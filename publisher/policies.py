@@ -151,11 +151,7 @@ class PolicyDetailApi(ScopedAPIView):
     InputSerializer = PolicyInput  # the request body, for the OpenAPI document
 
     def _get(self, level, policy_id) -> ThrottlingPolicy:
-        policy = (
-            ThrottlingPolicy.objects.filter(level=_level(level), pk=policy_id).first()
-            if str(policy_id).isdigit()
-            else None
-        )
+        policy = ThrottlingPolicy.objects.filter(level=_level(level), pk=policy_id).first()
         if policy is None:
             raise NotFound(f"Policy {policy_id} not found")
         return policy
