@@ -14,10 +14,10 @@ from rest_framework.response import Response
 
 from analytics import selectors, services
 from gateway_sync.apis import gateway_authorized, gateway_token_required
-from portal.errors import ApplicationError, NotFound, ValidationFailed
+from portal.errors import ApplicationError, ValidationFailed
 from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsCreatorOrPublisher, IsPublisher
-from publisher.selectors import api_get
+from publisher.selectors import api_get_or_404
 
 MAX_BATCH_BYTES = 20 * 1024 * 1024
 
@@ -47,13 +47,6 @@ def ingest_view(request):
     return JsonResponse({"rows": rows})
 
 
-def _api(api_id):
-    api = api_get(api_id)
-    if api is None:
-        raise NotFound(f"API {api_id} not found")
-    return api
-
-
 def since_for(range_name: str):
     if range_name not in selectors.RANGES:
         raise ValidationFailed(f"range must be one of {', '.join(selectors.RANGES)}")
@@ -81,7 +74,7 @@ class ApiAnalyticsApi(ScopedAPIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        api = _api(api_id)
+        api = api_get_or_404(api_id)
         range_name = request.query_params.get("range", "24h")
         answer_format = request.query_params.get("format", "json")
         if answer_format not in ("json", "csv"):
@@ -104,7 +97,7 @@ class ApiConnectionsApi(ScopedAPIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        items = selectors.live_connections(api_id=_api(api_id).id)
+        items = selectors.live_connections(api_id=api_get_or_404(api_id).id)
         return Response({"count": len(items), "list": items})
 
 
@@ -113,5 +106,5 @@ class ApiConnectionDisconnectApi(ScopedAPIView):
     permission_classes = [IsPublisher]
 
     def post(self, request, api_id, connection_id):
-        services.connection_disconnect(api=_api(api_id), connection_id=connection_id, user=request.user)
+        services.connection_disconnect(api=api_get_or_404(api_id), connection_id=connection_id, user=request.user)
         return Response(status=202)

@@ -119,9 +119,7 @@ class CatalogDetailApi(ScopedAPIView):
     required_scopes = scopes("apim:subscribe")
 
     def get(self, request, api_id):
-        api = selectors.catalog_get(api_id)
-        if api is None:
-            raise NotFound(f"API {api_id} not found")
+        api = selectors.catalog_get_or_404(api_id)
         return Response(catalog_api_dto(api))
 
 
@@ -129,9 +127,7 @@ class CatalogTopicsApi(ScopedAPIView):
     required_scopes = scopes("apim:subscribe")
 
     def get(self, request, api_id):
-        api = selectors.catalog_get(api_id)
-        if api is None:
-            raise NotFound(f"API {api_id} not found")
+        api = selectors.catalog_get_or_404(api_id)
         topics = [
             {"apiId": str(api.id), "name": op.target, "type": op.verb} for op in asyncapi.operations(api.definition)
         ]
@@ -293,9 +289,7 @@ class SubscriptionListCreateApi(ScopedAPIView):
         s.is_valid(raise_exception=True)
         d = s.validated_data
         app = _application_or_404(request, d["applicationId"])
-        api = selectors.catalog_get(d["apiId"])
-        if api is None:
-            raise NotFound(f"API {d['apiId']} not found")
+        api = selectors.catalog_get_or_404(d["apiId"])
         sub = services.subscription_create(
             application=app, api=api, throttling_policy=d["throttlingPolicy"], user=request.user
         )

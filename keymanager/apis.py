@@ -1,13 +1,13 @@
 """Admin v4 ``/key-managers``: trusted external token issuers (WSO2: third-party key managers)."""
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from gateway_sync.services import config_changed
 from keymanager.models import ExternalIssuer
 from portal.audit import audit_record
-from portal.errors import Conflict, NotFound
+from portal.errors import NotFound, create_or_conflict
 from portal.fields import StrictCharField
 from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsAdmin
@@ -45,18 +45,16 @@ class _Input(serializers.Serializer):
 
 @transaction.atomic
 def external_issuer_create(*, data: dict, user) -> ExternalIssuer:
-    try:
-        with transaction.atomic():
-            issuer = ExternalIssuer.objects.create(
-                name=data["name"],
-                issuer=data["issuer"],
-                jwks_url=data["certificates"],
-                consumer_key_claim=data["consumerKeyClaim"],
-                validate_subscription=data["validateSubscription"],
-                enabled=data["enabled"],
-            )
-    except IntegrityError:
-        raise Conflict("A key manager with this name or issuer already exists") from None
+    issuer = create_or_conflict(
+        ExternalIssuer,
+        conflict="A key manager with this name or issuer already exists",
+        name=data["name"],
+        issuer=data["issuer"],
+        jwks_url=data["certificates"],
+        consumer_key_claim=data["consumerKeyClaim"],
+        validate_subscription=data["validateSubscription"],
+        enabled=data["enabled"],
+    )
     audit_record(actor=user, action="key-manager.create", target=issuer, detail={"issuer": issuer.issuer})
     config_changed()
     return issuer

@@ -7,14 +7,16 @@ details) for validation failures, as WSO2's REST APIs answer. Never a stack trac
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, models, transaction
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=models.Model)
 
 
 class ApplicationError(Exception):
@@ -34,7 +36,10 @@ class ValidationFailed(ApplicationError):
     message = "Bad Request"
 
 
-class NotFound(ApplicationError):
+class NotFound(ApplicationError, Http404):
+    """Also an Http404, so a page that raises it answers Django's 404 page; REST answers the
+    JSON error body with its description."""
+
     status = 404
     message = "Not Found"
 
@@ -52,6 +57,16 @@ class PreconditionFailed(ApplicationError):
 class Forbidden(ApplicationError):
     status = 403
     message = "Forbidden"
+
+
+def create_or_conflict(model: type[M], *, conflict: str, **fields: Any) -> M:
+    """``model.objects.create(**fields)`` in a savepoint; when a unique constraint refuses it,
+    409 saying ``conflict``, and the caller's transaction goes on as if nothing was tried."""
+    try:
+        with transaction.atomic():
+            return model.objects.create(**fields)
+    except IntegrityError:
+        raise Conflict(conflict) from None
 
 
 def error_body(status: int, message: str, description: str, details: list | None = None) -> dict[str, Any]:

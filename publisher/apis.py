@@ -69,13 +69,6 @@ def _check_endpoint_config(endpoint_config) -> None:
         )
 
 
-def _api_or_404(api_id):
-    api = selectors.api_get(api_id)
-    if api is None:
-        raise NotFound(f"API {api_id} not found")
-    return api
-
-
 class ApiListCreateApi(ScopedAPIView):
     required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
@@ -127,11 +120,11 @@ class ApiDetailApi(ScopedAPIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         return Response(api_dto(api), headers={"ETag": services.api_etag(api)})
 
     def put(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         # No body at all (request.stream is None) is as wrong as a JSON list: the body is required.
         if request.stream is None or not isinstance(request.data, dict):
             raise ValidationFailed("Send the API as a JSON object")
@@ -142,7 +135,7 @@ class ApiDetailApi(ScopedAPIView):
         return Response(api_dto(api), headers={"ETag": services.api_etag(api)})
 
     def delete(self, request, api_id):
-        services.api_delete(api=_api_or_404(api_id), user=request.user)
+        services.api_delete(api=selectors.api_get_or_404(api_id), user=request.user)
         return Response(status=200)
 
 
@@ -248,11 +241,11 @@ class ApiAsyncApiDefinitionApi(ScopedAPIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         return Response(api.definition, headers={"ETag": services.api_etag(api)})
 
     def put(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         document, _ = _read_definition_input(request)
         api = services.api_definition_update(
             api=api, document=document, user=request.user, if_match=request.headers.get("If-Match")
@@ -270,7 +263,7 @@ class ApiGenerateKeyApi(ScopedAPIView):
     def post(self, request, api_id):
         from keymanager.server import internal_key_issue
 
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         return Response(
             {
                 "apikey": internal_key_issue(api=api, user=request.user, validity=self.VALIDITY),
@@ -287,7 +280,7 @@ class ApiRevisionListCreateApi(ScopedAPIView):
         description = StrictCharField(required=False, allow_blank=True, default="", max_length=255)
 
     def get(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         if request.query_params.get("query", "deployed:true") != "deployed:true":
             raise ValidationFailed("query must be deployed:true (or left out)")
         revs = [revision_dto(r) for r in selectors.revision_list(api=api)]
@@ -296,7 +289,7 @@ class ApiRevisionListCreateApi(ScopedAPIView):
         return Response({"count": len(revs), "list": revs})
 
     def post(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         rev = services.api_revision_create(
@@ -332,10 +325,10 @@ class ApiRevisionDetailApi(ScopedAPIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id, revision_id):
-        return Response(revision_dto(_revision_or_404(_api_or_404(api_id), revision_id)))
+        return Response(revision_dto(_revision_or_404(selectors.api_get_or_404(api_id), revision_id)))
 
     def delete(self, request, api_id, revision_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         services.api_revision_delete(api=api, revision=_revision_or_404(api, revision_id), user=request.user)
         revs = [revision_dto(r) for r in selectors.revision_list(api=api)]
         return Response({"count": len(revs), "list": revs})
@@ -348,7 +341,7 @@ class ApiRestoreRevisionApi(ScopedAPIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         rev = _revision_or_404(api, request.query_params.get("revisionId"))
         api = services.api_revision_restore(api=api, revision=rev, user=request.user)
         return Response(api_dto(api), status=201, headers={"ETag": services.api_etag(api)})
@@ -456,7 +449,7 @@ class ApiDeployRevisionApi(ScopedAPIView):
 
     @extend_schema(parameters=_WAIT_PARAMETERS, responses=_wait_responses("The deployments, as applied"))
     def post(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         rev = _revision_or_404(api, request.query_params.get("revisionId"))
         timeout = _wait_timeout(request.query_params)
         deployments = services.api_revision_deploy(
@@ -480,7 +473,7 @@ class ApiUndeployRevisionApi(ScopedAPIView):
         responses=_wait_responses("Undeployed (and applied, with wait=true)"),
     )
     def post(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         rev = _revision_or_404(api, request.query_params.get("revisionId"))
         timeout = _wait_timeout(request.query_params)
         envs = (
@@ -501,7 +494,7 @@ class ApiDeploymentListApi(ScopedAPIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         return Response({"list": [deployment_dto(d) for d in selectors.deployment_list(api=api)]})
 
 
@@ -521,7 +514,7 @@ class ApiChangeLifecycleApi(ScopedAPIView):
     permission_classes = [IsPublisher]
 
     def post(self, request):
-        api = _api_or_404(request.query_params.get("apiId"))
+        api = selectors.api_get_or_404(request.query_params.get("apiId"))
         action = request.query_params.get("action", "")
         checklist = _parse_checklist(request.query_params.get("lifecycleChecklist", ""))
         with transaction.atomic():
@@ -545,7 +538,7 @@ class ApiLifecycleHistoryApi(ScopedAPIView):
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         items = [
             {
                 "previousState": e.previous_state,
@@ -638,7 +631,7 @@ class SubscriptionListApi(ScopedAPIView):
         qs = Subscription.objects.select_related("application__owner").order_by("created_time")
         api_id = request.query_params.get("apiId")
         if api_id:
-            qs = qs.filter(api=_api_or_404(api_id))
+            qs = qs.filter(api=selectors.api_get_or_404(api_id))
         items = [_subscription_dto(s) for s in qs]
         return Response({"count": len(items), "list": items})
 
@@ -681,7 +674,7 @@ class ApiExportApi(ScopedAPIView):
 
         from publisher.archives import export_archive
 
-        api = _api_or_404(request.query_params.get("apiId"))
+        api = selectors.api_get_or_404(request.query_params.get("apiId"))
         revision = None
         number = request.query_params.get("revisionNumber")
         if number:

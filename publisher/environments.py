@@ -2,13 +2,13 @@
 environments it is labelled with (TIDEGATE_GATEWAY_ENVIRONMENTS); a deployment reaches only
 the gateways of its environment."""
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from portal.audit import audit_record
 from portal.csp import is_host_name
-from portal.errors import Conflict, NotFound
+from portal.errors import Conflict, NotFound, create_or_conflict
 from portal.fields import StrictCharField, StrictRegexField
 from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsAdmin
@@ -46,17 +46,15 @@ class EnvironmentInput(serializers.Serializer):
 @transaction.atomic
 def environment_create(*, data: dict, user) -> Environment:
     vhost = (data.get("vhosts") or [{"host": "localhost", "wsPort": 9090, "wssPort": 9095}])[0]
-    try:
-        with transaction.atomic():
-            env = Environment.objects.create(
-                name=data["name"],
-                display_name=data.get("displayName") or data["name"],
-                vhost=vhost["host"],
-                ws_port=vhost["wsPort"],
-                wss_port=vhost["wssPort"],
-            )
-    except IntegrityError:
-        raise Conflict(f"An environment named {data['name']!r} already exists") from None
+    env = create_or_conflict(
+        Environment,
+        conflict=f"An environment named {data['name']!r} already exists",
+        name=data["name"],
+        display_name=data.get("displayName") or data["name"],
+        vhost=vhost["host"],
+        ws_port=vhost["wsPort"],
+        wss_port=vhost["wssPort"],
+    )
     audit_record(actor=user, action="environment.create", target=env, detail={"name": env.name})
     return env
 

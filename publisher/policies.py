@@ -8,13 +8,13 @@ application policies, ``maxConnections``.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from gateway_sync.services import config_changed
 from portal.audit import audit_record
-from portal.errors import Conflict, NotFound, ValidationFailed
+from portal.errors import NotFound, ValidationFailed, create_or_conflict
 from portal.fields import StrictCharField, StrictRegexField
 from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsAdmin
@@ -89,21 +89,19 @@ def _level(level: str) -> str:
 
 @transaction.atomic
 def policy_create(*, level: str, data: dict, user) -> ThrottlingPolicy:
-    try:
-        with transaction.atomic():
-            policy = ThrottlingPolicy.objects.create(
-                level=level,
-                name=data["policyName"],
-                display_name=data.get("displayName") or data["policyName"],
-                description=data["description"],
-                stop_on_quota_reach=data["stopOnQuotaReach"],
-                throttle_action=data["throttleAction"],
-                max_connections=data["maxConnections"],
-                is_streaming=level == PolicyLevel.SUBSCRIPTION,
-                **data["defaultLimit"],
-            )
-    except IntegrityError:
-        raise Conflict(f"A {level} policy named {data['policyName']!r} already exists") from None
+    policy = create_or_conflict(
+        ThrottlingPolicy,
+        conflict=f"A {level} policy named {data['policyName']!r} already exists",
+        level=level,
+        name=data["policyName"],
+        display_name=data.get("displayName") or data["policyName"],
+        description=data["description"],
+        stop_on_quota_reach=data["stopOnQuotaReach"],
+        throttle_action=data["throttleAction"],
+        max_connections=data["maxConnections"],
+        is_streaming=level == PolicyLevel.SUBSCRIPTION,
+        **data["defaultLimit"],
+    )
     audit_record(actor=user, action="policy.create", target=policy, detail={"level": level, "name": policy.name})
     config_changed()
     return policy

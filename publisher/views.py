@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 
 from gateway_sync.services import config_version, gateways_await, gateways_recent
@@ -74,9 +73,7 @@ def import_asyncapi(request):
 
 @role_required(CREATOR, PUBLISHER)
 def detail(request, api_id):
-    api = selectors.api_get(api_id)
-    if api is None:
-        raise Http404
+    api = selectors.api_get_or_404(api_id)
     extra = {}
     if request.method == "POST":
         if request.POST.get("do") != "internal-key":
