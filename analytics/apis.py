@@ -11,13 +11,13 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from analytics import selectors, services
 from gateway_sync.gateway_requests import gateway_authorized, gateway_token_required
-from portal.errors import ApplicationError, NotFound, ValidationFailed
+from portal.errors import ApplicationError, ValidationFailed
+from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsCreatorOrPublisher, IsPublisher
-from publisher.selectors import api_get
+from publisher.selectors import api_get_or_404
 
 MAX_BATCH_BYTES = 20 * 1024 * 1024
 
@@ -47,13 +47,6 @@ def ingest_view(request):
     return JsonResponse({"rows": rows})
 
 
-def _api(api_id):
-    api = api_get(api_id)
-    if api is None:
-        raise NotFound(f"API {api_id} not found")
-    return api
-
-
 def since_for(range_name: str):
     if range_name not in selectors.RANGES:
         raise ValidationFailed(f"range must be one of {', '.join(selectors.RANGES)}")
@@ -74,13 +67,14 @@ def analytics_data(api, range_name: str) -> dict:
     }
 
 
-class ApiAnalyticsApi(APIView):
+class ApiAnalyticsApi(ScopedAPIView):
     """``GET /apis/{apiId}/analytics?range=1h|24h|7d[&format=csv]``"""
 
+    required_scopes = scopes("apim:api_view")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        api = _api(api_id)
+        api = api_get_or_404(api_id)
         range_name = request.query_params.get("range", "24h")
         answer_format = request.query_params.get("format", "json")
         if answer_format not in ("json", "csv"):
@@ -98,17 +92,19 @@ class ApiAnalyticsApi(APIView):
         return Response(analytics_data(api, range_name))
 
 
-class ApiConnectionsApi(APIView):
+class ApiConnectionsApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        items = selectors.live_connections(api_id=_api(api_id).id)
+        items = selectors.live_connections(api_id=api_get_or_404(api_id).id)
         return Response({"count": len(items), "list": items})
 
 
-class ApiConnectionDisconnectApi(APIView):
+class ApiConnectionDisconnectApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsPublisher]
 
     def post(self, request, api_id, connection_id):
-        services.connection_disconnect(api=_api(api_id), connection_id=connection_id, user=request.user)
+        services.connection_disconnect(api=api_get_or_404(api_id), connection_id=connection_id, user=request.user)
         return Response(status=202)

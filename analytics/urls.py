@@ -1,11 +1,10 @@
-"""Analytics over the Publisher REST, mounted under ``/api/am/publisher/v4/`` (tidegate/urls.py)."""
+"""The Publisher's Analytics tab, mounted among its pages in the ``publisher`` namespace
+(tidegate/urls.py)."""
 
 from django.urls import path
 
-from analytics import apis
+from analytics import views
 
 urlpatterns = [
-    path("apis/<str:api_id>/analytics", apis.ApiAnalyticsApi.as_view()),
-    path("apis/<str:api_id>/connections", apis.ApiConnectionsApi.as_view()),
-    path("apis/<str:api_id>/connections/<str:connection_id>/disconnect", apis.ApiConnectionDisconnectApi.as_view()),
+    path("apis/<uuid:api_id>/analytics", views.api_analytics, name="analytics"),
 ]

@@ -2,7 +2,6 @@
 codes, the connections open now with a disconnect button, and a CSV download."""
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 
 from analytics import selectors, services
@@ -10,14 +9,12 @@ from analytics.apis import analytics_data
 from portal.pages import role_required, run_service
 from portal.roles import CREATOR, PUBLISHER, has_role
 from publisher.design_views import page_context
-from publisher.selectors import api_get
+from publisher.selectors import api_get_or_404
 
 
 @role_required(CREATOR, PUBLISHER)
 def api_analytics(request, api_id):
-    api = api_get(api_id)
-    if api is None:
-        raise Http404
+    api = api_get_or_404(api_id)
     if request.method == "POST":
         if not has_role(request.user, PUBLISHER):
             messages.error(request, "Only publishers may disconnect clients.")

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-
-from django.core.exceptions import ValidationError
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from devportal import selectors, services
 from devportal.models import Application, Subscription
@@ -17,6 +13,7 @@ from keymanager.server import token_issue
 from keymanager.services import keys_generate, keys_remove, secret_regenerate
 from portal.errors import NotFound, ValidationFailed
 from portal.fields import StrictCharField
+from portal.rest import ScopedAPIView, scopes
 from publisher import asyncapi
 from publisher.dto import api_summary, gateway_urls, tier_dto
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
@@ -89,32 +86,36 @@ def _application_or_404(request, application_id) -> Application:
     return app
 
 
-class CatalogListApi(APIView):
+class CatalogListApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe")
+
     def get(self, request):
         apis = [catalog_api_dto(a) for a in selectors.catalog_list(query=request.query_params.get("query", ""))]
         return Response({"count": len(apis), "list": apis})
 
 
-class CatalogDetailApi(APIView):
+class CatalogDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe")
+
     def get(self, request, api_id):
-        api = selectors.catalog_get(api_id)
-        if api is None:
-            raise NotFound(f"API {api_id} not found")
+        api = selectors.catalog_get_or_404(api_id)
         return Response(catalog_api_dto(api))
 
 
-class CatalogTopicsApi(APIView):
+class CatalogTopicsApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe")
+
     def get(self, request, api_id):
-        api = selectors.catalog_get(api_id)
-        if api is None:
-            raise NotFound(f"API {api_id} not found")
+        api = selectors.catalog_get_or_404(api_id)
         topics = [
             {"apiId": str(api.id), "name": op.target, "type": op.verb} for op in asyncapi.operations(api.definition)
         ]
         return Response({"count": len(topics), "list": topics})
 
 
-class ApplicationListCreateApi(APIView):
+class ApplicationListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", POST="apim:app_manage")
+
     class InputSerializer(serializers.Serializer):
         name = StrictCharField(max_length=70)
         throttlingPolicy = StrictCharField(required=False, default="Unlimited")
@@ -135,7 +136,9 @@ class ApplicationListCreateApi(APIView):
         return Response(application_dto(app), status=201)
 
 
-class ApplicationDetailApi(APIView):
+class ApplicationDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", PUT="apim:app_manage", DELETE="apim:app_manage")
+
     class InputSerializer(serializers.Serializer):
         name = StrictCharField(max_length=70, required=False)
         throttlingPolicy = StrictCharField(required=False)
@@ -163,7 +166,9 @@ class ApplicationDetailApi(APIView):
         return Response(status=200)
 
 
-class ApplicationGenerateKeysApi(APIView):
+class ApplicationGenerateKeysApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", POST="apim:app_manage")
+
     class InputSerializer(serializers.Serializer):
         keyType = serializers.ChoiceField(choices=["PRODUCTION", "SANDBOX"])
         grantTypesToBeSupported = serializers.ListField(
@@ -183,7 +188,9 @@ class ApplicationGenerateKeysApi(APIView):
         return Response(key_dto(client, secret), status=200)
 
 
-class ApplicationOAuthKeysApi(APIView):
+class ApplicationOAuthKeysApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe")
+
     def get(self, request, application_id):
         app = _application_or_404(request, application_id)
         keys = [key_dto(c) for c in app.oauth_clients.all()]
@@ -191,30 +198,33 @@ class ApplicationOAuthKeysApi(APIView):
 
 
 def _key_or_404(app, key_mapping_id) -> OAuthClient:
-    try:
-        client = app.oauth_clients.filter(key_mapping_id=key_mapping_id).first()
-    except (ValueError, ValidationError):  # a malformed id is not found
-        client = None
+    client = app.oauth_clients.filter(key_mapping_id=key_mapping_id).first()
     if client is None:
         raise NotFound(f"Key mapping {key_mapping_id} not found")
     return client
 
 
-class ApplicationRegenerateSecretApi(APIView):
+class ApplicationRegenerateSecretApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", POST="apim:app_manage")
+
     def post(self, request, application_id, key_mapping_id):
         client = _key_or_404(_application_or_404(request, application_id), key_mapping_id)
         secret = secret_regenerate(client=client, user=request.user)
         return Response({"consumerKey": client.client_id, "consumerSecret": secret})
 
 
-class ApplicationKeyCleanUpApi(APIView):
+class ApplicationKeyCleanUpApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", POST="apim:app_manage")
+
     def post(self, request, application_id, key_mapping_id):
         client = _key_or_404(_application_or_404(request, application_id), key_mapping_id)
         keys_remove(client=client, user=request.user)
         return Response(status=200)
 
 
-class ApplicationGenerateTokenApi(APIView):
+class ApplicationGenerateTokenApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", POST="apim:app_manage")
+
     class InputSerializer(serializers.Serializer):
         consumerSecret = StrictCharField()
         validityPeriod = serializers.IntegerField(required=False, min_value=1, max_value=365 * 24 * 3600)
@@ -234,7 +244,9 @@ class ApplicationGenerateTokenApi(APIView):
         return Response(token_dto(token))
 
 
-class SubscriptionListCreateApi(APIView):
+class SubscriptionListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", POST="apim:sub_manage")
+
     class InputSerializer(serializers.Serializer):
         applicationId = serializers.UUIDField()
         apiId = serializers.UUIDField()
@@ -256,22 +268,18 @@ class SubscriptionListCreateApi(APIView):
         s.is_valid(raise_exception=True)
         d = s.validated_data
         app = _application_or_404(request, d["applicationId"])
-        api = selectors.catalog_get(d["apiId"])
-        if api is None:
-            raise NotFound(f"API {d['apiId']} not found")
+        api = selectors.catalog_get_or_404(d["apiId"])
         sub = services.subscription_create(
             application=app, api=api, throttling_policy=d["throttlingPolicy"], user=request.user
         )
         return Response(subscription_dto(sub), status=201)
 
 
-class SubscriptionDetailApi(APIView):
+class SubscriptionDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe", PUT="apim:sub_manage", DELETE="apim:sub_manage")
+
     def _get(self, request, subscription_id) -> Subscription:
-        sub = (
-            selectors.subscription_list(owner=request.user).filter(pk=subscription_id).first()
-            if _is_uuid(subscription_id)
-            else None
-        )
+        sub = selectors.subscription_list(owner=request.user).filter(pk=subscription_id).first()
         if sub is None:
             raise NotFound(f"Subscription {subscription_id} not found")
         return sub
@@ -297,15 +305,9 @@ class SubscriptionDetailApi(APIView):
         return Response(status=200)
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
+class ThrottlingPoliciesApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscribe")
 
-
-class ThrottlingPoliciesApi(APIView):
     def get(self, request, policy_level):
         if policy_level not in (PolicyLevel.APPLICATION, PolicyLevel.SUBSCRIPTION):
             raise NotFound("policyLevel must be 'application' or 'subscription'")

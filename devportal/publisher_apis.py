@@ -5,20 +5,13 @@ Portal's, so their views live here; tidegate/urls.py mounts them under the Publi
 from __future__ import annotations
 
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from devportal import selectors
 from devportal.services import subscription_block
 from portal.errors import NotFound, ValidationFailed
+from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsPublisher
-from publisher.selectors import api_get
-
-
-def _api_or_404(api_id):
-    api = api_get(api_id)
-    if api is None:
-        raise NotFound(f"API {api_id} not found")
-    return api
+from publisher.selectors import api_get_or_404
 
 
 def _subscription_dto(sub) -> dict:
@@ -42,17 +35,19 @@ def _subscription_or_404(subscription_id):
     return sub
 
 
-class SubscriptionListApi(APIView):
+class SubscriptionListApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscription_view")
     permission_classes = [IsPublisher]
 
     def get(self, request):
         api_id = request.query_params.get("apiId")
-        subs = selectors.api_subscription_list(api=_api_or_404(api_id) if api_id else None)
+        subs = selectors.api_subscription_list(api=api_get_or_404(api_id) if api_id else None)
         items = [_subscription_dto(s) for s in subs]
         return Response({"count": len(items), "list": items})
 
 
-class SubscriptionBlockApi(APIView):
+class SubscriptionBlockApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscription_view", POST="apim:subscription_block")
     permission_classes = [IsPublisher]
 
     def post(self, request):
@@ -64,7 +59,8 @@ class SubscriptionBlockApi(APIView):
         return Response(_subscription_dto(sub))
 
 
-class SubscriptionUnblockApi(APIView):
+class SubscriptionUnblockApi(ScopedAPIView):
+    required_scopes = scopes("apim:subscription_view", POST="apim:subscription_block")
     permission_classes = [IsPublisher]
 
     def post(self, request):

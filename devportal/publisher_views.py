@@ -10,13 +10,14 @@ from django.views.decorators.http import require_GET, require_POST
 from devportal import selectors, services
 from portal.pages import role_required, run_service
 from portal.roles import CREATOR, PUBLISHER, has_role
-from publisher.design_views import api_or_404, page_context
+from publisher.design_views import page_context
+from publisher.selectors import api_get_or_404
 
 
 @role_required(CREATOR, PUBLISHER)
 @require_GET
 def subscriptions(request, api_id):
-    api = api_or_404(api_id)
+    api = api_get_or_404(api_id)
     subs = selectors.api_subscription_list(api=api)
     return render(
         request, "publisher/subscriptions.html", page_context(request, api, "subscriptions", subscriptions=subs)
@@ -27,7 +28,7 @@ def subscriptions(request, api_id):
 @require_POST
 def subscription_block(request, api_id):
     """Block, block production only or unblock one subscription: a publisher's."""
-    api = api_or_404(api_id)
+    api = api_get_or_404(api_id)
     if not has_role(request.user, PUBLISHER):
         messages.error(request, "Only publishers may block or unblock subscriptions.")
         return redirect("publisher:subscriptions", api_id=api.id)

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 
 from devportal.models import Application, Subscription
+from portal.errors import NotFound
 from publisher import lifecycle
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
 
@@ -43,6 +44,14 @@ def catalog_get(api_id) -> Api | None:
         return catalog_list().filter(pk=api_id).first()
     except (ValueError, ValidationError):
         return None
+
+
+def catalog_get_or_404(api_id) -> Api:
+    """A published API, or NotFound (a draft is as unknown as a missing one)."""
+    api = catalog_get(api_id)
+    if api is None:
+        raise NotFound(f"API {api_id} not found")
+    return api
 
 
 def application_list(*, owner) -> QuerySet[Application]:

@@ -1,4 +1,4 @@
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from devportal.models import Application, Subscription, SubscriptionStatus
 from gateway_contract.deltas import SubscriptionChanged, SubscriptionRemoved
@@ -7,7 +7,7 @@ from keymanager.server import token_issue
 from keymanager.services import keys_generate
 from portal.audit import audit_record
 from portal.config_events import config_changed
-from portal.errors import Conflict, ValidationFailed
+from portal.errors import Conflict, ValidationFailed, create_or_conflict
 from publisher import lifecycle
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
 
@@ -31,13 +31,14 @@ def application_create(*, owner, name: str, throttling_policy: str = "Unlimited"
         raise ValidationFailed("Application name is required (at most 70 characters)")
     if not ThrottlingPolicy.objects.filter(level=PolicyLevel.APPLICATION, name=throttling_policy).exists():
         raise ValidationFailed(f"Unknown application throttling policy {throttling_policy!r}")
-    try:
-        with transaction.atomic():
-            app = Application.objects.create(
-                owner=owner, name=name, throttling_policy=throttling_policy, description=description
-            )
-    except IntegrityError:
-        raise Conflict(f"You already have an application named {name!r}") from None
+    app = create_or_conflict(
+        Application,
+        conflict=f"You already have an application named {name!r}",
+        owner=owner,
+        name=name,
+        throttling_policy=throttling_policy,
+        description=description,
+    )
     audit_record(actor=owner, action="application.create", target=app, detail={"name": name})
     return app
 
@@ -77,13 +78,14 @@ def subscription_create(*, application: Application, api: Api, throttling_policy
             f"Business plan {throttling_policy!r} is not offered by {api.name}; choose from {', '.join(api.policies)}"
         )
     status, source = _inherited_status(application=application, api=api)
-    try:
-        with transaction.atomic():
-            sub = Subscription.objects.create(
-                application=application, api=api, throttling_policy=throttling_policy, status=status
-            )
-    except IntegrityError:
-        raise Conflict(f"Application {application.name} is already subscribed to {api.name}") from None
+    sub = create_or_conflict(
+        Subscription,
+        conflict=f"Application {application.name} is already subscribed to {api.name}",
+        application=application,
+        api=api,
+        throttling_policy=throttling_policy,
+        status=status,
+    )
     detail = {"api": str(api.id), "application": str(application.id), "status": status}
     if source is not None:
         detail["statusFrom"] = {"subscription": str(source.id), "api": str(source.api_id)}

@@ -1,35 +1,59 @@
+"""The Dev Portal's pages, under ``/devportal/`` (its REST API is ``api_urls.py``)."""
+
 from django.urls import path
 
-from devportal import apis, publisher_apis
+from devportal import publisher_views, views
 
 urlpatterns = [
-    path("apis", apis.CatalogListApi.as_view()),
-    path("apis/<str:api_id>", apis.CatalogDetailApi.as_view()),
-    path("apis/<str:api_id>/topics", apis.CatalogTopicsApi.as_view()),
-    path("applications", apis.ApplicationListCreateApi.as_view()),
-    path("applications/<str:application_id>", apis.ApplicationDetailApi.as_view()),
-    path("applications/<str:application_id>/generate-keys", apis.ApplicationGenerateKeysApi.as_view()),
-    path("applications/<str:application_id>/oauth-keys", apis.ApplicationOAuthKeysApi.as_view()),
+    path("", views.index, name="index"),
+    path("apis/<uuid:api_id>", views.api_detail, name="api"),
+    path("apis/<uuid:api_id>/documentation", views.api_documentation, name="api-documentation"),
+    path("applications", views.applications, name="applications"),
+    path("applications/<uuid:application_id>", views.application_detail, name="application"),
+    path("applications/<uuid:application_id>/update", views.application_update, name="application-update"),
+    path("applications/<uuid:application_id>/delete", views.application_delete, name="application-delete"),
     path(
-        "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/generate-token",
-        apis.ApplicationGenerateTokenApi.as_view(),
+        "applications/<uuid:application_id>/keys/generate",
+        views.application_keys_generate,
+        name="application-keys-generate",
     ),
     path(
-        "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/regenerate-secret",
-        apis.ApplicationRegenerateSecretApi.as_view(),
+        "applications/<uuid:application_id>/keys/regenerate-secret",
+        views.application_secret_regenerate,
+        name="application-secret-regenerate",
     ),
     path(
-        "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/clean-up",
-        apis.ApplicationKeyCleanUpApi.as_view(),
+        "applications/<uuid:application_id>/keys/remove", views.application_keys_remove, name="application-keys-remove"
     ),
-    path("subscriptions", apis.SubscriptionListCreateApi.as_view()),
-    path("subscriptions/<str:subscription_id>", apis.SubscriptionDetailApi.as_view()),
-    path("throttling-policies/<str:policy_level>", apis.ThrottlingPoliciesApi.as_view()),
+    path(
+        "applications/<uuid:application_id>/tokens/generate",
+        views.application_token_generate,
+        name="application-token-generate",
+    ),
+    path(
+        "applications/<uuid:application_id>/tokens/revoke",
+        views.application_token_revoke,
+        name="application-token-revoke",
+    ),
 ]
 
-# Mounted under the Publisher REST's prefix (tidegate/urls.py).
+# Mounted among the Publisher's pages, in its namespace (tidegate/urls.py).
 publisher_urlpatterns = [
-    path("subscriptions", publisher_apis.SubscriptionListApi.as_view()),
-    path("subscriptions/block-subscription", publisher_apis.SubscriptionBlockApi.as_view()),
-    path("subscriptions/unblock-subscription", publisher_apis.SubscriptionUnblockApi.as_view()),
+    path("apis/<uuid:api_id>/subscriptions", publisher_views.subscriptions, name="subscriptions"),
+]
+
+# One view per form of the pages above (POST only): the API page's Subscribe and GET TEST
+# KEY, the application page's subscription rows, the Publisher's Subscriptions tab.
+urlpatterns += [
+    path("apis/<uuid:api_id>/subscribe", views.api_subscribe, name="api-subscribe"),
+    path("apis/<uuid:api_id>/test-key", views.api_test_key, name="api-test-key"),
+    path("subscriptions/<uuid:subscription_id>/plan", views.subscription_plan_change, name="subscription-plan"),
+    path(
+        "subscriptions/<uuid:subscription_id>/unsubscribe",
+        views.subscription_unsubscribe,
+        name="subscription-unsubscribe",
+    ),
+]
+publisher_urlpatterns += [
+    path("apis/<uuid:api_id>/subscriptions/block", publisher_views.subscription_block, name="subscription-block"),
 ]

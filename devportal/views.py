@@ -32,13 +32,6 @@ def index(request):
     return render(request, "devportal/index.html", {"apis": selectors.catalog_list(query=query), "query": query})
 
 
-def _catalog_api(api_id):
-    api = selectors.catalog_get(api_id)
-    if api is None:
-        raise Http404
-    return api
-
-
 def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=KeyType.PRODUCTION):
     """The API page, with a subscribe form that did not validate or a test key got this once."""
     services.application_ensure_default(user=request.user)
@@ -70,7 +63,7 @@ def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=Ke
 @login_required
 @require_GET
 def api_detail(request, api_id):
-    return _api_page(request, _catalog_api(api_id))
+    return _api_page(request, selectors.catalog_get_or_404(api_id))
 
 
 # One view per form of the API page: Subscribe redirects back to the page; GET TEST KEY
@@ -80,7 +73,7 @@ def api_detail(request, api_id):
 @login_required
 @require_POST
 def api_subscribe(request, api_id):
-    api = _catalog_api(api_id)
+    api = selectors.catalog_get_or_404(api_id)
     services.application_ensure_default(user=request.user)
     applications = list(selectors.application_list(owner=request.user))
     form = SubscribeForm(request.POST, applications=applications, plans=api.policies)
@@ -105,7 +98,7 @@ def api_subscribe(request, api_id):
 @require_POST
 def api_test_key(request, api_id):
     """GET TEST KEY: a short-lived token for the chosen application's keys of that type."""
-    api = _catalog_api(api_id)
+    api = selectors.catalog_get_or_404(api_id)
     application_id = request.POST.get("application", "")
     key_type = request.POST.get("key_type") if request.POST.get("key_type") in KeyType.values else KeyType.PRODUCTION
     app = selectors.application_get(owner=request.user, application_id=application_id)
@@ -125,7 +118,7 @@ def api_test_key(request, api_id):
 @csp_replace(DOCUMENTATION_FRAME)
 def api_documentation(request, api_id):
     """The AsyncAPI definition rendered, in a sandboxed frame of the API page (portal/csp.py)."""
-    api = _catalog_api(api_id)
+    api = selectors.catalog_get_or_404(api_id)
     # Only http(s) links: a definition stored before they were checked may hold others.
     return render(
         request,

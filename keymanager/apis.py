@@ -1,15 +1,15 @@
 """Admin v4 ``/key-managers``: trusted external token issuers (WSO2: third-party key managers)."""
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from keymanager.models import ExternalIssuer
 from portal.audit import audit_record
 from portal.config_events import config_changed
-from portal.errors import Conflict, NotFound
+from portal.errors import NotFound, create_or_conflict
 from portal.fields import StrictCharField
+from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsAdmin
 
 
@@ -45,18 +45,16 @@ class _Input(serializers.Serializer):
 
 @transaction.atomic
 def external_issuer_create(*, data: dict, user) -> ExternalIssuer:
-    try:
-        with transaction.atomic():
-            issuer = ExternalIssuer.objects.create(
-                name=data["name"],
-                issuer=data["issuer"],
-                jwks_url=data["certificates"],
-                consumer_key_claim=data["consumerKeyClaim"],
-                validate_subscription=data["validateSubscription"],
-                enabled=data["enabled"],
-            )
-    except IntegrityError:
-        raise Conflict("A key manager with this name or issuer already exists") from None
+    issuer = create_or_conflict(
+        ExternalIssuer,
+        conflict="A key manager with this name or issuer already exists",
+        name=data["name"],
+        issuer=data["issuer"],
+        jwks_url=data["certificates"],
+        consumer_key_claim=data["consumerKeyClaim"],
+        validate_subscription=data["validateSubscription"],
+        enabled=data["enabled"],
+    )
     audit_record(actor=user, action="key-manager.create", target=issuer, detail={"issuer": issuer.issuer})
     config_changed()
     return issuer
@@ -69,7 +67,8 @@ def external_issuer_delete(*, issuer: ExternalIssuer, user) -> None:
     config_changed()
 
 
-class KeyManagerListCreateApi(APIView):
+class KeyManagerListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:admin", POST="apim:admin")
     permission_classes = [IsAdmin]
     InputSerializer = _Input  # the request body, for the OpenAPI document
 
@@ -83,11 +82,12 @@ class KeyManagerListCreateApi(APIView):
         return Response(issuer_dto(external_issuer_create(data=s.validated_data, user=request.user)), status=201)
 
 
-class KeyManagerDetailApi(APIView):
+class KeyManagerDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:admin", DELETE="apim:admin")
     permission_classes = [IsAdmin]
 
     def _get(self, issuer_id) -> ExternalIssuer:
-        issuer = ExternalIssuer.objects.filter(pk=issuer_id).first() if str(issuer_id).isdigit() else None
+        issuer = ExternalIssuer.objects.filter(pk=issuer_id).first()
         if issuer is None:
             raise NotFound(f"Key manager {issuer_id} not found")
         return issuer

@@ -1,9 +1,10 @@
 """Bearer tokens from the built-in Key Manager on the REST APIs, as WSO2's scripts use them
 (``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]``).
 
-A token is accepted when its signature is ours, it has not expired or been revoked, and it
-carries the ``apim:*`` scope the call needs (table below). The user is the token's subject;
-the views' role checks still apply, so a scope never grants more than the user's roles.
+A token is accepted when its signature is ours and it has not expired or been revoked; the
+user is the token's subject. Which ``apim:*`` scope a call needs is the view's to say
+(``portal/rest.py``); the views' role checks still apply, so a scope never grants more than
+the user's roles.
 """
 
 from __future__ import annotations
@@ -17,35 +18,10 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from keymanager.server import issued_token
 
-PUBLISHER = "/api/am/publisher/v4/"
-DEVPORTAL = "/api/am/devportal/v3/"
-ADMIN = "/api/am/admin/v4/"
-
-
-def required_scope(path: str, method: str) -> str:
-    read = method in ("GET", "HEAD", "OPTIONS")
-    if path.startswith(PUBLISHER):
-        rest = path[len(PUBLISHER) :]
-        if rest.startswith("subscriptions"):
-            return "apim:subscription_view" if read else "apim:subscription_block"
-        if read and not rest.startswith("apis/export"):
-            return "apim:api_view"
-        if rest.startswith(("apis/export", "apis/import")) and not rest.startswith("apis/import-asyncapi"):
-            return "apim:api_import_export"
-        if rest.startswith("apis/change-lifecycle") or rest.endswith(("/deploy-revision", "/undeploy-revision")):
-            return "apim:api_publish"
-        return "apim:api_create"
-    if path.startswith(DEVPORTAL):
-        rest = path[len(DEVPORTAL) :]
-        if read:
-            return "apim:subscribe"
-        return "apim:sub_manage" if rest.startswith("subscriptions") else "apim:app_manage"
-    if path.startswith(ADMIN):
-        return "apim:tier_view" if read and "throttling" in path else "apim:admin"
-    return ""
-
 
 class KeyManagerBearerAuthentication(BaseAuthentication):
+    carries_scopes = True  # portal.rest.RequiredScope checks the token's scope claim
+
     def authenticate(self, request):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != b"bearer":
@@ -68,9 +44,6 @@ class KeyManagerBearerAuthentication(BaseAuthentication):
         user = get_user_model().objects.filter(username=claims.get("sub"), is_active=True).first()
         if user is None:
             raise exceptions.AuthenticationFailed("The token's user no longer exists")
-        needed = required_scope(request.path, request.method)
-        if needed and needed not in (claims.get("scope") or "").split():
-            raise exceptions.PermissionDenied(f"This call needs a token with the {needed} scope")
         return user, claims
 
     def authenticate_header(self, request):

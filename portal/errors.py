@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.db import IntegrityError, models, transaction
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework import serializers
 from rest_framework.response import Response
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=models.Model)
 
 
 class ApplicationError(Exception):
@@ -36,7 +38,10 @@ class ValidationFailed(ApplicationError):
     message = "Bad Request"
 
 
-class NotFound(ApplicationError):
+class NotFound(ApplicationError, Http404):
+    """Also an Http404, so a page that raises it answers Django's 404 page; REST answers the
+    JSON error body with its description."""
+
     status = 404
     message = "Not Found"
 
@@ -54,6 +59,16 @@ class PreconditionFailed(ApplicationError):
 class Forbidden(ApplicationError):
     status = 403
     message = "Forbidden"
+
+
+def create_or_conflict(model: type[M], *, conflict: str, **fields: Any) -> M:
+    """``model.objects.create(**fields)`` in a savepoint; when a unique constraint refuses it,
+    409 saying ``conflict``, and the caller's transaction goes on as if nothing was tried."""
+    try:
+        with transaction.atomic():
+            return model.objects.create(**fields)
+    except IntegrityError:
+        raise Conflict(conflict) from None
 
 
 def error_body(status: int, message: str, description: str, details: list | None = None) -> dict[str, Any]:
@@ -76,6 +91,22 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="The status' reason, e.g. Conflict")
     description = serializers.CharField(help_text="What went wrong, for people")
     error = ErrorDetailSerializer(many=True, required=False)
+
+
+class RestNotFoundMiddleware:
+    """A REST path that no URL pattern matches answers the JSON error body too, as the views'
+    own 404s do: an unknown path, or an id its path converter refuses (``/apis/not-a-uuid``
+    under ``<uuid:api_id>``). Middleware rather than ``handler404``, which Django skips while
+    DEBUG is on. Pages keep Django's 404 page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 404 and request.resolver_match is None and request.path.startswith("/api/"):
+            return JsonResponse(error_body(404, "Not Found", "The requested resource does not exist"), status=404)
+        return response
 
 
 def exception_handler(exc, context):

@@ -14,12 +14,12 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from gateway_sync.services import config_version, gateways_await
 from keymanager.server import internal_key_issue
 from portal.errors import ErrorSerializer, NotFound, ValidationFailed
 from portal.fields import StrictCharField
+from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsCreatorOrPublisher, IsPublisher
 from publisher import asyncapi, lifecycle, selectors, services
 from publisher.archives import MAX_ARCHIVE_BYTES, export_archive, import_archive
@@ -73,14 +73,8 @@ def _check_endpoint_config(endpoint_config) -> None:
         )
 
 
-def _api_or_404(api_id):
-    api = selectors.api_get(api_id)
-    if api is None:
-        raise NotFound(f"API {api_id} not found")
-    return api
-
-
-class ApiListCreateApi(APIView):
+class ApiListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     class InputSerializer(serializers.Serializer):
@@ -122,18 +116,19 @@ class ApiListCreateApi(APIView):
         return Response(api_dto(api), status=201, headers={"Location": f"/api/am/publisher/v4/apis/{api.id}"})
 
 
-class ApiDetailApi(APIView):
+class ApiDetailApi(ScopedAPIView):
     """One API. ``PUT`` takes WSO2's API object (only the fields sent change) and honours
     ``If-Match`` with the ``ETag`` of the ``GET``: a stale write is refused with 412."""
 
+    required_scopes = scopes("apim:api_view", PUT="apim:api_create", DELETE="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         return Response(api_dto(api), headers={"ETag": services.api_etag(api)})
 
     def put(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         # No body at all (request.stream is None) is as wrong as a JSON list: the body is required.
         if request.stream is None or not isinstance(request.data, dict):
             raise ValidationFailed("Send the API as a JSON object")
@@ -144,7 +139,7 @@ class ApiDetailApi(APIView):
         return Response(api_dto(api), headers={"ETag": services.api_etag(api)})
 
     def delete(self, request, api_id):
-        services.api_delete(api=_api_or_404(api_id), user=request.user)
+        services.api_delete(api=selectors.api_get_or_404(api_id), user=request.user)
         return Response(status=200)
 
 
@@ -188,9 +183,10 @@ def _read_definition_input(request) -> tuple[bytes | str, dict]:
 MAX_ENDPOINT_URL = 2000  # the document's maxLength for ?endpointUrl=
 
 
-class ValidateEndpointApi(APIView):
+class ValidateEndpointApi(ScopedAPIView):
     """``POST /apis/validate-endpoint?endpointUrl=``: try a WebSocket handshake to a backend."""
 
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
@@ -202,7 +198,8 @@ class ValidateEndpointApi(APIView):
         return Response(check_endpoint(str(url)).as_dict())
 
 
-class ApiImportAsyncApiApi(APIView):
+class ApiImportAsyncApiApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
@@ -211,7 +208,8 @@ class ApiImportAsyncApiApi(APIView):
         return Response(api_dto(api), status=201, headers={"Location": f"/api/am/publisher/v4/apis/{api.id}"})
 
 
-class ApiValidateAsyncApiApi(APIView):
+class ApiValidateAsyncApiApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):
@@ -237,15 +235,16 @@ class ApiValidateAsyncApiApi(APIView):
         return Response(body)
 
 
-class ApiAsyncApiDefinitionApi(APIView):
+class ApiAsyncApiDefinitionApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", PUT="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         return Response(api.definition, headers={"ETag": services.api_etag(api)})
 
     def put(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         document, _ = _read_definition_input(request)
         api = services.api_definition_update(
             api=api, document=document, user=request.user, if_match=request.headers.get("If-Match")
@@ -253,14 +252,15 @@ class ApiAsyncApiDefinitionApi(APIView):
         return Response(api.definition, headers={"ETag": services.api_etag(api)})
 
 
-class ApiGenerateKeyApi(APIView):
+class ApiGenerateKeyApi(ScopedAPIView):
     """``POST /apis/{apiId}/generate-key``: an Internal-Key to try the API from the Publisher."""
 
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
     VALIDITY = 3600
 
     def post(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         return Response(
             {
                 "apikey": internal_key_issue(api=api, user=request.user, validity=self.VALIDITY),
@@ -269,14 +269,15 @@ class ApiGenerateKeyApi(APIView):
         )
 
 
-class ApiRevisionListCreateApi(APIView):
+class ApiRevisionListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     class InputSerializer(serializers.Serializer):
         description = StrictCharField(required=False, allow_blank=True, default="", max_length=255)
 
     def get(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         if request.query_params.get("query", "deployed:true") != "deployed:true":
             raise ValidationFailed("query must be deployed:true (or left out)")
         revs = [revision_dto(r) for r in selectors.revision_list(api=api)]
@@ -285,7 +286,7 @@ class ApiRevisionListCreateApi(APIView):
         return Response({"count": len(revs), "list": revs})
 
     def post(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         rev = services.api_revision_create(
@@ -320,7 +321,7 @@ def _environments_body(data) -> list[dict]:
     if any(not isinstance(i.get("vhost", ""), str) or len(i.get("vhost", "")) > MAX_VHOST for i in data):
         raise ValidationFailed(
             f"vhost must be a host name of at most {MAX_VHOST} characters, or left out for the environment's",
-            details=[{"field": "vhost", "message": "a host name"}],
+            details=[{"field": "vhost", "message": "not a host name"}],
         )
     if any(not isinstance(i.get("displayOnDevportal", True), bool) for i in data):
         raise ValidationFailed(
@@ -330,26 +331,28 @@ def _environments_body(data) -> list[dict]:
     return data
 
 
-class ApiRevisionDetailApi(APIView):
+class ApiRevisionDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", DELETE="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id, revision_id):
-        return Response(revision_dto(_revision_or_404(_api_or_404(api_id), revision_id)))
+        return Response(revision_dto(_revision_or_404(selectors.api_get_or_404(api_id), revision_id)))
 
     def delete(self, request, api_id, revision_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         services.api_revision_delete(api=api, revision=_revision_or_404(api, revision_id), user=request.user)
         revs = [revision_dto(r) for r in selectors.revision_list(api=api)]
         return Response({"count": len(revs), "list": revs})
 
 
-class ApiRestoreRevisionApi(APIView):
+class ApiRestoreRevisionApi(ScopedAPIView):
     """``POST /apis/{apiId}/restore-revision?revisionId=``: the working copy becomes the revision."""
 
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         rev = _revision_or_404(api, request.query_params.get("revisionId"))
         api = services.api_revision_restore(api=api, revision=rev, user=request.user)
         return Response(api_dto(api), status=201, headers={"ETag": services.api_etag(api)})
@@ -454,14 +457,15 @@ def _wait_responses(done: str) -> dict:
     }
 
 
-class ApiDeployRevisionApi(APIView):
+class ApiDeployRevisionApi(ScopedAPIView):
     """Deploy a revision to gateway environments; with ``wait=true``, once gateways applied it."""
 
+    required_scopes = scopes("apim:api_view", POST="apim:api_publish")
     permission_classes = [IsPublisher]
 
     @extend_schema(parameters=_WAIT_PARAMETERS, responses=_wait_responses("The deployments, as applied"))
     def post(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         rev = _revision_or_404(api, request.query_params.get("revisionId"))
         timeout = _wait_timeout(request.query_params)
         deployments = services.api_revision_deploy(
@@ -474,9 +478,10 @@ class ApiDeployRevisionApi(APIView):
         return Response(body, status=201)
 
 
-class ApiUndeployRevisionApi(APIView):
+class ApiUndeployRevisionApi(ScopedAPIView):
     """Undeploy a revision; with ``wait=true``, once gateways applied it."""
 
+    required_scopes = scopes("apim:api_view", POST="apim:api_publish")
     permission_classes = [IsPublisher]
 
     @extend_schema(
@@ -484,7 +489,7 @@ class ApiUndeployRevisionApi(APIView):
         responses=_wait_responses("Undeployed (and applied, with wait=true)"),
     )
     def post(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         rev = _revision_or_404(api, request.query_params.get("revisionId"))
         timeout = _wait_timeout(request.query_params)
         everywhere = _bool_param(request.query_params, "allEnvironments")
@@ -507,11 +512,12 @@ class ApiUndeployRevisionApi(APIView):
         return Response([deployment_dto(d) for d in rev.deployments.select_related("environment")], status=201)
 
 
-class ApiDeploymentListApi(APIView):
+class ApiDeploymentListApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         return Response({"list": [deployment_dto(d) for d in selectors.deployment_list(api=api)]})
 
 
@@ -526,11 +532,12 @@ def _parse_checklist(text: str) -> dict[str, bool]:
     return out
 
 
-class ApiChangeLifecycleApi(APIView):
+class ApiChangeLifecycleApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view", POST="apim:api_publish")
     permission_classes = [IsPublisher]
 
     def post(self, request):
-        api = _api_or_404(request.query_params.get("apiId"))
+        api = selectors.api_get_or_404(request.query_params.get("apiId"))
         action = request.query_params.get("action", "")
         checklist = _parse_checklist(request.query_params.get("lifecycleChecklist", ""))
         with transaction.atomic():
@@ -549,11 +556,12 @@ class ApiChangeLifecycleApi(APIView):
         )
 
 
-class ApiLifecycleHistoryApi(APIView):
+class ApiLifecycleHistoryApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request, api_id):
-        api = _api_or_404(api_id)
+        api = selectors.api_get_or_404(api_id)
         items = [
             {
                 "previousState": e.previous_state,
@@ -567,7 +575,8 @@ class ApiLifecycleHistoryApi(APIView):
         return Response({"count": len(items), "list": items})
 
 
-class StreamingSubscriptionPoliciesApi(APIView):
+class StreamingSubscriptionPoliciesApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request):
@@ -575,7 +584,8 @@ class StreamingSubscriptionPoliciesApi(APIView):
         return Response({"count": len(items), "list": items})
 
 
-class SettingsApi(APIView):
+class SettingsApi(ScopedAPIView):
+    required_scopes = scopes("apim:api_view")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request):
@@ -596,13 +606,14 @@ class SettingsApi(APIView):
         )
 
 
-class ApiExportApi(APIView):
+class ApiExportApi(ScopedAPIView):
     """``GET /apis/export?apiId=[&revisionNumber=]``: the API project archive (zip)."""
 
+    required_scopes = scopes("apim:api_import_export")
     permission_classes = [IsCreatorOrPublisher]
 
     def get(self, request):
-        api = _api_or_404(request.query_params.get("apiId"))
+        api = selectors.api_get_or_404(request.query_params.get("apiId"))
         revision = None
         number = request.query_params.get("revisionNumber")
         if number:
@@ -615,9 +626,10 @@ class ApiExportApi(APIView):
         return response
 
 
-class ApiImportApi(APIView):
+class ApiImportApi(ScopedAPIView):
     """``POST /apis/import``: multipart ``file``, an API project archive."""
 
+    required_scopes = scopes("apim:api_view", POST="apim:api_import_export")
     permission_classes = [IsCreatorOrPublisher]
 
     def post(self, request):

@@ -44,13 +44,6 @@ TABS = (
 )
 
 
-def api_or_404(api_id):
-    api = selectors.api_get(api_id)
-    if api is None:
-        raise Http404
-    return api
-
-
 def page_context(request, api, tab: str, **extra) -> dict:
     """What every page of one API shows: its header, its tabs, who may do what."""
     return {
@@ -74,7 +67,7 @@ def page_context(request, api, tab: str, **extra) -> dict:
 @role_required(CREATOR, PUBLISHER)
 @require_GET
 def topics(request, api_id):
-    api = api_or_404(api_id)
+    api = selectors.api_get_or_404(api_id)
     rows = selectors.topic_rows(api=api)
     edit = request.GET.get("edit")
     form = next((t for t in rows if t["target"] == edit), None) if edit else None
@@ -96,7 +89,7 @@ def topics(request, api_id):
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def topic_save(request, api_id):
-    api = api_or_404(api_id)
+    api = selectors.api_get_or_404(api_id)
     original = request.POST.get("original", "")
     target = services.normalise_topic(request.POST.get("target", ""))
     verbs = {
@@ -127,7 +120,7 @@ def topic_save(request, api_id):
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def topic_delete(request, api_id):
-    api = api_or_404(api_id)
+    api = selectors.api_get_or_404(api_id)
     target = request.POST.get("target", "")
     if run_service(
         request, services.api_topic_delete, api=api, user=request.user, target=target, if_match=request.POST.get("etag")
@@ -142,7 +135,7 @@ def topic_delete(request, api_id):
 @role_required(CREATOR, PUBLISHER)
 @require_GET
 def scopes(request, api_id):
-    api = api_or_404(api_id)
+    api = selectors.api_get_or_404(api_id)
     current = [s["scope"] for s in api_dto(api)["scopes"]]
     edit = next((s for s in current if s["name"] == request.GET.get("edit")), None)
     return render(
@@ -155,7 +148,7 @@ def scopes(request, api_id):
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def scope_save(request, api_id):
-    api = api_or_404(api_id)
+    api = selectors.api_get_or_404(api_id)
     name = request.POST.get("name", "").strip()
     if run_service(
         request,
@@ -175,7 +168,7 @@ def scope_save(request, api_id):
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def scope_delete(request, api_id):
-    api = api_or_404(api_id)
+    api = selectors.api_get_or_404(api_id)
     name = request.POST.get("original", "")
     if run_service(
         request, services.api_scope_delete, api=api, user=request.user, name=name, if_match=request.POST.get("etag")
@@ -202,13 +195,13 @@ def _typed_endpoints(request) -> dict[str, str]:
 @role_required(CREATOR, PUBLISHER)
 @require_GET
 def endpoints(request, api_id):
-    return _endpoints_page(request, api_or_404(api_id))
+    return _endpoints_page(request, selectors.api_get_or_404(api_id))
 
 
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def endpoints_save(request, api_id):
-    api = api_or_404(api_id)
+    api = selectors.api_get_or_404(api_id)
     values = _typed_endpoints(request)
     if run_service(
         request,
@@ -228,7 +221,7 @@ def endpoints_save(request, api_id):
 @require_POST
 def endpoints_test(request, api_id):
     """Test connection: a WebSocket handshake from the portal to the endpoint typed (not yet saved)."""
-    api = api_or_404(api_id)
+    api = selectors.api_get_or_404(api_id)
     values = _typed_endpoints(request)
     which = "sandbox" if request.POST.get("which") == "sandbox" else "production"
     check = {"which": which, **check_endpoint(values[which]).as_dict()}
@@ -256,13 +249,13 @@ def _plans_page(request, api):
 @role_required(CREATOR, PUBLISHER)
 @require_GET
 def plans(request, api_id):
-    return _plans_page(request, api_or_404(api_id))
+    return _plans_page(request, selectors.api_get_or_404(api_id))
 
 
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def plans_save(request, api_id):
-    api = api_or_404(api_id)
+    api = selectors.api_get_or_404(api_id)
     changes = {
         "policies": request.POST.getlist("policies"),
         "apiThrottlingPolicy": request.POST.get("api_throttling_policy", ""),
@@ -293,7 +286,7 @@ def _definition_page(request, api, text: str, errors: list[dict] | None = None, 
 @role_required(CREATOR, PUBLISHER)
 @require_GET
 def definition(request, api_id):
-    api = api_or_404(api_id)
+    api = selectors.api_get_or_404(api_id)
     as_json = request.GET.get("format") == "json"
     text = json.dumps(api.definition, indent=2) if as_json else asyncapi.to_yaml(api.definition)
     return _definition_page(request, api, text, as_json=as_json)
@@ -302,7 +295,7 @@ def definition(request, api_id):
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def definition_save(request, api_id):
-    api = api_or_404(api_id)
+    api = selectors.api_get_or_404(api_id)
     text = request.POST.get("definition", "")
     try:
         services.api_definition_update(api=api, document=text, user=request.user, if_match=request.POST.get("etag"))
@@ -327,7 +320,7 @@ def _revision_text(data: dict) -> list[str]:
 
 @role_required(CREATOR, PUBLISHER)
 def revision_diff(request, api_id):
-    api = api_or_404(api_id)
+    api = selectors.api_get_or_404(api_id)
     revisions = list(selectors.revision_list(api=api))
     choices = [("working", "Working copy")] + [(str(r.id), r.display_name) for r in revisions]
 

@@ -2,15 +2,15 @@
 environments it is labelled with (TIDEGATE_GATEWAY_ENVIRONMENTS); a deployment reaches only
 the gateways of its environment."""
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from portal.audit import audit_record
 from portal.csp import is_host_name
-from portal.errors import Conflict, NotFound
+from portal.errors import Conflict, NotFound, create_or_conflict
 from portal.fields import StrictCharField, StrictRegexField
+from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsAdmin
 from publisher.models import Environment
 
@@ -46,22 +46,21 @@ class EnvironmentInput(serializers.Serializer):
 @transaction.atomic
 def environment_create(*, data: dict, user) -> Environment:
     vhost = (data.get("vhosts") or [{"host": "localhost", "wsPort": 9090, "wssPort": 9095}])[0]
-    try:
-        with transaction.atomic():
-            env = Environment.objects.create(
-                name=data["name"],
-                display_name=data.get("displayName") or data["name"],
-                vhost=vhost["host"],
-                ws_port=vhost["wsPort"],
-                wss_port=vhost["wssPort"],
-            )
-    except IntegrityError:
-        raise Conflict(f"An environment named {data['name']!r} already exists") from None
+    env = create_or_conflict(
+        Environment,
+        conflict=f"An environment named {data['name']!r} already exists",
+        name=data["name"],
+        display_name=data.get("displayName") or data["name"],
+        vhost=vhost["host"],
+        ws_port=vhost["wsPort"],
+        wss_port=vhost["wssPort"],
+    )
     audit_record(actor=user, action="environment.create", target=env, detail={"name": env.name})
     return env
 
 
-class EnvironmentListCreateApi(APIView):
+class EnvironmentListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:admin", POST="apim:admin")
     permission_classes = [IsAdmin]
     InputSerializer = EnvironmentInput  # the request body, for the OpenAPI document
 
@@ -75,11 +74,12 @@ class EnvironmentListCreateApi(APIView):
         return Response(environment_dto(environment_create(data=s.validated_data, user=request.user)), status=201)
 
 
-class EnvironmentDetailApi(APIView):
+class EnvironmentDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:admin", DELETE="apim:admin")
     permission_classes = [IsAdmin]
 
     def delete(self, request, environment_id):
-        env = Environment.objects.filter(pk=environment_id).first() if str(environment_id).isdigit() else None
+        env = Environment.objects.filter(pk=environment_id).first()
         if env is None:
             raise NotFound(f"Environment {environment_id} not found")
         if env.deployments.exists():

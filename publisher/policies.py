@@ -8,15 +8,15 @@ application policies, ``maxConnections``.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from portal.audit import audit_record
 from portal.config_events import config_changed
-from portal.errors import Conflict, NotFound, ValidationFailed
+from portal.errors import NotFound, ValidationFailed, create_or_conflict
 from portal.fields import StrictCharField, StrictRegexField
+from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsAdmin
 from publisher.dto import LIMIT_FIELDS, policy_dto
 from publisher.models import LimitType, PolicyLevel, ThrottlingPolicy
@@ -64,21 +64,19 @@ def _level(level: str) -> str:
 
 @transaction.atomic
 def policy_create(*, level: str, data: dict, user) -> ThrottlingPolicy:
-    try:
-        with transaction.atomic():
-            policy = ThrottlingPolicy.objects.create(
-                level=level,
-                name=data["policyName"],
-                display_name=data.get("displayName") or data["policyName"],
-                description=data["description"],
-                stop_on_quota_reach=data["stopOnQuotaReach"],
-                throttle_action=data["throttleAction"],
-                max_connections=data["maxConnections"],
-                is_streaming=level == PolicyLevel.SUBSCRIPTION,
-                **data["defaultLimit"],
-            )
-    except IntegrityError:
-        raise Conflict(f"A {level} policy named {data['policyName']!r} already exists") from None
+    policy = create_or_conflict(
+        ThrottlingPolicy,
+        conflict=f"A {level} policy named {data['policyName']!r} already exists",
+        level=level,
+        name=data["policyName"],
+        display_name=data.get("displayName") or data["policyName"],
+        description=data["description"],
+        stop_on_quota_reach=data["stopOnQuotaReach"],
+        throttle_action=data["throttleAction"],
+        max_connections=data["maxConnections"],
+        is_streaming=level == PolicyLevel.SUBSCRIPTION,
+        **data["defaultLimit"],
+    )
     audit_record(actor=user, action="policy.create", target=policy, detail={"level": level, "name": policy.name})
     config_changed()
     return policy
@@ -103,7 +101,8 @@ def policy_update(*, policy: ThrottlingPolicy, data: dict, user) -> ThrottlingPo
     return policy
 
 
-class PolicyListCreateApi(APIView):
+class PolicyListCreateApi(ScopedAPIView):
+    required_scopes = scopes("apim:tier_view", POST="apim:admin")
     permission_classes = [IsAdmin]
     InputSerializer = PolicyInput  # the request body, for the OpenAPI document
 
@@ -119,16 +118,13 @@ class PolicyListCreateApi(APIView):
         )
 
 
-class PolicyDetailApi(APIView):
+class PolicyDetailApi(ScopedAPIView):
+    required_scopes = scopes("apim:tier_view", PUT="apim:admin")
     permission_classes = [IsAdmin]
     InputSerializer = PolicyInput  # the request body, for the OpenAPI document
 
     def _get(self, level, policy_id) -> ThrottlingPolicy:
-        policy = (
-            ThrottlingPolicy.objects.filter(level=_level(level), pk=policy_id).first()
-            if str(policy_id).isdigit()
-            else None
-        )
+        policy = ThrottlingPolicy.objects.filter(level=_level(level), pk=policy_id).first()
         if policy is None:
             raise NotFound(f"Policy {policy_id} not found")
         return policy

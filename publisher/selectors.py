@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from gateway_sync.services import config_version, gateways_recent
+from portal.errors import NotFound
 from publisher import asyncapi
 from publisher.models import Api, ApiRevision, Deployment, Environment, LifecycleEvent, ThrottlingPolicy
 
@@ -18,6 +19,14 @@ def api_get(api_id) -> Api | None:
         return Api.objects.select_related("provider").filter(pk=api_id).first()
     except (ValueError, TypeError, ValidationError):  # a malformed id is simply not found
         return None
+
+
+def api_get_or_404(api_id) -> Api:
+    """The API, or NotFound: the REST error body, or Django's 404 page on a page."""
+    api = api_get(api_id)
+    if api is None:
+        raise NotFound(f"API {api_id} not found")
+    return api
 
 
 def revision_list(*, api: Api) -> QuerySet[ApiRevision]:

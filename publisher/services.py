@@ -8,12 +8,12 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from portal.audit import audit_record
 from portal.config_events import config_changed
 from portal.csp import is_host_name
-from portal.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from portal.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed, create_or_conflict
 from portal.roles import ADMIN, has_role
 from publisher import asyncapi, lifecycle
 from publisher.dto import api_dto, endpoint_urls
@@ -214,23 +214,21 @@ def api_create(
         definition = asyncapi.blank_definition(name=name, version=version, endpoint=production_endpoint)
     _check_scope_owners(definition, provider=provider)
     definition = asyncapi.with_servers(definition, production=production_endpoint, sandbox=sandbox_endpoint)
-    try:
-        with transaction.atomic():
-            api = Api.objects.create(
-                name=name,
-                context=context,
-                version=version,
-                description=description,
-                provider=provider,
-                production_endpoint=production_endpoint,
-                sandbox_endpoint=sandbox_endpoint,
-                policies=policies,
-                definition=definition,
-                api_throttling_policy=api_throttling_policy,
-                tags=tags,
-            )
-    except IntegrityError:
-        raise Conflict(f"An API with context {context} and version {version} already exists") from None
+    api = create_or_conflict(
+        Api,
+        conflict=f"An API with context {context} and version {version} already exists",
+        name=name,
+        context=context,
+        version=version,
+        description=description,
+        provider=provider,
+        production_endpoint=production_endpoint,
+        sandbox_endpoint=sandbox_endpoint,
+        policies=policies,
+        definition=definition,
+        api_throttling_policy=api_throttling_policy,
+        tags=tags,
+    )
     audit_record(actor=provider, action="api.create", target=api, detail={"context": context, "version": version})
     return api
 

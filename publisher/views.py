@@ -12,10 +12,11 @@ from portal.pages import role_required, run_service
 from portal.roles import CREATOR, PUBLISHER, has_role
 from publisher import asyncapi, lifecycle, selectors, services
 from publisher.archives import MAX_ARCHIVE_BYTES, import_archive
-from publisher.design_views import api_or_404, page_context
+from publisher.design_views import page_context
 from publisher.dto import gateway_urls
 from publisher.fetch import fetch_definition
 from publisher.forms import ApiCreateForm, ApiImportForm, RevisionForm
+from publisher.selectors import api_get_or_404
 from publisher.tryout import wscat_commands
 
 
@@ -102,7 +103,7 @@ def _detail_page(request, api, **shown):
 @role_required(CREATOR, PUBLISHER)
 @require_GET
 def detail(request, api_id):
-    return _detail_page(request, api_or_404(api_id))
+    return _detail_page(request, api_get_or_404(api_id))
 
 
 def _back(api):
@@ -139,7 +140,7 @@ def _publisher_only(request) -> bool:
 @require_POST
 def internal_key(request, api_id):
     """Try it: an Internal-Key (WSO2's) for this API, shown once with a command per topic."""
-    api = api_or_404(api_id)
+    api = api_get_or_404(api_id)
     key = internal_key_issue(api=api, user=request.user, validity=3600)
     commands = wscat_commands(api, gateway_urls(api), "", internal_key=key)
     return _detail_page(request, api, internal_key=key, internal_commands=commands)
@@ -148,7 +149,7 @@ def internal_key(request, api_id):
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def revision_create(request, api_id):
-    api = api_or_404(api_id)
+    api = api_get_or_404(api_id)
     form = RevisionForm(request.POST)
     if form.is_valid():
         rev = run_service(
@@ -174,7 +175,7 @@ def _revision_of(request, api, missing: str = "That revision no longer exists.")
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def revision_restore(request, api_id):
-    api = api_or_404(api_id)
+    api = api_get_or_404(api_id)
     rev = _revision_of(request, api)
     if rev and run_service(request, services.api_revision_restore, api=api, revision=rev, user=request.user):
         messages.success(request, f"The working copy is now what {rev.display_name} was.")
@@ -184,7 +185,7 @@ def revision_restore(request, api_id):
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def revision_delete(request, api_id):
-    api = api_or_404(api_id)
+    api = api_get_or_404(api_id)
     rev = _revision_of(request, api)
     if rev and run_service(request, services.api_revision_delete, api=api, revision=rev, user=request.user):
         messages.success(request, f"Deleted {rev.display_name}.")
@@ -194,7 +195,7 @@ def revision_delete(request, api_id):
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def revision_deploy(request, api_id):
-    api = api_or_404(api_id)
+    api = api_get_or_404(api_id)
     if not _publisher_only(request):
         return _back(api)
     rev = _revision_of(request, api, "Choose a revision to deploy.")
@@ -215,7 +216,7 @@ def revision_deploy(request, api_id):
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def revision_undeploy(request, api_id):
-    api = api_or_404(api_id)
+    api = api_get_or_404(api_id)
     if not _publisher_only(request):
         return _back(api)
     rev = _revision_of(request, api, missing="")
@@ -231,7 +232,7 @@ def revision_undeploy(request, api_id):
 @role_required(CREATOR, PUBLISHER)
 @require_POST
 def lifecycle_change(request, api_id):
-    api = api_or_404(api_id)
+    api = api_get_or_404(api_id)
     if not _publisher_only(request):
         return _back(api)
     event = run_service(

@@ -95,26 +95,26 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (PUB + "apis/change-lifecycle", "POST"):                      row(401, 403, 403, 403, 200, 403),
     (PUB + "apis/export", "GET"):                                 row(401, 403, 403, 200, 200, 403),
     (PUB + "apis/import", "POST"):                                row(401, 403, 403, 201, 201, 403),
-    (PUB + "apis/<str:api_id>", "GET"):                           row(401, 403, 403, 200, 200, 403),
-    (PUB + "apis/<str:api_id>", "PUT"):                           row(401, 403, 403, 200, 403, 403),
-    (PUB + "apis/<str:api_id>", "DELETE"):                        row(401, 403, 403, 200, 403, 403),
-    (PUB + "apis/<str:api_id>/asyncapi", "GET"):                  row(401, 403, 403, 200, 200, 403),
-    (PUB + "apis/<str:api_id>/asyncapi", "PUT"):                  row(401, 403, 403, 200, 403, 403),
-    (PUB + "apis/<str:api_id>/revisions", "GET"):                 row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>", "GET"):                           row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>", "PUT"):                           row(401, 403, 403, 200, 403, 403),
+    (PUB + "apis/<uuid:api_id>", "DELETE"):                        row(401, 403, 403, 200, 403, 403),
+    (PUB + "apis/<uuid:api_id>/asyncapi", "GET"):                  row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>/asyncapi", "PUT"):                  row(401, 403, 403, 200, 403, 403),
+    (PUB + "apis/<uuid:api_id>/revisions", "GET"):                 row(401, 403, 403, 200, 200, 403),
     # Revisions, restore and deploy stay open on any API: a revision holds the provider's content.
-    (PUB + "apis/<str:api_id>/revisions", "POST"):                row(401, 403, 403, 201, 201, 403),
-    (PUB + "apis/<str:api_id>/revisions/<str:revision_id>", "GET"):    row(401, 403, 403, 200, 200, 403),
-    (PUB + "apis/<str:api_id>/revisions/<str:revision_id>", "DELETE"): row(401, 403, 403, 200, 200, 403),
-    (PUB + "apis/<str:api_id>/restore-revision", "POST"):         row(401, 403, 403, 201, 201, 403),
-    (PUB + "apis/<str:api_id>/generate-key", "POST"):             row(401, 403, 403, 200, 200, 403),
-    (PUB + "apis/<str:api_id>/analytics", "GET"):                 row(401, 403, 403, 200, 200, 403),
-    (PUB + "apis/<str:api_id>/connections", "GET"):               row(401, 403, 403, 200, 200, 403),
-    (PUB + "apis/<str:api_id>/connections/<str:connection_id>/disconnect", "POST"):
+    (PUB + "apis/<uuid:api_id>/revisions", "POST"):                row(401, 403, 403, 201, 201, 403),
+    (PUB + "apis/<uuid:api_id>/revisions/<uuid:revision_id>", "GET"):    row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>/revisions/<uuid:revision_id>", "DELETE"): row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>/restore-revision", "POST"):         row(401, 403, 403, 201, 201, 403),
+    (PUB + "apis/<uuid:api_id>/generate-key", "POST"):             row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>/analytics", "GET"):                 row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>/connections", "GET"):               row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>/connections/<str:connection_id>/disconnect", "POST"):
                                                                   row(401, 403, 403, 403, 202, 403),
-    (PUB + "apis/<str:api_id>/deploy-revision", "POST"):          row(401, 403, 403, 403, 201, 403),
-    (PUB + "apis/<str:api_id>/undeploy-revision", "POST"):        row(401, 403, 403, 403, 201, 403),
-    (PUB + "apis/<str:api_id>/deployments", "GET"):               row(401, 403, 403, 200, 200, 403),
-    (PUB + "apis/<str:api_id>/lifecycle-history", "GET"):         row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>/deploy-revision", "POST"):          row(401, 403, 403, 403, 201, 403),
+    (PUB + "apis/<uuid:api_id>/undeploy-revision", "POST"):        row(401, 403, 403, 403, 201, 403),
+    (PUB + "apis/<uuid:api_id>/deployments", "GET"):               row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>/lifecycle-history", "GET"):         row(401, 403, 403, 200, 200, 403),
     (PUB + "throttling-policies/streaming/subscription", "GET"):  row(401, 403, 403, 200, 200, 403),
     (PUB + "settings", "GET"):                                    row(401, 403, 403, 200, 200, 403),
     (PUB + "subscriptions", "GET"):                               row(401, 403, 403, 403, 200, 403),
@@ -123,42 +123,42 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     # ---- Dev Portal v3: anyone signed in; an application, its keys and its subscriptions are
     # their owner's only: 404 for everyone else, roles or not.
     (DEV + "apis", "GET"):                                        row(401, 200, 200, 200, 200, 200),
-    (DEV + "apis/<str:api_id>", "GET"):                           row(401, 200, 200, 200, 200, 200),
-    (DEV + "apis/<str:api_id>/topics", "GET"):                    row(401, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>", "GET"):                           row(401, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>/topics", "GET"):                    row(401, 200, 200, 200, 200, 200),
     (DEV + "applications", "GET"):                                row(401, 200, 200, 200, 200, 200),
     (DEV + "applications", "POST"):                               row(401, 201, 201, 201, 201, 201),
-    (DEV + "applications/<str:application_id>", "GET"):           row(401, 200, 404, 404, 404, 404),
-    (DEV + "applications/<str:application_id>", "PUT"):           row(401, 200, 404, 404, 404, 404),
-    (DEV + "applications/<str:application_id>", "DELETE"):        row(401, 200, 404, 404, 404, 404),
-    (DEV + "applications/<str:application_id>/generate-keys", "POST"): row(401, 200, 404, 404, 404, 404),
-    (DEV + "applications/<str:application_id>/oauth-keys", "GET"):     row(401, 200, 404, 404, 404, 404),
-    (DEV + "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/generate-token", "POST"):
+    (DEV + "applications/<uuid:application_id>", "GET"):           row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<uuid:application_id>", "PUT"):           row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<uuid:application_id>", "DELETE"):        row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<uuid:application_id>/generate-keys", "POST"): row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<uuid:application_id>/oauth-keys", "GET"):     row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<uuid:application_id>/oauth-keys/<uuid:key_mapping_id>/generate-token", "POST"):
                                                                   row(401, 200, 404, 404, 404, 404),
-    (DEV + "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/regenerate-secret", "POST"):
+    (DEV + "applications/<uuid:application_id>/oauth-keys/<uuid:key_mapping_id>/regenerate-secret", "POST"):
                                                                   row(401, 200, 404, 404, 404, 404),
-    (DEV + "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/clean-up", "POST"):
+    (DEV + "applications/<uuid:application_id>/oauth-keys/<uuid:key_mapping_id>/clean-up", "POST"):
                                                                   row(401, 200, 404, 404, 404, 404),
     # Listed by the developer's applicationId: another's application is unknown (404), as
     # everywhere (see test_listing_by_another_developers_application_is_not_found).
     (DEV + "subscriptions", "GET"):                               row(401, 200, 404, 404, 404, 404),
     # Subscribes the developer's DefaultApplication: nobody else's to subscribe.
     (DEV + "subscriptions", "POST"):                              row(401, 201, 404, 404, 404, 404),
-    (DEV + "subscriptions/<str:subscription_id>", "GET"):         row(401, 200, 404, 404, 404, 404),
-    (DEV + "subscriptions/<str:subscription_id>", "PUT"):         row(401, 200, 404, 404, 404, 404),
-    (DEV + "subscriptions/<str:subscription_id>", "DELETE"):      row(401, 200, 404, 404, 404, 404),
+    (DEV + "subscriptions/<uuid:subscription_id>", "GET"):         row(401, 200, 404, 404, 404, 404),
+    (DEV + "subscriptions/<uuid:subscription_id>", "PUT"):         row(401, 200, 404, 404, 404, 404),
+    (DEV + "subscriptions/<uuid:subscription_id>", "DELETE"):      row(401, 200, 404, 404, 404, 404),
     (DEV + "throttling-policies/<str:policy_level>", "GET"):      row(401, 200, 200, 200, 200, 200),
     # ---- Admin v4: admins only.
     (ADM + "throttling/policies/<str:level>", "GET"):             row(401, 403, 403, 403, 403, 200),
     (ADM + "throttling/policies/<str:level>", "POST"):            row(401, 403, 403, 403, 403, 201),
-    (ADM + "throttling/policies/<str:level>/<str:policy_id>", "GET"): row(401, 403, 403, 403, 403, 200),
-    (ADM + "throttling/policies/<str:level>/<str:policy_id>", "PUT"): row(401, 403, 403, 403, 403, 200),
+    (ADM + "throttling/policies/<str:level>/<int:policy_id>", "GET"): row(401, 403, 403, 403, 403, 200),
+    (ADM + "throttling/policies/<str:level>/<int:policy_id>", "PUT"): row(401, 403, 403, 403, 403, 200),
     (ADM + "environments", "GET"):                                row(401, 403, 403, 403, 403, 200),
     (ADM + "environments", "POST"):                               row(401, 403, 403, 403, 403, 201),
-    (ADM + "environments/<str:environment_id>", "DELETE"):        row(401, 403, 403, 403, 403, 200),
+    (ADM + "environments/<int:environment_id>", "DELETE"):        row(401, 403, 403, 403, 403, 200),
     (ADM + "key-managers", "GET"):                                row(401, 403, 403, 403, 403, 200),
     (ADM + "key-managers", "POST"):                               row(401, 403, 403, 403, 403, 201),
-    (ADM + "key-managers/<str:issuer_id>", "GET"):                row(401, 403, 403, 403, 403, 200),
-    (ADM + "key-managers/<str:issuer_id>", "DELETE"):             row(401, 403, 403, 403, 403, 200),
+    (ADM + "key-managers/<int:issuer_id>", "GET"):                row(401, 403, 403, 403, 403, 200),
+    (ADM + "key-managers/<int:issuer_id>", "DELETE"):             row(401, 403, 403, 403, 403, 200),
     (ADM + "users/<str:username>/deactivate", "POST"):            row(401, 403, 403, 403, 403, 200),
     (ADM + "users/<str:username>/activate", "POST"):              row(401, 403, 403, 403, 403, 200),
     # ---- The OpenAPI document of the REST APIs: public, like WSO2's published swagger (no data in it).
@@ -196,67 +196,67 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("publisher/apis/import", "POST"):                            row(302, 403, 403, 302, 302, 403),
     ("publisher/apis/import-project", "GET"):                     row(302, 403, 403, 302, 302, 403),
     ("publisher/apis/import-project", "POST"):                    row(302, 403, 403, 302, 302, 403),
-    ("publisher/apis/<str:api_id>", "GET"):                       row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>", "GET"):                       row(302, 403, 403, 200, 200, 403),
     ("publisher/audit", "GET"):                                   row(302, 403, 403, 403, 200, 200),
     ("publisher/audit", "POST"):                                  row(302, 403, 403, 403, 200, 200),
-    ("publisher/apis/<str:api_id>/topics", "GET"):                row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/scopes", "GET"):                row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/endpoints", "GET"):             row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/plans", "GET"):                 row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/definition", "GET"):            row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/revisions/diff", "GET"):        row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/revisions/diff", "POST"):       row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/subscriptions", "GET"):         row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/analytics", "GET"):             row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>/topics", "GET"):                row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>/scopes", "GET"):                row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>/endpoints", "GET"):             row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>/plans", "GET"):                 row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>/definition", "GET"):            row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>/revisions/diff", "GET"):        row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>/revisions/diff", "POST"):       row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>/subscriptions", "GET"):         row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>/analytics", "GET"):             row(302, 403, 403, 200, 200, 403),
     # POST: disconnect a live connection, a publisher's.
-    ("publisher/apis/<str:api_id>/analytics", "POST"):            row(302, 403, 403, R302, 302, 403),
+    ("publisher/apis/<uuid:api_id>/analytics", "POST"):            row(302, 403, 403, R302, 302, 403),
     ("devportal/", "GET"):                                        row(302, 200, 200, 200, 200, 200),
     ("devportal/", "POST"):                                       row(302, 200, 200, 200, 200, 200),
-    ("devportal/apis/<str:api_id>", "GET"):                       row(302, 200, 200, 200, 200, 200),
+    ("devportal/apis/<uuid:api_id>", "GET"):                       row(302, 200, 200, 200, 200, 200),
     # The AsyncAPI documentation, framed by the API page.
-    ("devportal/apis/<str:api_id>/documentation", "GET"):         row(302, 200, 200, 200, 200, 200),
+    ("devportal/apis/<uuid:api_id>/documentation", "GET"):         row(302, 200, 200, 200, 200, 200),
     ("devportal/applications", "GET"):                            row(302, 200, 200, 200, 200, 200),
     ("devportal/applications", "POST"):                           row(302, 302, 302, 302, 302, 302),
-    ("devportal/applications/<str:application_id>", "GET"):       row(302, 200, 404, 404, 404, 404),
+    ("devportal/applications/<uuid:application_id>", "GET"):       row(302, 200, 404, 404, 404, 404),
     # The application page's forms, one view each: the owner's; another's application is not found.
-    ("devportal/applications/<str:application_id>/update", "POST"):                   row(302, 302, 404, 404, 404, 404),
-    ("devportal/applications/<str:application_id>/delete", "POST"):                   row(302, 302, 404, 404, 404, 404),
-    ("devportal/applications/<str:application_id>/keys/generate", "POST"):            row(302, 200, 404, 404, 404, 404),
-    ("devportal/applications/<str:application_id>/keys/regenerate-secret", "POST"):   row(302, 200, 404, 404, 404, 404),
-    ("devportal/applications/<str:application_id>/keys/remove", "POST"):              row(302, 302, 404, 404, 404, 404),
-    ("devportal/applications/<str:application_id>/tokens/generate", "POST"):          row(302, 200, 404, 404, 404, 404),
-    ("devportal/applications/<str:application_id>/tokens/revoke", "POST"):            row(302, 302, 404, 404, 404, 404),
+    ("devportal/applications/<uuid:application_id>/update", "POST"):                   row(302, 302, 404, 404, 404, 404),
+    ("devportal/applications/<uuid:application_id>/delete", "POST"):                   row(302, 302, 404, 404, 404, 404),
+    ("devportal/applications/<uuid:application_id>/keys/generate", "POST"):            row(302, 200, 404, 404, 404, 404),
+    ("devportal/applications/<uuid:application_id>/keys/regenerate-secret", "POST"):   row(302, 200, 404, 404, 404, 404),
+    ("devportal/applications/<uuid:application_id>/keys/remove", "POST"):              row(302, 302, 404, 404, 404, 404),
+    ("devportal/applications/<uuid:application_id>/tokens/generate", "POST"):          row(302, 200, 404, 404, 404, 404),
+    ("devportal/applications/<uuid:application_id>/tokens/revoke", "POST"):            row(302, 302, 404, 404, 404, 404),
     # The API page's forms, one view each. Subscribe: the developer's DefaultApplication, not
     # one of the others' to choose (the form is shown again). GET TEST KEY: for the developer's
     # application; the others are told to choose one of theirs.
-    ("devportal/apis/<str:api_id>/subscribe", "POST"):            row(302, 302, R200, R200, R200, R200),
-    ("devportal/apis/<str:api_id>/test-key", "POST"):             row(302, 200, R200, R200, R200, R200),
+    ("devportal/apis/<uuid:api_id>/subscribe", "POST"):            row(302, 302, R200, R200, R200, R200),
+    ("devportal/apis/<uuid:api_id>/test-key", "POST"):             row(302, 200, R200, R200, R200, R200),
     # The application page's subscription rows: the owner's; another's subscription is not found.
     ("devportal/subscriptions/<uuid:subscription_id>/plan", "POST"):        row(302, 302, 404, 404, 404, 404),
     ("devportal/subscriptions/<uuid:subscription_id>/unsubscribe", "POST"): row(302, 302, 404, 404, 404, 404),
     # The Publisher's pages' forms, one view each (the pages themselves answer GET only).
     # The overview: an Internal-Key, revisions (anyone with a Publisher role, like REST);
     # deploy, undeploy and the lifecycle (Block) a publisher's: a creator is told so.
-    ("publisher/apis/<str:api_id>/internal-key", "POST"):         row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/revisions/create", "POST"):     row(302, 403, 403, 302, 302, 403),
-    ("publisher/apis/<str:api_id>/revisions/restore", "POST"):    row(302, 403, 403, 302, 302, 403),
-    ("publisher/apis/<str:api_id>/revisions/delete", "POST"):     row(302, 403, 403, 302, 302, 403),
-    ("publisher/apis/<str:api_id>/deploy", "POST"):               row(302, 403, 403, R302, 302, 403),
-    ("publisher/apis/<str:api_id>/undeploy", "POST"):             row(302, 403, 403, R302, 302, 403),
-    ("publisher/apis/<str:api_id>/lifecycle", "POST"):            row(302, 403, 403, R302, 302, 403),
+    ("publisher/apis/<uuid:api_id>/internal-key", "POST"):         row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>/revisions/create", "POST"):     row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<uuid:api_id>/revisions/restore", "POST"):    row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<uuid:api_id>/revisions/delete", "POST"):     row(302, 403, 403, 302, 302, 403),
+    ("publisher/apis/<uuid:api_id>/deploy", "POST"):               row(302, 403, 403, R302, 302, 403),
+    ("publisher/apis/<uuid:api_id>/undeploy", "POST"):             row(302, 403, 403, R302, 302, 403),
+    ("publisher/apis/<uuid:api_id>/lifecycle", "POST"):            row(302, 403, 403, R302, 302, 403),
     # The design tabs' edits: the provider's; "publisher" (not the provider) gets the reason as
     # a message, on the tab shown again where the form's values stay (R200).
-    ("publisher/apis/<str:api_id>/topics/save", "POST"):          row(302, 403, 403, 302, R302, 403),
-    ("publisher/apis/<str:api_id>/topics/delete", "POST"):        row(302, 403, 403, 302, R302, 403),
-    ("publisher/apis/<str:api_id>/scopes/save", "POST"):          row(302, 403, 403, 302, R302, 403),
-    ("publisher/apis/<str:api_id>/scopes/delete", "POST"):        row(302, 403, 403, 302, R302, 403),
-    ("publisher/apis/<str:api_id>/endpoints/save", "POST"):       row(302, 403, 403, 302, R200, 403),
+    ("publisher/apis/<uuid:api_id>/topics/save", "POST"):          row(302, 403, 403, 302, R302, 403),
+    ("publisher/apis/<uuid:api_id>/topics/delete", "POST"):        row(302, 403, 403, 302, R302, 403),
+    ("publisher/apis/<uuid:api_id>/scopes/save", "POST"):          row(302, 403, 403, 302, R302, 403),
+    ("publisher/apis/<uuid:api_id>/scopes/delete", "POST"):        row(302, 403, 403, 302, R302, 403),
+    ("publisher/apis/<uuid:api_id>/endpoints/save", "POST"):       row(302, 403, 403, 302, R200, 403),
     # Test connection changes nothing: anyone with a Publisher role.
-    ("publisher/apis/<str:api_id>/endpoints/test", "POST"):       row(302, 403, 403, 200, 200, 403),
-    ("publisher/apis/<str:api_id>/plans/save", "POST"):           row(302, 403, 403, 302, R200, 403),
-    ("publisher/apis/<str:api_id>/definition/save", "POST"):      row(302, 403, 403, 302, R200, 403),
+    ("publisher/apis/<uuid:api_id>/endpoints/test", "POST"):       row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>/plans/save", "POST"):           row(302, 403, 403, 302, R200, 403),
+    ("publisher/apis/<uuid:api_id>/definition/save", "POST"):      row(302, 403, 403, 302, R200, 403),
     # The Subscriptions tab's form: block the developer's subscription, a publisher's.
-    ("publisher/apis/<str:api_id>/subscriptions/block", "POST"):  row(302, 403, 403, R302, 302, 403),
+    ("publisher/apis/<uuid:api_id>/subscriptions/block", "POST"):  row(302, 403, 403, R302, 302, 403),
 }
 # fmt: on
 
@@ -440,16 +440,16 @@ REQUESTS: dict[tuple[str, str], Req] = {
     (PUB + "apis/change-lifecycle", "POST"): Req(query=lambda w: {"apiId": w.api_id, "action": "Block"}),
     (PUB + "apis/export", "GET"): Req(query=lambda w: {"apiId": w.api_id}),
     (PUB + "apis/import", "POST"): Req(files=_zip),
-    (PUB + "apis/<str:api_id>", "PUT"): Req(json={"description": "changed"}),
-    (PUB + "apis/<str:api_id>", "DELETE"): Req(path={"api_id": "draft_api_id"}),
-    (PUB + "apis/<str:api_id>/asyncapi", "PUT"): Req(json={"inlineAPIDefinition": CHAT}),
-    (PUB + "apis/<str:api_id>/revisions", "POST"): Req(json={"description": "matrix"}),
-    (PUB + "apis/<str:api_id>/revisions/<str:revision_id>", "DELETE"): Req(path={"revision_id": "spare_revision_id"}),
-    (PUB + "apis/<str:api_id>/restore-revision", "POST"): Req(query=lambda w: {"revisionId": w.revision_id}),
-    (PUB + "apis/<str:api_id>/deploy-revision", "POST"): Req(
+    (PUB + "apis/<uuid:api_id>", "PUT"): Req(json={"description": "changed"}),
+    (PUB + "apis/<uuid:api_id>", "DELETE"): Req(path={"api_id": "draft_api_id"}),
+    (PUB + "apis/<uuid:api_id>/asyncapi", "PUT"): Req(json={"inlineAPIDefinition": CHAT}),
+    (PUB + "apis/<uuid:api_id>/revisions", "POST"): Req(json={"description": "matrix"}),
+    (PUB + "apis/<uuid:api_id>/revisions/<uuid:revision_id>", "DELETE"): Req(path={"revision_id": "spare_revision_id"}),
+    (PUB + "apis/<uuid:api_id>/restore-revision", "POST"): Req(query=lambda w: {"revisionId": w.revision_id}),
+    (PUB + "apis/<uuid:api_id>/deploy-revision", "POST"): Req(
         query=lambda w: {"revisionId": w.spare_revision_id}, json=[{"name": "Default"}]
     ),
-    (PUB + "apis/<str:api_id>/undeploy-revision", "POST"): Req(
+    (PUB + "apis/<uuid:api_id>/undeploy-revision", "POST"): Req(
         query=lambda w: {"revisionId": w.revision_id}, json=[{"name": "Default"}]
     ),
     (PUB + "subscriptions/block-subscription", "POST"): Req(
@@ -458,19 +458,19 @@ REQUESTS: dict[tuple[str, str], Req] = {
     (PUB + "subscriptions/unblock-subscription", "POST"): Req(query=lambda w: {"subscriptionId": w.subscription_id}),
     # Dev Portal v3
     (DEV + "applications", "POST"): Req(json={"name": "NewApp"}),
-    (DEV + "applications/<str:application_id>", "PUT"): Req(json={"description": "changed"}),
-    (DEV + "applications/<str:application_id>/generate-keys", "POST"): Req(json={"keyType": "SANDBOX"}),
-    (DEV + "applications/<str:application_id>/oauth-keys/<str:key_mapping_id>/generate-token", "POST"): Req(
+    (DEV + "applications/<uuid:application_id>", "PUT"): Req(json={"description": "changed"}),
+    (DEV + "applications/<uuid:application_id>/generate-keys", "POST"): Req(json={"keyType": "SANDBOX"}),
+    (DEV + "applications/<uuid:application_id>/oauth-keys/<uuid:key_mapping_id>/generate-token", "POST"): Req(
         json=lambda w: {"consumerSecret": w.consumer_secret}
     ),
     (DEV + "subscriptions", "GET"): Req(query=lambda w: {"applicationId": w.application_id}),
     (DEV + "subscriptions", "POST"): Req(
         json=lambda w: {"applicationId": w.default_application_id, "apiId": w.api_id, "throttlingPolicy": "AsyncGold"}
     ),
-    (DEV + "subscriptions/<str:subscription_id>", "PUT"): Req(json={"throttlingPolicy": "AsyncGold"}),
+    (DEV + "subscriptions/<uuid:subscription_id>", "PUT"): Req(json={"throttlingPolicy": "AsyncGold"}),
     # Admin v4
     (ADM + "throttling/policies/<str:level>", "POST"): Req(json={"policyName": "Matrix", "defaultLimit": _limit()}),
-    (ADM + "throttling/policies/<str:level>/<str:policy_id>", "PUT"): Req(
+    (ADM + "throttling/policies/<str:level>/<int:policy_id>", "PUT"): Req(
         json={"policyName": "AsyncGold", "defaultLimit": _limit(50)}
     ),
     (ADM + "environments", "POST"): Req(json={"name": "Matrix"}),
@@ -497,59 +497,59 @@ REQUESTS: dict[tuple[str, str], Req] = {
     ),
     ("publisher/apis/import", "POST"): Req(form={"definition": CHAT, "context": "/page-imported"}),
     ("publisher/apis/import-project", "POST"): Req(files=_zip),
-    ("publisher/apis/<str:api_id>/revisions/create", "POST"): Req(form={"description": "matrix"}),
-    ("publisher/apis/<str:api_id>/revisions/restore", "POST"): Req(form=lambda w: {"revision": w.revision_id}),
-    ("publisher/apis/<str:api_id>/revisions/delete", "POST"): Req(form=lambda w: {"revision": w.spare_revision_id}),
-    ("publisher/apis/<str:api_id>/deploy", "POST"): Req(
+    ("publisher/apis/<uuid:api_id>/revisions/create", "POST"): Req(form={"description": "matrix"}),
+    ("publisher/apis/<uuid:api_id>/revisions/restore", "POST"): Req(form=lambda w: {"revision": w.revision_id}),
+    ("publisher/apis/<uuid:api_id>/revisions/delete", "POST"): Req(form=lambda w: {"revision": w.spare_revision_id}),
+    ("publisher/apis/<uuid:api_id>/deploy", "POST"): Req(
         form=lambda w: {"revision": w.spare_revision_id, "environment": "Default"}
     ),
-    ("publisher/apis/<str:api_id>/undeploy", "POST"): Req(
+    ("publisher/apis/<uuid:api_id>/undeploy", "POST"): Req(
         form=lambda w: {"revision": w.revision_id, "environment": "Default"}
     ),
-    ("publisher/apis/<str:api_id>/lifecycle", "POST"): Req(form={"action": "Block"}),
-    ("publisher/apis/<str:api_id>/topics/save", "POST"): Req(
+    ("publisher/apis/<uuid:api_id>/lifecycle", "POST"): Req(form={"action": "Block"}),
+    ("publisher/apis/<uuid:api_id>/topics/save", "POST"): Req(
         form=lambda w: {"target": "/matrix", "publish": "on", "secured": "on", "etag": w.etag}
     ),
-    ("publisher/apis/<str:api_id>/topics/delete", "POST"): Req(form=lambda w: {"target": "/spare", "etag": w.etag}),
-    ("publisher/apis/<str:api_id>/scopes/save", "POST"): Req(
+    ("publisher/apis/<uuid:api_id>/topics/delete", "POST"): Req(form=lambda w: {"target": "/spare", "etag": w.etag}),
+    ("publisher/apis/<uuid:api_id>/scopes/save", "POST"): Req(
         form=lambda w: {"name": "matrix_scope", "description": "d", "etag": w.etag}
     ),
-    ("publisher/apis/<str:api_id>/scopes/delete", "POST"): Req(
+    ("publisher/apis/<uuid:api_id>/scopes/delete", "POST"): Req(
         form=lambda w: {"original": "spare_scope", "etag": w.etag}
     ),
-    ("publisher/apis/<str:api_id>/endpoints/save", "POST"): Req(
+    ("publisher/apis/<uuid:api_id>/endpoints/save", "POST"): Req(
         form=lambda w: {"production": "ws://127.0.0.1:1/v3", "sandbox": "", "etag": w.etag}
     ),
-    ("publisher/apis/<str:api_id>/endpoints/test", "POST"): Req(
+    ("publisher/apis/<uuid:api_id>/endpoints/test", "POST"): Req(
         form=lambda w: {"production": f"ws://127.0.0.1:{free_port()}/", "which": "production"}
     ),
-    ("publisher/apis/<str:api_id>/plans/save", "POST"): Req(
+    ("publisher/apis/<uuid:api_id>/plans/save", "POST"): Req(
         form=lambda w: {"policies": ["AsyncUnlimited"], "secured": "on", "etag": w.etag}
     ),
-    ("publisher/apis/<str:api_id>/definition/save", "POST"): Req(form=lambda w: {"definition": CHAT, "etag": w.etag}),
-    ("publisher/apis/<str:api_id>/subscriptions/block", "POST"): Req(
+    ("publisher/apis/<uuid:api_id>/definition/save", "POST"): Req(form=lambda w: {"definition": CHAT, "etag": w.etag}),
+    ("publisher/apis/<uuid:api_id>/subscriptions/block", "POST"): Req(
         form=lambda w: {"subscription": w.subscription_id, "state": "BLOCKED"}
     ),
-    ("publisher/apis/<str:api_id>/analytics", "POST"): Req(form=lambda w: {"connection": w.connection_id}),
-    ("devportal/apis/<str:api_id>/subscribe", "POST"): Req(
+    ("publisher/apis/<uuid:api_id>/analytics", "POST"): Req(form=lambda w: {"connection": w.connection_id}),
+    ("devportal/apis/<uuid:api_id>/subscribe", "POST"): Req(
         form=lambda w: {"application": w.default_application_id, "plan": "AsyncGold"}
     ),
-    ("devportal/apis/<str:api_id>/test-key", "POST"): Req(
+    ("devportal/apis/<uuid:api_id>/test-key", "POST"): Req(
         form=lambda w: {"application": w.application_id, "key_type": "PRODUCTION"}
     ),
     ("devportal/applications", "POST"): Req(form={"name": "PageApp", "throttling_policy": "Unlimited"}),
-    ("devportal/applications/<str:application_id>/update", "POST"): Req(
+    ("devportal/applications/<uuid:application_id>/update", "POST"): Req(
         form={"name": "Renamed", "throttling_policy": "Unlimited", "description": ""}
     ),
-    ("devportal/applications/<str:application_id>/keys/generate", "POST"): Req(form={"key_type": "SANDBOX"}),
-    ("devportal/applications/<str:application_id>/keys/regenerate-secret", "POST"): Req(
+    ("devportal/applications/<uuid:application_id>/keys/generate", "POST"): Req(form={"key_type": "SANDBOX"}),
+    ("devportal/applications/<uuid:application_id>/keys/regenerate-secret", "POST"): Req(
         form={"key_type": "PRODUCTION"}
     ),
-    ("devportal/applications/<str:application_id>/keys/remove", "POST"): Req(form={"key_type": "PRODUCTION"}),
-    ("devportal/applications/<str:application_id>/tokens/generate", "POST"): Req(
+    ("devportal/applications/<uuid:application_id>/keys/remove", "POST"): Req(form={"key_type": "PRODUCTION"}),
+    ("devportal/applications/<uuid:application_id>/tokens/generate", "POST"): Req(
         form={"key_type": "PRODUCTION", "validity": "3600"}
     ),
-    ("devportal/applications/<str:application_id>/tokens/revoke", "POST"): Req(
+    ("devportal/applications/<uuid:application_id>/tokens/revoke", "POST"): Req(
         form=lambda w: {"jti": IssuedToken.objects.get(client__key_mapping_id=w.key_mapping_id).jti}
     ),
     ("devportal/subscriptions/<uuid:subscription_id>/plan", "POST"): Req(form={"plan": "AsyncGold"}),
@@ -745,10 +745,10 @@ def test_rest_reads_answer_a_signed_in_session_as_they_answer_basic(world):
 @pytest.mark.parametrize(
     "route",
     [
-        DEV + "apis/<str:api_id>",
-        DEV + "apis/<str:api_id>/topics",
-        "devportal/apis/<str:api_id>",
-        "devportal/apis/<str:api_id>/documentation",
+        DEV + "apis/<uuid:api_id>",
+        DEV + "apis/<uuid:api_id>/topics",
+        "devportal/apis/<uuid:api_id>",
+        "devportal/apis/<uuid:api_id>/documentation",
     ],
 )
 def test_dev_portal_hides_an_api_that_is_not_published(world, route):
@@ -761,9 +761,9 @@ def test_dev_portal_hides_an_api_that_is_not_published(world, route):
 @pytest.mark.parametrize(
     "route,method",
     [
-        (PUB + "apis/<str:api_id>", "PUT"),
-        (PUB + "apis/<str:api_id>/asyncapi", "PUT"),
-        (PUB + "apis/<str:api_id>", "DELETE"),
+        (PUB + "apis/<uuid:api_id>", "PUT"),
+        (PUB + "apis/<uuid:api_id>/asyncapi", "PUT"),
+        (PUB + "apis/<uuid:api_id>", "DELETE"),
     ],
 )
 def test_another_creator_cannot_change_or_delete_the_creators_api(world, route, method):

@@ -1,3 +1,5 @@
+"""Admin REST v4, under ``/api/am/admin/v4/`` (mounted by ``urls.py``, the project's root URLconf)."""
+
 from django.urls import path
 
 from keymanager import apis as keymanager_apis
@@ -6,11 +8,11 @@ from tidegate import user_apis
 
 urlpatterns = [
     path("throttling/policies/<str:level>", policies.PolicyListCreateApi.as_view()),
-    path("throttling/policies/<str:level>/<str:policy_id>", policies.PolicyDetailApi.as_view()),
+    path("throttling/policies/<str:level>/<int:policy_id>", policies.PolicyDetailApi.as_view()),
     path("environments", environments.EnvironmentListCreateApi.as_view()),
-    path("environments/<str:environment_id>", environments.EnvironmentDetailApi.as_view()),
+    path("environments/<int:environment_id>", environments.EnvironmentDetailApi.as_view()),
     path("key-managers", keymanager_apis.KeyManagerListCreateApi.as_view()),
-    path("key-managers/<str:issuer_id>", keymanager_apis.KeyManagerDetailApi.as_view()),
+    path("key-managers/<int:issuer_id>", keymanager_apis.KeyManagerDetailApi.as_view()),
     path("users/<str:username>/deactivate", user_apis.UserDeactivateApi.as_view()),
     path("users/<str:username>/activate", user_apis.UserActivateApi.as_view()),
 ]

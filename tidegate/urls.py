@@ -6,11 +6,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-import analytics.page_urls
+import analytics.api_urls
 import analytics.urls
-import devportal.page_urls
+import devportal.api_urls
 import devportal.urls
-import publisher.page_urls
+import publisher.api_urls
 import publisher.urls
 from analytics.apis import ingest_view
 from gateway_contract.wire import SNAPSHOT_PATH
@@ -19,10 +19,11 @@ from portal.metrics import metrics_view
 from tidegate import views
 from tidegate.snapshot.apis import snapshot_view
 
-publisher_pages = (
-    publisher.page_urls.urlpatterns + devportal.page_urls.publisher_urlpatterns + analytics.page_urls.urlpatterns
+# Each app: urls.py for its pages, api_urls.py for its REST.
+publisher_pages = publisher.urls.urlpatterns + devportal.urls.publisher_urlpatterns + analytics.urls.urlpatterns
+publisher_rest = (
+    publisher.api_urls.urlpatterns + devportal.api_urls.publisher_urlpatterns + analytics.api_urls.urlpatterns
 )
-publisher_rest = publisher.urls.urlpatterns + devportal.urls.publisher_urlpatterns + analytics.urls.urlpatterns
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -32,9 +33,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
     path("publisher/", include((publisher_pages, "publisher"))),
-    path("devportal/", include(("devportal.page_urls", "devportal"))),
+    path("devportal/", include(("devportal.urls", "devportal"))),
     path("api/am/publisher/v4/", include(publisher_rest)),
-    path("api/am/devportal/v3/", include("devportal.urls")),
+    path("api/am/devportal/v3/", include("devportal.api_urls")),
     path("api/am/admin/v4/", include("tidegate.admin_urls")),
     path("api/openapi.yaml", SpectacularAPIView.as_view(), name="openapi"),
     path("oauth2/token", token_view, name="oauth2-token"),

@@ -4,10 +4,10 @@ follow Admin v4's action style, as ``/subscriptions/block-subscription`` does)."
 
 from django.contrib.auth import get_user_model
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from keymanager.services import user_activate, user_deactivate
 from portal.errors import NotFound
+from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsAdmin
 
 
@@ -22,7 +22,8 @@ def user_dto(user, **extra) -> dict:
     return {"username": user.get_username(), "isActive": user.is_active, **extra}
 
 
-class UserDeactivateApi(APIView):
+class UserDeactivateApi(ScopedAPIView):
+    required_scopes = scopes("apim:admin", POST="apim:admin")
     permission_classes = [IsAdmin]
 
     def post(self, request, username):
@@ -32,7 +33,8 @@ class UserDeactivateApi(APIView):
         return Response(user_dto(user, tokensRevoked=revoked))
 
 
-class UserActivateApi(APIView):
+class UserActivateApi(ScopedAPIView):
+    required_scopes = scopes("apim:admin", POST="apim:admin")
     permission_classes = [IsAdmin]
 
     def post(self, request, username):
