@@ -194,7 +194,9 @@ class Adapter:
             try:
                 token = jwt.decode(credential.strip(), KeySet([self.gateway.testkey.key]), algorithms=["RS256"])
                 jwt.JWTClaimsRegistry(exp={"essential": True}).validate(token.claims)
-            except (JoseError, ValueError):
+            except (JoseError, ValueError, TypeError):  # TypeError: odd header members ("crit": 1)
+                return None
+            if not isinstance(token.claims, dict):
                 return None
             if token.claims.get("scope") == "admin" and token.claims.get("aud") == "tidegate-adapter":
                 return token.claims.get("sub")

@@ -264,7 +264,9 @@ def issued_token(text: str, *, lock: bool = False) -> IssuedToken | None:
     transaction."""
     try:
         claims = jwt.decode(text, signing.public_key_set()).claims
-    except (JoseError, ValueError, UnicodeDecodeError):
+    except (JoseError, ValueError, TypeError):  # TypeError: joserfc on odd header members ("crit": 1)
+        return None
+    if not isinstance(claims, dict):
         return None
     record = _records(lock).filter(jti=claims.get("jti")).first()
     if record is not None:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 from typing import Any
 
 from hypothesis import strategies as st
@@ -58,3 +60,24 @@ def mutated(draw, base, values=json_values, *, root: bool = False):
         else:
             parent[path[-1]] = draw(values)
     return data
+
+
+def _b64url(value: Any) -> str:
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@st.composite
+def forged_jwts(draw) -> str:
+    """Three-part tokens whose header and payload are any JSON value (or raw bytes), the
+    header mostly an RS256 one with odd members (``crit`` as a number, a list of numbers, ...):
+    what a JOSE library's happy path never sees."""
+    header = draw(
+        st.one_of(
+            st.fixed_dictionaries({"alg": st.just("RS256")}, optional={"crit": json_values, "kid": json_values}),
+            json_values,
+        )
+    )
+    payload = draw(st.one_of(json_values, st.binary(max_size=20)))
+    signature = draw(st.sampled_from(["AAAA", "", "x" * 342]))
+    return f"{_b64url(header)}.{_b64url(payload)}.{signature}"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from gateway.standalone import ADAPTER_BASE, Adapter, ArchiveStore, standalone_gateway
 from publisher.tests.test_fuzz_archives import archives
+from testsupport.fuzz import forged_jwts
 from testsupport.hypothesis_profiles import examples
 from tidegate.snapshot.archives import api_from_archive
 
@@ -171,3 +172,14 @@ def test_an_archive_whose_name_is_not_text_is_refused_and_not_deployed(adapter):
     )
     assert status == 400 and "must be text" in json.loads(payload)["description"]
     assert adapter.store.apis == {} and list(adapter.store.directory.iterdir()) == []
+
+
+@examples(60)
+@given(token=forged_jwts())
+def test_a_forged_bearer_token_of_any_shape_is_a_401_not_a_crash(adapter, token):
+    """The review: ``{"alg": "RS256", "crit": 1}`` as the header made the JOSE library raise
+    a TypeError before the adapter had checked anything (uvicorn's bare 500)."""
+    status, _, payload = asyncio.run(
+        _call(adapter, "GET", f"{ADAPTER_BASE}/apis", b"", [(b"authorization", f"Bearer {token}".encode())], b"")
+    )
+    assert status == 401 and json.loads(payload)["code"] == 401
