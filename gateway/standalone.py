@@ -196,8 +196,6 @@ class Adapter:
                 jwt.JWTClaimsRegistry(exp={"essential": True}).validate(token.claims)
             except (JoseError, ValueError, TypeError):  # TypeError: odd header members ("crit": 1)
                 return None
-            if not isinstance(token.claims, dict):
-                return None
             if token.claims.get("scope") == "admin" and token.claims.get("aud") == "tidegate-adapter":
                 return token.claims.get("sub")
         return None
