@@ -79,14 +79,13 @@ class ApiAnalyticsApi(ScopedAPIView):
         answer_format = request.query_params.get("format", "json")
         if answer_format not in ("json", "csv"):
             raise ValidationFailed("format must be json or csv")
+        since = since_for(range_name)  # checks the range before it is put in a header
         if answer_format == "csv":
             response = HttpResponse(content_type="text/csv")
             response["Content-Disposition"] = f'attachment; filename="{api.name}-{api.version}-{range_name}.csv"'
             writer = csv.writer(response)
             writer.writerow(["minute", "application", "topic", "kind", "label", "count", "total"])
-            for minute, app, topic, kind, label, count, total in selectors.rows_for_csv(
-                api_id=api.id, since=since_for(range_name)
-            ):
+            for minute, app, topic, kind, label, count, total in selectors.rows_for_csv(api_id=api.id, since=since):
                 writer.writerow([minute.isoformat(), app, topic, kind, label, count, total])
             return response
         return Response(analytics_data(api, range_name))

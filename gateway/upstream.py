@@ -79,7 +79,7 @@ def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     version, _, rest = status_line.partition(" ")
     status = rest[:3]
-    if not version.startswith("HTTP/1.") or not status.isdigit():
+    if not version.startswith("HTTP/1.") or not (status.isascii() and status.isdigit()):
         raise HandshakeError(f"not an HTTP response: {status_line[:80]!r}")
     headers: dict[str, str] = {}
     for line in header_lines:

@@ -617,7 +617,7 @@ class ApiExportApi(ScopedAPIView):
         revision = None
         number = request.query_params.get("revisionNumber")
         if number:
-            revision = api.revisions.filter(number=int(number) if number.isdigit() else -1).first()
+            revision = api.revisions.filter(number=int(number) if number.isascii() and number.isdigit() else -1).first()
             if revision is None:
                 raise NotFound(f"Revision {number} of this API not found")
         filename, content = export_archive(api=api, revision=revision)

@@ -130,7 +130,7 @@ def _body(url: str, resp: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
     if resp.status != 200:
         raise ValidationFailed(f"Fetching {url} answered HTTP {resp.status}")
     declared = resp.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > MAX_DOCUMENT_BYTES:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > MAX_DOCUMENT_BYTES:
         raise ValidationFailed(f"The document at {url} is larger than {MAX_DOCUMENT_BYTES} bytes")
     body = bytearray()
     for chunk in resp.stream(64 * 1024):

@@ -254,3 +254,9 @@ def test_aiohttp_internals_are_read_in_one_place_against_the_pinned_version():
     private = re.compile(r"^\s*(from|import)\s+aiohttp\.(_|base_protocol|http_websocket|streams)", re.MULTILINE)
     users = sorted(str(p.relative_to(root)) for p in (root / "gateway").rglob("*.py") if private.search(p.read_text()))
     assert users == ["gateway/aiohttp_frames.py"]
+
+
+def test_a_backend_status_that_is_digits_only_to_unicode_is_not_an_http_answer():
+    """The review: ``HTTP/1.1 ²00`` passed ``isdigit()`` and would break ``int()``."""
+    with pytest.raises(upstream.HandshakeError, match="not an HTTP response"):
+        upstream._parse_head(b"HTTP/1.1 \xb200 OK\r\nUpgrade: websocket")

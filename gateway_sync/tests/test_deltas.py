@@ -89,3 +89,10 @@ def test_revocations_and_unsubscriptions_reach_gateways_as_the_json_they_read(wo
         '"deltas": [{"kind": "revoke", "jtis": ["' + jti + '"]}, '
         '{"kind": "unsubscribe", "application": "' + str(app.id) + '", "subscription": "' + str(sub.id) + '"}]'
     ) in body
+
+
+def test_a_since_that_is_a_digit_only_to_unicode_gets_the_full_snapshot(world, settings):
+    """The review: ``since=²`` passed ``isdigit()`` and broke ``int()`` (500)."""
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {settings.TIDEGATE['GATEWAY_TOKEN']}")
+    resp = client.get("/internal/gateway/snapshot", {"since": "²"})
+    assert resp.status_code == 200 and "apis" in resp.json()

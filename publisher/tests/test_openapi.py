@@ -413,3 +413,19 @@ def test_deploying_to_no_environment_is_refused(client, publisher):
     api_url, rev = _deployed(client, publisher)
     resp = client.post(f"{api_url}/deploy-revision?revisionId={rev}", [], format="json")
     assert resp.status_code == 400 and "environment" in resp.json()["description"]
+
+
+def test_a_revision_number_that_is_a_digit_only_to_unicode_is_not_found(client, publisher):
+    """The review: ``revisionNumber=²`` passed ``isdigit()`` and broke ``int()`` (500)."""
+    api_url, _ = _deployed(client, publisher)
+    api_id = api_url.rsplit("/", 1)[1]
+    resp = client.get(f"{BASE}/apis/export", {"apiId": api_id, "revisionNumber": "²"})
+    assert resp.status_code == 404 and resp.json()["code"] == 404
+
+
+def test_an_analytics_range_with_a_line_break_is_refused_before_it_reaches_a_header(client, publisher):
+    """The review: the CSV's file name took ``range`` before it was checked, and Django's
+    header guard answered 500."""
+    api_url, _ = _deployed(client, publisher)
+    resp = client.get(f"{api_url}/analytics", {"format": "csv", "range": "\r\nX:1"})
+    assert resp.status_code == 400 and "range" in resp.json()["description"]

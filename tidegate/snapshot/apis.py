@@ -78,6 +78,8 @@ def snapshot_view(request):
         request.headers.get(GATEWAY_HEADER), request.headers.get(INTERVAL_HEADER), request.GET.get("environments")
     )
     since = request.GET.get("since", "")
+    if not (since.isascii() and since.isdigit()):  # "²" is a digit to isdigit, not to int
+        since = ""
     if request.headers.get("If-None-Match") == etag:
         pull_report_record(report, version)
         return HttpResponse(status=304, headers={"ETag": etag})
