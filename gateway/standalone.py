@@ -12,6 +12,7 @@ the ``standalone`` command).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -49,15 +50,21 @@ class ArchiveStore:
         self.read = read
         directory.mkdir(parents=True, exist_ok=True)
         self.apis: dict[str, ApiConfig] = {}
+        # The file each API was read from: files written by older versions had other names.
+        self.files: dict[str, Path] = {}
         for path in sorted(directory.glob("*.zip")):
             try:
                 api = read(path.read_bytes())
                 self.apis[api.id] = api
+                self.files[api.id] = path
             except ArchiveRefused as exc:
                 log.warning("skipping %s: %s", path.name, exc.description)
 
     def _path(self, api_id: str) -> Path:
-        return self.directory / (_SAFE.sub("_", api_id) + ".zip")
+        """A file name of its own for each API: readable, and told apart by a digest of the
+        whole id (``Chat Room`` and ``Chat_Room`` read the same once made safe)."""
+        digest = hashlib.sha256(api_id.encode()).hexdigest()[:16]
+        return self.directory / f"{_SAFE.sub('_', api_id)[:80]}-{digest}.zip"
 
     def deploy(self, content: bytes, *, override: bool) -> tuple[ApiConfig, str]:
         api = self.read(content)
@@ -76,15 +83,20 @@ class ArchiveStore:
             raise ArchiveRefused(
                 f"API {api.name} {api.version} is deployed already; use override", status=409, message="Refused"
             )
-        self._path(api.id).write_bytes(content)
+        path = self._path(api.id)
+        path.write_bytes(content)
+        old = self.files.get(api.id)
+        if old is not None and old != path:  # written by an older version under another name
+            old.unlink(missing_ok=True)
         self.apis[api.id] = api
+        self.files[api.id] = path
         return api, "UPDATED" if exists else "CREATED"
 
     def undeploy(self, name: str, version: str) -> ApiConfig:
         api = self.apis.pop(f"{name}:{version}", None)
         if api is None:
             raise ArchiveRefused(f"API {name} {version} is not deployed", status=404, message="Refused")
-        self._path(api.id).unlink(missing_ok=True)
+        self.files.pop(api.id, self._path(api.id)).unlink(missing_ok=True)
         return api
 
 

@@ -183,3 +183,33 @@ def test_a_forged_bearer_token_of_any_shape_is_a_401_not_a_crash(adapter, token)
         _call(adapter, "GET", f"{ADAPTER_BASE}/apis", b"", [(b"authorization", f"Bearer {token}".encode())], b"")
     )
     assert status == 401 and json.loads(payload)["code"] == 401
+
+
+def _archive(name: str, context: str) -> bytes:
+    from publisher.tests.test_fuzz_archives import DEFINITION, _zip
+
+    api_yaml = f"type: api\ndata: {{name: '{name}', version: '1.0.0', context: {context}}}\n"
+    return _zip({"Chat-1/api.yaml": api_yaml.encode(), "Chat-1/Definitions/asyncapi.yaml": DEFINITION})
+
+
+def test_apis_whose_names_read_the_same_once_made_safe_keep_files_of_their_own(tmp_path):
+    """The review: "Chat Room" and "Chat_Room" shared one file, so a restart served one of
+    them, and undeploying one deleted the other's archive."""
+    directory = tmp_path / "apis"
+    store = ArchiveStore(directory, read=api_from_archive)
+    store.deploy(_archive("Chat Room", "/room"), override=False)
+    store.deploy(_archive("Chat_Room", "/room2"), override=False)
+    assert sorted(ArchiveStore(directory, read=api_from_archive).apis) == ["Chat Room:1.0.0", "Chat_Room:1.0.0"]
+    store.undeploy("Chat Room", "1.0.0")
+    assert sorted(ArchiveStore(directory, read=api_from_archive).apis) == ["Chat_Room:1.0.0"]
+
+
+def test_an_archive_kept_under_an_older_file_name_is_replaced_and_undeployed(tmp_path):
+    directory = tmp_path / "apis"
+    directory.mkdir()
+    (directory / "Chat_Room_1.0.0.zip").write_bytes(_archive("Chat Room", "/room"))  # the old naming
+    store = ArchiveStore(directory, read=api_from_archive)
+    store.deploy(_archive("Chat Room", "/room"), override=True)
+    assert len(list(directory.glob("*.zip"))) == 1
+    store.undeploy("Chat Room", "1.0.0")
+    assert list(directory.glob("*.zip")) == []
