@@ -7,4 +7,6 @@ from analytics import views
 
 urlpatterns = [
     path("apis/<uuid:api_id>/analytics", views.api_analytics, name="analytics"),
+    # The page's form (POST only; it redirects back to the page).
+    path("apis/<uuid:api_id>/analytics/disconnect", views.connection_disconnect, name="analytics-disconnect"),
 ]

@@ -48,7 +48,10 @@ class GatewayConfig:
         if conf is None or data_dir is None:
             from django.conf import settings
 
-            conf = settings.TIDEGATE if conf is None else conf
+            # Read as Any, field by field below: django-stubs types settings.TIDEGATE as the
+            # union of all its values.
+            tidegate: dict[str, Any] = settings.TIDEGATE
+            conf = tidegate if conf is None else conf
             data_dir = Path(settings.DATA_DIR) if data_dir is None else data_dir
         environments = tuple(conf["GATEWAY_ENVIRONMENTS"])
         return cls(

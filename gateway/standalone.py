@@ -29,7 +29,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from gateway.asgitypes import Receive, Scope, Send
+from gateway.asgitypes import Receive, Scope, Send, request_headers
 from gateway.config import GatewayConfig
 from gateway.process import Gateway
 from gateway.sources import Fetched, NewSnapshot, Sync
@@ -213,7 +213,7 @@ class Adapter:
         return None
 
     async def handle(self, scope: Scope, body: bytes) -> Response:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = request_headers(scope)
         path, method = scope["path"].rstrip("/"), scope["method"]
         query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode("latin-1")).items()}
         if not path.startswith(ADAPTER_BASE):

@@ -35,7 +35,7 @@ def _dump(data: Any) -> bytes:
 
 def export_archive(*, api: Api, revision=None) -> tuple[str, bytes]:
     """The project of ``api``'s working copy, or of one revision with where it is deployed."""
-    data = dict(revision.snapshot) if revision is not None else {**api_dto(api), "definition": api.definition}
+    data = dict(revision.frozen) if revision is not None else {**api_dto(api), "definition": api.definition}
     definition = data.pop("definition")
     data.pop("sandboxEndpoint", None)
     data["isRevision"] = revision is not None

@@ -326,9 +326,9 @@ def revision_diff(request, api_id):
 
     def side(key):
         if key == "working":
-            return "Working copy", services.api_revision_snapshot(api)
+            return "Working copy", services.api_revision_freeze(api)
         rev = next((r for r in revisions if str(r.id) == key), None)
-        return (rev.display_name, rev.snapshot) if rev else (None, None)
+        return (rev.display_name, rev.frozen) if rev else (None, None)
 
     left_key = request.GET.get("from") or (str(revisions[-1].id) if revisions else "working")
     right_key = request.GET.get("to") or "working"

@@ -1,4 +1,4 @@
-"""The WSO2 shapes of the Publisher's objects: an API (REST responses and revision snapshots)
+"""The WSO2 shapes of the Publisher's objects: an API (REST responses and what a revision freezes)
 and a throttling policy (the Admin API, and the plans the Publisher and Dev Portal list); and
 where clients reach an API (``gateway_urls``, the Dev Portal's ``endpointURLs``)."""
 

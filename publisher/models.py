@@ -48,13 +48,13 @@ class Api(models.Model):
 
 
 class ApiRevision(models.Model):
-    """An immutable snapshot of an API's working copy; what gateways actually serve."""
+    """An API's working copy frozen as it was (``frozen``: its WSO2 JSON and definition); what gateways actually serve."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
     description = models.CharField(max_length=255, blank=True)
-    snapshot = models.JSONField()
+    frozen = models.JSONField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_time = models.DateTimeField(auto_now_add=True)
 

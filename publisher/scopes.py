@@ -67,11 +67,11 @@ def api_scope_roles(application) -> dict[str, list[set[str]]]:
     offered: set[str] = set()
     allowed: dict[str, list[set[str]]] = {}
     seen = set()
-    for api_id, revision_id, snapshot in Deployment.objects.values_list("api_id", "revision_id", "revision__snapshot"):
+    for api_id, revision_id, frozen in Deployment.objects.values_list("api_id", "revision_id", "revision__frozen"):
         if revision_id in seen:  # one revision in several environments
             continue
         seen.add(revision_id)
-        declared = definition_scope_roles((snapshot or {}).get("definition"))
+        declared = definition_scope_roles((frozen or {}).get("definition"))
         if api_id in subscribed:
             offered.update(declared)
         for name, roles in declared.items():

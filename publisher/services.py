@@ -157,7 +157,7 @@ def _scope_owner_errors(definition: dict[str, Any] | None, *, provider, api: Api
             .order_by("created_time")
         )
         for rev in revisions:
-            found = set(asyncapi.declared_scopes((rev.snapshot or {}).get("definition") or {}))
+            found = set(asyncapi.declared_scopes((rev.frozen or {}).get("definition") or {}))
             for name in declared & found - owners.keys():
                 owners[name] = rev.api
     return [
@@ -313,14 +313,16 @@ def api_revision_create(*, api: Api, created_by, description: str = "") -> ApiRe
         api=api,
         number=last + 1,
         description=description,
-        snapshot=api_revision_snapshot(api),
+        frozen=api_revision_freeze(api),
         created_by=created_by,
     )
     audit_record(actor=created_by, action="api.revision.create", target=revision, detail={"number": revision.number})
     return revision
 
 
-def api_revision_snapshot(api: Api) -> dict[str, Any]:
+def api_revision_freeze(api: Api) -> dict[str, Any]:
+    """What a revision keeps of ``api``'s working copy (``ApiRevision.frozen``): its WSO2 JSON,
+    its AsyncAPI definition and its sandbox endpoint, as they are now."""
     data = api_dto(api)
     data["definition"] = api.definition
     data["sandboxEndpoint"] = api.sandbox_endpoint
@@ -705,18 +707,18 @@ def api_revision_restore(*, api: Api, revision: ApiRevision, user) -> Api:
     if revision.api_id != api.pk:
         raise NotFound("No such revision of this API")
     api = Api.objects.select_for_update().get(pk=api.pk)
-    snap = revision.snapshot
-    _check_scope_owners(snap.get("definition"), provider=api.provider, api=api)
-    production, sandbox = endpoint_urls(snap.get("endpointConfig"))
-    api.name = snap.get("name", api.name)
-    api.description = snap.get("description", api.description) or ""
-    api.tags = list(snap.get("tags") or [])
+    frozen = revision.frozen
+    _check_scope_owners(frozen.get("definition"), provider=api.provider, api=api)
+    production, sandbox = endpoint_urls(frozen.get("endpointConfig"))
+    api.name = frozen.get("name", api.name)
+    api.description = frozen.get("description", api.description) or ""
+    api.tags = list(frozen.get("tags") or [])
     api.production_endpoint = production or api.production_endpoint
     api.sandbox_endpoint = sandbox
-    api.policies = list(snap.get("policies") or api.policies)
-    api.api_throttling_policy = snap.get("apiThrottlingPolicy") or ""
-    api.authorization_header = snap.get("authorizationHeader") or "Authorization"
-    api.definition = snap["definition"]
+    api.policies = list(frozen.get("policies") or api.policies)
+    api.api_throttling_policy = frozen.get("apiThrottlingPolicy") or ""
+    api.authorization_header = frozen.get("authorizationHeader") or "Authorization"
+    api.definition = frozen["definition"]
     api.save()
     audit_record(actor=user, action="api.revision.restore", target=api, detail={"number": revision.number})
     return api

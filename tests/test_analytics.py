@@ -1,6 +1,7 @@
 """Frame analytics end to end: exact counts from a scripted client, the Publisher's page and
 REST, Prometheus metrics, disconnecting a live connection, and a collector that is away."""
 
+import re
 import time
 
 import pytest
@@ -95,6 +96,59 @@ def test_disconnect_closes_a_live_connection_with_1008(stack, admin_http, chat):
 
         [mine] = wait_until(reported, 5, what="connection reported")
         call(admin_http, "POST", f"{PUB}/apis/{api_id}/connections/{mine['id']}/disconnect", 202)
+        with pytest.raises(ConnectionClosed) as exc:
+            ws.recv(timeout=5)
+    assert exc.value.rcvd.code == 1008
+
+
+def _signed_in(stack, username: str = "admin", password: str = "admin") -> requests.Session:
+    """A browser-like session signed in through the login page (CSRF token and cookie)."""
+    web = requests.Session()
+    page = web.get(f"{stack.portal_url}/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    resp = web.post(
+        f"{stack.portal_url}/login/",
+        data={"csrfmiddlewaretoken": token, "username": username, "password": password},
+        headers={"Referer": f"{stack.portal_url}/login/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert resp.status_code == 302, resp.text[:500]
+    return web
+
+
+def test_the_pages_disconnect_button_closes_a_live_connection_with_1008(stack, admin_http, chat):
+    """The Analytics tab's Disconnect form, posted as the browser does (to the URL its action
+    names, with its CSRF token): the gateway closes that connection and the page says so."""
+    api_id = chat["api"]["id"]
+    web = _signed_in(stack)
+    opened = time.time()
+    with connect(f"{stack.gateway_ws}/chat/1.0.0/plain", additional_headers=chat["headers"]) as ws:
+        ws.send("x")
+        ws.recv(timeout=5)
+
+        def reported():
+            live = call(admin_http, "GET", f"{PUB}/apis/{api_id}/connections")["list"]
+            return [c for c in live if c["applicationName"] == "ChatClient" and c["since"] >= opened]
+
+        [mine] = wait_until(reported, 5, what="connection reported")
+        page = f"{stack.portal_url}/publisher/apis/{api_id}/analytics"
+        body = web.get(page, timeout=30).text
+        form = re.search(
+            r'<form method="post" action="([^"]+)"[^>]*>.*?name="csrfmiddlewaretoken" value="([^"]+)"'
+            r'[^<]*<input type="hidden" name="connection" value="' + re.escape(mine["id"]) + '"',
+            body,
+        )
+        assert form, "no Disconnect form for the live connection on the page"
+        action, token = form.groups()
+        assert action == f"/publisher/apis/{api_id}/analytics/disconnect"
+        resp = web.post(
+            f"{stack.portal_url}{action}",
+            data={"csrfmiddlewaretoken": token, "connection": mine["id"]},
+            headers={"Referer": page},
+            timeout=30,
+        )
+        assert resp.url.split("?")[0] == page and "Disconnect requested" in resp.text
         with pytest.raises(ConnectionClosed) as exc:
             ws.recv(timeout=5)
     assert exc.value.rcvd.code == 1008

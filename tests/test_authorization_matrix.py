@@ -208,8 +208,6 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("publisher/apis/<uuid:api_id>/revisions/diff", "POST"):       row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<uuid:api_id>/subscriptions", "GET"):         row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<uuid:api_id>/analytics", "GET"):             row(302, 403, 403, 200, 200, 403),
-    # POST: disconnect a live connection, a publisher's.
-    ("publisher/apis/<uuid:api_id>/analytics", "POST"):            row(302, 403, 403, R302, 302, 403),
     ("devportal/", "GET"):                                        row(302, 200, 200, 200, 200, 200),
     ("devportal/", "POST"):                                       row(302, 200, 200, 200, 200, 200),
     ("devportal/apis/<uuid:api_id>", "GET"):                       row(302, 200, 200, 200, 200, 200),
@@ -257,6 +255,8 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("publisher/apis/<uuid:api_id>/definition/save", "POST"):      row(302, 403, 403, 302, R200, 403),
     # The Subscriptions tab's form: block the developer's subscription, a publisher's.
     ("publisher/apis/<uuid:api_id>/subscriptions/block", "POST"):  row(302, 403, 403, R302, 302, 403),
+    # The Analytics tab's form: disconnect a live connection, a publisher's.
+    ("publisher/apis/<uuid:api_id>/analytics/disconnect", "POST"): row(302, 403, 403, R302, 302, 403),
 }
 # fmt: on
 
@@ -530,7 +530,7 @@ REQUESTS: dict[tuple[str, str], Req] = {
     ("publisher/apis/<uuid:api_id>/subscriptions/block", "POST"): Req(
         form=lambda w: {"subscription": w.subscription_id, "state": "BLOCKED"}
     ),
-    ("publisher/apis/<uuid:api_id>/analytics", "POST"): Req(form=lambda w: {"connection": w.connection_id}),
+    ("publisher/apis/<uuid:api_id>/analytics/disconnect", "POST"): Req(form=lambda w: {"connection": w.connection_id}),
     ("devportal/apis/<uuid:api_id>/subscribe", "POST"): Req(
         form=lambda w: {"application": w.default_application_id, "plan": "AsyncGold"}
     ),

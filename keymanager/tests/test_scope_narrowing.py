@@ -98,12 +98,12 @@ def test_an_apim_scope_in_a_stored_definition_is_never_granted(owner, dev):
     # A definition stored and deployed before definitions were checked, declaring apim:admin unbound.
     api = factories.published_api(owner, context="/old")
     revision = ApiRevision.objects.get(api=api)
-    snapshot = revision.snapshot
-    snapshot["definition"]["components"]["securitySchemes"]["oauth2"]["flows"]["implicit"]["scopes"] = {
+    frozen = revision.frozen
+    frozen["definition"]["components"]["securitySchemes"]["oauth2"]["flows"]["implicit"]["scopes"] = {
         "apim:admin": "Stored before the fix"
     }
-    ApiRevision.objects.filter(pk=revision.pk).update(snapshot=snapshot)
-    type(api).objects.filter(pk=api.pk).update(definition=snapshot["definition"])
+    ApiRevision.objects.filter(pk=revision.pk).update(frozen=frozen)
+    type(api).objects.filter(pk=api.pk).update(definition=frozen["definition"])
     auth = _keys(dev, api)
     assert _granted(auth, grant_type="client_credentials", scope="apim:admin apim:subscribe") == "apim:subscribe"
 
@@ -114,7 +114,7 @@ def test_a_stored_binding_that_is_mistyped_or_blank_grants_nobody_the_scope(owne
     api = _scoped_api(owner, "/ops", bindings=["admin"])
     for model in (ApiRevision.objects.filter(api=api), type(api).objects.filter(pk=api.pk)):
         for row in model:
-            holder = row.snapshot["definition"] if isinstance(row, ApiRevision) else row.definition
+            holder = row.frozen["definition"] if isinstance(row, ApiRevision) else row.definition
             holder["components"]["securitySchemes"]["oauth2"]["flows"]["implicit"]["x-scopes-bindings"] = bindings
             row.save()
     auth = _keys(dev, api)

@@ -63,7 +63,7 @@ def _web(user) -> Client:
     return c
 
 
-def _snapshot(api) -> dict:
+def _working_copy(api) -> dict:
     api = Api.objects.get(pk=api.pk)
     return {**api_dto(api), "definition": api.definition}
 
@@ -89,14 +89,14 @@ def _refused(resp):
 
 def test_another_publisher_cannot_unbind_the_providers_scope_and_no_developer_gets_it(alice, secret):
     bob = factories.user("bob", roles=["creator", "publisher"])
-    before = _snapshot(secret)
+    before = _working_copy(secret)
     audits = AuditEvent.objects.count()
 
     resp = _rest(bob).put(
         f"{BASE}/apis/{secret.id}", {"scopes": [{"scope": {"name": "ops_admin", "bindings": []}}]}, format="json"
     )
     _refused(resp)
-    assert _snapshot(secret) == before
+    assert _working_copy(secret) == before
     assert AuditEvent.objects.count() == audits
 
     # Bob still runs revisions and deployments of Alice's API: they hold Alice's content.
@@ -114,7 +114,7 @@ def test_another_publisher_cannot_unbind_the_providers_scope_and_no_developer_ge
 def test_a_creator_cannot_move_another_providers_endpoint_replace_its_definition_or_delete_it(alice, secret):
     carol = _rest(factories.user("carol", roles=["creator"]))
     draft = factories.api(alice, context="/draft")
-    before, draft_before = _snapshot(secret), _snapshot(draft)
+    before, draft_before = _working_copy(secret), _working_copy(draft)
     audits = AuditEvent.objects.count()
 
     _refused(
@@ -133,7 +133,7 @@ def test_a_creator_cannot_move_another_providers_endpoint_replace_its_definition
     )
     _refused(carol.delete(f"{BASE}/apis/{draft.id}"))
 
-    assert _snapshot(secret) == before and _snapshot(draft) == draft_before
+    assert _working_copy(secret) == before and _working_copy(draft) == draft_before
     assert AuditEvent.objects.count() == audits
     # Reading stays open to every creator and publisher.
     assert carol.get(f"{BASE}/apis/{secret.id}").status_code == 200
@@ -171,7 +171,7 @@ def test_design_pages_offer_another_creator_no_edits_and_refuse_them_with_the_re
     assert REFUSED in page
     for control in ("Add a topic", "Add scope", "Save endpoints", "Save plans and security", "Save definition"):
         assert control not in page, control
-    before = _snapshot(secret)
+    before = _working_copy(secret)
     audits = AuditEvent.objects.count()
 
     resp = web.post(
@@ -179,7 +179,7 @@ def test_design_pages_offer_another_creator_no_edits_and_refuse_them_with_the_re
     )
     assert resp.status_code == 200
     assert f'role="alert">{REFUSED}</p>' in resp.content.decode()
-    assert _snapshot(secret) == before
+    assert _working_copy(secret) == before
     assert AuditEvent.objects.count() == audits
     # Alice's own page offers the controls.
     mine = _web(alice).get(f"/publisher/apis/{secret.id}/{tab}").content.decode()

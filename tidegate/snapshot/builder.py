@@ -57,21 +57,21 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
         if dep.api_id in seen:  # one API, several of this gateway's environments: first wins
             continue
         seen.add(dep.api_id)
-        snap = dep.revision.snapshot
-        definition = snap["definition"]
-        production, sandbox = endpoint_urls(snap["endpointConfig"])
+        frozen = dep.revision.frozen
+        definition = frozen["definition"]
+        production, sandbox = endpoint_urls(frozen["endpointConfig"])
         apis.append(
             ApiConfig(
                 id=str(dep.api_id),
-                name=snap["name"],
-                context=snap["context"],
-                version=snap["version"],
+                name=frozen["name"],
+                context=frozen["context"],
+                version=frozen["version"],
                 lifecycle_status=dep.api.lifecycle_status,
                 revision=dep.revision.number,
                 production_endpoint=production,
                 sandbox_endpoint=sandbox,
-                authorization_header=snap.get("authorizationHeader") or "Authorization",
-                api_policy=snap.get("apiThrottlingPolicy") or "",
+                authorization_header=frozen.get("authorizationHeader") or "Authorization",
+                api_policy=frozen.get("apiThrottlingPolicy") or "",
                 topics=topic_configs(definition),
             )
         )

@@ -67,7 +67,7 @@ class Command(BaseCommand):
 def serve(gateway: Gateway, host: str, listeners: list[tuple[ASGIApp, int, bool]]) -> None:
     """Run Uvicorn servers, one per (app, port, tls) listener, in one process and event loop.
     SIGTERM or SIGINT drains the gateway first; a second signal exits at once."""
-    conf = settings.TIDEGATE
+    conf: dict[str, Any] = settings.TIDEGATE  # typed by django-stubs as the union of all its values
     http, ws = limited_protocols(max_head_bytes=conf["MAX_REQUEST_HEAD_BYTES"], head_timeout=conf["HEAD_TIMEOUT"])
     common: dict[str, Any] = dict(
         host=host,
