@@ -14,7 +14,7 @@ from portal.audit import audit_record
 from portal.config_events import config_changed
 from portal.csp import is_host_name
 from portal.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed, create_or_conflict
-from portal.roles import ADMIN, has_role
+from portal.roles import ADMIN, PUBLISHER, has_role
 from publisher import asyncapi, lifecycle
 from publisher.dto import api_dto, endpoint_urls
 from publisher.models import (
@@ -51,6 +51,17 @@ def _assert_may_change(api: Api, user) -> None:
     if not may_change(api, user):
         raise Forbidden(
             f"This API belongs to {api.provider.get_username()}; only its provider or an admin may change it"
+        )
+
+
+def _assert_may_run_revisions(api: Api, user) -> None:
+    """Revisions of an API (make, restore, delete) are its provider's, an admin's, or a
+    publisher's, who runs every API's revisions and deployments; restoring one rewrites the
+    working copy, so another creator may not."""
+    if not (may_change(api, user) or has_role(user, PUBLISHER)):
+        raise Forbidden(
+            f"This API belongs to {api.provider.get_username()}; only its provider, an admin or a publisher "
+            "may make, restore or delete its revisions"
         )
 
 
@@ -303,6 +314,7 @@ def api_delete(*, api: Api, user) -> None:
 
 @transaction.atomic
 def api_revision_create(*, api: Api, created_by, description: str = "") -> ApiRevision:
+    _assert_may_run_revisions(api, created_by)
     if len(description) > 255:
         raise ValidationFailed("description must be at most 255 characters")
     api = Api.objects.select_for_update().get(pk=api.pk)
@@ -706,6 +718,7 @@ def api_revision_restore(*, api: Api, revision: ApiRevision, user) -> Api:
     """Make the working copy what ``revision`` was (WSO2's restore-revision)."""
     if revision.api_id != api.pk:
         raise NotFound("No such revision of this API")
+    _assert_may_run_revisions(api, user)
     api = Api.objects.select_for_update().get(pk=api.pk)
     frozen = revision.frozen
     _check_scope_owners(frozen.get("definition"), provider=api.provider, api=api)
@@ -729,6 +742,7 @@ def api_revision_delete(*, api: Api, revision: ApiRevision, user) -> int:
     """Delete a revision that runs nowhere; returns its number."""
     if revision.api_id != api.pk:
         raise NotFound("No such revision of this API")
+    _assert_may_run_revisions(api, user)
     deployed = list(revision.deployments.values_list("environment__name", flat=True))
     if deployed:
         raise Conflict(f"{revision.display_name} is deployed to {', '.join(deployed)}: undeploy it before deleting it")

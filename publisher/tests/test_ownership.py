@@ -184,3 +184,27 @@ def test_design_pages_offer_another_creator_no_edits_and_refuse_them_with_the_re
     # Alice's own page offers the controls.
     mine = _web(alice).get(f"/publisher/apis/{secret.id}/{tab}").content.decode()
     assert REFUSED not in mine
+
+
+def test_another_creator_cannot_make_restore_or_delete_the_providers_revisions(alice, secret):
+    """The review: a creator who is neither the provider nor a publisher restored a revision
+    of another provider's API, rewriting its endpoints, definition and name."""
+    carol = _rest(factories.user("carol", roles=["creator"]))
+    revisions = _rest(alice).get(f"{BASE}/apis/{secret.id}/revisions").json()["list"]
+    spare = _rest(alice).post(f"{BASE}/apis/{secret.id}/revisions", {"description": "spare"}, format="json").json()
+    before, audits = _working_copy(secret), AuditEvent.objects.count()
+
+    for resp in (
+        carol.post(f"{BASE}/apis/{secret.id}/restore-revision?revisionId={revisions[0]['id']}"),
+        carol.post(f"{BASE}/apis/{secret.id}/revisions", {"description": "mine"}, format="json"),
+        carol.delete(f"{BASE}/apis/{secret.id}/revisions/{spare['id']}"),
+    ):
+        assert resp.status_code == 403, resp.content
+        assert "only its provider, an admin or a publisher" in resp.json()["description"]
+
+    secret.refresh_from_db()
+    assert _working_copy(secret) == before and AuditEvent.objects.count() == audits
+    assert len(_rest(alice).get(f"{BASE}/apis/{secret.id}/revisions").json()["list"]) == len(revisions) + 1
+    # A publisher who is not the provider still runs them (docs/security.md).
+    paul = _rest(factories.user("paul", roles=["publisher"]))
+    assert paul.post(f"{BASE}/apis/{secret.id}/restore-revision?revisionId={revisions[0]['id']}").status_code == 201
