@@ -393,6 +393,14 @@ def api_revision_deploy(
 
 @transaction.atomic
 def api_revision_undeploy(*, api: Api, revision: ApiRevision, environments: list[str], user) -> int:
+    """Take ``revision`` off ``environments`` (all of them when empty); returns how many
+    deployments went. An environment that does not exist is an error, as it is for deploy;
+    one the revision is not deployed to is nothing to do."""
+    unknown = sorted(
+        set(environments) - set(Environment.objects.filter(name__in=environments).values_list("name", flat=True))
+    )
+    if unknown:
+        raise ValidationFailed(f"Unknown gateway environment {unknown[0]!r}", details=[_errors("name", "unknown")])
     qs = Deployment.objects.filter(api=api, revision=revision)
     if environments:
         qs = qs.filter(environment__name__in=environments)

@@ -219,13 +219,21 @@ def revision_undeploy(request, api_id):
     api = api_get_or_404(api_id)
     if not _publisher_only(request):
         return _back(api)
-    rev = _revision_of(request, api, missing="")
+    rev = _revision_of(request, api)
     env = request.POST.get("environment", "")
-    if rev and run_service(
+    if rev is None:
+        return _back(api)
+    if not env:
+        messages.error(request, "Choose the environment to undeploy from.")
+        return _back(api)
+    count = run_service(
         request, services.api_revision_undeploy, api=api, revision=rev, environments=[env], user=request.user
-    ):
+    )
+    if count:
         messages.success(request, f"{rev.display_name} undeployed from {env}: gateways there close its connections.")
         _await_gateways(request, env, f"{rev.display_name} undeployed")
+    elif count == 0:
+        messages.info(request, f"{rev.display_name} was not deployed to {env}: nothing to undeploy.")
     return _back(api)
 
 

@@ -429,3 +429,11 @@ def test_an_analytics_range_with_a_line_break_is_refused_before_it_reaches_a_hea
     api_url, _ = _deployed(client, publisher)
     resp = client.get(f"{api_url}/analytics", {"format": "csv", "range": "\r\nX:1"})
     assert resp.status_code == 400 and "range" in resp.json()["description"]
+
+
+def test_undeploy_from_an_environment_that_does_not_exist_is_refused(client, publisher):
+    """The review: ``[{"name": "Nope"}]`` answered 201 and undeployed nothing, as if it had worked."""
+    api_url, rev = _deployed(client, publisher)
+    resp = client.post(f"{api_url}/undeploy-revision?revisionId={rev}", [{"name": "Nope"}], format="json")
+    assert resp.status_code == 400 and "Unknown gateway environment 'Nope'" in resp.json()["description"]
+    assert _deployment_names(client, api_url) == ["Default"]

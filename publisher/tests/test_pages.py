@@ -319,3 +319,29 @@ def test_endpoints_test_connection_and_save_each_post_to_their_own_url(web, chat
     assert "Saved the endpoints." in resp.content.decode()
     assert resp.redirect_chain[-1][0] == _page(chat, "endpoints")
     assert Api.objects.get(pk=chat.pk).sandbox_endpoint == closed
+
+
+@pytest.mark.parametrize(
+    "form, said",
+    [
+        ({"environment": "Nope"}, "Unknown gateway environment &#x27;Nope&#x27;"),
+        ({"environment": ""}, "Choose the environment to undeploy from."),
+        ({"environment": "Default", "revision": "bad"}, "That revision no longer exists."),
+    ],
+    ids=["unknown environment", "no environment", "no such revision"],
+)
+def test_an_undeploy_that_cannot_happen_says_why_and_changes_nothing(web, chat, form, said):
+    """The review: each of these redirected back with no message at all."""
+    web.post(_page(chat, "revisions/create"), {"description": "first"})
+    rev = chat.revisions.get()
+    web.post(_page(chat, "deploy"), {"revision": rev.id, "environment": "Default"})
+    resp = web.post(_page(chat, "undeploy"), {"revision": rev.id, **form}, follow=True)
+    assert said in resp.content.decode()
+    assert chat.deployments.count() == 1
+
+
+def test_undeploying_where_the_revision_is_not_deployed_says_so(web, chat):
+    web.post(_page(chat, "revisions/create"), {"description": "first"})
+    rev = chat.revisions.get()
+    resp = web.post(_page(chat, "undeploy"), {"revision": rev.id, "environment": "Default"}, follow=True)
+    assert "REVISION 1 was not deployed to Default: nothing to undeploy." in resp.content.decode()
