@@ -4,7 +4,7 @@ answers GET; its Disconnect form posts to its own view beside it (analytics/urls
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from analytics import selectors, services
 from analytics.apis import analytics_data
@@ -15,7 +15,7 @@ from publisher.selectors import api_get_or_404
 
 
 @role_required(CREATOR, PUBLISHER)
-@require_GET
+@require_safe
 def api_analytics(request, api_id):
     api = api_get_or_404(api_id)
     range_name = request.GET.get("range", "24h")

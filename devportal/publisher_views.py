@@ -5,7 +5,7 @@ Portal's, so the page lives here; tidegate/urls.py mounts it among the Publisher
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from devportal import selectors, services
 from portal.pages import role_required, run_service
@@ -15,7 +15,7 @@ from publisher.selectors import api_get_or_404
 
 
 @role_required(CREATOR, PUBLISHER)
-@require_GET
+@require_safe
 def subscriptions(request, api_id):
     api = api_get_or_404(api_id)
     subs = selectors.api_subscription_list(api=api)

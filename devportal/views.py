@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from devportal import selectors, services
 from devportal.forms import ApplicationForm, SubscribeForm
@@ -61,7 +61,7 @@ def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=Ke
 
 
 @login_required
-@require_GET
+@require_safe
 def api_detail(request, api_id):
     return _api_page(request, selectors.catalog_get_or_404(api_id))
 
@@ -113,7 +113,7 @@ def api_test_key(request, api_id):
 
 
 @login_required
-@require_GET
+@require_safe
 @xframe_options_sameorigin
 @csp_replace(DOCUMENTATION_FRAME)
 def api_documentation(request, api_id):
@@ -203,7 +203,7 @@ def _client_of(request, app):
 
 
 @login_required
-@require_GET
+@require_safe
 def application_detail(request, application_id):
     return _application_page(request, _own_application(request, application_id))
 

@@ -21,7 +21,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from portal.errors import ApplicationError
 from portal.models import AuditEvent
@@ -65,7 +65,7 @@ def page_context(request, api, tab: str, **extra) -> dict:
 
 
 @role_required(CREATOR, PUBLISHER)
-@require_GET
+@require_safe
 def topics(request, api_id):
     api = selectors.api_get_or_404(api_id)
     rows = selectors.topic_rows(api=api)
@@ -133,7 +133,7 @@ def topic_delete(request, api_id):
 
 
 @role_required(CREATOR, PUBLISHER)
-@require_GET
+@require_safe
 def scopes(request, api_id):
     api = selectors.api_get_or_404(api_id)
     current = [s["scope"] for s in api_dto(api)["scopes"]]
@@ -193,7 +193,7 @@ def _typed_endpoints(request) -> dict[str, str]:
 
 
 @role_required(CREATOR, PUBLISHER)
-@require_GET
+@require_safe
 def endpoints(request, api_id):
     return _endpoints_page(request, selectors.api_get_or_404(api_id))
 
@@ -247,7 +247,7 @@ def _plans_page(request, api):
 
 
 @role_required(CREATOR, PUBLISHER)
-@require_GET
+@require_safe
 def plans(request, api_id):
     return _plans_page(request, selectors.api_get_or_404(api_id))
 
@@ -284,7 +284,7 @@ def _definition_page(request, api, text: str, errors: list[dict] | None = None, 
 
 
 @role_required(CREATOR, PUBLISHER)
-@require_GET
+@require_safe
 def definition(request, api_id):
     api = selectors.api_get_or_404(api_id)
     as_json = request.GET.get("format") == "json"

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from gateway_sync.services import config_version, gateways_await
 from keymanager.server import internal_key_issue
@@ -101,7 +101,7 @@ def _detail_page(request, api, **shown):
 
 
 @role_required(CREATOR, PUBLISHER)
-@require_GET
+@require_safe
 def detail(request, api_id):
     return _detail_page(request, api_get_or_404(api_id))
 

@@ -345,3 +345,12 @@ def test_undeploying_where_the_revision_is_not_deployed_says_so(web, chat):
     rev = chat.revisions.get()
     resp = web.post(_page(chat, "undeploy"), {"revision": rev.id, "environment": "Default"}, follow=True)
     assert "REVISION 1 was not deployed to Default: nothing to undeploy." in resp.content.decode()
+
+
+@pytest.mark.parametrize("tab", ["", "/topics", "/scopes", "/endpoints", "/plans", "/definition", "/analytics"])
+def test_a_page_answers_head_as_it_answers_get(web, chat, tab):
+    """The review: GET-only pages refused HEAD (405), which uptime checks and link checkers send."""
+    url = f"/publisher/apis/{chat.id}{tab}"
+    assert web.get(url).status_code == 200
+    resp = web.head(url)
+    assert resp.status_code == 200 and resp.content == b""
