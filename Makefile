@@ -52,6 +52,7 @@ PYTEST_ARGS ?=
 test: setup system-packages
 	$(PY) manage.py makemigrations --check --dry-run -v 0
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The gateway against nginx and a direct connection: docs/benchmarks.{md,json,png}.
@@ -68,7 +69,8 @@ conformance: setup
 	$(PY) -m tests.conformance --python27 $(PYTHON27) --autobahn $(AUTOBAHN)
 
 # The long fuzz run: Schemathesis against a real portal for FUZZ_SECONDS (default 10 minutes),
-# then the Hypothesis property tests (files test_fuzz_*.py / test_*hostile*.py) under the fuzz profile.
+# then the Hypothesis property tests (files test_fuzz_*.py / test_*hostile*.py) under the fuzz profile
+# (HYPOTHESIS_MAX_EXAMPLES per test, default 1000).
 FUZZ_SECONDS ?= 600
 fuzz: setup
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -q tests/test_schemathesis.py -k finds_nothing

@@ -22,7 +22,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "fuzz",
-    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "5000")),
+    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "1000")),
     deadline=None,
     database=DirectoryBasedExampleDatabase(os.path.join("var", "hypothesis")),
     suppress_health_check=_QUIET,
