@@ -82,6 +82,18 @@ def test_prometheus_metrics_are_served_and_parse(stack, counted):
     assert "tidegate_open_connections" in families
 
 
+def _reported_connection(admin_http, api_id: str, opened: float) -> dict:
+    """The one ChatClient connection the gateway reports as opened since ``opened``: this
+    test's, not one that an earlier test's gateway reported before it stopped."""
+
+    def reported():
+        live = call(admin_http, "GET", f"{PUB}/apis/{api_id}/connections")["list"]
+        return [c for c in live if c["applicationName"] == "ChatClient" and c["since"] >= opened]
+
+    [mine] = wait_until(reported, 5, what="connection reported")
+    return mine
+
+
 def test_disconnect_closes_a_live_connection_with_1008(stack, admin_http, chat):
     api_id = chat["api"]["id"]
     opened = time.time()
@@ -89,12 +101,7 @@ def test_disconnect_closes_a_live_connection_with_1008(stack, admin_http, chat):
         ws.send("x")
         ws.recv(timeout=5)
 
-        def reported():
-            # This connection, not one that an earlier test's gateway reported before it stopped.
-            live = call(admin_http, "GET", f"{PUB}/apis/{api_id}/connections")["list"]
-            return [c for c in live if c["applicationName"] == "ChatClient" and c["since"] >= opened]
-
-        [mine] = wait_until(reported, 5, what="connection reported")
+        mine = _reported_connection(admin_http, api_id, opened)
         call(admin_http, "POST", f"{PUB}/apis/{api_id}/connections/{mine['id']}/disconnect", 202)
         with pytest.raises(ConnectionClosed) as exc:
             ws.recv(timeout=5)
@@ -127,11 +134,7 @@ def test_the_pages_disconnect_button_closes_a_live_connection_with_1008(stack, a
         ws.send("x")
         ws.recv(timeout=5)
 
-        def reported():
-            live = call(admin_http, "GET", f"{PUB}/apis/{api_id}/connections")["list"]
-            return [c for c in live if c["applicationName"] == "ChatClient" and c["since"] >= opened]
-
-        [mine] = wait_until(reported, 5, what="connection reported")
+        mine = _reported_connection(admin_http, api_id, opened)
         page = f"{stack.portal_url}/publisher/apis/{api_id}/analytics"
         body = web.get(page, timeout=30).text
         form = re.search(
