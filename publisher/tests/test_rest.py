@@ -202,8 +202,9 @@ def test_http_basic_works_for_scripts(publisher):
 
 
 def test_creator_cannot_deploy_or_publish(publisher):
+    """Even their own API: a creator makes revisions, a publisher deploys and publishes them."""
     creator = factories.user("maker", roles=["creator"])
-    api = factories.api(publisher)
+    api = factories.api(creator)
     c = APIClient()
     c.force_authenticate(creator)
     rev = c.post(f"{BASE}/apis/{api.id}/revisions", {}, format="json")
