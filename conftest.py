@@ -14,6 +14,27 @@ from testsupport.stack import RATE_LIMIT_CLOCK, free_port, wait_until
 os.environ.setdefault("TIDEGATE_RATE_LIMIT_CLOCK", str(RATE_LIMIT_CLOCK))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A transactional test (``django_db(transaction=True)``) ends with the test database
+    flushed: the rows the data migrations seeded (roles, default plans, the Default
+    environment) are gone until the next serialized-rollback test reloads them. pytest-django
+    orders such tests last, but pytest-xdist hands a worker whole files in an order of its own,
+    so a plain test could run next on an empty database. Put the seeded rows back at once."""
+    yield
+    marker = item.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    from django.db import connections
+    from pytest_django.plugin import blocking_manager_key
+
+    with item.config.stash[blocking_manager_key].unblock():
+        for connection in connections.all(initialized_only=True):
+            contents = getattr(connection, "_test_serialized_contents", None)
+            if contents:
+                connection.creation.deserialize_db_from_string(contents)
+
+
 def start_redis(workdir, port: int | None = None) -> tuple[str, subprocess.Popen]:
     """A real Redis on ``port`` (a free one by default), persisting nothing."""
     binary = shutil.which("redis-server")
