@@ -293,7 +293,9 @@ def test_schemathesis_finds_nothing_and_reaches_every_operation(portal, tmp_path
         *("--include-path-regex", "^/api/am/"),
         *("--auth", ":".join(ADMIN), "--checks", CHECKS),
         *("--phases", "coverage,fuzzing,stateful", *budget),
-        *("--seed", "20261130", "--workers", "2", "--no-shrink"),
+        # One worker: two threads drawing at once hit a CPython 3.11 bug in ast.parse (gh-106905,
+        # "AST constructor recursion depth mismatch") inside Hypothesis, a runtime error of the tool.
+        *("--seed", "20261130", "--workers", "1", "--no-shrink"),
         *("--request-timeout", "30", "--report", "json,ndjson", "--report-dir", str(reports)),
     ]
     archive = tmp_path / "archive.zip"
