@@ -129,7 +129,26 @@ def _yaml_or_json(name: str, data: bytes) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
         _refuse(f"{name} is not valid YAML or JSON ({detail[:120]}{where})")
+    _refuse_broken_text(name, value)
     return value
+
+
+def _refuse_broken_text(name: str, value: Any) -> None:
+    """Text a YAML escape made that UTF-8 cannot carry (a lone surrogate, ``"\\ud90b"``) is refused
+    here: kept, it would break every answer and page that shows it."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in item.items())
+            stack.extend((k, f"{where} (a key)") for k in item if isinstance(k, str))
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                _refuse(f"{name}: text must be valid Unicode (no lone surrogates), at {asyncapi._printable(where)}")
 
 
 def parse_project(content: bytes) -> dict[str, Any]:

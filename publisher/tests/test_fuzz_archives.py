@@ -184,3 +184,22 @@ def test_import_asyncapi_properties_of_the_wrong_type_are_400_naming_the_field(c
     assert resp.status_code == 400, resp.content
     assert [e["field"] for e in resp.json()["error"]] == ["name"]
     assert _state() == before
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{name: Chat, version: "1", context: /chat, description: "\\ud90b"}',
+        '{name: Chat, version: "1", context: /chat, tags: ["\\ud800x"]}',
+        '{name: Chat, version: "1", context: /chat, "\\udfff": 1}',
+    ],
+    ids=["description", "tag", "key"],
+)
+def test_api_yaml_text_with_a_lone_surrogate_is_refused_not_a_server_error(client, data):
+    """make fuzz (1000 examples): a ``"\\ud90b"`` escape in api.yaml made text UTF-8 cannot
+    carry; the import answered 500 when it rendered that text back."""
+    before = _state()
+    resp = _import(client, f"type: api\ndata: {data}\n".encode())
+    assert resp.status_code == 400, resp.content
+    assert "no lone surrogates" in resp.json()["description"]
+    assert _state() == before
