@@ -248,6 +248,7 @@ def deployment(tmp_path, postgres_url):
         ("--port 9191 ", f"--port {ports['gw2']} "),
     )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    state: dict = {}
     try:
         services.start(
             "backend",
@@ -264,22 +265,26 @@ def deployment(tmp_path, postgres_url):
             [nginx, "-c", f"{tmp_path}/nginx-stream.conf", "-g", f"daemon off; pid {tmp_path}/stream.pid;"],
             os.environ,
         )
-        yield {
-            "ports": ports,
-            "services": services,
-            "env": service_env,
-            "password": password,
-            "cert": cert,
-            "redis": redis,
-            "redis_dir": redis_dir,
-            "backend": f"ws://127.0.0.1:{ports['backend']}",
-            "wrong_dir": tmp_path / "wrong-token",
-        }
+        state.update(
+            ports=ports,
+            services=services,
+            env=service_env,
+            password=password,
+            cert=cert,
+            redis=redis,
+            redis_dir=redis_dir,
+            backend=f"ws://127.0.0.1:{ports['backend']}",
+            wrong_dir=tmp_path / "wrong-token",
+        )
+        yield state
     finally:
         services.stop_all()
-        with contextlib.suppress(Exception):
-            redis.kill()
-            redis.wait(10)
+        # The Redis a test restarted is in the dict now, not in ``redis``: each run left one behind.
+        for proc in {id(p): p for p in (redis, state.get("redis"))}.values():
+            if proc is not None:
+                with contextlib.suppress(Exception):
+                    proc.kill()
+                    proc.wait(10)
 
 
 def test_docs_deploy_md_followed_literally_gives_a_working_tls_deployment_that_tells_the_truth(deployment):
