@@ -353,12 +353,10 @@ def api_revision_deploy(
         raise Conflict("A retired API cannot be deployed")
     if not environments:
         raise ValidationFailed('Name at least one environment, e.g. [{"name": "Default"}]')
+    named = _environments_named([item.get("name") if isinstance(item, dict) else None for item in environments])
     targets = []
     for item in environments:
-        env_name = item.get("name") if isinstance(item, dict) else None
-        env = Environment.objects.filter(name=env_name).first()
-        if env is None:
-            raise ValidationFailed(f"Unknown gateway environment {env_name!r}")
+        env = named[item["name"]]
         vhost = item.get("vhost")
         if vhost in (None, ""):  # not given: the environment's; anything else must be a host name
             vhost = env.vhost
@@ -391,16 +389,22 @@ def api_revision_deploy(
     return deployments
 
 
+def _environments_named(names: list) -> dict[str, Environment]:
+    """The environments ``names`` names, by name, in one query; the first name that is none
+    (or not a name at all) is a 400, for deploy and undeploy alike."""
+    found = {env.name: env for env in Environment.objects.filter(name__in=[n for n in names if isinstance(n, str)])}
+    for name in names:
+        if not isinstance(name, str) or name not in found:
+            raise ValidationFailed(f"Unknown gateway environment {name!r}", details=[_errors("name", "unknown")])
+    return found
+
+
 @transaction.atomic
 def api_revision_undeploy(*, api: Api, revision: ApiRevision, environments: list[str], user) -> int:
     """Take ``revision`` off ``environments`` (all of them when empty); returns how many
     deployments went. An environment that does not exist is an error, as it is for deploy;
     one the revision is not deployed to is nothing to do."""
-    unknown = sorted(
-        set(environments) - set(Environment.objects.filter(name__in=environments).values_list("name", flat=True))
-    )
-    if unknown:
-        raise ValidationFailed(f"Unknown gateway environment {unknown[0]!r}", details=[_errors("name", "unknown")])
+    _environments_named(environments)
     qs = Deployment.objects.filter(api=api, revision=revision)
     if environments:
         qs = qs.filter(environment__name__in=environments)
