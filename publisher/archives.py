@@ -18,6 +18,7 @@ import yaml
 
 from portal.errors import ValidationFailed
 from publisher import asyncapi
+from publisher.asyncapi import parsing
 from publisher.dto import api_dto
 from publisher.models import Api
 from publisher.services import api_import_asyncapi
@@ -115,12 +116,12 @@ def _yaml_or_json(name: str, data: bytes) -> Any:
         if name.endswith(".json"):
             value = json.loads(text)
         else:
-            loader = asyncapi._LimitedLoader(text, asyncapi.DefinitionLimits.from_settings())
+            loader = parsing._LimitedLoader(text, parsing.DefinitionLimits.from_settings())
             try:
                 value = loader.get_single_data()
             finally:
                 loader.dispose()
-    except asyncapi._Refused as exc:
+    except parsing._Refused as exc:
         _refuse(f"{name}: {exc.error.message}")
     except RecursionError:
         _refuse(f"{name} is nested too deep")
@@ -148,7 +149,7 @@ def _refuse_broken_text(name: str, value: Any) -> None:
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
-                _refuse(f"{name}: text must be valid Unicode (no lone surrogates), at {asyncapi._printable(where)}")
+                _refuse(f"{name}: text must be valid Unicode (no lone surrogates), at {parsing._printable(where)}")
 
 
 def parse_project(content: bytes) -> dict[str, Any]:

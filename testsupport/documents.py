@@ -68,3 +68,106 @@ CHAT_ASYNCAPI = asyncapi_doc(
     scopes="chat_admin: Administer chats",
     bindings="chat_admin: admin",
 )
+
+
+# ---------------------------------------------------------------- AsyncAPI 3.0 twins
+
+
+def asyncapi3_doc(title: str, url: str, channels: str, operations: str, *, scopes: str = "", bindings: str = "") -> str:
+    """The AsyncAPI 3.0.0 form of :func:`asyncapi_doc`: ``channels`` and ``operations`` are
+    the YAML under each (indented by two); the server is split into host and pathname."""
+    scheme, _, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    pathname = f"\n    pathname: /{path}" if slash else ""
+    return f"""\
+asyncapi: 3.0.0
+info: {{title: {title}, version: 1.0.0}}
+servers:
+  production:
+    host: '{host}'
+    protocol: {scheme}{pathname}
+channels:
+{channels.rstrip()}
+operations:
+{operations.rstrip()}
+components:
+  securitySchemes:
+    oauth2:
+      type: oauth2
+      flows:
+        implicit:
+          authorizationUrl: http://localhost:9999
+          availableScopes: {{{scopes}}}
+          x-scopes-bindings: {{{bindings}}}
+"""
+
+
+CHAT_CHANNELS_V3 = """\
+  notifications:
+    address: /notifications
+  rooms:
+    address: /rooms/{roomID}
+    parameters:
+      roomID: {description: The room}
+"""
+CHAT_OPERATIONS_V3 = """\
+  sendNotification:
+    action: receive
+    channel: {$ref: '#/channels/notifications'}
+    x-uri-mapping: /notifications
+  receiveNotifications:
+    action: send
+    channel: {$ref: '#/channels/notifications'}
+    x-uri-mapping: /notifications
+  sendToRoom:
+    action: receive
+    channel: {$ref: '#/channels/rooms'}
+    x-uri-mapping: '/rooms?room={uri.var.roomID}'
+"""
+
+
+def chat_doc_v3(backend: str, title: str = "Chat") -> str:
+    """:func:`chat_doc` written in AsyncAPI 3.0: the same topics, mappings, scopes and open
+    topic, the scopes of ``/admin`` as security requirements (one per scope: either will do)."""
+    channels = (
+        CHAT_CHANNELS_V3
+        + """\
+  plain:
+    address: /plain
+  admin:
+    address: /admin
+  public:
+    address: /public
+"""
+    )
+    operations = (
+        CHAT_OPERATIONS_V3
+        + """\
+  sendPlain:
+    action: receive
+    channel: {$ref: '#/channels/plain'}
+  administer:
+    action: receive
+    channel: {$ref: '#/channels/admin'}
+    security:
+      - {type: oauth2, flows: {implicit: {authorizationUrl: 'http://localhost:9999', availableScopes: {}}}, scopes: [chat_admin]}
+      - {type: oauth2, flows: {implicit: {authorizationUrl: 'http://localhost:9999', availableScopes: {}}}, scopes: [chat_owner]}
+  sendPublic:
+    action: receive
+    channel: {$ref: '#/channels/public'}
+    x-auth-type: None
+"""
+    )
+    return asyncapi3_doc(title, f"{backend}/v2", channels, operations, scopes="chat_admin: Administer, chat_owner: Own")
+
+
+# CHAT_ASYNCAPI in AsyncAPI 3.0, its scope named in x-scopes as WSO2 4.7 writes it.
+CHAT_ASYNCAPI_V3 = asyncapi3_doc(
+    "Chat",
+    "ws://127.0.0.1:1/v2",
+    CHAT_CHANNELS_V3 + "  admin:\n    address: /admin\n",
+    CHAT_OPERATIONS_V3
+    + "  administer:\n    action: receive\n    channel: {$ref: '#/channels/admin'}\n    x-scopes: [chat_admin]\n",
+    scopes="chat_admin: Administer chats",
+    bindings="chat_admin: admin",
+)

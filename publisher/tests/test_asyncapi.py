@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from publisher import asyncapi
@@ -87,13 +89,15 @@ def test_schema_errors_carry_json_pointer_and_yaml_line():
     "text, fragment",
     [
         ("openapi: 3.0.0\ninfo: {title: x, version: '1'}\npaths: {}\n", "'asyncapi' must be one of"),
-        ("asyncapi: 3.0.0\ninfo: {title: x, version: '1'}\n", "'asyncapi' must be one of"),
+        ("asyncapi: 3.1.0\ninfo: {title: x, version: '1'}\n", "AsyncAPI 3.1.0 is not supported"),
+        ("asyncapi: 3.0.1\ninfo: {title: x, version: '1'}\n", "AsyncAPI 3.0.1 is not supported"),
+        ("asyncapi: 1.2.0\ninfo: {title: x, version: '1'}\n", "'asyncapi' must be one of"),
         ("asyncapi: [unclosed\n", "not valid YAML or JSON"),
         ("- just\n- a list\n", "must be a mapping"),
         ("", "document is empty"),
     ],
 )
-def test_documents_that_are_not_asyncapi_2_are_refused(text, fragment):
+def test_documents_that_are_not_asyncapi_2_or_3_0_are_refused_naming_the_version(text, fragment):
     with pytest.raises(asyncapi.InvalidDefinition) as exc:
         asyncapi.parse_and_validate(text)
     assert fragment in str(exc.value)
@@ -131,8 +135,12 @@ def test_definitions_are_validated_without_node_modules(version, settings, tmp_p
     asyncapi._schema.cache_clear()  # nothing read before this test counts
     client = APIClient()
     client.force_authenticate(factories.user("pub", roles=["creator", "publisher"]))
-    valid = CHATS.replace("asyncapi: 2.0.0", f"asyncapi: {version}")
-    invalid = valid.replace("info: {title: Chats, version: 1.0.0}", "info: {title: Chats}")
+    if version.startswith("3."):
+        valid = documents.CHAT_ASYNCAPI_V3
+    else:
+        valid = CHATS.replace("asyncapi: 2.0.0", f"asyncapi: {version}")
+    invalid = re.sub(r"info: \{title: (\w+), version: 1.0.0\}", r"info: {title: \1}", valid)
+    assert invalid != valid
     answers = [
         client.post("/api/am/publisher/v4/apis/validate-asyncapi", {"inlineAPIDefinition": text}, format="multipart")
         for text in (valid, invalid)
