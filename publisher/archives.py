@@ -17,7 +17,6 @@ from typing import Any
 import yaml
 
 from portal.errors import ValidationFailed
-from publisher import asyncapi
 from publisher.asyncapi import parsing
 from publisher.dto import api_dto
 from publisher.models import Api
