@@ -139,19 +139,27 @@ def validate(parsed: ParsedDocument) -> dict[str, Any]:
     doc = module.normalise(doc)
     validator = jsonschema.Draft7Validator(_schema(version))
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
-        pointer = _pointer(err.absolute_path)
-        errors.append(DefinitionError(_schema_message(err), pointer, parsed.line_of(pointer)))
+        pointer, message = _schema_error(err)
+        errors.append(DefinitionError(message, pointer, parsed.line_of(pointer)))
     errors.extend(module.extension_errors(doc, parsed))
     if errors:
         raise InvalidDefinition(errors)
     return doc
 
 
-def _schema_message(err: jsonschema.ValidationError) -> str:
-    # oneOf/anyOf errors are unreadable at the top; the most specific sub-error says more.
-    best = jsonschema.exceptions.best_match([err]) if err.context else err
-    where = _pointer(err.absolute_path) or "document"
-    return f"{where}: {best.message}"
+def _schema_error(err: jsonschema.ValidationError) -> tuple[str, str]:
+    """The most specific thing wrong: oneOf/anyOf errors are unreadable at the top, and in
+    3.0 nearly every object may instead be a ``$ref``, whose "'$ref' is a required property"
+    says nothing about what the author meant to write."""
+    best = err
+    while best.context:
+        meant = [e for e in best.context if not (e.validator == "required" and "'$ref'" in e.message)]
+        best = jsonschema.exceptions.best_match(meant or best.context)
+        if best is None:
+            best = err
+            break
+    pointer = _pointer(best.absolute_path)
+    return pointer, f"{pointer or 'document'}: {best.message}"
 
 
 def parse_and_validate(text: str | bytes) -> dict[str, Any]:

@@ -170,7 +170,8 @@ def operations(doc: dict[str, Any]) -> list[Operation]:
     channels = _channels(doc)
     out = []
     for op in _operations(doc).values():
-        verb = ACTION_VERB.get(op.get("action"))  # type: ignore[arg-type]
+        action = op.get("action")
+        verb = ACTION_VERB.get(action) if isinstance(action, str) else None
         cid = _ref_target(doc, op.get("channel"), "channels")
         channel = channels.get(cid) if cid is not None else None
         if verb is None or channel is None or _address(channel) is None:
@@ -287,7 +288,7 @@ def extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Defini
                 )
             actions.setdefault((cid, action), oid)
         messages = op.get("messages")
-        channel_messages = _dict(channels[cid].get("messages"))
+        channel_messages = _dict(channels.get(cid, {}).get("messages"))
         for i, ref in enumerate(messages if isinstance(messages, list) else []):
             target = _dict(ref).get("$ref")
             head = f"#/channels/{cid.replace('~', '~0').replace('/', '~1')}/messages/"

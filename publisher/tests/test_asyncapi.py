@@ -149,3 +149,26 @@ def test_definitions_are_validated_without_node_modules(version, settings, tmp_p
     assert answers[0].json()["isValid"] is True
     assert answers[1].json()["isValid"] is False and answers[1].json()["errors"][0]["pointer"] == "/info"
     assert "node_modules" not in str(asyncapi.SCHEMAS)
+
+
+def test_a_schema_error_in_3_0_points_at_the_field_not_at_the_reference_alternative():
+    """Nearly every 3.0 object may be a ``$ref`` instead; the error must still name the field
+    the author got wrong, with its line, not "not valid under any of the given schemas"."""
+    text = documents.CHAT_ASYNCAPI_V3.replace("    action: send\n", "    action: [send]\n", 1)
+    with pytest.raises(asyncapi.InvalidDefinition) as exc:
+        asyncapi.parse_and_validate(text)
+    (error,) = exc.value.errors
+    assert error.pointer == "/operations/receiveNotifications/action"
+    assert "is not of type 'string'" in error.message
+    assert text.splitlines()[error.line - 1].strip() == "action: [send]"
+
+
+def test_readers_of_a_stored_3_0_document_of_the_wrong_shape_read_it_as_empty():
+    doc = {
+        "asyncapi": "3.0.0",
+        "channels": {"a": 5},
+        "operations": {"o": {"action": ["receive"], "channel": {"$ref": "#/channels/a"}, "messages": [7]}},
+    }
+    assert asyncapi.topics(doc) == [] and asyncapi.warnings(doc) == []
+    with pytest.raises(asyncapi.InvalidDefinition):
+        asyncapi.validate_document(doc)
