@@ -35,7 +35,7 @@ class Api(models.Model):
     policies = models.JSONField(default=list, help_text="Business plans (subscription policies) offered")
     api_throttling_policy = models.CharField(max_length=60, blank=True)
     authorization_header = models.CharField(max_length=60, default="Authorization")
-    definition = models.JSONField(help_text="AsyncAPI 2.x document")
+    definition = models.JSONField(help_text="AsyncAPI 2.x or 3.0 document, kept in its own version")
     created_time = models.DateTimeField(auto_now_add=True)
     last_updated_time = models.DateTimeField(auto_now=True)
 
