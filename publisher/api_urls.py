@@ -16,6 +16,7 @@ urlpatterns = [
     path("apis/import", apis.ApiImportApi.as_view()),
     path("apis/<uuid:api_id>", apis.ApiDetailApi.as_view()),
     path("apis/<uuid:api_id>/asyncapi", apis.ApiAsyncApiDefinitionApi.as_view()),
+    path("apis/<uuid:api_id>/asyncapi/convert", apis.ApiAsyncApiConvertApi.as_view()),
     path("apis/<uuid:api_id>/revisions", apis.ApiRevisionListCreateApi.as_view()),
     path("apis/<uuid:api_id>/revisions/<uuid:revision_id>", apis.ApiRevisionDetailApi.as_view()),
     path("apis/<uuid:api_id>/restore-revision", apis.ApiRestoreRevisionApi.as_view()),

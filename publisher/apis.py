@@ -252,6 +252,22 @@ class ApiAsyncApiDefinitionApi(ScopedAPIView):
         return Response(api.definition, headers={"ETag": services.api_etag(api)})
 
 
+class ApiAsyncApiConvertApi(ScopedAPIView):
+    """The API's definition converted to AsyncAPI 3.0.0 in place (``?to=3.0.0``): the same
+    topics, scopes, URL mappings and security. Answers the new definition as ``GET
+    .../asyncapi`` does; 400 naming each part that cannot be converted faithfully."""
+
+    required_scopes = scopes("apim:api_view", POST="apim:api_create")
+    permission_classes = [IsCreatorOrPublisher]
+
+    def post(self, request, api_id):
+        api = selectors.api_get_or_404(api_id)
+        api = services.api_definition_convert(
+            api=api, user=request.user, to=request.query_params.get("to", ""), if_match=request.headers.get("If-Match")
+        )
+        return Response(api.definition, headers={"ETag": services.api_etag(api)})
+
+
 class ApiGenerateKeyApi(ScopedAPIView):
     """``POST /apis/{apiId}/generate-key``: an Internal-Key to try the API from the Publisher."""
 

@@ -275,11 +275,22 @@ def plans_save(request, api_id):
 # ---------------------------------------------------------------- definition
 
 
-def _definition_page(request, api, text: str, errors: list[dict] | None = None, as_json: bool = False):
+def _definition_page(
+    request, api, text: str, errors: list[dict] | None = None, as_json: bool = False, converting: bool = False
+):
     return render(
         request,
         "publisher/definition.html",
-        page_context(request, api, "definition", text=text, as_json=as_json, definition_errors=errors or []),
+        page_context(
+            request,
+            api,
+            "definition",
+            text=text,
+            as_json=as_json,
+            definition_errors=errors or [],
+            convertible=not asyncapi.is_v3(api.definition),
+            converting=converting,
+        ),
     )
 
 
@@ -303,6 +314,21 @@ def definition_save(request, api_id):
         messages.error(request, exc.description)
         return _definition_page(request, api, text, exc.details or [{"message": exc.description}])
     messages.success(request, "Saved the definition; topics and scopes now follow it.")
+    return redirect("publisher:definition", api_id=api.id)
+
+
+@role_required(CREATOR, PUBLISHER)
+@require_POST
+def definition_convert(request, api_id):
+    api = selectors.api_get_or_404(api_id)
+    try:
+        services.api_definition_convert(api=api, user=request.user, to="3.0.0", if_match=request.POST.get("etag"))
+    except ApplicationError as exc:
+        messages.error(request, exc.description)
+        return _definition_page(request, api, asyncapi.to_yaml(api.definition), exc.details, converting=True)
+    messages.success(
+        request, "Converted the definition to AsyncAPI 3.0.0; its topics, scopes and security are as they were."
+    )
     return redirect("publisher:definition", api_id=api.id)
 
 

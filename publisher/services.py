@@ -593,6 +593,46 @@ def api_definition_update(*, api: Api, document: str | bytes, user, if_match: st
     return api
 
 
+CONVERT_TARGETS = ("3.0.0",)
+
+
+@transaction.atomic
+def api_definition_convert(*, api: Api, user, to: str, if_match: str | None = None) -> Api:
+    """Convert the working copy's AsyncAPI 2.x definition to ``to`` (3.0.0) in place: the
+    same topics, scopes, URL mappings and security (``asyncapi.to_v3``), or 400 naming each
+    part that 3.0 cannot say and nothing changed. A definition already in ``to`` is left as
+    it is (no change, nothing recorded), so a repeated call answers as the first did."""
+    api = Api.objects.select_for_update().get(pk=api.pk)
+    _assert_may_change(api, user)
+    _check_if_match(api, if_match)
+    if to not in CONVERT_TARGETS:
+        raise ValidationFailed(
+            f"to must be {' or '.join(CONVERT_TARGETS)} (got {str(to)[:40]!r})",
+            details=[_errors("to", f"one of {', '.join(CONVERT_TARGETS)}")],
+        )
+    before = api.definition.get("asyncapi") if isinstance(api.definition, dict) else None
+    if before == to:
+        return api
+    try:
+        definition = asyncapi.to_v3(api.definition)
+    except asyncapi.InvalidDefinition as exc:
+        details = [e.as_dict() for e in exc.errors]
+        raise ValidationFailed(
+            f"The definition cannot be converted to AsyncAPI {to} faithfully: {details[0]['message']}"
+            + (f" (and {len(details) - 1} more)" if len(details) > 1 else ""),
+            details=details,
+        ) from None
+    api.definition = asyncapi.with_servers(definition, production=api.production_endpoint, sandbox=api.sandbox_endpoint)
+    api.save(update_fields=["definition", "last_updated_time"])
+    audit_record(
+        actor=user,
+        action="api.definition.convert",
+        target=api,
+        detail={"from": before, "to": to, "topics": [t.name for t in asyncapi.topics(api.definition)]},
+    )
+    return api
+
+
 def api_etag(api: Api) -> str:
     """The version of an API's working copy, for If-Match: it changes with every save."""
     stamp = api.last_updated_time.isoformat() if api.last_updated_time else ""

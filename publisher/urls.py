@@ -38,4 +38,5 @@ urlpatterns += [
     path("apis/<uuid:api_id>/endpoints/test", design_views.endpoints_test, name="endpoints-test"),
     path("apis/<uuid:api_id>/plans/save", design_views.plans_save, name="plans-save"),
     path("apis/<uuid:api_id>/definition/save", design_views.definition_save, name="definition-save"),
+    path("apis/<uuid:api_id>/definition/convert", design_views.definition_convert, name="definition-convert"),
 ]

@@ -100,6 +100,7 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (PUB + "apis/<uuid:api_id>", "DELETE"):                        row(401, 403, 403, 200, 403, 403),
     (PUB + "apis/<uuid:api_id>/asyncapi", "GET"):                  row(401, 403, 403, 200, 200, 403),
     (PUB + "apis/<uuid:api_id>/asyncapi", "PUT"):                  row(401, 403, 403, 200, 403, 403),
+    (PUB + "apis/<uuid:api_id>/asyncapi/convert", "POST"):         row(401, 403, 403, 200, 403, 403),
     (PUB + "apis/<uuid:api_id>/revisions", "GET"):                 row(401, 403, 403, 200, 200, 403),
     # Revisions, restore and deploy stay open on any API: a revision holds the provider's content.
     (PUB + "apis/<uuid:api_id>/revisions", "POST"):                row(401, 403, 403, 201, 201, 403),
@@ -253,6 +254,7 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("publisher/apis/<uuid:api_id>/endpoints/test", "POST"):       row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<uuid:api_id>/plans/save", "POST"):           row(302, 403, 403, 302, R200, 403),
     ("publisher/apis/<uuid:api_id>/definition/save", "POST"):      row(302, 403, 403, 302, R200, 403),
+    ("publisher/apis/<uuid:api_id>/definition/convert", "POST"):   row(302, 403, 403, 302, R200, 403),
     # The Subscriptions tab's form: block the developer's subscription, a publisher's.
     ("publisher/apis/<uuid:api_id>/subscriptions/block", "POST"):  row(302, 403, 403, R302, 302, 403),
     # The Analytics tab's form: disconnect a live connection, a publisher's.
@@ -443,6 +445,7 @@ REQUESTS: dict[tuple[str, str], Req] = {
     (PUB + "apis/<uuid:api_id>", "PUT"): Req(json={"description": "changed"}),
     (PUB + "apis/<uuid:api_id>", "DELETE"): Req(path={"api_id": "draft_api_id"}),
     (PUB + "apis/<uuid:api_id>/asyncapi", "PUT"): Req(json={"inlineAPIDefinition": CHAT}),
+    (PUB + "apis/<uuid:api_id>/asyncapi/convert", "POST"): Req(query={"to": "3.0.0"}),
     (PUB + "apis/<uuid:api_id>/revisions", "POST"): Req(json={"description": "matrix"}),
     (PUB + "apis/<uuid:api_id>/revisions/<uuid:revision_id>", "DELETE"): Req(path={"revision_id": "spare_revision_id"}),
     (PUB + "apis/<uuid:api_id>/restore-revision", "POST"): Req(query=lambda w: {"revisionId": w.revision_id}),
@@ -527,6 +530,7 @@ REQUESTS: dict[tuple[str, str], Req] = {
         form=lambda w: {"policies": ["AsyncUnlimited"], "secured": "on", "etag": w.etag}
     ),
     ("publisher/apis/<uuid:api_id>/definition/save", "POST"): Req(form=lambda w: {"definition": CHAT, "etag": w.etag}),
+    ("publisher/apis/<uuid:api_id>/definition/convert", "POST"): Req(form=lambda w: {"etag": w.etag}),
     ("publisher/apis/<uuid:api_id>/subscriptions/block", "POST"): Req(
         form=lambda w: {"subscription": w.subscription_id, "state": "BLOCKED"}
     ),

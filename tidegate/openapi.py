@@ -284,6 +284,13 @@ OPERATIONS: dict[str, dict] = {
         "errors": ["413"],
     },
     "api_async_api_definition_put": {"body": _definition_body(), "errors": ["413"]},
+    "api_async_api_convert_post": {
+        "body": _NO_BODY,
+        "query": [
+            _query("to", {"type": "string", "enum": ["3.0.0"]}, description="The AsyncAPI version to convert to")
+        ],
+        "errors": ["412"],
+    },
     "api_import_post": {
         "body": {
             "required": True,

@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 
 from publisher.asyncapi import model, v2, v3
+from publisher.asyncapi.convert import NotConvertible, to_v3
 from publisher.asyncapi.model import (
     DEFAULT_TOPIC,
     VERBS,
@@ -47,6 +48,7 @@ from publisher.asyncapi.parsing import (
 __all__ = [
     "DEFAULT_TOPIC",
     "MAX_DOCUMENT_BYTES",
+    "NotConvertible",
     "SUPPORTED_VERSIONS",
     "VERBS",
     "DefinitionError",
@@ -73,6 +75,7 @@ __all__ = [
     "parse_and_validate",
     "path_parameters",
     "server_url",
+    "to_v3",
     "to_yaml",
     "topics",
     "validate",
