@@ -76,11 +76,16 @@ def _ref_target(doc: dict[str, Any], ref: Any, prefix: str) -> str | None:
     rest = ref["$ref"][len(head) :]
     if "/" in rest:
         return None
-    key = rest.replace("~1", "/").replace("~0", "~")
+    key = _unescape(rest)
     parent: Any = doc
     for part in prefix.split("/"):
         parent = parent.get(part) if isinstance(parent, dict) else None
     return key if isinstance(parent, dict) and key in parent else None
+
+
+def _unescape(token: str) -> str:
+    """One JSON pointer token as the key it names (``~1`` is ``/``, ``~0`` is ``~``)."""
+    return token.replace("~1", "/").replace("~0", "~")
 
 
 def _channels(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -292,7 +297,11 @@ def extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Defini
         for i, ref in enumerate(messages if isinstance(messages, list) else []):
             target = _dict(ref).get("$ref")
             head = f"#/channels/{cid.replace('~', '~0').replace('/', '~1')}/messages/"
-            if not (isinstance(target, str) and target.startswith(head) and target[len(head) :] in channel_messages):
+            if not (
+                isinstance(target, str)
+                and target.startswith(head)
+                and _unescape(target[len(head) :]) in channel_messages
+            ):
                 error(f"message {target!r} is not a message of channel {cid!r}", *at, "messages", i)
         security = op.get("security")
         for i, requirement in enumerate(security if isinstance(security, list) else []):
@@ -511,4 +520,4 @@ def _ref_target_message(doc: dict[str, Any], ref: Any, cid: str) -> bool:
     target = _dict(ref).get("$ref")
     head = "#/channels/" + cid.replace("~", "~0").replace("/", "~1") + "/messages/"
     messages = _dict(_dict(_resolve(doc, _dict(doc.get("channels")).get(cid))).get("messages"))
-    return isinstance(target, str) and target.startswith(head) and target[len(head) :] in messages
+    return isinstance(target, str) and target.startswith(head) and _unescape(target[len(head) :]) in messages

@@ -172,3 +172,16 @@ def test_readers_of_a_stored_3_0_document_of_the_wrong_shape_read_it_as_empty():
     assert asyncapi.topics(doc) == [] and asyncapi.warnings(doc) == []
     with pytest.raises(asyncapi.InvalidDefinition):
         asyncapi.validate_document(doc)
+
+
+def test_a_3_0_message_id_with_a_slash_is_found_through_its_escaped_reference():
+    text = documents.CHAT_ASYNCAPI_V3.replace(
+        "  notifications:\n    address: /notifications\n",
+        "  notifications:\n    address: /notifications\n    messages:\n      chat/line: {payload: {type: string}}\n",
+    ).replace(
+        "  sendNotification:\n    action: receive\n",
+        "  sendNotification:\n    action: receive\n    messages: [{$ref: '#/channels/notifications/messages/chat~1line'}]\n",
+    )
+    assert "chat~1line" in text
+    doc = asyncapi.parse_and_validate(text)
+    assert "/notifications" in [t.name for t in asyncapi.topics(doc)]
