@@ -246,3 +246,90 @@ def test_a_3_0_api_without_an_oauth2_scheme_takes_a_new_topic(web, publisher, te
     if expected:  # the operation that named its own scheme still does
         assert doc["operations"]["readNews"]["security"] == [{"$ref": "#/components/securitySchemes/oidc"}]
     assert [t.name for t in asyncapi.topics(doc)] == ["/news", "/alerts"]
+
+
+# ---------------------------------------------------------------- the version, shown
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [(documents.CHAT_ASYNCAPI_V3, "AsyncAPI 3.0.0"), (documents.CHAT_ASYNCAPI, "AsyncAPI 2.0.0")],
+    ids=["3.0", "2.0"],
+)
+def test_definition_tab_and_overview_show_the_definitions_version(web, publisher, text, shown):
+    api = _import(publisher, text, "/versioned")
+    for tab in ("definition", "detail"):
+        body = web.get(_page(api, tab)).content.decode()
+        badge = body.split('id="definition-version"', 1)[1].split("</p>", 1)[0]
+        assert shown in badge, tab
+
+
+def test_topics_tab_words_the_directions_of_a_3_0_api(web, chat, publisher):
+    body = web.get(_page(chat, "topics")).content.decode()
+    hint = body.split('id="direction-hint"', 1)[1].split("</p>", 1)[0]
+    assert "<code>receive</code>" in hint and "<code>send</code>" in hint
+    assert "Publish (client sends)" in body and "Subscribe (client receives)" in body  # WSO2's labels stay
+    old = _import(publisher, documents.CHAT_ASYNCAPI, "/chat2")
+    assert 'id="direction-hint"' not in web.get(_page(old, "topics")).content.decode()
+
+
+# ---------------------------------------------------------------- warnings beside a success
+
+UNADDRESSED_V3 = ROOMS_V3.replace("  news:\n", "  drafts:\n    description: not routed yet\n  news:\n", 1)
+WARNING = "channel &#x27;drafts&#x27; has no address: it is not a topic"
+
+
+def test_import_page_warns_of_a_3_0_channel_without_address(web):
+    resp = web.post(
+        "/publisher/apis/import", {"definition": UNADDRESSED_V3, "context": "/drafts", "endpoint": ""}, follow=True
+    )
+    body = resp.content.decode()
+    assert "Imported Rooms 1.0.0: 2 topics." in body
+    assert 'class="flash flash-warning"' in body and WARNING in body
+    assert Api.objects.get(context="/drafts").definition["channels"]["drafts"] == {"description": "not routed yet"}
+
+
+def test_definition_tab_warns_of_a_3_0_channel_without_address(web, rooms):
+    resp = web.post(
+        _page(rooms, "definition/save"),
+        {"etag": services.api_etag(rooms), "definition": UNADDRESSED_V3},
+        follow=True,
+    )
+    body = resp.content.decode()
+    assert "Saved the definition" in body and WARNING in body
+    assert 'class="flash flash-warning"' not in web.get(_page(rooms, "definition")).content.decode()  # once
+
+
+def test_validate_asyncapi_answers_the_warnings_and_3_0_endpoints(client):
+    resp = client.post(
+        "/api/am/publisher/v4/apis/validate-asyncapi", {"inlineAPIDefinition": UNADDRESSED_V3}, format="multipart"
+    )
+    body = resp.json()
+    assert body["isValid"] is True and body["errors"] == []
+    assert body["warnings"] == [
+        {
+            "message": "channel 'drafts' has no address: it is not a topic and the gateway does not route to it",
+            "pointer": "/channels/drafts",
+        }
+    ]
+    assert body["info"]["asyncAPIVersion"] == "3.0.0" and body["info"]["endpoints"] == ["ws://127.0.0.1:1/v2"]
+    clean = client.post(
+        "/api/am/publisher/v4/apis/validate-asyncapi", {"inlineAPIDefinition": ROOMS_V3}, format="multipart"
+    ).json()
+    assert clean["isValid"] is True and clean["warnings"] == []
+    # A 2.x document has nothing to warn of: asyncapi.warnings() once failed on it (no v2.warnings).
+    old = client.post(
+        "/api/am/publisher/v4/apis/validate-asyncapi",
+        {"inlineAPIDefinition": documents.CHAT_ASYNCAPI},
+        format="multipart",
+    ).json()
+    assert old["warnings"] == [] and old["info"]["endpoints"] == ["ws://127.0.0.1:1/v2"]
+
+
+def test_the_openapi_document_describes_the_warnings(client):
+    import yaml
+
+    spec = yaml.safe_load(client.get("/api/openapi.yaml").content)
+    [path] = [p for p in spec["paths"] if p.endswith("/apis/validate-asyncapi")]
+    schema = spec["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["warnings"]["items"] == {"$ref": "#/components/schemas/ErrorDetail"}
