@@ -12,49 +12,9 @@ from testsupport import documents
 
 pytestmark = pytest.mark.django_db
 
-# Rooms with messages (one by reference, with examples), news with a payload example, and
-# a channel without address: what the tabs must keep when they rewrite the document.
-ROOMS_V3 = documents.asyncapi3_doc(
-    "Rooms",
-    "ws://127.0.0.1:1/v2",
-    """\
-  rooms:
-    address: /rooms/{roomID}
-    description: One chat room
-    parameters:
-      roomID: {description: The room}
-    messages:
-      chatMessage: {$ref: '#/components/messages/chat'}
-      notice: {payload: {type: string}}
-  news:
-    address: /news
-    messages:
-      headline: {payload: {type: object, examples: [{title: Hello}]}}
-""",
-    """\
-  sendToRoom:
-    action: receive
-    channel: {$ref: '#/channels/rooms'}
-    messages: [{$ref: '#/channels/rooms/messages/chatMessage'}]
-    x-uri-mapping: '/rooms?room={uri.var.roomID}'
-    x-scopes: [chat_admin]
-  readNews:
-    action: send
-    channel: {$ref: '#/channels/news'}
-""",
-    scopes="chat_admin: Administer chats",
-    bindings="chat_admin: admin",
-).replace(
-    "components:\n",
-    """components:
-  messages:
-    chat:
-      payload: {type: object, properties: {text: {type: string}}}
-      examples:
-        - {name: hello, payload: {text: hello room}}
-""",
-    1,
-)
+# Rooms with messages (one by reference, with examples), news with a payload example: what
+# the tabs must keep when they rewrite the document.
+ROOMS_V3 = documents.rooms_doc_v3("ws://127.0.0.1:1")
 
 
 def _client(user):
@@ -144,7 +104,7 @@ def test_editing_a_3_0_topic_keeps_its_channel_messages_and_operation_ids(web, r
             "original": "/rooms/{roomID}",
             "target": "/rooms/{roomID}",
             "publish": "on",
-            "scopes_publish": ["chat_admin"],
+            "scopes_publish": ["rooms_admin"],
             "subscribe": "on",
             "uri_mapping": "/rooms?room={uri.var.roomID}",
             "secured": "on",
