@@ -223,11 +223,15 @@ class ApiValidateAsyncApiApi(ScopedAPIView):
         body = {
             "isValid": True,
             "errors": [],
+            # What the gateway will not act on (a 3.0 channel without an address is no topic).
+            "warnings": [w.as_dict() for w in asyncapi.warnings(doc)],
             "info": {
                 "name": info.get("title"),
                 "version": info.get("version"),
                 "asyncAPIVersion": doc.get("asyncapi"),
-                "endpoints": [s.get("url") for s in (doc.get("servers") or {}).values() if isinstance(s, dict)],
+                "endpoints": [
+                    url for name in (doc.get("servers") or {}) if (url := asyncapi.server_url(doc, str(name)))
+                ],
             },
         }
         if return_content:

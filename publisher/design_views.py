@@ -44,6 +44,19 @@ TABS = (
 )
 
 
+def definition_version(doc) -> str:
+    """The AsyncAPI version a definition says it is, as the pages show it ("" when none)."""
+    version = doc.get("asyncapi") if isinstance(doc, dict) else None
+    return version if isinstance(version, str) else ""
+
+
+def warn_about(request, doc) -> None:
+    """Show what a valid definition says that the gateway will not act on (a 3.0 channel
+    without an address is no topic) beside the success message."""
+    for warning in asyncapi.warnings(doc):
+        messages.warning(request, f"Note: {warning.message}.")
+
+
 def page_context(request, api, tab: str, **extra) -> dict:
     """What every page of one API shows: its header, its tabs, who may do what."""
     return {
@@ -54,6 +67,10 @@ def page_context(request, api, tab: str, **extra) -> dict:
         # Edit controls only for the API's provider or an admin (services.may_change); others read.
         "can_design": has_role(request.user, CREATOR, PUBLISHER) and services.may_change(api, request.user),
         "can_publish": has_role(request.user, PUBLISHER),
+        # "3.0.0", "2.6.0": the definition tab and the overview show it; the Topics tab words
+        # the directions for 3.0 (receive = publish).
+        "asyncapi_version": definition_version(api.definition),
+        "is_v3": asyncapi.is_v3(api.definition),
         **extra,
     }
 
@@ -309,11 +326,14 @@ def definition_save(request, api_id):
     api = selectors.api_get_or_404(api_id)
     text = request.POST.get("definition", "")
     try:
-        services.api_definition_update(api=api, document=text, user=request.user, if_match=request.POST.get("etag"))
+        api = services.api_definition_update(
+            api=api, document=text, user=request.user, if_match=request.POST.get("etag")
+        )
     except ApplicationError as exc:
         messages.error(request, exc.description)
         return _definition_page(request, api, text, exc.details or [{"message": exc.description}])
     messages.success(request, "Saved the definition; topics and scopes now follow it.")
+    warn_about(request, api.definition)
     return redirect("publisher:definition", api_id=api.id)
 
 

@@ -12,7 +12,7 @@ from portal.pages import role_required, run_service
 from portal.roles import CREATOR, PUBLISHER, has_role
 from publisher import asyncapi, lifecycle, selectors, services
 from publisher.archives import MAX_ARCHIVE_BYTES, import_archive
-from publisher.design_views import page_context
+from publisher.design_views import page_context, warn_about
 from publisher.dto import gateway_urls
 from publisher.fetch import fetch_definition
 from publisher.forms import ApiCreateForm, ApiImportForm, RevisionForm
@@ -73,6 +73,7 @@ def import_asyncapi(request):
             messages.success(
                 request, f"Imported {api.name} {api.version}: {len(asyncapi.topics(api.definition))} topics."
             )
+            warn_about(request, api.definition)
             return redirect("publisher:detail", api_id=api.id)
     return render(request, "publisher/import.html", {"form": form, "definition_errors": errors})
 

@@ -161,13 +161,18 @@ def test_analytics_page_shows_the_traffic(page, stack, chat, admin_http):
     shot(page, stack, "06-application-usage")
 
 
-def documentation_rendered(page):
-    """The API page's AsyncAPI documentation (in its sandboxed frame) shows the topics."""
+def documentation_rendered(page, *texts):
+    """The API page's AsyncAPI documentation (in its sandboxed frame) shows the topics
+    (``/notifications``, or each of ``texts``); the text the component rendered."""
     frame = page.locator("#asyncapi-frame").element_handle().content_frame()
     expect(frame.locator("asyncapi-component")).to_be_attached()
     frame.wait_for_function(
-        "() => { const c = document.querySelector('asyncapi-component');"
-        " const root = c && (c.shadowRoot || c); return root && root.textContent.includes('/notifications'); }"
+        "(texts) => { const c = document.querySelector('asyncapi-component');"
+        " const root = c && (c.shadowRoot || c); return root && texts.every((t) => root.textContent.includes(t)); }",
+        arg=list(texts or ["/notifications"]),
+    )
+    return frame.evaluate(
+        "() => { const c = document.querySelector('asyncapi-component'); return (c.shadowRoot || c).textContent; }"
     )
 
 
@@ -411,3 +416,43 @@ def test_every_page_runs_under_a_strict_content_security_policy(page, stack, cha
         visit(f"/devportal/apis/{api_id}", documentation_and_console)
     finally:
         context.close()
+
+
+def test_a_3_0_api_in_the_publisher_and_the_dev_portal(page, stack, admin_http):
+    """Issue 17 in a browser: an AsyncAPI 3.0 API shows its version on the definition tab
+    and the 3.0 wording on the Topics tab; deployed, the Dev Portal documentation renders its
+    channels and operations with the web component, and the live console prefills a 3.0
+    topic's frame from its message's examples and gets it echoed through the gateway."""
+    api = flow.import_api(admin_http, documents.rooms_doc_v3(stack.backend_url, "Rooms3"), context="/rooms3")
+    flow.deploy_and_publish(admin_http, api["id"])
+    app = flow.application_with_token(admin_http, "Rooms3App", api["id"], scopes=["rooms_admin"])
+    flow.wait_for_route(f"{stack.gateway_ws}/rooms3/1.0.0/rooms/demo", app["headers"])
+
+    _signed_in(page, f"/publisher/apis/{api['id']}/definition")
+    expect(page.locator("#definition-version")).to_contain_text("AsyncAPI 3.0.0")
+    expect(page.locator("#definition-text")).to_contain_text("action: receive")
+    shot(page, stack, "16-definition-3.0")
+    page.locator("nav.tabs").get_by_role("link", name="Topics").click()
+    expect(page.locator("#direction-hint")).to_contain_text("receive")
+    expect(page.locator("tr[data-topic='/rooms/{roomID}']")).to_contain_text("rooms_admin")
+    shot(page, stack, "17-topics-3.0")
+
+    page.goto(f"/devportal/apis/{api['id']}")
+    page.locator("nav.tabs").get_by_role("link", name="Documentation").click()
+    expect(page.locator("#docs-version")).to_have_text("AsyncAPI 3.0.0")
+    # The channel's address, the receive operation's summary and the message example, as rendered.
+    rendered = documentation_rendered(page, "/rooms/{roomID}", "Say something in a room", "/news")
+    assert "hello room" in rendered, rendered[:2000]
+    shot(page, stack, "18-documentation-3.0")
+
+    page.locator("nav.tabs").get_by_role("link", name="Live console").click()
+    page.locator("#console-topic").select_option(label="/rooms/{roomID} (Default)")
+    expect(page.locator("#console-message")).to_have_value('{"text": "hello room"}')
+    page.locator("#console-token").fill(app["token"])
+    page.locator("#console-connect").click()
+    expect(page.locator("#console-state")).to_have_text("open")
+    page.locator("#console-send").click()
+    expect(page.locator("#console-log .console-in")).to_contain_text('{"text": "hello room"}')
+    page.locator("#console-disconnect").click()
+    expect(page.locator("#console-log .console-close")).to_contain_text("closed 1000")
+    shot(page, stack, "19-live-console-3.0")

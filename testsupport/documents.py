@@ -171,3 +171,56 @@ CHAT_ASYNCAPI_V3 = asyncapi3_doc(
     scopes="chat_admin: Administer chats",
     bindings="chat_admin: admin",
 )
+
+
+def rooms_doc_v3(backend: str, title: str = "Rooms") -> str:
+    """An AsyncAPI 3.0 API with messages, as AsyncAPI tools write them, for the Publisher's
+    tabs and the Dev Portal: ``/rooms/{roomID}`` (the client sends; its message, referenced
+    from components, has ``examples``; needs ``rooms_admin``, bound to no role) and ``/news``
+    (both ways; its message's payload schema has ``examples``), in front of ``backend``'s ``/v2``."""
+    doc = asyncapi3_doc(
+        title,
+        f"{backend}/v2",
+        """\
+  rooms:
+    address: /rooms/{roomID}
+    description: One chat room
+    parameters:
+      roomID: {description: The room}
+    messages:
+      chatMessage: {$ref: '#/components/messages/chat'}
+      notice: {payload: {type: string}}
+  news:
+    address: /news
+    messages:
+      headline: {payload: {type: object, properties: {title: {type: string}}, examples: [{title: Hello}]}}
+""",
+        """\
+  sendToRoom:
+    action: receive
+    channel: {$ref: '#/channels/rooms'}
+    summary: Say something in a room
+    messages: [{$ref: '#/channels/rooms/messages/chatMessage'}]
+    x-uri-mapping: '/rooms?room={uri.var.roomID}'
+    x-scopes: [rooms_admin]
+  postNews:
+    action: receive
+    channel: {$ref: '#/channels/news'}
+  readNews:
+    action: send
+    channel: {$ref: '#/channels/news'}
+    messages: [{$ref: '#/channels/news/messages/headline'}]
+""",
+        scopes="rooms_admin: Administer rooms",
+    )
+    return doc.replace(
+        "components:\n",
+        """components:
+  messages:
+    chat:
+      payload: {type: object, properties: {text: {type: string}}}
+      examples:
+        - {name: hello, payload: {text: hello room}}
+""",
+        1,
+    )

@@ -277,6 +277,12 @@ OPERATIONS: dict[str, dict] = {
             "properties": {
                 "isValid": {"type": "boolean"},
                 "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ErrorDetail"}},
+                "warnings": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/ErrorDetail"},
+                    "description": "What a valid document says that the gateway will not act on, e.g. an "
+                    "AsyncAPI 3.0 channel without an address (not a topic)",
+                },
                 "info": _OBJECT,
                 "content": {"type": "string"},
             },

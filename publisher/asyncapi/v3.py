@@ -342,6 +342,7 @@ def _requirement(doc: dict[str, Any], scopes: list[str]) -> list[dict[str, Any]]
     scheme with one scope per requirement (alternatives: one of them satisfies), or a
     reference to the scheme when it needs none."""
     if not scopes:
+        _ensure_oauth2(doc)
         return [{"$ref": OAUTH2_REF}]
     flow = implicit_flow(doc)
     url = flow.get("authorizationUrl") if isinstance(flow.get("authorizationUrl"), str) else "http://localhost:9999"
@@ -355,6 +356,37 @@ def _requirement(doc: dict[str, Any], scopes: list[str]) -> list[dict[str, Any]]
         for s in scopes
         if isinstance(s, str)
     ]
+
+
+def _ensure_oauth2(doc: dict[str, Any]) -> None:
+    """Declare the API's OAuth2 scheme, which a requirement without scopes refers to, in a
+    document that has none (one imported without ``components``, or naming its scheme otherwise)."""
+    components = doc.setdefault("components", {})
+    schemes = components.setdefault("securitySchemes", {}) if isinstance(components, dict) else None
+    if isinstance(schemes, dict) and "oauth2" not in schemes:
+        flow = {"authorizationUrl": "http://localhost:9999", "availableScopes": {}}
+        schemes["oauth2"] = {"type": "oauth2", "flows": {"implicit": flow}}
+
+
+def _scopeless(doc: dict[str, Any], security: Any) -> bool:
+    """Whether ``security`` is a list of requirements that each name a defined scheme and no scope."""
+    return (
+        isinstance(security, list)
+        and bool(security)
+        and all(isinstance(_resolve(doc, r), dict) and not _requirement_scopes(doc, r) for r in security)
+    )
+
+
+def _refresh_requirements(doc: dict[str, Any]) -> None:
+    """Give the scopes the operations' inline requirements offer their declared descriptions
+    (after a scope's description changed on the Scopes tab)."""
+    declared = _dict(implicit_flow(doc).get("availableScopes"))
+    for op in _operations(doc).values():
+        security = op.get("security")
+        for requirement in security if isinstance(security, list) else []:
+            offered = _dict(_dict(_dict(requirement).get("flows")).get("implicit")).get("availableScopes")
+            if isinstance(offered, dict) and "$ref" not in requirement:
+                offered.update({s: str(declared[s]) for s in offered if isinstance(declared.get(s), str)})
 
 
 def blank_definition(*, name: str, version: str, endpoint: str) -> dict[str, Any]:
@@ -428,6 +460,8 @@ def with_design(
         flow["availableScopes"], flow["x-scopes-bindings"] = scope_declarations(scopes)
     if operations is not None:  # after the scopes: its security requirements copy their descriptions
         _write_operations(doc, operations)
+    elif scopes is not None:
+        _refresh_requirements(doc)
     if secured is not None:
         with_security_switch(doc, secured)
     return doc
@@ -496,10 +530,12 @@ def _write_operations(doc: dict[str, Any], operations: list[dict[str, Any]]) -> 
         op_scopes = list(op_scopes) if isinstance(op_scopes, list | tuple) else op_scopes
         is_open = item.get("authType") == "None"
         body.pop("x-scopes", None)
-        body.pop("security", None)
+        old_security = body.pop("security", None)
         if op_scopes:
             body["x-scopes"] = op_scopes
-        if not is_open:
+        if not is_open and not op_scopes and _scopeless(doc, old_security):
+            body["security"] = old_security  # its own scheme (another name than oauth2) stays
+        elif not is_open:
             body["security"] = _requirement(doc, op_scopes) if isinstance(op_scopes, list) else []
         if item.get("uriMapping"):
             body["x-uri-mapping"] = item["uriMapping"]
