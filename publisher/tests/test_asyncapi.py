@@ -172,3 +172,11 @@ def test_readers_of_a_stored_3_0_document_of_the_wrong_shape_read_it_as_empty():
     assert asyncapi.topics(doc) == [] and asyncapi.warnings(doc) == []
     with pytest.raises(asyncapi.InvalidDefinition):
         asyncapi.validate_document(doc)
+
+
+def test_a_2x_document_has_no_warnings_and_a_3_0_channel_without_address_has_one():
+    """The facade's ``warnings`` answers for both versions (on 2.x it raised AttributeError)."""
+    assert asyncapi.warnings(asyncapi.parse_and_validate(documents.CHAT_ASYNCAPI)) == []
+    text = documents.CHAT_ASYNCAPI_V3.replace("  admin:\n    address: /admin\n", "  admin:\n    address: null\n")
+    (warning,) = asyncapi.warnings(asyncapi.parse_and_validate(text))
+    assert warning.pointer == "/channels/admin" and "has no address" in warning.message
