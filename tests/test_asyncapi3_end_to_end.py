@@ -113,6 +113,8 @@ def test_both_versions_import_to_the_same_topics_and_scopes(twins):
 
         assert sorted(v2["operations"], key=key) == sorted(v3["operations"], key=key), name
         assert v2["scopes"] == v3["scopes"], name
+        assert v2["tags"] == v3["tags"], name  # 3.0 keeps them under info
+    assert twins["apis"]["notifications", "3.0"]["tags"] == ["notifications", "chat"]
 
 
 @pytest.mark.parametrize("version", VERSIONS)
