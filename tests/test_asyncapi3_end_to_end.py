@@ -23,6 +23,7 @@ SCOPE_SETS = {
     "read": ["market_read"],
     "trade": ["market_read", "market_trade"],
     "admin": ["market_read", "market_admin"],
+    "owner": ["chat_owner"],
 }
 
 
@@ -77,6 +78,11 @@ def twins(stack, admin_http):
             assert api["operations"], (name, version)
             flow.deploy_and_publish(admin_http, api["id"])
             apis[name, version] = api
+    # The suite's Chat API (tests/conftest.py) and its 3.0 form, documents.chat_doc_v3.
+    for version, chat in zip(VERSIONS, (documents.chat_doc, documents.chat_doc_v3), strict=True):
+        api = flow.import_api(admin_http, chat(stack.backend_url), context=_context("chat", version))
+        flow.deploy_and_publish(admin_http, api["id"])
+        apis["chat", version] = api
     app = _subscribed_app(admin_http, "AsyncAPI3Twins", [api["id"] for api in apis.values()])
     tokens = {label: _token(admin_http, app, scopes) for label, scopes in SCOPE_SETS.items()}
     # deploy-revision returns once the gateway has the revisions: no waiting for routes.
@@ -105,7 +111,7 @@ def _backend_paths(stack, name: str, version: str, topics: list[str], headers: d
 def test_both_versions_import_to_the_same_topics_and_scopes(twins):
     """What the Publisher shows for an imported API (topics, verbs, scopes, mappings, security)
     is the same for each twin: the 3.0 reading of WSO2's extensions matches the 2.x one."""
-    for name in documents.TWIN_NAMES:
+    for name in (*documents.TWIN_NAMES, "chat"):
         v2, v3 = (twins["apis"][name, version] for version in VERSIONS)
 
         def key(op):
@@ -250,3 +256,18 @@ def test_the_dev_portal_console_offers_the_same_topics_and_message_examples(stac
         "/status": ([], False, "status all"),
         "/announcements": ([], False, ""),
     }
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_suites_chat_api_decides_the_same_in_both_versions(stack, twins, version):
+    """documents.chat_doc and chat_doc_v3: /admin takes either of its two scopes (in 3.0, two
+    security requirements), /public is open, a room maps to a query."""
+    plain, owner = twins["tokens"]["none"]["headers"], twins["tokens"]["owner"]["headers"]
+    assert _status(stack, "chat", version, "/admin", plain) == (403, "900910")
+    assert _status(stack, "chat", version, "/admin", owner) == (101, None)
+    assert _status(stack, "chat", version, "/plain") == (401, "900902")
+    assert _backend_paths(stack, "chat", version, ["/public"]) == ["/v2"]
+    assert _backend_paths(stack, "chat", version, ["/rooms/r1", "/notifications?lang=en"], plain) == [
+        "/v2/rooms?room=r1",
+        "/v2/notifications?lang=en",
+    ]
