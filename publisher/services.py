@@ -296,7 +296,9 @@ def api_import_asyncapi(*, provider, document: str | bytes, properties: dict[str
         description=properties.get("description") or str(info.get("description") or "")[:5000],
         definition=definition,
         api_throttling_policy=properties.get("apiThrottlingPolicy") or "",
-        tags=properties.get("tags") or [t.get("name") for t in definition.get("tags") or [] if isinstance(t, dict)],
+        # 2.x keeps tags at the root, 3.0 under info.
+        tags=properties.get("tags")
+        or [t["name"] for t in definition.get("tags") or info.get("tags") or [] if isinstance(t, dict) and "name" in t],
     )
 
 

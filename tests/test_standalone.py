@@ -9,9 +9,10 @@ import zipfile
 
 import pytest
 import requests
+from websockets.sync.client import connect
 
-from testsupport import flow
-from testsupport.stack import ROOT, Stack, free_port, wait_until
+from testsupport import documents, flow
+from testsupport.stack import ROOT, Stack, free_port, marked, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -95,3 +96,45 @@ def test_the_adapter_refuses_requests_without_credentials(standalone):
     certificate = stack.data_dir / "tls" / "gateway.crt"  # the self-signed one made on first run
     resp = requests.get(f"{adapter}/api/mgw/adapter/0.1/apis", verify=str(certificate), timeout=5)
     assert resp.status_code == 401 and resp.json()["code"] == 401
+
+
+def test_an_asyncapi_3_0_archive_is_served_with_the_same_enforcement(standalone, stack, admin_http, tmp_path):
+    """An API whose definition is AsyncAPI 3.0 (scopes as security requirements and x-scopes,
+    URL mappings on operations), exported by the Publisher and deployed with ``mg``: the
+    standalone gateway routes its addresses, decides its scopes and maps its backend paths
+    as the portal-fed gateway does."""
+    gateway, adapter = standalone
+    api = flow.import_api(
+        admin_http,
+        documents.twin("market", "3.0"),
+        context="/market3",
+        endpointConfig={"production_endpoints": {"url": f"{stack.backend_url}/v2"}},
+    )
+    exported = admin_http.get(f"{admin_http.base}{flow.PUB}/apis/export", params={"apiId": api["id"]}, timeout=10)
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as z:
+        assert b"asyncapi: 3.0.0" in z.read("Market-1.0.0/Definitions/asyncapi.yaml")
+    archive = tmp_path / "Market-1.0.0.zip"
+    archive.write_bytes(exported.content)
+    assert mg(gateway, tmp_path, "login", "--host", adapter, "-u", "admin", "-p", "admin").returncode == 0
+    deployed = mg(gateway, tmp_path, "deploy", "api", "-f", str(archive))
+    assert deployed.returncode == 0, deployed.stderr
+
+    def token(scope: str) -> dict:
+        issued = requests.post(
+            f"{gateway.gateway_http}/testkey", auth=("admin", "admin"), data={"scope": scope}, timeout=5
+        )
+        flow.SECRETS.append(issued.text)
+        return {"Authorization": f"Bearer {issued.text}"}
+
+    base = f"{gateway.gateway_ws}/market3/1.0.0"
+    reader = token("market_read")
+    marker, headers = marked(reader)
+    with connect(f"{base}/prices/ACME", additional_headers=headers) as ws:
+        ws.send("quote?")
+        assert ws.recv(timeout=5) == "quote?"
+    assert [c["path"] for c in stack.backend_events(marker)] == ["/v2/quotes?symbol=ACME"]
+    status, body = flow.handshake_status(f"{base}/halt", reader)
+    assert (status, body["code"]) == (403, "900910")
+    assert flow.handshake_status(f"{base}/halt", token("market_admin"))[0] == 101
+    assert flow.handshake_status(f"{base}/prices/ACME")[0] == 401
+    assert flow.handshake_status(f"{base}/kitchen", reader)[0] == 404

@@ -3,6 +3,8 @@ style, one OAuth2 implicit flow), each test saying only its channels and scopes.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def asyncapi_doc(title: str, url: str, channels: str, *, scopes: str = "", bindings: str = "") -> str:
     """An AsyncAPI 2.0.0 document titled ``title`` (version 1.0.0) for the backend at ``url``.
@@ -224,3 +226,23 @@ def rooms_doc_v3(backend: str, title: str = "Rooms") -> str:
 """,
         1,
     )
+
+
+# ---------------------------------------------------------------- twins on disk
+
+# Real documents, each written in AsyncAPI 2.x and 3.0 with the same topics, scopes,
+# mappings and security (tests/asyncapi/<name>.asyncapi2.yaml and .asyncapi3.yaml), and the
+# demo's Notifications API in both (demo/notifications.asyncapi.yaml and .asyncapi3.yaml).
+TWINS_DIR = Path(__file__).resolve().parent.parent / "tests" / "asyncapi"
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+TWIN_NAMES = ("chat-rooms", "market", "sensors", "public-feed", "notifications")
+VERSIONS = ("2.x", "3.0")
+
+
+def twin(name: str, version: str) -> str:
+    """The text of the twin document ``name`` (one of TWIN_NAMES) in ``version`` (2.x or 3.0)."""
+    if name == "notifications":
+        path = DEMO_DIR / ("notifications.asyncapi.yaml" if version == "2.x" else "notifications.asyncapi3.yaml")
+    else:
+        path = TWINS_DIR / f"{name}.asyncapi{version[0]}.yaml"
+    return path.read_text()

@@ -5,6 +5,7 @@ import io
 import zipfile
 
 import pytest
+import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from publisher import services
@@ -192,3 +193,120 @@ def test_an_api_exports_straight_after_it_is_created(publisher):
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         api_yaml = archive.read(f"{name.removesuffix('.zip')}/api.yaml").decode()
     assert "lifeCycleStatus: CREATED" in api_yaml
+
+
+@pytest.mark.parametrize("name", ["chat-rooms", "market", "sensors", "public-feed", "notifications"])
+def test_a_3_0_api_exports_as_3_0_and_imports_back_the_same(client, publisher, name):
+    original = services.api_import_asyncapi(
+        provider=publisher,
+        document=documents.twin(name, "3.0"),
+        properties={"context": f"/{name}", "endpointConfig": {"production_endpoints": {"url": "ws://backend:1/v2"}}},
+    )
+    exported = client.get(f"{BASE}/apis/export", {"apiId": str(original.id)})
+    assert exported.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as archive:
+        [definition_name] = [n for n in archive.namelist() if n.endswith("/Definitions/asyncapi.yaml")]
+        definition = yaml.safe_load(archive.read(definition_name))
+    assert definition["asyncapi"] == "3.0.0" and definition == original.definition
+    before = client.get(f"{BASE}/apis/{original.id}").json()
+    services.api_delete(api=original, user=publisher)
+
+    resp = _import(client, exported.content)
+    assert resp.status_code == 201, resp.json()
+    after = resp.json()
+    for field in ("name", "context", "version", "endpointConfig", "scopes", "operations", "securityScheme"):
+        assert after[field] == before[field], field
+    assert Api.objects.get(pk=after["id"]).definition == definition
+
+
+# A project as WSO2 API Manager 4.7's apictl exports a WebSocket API it created: the
+# definition in AsyncAPI 3.0, the scopes both as x-scopes and as the operation's security.
+WSO2_ASYNCAPI_V3 = """\
+asyncapi: 3.0.0
+info:
+  title: WebSocket
+  version: 1.0.0
+servers:
+  production:
+    host: ws.ifelse.io:80
+    protocol: ws
+channels:
+  notifications:
+    address: /notifications
+    messages: {}
+  rooms_roomId:
+    address: /rooms/{roomId}
+    parameters:
+      roomId: {}
+    x-auth-type: None
+operations:
+  receive_notifications:
+    action: receive
+    channel:
+      $ref: '#/channels/notifications'
+    x-uri-mapping: /notifications
+    x-auth-type: Any
+    security:
+      - $ref: '#/components/securitySchemes/oauth2'
+  send_notifications:
+    action: send
+    channel:
+      $ref: '#/channels/notifications'
+    x-uri-mapping: /notifications
+    x-auth-type: Any
+    x-scopes:
+      "0": creator
+    security:
+      - type: oauth2
+        flows:
+          implicit:
+            authorizationUrl: http://localhost:9999
+            availableScopes:
+              creator: creator
+        scopes:
+          - creator
+  receive_rooms_roomId:
+    action: receive
+    channel:
+      $ref: '#/channels/rooms_roomId'
+    x-uri-mapping: /rooms?room={uri.var.roomId}
+    x-auth-type: None
+components:
+  securitySchemes:
+    oauth2:
+      type: oauth2
+      flows:
+        implicit:
+          authorizationUrl: http://localhost:9999
+          availableScopes:
+            creator: creator
+          x-scopes-bindings:
+            creator: admin
+"""
+
+
+def test_a_wso2_project_with_an_asyncapi_3_0_definition_imports(client):
+    content = _zip(
+        {
+            "WebSocket-1.0.0/api.yaml": WSO2_API_YAML.replace("version: v4.1.0", "version: v4.7.0"),
+            "WebSocket-1.0.0/Definitions/asyncapi.yaml": WSO2_ASYNCAPI_V3,
+            "WebSocket-1.0.0/api_meta.yaml": "name: WebSocket\nversion: 1.0.0\n",
+            "WebSocket-1.0.0/Docs/": "",
+        }
+    )
+    resp = _import(client, content)
+    assert resp.status_code == 201, resp.json()
+    api = resp.json()
+    assert (api["context"], api["version"], api["apiThrottlingPolicy"]) == ("/websocket", "1.0.0", "50KPerMin")
+    operations = {(o["target"], o["verb"]): o for o in api["operations"]}
+    assert set(operations) == {
+        ("/notifications", "PUBLISH"),
+        ("/notifications", "SUBSCRIBE"),
+        ("/rooms/{roomId}", "PUBLISH"),
+    }
+    assert operations["/notifications", "SUBSCRIBE"]["scopes"] == ["creator"]
+    assert operations["/notifications", "PUBLISH"]["scopes"] == []
+    assert operations["/rooms/{roomId}", "PUBLISH"]["uriMapping"] == "/rooms?room={uri.var.roomId}"
+    assert operations["/rooms/{roomId}", "PUBLISH"]["authType"] == "None"
+    assert [(s["scope"]["name"], s["scope"]["bindings"]) for s in api["scopes"]] == [("creator", ["admin"])]
+    assert Api.objects.get(pk=api["id"]).definition["asyncapi"] == "3.0.0"

@@ -185,3 +185,11 @@ def test_a_3_0_message_id_with_a_slash_is_found_through_its_escaped_reference():
     assert "chat~1line" in text
     doc = asyncapi.parse_and_validate(text)
     assert "/notifications" in [t.name for t in asyncapi.topics(doc)]
+
+
+def test_a_2x_document_has_no_warnings_and_a_3_0_channel_without_address_has_one():
+    """The facade's ``warnings`` answers for both versions (on 2.x it raised AttributeError)."""
+    assert asyncapi.warnings(asyncapi.parse_and_validate(documents.CHAT_ASYNCAPI)) == []
+    text = documents.CHAT_ASYNCAPI_V3.replace("  admin:\n    address: /admin\n", "  admin:\n    address: null\n")
+    (warning,) = asyncapi.warnings(asyncapi.parse_and_validate(text))
+    assert warning.pointer == "/channels/admin" and "has no address" in warning.message
