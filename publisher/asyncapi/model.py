@@ -11,6 +11,15 @@ from typing import Any
 from publisher.asyncapi.parsing import DefinitionError, ParsedDocument, _pointer
 
 DEFAULT_TOPIC = "/*"
+AUTHORIZATION_URL = "http://localhost:9999"  # WSO2 writes this placeholder in every API's scheme
+
+
+def oauth2_components(scopes_key: str) -> dict[str, Any]:
+    """The ``components`` of a new API: its own OAuth2 scheme as WSO2 writes it, an implicit
+    flow whose ``scopes_key`` (2.x ``scopes``, 3.0 ``availableScopes``) declares the API's
+    scopes, with their ``x-scopes-bindings`` beside them."""
+    flow = {"authorizationUrl": AUTHORIZATION_URL, scopes_key: {}, "x-scopes-bindings": {}}
+    return {"securitySchemes": {"oauth2": {"type": "oauth2", "flows": {"implicit": flow}}}}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from publisher.asyncapi.model import (
+    AUTHORIZATION_URL,
     DEFAULT_TOPIC,
     Operation,
     _is_true,
@@ -14,6 +15,7 @@ from publisher.asyncapi.model import (
     binding_errors,
     example_text,
     link_errors,
+    oauth2_components,
     reserved_scope_errors,
     scope_declarations,
     uri_mapping_errors,
@@ -113,20 +115,7 @@ def blank_definition(*, name: str, version: str, endpoint: str) -> dict[str, Any
         "info": {"title": name, "version": version},
         "servers": {"production": {"url": endpoint, "protocol": "ws"}},
         "channels": {DEFAULT_TOPIC: {"publish": {}, "subscribe": {}, "x-auth-type": "Any"}},
-        "components": {
-            "securitySchemes": {
-                "oauth2": {
-                    "type": "oauth2",
-                    "flows": {
-                        "implicit": {
-                            "authorizationUrl": "http://localhost:9999",
-                            "scopes": {},
-                            "x-scopes-bindings": {},
-                        }
-                    },
-                }
-            }
-        },
+        "components": oauth2_components("scopes"),
     }
 
 
@@ -200,7 +189,7 @@ def with_design(
             .setdefault("securitySchemes", {})
             .setdefault("oauth2", {"type": "oauth2", "flows": {}})
             .setdefault("flows", {})
-            .setdefault("implicit", {"authorizationUrl": "http://localhost:9999"})
+            .setdefault("implicit", {"authorizationUrl": AUTHORIZATION_URL})
         )
         implicit["scopes"], implicit["x-scopes-bindings"] = scope_declarations(scopes)
     if secured is not None:

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from publisher.asyncapi.model import (
+    AUTHORIZATION_URL,
     DEFAULT_TOPIC,
     Operation,
     _is_true,
@@ -38,6 +39,7 @@ from publisher.asyncapi.model import (
     binding_errors,
     example_text,
     link_errors,
+    oauth2_components,
     reserved_scope_errors,
     scope_declarations,
     uri_mapping_errors,
@@ -88,23 +90,23 @@ def _unescape(token: str) -> str:
     return token.replace("~1", "/").replace("~0", "~")
 
 
-def _channels(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The document's channels by id, references followed."""
+def _objects(doc: dict[str, Any], key: str) -> dict[str, dict[str, Any]]:
+    """The document's channels or operations (``key``) by id, references followed; what is
+    not an object is left out."""
     out = {}
-    for cid, channel in _dict(doc.get("channels")).items():
-        channel = _resolve(doc, channel)
-        if isinstance(channel, dict):
-            out[str(cid)] = channel
+    for name, node in _dict(doc.get(key)).items():
+        node = _resolve(doc, node)
+        if isinstance(node, dict):
+            out[str(name)] = node
     return out
+
+
+def _channels(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return _objects(doc, "channels")
 
 
 def _operations(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for oid, op in _dict(doc.get("operations")).items():
-        op = _resolve(doc, op)
-        if isinstance(op, dict):
-            out[str(oid)] = op
-    return out
+    return _objects(doc, "operations")
 
 
 def _address(channel: dict[str, Any]) -> str | None:
@@ -345,7 +347,7 @@ def _requirement(doc: dict[str, Any], scopes: list[str]) -> list[dict[str, Any]]
         _ensure_oauth2(doc)
         return [{"$ref": OAUTH2_REF}]
     flow = implicit_flow(doc)
-    url = flow.get("authorizationUrl") if isinstance(flow.get("authorizationUrl"), str) else "http://localhost:9999"
+    url = flow.get("authorizationUrl") if isinstance(flow.get("authorizationUrl"), str) else AUTHORIZATION_URL
     available = _dict(flow.get("availableScopes"))
     return [
         {
@@ -364,7 +366,7 @@ def _ensure_oauth2(doc: dict[str, Any]) -> None:
     components = doc.setdefault("components", {})
     schemes = components.setdefault("securitySchemes", {}) if isinstance(components, dict) else None
     if isinstance(schemes, dict) and "oauth2" not in schemes:
-        flow = {"authorizationUrl": "http://localhost:9999", "availableScopes": {}}
+        flow = {"authorizationUrl": AUTHORIZATION_URL, "availableScopes": {}}
         schemes["oauth2"] = {"type": "oauth2", "flows": {"implicit": flow}}
 
 
@@ -396,20 +398,7 @@ def blank_definition(*, name: str, version: str, endpoint: str) -> dict[str, Any
         "info": {"title": name, "version": version},
         "channels": {},
         "operations": {},
-        "components": {
-            "securitySchemes": {
-                "oauth2": {
-                    "type": "oauth2",
-                    "flows": {
-                        "implicit": {
-                            "authorizationUrl": "http://localhost:9999",
-                            "availableScopes": {},
-                            "x-scopes-bindings": {},
-                        }
-                    },
-                }
-            }
-        },
+        "components": oauth2_components("availableScopes"),
     }
     doc = with_design(
         doc,
@@ -455,7 +444,7 @@ def with_design(
             .setdefault("securitySchemes", {})
             .setdefault("oauth2", {"type": "oauth2", "flows": {}})
             .setdefault("flows", {})
-            .setdefault("implicit", {"authorizationUrl": "http://localhost:9999"})
+            .setdefault("implicit", {"authorizationUrl": AUTHORIZATION_URL})
         )
         flow["availableScopes"], flow["x-scopes-bindings"] = scope_declarations(scopes)
     if operations is not None:  # after the scopes: its security requirements copy their descriptions
