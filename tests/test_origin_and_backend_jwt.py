@@ -5,6 +5,9 @@ settings read live: changed with ``PUT /apis/{apiId}`` and never a new revision.
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 import threading
 import time
 
@@ -201,6 +204,10 @@ def test_backend_jwt_verifies_against_the_gateway_jwks_and_replaces_the_token(st
     assert jwks.status_code == 200 and jwks.headers["content-type"] == "application/json"
     keys = KeySet.import_key_set(jwks.json())
     assert all("d" not in k for k in jwks.json()["keys"])  # the public half only
+    # The gateway's own key, made on its first run, kept private in its data directory.
+    key_file = stack.data_dir / "gateway" / "backend-jwt-jwk.json"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert json.loads(key_file.read_text())["kid"] == jwks.json()["keys"][0]["kid"]
     decoded = jwt.decode(assertion, keys, algorithms=["RS256"])
     assert decoded.header["alg"] == "RS256" and decoded.header["kid"] in {k["kid"] for k in jwks.json()["keys"]}
     claims, client = decoded.claims, flow.jwt_claims(token)
