@@ -25,6 +25,10 @@ class GatewayConfig:
     testkey_issuer: str = "https://localhost:9095/testkey"
     testkey_users: str = ""
     token_validity: int = 3600
+    # The backend JWT (gateway/backend_jwt.py): its signing key (a JWK, made on first run;
+    # None: one of this process's own) and its issuer.
+    backend_jwt_key_path: Path | None = None
+    backend_jwt_issuer: str = "wso2.org/products/am"
     # Tokens.
     token_leeway: float = 0  # seconds of clock skew on exp and nbf, everywhere (tokens.py)
     jwks_min_refresh: float = 30.0
@@ -65,6 +69,8 @@ class GatewayConfig:
             testkey_path=data_dir / "gateway" / "testkey-jwk.json",
             testkey_users=conf["TESTKEY_USERS"],
             token_validity=conf["TOKEN_VALIDITY"],
+            backend_jwt_key_path=data_dir / "gateway" / "backend-jwt-jwk.json",
+            backend_jwt_issuer=conf.get("BACKEND_JWT_ISSUER") or "wso2.org/products/am",
             token_leeway=conf["TOKEN_LEEWAY"],
             jwks_min_refresh=conf["JWKS_MIN_REFRESH"],
             max_frame_size=conf["MAX_FRAME_SIZE"],

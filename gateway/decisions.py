@@ -21,6 +21,7 @@ from gateway.jwks import JwksCache
 from gateway.refusals import Close, Reason, Refusal
 from gateway.routing import Match, RouteTable, UnsafePath, request_path, unsafe_param
 from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken, expired
+from gateway_contract.origins import origin_allowed
 from gateway_contract.snapshot import (
     ApiConfig,
     ApplicationConfig,
@@ -111,6 +112,23 @@ def _needs_token(match: Match) -> bool:
     return match.api.lifecycle_status != "PROTOTYPED" and match.topic.secured
 
 
+def _origin_refusal(api: ApiConfig, origin: str | None) -> Refusal | None:
+    """The API's Origin allow-list (docs/gateway.md): with a list, an Origin must be on it;
+    no Origin at all (a client that is not a browser) passes unless the API is for browsers
+    only. A refusal may be for a list this gateway has not seen grow yet: a miss."""
+    if not origin:
+        if api.origin_required:
+            return Refusal(
+                Reason.ORIGIN_REFUSED, "This API accepts browsers only: the handshake has no Origin", sync_miss=True
+            )
+        return None
+    if api.allowed_origins and not origin_allowed(origin, api.allowed_origins):
+        return Refusal(
+            Reason.ORIGIN_REFUSED, "The handshake's Origin is not on this API's list of allowed origins", sync_miss=True
+        )
+    return None
+
+
 def bad_path(description: str) -> Refusal:
     return Refusal(Reason.BAD_PATH, description)
 
@@ -131,6 +149,10 @@ def admit(
         why = unsafe_param(value)
         if why:
             return Refusal(Reason.BAD_PATH, why, match=match)
+    if match.api.allowed_origins or match.api.origin_required:  # before any credential is looked at
+        refused = _origin_refusal(match.api, headers.get("origin"))
+        if refused is not None:
+            return replace(refused, match=match)
     token = None
     if match.api.lifecycle_status != "BLOCKED" and _needs_token(match):
         raw, internal = _credential(headers, query, match.api.authorization_header.lower())

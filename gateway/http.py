@@ -1,4 +1,5 @@
-"""Plain HTTP on the gateway ports: ``POST /testkey`` and ``GET /health``."""
+"""Plain HTTP on the gateway ports: ``POST /testkey``, ``GET /health``, ``GET /metrics`` and
+``GET /.well-known/jwks.json`` (the public key of the backend JWT)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from gateway.process import Gateway
 
 MAX_BODY = 16 * 1024
+JWKS_PATH = "/.well-known/jwks.json"  # where backends find the key that signs the backend JWT
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -55,6 +57,9 @@ class GatewayHttp:
 
             body = generate_latest(self.gateway.frame_counters.registry)
             await _respond(send, 200, body, CONTENT_TYPE_LATEST.encode())
+        elif path == JWKS_PATH and method == "GET":
+            body = _json(self.gateway.backend_jwt.jwks())
+            await _respond(send, 200, body, b"application/json", [(b"cache-control", b"max-age=300")])
         elif path == "/testkey":
             await self._testkey(scope, receive, send, method)
         else:

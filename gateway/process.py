@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 from joserfc.errors import JoseError
 
+from gateway.backend_jwt import BackendJwtSigner
 from gateway.busypoll import BusyPoller
 from gateway.config import GatewayConfig
 from gateway.decisions import State
@@ -67,6 +68,8 @@ class Gateway:
             users=config.testkey_users,
             validity=config.token_validity,
         )
+        # Signs the backend JWT of APIs that send one; its public key is at /.well-known/jwks.json.
+        self.backend_jwt = BackendJwtSigner(key_path=config.backend_jwt_key_path, issuer=config.backend_jwt_issuer)
         self.max_frame_size = config.max_frame_size
         self.connect_timeout = config.connect_timeout
         self.drain_seconds = config.drain_seconds

@@ -27,6 +27,7 @@ class Reason(enum.Enum):
     API_BLOCKED = "api-blocked"
     FORBIDDEN = "forbidden"  # not subscribed, subscription blocked, no endpoint for the key type
     SCOPE_MISSING = "scope-missing"
+    ORIGIN_REFUSED = "origin-refused"  # Origin not on the API's allow-list, or none when it needs one
     CONNECTION_LIMIT = "connection-limit"
     UNAVAILABLE = "unavailable"  # starting or draining
     BACKEND_DOWN = "backend-down"
@@ -57,6 +58,9 @@ OUTCOMES: dict[Reason, Outcome] = {
     Reason.SCOPE_MISSING: Outcome(
         403, "900910", _SCOPE_MESSAGE, 1008, "Scope validation failed: the token lacks a scope the topic now needs"
     ),
+    # WSO2 has no code for it: one of the 9009xx authorisation family that WSO2 leaves unused.
+    # Judged at the handshake only (an open connection is not judged again on its Origin).
+    Reason.ORIGIN_REFUSED: Outcome(403, "900930", "Origin not allowed", 1008),
     Reason.CONNECTION_LIMIT: Outcome(429, "900803", "Message throttled out", 1008),
     Reason.UNAVAILABLE: Outcome(503, "101503", "Service unavailable", 1001),
     Reason.BACKEND_DOWN: Outcome(502, "101503", "Error connecting to the back end", 1011),

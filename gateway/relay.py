@@ -252,6 +252,13 @@ class Relay:
         if client:
             prior = forwarded.get("x-forwarded-for")
             forwarded["x-forwarded-for"] = f"{prior}, {client[0]}" if prior else client[0]
+        jwt_header = decision.match.api.backend_jwt_header
+        if jwt_header:
+            # Only the gateway speaks in this header: whatever the client sent in it is dropped,
+            # and a topic open without a token gets no JWT (there is no one to speak for).
+            forwarded.pop(jwt_header.lower(), None)
+            if decision.token is not None:
+                forwarded[jwt_header] = self.gateway.backend_jwt.assertion(decision)
         try:
             async with asyncio.timeout(self.gateway.connect_timeout):  # a backend that hangs is a refusal
                 return await upstream.connect(

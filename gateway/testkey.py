@@ -19,6 +19,18 @@ from gateway_contract.snapshot import IssuerConfig
 AUDIENCE = "http://org.wso2.apimgt/gateway"
 
 
+def rsa_key_load_or_create(path: Path, kid_prefix: str) -> RSAKey:
+    """The gateway's RS256 key kept at ``path`` (a private JWK, mode 0600), made on first run."""
+    if path.exists():
+        return RSAKey.import_key(json.loads(path.read_text()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = RSAKey.generate_key(
+        2048, parameters={"kid": f"{kid_prefix}-{uuid.uuid4().hex[:12]}", "alg": "RS256", "use": "sig"}, private=True
+    )
+    write_private_file(path, json.dumps(key.as_dict(private=True)))
+    return key
+
+
 class TestKeyIssuer:
     __test__ = False  # not a pytest class
 
@@ -26,18 +38,7 @@ class TestKeyIssuer:
         self.issuer = issuer
         self.validity = validity
         self.users = dict(u.split(":", 1) for u in users.split(",") if ":" in u)
-        self.key = self._load_or_create(key_path)
-
-    @staticmethod
-    def _load_or_create(path: Path) -> RSAKey:
-        if path.exists():
-            return RSAKey.import_key(json.loads(path.read_text()))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = RSAKey.generate_key(
-            2048, parameters={"kid": f"testkey-{uuid.uuid4().hex[:12]}", "alg": "RS256", "use": "sig"}, private=True
-        )
-        write_private_file(path, json.dumps(key.as_dict(private=True)))
-        return key
+        self.key = rsa_key_load_or_create(key_path, "testkey")
 
     def issuer_config(self) -> IssuerConfig:
         return IssuerConfig(

@@ -19,7 +19,12 @@ log = logging.getLogger("tidegate.filemodes")
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 # Secrets the gateway writes into the data directory (glob patterns, relative to it).
-GATEWAY_SECRETS = ("tls/gateway.key", "gateway/testkey-jwk.json", "gateway/snapshot-*.json")
+GATEWAY_SECRETS = (
+    "tls/gateway.key",
+    "gateway/testkey-jwk.json",
+    "gateway/backend-jwt-jwk.json",
+    "gateway/snapshot-*.json",
+)
 
 
 def tighten(path: Path, *, what: str) -> None:

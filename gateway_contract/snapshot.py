@@ -11,7 +11,9 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any, get_args, get_origin, get_type_hints
 
 # 3: a topic's scopes per operation (publish_scopes, subscribe_scopes), both enforced.
-SCHEMA_VERSION = 3
+# 4: an API's Origin allow-list and backend JWT (an older gateway would ignore them, letting
+#    in handshakes the API refuses: it refuses this schema instead and keeps its last one).
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,13 @@ class ApiConfig:
     authorization_header: str = "Authorization"
     topics: tuple[TopicConfig, ...] = ()
     api_policy: str = ""  # the API-level (advanced) rate limit, "" or "Unlimited" for none
+    # Live settings of the API row, not of the revision (docs/gateway.md, "Origin allow-list"):
+    # origins a handshake's Origin must be on (gateway_contract.origins; empty: any), and
+    # whether a handshake without one is refused ("browsers only").
+    allowed_origins: tuple[str, ...] = ()
+    origin_required: bool = False
+    # The header the gateway puts its signed backend JWT in; empty: no backend JWT.
+    backend_jwt_header: str = ""
 
 
 @dataclass(frozen=True)

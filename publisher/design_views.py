@@ -280,6 +280,15 @@ def plans_save(request, api_id):
         "authorizationHeader": request.POST.get("authorization_header", "").strip() or "Authorization",
         "description": request.POST.get("description", ""),
         "tags": request.POST.get("tags", ""),
+        # One origin a line (commas and spaces separate them too).
+        "originConfiguration": {
+            "allowedOrigins": request.POST.get("allowed_origins", "").replace(",", " ").split(),
+            "browsersOnly": request.POST.get("browsers_only") == "on",
+        },
+        "backendJWTConfiguration": {
+            "enabled": request.POST.get("backend_jwt") == "on",
+            "header": request.POST.get("backend_jwt_header", "").strip() or "X-JWT-Assertion",
+        },
     }
     if run_service(
         request, services.api_update, api=api, user=request.user, changes=changes, if_match=request.POST.get("etag")

@@ -67,6 +67,9 @@ def api_dto(api: Api) -> dict[str, Any]:
             for name, description in declared.items()
         ],
         "operations": [op.as_dict() for op in asyncapi.operations(api.definition)],
+        # Read live by gateways, not frozen in revisions (docs/gateway.md).
+        "originConfiguration": {"allowedOrigins": list(api.allowed_origins), "browsersOnly": api.origin_required},
+        "backendJWTConfiguration": {"enabled": api.backend_jwt_enabled, "header": api.backend_jwt_header},
         "createdTime": api.created_time.isoformat() if api.created_time else None,
         "lastUpdatedTime": api.last_updated_time.isoformat() if api.last_updated_time else None,
     }

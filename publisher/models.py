@@ -35,6 +35,16 @@ class Api(models.Model):
     policies = models.JSONField(default=list, help_text="Business plans (subscription policies) offered")
     api_throttling_policy = models.CharField(max_length=60, blank=True)
     authorization_header = models.CharField(max_length=60, default="Authorization")
+    # Gateway policies read live from this row, not from the deployed revision: a change
+    # reaches gateways within a second, without a new revision (docs/gateway.md).
+    allowed_origins = models.JSONField(
+        default=list, blank=True, help_text="Origins a handshake's Origin must be one of (empty: any)"
+    )
+    origin_required = models.BooleanField(
+        default=False, help_text="Browsers only: refuse handshakes without an Origin header"
+    )
+    backend_jwt_enabled = models.BooleanField(default=False, help_text="Send the backend a signed JWT")
+    backend_jwt_header = models.CharField(max_length=60, default="X-JWT-Assertion")
     definition = models.JSONField(help_text="AsyncAPI 2.x or 3.0 document, kept in its own version")
     created_time = models.DateTimeField(auto_now_add=True)
     last_updated_time = models.DateTimeField(auto_now=True)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from django.db import transaction
 
+from gateway_contract.origins import origin_normalise
 from portal.audit import audit_record
 from portal.config_events import config_changed
 from portal.csp import is_host_name
@@ -30,6 +31,9 @@ from publisher.models import (
 from publisher.signals import api_published
 
 MAX_REVISIONS = 5
+# Fields of the API's JSON that gateways read from the API itself, not from its deployed
+# revision: a change applies within a second, without a new revision.
+LIVE_FIELDS = ("originConfiguration", "backendJWTConfiguration")
 _CONTEXT_RE = re.compile(r"^/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)*$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,30}$")
 _NAME_RE = re.compile(r"^[^~!@#;:%^*()+={}|\\<>\"',&$\[\]/]{1,60}$")
@@ -336,8 +340,9 @@ def api_revision_create(*, api: Api, created_by, description: str = "") -> ApiRe
 
 def api_revision_freeze(api: Api) -> dict[str, Any]:
     """What a revision keeps of ``api``'s working copy (``ApiRevision.frozen``): its WSO2 JSON,
-    its AsyncAPI definition and its sandbox endpoint, as they are now."""
-    data = api_dto(api)
+    its AsyncAPI definition and its sandbox endpoint, as they are now. Not the gateway
+    policies read live from the API (``LIVE_FIELDS``): a revision does not carry them."""
+    data = {k: v for k, v in api_dto(api).items() if k not in LIVE_FIELDS}
     data["definition"] = api.definition
     data["sandboxEndpoint"] = api.sandbox_endpoint
     return data
@@ -672,8 +677,117 @@ UPDATABLE = (
     "securityScheme",
     "scopes",
     "operations",
+    "originConfiguration",
+    "backendJWTConfiguration",
 )
 _HEADER_RE = re.compile(r"^[A-Za-z0-9\-]{1,60}$")
+MAX_ORIGINS = 100
+# Headers the gateway writes itself on the backend handshake: no backend JWT may take their name.
+_RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "connection",
+        "upgrade",
+        "content-length",
+        "transfer-encoding",
+        "keep-alive",
+        "te",
+        "trailer",
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+        "sec-websocket-protocol",
+        "sec-websocket-accept",
+        "x-forwarded-for",
+        "internal-key",
+        "origin",
+    }
+)
+
+
+def _subobject(changes: dict[str, Any], name: str, fields: dict[str, Any], errors: list) -> dict[str, Any]:
+    """``changes[name]`` (an object of ``fields``, each optional) over the current ``fields``;
+    a field it does not know, or anything but an object, is an error."""
+    if name not in changes:
+        return fields
+    given = changes[name]
+    if not isinstance(given, dict):
+        errors.append(_errors(name, f"{name} must be an object"))
+        return fields
+    for key in given:
+        if key not in fields:
+            errors.append(_errors(f"{name}.{key}", f"{name}.{key} is not a field; {name} has {', '.join(fields)}"))
+    return {key: given.get(key, value) for key, value in fields.items()}
+
+
+def _gateway_policies(api: Api, changes: dict[str, Any], errors: list) -> dict[str, Any]:
+    """The API's Origin allow-list and backend JWT after ``changes``
+    (``originConfiguration``, ``backendJWTConfiguration``), checked; model field names."""
+    origin = _subobject(
+        changes,
+        "originConfiguration",
+        {"allowedOrigins": list(api.allowed_origins), "browsersOnly": api.origin_required},
+        errors,
+    )
+    origins = origin["allowedOrigins"]
+    allowed: list[str] = []
+    if not isinstance(origins, list) or len(origins) > MAX_ORIGINS:
+        errors.append(
+            _errors(
+                "originConfiguration.allowedOrigins",
+                f"originConfiguration.allowedOrigins must be a list of at most {MAX_ORIGINS} origins",
+            )
+        )
+    else:
+        for i, text in enumerate(origins):
+            normal = origin_normalise(text, wildcard=True) if isinstance(text, str) else None
+            if normal is None:
+                errors.append(
+                    _errors(
+                        f"originConfiguration.allowedOrigins[{i}]",
+                        f"originConfiguration.allowedOrigins[{i}]: {str(text)[:80]!r} is not an origin: "
+                        "scheme://host[:port], "
+                        "with '*.' before the host for its subdomains (https://*.example.com)",
+                    )
+                )
+            elif normal not in allowed:
+                allowed.append(normal)
+    if not isinstance(origin["browsersOnly"], bool):
+        errors.append(
+            _errors("originConfiguration.browsersOnly", "originConfiguration.browsersOnly must be true or false")
+        )
+    jwt = _subobject(
+        changes,
+        "backendJWTConfiguration",
+        {"enabled": api.backend_jwt_enabled, "header": api.backend_jwt_header},
+        errors,
+    )
+    if not isinstance(jwt["enabled"], bool):
+        errors.append(
+            _errors("backendJWTConfiguration.enabled", "backendJWTConfiguration.enabled must be true or false")
+        )
+    header = jwt["header"]
+    if not isinstance(header, str) or not _HEADER_RE.match(header) or header.lower() in _RESERVED_HEADERS:
+        errors.append(
+            _errors(
+                "backendJWTConfiguration.header",
+                "backendJWTConfiguration.header must be a header name of letters, digits and '-' that the "
+                "gateway does not write itself (e.g. X-JWT-Assertion)",
+            )
+        )
+    elif header.lower() == str(changes.get("authorizationHeader", api.authorization_header)).lower():
+        errors.append(
+            _errors(
+                "backendJWTConfiguration.header",
+                "backendJWTConfiguration.header cannot be the header clients send their token in",
+            )
+        )
+    return {
+        "allowed_origins": allowed,
+        "origin_required": origin["browsersOnly"],
+        "backend_jwt_enabled": jwt["enabled"],
+        "backend_jwt_header": header,
+    }
 
 
 @transaction.atomic
@@ -729,6 +843,7 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
         errors.append(_errors("description", "text of at most 5000 characters"))
     tags, tag_errors = clean_tags(changes.get("tags", api.tags))
     errors += tag_errors
+    policies_now = _gateway_policies(api, changes, errors)
     if errors:
         raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
 
@@ -760,10 +875,15 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     api.api_throttling_policy = api_policy
     api.authorization_header = header
     api.definition = asyncapi.with_servers(definition, production=production, sandbox=sandbox)
+    live = any(getattr(api, name) != value for name, value in policies_now.items())
+    for name, value in policies_now.items():
+        setattr(api, name, value)
     api.save()
     after = api_dto(api)
     changed = sorted(k for k in after if k != "lastUpdatedTime" and before.get(k) != after.get(k))
     audit_record(actor=user, action="api.update", target=api, detail={"changed": changed, "ignored": sorted(unknown)})
+    if live:  # the Origin list and backend JWT are read live, not from a revision: tell gateways now
+        config_changed()
     return api
 
 

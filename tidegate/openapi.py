@@ -139,6 +139,34 @@ _API_CREATE_BODY = {
         }
     },
 }
+# Gateway policies read live from the API (docs/gateway.md); fields left out keep their value.
+_ORIGIN_CONFIGURATION = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "The Origin allow-list: applies at the next handshake, without a new revision",
+    "properties": {
+        "allowedOrigins": {
+            "type": "array",
+            "maxItems": 100,
+            "description": "scheme://host[:port]; '*.' before the host for its subdomains. Empty: any origin",
+            "items": {
+                "type": "string",
+                "maxLength": 300,
+                "pattern": "^[A-Za-z][A-Za-z0-9+.\\-]*://[A-Za-z0-9.\\-:\\[\\]*]+$",
+            },
+        },
+        "browsersOnly": {"type": "boolean", "description": "Refuse handshakes without an Origin header"},
+    },
+}
+_BACKEND_JWT_CONFIGURATION = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "A JWT signed by the gateway, sent to the backend in a header of its handshake",
+    "properties": {
+        "enabled": {"type": "boolean"},
+        "header": {"type": "string", "pattern": "^[A-Za-z0-9\\-]{1,60}$", "default": "X-JWT-Assertion"},
+    },
+}
 _API_UPDATE_BODY = {
     "required": True,
     "content": {
@@ -150,6 +178,8 @@ _API_UPDATE_BODY = {
                     **_API_FIELDS,
                     "authorizationHeader": {"type": "string", "pattern": "^[A-Za-z0-9\\-]{1,60}$"},
                     "securityScheme": {"type": "array", "items": {"type": "string", "enum": ["oauth2"]}},
+                    "originConfiguration": _ORIGIN_CONFIGURATION,
+                    "backendJWTConfiguration": _BACKEND_JWT_CONFIGURATION,
                 },
             }
         }

@@ -334,6 +334,8 @@ TIDEGATE = {
     # see portal/clientip.py.
     "TRUSTED_PROXIES": _trusted_proxies(env("TIDEGATE_TRUSTED_PROXIES", "")),
     "BACKEND_CONNECT_TIMEOUT": float(env("TIDEGATE_BACKEND_CONNECT_TIMEOUT", "5")),
+    # The "iss" of the JWT the gateway sends backends of APIs that ask for one (WSO2's default).
+    "BACKEND_JWT_ISSUER": env("TIDEGATE_BACKEND_JWT_ISSUER", "wso2.org/products/am"),
     "MAX_FRAME_SIZE": env_int("TIDEGATE_MAX_FRAME_SIZE", 1024 * 1024),
     # A request head (request line and headers) larger than this gets 431, one not complete
     # this many seconds after the connection opened gets 408 (gateway/headlimits.py).

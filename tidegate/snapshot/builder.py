@@ -73,6 +73,10 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
                 authorization_header=frozen.get("authorizationHeader") or "Authorization",
                 api_policy=frozen.get("apiThrottlingPolicy") or "",
                 topics=topic_configs(definition),
+                # Live from the API row, like its lifecycle state: no revision carries them.
+                allowed_origins=tuple(dep.api.allowed_origins),
+                origin_required=dep.api.origin_required,
+                backend_jwt_header=dep.api.backend_jwt_header if dep.api.backend_jwt_enabled else "",
             )
         )
 
