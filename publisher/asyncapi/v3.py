@@ -252,20 +252,21 @@ def extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Defini
         address = _address(channel)
         if address is None:
             continue
+        where = ("channels", cid, "address")
         if not address.startswith("/") or any(c.isspace() for c in address):
-            error(f"address {address!r} must be a path starting with '/', e.g. /rooms/{{roomId}}", "channels", cid)
+            error(f"address {address!r} must be a path starting with '/', e.g. /rooms/{{roomId}}", *where)
             continue
         if address in by_address:
-            error(f"address {address} is also the address of channel {by_address[address]!r}", "channels", cid)
+            error(f"address {address} is also the address of channel {by_address[address]!r}", *where)
         by_address.setdefault(address, cid)
         declared_params = _dict(channel.get("parameters"))
         for segment in address.split("/"):
             names = _PARAMETER_RE.findall(segment)
             if names and segment != f"{{{names[0]}}}":
-                error(f"{segment!r}: a parameter must be a whole path segment, as in /rooms/{{id}}", "channels", cid)
+                error(f"{segment!r}: a parameter must be a whole path segment, as in /rooms/{{id}}", *where)
         for name in _PARAMETER_RE.findall(address):
             if name not in declared_params:
-                error(f"parameter {{{name}}} of the address is not declared under parameters", "channels", cid)
+                error(f"parameter {{{name}}} of the address is not declared under parameters", *where)
 
     actions: dict[tuple[str, str], str] = {}
     for oid, op in _operations(doc).items():
