@@ -84,11 +84,12 @@ def _ref_target(doc: dict[str, Any], ref: Any, prefix: str) -> str | None:
 
 
 def _channels(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The document's channels by id, references followed."""
+    """The document's channels by id, references followed (one that loops or leads nowhere
+    is left out)."""
     out = {}
     for cid, channel in _dict(doc.get("channels")).items():
         channel = _resolve(doc, channel)
-        if isinstance(channel, dict):
+        if isinstance(channel, dict) and "$ref" not in channel:
             out[str(cid)] = channel
     return out
 
@@ -97,7 +98,7 @@ def _operations(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     for oid, op in _dict(doc.get("operations")).items():
         op = _resolve(doc, op)
-        if isinstance(op, dict):
+        if isinstance(op, dict) and "$ref" not in op:
             out[str(oid)] = op
     return out
 
@@ -245,7 +246,13 @@ def extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Defini
     declared = set(declared_scopes(doc))
     errors += reserved_scope_errors(declared, SCOPES_PATH, parsed)
 
-    channels = _channels(doc)
+    channels, operations_by_id = _channels(doc), _operations(doc)
+    for kind, found, what in (("channels", channels, "a channel"), ("operations", operations_by_id, "an operation")):
+        for key, node in _dict(doc.get(kind)).items():
+            ref = _dict(node).get("$ref")
+            if key not in found and isinstance(ref, str):
+                error(f"$ref {ref!r} does not lead to {what} of this document", kind, key, "$ref")
+
     by_address: dict[str, str] = {}
     for cid, channel in channels.items():
         errors += uri_mapping_errors(channel, ("channels", cid), parsed)
@@ -269,7 +276,7 @@ def extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Defini
                 error(f"parameter {{{name}}} of the address is not declared under parameters", *where)
 
     actions: dict[tuple[str, str], str] = {}
-    for oid, op in _operations(doc).items():
+    for oid, op in operations_by_id.items():
         at = ("operations", oid)
         errors += uri_mapping_errors(op, at, parsed)
         errors += x_scopes_errors(op, at, parsed, declared, SCOPES_HOME)
@@ -277,6 +284,8 @@ def extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Defini
         if cid is None:
             ref = _dict(op.get("channel")).get("$ref")
             error(f"channel {ref!r} is not a channel of this document (#/channels/<id>)", *at, "channel")
+            continue
+        if cid not in channels:  # the channel's own $ref leads nowhere: said above
             continue
         action = op.get("action")
         if isinstance(action, str):

@@ -206,3 +206,48 @@ def test_yaml_oddities_are_errors_with_a_reason(text, fragment):
     with pytest.raises(asyncapi.InvalidDefinition) as exc:
         asyncapi.parse_and_validate(text)
     assert fragment in exc.value.errors[0].message
+
+
+# ---------------------------------------------------------------- 3.0 regressions (the fuzzer's findings)
+
+HEAD3 = "asyncapi: 3.0.0\ninfo: {title: x, version: '1'}\n"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "channel, pointer, line",
+    [
+        ("{$ref: '#/components/channels/missing'}", "/channels/a/$ref", 4),
+        ("{$ref: '#/channels/a'}", "/channels/a/$ref", 4),  # itself
+        ("{$ref: 'other.yaml#/channels/a'}", "/channels/a/$ref", 4),  # outside the document
+    ],
+    ids=["nowhere", "loop", "external"],
+)
+def test_a_3_0_channel_whose_ref_leads_nowhere_is_an_error_not_a_500(client, channel, pointer, line):
+    text = (
+        HEAD3
+        + f"channels:\n  a: {channel}\noperations:\n  o:\n    action: send\n    channel: {{$ref: '#/channels/a'}}\n"
+    )
+    [error] = _validate(client, text)
+    assert (error["pointer"], error["line"]) == (pointer, line)
+    assert "does not lead to a channel of this document" in error["message"]
+
+
+def test_a_3_0_operation_whose_ref_loops_is_an_error():
+    text = HEAD3 + "channels: {}\noperations:\n  o: {$ref: '#/operations/o'}\n"
+    with pytest.raises(asyncapi.InvalidDefinition) as exc:
+        asyncapi.parse_and_validate(text)
+    [error] = exc.value.errors
+    assert error.pointer == "/operations/o/$ref" and error.line == 5
+    assert "$ref '#/operations/o' does not lead to an operation of this document" in error.message
+
+
+def test_3_0_channels_reached_through_references_to_references_are_topics():
+    text = (
+        HEAD3
+        + "channels:\n  a: {$ref: '#/components/channels/c'}\n"
+        + "operations:\n  o: {action: receive, channel: {$ref: '#/channels/a'}}\n"
+        + "components:\n  channels:\n    c: {$ref: '#/components/channels/d'}\n    d: {address: /via/refs}\n"
+    )
+    doc = asyncapi.parse_and_validate(text)
+    assert [(t.name, t.verbs) for t in asyncapi.topics(doc)] == [("/via/refs", ("PUBLISH",))]
