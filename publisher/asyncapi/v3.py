@@ -171,7 +171,8 @@ def operations(doc: dict[str, Any]) -> list[Operation]:
     channels = _channels(doc)
     out = []
     for op in _operations(doc).values():
-        verb = ACTION_VERB.get(op.get("action"))  # type: ignore[arg-type]
+        action = op.get("action")
+        verb = ACTION_VERB.get(action) if isinstance(action, str) else None
         cid = _ref_target(doc, op.get("channel"), "channels")
         channel = channels.get(cid) if cid is not None else None
         if verb is None or channel is None or _address(channel) is None:

@@ -251,3 +251,18 @@ def test_3_0_channels_reached_through_references_to_references_are_topics():
     )
     doc = asyncapi.parse_and_validate(text)
     assert [(t.name, t.verbs) for t in asyncapi.topics(doc)] == [("/via/refs", ("PUBLISH",))]
+
+
+@pytest.mark.parametrize("action", [["receive"], {"receive": 1}])
+def test_a_stored_3_0_operation_whose_action_is_not_text_is_no_topic(action):
+    doc = {
+        "asyncapi": "3.0.0",
+        "channels": {"a": {"address": "/a"}},
+        "operations": {
+            "o": {"action": action, "channel": {"$ref": "#/channels/a"}},
+            "p": {"action": "send", "channel": {"$ref": "#/channels/a"}},
+        },
+    }
+    # The gateway's list and the pages read the operation that has the shape.
+    assert [(t.name, t.verbs) for t in asyncapi.topics(doc)] == [("/a", ("SUBSCRIBE",))]
+    assert [t.name for t in topic_configs(doc)] == ["/a"]
