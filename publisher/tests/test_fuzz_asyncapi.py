@@ -266,3 +266,8 @@ def test_a_stored_3_0_operation_whose_action_is_not_text_is_no_topic(action):
     # The gateway's list and the pages read the operation that has the shape.
     assert [(t.name, t.verbs) for t in asyncapi.topics(doc)] == [("/a", ("SUBSCRIBE",))]
     assert [t.name for t in topic_configs(doc)] == ["/a"]
+
+
+@pytest.mark.parametrize("doc", [{"asyncapi": "2.0.0", "channels": {"/a": {"publish": {}}}}, {}, {"asyncapi": 7}])
+def test_warnings_of_a_2_x_or_unversioned_document_are_none_not_an_attribute_error(doc):
+    assert asyncapi.warnings(doc) == []
