@@ -18,6 +18,7 @@ from publisher.asyncapi.model import (
     scope_declarations,
     uri_mapping_errors,
     with_security_switch,
+    writable_implicit_flow,
     x_scopes_errors,
     x_scopes_list,
 )
@@ -136,7 +137,8 @@ def blank_definition(*, name: str, version: str, endpoint: str) -> dict[str, Any
 
 
 def server_url(doc: dict[str, Any], name: str) -> str:
-    server = (doc.get("servers") or {}).get(name)
+    servers = doc.get("servers")
+    server = servers.get(name) if isinstance(servers, dict) else None
     return server.get("url", "") if isinstance(server, dict) else ""
 
 
@@ -167,7 +169,7 @@ def with_design(
     """
     doc = json.loads(json.dumps(doc))
     if operations is not None:
-        old = doc.get("channels") or {}
+        old = doc["channels"] if isinstance(doc.get("channels"), dict) else {}
         channels: dict[str, Any] = {}
         for op in operations:
             if not isinstance(op, dict):
@@ -195,13 +197,7 @@ def with_design(
             channel["x-auth-type"] = "None" if op.get("authType") == "None" else "Any"
         doc["channels"] = channels
     if scopes is not None:
-        implicit = (
-            doc.setdefault("components", {})
-            .setdefault("securitySchemes", {})
-            .setdefault("oauth2", {"type": "oauth2", "flows": {}})
-            .setdefault("flows", {})
-            .setdefault("implicit", {"authorizationUrl": "http://localhost:9999"})
-        )
+        implicit = writable_implicit_flow(doc)
         implicit["scopes"], implicit["x-scopes-bindings"] = scope_declarations(scopes)
     if secured is not None:
         with_security_switch(doc, secured)
@@ -210,7 +206,8 @@ def with_design(
 
 def message_example(doc: dict[str, Any], topic: str, verb: str) -> str:
     """The first example of the message ``verb`` (PUBLISH, SUBSCRIBE) carries on ``topic``."""
-    channel = (doc.get("channels") or {}).get(topic)
+    channels = doc.get("channels")
+    channel = channels.get(topic) if isinstance(channels, dict) else None
     op = channel.get(verb.lower()) if isinstance(channel, dict) else None
     message = _resolve(doc, op.get("message") if isinstance(op, dict) else None)
     if isinstance(message, dict) and isinstance(message.get("oneOf"), list) and message["oneOf"]:

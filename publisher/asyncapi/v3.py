@@ -42,6 +42,7 @@ from publisher.asyncapi.model import (
     scope_declarations,
     uri_mapping_errors,
     with_security_switch,
+    writable_implicit_flow,
     x_scopes_errors,
     x_scopes_list,
 )
@@ -419,13 +420,7 @@ def with_design(
     it, and an operation per verb. Channels without an address are no topic and stay."""
     doc = _copy(doc)
     if scopes is not None:
-        flow = (
-            doc.setdefault("components", {})
-            .setdefault("securitySchemes", {})
-            .setdefault("oauth2", {"type": "oauth2", "flows": {}})
-            .setdefault("flows", {})
-            .setdefault("implicit", {"authorizationUrl": "http://localhost:9999"})
-        )
+        flow = writable_implicit_flow(doc)
         flow["availableScopes"], flow["x-scopes-bindings"] = scope_declarations(scopes)
     if operations is not None:  # after the scopes: its security requirements copy their descriptions
         _write_operations(doc, operations)

@@ -271,3 +271,22 @@ def test_a_stored_3_0_operation_whose_action_is_not_text_is_no_topic(action):
 @pytest.mark.parametrize("doc", [{"asyncapi": "2.0.0", "channels": {"/a": {"publish": {}}}}, {}, {"asyncapi": 7}])
 def test_warnings_of_a_2_x_or_unversioned_document_are_none_not_an_attribute_error(doc):
     assert asyncapi.warnings(doc) == []
+
+
+@pytest.mark.parametrize("version", ["2.0.0", "3.0.0"])
+@pytest.mark.parametrize(
+    "misshapen",
+    [
+        {"components": [7]},
+        {"components": {"securitySchemes": {"oauth2": "x"}}},
+        {"channels": [1], "servers": [1], "operations": 7},
+    ],
+)
+def test_a_design_edit_of_a_misshapen_stored_document_writes_the_design_not_an_error(version, misshapen):
+    doc = {"asyncapi": version, **misshapen}
+    new = asyncapi.with_design(
+        doc, operations=[{"target": "/a", "verb": "PUBLISH", "scopes": ["s"]}], scopes=[{"name": "s"}]
+    )
+    assert asyncapi.declared_scopes(new) == {"s": ""}
+    assert [(t.name, t.publish_scopes) for t in asyncapi.topics(new)] == [("/a", ("s",))]
+    assert asyncapi.server_url(doc, "production") == "" and asyncapi.message_example(doc, "/a") == ""
