@@ -72,7 +72,9 @@ def warnings(doc: dict[str, Any]) -> list[DefinitionError]:
 def declared_scopes(doc: dict[str, Any]) -> dict[str, str]:
     implicit = implicit_flow(doc)
     scopes = implicit.get("scopes") if isinstance(implicit, dict) else None
-    return dict(scopes) if isinstance(scopes, dict) else {}
+    if not isinstance(scopes, dict):
+        return {}
+    return {str(name): text if isinstance(text, str) else "" for name, text in scopes.items()}
 
 
 def implicit_flow(doc: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +141,8 @@ def blank_definition(*, name: str, version: str, endpoint: str) -> dict[str, Any
 def server_url(doc: dict[str, Any], name: str) -> str:
     servers = doc.get("servers")
     server = servers.get(name) if isinstance(servers, dict) else None
-    return server.get("url", "") if isinstance(server, dict) else ""
+    url = server.get("url") if isinstance(server, dict) else None
+    return url if isinstance(url, str) else ""
 
 
 def with_servers(doc: dict[str, Any], *, production: str, sandbox: str = "") -> dict[str, Any]:

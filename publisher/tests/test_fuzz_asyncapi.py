@@ -290,3 +290,13 @@ def test_a_design_edit_of_a_misshapen_stored_document_writes_the_design_not_an_e
     assert asyncapi.declared_scopes(new) == {"s": ""}
     assert [(t.name, t.publish_scopes) for t in asyncapi.topics(new)] == [("/a", ("s",))]
     assert asyncapi.server_url(doc, "production") == "" and asyncapi.message_example(doc, "/a") == ""
+
+
+def test_a_stored_2_x_document_with_a_non_text_scope_description_or_server_url_reads_them_as_empty():
+    doc = {
+        "asyncapi": "2.0.0",
+        "servers": {"production": {"url": None}},
+        "components": {"securitySchemes": {"oauth2": {"flows": {"implicit": {"scopes": {"a": 7, "b": "B"}}}}}},
+    }
+    assert asyncapi.declared_scopes(doc) == {"a": "", "b": "B"}
+    assert asyncapi.server_url(doc, "production") == ""
