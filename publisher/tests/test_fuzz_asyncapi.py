@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 from gateway_contract.snapshot import TopicConfig
 from publisher import asyncapi
-from publisher.tests.fuzz_strategies import broken_documents, definition_texts, valid_documents
+from publisher.tests.fuzz_strategies import (
+    broken_documents,
+    definition_texts,
+    misshapen_documents_v3,
+    valid_documents,
+    valid_documents_v3,
+)
 from testsupport.hypothesis_profiles import examples
 from tidegate.snapshot.builder import topic_configs
 
@@ -91,6 +97,71 @@ def test_whatever_a_document_holds_topics_and_the_gateway_list_read_without_erro
         assert isinstance(topic.name, str) and isinstance(topic.uri_mapping, str)
         assert all(isinstance(s, str) for s in (*topic.publish_scopes, *topic.subscribe_scopes))
     asyncapi.normalise(doc)
+
+
+# ---------------------------------------------------------------- AsyncAPI 3.0
+
+any_3_0_document = st.one_of(valid_documents_v3(), broken_documents(valid_documents_v3()), misshapen_documents_v3())
+
+
+@examples(100)
+@given(any_3_0_document)
+def test_any_3_0_document_gives_a_document_or_errors(doc):
+    """Wrong types anywhere, references that loop or lead nowhere: errors with pointers, never
+    another exception."""
+    try:
+        doc = asyncapi.validate_document(doc)
+    except asyncapi.InvalidDefinition as exc:
+        _check_errors(exc, from_text=False)
+        return
+    _check_valid(doc)
+
+
+@examples(150)
+@given(st.one_of(any_3_0_document, broken_documents()))
+def test_whatever_a_stored_document_holds_every_reader_and_the_design_writer_read_it(doc):
+    """What pages, the snapshot, Try Out and the design tabs call on a stored document never
+    fails on one, whatever its shape: what lacks the shape is read as absent."""
+    ops = asyncapi.operations(doc)
+    assert all(isinstance(o, asyncapi.Operation) and isinstance(o.target, str) for o in ops)
+    names = [t.name for t in asyncapi.topics(doc)]
+    assert names == [t.name for t in topic_configs(doc)]
+    for name in (*names, "/nowhere"):
+        for verb in asyncapi.VERBS:
+            assert isinstance(asyncapi.message_example(doc, name, verb), str)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in asyncapi.declared_scopes(doc).items())
+    assert all(w.pointer.startswith("/channels/") for w in asyncapi.warnings(doc))
+    assert isinstance(asyncapi.implicit_flow(doc), dict)
+    assert isinstance(asyncapi.server_url(doc, "production"), str)
+    asyncapi.normalise(doc)
+    design = [o.as_dict() for o in ops]
+    new = asyncapi.with_design(doc, operations=design, scopes=[{"name": "s"}], secured=False)
+    assert [t.name for t in asyncapi.topics(new)] == list(dict.fromkeys(o.target for o in ops))
+    assert all(not t.secured for t in topic_configs(new))
+
+
+@examples(100)
+@given(valid_documents_v3())
+def test_valid_3_0_documents_give_topics_named_by_their_addresses(doc):
+    validated = asyncapi.validate_document(doc)
+    channels = validated["channels"]
+    used = {op["channel"]["$ref"].removeprefix("#/channels/") for op in validated["operations"].values()}
+    addresses = [c["address"] for cid, c in channels.items() if cid in used and isinstance(c.get("address"), str)]
+    assert sorted(t.name for t in topic_configs(validated)) == sorted(addresses)
+    assert sorted(w.pointer for w in asyncapi.warnings(validated)) == sorted(
+        f"/channels/{cid}" for cid, c in channels.items() if not isinstance(c.get("address"), str)
+    )
+
+
+@examples(100)
+@given(st.one_of(valid_documents_v3(), valid_documents()))
+def test_writing_a_documents_own_operations_back_keeps_what_the_gateway_enforces(doc):
+    doc = asyncapi.validate_document(doc)
+    again = asyncapi.validate_document(
+        asyncapi.with_design(doc, operations=[o.as_dict() for o in asyncapi.operations(doc)])
+    )
+    assert again["asyncapi"] == doc["asyncapi"]
+    assert topic_configs(again) == topic_configs(doc)
 
 
 # ---------------------------------------------------------------- regressions, through REST
