@@ -399,6 +399,24 @@ def is_secured(doc: dict[str, Any]) -> bool:
     return not (_is_true(doc.get("x-wso2-disable-security")) or doc.get("x-auth-type") == "None")
 
 
+def writable_implicit_flow(doc: dict[str, Any]) -> dict[str, Any]:
+    """The API's OAuth2 implicit flow (``components.securitySchemes.oauth2.flows.implicit``)
+    of ``doc``, in place, for a writer to fill: made where it is absent or, in a stored
+    document, not a mapping."""
+    node = doc
+    for key, default in (
+        ("components", {}),
+        ("securitySchemes", {}),
+        ("oauth2", {"type": "oauth2", "flows": {}}),
+        ("flows", {}),
+        ("implicit", {"authorizationUrl": "http://localhost:9999"}),
+    ):
+        if not isinstance(node.get(key), dict):
+            node[key] = default
+        node = node[key]
+    return node
+
+
 def with_security_switch(doc: dict[str, Any], secured: bool) -> None:
     """Switch API-wide OAuth2 on or off at the document's root, in place."""
     doc.pop("x-auth-type", None)

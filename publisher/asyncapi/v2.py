@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from publisher.asyncapi.model import (
-    AUTHORIZATION_URL,
     DEFAULT_TOPIC,
     Operation,
     _is_true,
@@ -20,6 +19,7 @@ from publisher.asyncapi.model import (
     scope_declarations,
     uri_mapping_errors,
     with_security_switch,
+    writable_implicit_flow,
     x_scopes_errors,
     x_scopes_list,
 )
@@ -65,10 +65,17 @@ def normalise(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def warnings(doc: dict[str, Any]) -> list[DefinitionError]:
+    """Nothing a valid 2.x document says goes unrouted: every channel is a topic."""
+    return []
+
+
 def declared_scopes(doc: dict[str, Any]) -> dict[str, str]:
     implicit = implicit_flow(doc)
     scopes = implicit.get("scopes") if isinstance(implicit, dict) else None
-    return dict(scopes) if isinstance(scopes, dict) else {}
+    if not isinstance(scopes, dict):
+        return {}
+    return {str(name): text if isinstance(text, str) else "" for name, text in scopes.items()}
 
 
 def implicit_flow(doc: dict[str, Any]) -> dict[str, Any]:
@@ -119,14 +126,11 @@ def blank_definition(*, name: str, version: str, endpoint: str) -> dict[str, Any
     }
 
 
-def warnings(doc: dict[str, Any]) -> list[DefinitionError]:
-    """Nothing a valid 2.x document says goes unrouted: each channel is a topic."""
-    return []
-
-
 def server_url(doc: dict[str, Any], name: str) -> str:
-    server = (doc.get("servers") or {}).get(name)
-    return server.get("url", "") if isinstance(server, dict) else ""
+    servers = doc.get("servers")
+    server = servers.get(name) if isinstance(servers, dict) else None
+    url = server.get("url") if isinstance(server, dict) else None
+    return url if isinstance(url, str) else ""
 
 
 def with_servers(doc: dict[str, Any], *, production: str, sandbox: str = "") -> dict[str, Any]:
@@ -156,7 +160,7 @@ def with_design(
     """
     doc = json.loads(json.dumps(doc))
     if operations is not None:
-        old = doc.get("channels") or {}
+        old = doc["channels"] if isinstance(doc.get("channels"), dict) else {}
         channels: dict[str, Any] = {}
         for op in operations:
             if not isinstance(op, dict):
@@ -184,13 +188,7 @@ def with_design(
             channel["x-auth-type"] = "None" if op.get("authType") == "None" else "Any"
         doc["channels"] = channels
     if scopes is not None:
-        implicit = (
-            doc.setdefault("components", {})
-            .setdefault("securitySchemes", {})
-            .setdefault("oauth2", {"type": "oauth2", "flows": {}})
-            .setdefault("flows", {})
-            .setdefault("implicit", {"authorizationUrl": AUTHORIZATION_URL})
-        )
+        implicit = writable_implicit_flow(doc)
         implicit["scopes"], implicit["x-scopes-bindings"] = scope_declarations(scopes)
     if secured is not None:
         with_security_switch(doc, secured)
@@ -199,7 +197,8 @@ def with_design(
 
 def message_example(doc: dict[str, Any], topic: str, verb: str) -> str:
     """The first example of the message ``verb`` (PUBLISH, SUBSCRIBE) carries on ``topic``."""
-    channel = (doc.get("channels") or {}).get(topic)
+    channels = doc.get("channels")
+    channel = channels.get(topic) if isinstance(channels, dict) else None
     op = channel.get(verb.lower()) if isinstance(channel, dict) else None
     message = _resolve(doc, op.get("message") if isinstance(op, dict) else None)
     if isinstance(message, dict) and isinstance(message.get("oneOf"), list) and message["oneOf"]:

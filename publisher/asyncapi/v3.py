@@ -44,6 +44,7 @@ from publisher.asyncapi.model import (
     scope_declarations,
     uri_mapping_errors,
     with_security_switch,
+    writable_implicit_flow,
     x_scopes_errors,
     x_scopes_list,
 )
@@ -91,12 +92,12 @@ def _unescape(token: str) -> str:
 
 
 def _objects(doc: dict[str, Any], key: str) -> dict[str, dict[str, Any]]:
-    """The document's channels or operations (``key``) by id, references followed; what is
-    not an object is left out."""
+    """The document's channels or operations (``key``) by id, references followed; one that
+    is not an object, or whose reference loops or leads nowhere, is left out."""
     out = {}
     for name, node in _dict(doc.get(key)).items():
         node = _resolve(doc, node)
-        if isinstance(node, dict):
+        if isinstance(node, dict) and "$ref" not in node:
             out[str(name)] = node
     return out
 
@@ -253,30 +254,37 @@ def extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Defini
     declared = set(declared_scopes(doc))
     errors += reserved_scope_errors(declared, SCOPES_PATH, parsed)
 
-    channels = _channels(doc)
+    channels, operations_by_id = _channels(doc), _operations(doc)
+    for kind, found, what in (("channels", channels, "a channel"), ("operations", operations_by_id, "an operation")):
+        for key, node in _dict(doc.get(kind)).items():
+            ref = _dict(node).get("$ref")
+            if key not in found and isinstance(ref, str):
+                error(f"$ref {ref!r} does not lead to {what} of this document", kind, key, "$ref")
+
     by_address: dict[str, str] = {}
     for cid, channel in channels.items():
         errors += uri_mapping_errors(channel, ("channels", cid), parsed)
         address = _address(channel)
         if address is None:
             continue
+        where = ("channels", cid, "address")
         if not address.startswith("/") or any(c.isspace() for c in address):
-            error(f"address {address!r} must be a path starting with '/', e.g. /rooms/{{roomId}}", "channels", cid)
+            error(f"address {address!r} must be a path starting with '/', e.g. /rooms/{{roomId}}", *where)
             continue
         if address in by_address:
-            error(f"address {address} is also the address of channel {by_address[address]!r}", "channels", cid)
+            error(f"address {address} is also the address of channel {by_address[address]!r}", *where)
         by_address.setdefault(address, cid)
         declared_params = _dict(channel.get("parameters"))
         for segment in address.split("/"):
             names = _PARAMETER_RE.findall(segment)
             if names and segment != f"{{{names[0]}}}":
-                error(f"{segment!r}: a parameter must be a whole path segment, as in /rooms/{{id}}", "channels", cid)
+                error(f"{segment!r}: a parameter must be a whole path segment, as in /rooms/{{id}}", *where)
         for name in _PARAMETER_RE.findall(address):
             if name not in declared_params:
-                error(f"parameter {{{name}}} of the address is not declared under parameters", "channels", cid)
+                error(f"parameter {{{name}}} of the address is not declared under parameters", *where)
 
     actions: dict[tuple[str, str], str] = {}
-    for oid, op in _operations(doc).items():
+    for oid, op in operations_by_id.items():
         at = ("operations", oid)
         errors += uri_mapping_errors(op, at, parsed)
         errors += x_scopes_errors(op, at, parsed, declared, SCOPES_HOME)
@@ -284,6 +292,8 @@ def extension_errors(doc: dict[str, Any], parsed: ParsedDocument) -> list[Defini
         if cid is None:
             ref = _dict(op.get("channel")).get("$ref")
             error(f"channel {ref!r} is not a channel of this document (#/channels/<id>)", *at, "channel")
+            continue
+        if cid not in channels:  # the channel's own $ref leads nowhere: said above
             continue
         action = op.get("action")
         if isinstance(action, str):
@@ -439,13 +449,7 @@ def with_design(
     it, and an operation per verb. Channels without an address are no topic and stay."""
     doc = _copy(doc)
     if scopes is not None:
-        flow = (
-            doc.setdefault("components", {})
-            .setdefault("securitySchemes", {})
-            .setdefault("oauth2", {"type": "oauth2", "flows": {}})
-            .setdefault("flows", {})
-            .setdefault("implicit", {"authorizationUrl": AUTHORIZATION_URL})
-        )
+        flow = writable_implicit_flow(doc)
         flow["availableScopes"], flow["x-scopes-bindings"] = scope_declarations(scopes)
     if operations is not None:  # after the scopes: its security requirements copy their descriptions
         _write_operations(doc, operations)

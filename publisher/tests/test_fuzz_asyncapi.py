@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 from gateway_contract.snapshot import TopicConfig
 from publisher import asyncapi
-from publisher.tests.fuzz_strategies import broken_documents, definition_texts, valid_documents
+from publisher.tests.fuzz_strategies import (
+    broken_documents,
+    definition_texts,
+    misshapen_documents_v3,
+    valid_documents,
+    valid_documents_v3,
+)
 from testsupport.hypothesis_profiles import examples
 from tidegate.snapshot.builder import topic_configs
 
@@ -91,6 +97,71 @@ def test_whatever_a_document_holds_topics_and_the_gateway_list_read_without_erro
         assert isinstance(topic.name, str) and isinstance(topic.uri_mapping, str)
         assert all(isinstance(s, str) for s in (*topic.publish_scopes, *topic.subscribe_scopes))
     asyncapi.normalise(doc)
+
+
+# ---------------------------------------------------------------- AsyncAPI 3.0
+
+any_3_0_document = st.one_of(valid_documents_v3(), broken_documents(valid_documents_v3()), misshapen_documents_v3())
+
+
+@examples(100)
+@given(any_3_0_document)
+def test_any_3_0_document_gives_a_document_or_errors(doc):
+    """Wrong types anywhere, references that loop or lead nowhere: errors with pointers, never
+    another exception."""
+    try:
+        doc = asyncapi.validate_document(doc)
+    except asyncapi.InvalidDefinition as exc:
+        _check_errors(exc, from_text=False)
+        return
+    _check_valid(doc)
+
+
+@examples(150)
+@given(st.one_of(any_3_0_document, broken_documents()))
+def test_whatever_a_stored_document_holds_every_reader_and_the_design_writer_read_it(doc):
+    """What pages, the snapshot, Try Out and the design tabs call on a stored document never
+    fails on one, whatever its shape: what lacks the shape is read as absent."""
+    ops = asyncapi.operations(doc)
+    assert all(isinstance(o, asyncapi.Operation) and isinstance(o.target, str) for o in ops)
+    names = [t.name for t in asyncapi.topics(doc)]
+    assert names == [t.name for t in topic_configs(doc)]
+    for name in (*names, "/nowhere"):
+        for verb in asyncapi.VERBS:
+            assert isinstance(asyncapi.message_example(doc, name, verb), str)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in asyncapi.declared_scopes(doc).items())
+    assert all(w.pointer.startswith("/channels/") for w in asyncapi.warnings(doc))
+    assert isinstance(asyncapi.implicit_flow(doc), dict)
+    assert isinstance(asyncapi.server_url(doc, "production"), str)
+    asyncapi.normalise(doc)
+    design = [o.as_dict() for o in ops]
+    new = asyncapi.with_design(doc, operations=design, scopes=[{"name": "s"}], secured=False)
+    assert [t.name for t in asyncapi.topics(new)] == list(dict.fromkeys(o.target for o in ops))
+    assert all(not t.secured for t in topic_configs(new))
+
+
+@examples(100)
+@given(valid_documents_v3())
+def test_valid_3_0_documents_give_topics_named_by_their_addresses(doc):
+    validated = asyncapi.validate_document(doc)
+    channels = validated["channels"]
+    used = {op["channel"]["$ref"].removeprefix("#/channels/") for op in validated["operations"].values()}
+    addresses = [c["address"] for cid, c in channels.items() if cid in used and isinstance(c.get("address"), str)]
+    assert sorted(t.name for t in topic_configs(validated)) == sorted(addresses)
+    assert sorted(w.pointer for w in asyncapi.warnings(validated)) == sorted(
+        f"/channels/{cid}" for cid, c in channels.items() if not isinstance(c.get("address"), str)
+    )
+
+
+@examples(100)
+@given(st.one_of(valid_documents_v3(), valid_documents()))
+def test_writing_a_documents_own_operations_back_keeps_what_the_gateway_enforces(doc):
+    doc = asyncapi.validate_document(doc)
+    again = asyncapi.validate_document(
+        asyncapi.with_design(doc, operations=[o.as_dict() for o in asyncapi.operations(doc)])
+    )
+    assert again["asyncapi"] == doc["asyncapi"]
+    assert topic_configs(again) == topic_configs(doc)
 
 
 # ---------------------------------------------------------------- regressions, through REST
@@ -206,3 +277,97 @@ def test_yaml_oddities_are_errors_with_a_reason(text, fragment):
     with pytest.raises(asyncapi.InvalidDefinition) as exc:
         asyncapi.parse_and_validate(text)
     assert fragment in exc.value.errors[0].message
+
+
+# ---------------------------------------------------------------- 3.0 regressions (the fuzzer's findings)
+
+HEAD3 = "asyncapi: 3.0.0\ninfo: {title: x, version: '1'}\n"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "channel, pointer, line",
+    [
+        ("{$ref: '#/components/channels/missing'}", "/channels/a/$ref", 4),
+        ("{$ref: '#/channels/a'}", "/channels/a/$ref", 4),  # itself
+        ("{$ref: 'other.yaml#/channels/a'}", "/channels/a/$ref", 4),  # outside the document
+    ],
+    ids=["nowhere", "loop", "external"],
+)
+def test_a_3_0_channel_whose_ref_leads_nowhere_is_an_error_not_a_500(client, channel, pointer, line):
+    text = (
+        HEAD3
+        + f"channels:\n  a: {channel}\noperations:\n  o:\n    action: send\n    channel: {{$ref: '#/channels/a'}}\n"
+    )
+    [error] = _validate(client, text)
+    assert (error["pointer"], error["line"]) == (pointer, line)
+    assert "does not lead to a channel of this document" in error["message"]
+
+
+def test_a_3_0_operation_whose_ref_loops_is_an_error():
+    text = HEAD3 + "channels: {}\noperations:\n  o: {$ref: '#/operations/o'}\n"
+    with pytest.raises(asyncapi.InvalidDefinition) as exc:
+        asyncapi.parse_and_validate(text)
+    [error] = exc.value.errors
+    assert error.pointer == "/operations/o/$ref" and error.line == 5
+    assert "$ref '#/operations/o' does not lead to an operation of this document" in error.message
+
+
+def test_3_0_channels_reached_through_references_to_references_are_topics():
+    text = (
+        HEAD3
+        + "channels:\n  a: {$ref: '#/components/channels/c'}\n"
+        + "operations:\n  o: {action: receive, channel: {$ref: '#/channels/a'}}\n"
+        + "components:\n  channels:\n    c: {$ref: '#/components/channels/d'}\n    d: {address: /via/refs}\n"
+    )
+    doc = asyncapi.parse_and_validate(text)
+    assert [(t.name, t.verbs) for t in asyncapi.topics(doc)] == [("/via/refs", ("PUBLISH",))]
+
+
+@pytest.mark.parametrize("action", [["receive"], {"receive": 1}])
+def test_a_stored_3_0_operation_whose_action_is_not_text_is_no_topic(action):
+    doc = {
+        "asyncapi": "3.0.0",
+        "channels": {"a": {"address": "/a"}},
+        "operations": {
+            "o": {"action": action, "channel": {"$ref": "#/channels/a"}},
+            "p": {"action": "send", "channel": {"$ref": "#/channels/a"}},
+        },
+    }
+    # The gateway's list and the pages read the operation that has the shape.
+    assert [(t.name, t.verbs) for t in asyncapi.topics(doc)] == [("/a", ("SUBSCRIBE",))]
+    assert [t.name for t in topic_configs(doc)] == ["/a"]
+
+
+@pytest.mark.parametrize("doc", [{"asyncapi": "2.0.0", "channels": {"/a": {"publish": {}}}}, {}, {"asyncapi": 7}])
+def test_warnings_of_a_2_x_or_unversioned_document_are_none_not_an_attribute_error(doc):
+    assert asyncapi.warnings(doc) == []
+
+
+@pytest.mark.parametrize("version", ["2.0.0", "3.0.0"])
+@pytest.mark.parametrize(
+    "misshapen",
+    [
+        {"components": [7]},
+        {"components": {"securitySchemes": {"oauth2": "x"}}},
+        {"channels": [1], "servers": [1], "operations": 7},
+    ],
+)
+def test_a_design_edit_of_a_misshapen_stored_document_writes_the_design_not_an_error(version, misshapen):
+    doc = {"asyncapi": version, **misshapen}
+    new = asyncapi.with_design(
+        doc, operations=[{"target": "/a", "verb": "PUBLISH", "scopes": ["s"]}], scopes=[{"name": "s"}]
+    )
+    assert asyncapi.declared_scopes(new) == {"s": ""}
+    assert [(t.name, t.publish_scopes) for t in asyncapi.topics(new)] == [("/a", ("s",))]
+    assert asyncapi.server_url(doc, "production") == "" and asyncapi.message_example(doc, "/a") == ""
+
+
+def test_a_stored_2_x_document_with_a_non_text_scope_description_or_server_url_reads_them_as_empty():
+    doc = {
+        "asyncapi": "2.0.0",
+        "servers": {"production": {"url": None}},
+        "components": {"securitySchemes": {"oauth2": {"flows": {"implicit": {"scopes": {"a": 7, "b": "B"}}}}}},
+    }
+    assert asyncapi.declared_scopes(doc) == {"a": "", "b": "B"}
+    assert asyncapi.server_url(doc, "production") == ""

@@ -1,5 +1,7 @@
 """Hostile definitions and design edits through the Publisher REST API (Hypothesis): every
 answer is a documented status with the usual JSON body, and a refusal changes nothing.
+Definitions are AsyncAPI 2.x and 3.0 (valid, broken, misshapen); the API the design edits
+change is a new one, so 3.0.
 The findings are plain regression tests at the end."""
 
 import json
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 
 from portal.models import AuditEvent
 from publisher.models import Api
-from publisher.tests.fuzz_strategies import definition_texts, names, valid_documents
+from publisher.tests.fuzz_strategies import definition_texts, names, valid_documents, valid_documents_v3
 from tests import factories
 from testsupport.fuzz import any_text, json_values
 from testsupport.hypothesis_profiles import examples
@@ -58,7 +60,7 @@ def test_validate_asyncapi_answers_a_report_for_any_text(client, text):
 
 
 @examples(60)
-@given(definition_texts(), st.integers(0, 10**6))
+@given(st.one_of(definition_texts(), valid_documents_v3().map(json.dumps)), st.integers(0, 10**6))
 def test_import_asyncapi_creates_the_whole_api_or_refuses_and_changes_nothing(client, text, n):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -75,6 +77,7 @@ def test_import_asyncapi_creates_the_whole_api_or_refuses_and_changes_nothing(cl
 
         api = Api.objects.get(pk=resp.json()["id"])
         asyncapi.validate_document(api.definition)  # what was stored is a valid definition
+        assert resp.json()["operations"] == [o.as_dict() for o in asyncapi.operations(api.definition)]
         assert AuditEvent.objects.count() == before[1] + 1
     else:
         _error_body(resp)
@@ -141,7 +144,7 @@ def test_design_edits_save_a_valid_definition_or_refuse_and_change_nothing(clien
 
 
 @examples(60)
-@given(st.one_of(definition_texts(), valid_documents().map(json.dumps)))
+@given(st.one_of(definition_texts(), valid_documents().map(json.dumps), valid_documents_v3().map(json.dumps)))
 def test_definition_replacement_saves_a_valid_definition_or_refuses_and_changes_nothing(client, publisher, text):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
