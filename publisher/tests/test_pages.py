@@ -354,3 +354,14 @@ def test_a_page_answers_head_as_it_answers_get(web, chat, tab):
     assert web.get(url).status_code == 200
     resp = web.head(url)
     assert resp.status_code == 200 and resp.content == b""
+
+
+def test_an_api_made_with_the_create_form_is_asyncapi_3_0(web):
+    response = web.post(
+        "/publisher/apis/create",
+        {"name": "Fresh", "context": "/fresh", "version": "1.0.0", "endpoint": "ws://backend:8080/feed"},
+    )
+    assert response.status_code == 302
+    api = Api.objects.get(context="/fresh")
+    assert api.definition["asyncapi"] == "3.0.0"
+    assert [(t.name, t.verbs) for t in asyncapi.topics(api.definition)] == [("/*", ("PUBLISH", "SUBSCRIBE"))]

@@ -38,6 +38,18 @@ def test_create_from_form_gives_the_default_topic(client):
     assert AuditEvent.objects.filter(action="api.create").count() == 1
 
 
+def test_a_new_api_starts_as_asyncapi_3_0_as_in_wso2_4_7(client):
+    """A new API's definition is AsyncAPI 3.0.0: the catch-all channel ``/*`` with a receive
+    (PUBLISH) and a send (SUBSCRIBE) operation, its servers the API's endpoint."""
+    created = client.post(f"{BASE}/apis", _create_body(), format="json").json()
+    doc = client.get(f"{BASE}/apis/{created['id']}/asyncapi").json()
+    assert doc["asyncapi"] == "3.0.0"
+    (channel,) = doc["channels"].values()
+    assert channel["address"] == "/*"
+    assert sorted(op["action"] for op in doc["operations"].values()) == ["receive", "send"]
+    assert doc["servers"]["production"] == {"host": "backend:8080", "protocol": "ws", "pathname": "/v2"}
+
+
 def test_duplicate_context_and_version_is_409_and_creates_nothing(client):
     assert client.post(f"{BASE}/apis", _create_body(), format="json").status_code == 201
     resp = client.post(f"{BASE}/apis", _create_body(name="Other"), format="json")
