@@ -209,6 +209,9 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("publisher/apis/<uuid:api_id>/revisions/diff", "POST"):       row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<uuid:api_id>/subscriptions", "GET"):         row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<uuid:api_id>/analytics", "GET"):             row(302, 403, 403, 200, 200, 403),
+    # The Admin Portal: admins only.
+    ("admin-portal/", "GET"):                                     row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/", "POST"):                                    row(302, 403, 403, 403, 403, 200),
     ("devportal/", "GET"):                                        row(302, 200, 200, 200, 200, 200),
     ("devportal/", "POST"):                                       row(302, 200, 200, 200, 200, 200),
     ("devportal/apis/<uuid:api_id>", "GET"):                       row(302, 200, 200, 200, 200, 200),

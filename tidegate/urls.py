@@ -34,6 +34,7 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("publisher/", include((publisher_pages, "publisher"))),
     path("devportal/", include(("devportal.urls", "devportal"))),
+    path("admin-portal/", include("adminportal.urls")),
     path("api/am/publisher/v4/", include(publisher_rest)),
     path("api/am/devportal/v3/", include("devportal.api_urls")),
     path("api/am/admin/v4/", include("tidegate.admin_urls")),

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "demo",
     "analytics",
     "tidegate",
+    "adminportal",
 ]
 
 MIDDLEWARE = [
@@ -102,6 +103,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.roles",
+                "adminportal.context_processors.admin_sections",
             ]
         },
     }

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AdminPortalConfig(AppConfig):
+    name = "adminportal"
+    verbose_name = "Admin Portal"
