@@ -55,6 +55,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     PUB + "apis/import":                              {"POST": IE, "OPTIONS": V},
     PUB + "apis/{api_id}":                            {"GET": V, "PUT": C, "DELETE": C, "OPTIONS": V},
     PUB + "apis/{api_id}/asyncapi":                   {"GET": V, "PUT": C, "OPTIONS": V},
+    PUB + "apis/{api_id}/asyncapi/convert":           {"POST": C, "OPTIONS": V},
     PUB + "apis/{api_id}/revisions":                  {"GET": V, "POST": C, "OPTIONS": V},
     PUB + "apis/{api_id}/revisions/{revision_id}":    {"GET": V, "DELETE": C, "OPTIONS": V},
     PUB + "apis/{api_id}/restore-revision":           {"POST": C, "OPTIONS": V},
