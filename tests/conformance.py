@@ -189,7 +189,7 @@ def update_deflate(text: str, deflate: dict) -> str:
         text = re.sub(rf"^{re.escape(DEFLATE_ROW)}.*$", lambda _: row, text, flags=re.M)
     else:
         text = re.sub(r"^(\| through the gateway \|.*)$", lambda m: f"{m.group(1)}\n{row}", text, count=1, flags=re.M)
-    section = "\n".join(deflate_section(deflate))
+    section = "\n".join(deflate_section(deflate)) + "\n"
     tail = "Run it again with `make conformance`"
     if DEFLATE_SECTION in text:
         return text[: text.index(DEFLATE_SECTION)] + section + text[text.index(tail) :]
