@@ -9,6 +9,7 @@ import base64
 import os
 import socket
 import struct
+import subprocess
 import threading
 import zlib
 
@@ -17,7 +18,7 @@ from websockets.asyncio.server import serve
 from websockets.sync.client import connect
 
 from testsupport import documents, flow
-from testsupport.stack import free_port, marked, metric, wait_until
+from testsupport.stack import ROOT, free_port, gateway_command, marked, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -302,3 +303,25 @@ def test_nothing_is_negotiated_when_compression_is_off(stack, chat):
         assert client.frame() == (0x1, False, b"plain")
     finally:
         client.close()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("TIDEGATE_COMPRESSION_MAX_WINDOW_BITS", "20"),
+        ("TIDEGATE_COMPRESSION_MEM_LEVEL", "0"),
+        ("TIDEGATE_PING_INTERVAL", "-1"),
+        ("TIDEGATE_PING_TIMEOUT", "0"),
+    ],
+)
+def test_a_gateway_with_an_impossible_heartbeat_or_compression_setting_refuses_to_start(stack, setting, value):
+    out = subprocess.run(
+        gateway_command(free_port()),
+        cwd=ROOT,
+        env={**stack.env, setting: value},
+        capture_output=True,
+        text=True,
+        timeout=60,  # it answers in seconds; a gateway that started would run until killed here
+    )
+    assert out.returncode != 0
+    assert setting in out.stderr
