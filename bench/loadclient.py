@@ -5,6 +5,8 @@ JSON line of results on stdout.
     python -m bench.loadclient pipeline URL --conns 10 --burst 100 --msgs 2000
     python -m bench.loadclient handshake URL --total 2000 --concurrency 20
     python -m bench.loadclient idle URL --conns 2000   (prints "holding", waits for a line on stdin)
+
+``--deflate`` offers permessage-deflate (the websockets library's default offer).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import uvloop
 from websockets.asyncio.client import connect
 
 WARMUP = 5
+COMPRESSION: str | None = None  # "deflate" with --deflate
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -32,7 +35,7 @@ def _connect(url, headers):
     return connect(
         url,
         additional_headers=headers,
-        compression=None,
+        compression=COMPRESSION,
         max_size=None,
         ping_interval=None,
         open_timeout=30,
@@ -152,7 +155,10 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--total", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
     a = parser.parse_args()
+    global COMPRESSION
+    COMPRESSION = "deflate" if a.deflate else None
     headers = dict(h.split(":", 1) for h in a.header)
     headers = {k: v.strip() for k, v in headers.items()}
     if a.workload == "pingpong":

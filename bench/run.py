@@ -4,7 +4,9 @@ Starts the echo backend, nginx (a plain WebSocket proxy) and the gateway with ev
 on (a real JWT, a subscription, API, subscription and application rate limits that never
 trip) under Uvicorn and under Daphne, plus the Uvicorn gateway on an open topic (no token,
 no limits) to show what enforcement costs, one without analytics, one with busy polling
-(TIDEGATE_BUSY_POLL_US), and the bare relay the gateway is built on (bench/raw_relay.py).
+(TIDEGATE_BUSY_POLL_US), one with client compression (TIDEGATE_CLIENT_COMPRESSION, the
+load client offering permessage-deflate), and the bare relay the gateway is built on
+(bench/raw_relay.py).
 With two or more cores the client and backend are pinned to CPU 0 and the proxy under test
 to CPU 1. Workloads run interleaved, three repetitions, medians; results go to JSON, a
 Markdown table and a chart.
@@ -87,8 +89,8 @@ def raw_relay_command(port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def client(workload: str, url: str, headers: dict, params: dict) -> dict:
-    cmd = [sys.executable, "-m", "bench.loadclient", workload, url]
+def client(workload: str, url: str, headers: dict, params: dict, deflate: bool = False) -> dict:
+    cmd = [sys.executable, "-m", "bench.loadclient", workload, url, *(["--deflate"] if deflate else [])]
     for k, v in headers.items():
         cmd += ["--header", f"{k}:{v}"]
     for k, v in params.items():
@@ -145,7 +147,7 @@ class Bench:
         session.base = self.stack.portal_url
         token, context = self.configure(session)
         quiet = {"TIDEGATE_LOG_LEVEL": "WARNING", **GATEWAY_CONTROL}
-        uv_port, dp_port, quiet_port, raw_port, poll_port = (free_port() for _ in range(5))
+        uv_port, dp_port, quiet_port, raw_port, poll_port, deflate_port = (free_port() for _ in range(6))
         self.spawn("uvicorn", gateway_command(uv_port), PROXY_CPU, quiet)
         self.spawn("uvicorn-noanalytics", gateway_command(quiet_port), PROXY_CPU, {**quiet, "TIDEGATE_ANALYTICS": "0"})
         self.spawn("daphne", gateway_command(dp_port, server="daphne"), PROXY_CPU, quiet)
@@ -153,11 +155,14 @@ class Bench:
             "uvicorn-busypoll", gateway_command(poll_port), PROXY_CPU, {**quiet, "TIDEGATE_BUSY_POLL_US": BUSY_POLL_US}
         )
         self.spawn(
+            "uvicorn-deflate", gateway_command(deflate_port), PROXY_CPU, {**quiet, "TIDEGATE_CLIENT_COMPRESSION": "1"}
+        )
+        self.spawn(
             "raw-relay", raw_relay_command(raw_port), PROXY_CPU, {"RAW_RELAY_BACKEND": f"ws://127.0.0.1:{backend_port}"}
         )
         auth = {"Authorization": f"Bearer {token}"}
         wait_until(lambda: _tcp_open(raw_port), 30, what="raw relay")
-        for port in (uv_port, dp_port, quiet_port, poll_port):
+        for port in (uv_port, dp_port, quiet_port, poll_port, deflate_port):
             url = f"ws://127.0.0.1:{port}{context}/echo"
             wait_until(lambda url=url: flow.handshake_status(url, auth)[0] == 101, 30, what="gateway route")
 
@@ -184,6 +189,12 @@ class Bench:
                 "url": f"ws://127.0.0.1:{poll_port}{context}/echo",
                 "headers": auth,
                 "pid": self.procs["uvicorn-busypoll"].pid,
+            },
+            "gateway-uvicorn-deflate": {
+                "url": f"ws://127.0.0.1:{deflate_port}{context}/echo",
+                "headers": auth,
+                "pid": self.procs["uvicorn-deflate"].pid,
+                "deflate": True,  # the load client offers permessage-deflate
             },
             "gateway-daphne": {
                 "url": f"ws://127.0.0.1:{dp_port}{context}/echo",
@@ -230,7 +241,7 @@ channels:
             for wname, (kind, params) in workloads.items():
                 for tname, target in self.targets.items():
                     before = cpu_seconds(target["pid"]) if target["pid"] else 0.0
-                    result = client(kind, target["url"], target["headers"], params)
+                    result = client(kind, target["url"], target["headers"], params, target.get("deflate", False))
                     if target["pid"]:
                         result["proxy_cpu_us"] = (cpu_seconds(target["pid"]) - before) * 1e6 / max(1, result["count"])
                     raw[wname][tname].append(result)
@@ -434,6 +445,7 @@ def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict) -> 
         judged("gateway-uvicorn-busypoll")
     on, off = uv["pp50"].get("proxy_cpu_us", 0), table["pp50"]["gateway-uvicorn-open"].get("proxy_cpu_us", 0)
     quiet = table["pp50"]["gateway-uvicorn-noanalytics"].get("proxy_cpu_us", 0)
+    deflate = {w: table[w]["gateway-uvicorn-deflate"].get("proxy_cpu_us", 0) for w in table}
     lines += [
         "",
         f"Enforcement per round trip (50 × 64 B, token + subscription + three rate limits vs an open topic): "
@@ -441,6 +453,15 @@ def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict) -> 
         "",
         f"Analytics per round trip (50 × 64 B, shipping on vs TIDEGATE_ANALYTICS=0; counting per frame is always on, it "
         f"also feeds /metrics and the live-connections view): {on:.0f} µs vs {quiet:.0f} µs, {on - quiet:+.0f} µs.",
+        "",
+        "Client compression (TIDEGATE_CLIENT_COMPRESSION=1, the load client offering permessage-deflate; the "
+        "backend leg stays uncompressed), proxy CPU per round trip or message, on vs the default: "
+        + "; ".join(
+            f"{w} {deflate[w]:.0f} vs {uv[w].get('proxy_cpu_us', 0):.0f} µs" for w in ("pp1", "pp50", "pp16k", "pipe")
+        )
+        + f"; per handshake {deflate['hs']:.0f} vs {uv['hs'].get('proxy_cpu_us', 0):.0f} µs. The messages are "
+        "repeated characters: they compress to almost nothing, so this is deflate's per-message cost, not a "
+        "typical payload's.",
         "",
         "The gateway against the bare relay it is built on (bench/raw_relay.py: the same Uvicorn and aiohttp, "
         "no gateway logic), same run, throughput gateway ÷ relay [proxy CPU µs, gateway vs relay]: "

@@ -31,10 +31,11 @@ from http import HTTPStatus
 import httptools
 from prometheus_client.core import GaugeMetricFamily
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets import http11
 from websockets.exceptions import HeaderLineTooLong, RequestLineTooLong, TooManyHeaders
 from websockets.server import ServerProtocol
+
+from gateway.clientleg import ClientLeg, ClientLegProtocol
 
 log = logging.getLogger("tidegate.gateway")
 
@@ -104,17 +105,25 @@ class _JsonRefusals(ServerProtocol):
         return response
 
 
-def limited_protocols(*, max_head_bytes: int, head_timeout: float) -> tuple[type, type]:
-    """The HTTP and WebSocket protocol classes for Uvicorn's ``http`` and ``ws`` settings."""
+def limited_protocols(
+    *, max_head_bytes: int, head_timeout: float, client_leg: ClientLeg | None = None
+) -> tuple[type, type]:
+    """The HTTP and WebSocket protocol classes for Uvicorn's ``http`` and ``ws`` settings;
+    the WebSocket one with ``client_leg``'s heartbeats and compression (gateway/clientleg.py)."""
+    leg = client_leg or ClientLeg()
     # The websockets library parses the head of an upgrade again, a line at a time: a line
     # the HTTP stage let through must not be refused there.
     http11.MAX_LINE_LENGTH = max(http11.MAX_LINE_LENGTH, max_head_bytes)
 
-    class LimitedWebSockets(WebSocketsSansIOProtocol):
+    class LimitedWebSockets(ClientLegProtocol):
+        client_leg = leg
+
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
+            # Each connection negotiates its own extensions; Uvicorn's ws_per_message_deflate
+            # stays off, its fixed window and memory levels are not the gateway's settings.
             self.conn = _JsonRefusals(
-                extensions=self.conn.available_extensions, max_size=self.config.ws_max_size, logger=self.conn.logger
+                extensions=leg.extensions(), max_size=self.config.ws_max_size, logger=self.conn.logger
             )
 
         def connection_made(self, transport) -> None:

@@ -1,17 +1,23 @@
 """``make conformance``: the Autobahn test suite's fuzzing client against the demo echo
 backend directly and through the gateway (Uvicorn, a configuration from disk, no portal),
-and its summary written to docs/conformance.md.
+and its summary written to docs/conformance.md. The compression cases (12.x, 13.x) also run
+through a second gateway with ``TIDEGATE_CLIENT_COMPRESSION=1`` (agent ``gateway-deflate``).
 
 The suite's ``wstest`` runs on Python 2.7 only; the Makefile installs it into its own
 directory (var/autobahn27) and passes that interpreter here. Run by hand:
 
     .venv/bin/python -m tests.conformance --python27 /path/to/python2.7 --autobahn var/autobahn27
+
+``--agents gateway-deflate`` runs only the compression cases through the compressing gateway
+and rewrites only their row and section of docs/conformance.md (minutes, not the hour the
+whole suite takes).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,11 +26,18 @@ from pathlib import Path
 
 from gateway_contract.snapshot import TopicConfig
 from testsupport.snapshots import api_config
-from testsupport.stack import ROOT, Stack
+from testsupport.stack import ROOT, Stack, free_port
 
 DOC = ROOT / "docs" / "conformance.md"
 TOPIC = "/ws"
 BEHAVIOURS = ("OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED")
+AGENTS = ("direct", "gateway", "gateway-deflate")
+# The gateway with permessage-deflate on the client leg runs the compression cases only.
+DEFLATE_ENV = {"TIDEGATE_CLIENT_COMPRESSION": "1"}
+COMPRESSION_CASES = ["12.*", "13.*"]
+NOT_COMPRESSION = [f"{group}.*" for group in range(1, 12)]
+DEFLATE_ROW = "| through the gateway, compression on (12.x, 13.x only) |"
+DEFLATE_SECTION = "## Compression through the gateway"
 
 # Cases the gateway is known to fail, and why that is accepted. Anything else that fails
 # through the gateway but not directly makes the run exit non-zero.
@@ -62,8 +75,9 @@ def wstest(python27: str, autobahn: Path, spec: Path, cwd: Path) -> None:
     )
 
 
-def start(stack: Stack) -> None:
-    """The echo backend and a gateway with one unsecured API, /echo/1.0.0/ws, in front of it."""
+def start(stack: Stack) -> int:
+    """The echo backend and a gateway with one unsecured API, /echo/1.0.0/ws, in front of it,
+    and a second gateway serving it with client compression on; that one's port."""
     api = api_config(
         id="api-echo",
         name="Echo",
@@ -72,6 +86,9 @@ def start(stack: Stack) -> None:
         topics=(TopicConfig(name=TOPIC, secured=False),),
     )
     stack.start_from_snapshot(api)
+    port = free_port()
+    stack.spawn_gateway("gateway-deflate", port, env=DEFLATE_ENV)
+    return port
 
 
 def results(index: dict, reports: Path) -> dict:
@@ -83,27 +100,57 @@ def results(index: dict, reports: Path) -> dict:
     return index
 
 
+def _row(name: str, results: dict) -> str:
+    counts = Counter(r["behavior"] for r in results.values())
+    return f"{name} {len(results)} | " + " | ".join(str(counts[b]) for b in BEHAVIOURS) + " |"
+
+
+def _case_key(case: str) -> list[int]:
+    return [int(p) for p in case.split(".")]
+
+
+def deflate_section(deflate: dict) -> list[str]:
+    """The compression cases through the compressing gateway: how many passed, and any
+    that did not, in the suite's words."""
+    lines = [
+        DEFLATE_SECTION,
+        "",
+        "A second gateway with `TIDEGATE_CLIENT_COMPRESSION=1` (default window of 12 bits, memLevel 5,",
+        "1 MiB limit on the inflated message) runs the compression cases 12.x and 13.x only: it",
+        "negotiates permessage-deflate with the suite and relays to the echo backend uncompressed.",
+        "",
+    ]
+    failed = sorted((c for c, r in deflate.items() if r["behavior"] == "FAILED"), key=_case_key)
+    if not failed:
+        lines.append(f"All {len(deflate)} cases pass.")
+    else:
+        lines += ["| case | the suite's words |", "|---|---|"]
+        lines += [f"| {c} | {deflate[c]['says'].replace('|', '/')} |" for c in failed]
+    return [*lines, ""]
+
+
 def summarise(index: dict) -> str:
     direct, gateway = index["direct"], index["gateway"]
+    deflate = index.get("gateway-deflate", {})
     lines = [
         "# WebSocket conformance",
         "",
         "The [Autobahn test suite](https://github.com/crossbario/autobahn-testsuite)'s fuzzing client",
         "(`wstest -m fuzzingclient`, autobahntestsuite 0.8.2), every case, against the demo echo",
         "backend directly and through the gateway under Uvicorn (`rungateway`, default settings:",
-        "1 MiB message limit, no compression). Written by `make conformance`.",
+        "1 MiB message limit, no compression), and the compression cases through a gateway with",
+        "client compression on. Written by `make conformance`.",
         "",
         "| agent | cases | " + " | ".join(BEHAVIOURS) + " |",
         "|---|---|" + "---|" * len(BEHAVIOURS),
-    ]
-    for name, results in (("direct (echo backend)", direct), ("through the gateway", gateway)):
-        counts = Counter(r["behavior"] for r in results.values())
-        lines.append(f"| {name} | {len(results)} | " + " | ".join(str(counts[b]) for b in BEHAVIOURS) + " |")
-    lines += [
+        _row("| direct (echo backend) |", direct),
+        _row("| through the gateway |", gateway),
+        _row(DEFLATE_ROW, deflate),
         "",
-        "UNIMPLEMENTED is the compression cases (12.x, 13.x): neither side offers",
-        "permessage-deflate. NON-STRICT and INFORMATIONAL are passes (the suite notes a behaviour",
-        "it allows).",
+        "UNIMPLEMENTED is the compression cases (12.x, 13.x) in the first two rows: the echo",
+        "backend and the gateway with its default settings offer no permessage-deflate. The third",
+        "row runs only those cases, with it on (below). NON-STRICT and INFORMATIONAL are passes",
+        "(the suite notes a behaviour it allows).",
         "",
         "## Failed cases",
         "",
@@ -112,7 +159,7 @@ def summarise(index: dict) -> str:
     ]
     failed = sorted(
         (c for c in gateway if "FAILED" in (gateway[c]["behavior"], direct.get(c, {}).get("behavior"))),
-        key=lambda c: [int(p) for p in c.split(".")],
+        key=_case_key,
     )
     for case in failed:
         why = ACCEPTED.get(case, "**not accepted: to be fixed**")
@@ -128,10 +175,25 @@ def summarise(index: dict) -> str:
         "A client's invalid UTF-8 (cases 6.x) is closed with 1007 and a reason naming the bad",
         "byte's position, as the websockets library does on the backend's side.",
         "",
+        *deflate_section(deflate),
         "Run it again with `make conformance` (needs Python 2.7: see the README).",
         "",
     ]
     return "\n".join(lines)
+
+
+def update_deflate(text: str, deflate: dict) -> str:
+    """docs/conformance.md with only the compressing gateway's row and section rewritten."""
+    row = _row(DEFLATE_ROW, deflate)
+    if DEFLATE_ROW in text:
+        text = re.sub(rf"^{re.escape(DEFLATE_ROW)}.*$", lambda _: row, text, flags=re.M)
+    else:
+        text = re.sub(r"^(\| through the gateway \|.*)$", lambda m: f"{m.group(1)}\n{row}", text, count=1, flags=re.M)
+    section = "\n".join(deflate_section(deflate)) + "\n"
+    tail = "Run it again with `make conformance`"
+    if DEFLATE_SECTION in text:
+        return text[: text.index(DEFLATE_SECTION)] + section + text[text.index(tail) :]
+    return text.replace(tail, f"{section}{tail}")
 
 
 def main() -> int:
@@ -139,45 +201,57 @@ def main() -> int:
     parser.add_argument("--python27", required=True)
     parser.add_argument("--autobahn", required=True, type=Path)
     parser.add_argument("--cases", default="*")
+    parser.add_argument("--agents", default=",".join(AGENTS), help="gateway-deflate alone updates its part of the doc")
     args = parser.parse_args()
+    agents = args.agents.split(",")
+    only_deflate = agents == ["gateway-deflate"]
+    if not only_deflate and set(agents) != set(AGENTS):
+        parser.error(f"--agents: all of {', '.join(AGENTS)} (the default), or gateway-deflate alone")
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         work = Path(tmp)
         stack = Stack(work / "stack")
         try:
-            start(stack)
+            deflate_port = start(stack)
+            urls = {
+                "direct": stack.backend_url,
+                "gateway": f"{stack.gateway_ws}/echo/1.0.0{TOPIC}",
+                "gateway-deflate": f"ws://127.0.0.1:{deflate_port}/echo/1.0.0{TOPIC}",
+            }
             spec = work / "spec.json"
             spec.write_text(
                 json.dumps(
                     {
                         "outdir": str(work / "reports"),
-                        "servers": [
-                            {"agent": "direct", "url": stack.backend_url},
-                            {"agent": "gateway", "url": f"{stack.gateway_ws}/echo/1.0.0{TOPIC}"},
-                        ],
-                        "cases": args.cases.split(","),
+                        "servers": [{"agent": agent, "url": urls[agent]} for agent in agents],
+                        "cases": COMPRESSION_CASES if only_deflate else args.cases.split(","),
                         "exclude-cases": [],
-                        "exclude-agent-cases": {},
+                        "exclude-agent-cases": {"gateway-deflate": NOT_COMPRESSION},
                     }
                 )
             )
             wstest(args.python27, args.autobahn, spec, work)
             index = results(json.loads((work / "reports" / "index.json").read_text()), work / "reports")
-            log = stack.processes["gateway"].output()
+            log = "".join(stack.processes[name].output() for name in ("gateway", "gateway-deflate"))
         finally:
             stack.stop()
-    DOC.write_text(summarise(index))
+    if only_deflate:
+        DOC.write_text(update_deflate(DOC.read_text(), index["gateway-deflate"]))
+    else:
+        DOC.write_text(summarise(index))
     print(f"wrote {DOC.relative_to(ROOT)}")
-    gateway = index["gateway"]
-    unexpected = [
-        c
-        for c, r in gateway.items()
-        if r["behavior"] == "FAILED" and c not in ACCEPTED and index["direct"][c]["behavior"] != "FAILED"
-    ]
     if "Traceback" in log:
-        print("the gateway logged a traceback:\n" + log, file=sys.stderr)
+        print("a gateway logged a traceback:\n" + log, file=sys.stderr)
         return 1
+    unexpected = [c for c, r in index["gateway-deflate"].items() if r["behavior"] == "FAILED"]
+    if not only_deflate:
+        gateway = index["gateway"]
+        unexpected += [
+            c
+            for c, r in gateway.items()
+            if r["behavior"] == "FAILED" and c not in ACCEPTED and index["direct"][c]["behavior"] != "FAILED"
+        ]
     if unexpected:
-        print("failed through the gateway only: " + ", ".join(sorted(unexpected)), file=sys.stderr)
+        print("failed through the gateway only: " + ", ".join(sorted(unexpected, key=_case_key)), file=sys.stderr)
         return 1
     return 0
 

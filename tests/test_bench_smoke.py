@@ -29,6 +29,7 @@ def test_bench_harness_runs_and_writes_its_report(tmp_path):
         "gateway-uvicorn-open",
         "gateway-uvicorn-noanalytics",
         "gateway-uvicorn-busypoll",
+        "gateway-uvicorn-deflate",
         "gateway-daphne",
         "raw-relay",
     }
@@ -39,6 +40,7 @@ def test_bench_harness_runs_and_writes_its_report(tmp_path):
     assert (tmp_path / "benchmarks.png").stat().st_size > 0
     text = (tmp_path / "benchmarks.md").read_text()
     assert "Targets" in text and "busy polling on" in text and "bare relay" in text
+    assert "Client compression" in text
 
 
 def test_bench_imports_nothing_from_the_test_suite():

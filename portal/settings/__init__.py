@@ -347,6 +347,16 @@ TIDEGATE = {
     # and connections older than this (seconds, 0: never). Choreo Connect: 300 s idle, 24 h.
     "IDLE_TIMEOUT": float(env("TIDEGATE_IDLE_TIMEOUT", "0")),
     "MAX_CONNECTION_LIFETIME": float(env("TIDEGATE_MAX_CONNECTION_LIFETIME", "0")),
+    # Heartbeats on the client leg (gateway/clientleg.py): a client that sent nothing for
+    # PING_INTERVAL seconds is pinged (0: never) and closed when no pong comes within
+    # PING_TIMEOUT seconds (the backend gets 1001). Uvicorn only; Daphne has its own.
+    "PING_INTERVAL": float(env("TIDEGATE_PING_INTERVAL", "30")),
+    "PING_TIMEOUT": float(env("TIDEGATE_PING_TIMEOUT", "20")),
+    # permessage-deflate with clients (off by default; the backend leg stays uncompressed),
+    # with the LZ77 window (9-15 bits) and zlib memLevel (1-9) each connection may use.
+    "CLIENT_COMPRESSION": env_bool("TIDEGATE_CLIENT_COMPRESSION", False),
+    "COMPRESSION_MAX_WINDOW_BITS": env_int("TIDEGATE_COMPRESSION_MAX_WINDOW_BITS", 12),
+    "COMPRESSION_MEM_LEVEL": env_int("TIDEGATE_COMPRESSION_MEM_LEVEL", 5),
     # Keep polling sockets instead of sleeping for this many microseconds after the last
     # frame (0: off). Lower latency and more throughput for a busy core (gateway/busypoll.py).
     "BUSY_POLL_US": env_int("TIDEGATE_BUSY_POLL_US", 0),

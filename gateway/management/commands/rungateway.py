@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from gateway.asgitypes import Receive, Scope, Send
+from gateway.clientleg import DEAD_PEERS, ClientLeg
 from gateway.headlimits import SERVER_COUNTS, limited_protocols
 from gateway.tls import ensure_self_signed
 
@@ -68,17 +69,23 @@ def serve(gateway: Gateway, host: str, listeners: list[tuple[ASGIApp, int, bool]
     """Run Uvicorn servers, one per (app, port, tls) listener, in one process and event loop.
     SIGTERM or SIGINT drains the gateway first; a second signal exits at once."""
     conf: dict[str, Any] = settings.TIDEGATE  # typed by django-stubs as the union of all its values
-    http, ws = limited_protocols(max_head_bytes=conf["MAX_REQUEST_HEAD_BYTES"], head_timeout=conf["HEAD_TIMEOUT"])
+    client_leg = ClientLeg.from_settings(conf)
+    http, ws = limited_protocols(
+        max_head_bytes=conf["MAX_REQUEST_HEAD_BYTES"], head_timeout=conf["HEAD_TIMEOUT"], client_leg=client_leg
+    )
     common: dict[str, Any] = dict(
         host=host,
-        ws=ws,  # websockets-sansio, with the head limits (gateway/headlimits.py)
+        ws=ws,  # websockets-sansio, with the head limits (gateway/headlimits.py), heartbeats and compression
         loop="uvloop",
         http=http,  # httptools, with the head limits
         lifespan="on",
         access_log=False,
         ws_max_size=conf["MAX_FRAME_SIZE"],
         log_level="warning",
-        ws_per_message_deflate=False,
+        ws_per_message_deflate=False,  # the gateway's own, per TIDEGATE_CLIENT_COMPRESSION (gateway/clientleg.py)
+        # Heartbeats: the protocol class reads them from client_leg (idle clients only).
+        ws_ping_interval=client_leg.ping_interval or None,
+        ws_ping_timeout=client_leg.ping_timeout,
         server_header=False,  # the gateway does not advertise the server it runs on
         # The relay appends the peer's address to X-Forwarded-For itself; Uvicorn replacing the
         # peer with the header's first address would make the backend see it twice.
@@ -93,6 +100,7 @@ def serve(gateway: Gateway, host: str, listeners: list[tuple[ASGIApp, int, bool]
         configs.append(uvicorn.Config(app, port=port, **common, **extra))
     servers = [_Server(c) for c in configs]  # Config() sets up uvicorn's loggers
     gateway.frame_counters.registry.register(SERVER_COUNTS)  # in /metrics
+    gateway.frame_counters.registry.register(DEAD_PEERS)
     logging.getLogger("uvicorn.error").addFilter(_ClientNoise())
 
     async def main():
