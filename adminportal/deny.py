@@ -72,6 +72,14 @@ class IpRangeForm(forms.Form):
         }
 
 
+# What each form's button says.
+BUTTONS = {
+    DenyConditionType.API: "Deny this API",
+    DenyConditionType.APPLICATION: "Deny this application",
+    DenyConditionType.USER: "Deny this user",
+    DenyConditionType.IP: "Deny this address",
+    DenyConditionType.IP_RANGE: "Deny this range",
+}
 # Each condition type: its form, the words that explain it, and which form field each part
 # of WSO2's conditionValue is typed in (to show a refusal beside it).
 KINDS: dict[str, tuple[type[forms.Form], str, dict[str, str]]] = {
@@ -109,7 +117,16 @@ def _page(request, bound: tuple[str, forms.Form] | None = None, status: int = 20
     for kind, (form_class, explanation, _) in KINDS.items():
         form = bound[1] if bound and bound[0] == kind else form_class(prefix=kind.lower())
         label = DenyConditionType(kind).label
-        creators.append({"kind": kind, "slug": kind.lower(), "label": label, "explanation": explanation, "form": form})
+        creators.append(
+            {
+                "kind": kind,
+                "slug": kind.lower(),
+                "label": label,
+                "explanation": explanation,
+                "button": BUTTONS[kind],
+                "form": form,
+            }
+        )
     return render(
         request,
         "adminportal/deny_policies.html",

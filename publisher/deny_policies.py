@@ -17,6 +17,7 @@ Applications belong to the Dev Portal, a layer above: it registers how to find o
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,7 @@ VALUE_HELP = {
     DenyConditionType.IP_RANGE: '{"startingIp": "203.0.113.0", "endingIp": "203.0.113.255", "invert": false}',
 }
 _MAX_VALUE = 300
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _refuse(field: str, message: str) -> ValidationFailed:
@@ -68,7 +70,7 @@ def _address(value: Any, field: str) -> ipaddress.IPv4Address | ipaddress.IPv6Ad
     if not isinstance(value, str):
         raise _refuse(field, "must be an IPv4 or IPv6 address, as a string")
     try:
-        return ipaddress.ip_address(value.strip())
+        return ipaddress.ip_address(value)
     except ValueError:
         raise _refuse(field, f"{value[:60]!r} is not an IPv4 or IPv6 address") from None
 
@@ -107,7 +109,7 @@ def deny_condition_read(condition_type: Any, value: Any, field: str = "condition
         if start.version != end.version:
             raise _refuse(f"{field}.endingIp", "must be of the same IP version as startingIp")
         if int(start) > int(end):
-            raise _refuse(f"{field}.endingIp", f"{end} comes before startingIp {start}")
+            raise _refuse(f"{field}.endingIp", f"{end} comes before the range's first address, {start}")
         return {"condition_type": kind, "start_ip": str(start), "end_ip": str(end), "invert": _invert(obj, field)}
     text = _text(value, field)
     if kind == DenyConditionType.API:
@@ -246,8 +248,10 @@ class DenyPolicyDetailApi(ScopedAPIView):
     def patch(self, request, condition_id):
         policy = deny_policy_get(condition_id)
         data = _body(request)
-        if "conditionId" in data and data["conditionId"] != str(policy.id):  # WSO2 may repeat it here
-            raise _refuse("conditionId", "must be the conditionId of the path, or left out")
+        # WSO2's body may repeat the conditionId; the path names the policy, so it is only checked for shape.
+        if "conditionId" in data:
+            if not isinstance(data["conditionId"], str) or not _UUID.fullmatch(data["conditionId"]):
+                raise _refuse("conditionId", "must be a conditionId (a UUID), or left out")
         enabled = _status(data, required=True)
         return Response(deny_policy_dto(deny_policy_status_set(policy=policy, enabled=enabled, user=request.user)))
 

@@ -174,7 +174,8 @@ def test_the_status_toggle_refuses_bad_input_and_unknown_ids(admin, world):
         ({}, "conditionStatus"),
         ({"conditionStatus": "false"}, "conditionStatus"),
         ({"conditionStatus": None}, "conditionStatus"),
-        ({"conditionId": "00000000-0000-0000-0000-000000000000", "conditionStatus": False}, "conditionId"),
+        ({"conditionId": "", "conditionStatus": False}, "conditionId"),
+        ({"conditionId": 7, "conditionStatus": False}, "conditionId"),
     ]:
         resp = admin.patch(url, body, format="json")
         assert resp.status_code == 400 and resp.json()["error"][0]["field"] == field, (body, resp.content)
