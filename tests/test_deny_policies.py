@@ -12,6 +12,7 @@ loopback, two addresses for the IP conditions to tell apart."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -155,3 +156,61 @@ def test_x_forwarded_for_does_not_make_a_client_someone_else(deny_stack, world):
         assert handshake(url, {**headers, "X-Forwarded-For": OTHER}, HERE)[0] == 101
     finally:
         flow.call(admin, "DELETE", ONE + made["conditionId"], 200)
+
+
+SHOTS = os.environ.get("TIDEGATE_SCREENSHOTS", "")
+
+
+def _shot(page, stack, name: str) -> None:
+    for folder in filter(None, [str(stack.data_dir), SHOTS]):
+        os.makedirs(folder, exist_ok=True)
+        page.screenshot(path=os.path.join(folder, f"deny-{name}.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_an_admin_denies_and_lets_in_again_from_the_admin_portal(deny_stack, world):
+    """In Debian's chromium: a refused form explains itself, a new policy shuts the client
+    out at the gateway, Disable lets it in, Delete policy removes it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.test_browser import ARGS, CHROMIUM
+
+    url, headers = world["denied"], world["mine"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_context(base_url=deny_stack.portal_url, viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(15_000)
+        page.goto("/login/")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill("admin")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("link", name="Admin Portal").click()
+        page.get_by_role("link", name="Deny policies").first.click()
+        expect(page.get_by_role("heading", name="Deny policies")).to_be_visible()
+        _shot(page, deny_stack, "1-empty")
+
+        form = page.locator("#deny-ip_range")
+        form.get_by_text("Add a policy").click()
+        form.get_by_label("From").fill("127.0.0.9")
+        form.get_by_label("To").fill("127.0.0.1")
+        form.get_by_role("button", name="Deny this range").click()
+        expect(page.locator("#deny-ip_range .field-error")).to_contain_text("comes before the range's first address")
+        _shot(page, deny_stack, "2-refused-range")
+
+        form = page.locator("#deny-ip")
+        form.get_by_text("Add a policy").click()
+        form.get_by_label("IP address").fill(OTHER)
+        form.get_by_role("button", name="Deny this address").click()
+        expect(page.get_by_role("status")).to_contain_text(f"Denied IP address {OTHER}")
+        _shot(page, deny_stack, "3-enforced")
+        wait_until(lambda: handshake(url, headers, OTHER)[0] == 403, 10, what="the page's policy at the gateway")
+        assert handshake(url, headers, HERE)[0] == 101
+
+        page.get_by_role("button", name=f"Disable the deny policy on {OTHER}").click()
+        expect(page.get_by_role("status")).to_contain_text("its clients may connect again")
+        assert handshake(url, headers, OTHER)[0] == 101
+        _shot(page, deny_stack, "4-disabled")
+
+        page.get_by_role("button", name=f"Delete the deny policy on {OTHER}").click()
+        expect(page.get_by_text("No deny policies")).to_be_visible()
+        browser.close()
