@@ -16,4 +16,9 @@ class Section:
 
 SECTIONS: list[Section] = [
     Section("index", "Overview", "What needs an administrator's attention."),
+    Section(
+        "deny-policies",
+        "Deny policies",
+        "Cut off an API, an application, a user or an IP address or range at every gateway at once.",
+    ),
 ]

@@ -3,10 +3,15 @@
 
 from django.urls import path
 
-from adminportal import views
+from adminportal import deny, views
 
 app_name = "adminportal"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("deny-policies", deny.deny_policies, name="deny-policies"),
+    path("deny-policies/add/<str:condition_type>", deny.deny_policy_add, name="deny-policy-add"),
+    path("deny-policies/<uuid:condition_id>/enable", deny.deny_policy_enable, name="deny-policy-enable"),
+    path("deny-policies/<uuid:condition_id>/disable", deny.deny_policy_disable, name="deny-policy-disable"),
+    path("deny-policies/<uuid:condition_id>/delete", deny.deny_policy_remove, name="deny-policy-delete"),
 ]

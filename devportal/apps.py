@@ -9,3 +9,9 @@ class DevportalConfig(AppConfig):
         from publisher.signals import api_published
 
         api_published.connect(on_api_published, dispatch_uid="devportal.subscriptions_copy")
+
+        # The Publisher's deny policies (below) name applications as owner:name.
+        from devportal.selectors import application_exists
+        from publisher.deny_policies import application_lookup_register
+
+        application_lookup_register(application_exists)

@@ -130,3 +130,9 @@ def subscription_usage(*, application: Application) -> dict:
             "window": f"{plan.unit_time} {plan.time_unit}" if plan else "1 day",
         }
     return out
+
+
+def application_exists(owner: str, name: str) -> bool:
+    """Whether ``owner`` (a username) has an application named ``name``: the Publisher's deny
+    policies name applications this way (``publisher.deny_policies.application_lookup_register``)."""
+    return Application.objects.filter(owner__username=owner, name=name).exists()

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from gateway.backend import backend_url
+from gateway.deny import Address, DenyList
 from gateway.jwks import JwksCache
 from gateway.refusals import Close, Reason, Refusal
 from gateway.routing import Match, RouteTable, UnsafePath, request_path, unsafe_param
@@ -44,6 +45,7 @@ class State:
     revoked: frozenset[str]
     application_ids: frozenset[str]
     disconnect: frozenset[str]
+    deny: DenyList = field(default_factory=DenyList)
 
     @classmethod
     def build(
@@ -60,13 +62,20 @@ class State:
             frozenset(snapshot.revoked),
             frozenset(snapshot.application_ids),
             frozenset(snapshot.disconnect),
+            DenyList(snapshot.deny),
         )
 
     def with_snapshot(self, snapshot: Snapshot) -> State:
         """This state with a snapshot that differs only by deltas (revocations, subscriptions):
         the compiled routes and the verifier, with its cache of checked tokens, are kept."""
         return State(
-            snapshot, self.routes, self.verifier, frozenset(snapshot.revoked), self.application_ids, self.disconnect
+            snapshot,
+            self.routes,
+            self.verifier,
+            frozenset(snapshot.revoked),
+            self.application_ids,
+            self.disconnect,
+            self.deny,
         )
 
 
@@ -129,15 +138,48 @@ def _origin_refusal(api: ApiConfig, origin: str | None) -> Refusal | None:
     return None
 
 
+def _denied(what: str) -> Refusal:
+    """A deny policy matches (WSO2's "Message blocked", 900805). A miss: the policy may just
+    have been disabled, and letting a client in is read at once (docs/gateway.md)."""
+    return Refusal(
+        Reason.DENIED, f"You have been blocked from accessing the resource: a deny policy on {what}", sync_miss=True
+    )
+
+
+def _deny_refusal(deny: DenyList, api: ApiConfig, client: Address | None) -> Refusal | None:
+    """The deny policies a handshake meets before any credential: its address and its API."""
+    if deny.spans and deny.address_denied(client):
+        return _denied("the client's IP address")
+    if deny.apis and deny.api_denied(api.context, api.version):
+        return _denied("this API")
+    return None
+
+
+def _identity_deny_refusal(deny: DenyList, token: VerifiedToken, app: ApplicationConfig | None) -> Refusal | None:
+    """The deny policies on who connects: the token's user (``sub``) and its application."""
+    sub = token.claims.get("sub")
+    if deny.users and isinstance(sub, str) and deny.user_denied(sub):
+        return _denied("this user")
+    if deny.applications and app is not None and deny.application_denied(app.owner, app.name):
+        return _denied("this application")
+    return None
+
+
 def bad_path(description: str) -> Refusal:
     return Refusal(Reason.BAD_PATH, description)
 
 
 def admit(
-    state: State, raw_path: str, query: str, headers: dict[str, str], now: float | None = None
+    state: State,
+    raw_path: str,
+    query: str,
+    headers: dict[str, str],
+    now: float | None = None,
+    client: Address | None = None,
 ) -> Admission | Refusal:
     """Decide a handshake. ``raw_path`` is the path as the client sent it (percent-encoded,
-    ``routing.raw_request_path``); ``headers`` are lower-cased names to values."""
+    ``routing.raw_request_path``); ``headers`` are lower-cased names to values; ``client``
+    the peer's address (``deny.client_address``), for deny policies."""
     try:
         path = request_path(raw_path)
     except UnsafePath as exc:
@@ -149,6 +191,10 @@ def admit(
         why = unsafe_param(value)
         if why:
             return Refusal(Reason.BAD_PATH, why, match=match)
+    if state.deny:  # a denied address or API is refused before any credential is read
+        denied = _deny_refusal(state.deny, match.api, client)
+        if denied is not None:
+            return replace(denied, match=match)
     if match.api.allowed_origins or match.api.origin_required:  # before any credential is looked at
         refused = _origin_refusal(match.api, headers.get("origin"))
         if refused is not None:
@@ -174,36 +220,58 @@ def admit(
             return Refusal(
                 Reason.INVALID_CREDENTIALS, "Internal keys go in the Internal-Key header, and only there", match=match
             )
-    return _judge(state, match, path, query, token, now)
+    return _judge(state, match, path, query, token, now, client)
 
 
 def judge(
-    state: State, path: str, query: str, token: VerifiedToken | None, now: float | None = None
+    state: State,
+    path: str,
+    query: str,
+    token: VerifiedToken | None,
+    now: float | None = None,
+    client: Address | None = None,
 ) -> Admission | Refusal:
-    """Everything after the signature check: route, lifecycle, expiry, revocation,
-    subscription, scopes and the backend URL. Cheap enough to run for every open
-    connection whenever the snapshot changes."""
+    """Everything after the signature check: route, deny policies, lifecycle, expiry,
+    revocation, subscription, scopes and the backend URL. Cheap enough to run for every
+    open connection whenever the snapshot changes."""
     match = state.routes.match(path)
     if match is None:
         return _not_found(path)
-    return _judge(state, match, path, query, token, now)
+    return _judge(state, match, path, query, token, now, client)
 
 
 def _judge(
-    state: State, match: Match, path: str, query: str, token: VerifiedToken | None, now: float | None
+    state: State,
+    match: Match,
+    path: str,
+    query: str,
+    token: VerifiedToken | None,
+    now: float | None,
+    client: Address | None = None,
 ) -> Admission | Refusal:
     """``judge`` for a route already matched (a handshake matches once, in ``admit``)."""
-    decision = _judgement(state, match, path, query, token, now)
+    decision = _judgement(state, match, path, query, token, now, client)
     if isinstance(decision, Refusal):
         return replace(decision, match=match)
     return decision
 
 
 def _judgement(
-    state: State, match: Match, path: str, query: str, token: VerifiedToken | None, now: float | None
+    state: State,
+    match: Match,
+    path: str,
+    query: str,
+    token: VerifiedToken | None,
+    now: float | None,
+    client: Address | None,
 ) -> Admission | Refusal:
     api, topic = match.api, match.topic
     strip = frozenset({api.authorization_header.lower(), INTERNAL_KEY_HEADER})
+    deny = state.deny
+    if deny:
+        denied = _deny_refusal(deny, api, client)
+        if denied is not None:
+            return denied
     if api.lifecycle_status == "BLOCKED":
         return Refusal(Reason.API_BLOCKED, "This API has been blocked temporarily")
 
@@ -247,6 +315,10 @@ def _judgement(
             if sub.status == "BLOCKED" or (sub.status == "PROD_ONLY_BLOCKED" and key_type == "PRODUCTION"):
                 # An unblock just confirmed by the portal counts as a miss too.
                 return Refusal(Reason.FORBIDDEN, "The subscription to this API is blocked", sync_miss=True)
+        if deny:
+            denied = _identity_deny_refusal(deny, token, app)
+            if denied is not None:
+                return denied
         needed = _scope_refusal(topic, token.scopes)
         if needed:
             return Refusal(
@@ -345,9 +417,10 @@ def rejudge(
     api_id: str,
     app_id: str | None,
     now: float | None = None,
+    client: Address | None = None,
 ) -> Close | None:
     """None while the connection may stay open, else how to close it."""
-    decision = judge(state, path, query, token, now)
+    decision = judge(state, path, query, token, now, client)
     if isinstance(decision, Refusal):
         return close_for(state, decision, api_id, app_id)
     if decision.match.api.id != api_id:

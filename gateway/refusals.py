@@ -28,6 +28,7 @@ class Reason(enum.Enum):
     FORBIDDEN = "forbidden"  # not subscribed, subscription blocked, no endpoint for the key type
     SCOPE_MISSING = "scope-missing"
     ORIGIN_REFUSED = "origin-refused"  # Origin not on the API's allow-list, or none when it needs one
+    DENIED = "denied"  # a deny policy matches the client's address, the API, the user or the application
     CONNECTION_LIMIT = "connection-limit"
     UNAVAILABLE = "unavailable"  # starting or draining
     BACKEND_DOWN = "backend-down"
@@ -61,6 +62,10 @@ OUTCOMES: dict[Reason, Outcome] = {
     # WSO2 has no code for it: one of the 9009xx authorisation family that WSO2 leaves unused.
     # Judged at the handshake only (an open connection is not judged again on its Origin).
     Reason.ORIGIN_REFUSED: Outcome(403, "900930", "Origin not allowed", 1008),
+    # WSO2's blocking conditions: 900805, "Message blocked", with 403 (Choreo Connect's
+    # ThrottleConstants.BLOCKED_ERROR_CODE). An open connection closes with 4004, next to the
+    # brief's 4001-4003 of live enforcement.
+    Reason.DENIED: Outcome(403, "900805", "Message blocked", 4004, "Blocked by a deny policy"),
     Reason.CONNECTION_LIMIT: Outcome(429, "900803", "Message throttled out", 1008),
     Reason.UNAVAILABLE: Outcome(503, "101503", "Service unavailable", 1001),
     Reason.BACKEND_DOWN: Outcome(502, "101503", "Error connecting to the back end", 1011),

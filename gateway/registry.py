@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gateway.decisions import State, rejudge
+from gateway.deny import Address
 from gateway.refusals import Close
 from gateway.tokens import VerifiedToken, expires_at
 
@@ -54,6 +55,7 @@ class LiveConnection:
     app_in_snapshot: bool = True  # False for applications named only by a self-contained token
     app_name: str = ""
     topic: str = ""
+    client: Address | None = None  # the peer's address, for deny policies
     id: str = field(default_factory=lambda: f"{_ID_PREFIX}{next(_ids):x}")
     opened: float = field(default_factory=time.monotonic)
     opened_at: float = field(default_factory=time.time)
@@ -145,7 +147,7 @@ class Registry:
                 out.append((conn, DISCONNECTED))
                 continue
             app_id = conn.app_id if conn.app_in_snapshot else None
-            close = rejudge(state, conn.path, conn.query, conn.token, conn.api_id, app_id, now)
+            close = rejudge(state, conn.path, conn.query, conn.token, conn.api_id, app_id, now, conn.client)
             if close is not None:
                 out.append((conn, close))
         return out

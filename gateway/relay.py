@@ -19,6 +19,7 @@ import aiohttp
 from gateway import upstream
 from gateway.asgitypes import Receive, Scope, Send, request_headers
 from gateway.decisions import Admission, admit, connection_refusal
+from gateway.deny import client_address
 from gateway.frame_counters import LATENCY_SAMPLE_EVERY
 from gateway.ratelimit import (
     NEED_LEASE,
@@ -160,20 +161,23 @@ class Relay:
         query = scope["query_string"].decode("latin-1")
         # Routed on the path as sent: a server's decoded "path" has turned %2F into a "/".
         raw_path = raw_request_path(scope)
-        decision = admit(state, raw_path, query, headers)
+        # The peer, never X-Forwarded-For (a client writes what it likes there): deny policies.
+        peer = scope.get("client")
+        client = client_address(peer[0] if peer else None)
+        decision = admit(state, raw_path, query, headers, client=client)
         if (
             isinstance(decision, Refusal)
             and decision.refresh_issuer
             and await gateway.refresh_issuer(decision.refresh_issuer)
         ):
-            decision = admit(state, raw_path, query, headers)
+            decision = admit(state, raw_path, query, headers, client=client)
         if isinstance(decision, Refusal) and decision.sync_miss:
             # Read your writes: keys, a subscription or an API the portal may just have
             # confirmed. Judge again against whatever the pull (or any other) brought.
             await gateway.sync_on_miss()
             if gateway.state is not state and gateway.state is not None:
                 state = gateway.state
-                decision = admit(state, raw_path, query, headers)
+                decision = admit(state, raw_path, query, headers, client=client)
         if isinstance(decision, Refusal):
             await self._refuse_handshake(scope, send, decision, decision.match, started)
             return None
@@ -216,6 +220,7 @@ class Relay:
             app_in_snapshot=bool(app and not app.self_contained),
             app_name=app.name if app else "",
             topic=match.topic.name,
+            client=client,
         )
         limits = limits_for(snapshot=state.snapshot, api=match.api, subscription=decision.subscription, application=app)
         return backend, conn, FrameLimiter(gateway.rate_counters, limits)

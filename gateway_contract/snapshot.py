@@ -13,7 +13,10 @@ from typing import Any, get_args, get_origin, get_type_hints
 # 3: a topic's scopes per operation (publish_scopes, subscribe_scopes), both enforced.
 # 4: an API's Origin allow-list and backend JWT (an older gateway would ignore them, letting
 #    in handshakes the API refuses: it refuses this schema instead and keeps its last one).
-SCHEMA_VERSION = 4
+# 5: deny policies (``deny``), for the same reason. A schema-4 snapshot (one a gateway kept on
+#    disk) still reads, with no deny policies.
+SCHEMA_VERSION = 5
+READABLE_SCHEMAS = (4, 5)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,21 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class DenyConditionConfig:
+    """An enabled deny policy (WSO2: a blocking condition). ``kind`` is API (``value``:
+    ``/<context>/<version>``), APPLICATION (``value``: ``owner:name``), USER (``value``: a
+    username), IP (``start_ip``) or IP_RANGE (``start_ip`` to ``end_ip``, both included);
+    ``invert`` makes an IP condition match every address but those."""
+
+    id: str
+    kind: str
+    value: str = ""
+    start_ip: str = ""
+    end_ip: str = ""
+    invert: bool = False
+
+
+@dataclass(frozen=True)
 class Snapshot:
     version: int
     environments: tuple[str, ...]
@@ -118,6 +136,7 @@ class Snapshot:
     revoked: tuple[str, ...] = ()  # jti of revoked tokens that have not expired yet
     application_ids: tuple[str, ...] = ()  # every application that exists, keys or not
     disconnect: tuple[str, ...] = ()  # ids of live connections a publisher asked to cut
+    deny: tuple[DenyConditionConfig, ...] = ()  # enabled deny policies
 
     def policy(self, level: str, name: str) -> PolicyConfig | None:
         return self.policies.get(f"{level}:{name}")
@@ -180,7 +199,7 @@ def snapshot_from_dict(data: Any) -> Snapshot:
     :class:`SnapshotError` (a ValueError) for anything of another shape."""
     if not isinstance(data, dict):
         raise SnapshotError(f"a snapshot is an object, not {type(data).__name__}")
-    if data.get("schema") != SCHEMA_VERSION:
+    if data.get("schema") not in READABLE_SCHEMAS:
         raise SnapshotError(f"unsupported snapshot schema {data.get('schema')!r}")
     snapshot: Snapshot = read_as(Snapshot, data, "snapshot")
     return snapshot

@@ -168,3 +168,57 @@ class ThrottlingPolicy(models.Model):
     @property
     def window_seconds(self) -> int:
         return self.UNIT_SECONDS[self.time_unit] * self.unit_time
+
+
+class DenyConditionType(models.TextChoices):
+    """WSO2's blocking condition types (Admin v4 ``conditionType``)."""
+
+    API = "API", "API context"
+    APPLICATION = "APPLICATION", "Application"
+    IP = "IP", "IP address"
+    IP_RANGE = "IP_RANGE", "IP range"
+    USER = "USER", "User"
+
+
+class DenyPolicy(models.Model):
+    """A deny policy (WSO2: a blocking condition): gateways refuse handshakes that match it
+    (403, 900805) and close matching open connections, while it is enabled.
+
+    ``value`` holds what the condition names: an API's ``/<context>/<version>``, an
+    application's ``owner:name``, a username. IP conditions keep their addresses in
+    ``start_ip`` (and ``end_ip`` for a range), written the way ``ipaddress`` writes them, so
+    one address is one row however it was typed; ``invert`` turns an IP condition into
+    "everyone except".
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    condition_type = models.CharField(max_length=16, choices=DenyConditionType.choices)
+    value = models.CharField(max_length=300, blank=True)
+    start_ip = models.CharField(max_length=45, blank=True)
+    end_ip = models.CharField(max_length=45, blank=True)
+    invert = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_time = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["condition_type", "value", "start_ip", "end_ip", "invert"], name="deny_policy_unique"
+            )
+        ]
+        ordering = ["created_time", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.condition_type} {self.describe()}"
+
+    def describe(self) -> str:
+        """The condition in words, for pages and the audit log."""
+        if self.condition_type == DenyConditionType.IP:
+            return f"every address except {self.start_ip}" if self.invert else self.start_ip
+        if self.condition_type == DenyConditionType.IP_RANGE:
+            span = f"{self.start_ip} to {self.end_ip}"
+            return f"every address outside {span}" if self.invert else span
+        return self.value

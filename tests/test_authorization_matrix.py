@@ -42,6 +42,7 @@ from portal.models import AuditEvent
 from publisher import asyncapi
 from publisher import services as pub
 from publisher.archives import export_archive
+from publisher.deny_policies import deny_policy_create
 from publisher.models import Environment, PolicyLevel, ThrottlingPolicy
 from tests import factories
 from testsupport import documents
@@ -153,6 +154,11 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (ADM + "throttling/policies/<str:level>", "POST"):            row(401, 403, 403, 403, 403, 201),
     (ADM + "throttling/policies/<str:level>/<int:policy_id>", "GET"): row(401, 403, 403, 403, 403, 200),
     (ADM + "throttling/policies/<str:level>/<int:policy_id>", "PUT"): row(401, 403, 403, 403, 403, 200),
+    (ADM + "throttling/deny-policies", "GET"):                    row(401, 403, 403, 403, 403, 200),
+    (ADM + "throttling/deny-policies", "POST"):                   row(401, 403, 403, 403, 403, 201),
+    (ADM + "throttling/deny-policy/<uuid:condition_id>", "GET"):    row(401, 403, 403, 403, 403, 200),
+    (ADM + "throttling/deny-policy/<uuid:condition_id>", "PATCH"):  row(401, 403, 403, 403, 403, 200),
+    (ADM + "throttling/deny-policy/<uuid:condition_id>", "DELETE"): row(401, 403, 403, 403, 403, 200),
     (ADM + "environments", "GET"):                                row(401, 403, 403, 403, 403, 200),
     (ADM + "environments", "POST"):                               row(401, 403, 403, 403, 403, 201),
     (ADM + "environments/<int:environment_id>", "DELETE"):        row(401, 403, 403, 403, 403, 200),
@@ -212,6 +218,11 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     # The Admin Portal: admins only.
     ("admin-portal/", "GET"):                                     row(302, 403, 403, 403, 403, 200),
     ("admin-portal/", "POST"):                                    row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/deny-policies", "GET"):                        row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/deny-policies/add/<str:condition_type>", "POST"): row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/deny-policies/<uuid:condition_id>/enable", "POST"):  row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/deny-policies/<uuid:condition_id>/disable", "POST"): row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/deny-policies/<uuid:condition_id>/delete", "POST"):  row(302, 403, 403, 403, 403, 302),
     ("devportal/", "GET"):                                        row(302, 200, 200, 200, 200, 200),
     ("devportal/", "POST"):                                       row(302, 200, 200, 200, 200, 200),
     ("devportal/apis/<uuid:api_id>", "GET"):                       row(302, 200, 200, 200, 200, 200),
@@ -401,6 +412,11 @@ def build_world() -> SimpleNamespace:
         ),
         etag=pub.api_etag(api),
         archive=_archive(creator),
+        condition_type="user",
+        # A deny policy, disabled (so enabling it changes something): it denies the other developer.
+        condition_id=str(
+            deny_policy_create(condition_type="USER", value="other_developer", enabled=False, user=users["admin"]).id
+        ),
     )
 
 
@@ -479,6 +495,10 @@ REQUESTS: dict[tuple[str, str], Req] = {
     (ADM + "throttling/policies/<str:level>/<int:policy_id>", "PUT"): Req(
         json={"policyName": "AsyncGold", "defaultLimit": _limit(50)}
     ),
+    (ADM + "throttling/deny-policies", "POST"): Req(
+        json={"conditionType": "IP", "conditionValue": {"fixedIp": "10.9.9.9"}}
+    ),
+    (ADM + "throttling/deny-policy/<uuid:condition_id>", "PATCH"): Req(json={"conditionStatus": True}),
     (ADM + "environments", "POST"): Req(json={"name": "Matrix"}),
     (ADM + "key-managers", "POST"): Req(
         json={
@@ -560,6 +580,7 @@ REQUESTS: dict[tuple[str, str], Req] = {
         form=lambda w: {"jti": IssuedToken.objects.get(client__key_mapping_id=w.key_mapping_id).jti}
     ),
     ("devportal/subscriptions/<uuid:subscription_id>/plan", "POST"): Req(form={"plan": "AsyncGold"}),
+    ("admin-portal/deny-policies/add/<str:condition_type>", "POST"): Req(form={"user-username": "developer"}),
 }
 
 

@@ -59,6 +59,7 @@ CONTENT_DEPENDENT = [
     "policy_list_create_post",  # defaultLimit's shape depends on its type (REQUESTCOUNTLIMIT, ...)
     "policy_detail_put",  # the same, and policyName cannot change
     "key_manager_list_create_post",  # certificates must be {"type": "JWKS", "value": an http(s) URL}
+    "deny_policy_list_create_post",  # names must exist, a range start first; the same condition twice is 409
 ]
 
 SEED = r"""
@@ -70,6 +71,7 @@ from analytics.models import GatewayReport
 from keymanager.models import ExternalIssuer
 from keymanager.services import keys_generate
 from publisher import services
+from publisher.deny_policies import deny_policy_create
 from publisher.models import Api, Environment, PolicyLevel, ThrottlingPolicy
 
 User = get_user_model()
@@ -114,6 +116,8 @@ issuer = ExternalIssuer.objects.create(name="Kept", issuer="https://kept.example
 doomed_issuer = ExternalIssuer.objects.create(
     name="Doomed", issuer="https://doomed.example", jwks_url="https://doomed.example/jwks"
 )
+deny = deny_policy_create(condition_type="IP", value={"fixedIp": "192.0.2.1"}, enabled=False, user=admin)
+doomed_deny = deny_policy_create(condition_type="IP", value={"fixedIp": "192.0.2.2"}, enabled=False, user=admin)
 print(json.dumps({
     "api": str(api.id), "revision": str(revision.id), "extra_revision": str(extra_revision.id),
     "lifecycle_api": str(lifecycle_api.id), "doomed_api": str(doomed_api.id),
@@ -126,6 +130,7 @@ print(json.dumps({
     "subscription": str(subscription.id), "doomed_subscription": str(doomed_subscription.id),
     "policy": str(policy.id), "policy_name": policy.name, "environment": str(environment.id), "doomed_environment": str(doomed_environment.id),
     "issuer": str(issuer.id), "doomed_issuer": str(doomed_issuer.id),
+    "deny": str(deny.id), "doomed_deny": str(doomed_deny.id),
 }))
 """
 
@@ -155,6 +160,7 @@ def _config(ids: dict) -> str:
         "level": "subscription",
         "policy_level": "subscription",
         "issuer_id": ids["issuer"],
+        "condition_id": ids["deny"],
         "username": VICTIM,
     }
     own = {
@@ -166,6 +172,9 @@ def _config(ids: dict) -> str:
         "subscription_detail_delete": {"subscription_id": ids["doomed_subscription"]},
         "environment_detail_delete": {"environment_id": ids["doomed_environment"]},
         "key_manager_detail_delete": {"issuer_id": ids["doomed_issuer"]},
+        "deny_policy_detail_delete": {"condition_id": ids["doomed_deny"]},
+        # An address no gateway of the run sees: the first case creates it, the rest are 409.
+        "deny_policy_list_create_post": {"body.conditionType": "IP", "body.conditionValue": {"fixedIp": "192.0.2.77"}},
         # Bodies that carry ids or secrets: a key of its own (regenerate-secret changes the shared
         # one's secret), and an application not yet subscribed to the published API.
         "application_generate_token_post": {

@@ -3,12 +3,15 @@
 from django.urls import path
 
 from keymanager import apis as keymanager_apis
-from publisher import environments, policies
+from publisher import deny_policies, environments, policies
 from tidegate import user_apis
 
 urlpatterns = [
     path("throttling/policies/<str:level>", policies.PolicyListCreateApi.as_view()),
     path("throttling/policies/<str:level>/<int:policy_id>", policies.PolicyDetailApi.as_view()),
+    # WSO2 writes the collection plural and one condition singular.
+    path("throttling/deny-policies", deny_policies.DenyPolicyListCreateApi.as_view()),
+    path("throttling/deny-policy/<uuid:condition_id>", deny_policies.DenyPolicyDetailApi.as_view()),
     path("environments", environments.EnvironmentListCreateApi.as_view()),
     path("environments/<int:environment_id>", environments.EnvironmentDetailApi.as_view()),
     path("key-managers", keymanager_apis.KeyManagerListCreateApi.as_view()),

@@ -281,6 +281,81 @@ _POLICY_LINKS = {
     name: _link(op, level="$request.path.level", policy_id="$response.body#/policyId")
     for name, op in (("GetPolicy", "policy_detail_get"), ("UpdatePolicy", "policy_detail_put"))
 }
+_DENY_LINKS = {
+    name: _link(op, condition_id="$response.body#/conditionId")
+    for name, op in (
+        ("GetDenyPolicy", "deny_policy_detail_get"),
+        ("ChangeDenyPolicyStatus", "deny_policy_detail_patch"),
+        ("DeleteDenyPolicy", "deny_policy_detail_delete"),
+    )
+}
+_IP = {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}], "maxLength": 45}
+_INVERT = {"type": "boolean", "description": "Deny every address except these"}
+_CONDITION_STATUS = {"type": "boolean", "description": "true: enforced by gateways; false: kept, not enforced"}
+
+
+def _deny_body(kind: str, value: dict, description: str) -> dict:
+    return {
+        "type": "object",
+        "required": ["conditionType", "conditionValue"],
+        "properties": {
+            "conditionType": {"type": "string", "enum": [kind]},
+            "conditionValue": {**value, "description": description},
+            "conditionStatus": _CONDITION_STATUS,
+        },
+    }
+
+
+_NAME_VALUE = {"type": "string", "minLength": 1, "maxLength": 300, "pattern": r"^[^\x00]*\S[^\x00]*$"}
+_DENY_CREATE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    _deny_body("API", _NAME_VALUE, "An API's context and version, e.g. /chat/1.0.0"),
+                    _deny_body("APPLICATION", _NAME_VALUE, "An application's owner and name, e.g. alice:ChatClient"),
+                    _deny_body("USER", _NAME_VALUE, "A username"),
+                    _deny_body(
+                        "IP",
+                        {
+                            "type": "object",
+                            "required": ["fixedIp"],
+                            "additionalProperties": False,
+                            "properties": {"fixedIp": _IP, "invert": _INVERT},
+                        },
+                        "One address",
+                    ),
+                    _deny_body(
+                        "IP_RANGE",
+                        {
+                            "type": "object",
+                            "required": ["startingIp", "endingIp"],
+                            "additionalProperties": False,
+                            "properties": {"startingIp": _IP, "endingIp": _IP, "invert": _INVERT},
+                        },
+                        "A range of addresses, both ends included, of one IP version, start first",
+                    ),
+                ]
+            }
+        }
+    },
+}
+_DENY_STATUS_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["conditionStatus"],
+                "properties": {
+                    "conditionId": {**_UUID, "description": "Ignored: the path names the deny policy"},
+                    "conditionStatus": _CONDITION_STATUS,
+                },
+            }
+        }
+    },
+}
 _TIMEOUT = {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 120}
 _NO_BODY = None  # an operation that takes no request body
 _EMPTY_OK = {"description": "Done; no body", "content": None}
@@ -443,6 +518,11 @@ OPERATIONS: dict[str, dict] = {
             "policy_id": _NUMBER_ID,
         }
     },
+    "deny_policy_list_create_get": {"ok_schema": _LIST},
+    "deny_policy_list_create_post": {"body": _DENY_CREATE_BODY, "ok_status": "201", "links": _DENY_LINKS},
+    "deny_policy_detail_get": {"path": {"condition_id": _UUID}},
+    "deny_policy_detail_patch": {"path": {"condition_id": _UUID}, "body": _DENY_STATUS_BODY},
+    "deny_policy_detail_delete": {"path": {"condition_id": _UUID}, "ok": _EMPTY_OK},
     "environment_list_create_post": {
         "ok_status": "201",
         "links": {"DeleteEnvironment": _link("environment_detail_delete", environment_id="$response.body#/id")},

@@ -16,6 +16,7 @@ from devportal.models import Application, Subscription
 from gateway_contract.snapshot import (
     ApiConfig,
     ApplicationConfig,
+    DenyConditionConfig,
     IssuerConfig,
     PolicyConfig,
     Snapshot,
@@ -26,7 +27,7 @@ from keymanager import signing
 from keymanager.models import ExternalIssuer, IssuedToken, OAuthClient
 from publisher import asyncapi
 from publisher.dto import endpoint_urls
-from publisher.models import Deployment, ThrottlingPolicy
+from publisher.models import DenyPolicy, Deployment, ThrottlingPolicy
 
 
 def topic_configs(definition: dict[str, Any]) -> tuple[TopicConfig, ...]:
@@ -45,7 +46,8 @@ def topic_configs(definition: dict[str, Any]) -> tuple[TopicConfig, ...]:
 
 def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
     """Everything gateways of ``environments`` enforce: deployed revisions with the API's
-    live lifecycle state, applications and subscriptions by consumer key, trusted issuers."""
+    live lifecycle state, applications and subscriptions by consumer key, trusted issuers,
+    the enabled deny policies."""
     apis = []
     seen = set()
     deployments = (
@@ -143,5 +145,16 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
             DisconnectRequest.objects.filter(created_time__gt=timezone.now() - timedelta(minutes=10)).values_list(
                 "connection_id", flat=True
             )
+        ),
+        deny=tuple(
+            DenyConditionConfig(
+                id=str(d.id),
+                kind=d.condition_type,
+                value=d.value,
+                start_ip=d.start_ip,
+                end_ip=d.end_ip,
+                invert=d.invert,
+            )
+            for d in DenyPolicy.objects.filter(enabled=True)
         ),
     )
