@@ -16,4 +16,6 @@ class Section:
 
 SECTIONS: list[Section] = [
     Section("index", "Overview", "What needs an administrator's attention."),
+    Section("tasks", "Tasks", "Subscriptions, applications and sign-ups waiting for approval, and the decisions made."),
+    Section("settings", "Settings", "Sign-up, which approval workflows are on, and new APIs' default business plans."),
 ]

@@ -3,10 +3,14 @@
 
 from django.urls import path
 
-from adminportal import views
+from adminportal import site_settings, tasks, views
 
 app_name = "adminportal"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("tasks/", tasks.tasks, name="tasks"),
+    path("tasks/<uuid:reference_id>/decide", tasks.task_decide, name="task-decide"),
+    path("settings/", site_settings.settings_page, name="settings"),
+    path("settings/save", site_settings.settings_save, name="settings-save"),
 ]
