@@ -108,4 +108,4 @@ class WorkflowUpdateStatusApi(ScopedAPIView):
         wf = services.workflow_decide(
             workflow=wf, status=d["status"], comment=d["description"], acting_user=request.user
         )
-        return Response(workflow_dto(selectors.workflow_get(reference_id=wf.reference_id)))
+        return Response(workflow_dto(wf))
