@@ -441,7 +441,12 @@ def workflow_decide(*, workflow: Workflow, status: str, comment: str = "", actin
     if wf.status != WorkflowStatus.CREATED:
         who = wf.decided_by.get_username() if wf.decided_by else "an administrator"
         raise Conflict(f"This request was already {wf.status.lower()} by {who}; a decision is final")
-    applied = _workflow_apply(wf, approved=status == WorkflowStatus.APPROVED, acting_user=acting_user)
+    try:
+        applied = _workflow_apply(wf, approved=status == WorkflowStatus.APPROVED, acting_user=acting_user)
+    except _SubjectGone as gone:
+        if status == WorkflowStatus.APPROVED:
+            raise Conflict(f"The {gone} this request is about no longer exists: reject it to close it") from None
+        applied = {"subjectGone": True}
     wf.status, wf.comment, wf.decided_by, wf.decided_time = status, comment, acting_user, timezone.now()
     wf.save(update_fields=["status", "comment", "decided_by", "decided_time"])
     audit_record(
@@ -462,7 +467,8 @@ def workflow_decide(*, workflow: Workflow, status: str, comment: str = "", actin
 def _workflow_apply(wf: Workflow, *, approved: bool, acting_user) -> dict:
     """Carry a decision over to the request's subject; returns what changed, for the audit."""
     if wf.workflow_type == WorkflowType.SUBSCRIPTION_CREATION:
-        sub = Subscription.objects.select_for_update().select_related("api", "application").get(pk=wf.subject_id)
+        sub = Subscription.objects.select_for_update().select_related("api", "application").filter(pk=wf.subject_id)
+        sub = _subject_or_gone(sub.first(), "subscription")
         if approved:
             sub.status, _ = _inherited_status(application=sub.application, api=sub.api)
         else:
@@ -471,11 +477,22 @@ def _workflow_apply(wf: Workflow, *, approved: bool, acting_user) -> dict:
         config_changed(_subscription_delta(sub))
         return {"subscriptionStatus": sub.status}
     if wf.workflow_type == WorkflowType.APPLICATION_CREATION:
-        app = Application.objects.select_for_update().get(pk=wf.subject_id)
+        app = _subject_or_gone(Application.objects.select_for_update().filter(pk=wf.subject_id).first(), "application")
         app.status = ApplicationStatus.APPROVED if approved else ApplicationStatus.REJECTED
         app.save(update_fields=["status"])
         return {"applicationStatus": app.status}
-    user = get_user_model().objects.get(pk=wf.subject_id)
+    user = _subject_or_gone(get_user_model().objects.filter(pk=wf.subject_id).first(), "account")
     if approved:
         user_activate(user=user, acting_user=acting_user)
     return {"userActive": approved}
+
+
+class _SubjectGone(Exception):
+    pass
+
+
+def _subject_or_gone(subject, what: str):
+    """A request's subject, gone when its API, owner or account was deleted while it waited."""
+    if subject is None:
+        raise _SubjectGone(what)
+    return subject

@@ -110,6 +110,11 @@ def test_a_subscription_on_an_approval_plan_connects_only_once_approved_in_the_a
         ws.send("hello partner")
         assert ws.recv(timeout=30) == "hello partner"
     assert flow.call(developer, "GET", f"{DEV}/subscriptions/{app['subscription']}")["status"] == "UNBLOCKED"
+    # Settings, where the workflows are switched: the plans that need approval say so.
+    browser_page.goto("/admin-portal/settings/")
+    expect(browser_page.get_by_role("heading", name="Settings")).to_be_visible()
+    expect(browser_page.locator("form")).to_contain_text(f"{approval_api['plan']}")
+    shot(browser_page, stack, "settings")
 
 
 def test_a_rejection_is_final_at_the_gateway_and_for_the_owner(

@@ -344,3 +344,15 @@ def test_a_rejected_sign_up_is_told_so_and_stays_out(admin):
 def test_sign_ups_sign_in_at_once_when_the_workflow_is_off():
     made = _sign_up("walkin")
     assert made.status_code == 302 and not Workflow.objects.exists()
+
+
+def test_a_request_whose_subject_is_gone_cannot_be_approved_but_can_be_closed(admin, owner, dev, gold_needs_approval):
+    api = factories.published_api(owner, context="/gone")
+    _subscribe(dev, api)
+    ref = _pending(admin)[0]["referenceId"]
+    Subscription.objects.all().delete()  # as deleting the API does
+    resp = _decide(admin, ref, "APPROVED")
+    assert resp.status_code == 409 and "no longer exists: reject it to close it" in resp.json()["description"]
+    assert Workflow.objects.get().status == "CREATED"
+    assert _decide(admin, ref, "REJECTED").status_code == 200
+    assert _pending(admin) == []
