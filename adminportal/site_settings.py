@@ -29,7 +29,6 @@ def _page(request, *, values=None, status=200):
             "values": values,
             "plans": publisher_selectors.streaming_subscription_policies(),
             "operator_signup": settings.TIDEGATE["SIGNUP_ENABLED"],
-            "updated_time": current.updated_time,
         },
         status=status,
     )
