@@ -21,4 +21,6 @@ SECTIONS: list[Section] = [
         "Deny policies",
         "Cut off an API, an application, a user or an IP address or range at every gateway at once.",
     ),
+    Section("tasks", "Tasks", "Subscriptions, applications and sign-ups waiting for approval, and the decisions made."),
+    Section("settings", "Settings", "Sign-up, which approval workflows are on, and new APIs' default business plans."),
 ]

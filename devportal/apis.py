@@ -10,7 +10,7 @@ from devportal.models import Application, Subscription
 from keymanager.models import OAuthClient
 from keymanager.scopes import ScopeRefused
 from keymanager.server import token_issue
-from keymanager.services import keys_generate, keys_remove, secret_regenerate
+from keymanager.services import keys_remove, secret_regenerate
 from portal.errors import NotFound, ValidationFailed
 from portal.fields import StrictCharField
 from portal.rest import ScopedAPIView, scopes
@@ -37,7 +37,7 @@ def application_dto(app: Application) -> dict:
         "throttlingPolicy": app.throttling_policy,
         "description": app.description,
         "tokenType": app.token_type,
-        "status": "APPROVED",
+        "status": app.status,
         "owner": app.owner.get_username(),
         "subscriptionCount": app.subscriptions.count() if count is None else count,
         "keys": [key_dto(c) for c in app.oauth_clients.all()],
@@ -182,7 +182,7 @@ class ApplicationGenerateKeysApi(ScopedAPIView):
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
-        client, secret = keys_generate(
+        client, secret = services.application_keys_generate(
             application=app, key_type=d["keyType"], grant_types=d.get("grantTypesToBeSupported"), user=request.user
         )
         return Response(key_dto(client, secret), status=200)

@@ -23,4 +23,11 @@ class SubscribeForm(forms.Form):
     def __init__(self, *args, applications, plans, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["application"].choices = [(str(a.id), a.name) for a in applications]
-        self.fields["plan"].choices = [(p, p) for p in plans]
+        held = set(
+            ThrottlingPolicy.objects.filter(
+                level=PolicyLevel.SUBSCRIPTION, name__in=list(plans), requires_approval=True
+            ).values_list("name", flat=True)
+        )
+        self.fields["plan"].choices = [
+            (p, f"{p} (needs an administrator's approval)" if p in held else p) for p in plans
+        ]

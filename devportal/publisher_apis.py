@@ -55,7 +55,7 @@ class SubscriptionBlockApi(ScopedAPIView):
         state = request.query_params.get("blockState", "")
         if state not in ("BLOCKED", "PROD_ONLY_BLOCKED"):
             raise ValidationFailed("blockState must be BLOCKED or PROD_ONLY_BLOCKED")
-        subscription_block(subscription=sub, state=state, acting_user=request.user)
+        sub = subscription_block(subscription=sub, state=state, acting_user=request.user)
         return Response(_subscription_dto(sub))
 
 
@@ -65,5 +65,5 @@ class SubscriptionUnblockApi(ScopedAPIView):
 
     def post(self, request):
         sub = _subscription_or_404(request.query_params.get("subscriptionId"))
-        subscription_block(subscription=sub, state="UNBLOCKED", acting_user=request.user)
+        sub = subscription_block(subscription=sub, state="UNBLOCKED", acting_user=request.user)
         return Response(_subscription_dto(sub))

@@ -3,7 +3,7 @@ from collections.abc import Callable
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 
-from devportal.models import Application, Subscription
+from devportal.models import Application, Subscription, Workflow, WorkflowStatus, WorkflowType
 from portal.errors import NotFound
 from publisher import lifecycle
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
@@ -136,3 +136,46 @@ def application_exists(owner: str, name: str) -> bool:
     """Whether ``owner`` (a username) has an application named ``name``: the Publisher's deny
     policies name applications this way (``publisher.deny_policies.application_lookup_register``)."""
     return Application.objects.filter(owner__username=owner, name=name).exists()
+
+
+# ------------------------------------------------------------------ approval workflows
+
+
+def workflow_list(*, workflow_type: str | None = None, pending: bool | None = None) -> QuerySet[Workflow]:
+    """Requests, newest first: waiting ones (``pending=True``), decided ones (``False``) or all."""
+    qs = Workflow.objects.select_related("requested_by", "decided_by")
+    if workflow_type:
+        qs = qs.filter(workflow_type=workflow_type)
+    if pending is True:
+        qs = qs.filter(status=WorkflowStatus.CREATED)
+    elif pending is False:
+        qs = qs.exclude(status=WorkflowStatus.CREATED).order_by("-decided_time", "-id")
+    return qs
+
+
+def workflow_get(*, reference_id) -> Workflow | None:
+    try:
+        return Workflow.objects.select_related("requested_by", "decided_by").filter(reference_id=reference_id).first()
+    except ValidationError:  # not a UUID: no such reference
+        return None
+
+
+def workflows_of(subject_ids) -> dict[str, Workflow]:
+    """The latest request about each of ``subject_ids`` (subscriptions, applications), for
+    showing their owner the state and the administrator's comment."""
+    out: dict[str, Workflow] = {}
+    for wf in Workflow.objects.filter(subject_id__in=[str(i) for i in subject_ids]).order_by("created_time", "id"):
+        out[wf.subject_id] = wf
+    return out
+
+
+def signup_state(*, user) -> str | None:
+    """CREATED while an account's sign-up waits for approval, REJECTED once refused, else None."""
+    wf = (
+        Workflow.objects.filter(workflow_type=WorkflowType.USER_SIGNUP, subject_id=str(user.pk))
+        .order_by("-created_time", "-id")
+        .first()
+    )
+    if wf is None or wf.status == WorkflowStatus.APPROVED:
+        return None
+    return wf.status

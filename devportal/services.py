@@ -1,13 +1,24 @@
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
-from devportal.models import Application, Subscription, SubscriptionStatus
+from devportal.models import (
+    Application,
+    ApplicationStatus,
+    Subscription,
+    SubscriptionStatus,
+    Workflow,
+    WorkflowStatus,
+    WorkflowType,
+)
 from gateway_contract.deltas import SubscriptionChanged, SubscriptionRemoved
 from gateway_contract.snapshot import SubscriptionConfig
 from keymanager.server import token_issue
-from keymanager.services import keys_generate
+from keymanager.services import keys_generate, user_activate
 from portal.audit import audit_record
 from portal.config_events import config_changed
 from portal.errors import Conflict, ValidationFailed, create_or_conflict
+from portal.site_settings import site_settings
 from publisher import lifecycle
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
 
@@ -31,6 +42,7 @@ def application_create(*, owner, name: str, throttling_policy: str = "Unlimited"
         raise ValidationFailed("Application name is required (at most 70 characters)")
     if not ThrottlingPolicy.objects.filter(level=PolicyLevel.APPLICATION, name=throttling_policy).exists():
         raise ValidationFailed(f"Unknown application throttling policy {throttling_policy!r}")
+    held = site_settings().application_approval
     app = create_or_conflict(
         Application,
         conflict=f"You already have an application named {name!r}",
@@ -38,8 +50,22 @@ def application_create(*, owner, name: str, throttling_policy: str = "Unlimited"
         name=name,
         throttling_policy=throttling_policy,
         description=description,
+        status=ApplicationStatus.CREATED if held else ApplicationStatus.APPROVED,
     )
-    audit_record(actor=owner, action="application.create", target=app, detail={"name": name})
+    audit_record(actor=owner, action="application.create", target=app, detail={"name": name, "status": app.status})
+    if held:
+        _workflow_open(
+            workflow_type=WorkflowType.APPLICATION_CREATION,
+            subject_id=str(app.id),
+            subject=f"Application {name} of {owner.get_username()} with rate limit {throttling_policy}",
+            properties={
+                "applicationId": str(app.id),
+                "applicationName": name,
+                "applicationTier": throttling_policy,
+                "owner": owner.get_username(),
+            },
+            requested_by=owner,
+        )
     return app
 
 
@@ -60,6 +86,8 @@ def _inherited_status(*, application: Application, api: Api) -> tuple[str, Subsc
     )
     strictest: Subscription | None = None
     for other in others:
+        if other.status not in STRICTNESS:  # waiting for or refused approval: no block to carry
+            continue
         if strictest is None or STRICTNESS.index(other.status) > STRICTNESS.index(strictest.status):
             strictest = other
     if strictest is None or strictest.status == SubscriptionStatus.UNBLOCKED:
@@ -78,6 +106,9 @@ def subscription_create(*, application: Application, api: Api, throttling_policy
             f"Business plan {throttling_policy!r} is not offered by {api.name}; choose from {', '.join(api.policies)}"
         )
     status, source = _inherited_status(application=application, api=api)
+    held = _subscription_needs_approval(throttling_policy)
+    if held:
+        status = SubscriptionStatus.ON_HOLD  # approval then gives what it inherits at that moment
     sub = create_or_conflict(
         Subscription,
         conflict=f"Application {application.name} is already subscribed to {api.name}",
@@ -90,8 +121,37 @@ def subscription_create(*, application: Application, api: Api, throttling_policy
     if source is not None:
         detail["statusFrom"] = {"subscription": str(source.id), "api": str(source.api_id)}
     audit_record(actor=user, action="subscription.create", target=sub, detail=detail)
+    if held:
+        _workflow_open(
+            workflow_type=WorkflowType.SUBSCRIPTION_CREATION,
+            subject_id=str(sub.id),
+            subject=(
+                f"Subscription of {application.name} ({application.owner.get_username()}) "
+                f"to {api.name} {api.version} with {throttling_policy}"
+            ),
+            properties={
+                "subscriptionId": str(sub.id),
+                "applicationId": str(application.id),
+                "applicationName": application.name,
+                "apiId": str(api.id),
+                "apiName": api.name,
+                "apiVersion": api.version,
+                "apiContext": api.context,
+                "subscriber": application.owner.get_username(),
+                "throttlingPolicy": throttling_policy,
+            },
+            requested_by=user,
+        )
     config_changed(_subscription_delta(sub))
     return sub
+
+
+def _subscription_needs_approval(plan: str) -> bool:
+    """Subscription approval is on for every plan (Settings) or for this one (its policy's
+    ``requires_approval``)."""
+    if site_settings().subscription_approval:
+        return True
+    return ThrottlingPolicy.objects.filter(level=PolicyLevel.SUBSCRIPTION, name=plan, requires_approval=True).exists()
 
 
 @transaction.atomic
@@ -103,7 +163,8 @@ def subscriptions_copy_to_version(*, api: Api, other_versions, user) -> None:
     strictest when an application is subscribed to several older versions. The caller tells
     gateways (the lifecycle change does)."""
     subscribed = set(api.subscriptions.values_list("application_id", flat=True))
-    old_subs = list(Subscription.objects.filter(api__in=other_versions).order_by("created_time"))
+    # One waiting for approval, or refused, is not a subscription in force: nothing to carry.
+    old_subs = list(Subscription.objects.filter(api__in=other_versions, status__in=STRICTNESS).order_by("created_time"))
     status_of: dict = {}
     for sub in old_subs:
         known = status_of.get(sub.application_id, SubscriptionStatus.UNBLOCKED)
@@ -146,6 +207,9 @@ def application_delete(*, application: Application, user) -> str:
         )
     name = application.name
     audit_record(actor=user, action="application.delete", target=application, detail={"name": name})
+    # Requests about it that nobody decided yet go with it; decided ones stay as history.
+    subjects = [str(application.id), *(str(i) for i in application.subscriptions.values_list("id", flat=True))]
+    Workflow.objects.filter(subject_id__in=subjects, status=WorkflowStatus.CREATED).delete()
     application.delete()
     config_changed()
     return name
@@ -155,13 +219,21 @@ def application_delete(*, application: Application, user) -> str:
 def subscription_delete(*, subscription: Subscription, user) -> None:
     """Unsubscribe. A blocked subscription (``BLOCKED``, ``PROD_ONLY_BLOCKED``) cannot be
     deleted (409) until the publisher unblocks it: the block is a fact about the application
-    and the API, and deleting then subscribing again must not clear it."""
+    and the API, and deleting then subscribing again must not clear it. A ``REJECTED`` one
+    stays too (an administrator's refusal is final); an ``ON_HOLD`` one may be withdrawn,
+    and its request goes with it."""
     subscription = Subscription.objects.select_for_update().select_related("api").get(pk=subscription.pk)
-    if subscription.status != SubscriptionStatus.UNBLOCKED:
+    if subscription.status == SubscriptionStatus.REJECTED:
+        raise Conflict(
+            f"The subscription to {subscription.api.name} was rejected by an administrator: "
+            "it stays as it is and cannot be removed"
+        )
+    if subscription.status not in (SubscriptionStatus.UNBLOCKED, SubscriptionStatus.ON_HOLD):
         raise Conflict(
             f"The subscription to {subscription.api.name} is {subscription.status}: "
             "it cannot be removed until the API's publisher unblocks it"
         )
+    Workflow.objects.filter(subject_id=str(subscription.id), status=WorkflowStatus.CREATED).delete()
     audit_record(
         actor=user,
         action="subscription.delete",
@@ -177,8 +249,16 @@ def subscription_delete(*, subscription: Subscription, user) -> None:
 def subscription_block(*, subscription: Subscription, state: str, acting_user) -> Subscription:
     """Block (``BLOCKED`` or ``PROD_ONLY_BLOCKED``) or unblock (``UNBLOCKED``) a subscription;
     the gateway closes the connections it no longer allows (4002)."""
-    if state not in SubscriptionStatus.values:
-        raise ValidationFailed(f"blockState must be one of {', '.join(SubscriptionStatus.values)} (got {state!r})")
+    if state not in STRICTNESS:
+        raise ValidationFailed(f"blockState must be one of {', '.join(STRICTNESS)} (got {state!r})")
+    subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
+    if subscription.status not in STRICTNESS:
+        # Only an administrator's decision moves a subscription out of ON_HOLD, and nothing
+        # moves one out of REJECTED: unblocking must not open either.
+        raise Conflict(
+            f"The subscription is {subscription.status}: it is an administrator's to decide, "
+            "not the publisher's to block or unblock"
+        )
     previous = subscription.status
     subscription.status = state
     subscription.save(update_fields=["status"])
@@ -241,6 +321,20 @@ def subscription_change_plan(*, subscription: Subscription, throttling_policy: s
         )
     if sub.api.lifecycle_status not in lifecycle.SUBSCRIBABLE:
         raise Conflict(f"API {sub.api.name} is {sub.api.lifecycle_status}: its subscriptions cannot change plan")
+    if sub.status in (SubscriptionStatus.ON_HOLD, SubscriptionStatus.REJECTED):
+        word = "waits for an administrator's approval" if sub.status == SubscriptionStatus.ON_HOLD else "was rejected"
+        raise Conflict(f"The subscription to {sub.api.name} {word}: its plan cannot change")
+    if (
+        throttling_policy != sub.throttling_policy
+        and ThrottlingPolicy.objects.filter(
+            level=PolicyLevel.SUBSCRIPTION, name=throttling_policy, requires_approval=True
+        ).exists()
+    ):
+        # Moving onto a plan that needs approval would skip the approval.
+        raise Conflict(
+            f"Business plan {throttling_policy} needs an administrator's approval: "
+            "unsubscribe and subscribe again with it to ask for one"
+        )
     previous = sub.throttling_policy
     sub.throttling_policy = throttling_policy
     sub.save(update_fields=["throttling_policy"])
@@ -253,7 +347,152 @@ def subscription_change_plan(*, subscription: Subscription, throttling_policy: s
 def tryout_token_issue(*, application: Application, key_type: str, validity: int, user) -> str:
     """Try Out's GET TEST KEY: a short-lived access token for ``application``'s keys of
     ``key_type``, made on the spot when it has none (their secret is then never shown)."""
+    _check_approved(application)
     client = application.oauth_clients.filter(key_type=key_type).first()
     if client is None:
         client, _ = keys_generate(application=application, key_type=key_type, grant_types=None, user=user)
     return token_issue(client=client, validity=validity)["access_token"]
+
+
+def _check_approved(application: Application) -> None:
+    if application.status == ApplicationStatus.CREATED:
+        raise Conflict(
+            f"Application {application.name} is waiting for an administrator's approval: "
+            "it can get keys and tokens once approved"
+        )
+    if application.status == ApplicationStatus.REJECTED:
+        raise Conflict(f"Application {application.name} was rejected by an administrator: it cannot get keys or tokens")
+
+
+@transaction.atomic
+def application_keys_generate(*, application: Application, key_type: str, grant_types: list[str] | None, user):
+    """The Key Manager's ``keys_generate`` for an approved application (409 for one that waits
+    for approval or was rejected). Returns the client and its secret, shown once."""
+    application = Application.objects.select_for_update().get(pk=application.pk)
+    _check_approved(application)
+    return keys_generate(application=application, key_type=key_type, grant_types=grant_types, user=user)
+
+
+# ------------------------------------------------------------------ approval workflows
+
+
+def _workflow_open(*, workflow_type: str, subject_id: str, subject: str, properties: dict, requested_by) -> Workflow:
+    wf = Workflow.objects.create(
+        workflow_type=workflow_type,
+        subject_id=subject_id,
+        subject=subject[:255],
+        properties=properties,
+        requested_by=requested_by,
+    )
+    audit_record(
+        actor=requested_by,
+        action="workflow.create",
+        target=wf,
+        detail={"workflowType": workflow_type, "referenceId": str(wf.reference_id), "subject": subject_id},
+    )
+    return wf
+
+
+@transaction.atomic
+def signup_record(*, user) -> Workflow | None:
+    """A new account from the sign-up page: its DefaultApplication and the audit record; when
+    sign-up approval is on (Settings), the account is held (it cannot sign in) and a request
+    waits for an administrator, returned."""
+    application_ensure_default(user=user)
+    audit_record(actor=user, action="user.signup", target=user, detail={"username": user.get_username()})
+    if not site_settings().signup_approval:
+        return None
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    return _workflow_open(
+        workflow_type=WorkflowType.USER_SIGNUP,
+        subject_id=str(user.pk),
+        subject=f"Sign-up of {user.get_username()}" + (f" <{user.email}>" if user.email else ""),
+        properties={"userName": user.get_username(), "email": user.email or ""},
+        requested_by=user,
+    )
+
+
+DECISIONS = (WorkflowStatus.APPROVED, WorkflowStatus.REJECTED)
+
+
+@transaction.atomic
+def workflow_decide(*, workflow: Workflow, status: str, comment: str = "", acting_user) -> Workflow:
+    """Approve or reject a waiting request, and apply it to its subject: a subscription
+    becomes usable (or keeps the block its application holds on another version) or
+    ``REJECTED``; an application ``APPROVED`` or ``REJECTED``; an account may sign in, or
+    stays held. Deciding as it was already decided changes nothing (the same answer, no
+    second record); the other decision on a decided request is 409. Two administrators
+    deciding at once: the row lock makes one of them second."""
+    if status not in DECISIONS:
+        raise ValidationFailed(
+            f"status must be APPROVED or REJECTED (got {status!r})",
+            details=[{"field": "status", "message": "APPROVED or REJECTED"}],
+        )
+    comment = (comment or "").strip()
+    if len(comment) > 1000:
+        raise ValidationFailed(
+            "The comment is too long (at most 1000 characters)",
+            details=[{"field": "description", "message": "at most 1000 characters"}],
+        )
+    wf = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    if wf.status == status:
+        return wf
+    if wf.status != WorkflowStatus.CREATED:
+        who = wf.decided_by.get_username() if wf.decided_by else "an administrator"
+        raise Conflict(f"This request was already {wf.status.lower()} by {who}; a decision is final")
+    try:
+        applied = _workflow_apply(wf, approved=status == WorkflowStatus.APPROVED, acting_user=acting_user)
+    except _SubjectGone as gone:
+        if status == WorkflowStatus.APPROVED:
+            raise Conflict(f"The {gone} this request is about no longer exists: reject it to close it") from None
+        applied = {"subjectGone": True}
+    wf.status, wf.comment, wf.decided_by, wf.decided_time = status, comment, acting_user, timezone.now()
+    wf.save(update_fields=["status", "comment", "decided_by", "decided_time"])
+    audit_record(
+        actor=acting_user,
+        action="workflow.approve" if status == WorkflowStatus.APPROVED else "workflow.reject",
+        target=wf,
+        detail={
+            "workflowType": wf.workflow_type,
+            "referenceId": str(wf.reference_id),
+            "subject": wf.subject_id,
+            "comment": comment,
+            **applied,
+        },
+    )
+    return wf
+
+
+def _workflow_apply(wf: Workflow, *, approved: bool, acting_user) -> dict:
+    """Carry a decision over to the request's subject; returns what changed, for the audit."""
+    if wf.workflow_type == WorkflowType.SUBSCRIPTION_CREATION:
+        sub = Subscription.objects.select_for_update().select_related("api", "application").filter(pk=wf.subject_id)
+        sub = _subject_or_gone(sub.first(), "subscription")
+        if approved:
+            sub.status, _ = _inherited_status(application=sub.application, api=sub.api)
+        else:
+            sub.status = SubscriptionStatus.REJECTED
+        sub.save(update_fields=["status"])
+        config_changed(_subscription_delta(sub))
+        return {"subscriptionStatus": sub.status}
+    if wf.workflow_type == WorkflowType.APPLICATION_CREATION:
+        app = _subject_or_gone(Application.objects.select_for_update().filter(pk=wf.subject_id).first(), "application")
+        app.status = ApplicationStatus.APPROVED if approved else ApplicationStatus.REJECTED
+        app.save(update_fields=["status"])
+        return {"applicationStatus": app.status}
+    user = _subject_or_gone(get_user_model().objects.filter(pk=wf.subject_id).first(), "account")
+    if approved:
+        user_activate(user=user, acting_user=acting_user)
+    return {"userActive": approved}
+
+
+class _SubjectGone(Exception):
+    pass
+
+
+def _subject_or_gone(subject, what: str):
+    """A request's subject, gone when its API, owner or account was deleted while it waited."""
+    if subject is None:
+        raise _SubjectGone(what)
+    return subject

@@ -14,7 +14,7 @@ from keymanager.models import KeyType
 from keymanager.scopes import ScopeRefused
 from keymanager.selectors import token_get, token_list_live
 from keymanager.server import token_issue
-from keymanager.services import SUPPORTED_GRANTS, keys_generate, keys_remove, secret_regenerate, token_revoke
+from keymanager.services import SUPPORTED_GRANTS, keys_remove, secret_regenerate, token_revoke
 from portal.csp import DOCUMENTATION_FRAME, allow_websockets
 from portal.errors import ApplicationError
 from portal.pages import run_service
@@ -37,6 +37,7 @@ def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=Ke
     services.application_ensure_default(user=request.user)
     applications = list(selectors.application_list(owner=request.user))
     subscriptions = {str(s.application_id): s for s in selectors.subscription_list(owner=request.user, api_id=api.id)}
+    approvals = _approvals(subscriptions.values())
     urls = gateway_urls(api)
     response = render(
         request,
@@ -48,6 +49,7 @@ def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=Ke
             "form": form or SubscribeForm(applications=applications, plans=api.policies),
             "applications": applications,
             "subscriptions": subscriptions,
+            "approvals": approvals,
             "tryout_app": tryout_app or next(iter(subscriptions), ""),
             "key_type": key_type,
             "key_types": KeyType.values,
@@ -88,6 +90,13 @@ def api_subscribe(request, api_id):
             throttling_policy=form.cleaned_data["plan"],
             user=request.user,
         )
+        if sub and sub.status == "ON_HOLD":
+            messages.info(
+                request,
+                f"{app.name}'s subscription to {api.name} with {sub.throttling_policy} is waiting for an "
+                "administrator's approval; the gateway refuses it until then.",
+            )
+            return redirect("devportal:api", api_id=api.id)
         if sub:
             messages.success(request, f"{app.name} is subscribed to {api.name} with {sub.throttling_policy}.")
             return redirect("devportal:api", api_id=api.id)
@@ -106,8 +115,16 @@ def api_test_key(request, api_id):
     if app is None:
         messages.error(request, "Choose one of your applications.")
     else:
-        token = services.tryout_token_issue(
-            application=app, key_type=key_type, validity=TRY_OUT_VALIDITY, user=request.user
+        token = (
+            run_service(
+                request,
+                services.tryout_token_issue,
+                application=app,
+                key_type=key_type,
+                validity=TRY_OUT_VALIDITY,
+                user=request.user,
+            )
+            or ""
         )
     return _api_page(request, api, token=token, tryout_app=application_id, key_type=key_type)
 
@@ -142,7 +159,9 @@ def applications(request):
             throttling_policy=d["throttling_policy"],
             description=d["description"],
         )
-        if app:
+        if app and app.status == "CREATED":
+            messages.info(request, f"Created {app.name}; it waits for an administrator's approval before it gets keys.")
+        elif app:
             messages.success(request, f"Created application {app.name}.")
             return redirect("devportal:application", application_id=app.id)
     return render(
@@ -168,9 +187,17 @@ def _own_application(request, application_id):
     return app
 
 
+def _approvals(subscriptions) -> dict:
+    """Each subscription's latest approval request (its state and the administrator's comment)."""
+    subscriptions = list(subscriptions)
+    found = selectors.workflows_of([s.id for s in subscriptions])
+    return {s.id: found.get(str(s.id)) for s in subscriptions}
+
+
 def _application_page(request, app, **shown):
     """The application page, with what an action shows this once (a secret, a token)."""
     clients = list(app.oauth_clients.all())
+    subscriptions = list(selectors.subscription_list(owner=request.user, application_id=app.id))
     return render(
         request,
         "devportal/application.html",
@@ -178,7 +205,9 @@ def _application_page(request, app, **shown):
             "usage": selectors.subscription_usage(application=app),
             "app": app,
             "keys": {c.key_type: c for c in clients},
-            "subscriptions": selectors.subscription_list(owner=request.user, application_id=app.id),
+            "subscriptions": subscriptions,
+            "approvals": _approvals(subscriptions),
+            "app_workflow": selectors.workflows_of([app.id]).get(str(app.id)),
             "key_types": KeyType.values,
             "grant_types": SUPPORTED_GRANTS,
             "scope_choices": _scope_choices(app),
@@ -246,7 +275,7 @@ def application_keys_generate(request, application_id):
     app = _own_application(request, application_id)
     result = run_service(
         request,
-        keys_generate,
+        services.application_keys_generate,
         application=app,
         key_type=request.POST.get("key_type", KeyType.PRODUCTION),
         grant_types=request.POST.getlist("grant_types") or None,

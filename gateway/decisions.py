@@ -312,9 +312,10 @@ def _judgement(
                     f"User is NOT authorized to access the Resource. Application {app.name} is not subscribed to {api.name}",
                     sync_miss=True,
                 )
-            if sub.status == "BLOCKED" or (sub.status == "PROD_ONLY_BLOCKED" and key_type == "PRODUCTION"):
-                # An unblock just confirmed by the portal counts as a miss too.
-                return Refusal(Reason.FORBIDDEN, "The subscription to this API is blocked", sync_miss=True)
+            refused = _subscription_refusal(sub.status, key_type)
+            if refused:
+                # An unblock or an approval just confirmed by the portal counts as a miss too.
+                return Refusal(Reason.FORBIDDEN, refused, sync_miss=True)
         if deny:
             denied = _identity_deny_refusal(deny, token, app)
             if denied is not None:
@@ -333,6 +334,25 @@ def _judgement(
             Reason.FORBIDDEN, f"{key_type.title()} key offered to an API with no {key_type.lower()} endpoint"
         )
     return Admission(match, endpoint, query, key_type, token, app, sub, strip, path)
+
+
+# Why a subscription in each state other than UNBLOCKED refuses; a state not listed refuses too.
+_SUBSCRIPTION_REFUSALS = {
+    "BLOCKED": "The subscription to this API is blocked",
+    "ON_HOLD": "The subscription to this API is waiting for an administrator's approval",
+    "REJECTED": "The subscription to this API was rejected by an administrator",
+}
+
+
+def _subscription_refusal(status: str, key_type: str) -> str:
+    """Why a subscription in ``status`` does not let a key of ``key_type`` in; empty when it
+    does. Only UNBLOCKED does, and PROD_ONLY_BLOCKED for sandbox keys: any other state, even
+    one this gateway does not know, refuses."""
+    if status == "UNBLOCKED" or (status == "PROD_ONLY_BLOCKED" and key_type != "PRODUCTION"):
+        return ""
+    if status == "PROD_ONLY_BLOCKED":
+        return "The subscription to this API is blocked for production keys"
+    return _SUBSCRIPTION_REFUSALS.get(status, f"The subscription to this API is {status}")
 
 
 def _scope_refusal(topic: TopicConfig, held: frozenset[str]) -> str:

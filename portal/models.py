@@ -24,3 +24,26 @@ class GuessRate(models.Model):
 
     name = models.CharField(max_length=255, unique=True)
     checked_at = models.DateTimeField(db_index=True)
+
+
+class SiteSettings(models.Model):
+    """What an administrator sets in the Admin Portal's Settings (one row, ``pk=1``; read with
+    ``portal.site_settings.site_settings()``, written by ``publisher.site_settings``, which
+    checks the plans it names). Here, at the bottom, because every layer reads it: sign-up
+    (``tidegate``), the approval workflows (``devportal``), new APIs' plans (``publisher``)
+    and the sign-in page's link (``portal``)."""
+
+    signup_enabled = models.BooleanField(default=True, help_text="Developers may create accounts at /signup/")
+    subscription_approval = models.BooleanField(
+        default=False, help_text="Every new subscription waits (ON_HOLD) for an administrator"
+    )
+    application_approval = models.BooleanField(
+        default=False, help_text="Every new application waits (CREATED) for an administrator before it gets keys"
+    )
+    signup_approval = models.BooleanField(
+        default=False, help_text="A new account cannot sign in until an administrator approves it"
+    )
+    default_policies = models.JSONField(
+        default=list, help_text="Business plans a new API offers when its creator names none"
+    )
+    updated_time = models.DateTimeField(auto_now=True)

@@ -123,6 +123,7 @@ def policy_dto(p: ThrottlingPolicy) -> dict:
         "stopOnQuotaReach": p.stop_on_quota_reach,
         "throttleAction": p.throttle_action,
         "maxConnections": p.max_connections,
+        "requiresApproval": p.requires_approval,
     }
 
 
@@ -137,4 +138,5 @@ def tier_dto(p: ThrottlingPolicy) -> dict:
         "timeUnit": p.time_unit,
         "unitTime": p.unit_time,
         "stopOnQuotaReach": p.stop_on_quota_reach,
+        "requiresApproval": p.requires_approval,
     }

@@ -154,6 +154,10 @@ class ThrottlingPolicy(models.Model):
     max_connections = models.PositiveIntegerField(
         default=0, help_text="Application policies: concurrent connections per application (0: no limit)"
     )
+    requires_approval = models.BooleanField(
+        default=False,
+        help_text="Subscription policies: a new subscription on this plan waits (ON_HOLD) for an administrator",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["level", "name"], name="policy_level_name_unique")]

@@ -41,6 +41,11 @@ class PolicyInput(serializers.Serializer):
     stopOnQuotaReach = serializers.BooleanField(required=False, default=True)
     throttleAction = serializers.ChoiceField(choices=["notify", "drop", "close"], required=False, default="notify")
     maxConnections = serializers.IntegerField(min_value=0, required=False, default=0)
+    requiresApproval = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Subscription policies only: a new subscription on this plan waits (ON_HOLD) for an administrator",
+    )
 
     def validate_defaultLimit(self, value):
         kind = value.get("type")
@@ -62,8 +67,17 @@ def _level(level: str) -> str:
     return level
 
 
+def _check_approval(level: str, data: dict) -> None:
+    if data["requiresApproval"] and level != PolicyLevel.SUBSCRIPTION:
+        raise ValidationFailed(
+            "requiresApproval applies to subscription policies (business plans) only",
+            details=[{"field": "requiresApproval", "message": f"not for {level} policies"}],
+        )
+
+
 @transaction.atomic
 def policy_create(*, level: str, data: dict, user) -> ThrottlingPolicy:
+    _check_approval(level, data)
     policy = create_or_conflict(
         ThrottlingPolicy,
         conflict=f"A {level} policy named {data['policyName']!r} already exists",
@@ -74,6 +88,7 @@ def policy_create(*, level: str, data: dict, user) -> ThrottlingPolicy:
         stop_on_quota_reach=data["stopOnQuotaReach"],
         throttle_action=data["throttleAction"],
         max_connections=data["maxConnections"],
+        requires_approval=data["requiresApproval"],
         is_streaming=level == PolicyLevel.SUBSCRIPTION,
         **data["defaultLimit"],
     )
@@ -86,17 +101,23 @@ def policy_create(*, level: str, data: dict, user) -> ThrottlingPolicy:
 def policy_update(*, policy: ThrottlingPolicy, data: dict, user) -> ThrottlingPolicy:
     if data["policyName"] != policy.name:
         raise ValidationFailed("policyName cannot change")
+    _check_approval(policy.level, data)
+    before = policy.requires_approval
     for field, value in {
         "display_name": data.get("displayName") or policy.display_name,
         "description": data["description"],
         "stop_on_quota_reach": data["stopOnQuotaReach"],
         "throttle_action": data["throttleAction"],
         "max_connections": data["maxConnections"],
+        "requires_approval": data["requiresApproval"],
         **data["defaultLimit"],
     }.items():
         setattr(policy, field, value)
     policy.save()
-    audit_record(actor=user, action="policy.update", target=policy, detail={"name": policy.name})
+    detail: dict = {"name": policy.name}
+    if before != policy.requires_approval:
+        detail["requiresApproval"] = {"from": before, "to": policy.requires_approval}
+    audit_record(actor=user, action="policy.update", target=policy, detail=detail)
     config_changed()
     return policy
 

@@ -16,6 +16,7 @@ from portal.config_events import config_changed
 from portal.csp import is_host_name
 from portal.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed, create_or_conflict
 from portal.roles import ADMIN, PUBLISHER, has_role
+from portal.site_settings import FALLBACK_POLICIES, site_settings
 from publisher import asyncapi, lifecycle
 from publisher.dto import api_dto, endpoint_urls
 from publisher.models import (
@@ -207,9 +208,10 @@ def api_create(
     api_throttling_policy: str = "",
     tags: list[str] | None = None,
 ) -> Api:
-    """Create an API from a form (one ``/*`` topic) or from a validated AsyncAPI document."""
+    """Create an API from a form (one ``/*`` topic) or from a validated AsyncAPI document.
+    Without ``policies`` it offers the administrator's default plans (Admin Portal, Settings)."""
     context = normalise_context(context)
-    policies = list(policies or ["AsyncUnlimited"])
+    policies = list(policies or site_settings().default_policies or FALLBACK_POLICIES)
     errors = _validate_api_fields(
         name=name,
         context=context,

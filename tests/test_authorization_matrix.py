@@ -35,10 +35,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from analytics.models import GatewayReport
 from devportal import services as dp
+from devportal.models import Workflow
 from keymanager.models import ExternalIssuer, IssuedToken
 from keymanager.server import token_issue
 from keymanager.services import keys_generate
-from portal.models import AuditEvent
+from portal.models import AuditEvent, SiteSettings
 from publisher import asyncapi
 from publisher import services as pub
 from publisher.archives import export_archive
@@ -168,6 +169,9 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (ADM + "key-managers/<int:issuer_id>", "DELETE"):             row(401, 403, 403, 403, 403, 200),
     (ADM + "users/<str:username>/deactivate", "POST"):            row(401, 403, 403, 403, 403, 200),
     (ADM + "users/<str:username>/activate", "POST"):              row(401, 403, 403, 403, 403, 200),
+    (ADM + "workflows", "GET"):                                   row(401, 403, 403, 403, 403, 200),
+    (ADM + "workflows/<uuid:reference_id>", "GET"):               row(401, 403, 403, 403, 403, 200),
+    (ADM + "workflows/update-workflow-status", "POST"):           row(401, 403, 403, 403, 403, 200),
     # ---- The OpenAPI document of the REST APIs: public, like WSO2's published swagger (no data in it).
     ("api/openapi.yaml", "GET"):                                  row(200, 200, 200, 200, 200, 200),
     # ---- OAuth2: client authentication, not a user's; a user's Basic credentials are no client's.
@@ -223,6 +227,10 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("admin-portal/deny-policies/<uuid:condition_id>/enable", "POST"):  row(302, 403, 403, 403, 403, 302),
     ("admin-portal/deny-policies/<uuid:condition_id>/disable", "POST"): row(302, 403, 403, 403, 403, 302),
     ("admin-portal/deny-policies/<uuid:condition_id>/delete", "POST"):  row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/tasks/", "GET"):                               row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/tasks/<uuid:reference_id>/decide", "POST"):    row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/settings/", "GET"):                            row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/settings/save", "POST"):                       row(302, 403, 403, 403, 403, 302),
     ("devportal/", "GET"):                                        row(302, 200, 200, 200, 200, 200),
     ("devportal/", "POST"):                                       row(302, 200, 200, 200, 200, 200),
     ("devportal/apis/<uuid:api_id>", "GET"):                       row(302, 200, 200, 200, 200, 200),
@@ -386,7 +394,12 @@ def build_world() -> SimpleNamespace:
         application=other_app, key_type="PRODUCTION", grant_types=None, user=other
     )
     GatewayReport.objects.create(gateway_id="gw-1", connections=[{"id": "conn-1", "apiId": str(api.id)}])
+    # A subscription waiting for an administrator (subscription approval on for it alone).
+    SiteSettings.objects.update_or_create(pk=1, defaults={"subscription_approval": True})
+    held = dp.subscription_create(application=other_app, api=api, throttling_policy="AsyncUnlimited", user=other)
+    SiteSettings.objects.filter(pk=1).update(subscription_approval=False)
     return SimpleNamespace(
+        reference_id=str(Workflow.objects.get(subject_id=str(held.id)).reference_id),
         users=users,
         username="developer",  # a user named in a URL (Admin REST's users/<username>/...) is the developer
         api_id=str(api.id),
@@ -507,6 +520,9 @@ REQUESTS: dict[tuple[str, str], Req] = {
             "certificates": {"type": "JWKS", "value": "https://other.example/jwks"},
         }
     ),
+    (ADM + "workflows/update-workflow-status", "POST"): Req(
+        query=lambda w: {"workflowReferenceId": w.reference_id}, json={"status": "APPROVED", "description": "ok"}
+    ),
     # OAuth2 and the gateway's endpoints
     ("oauth2/token", "POST"): Req(form={"grant_type": "client_credentials"}),
     ("oauth2/revoke", "POST"): Req(form=lambda w: {"token": w.token}),
@@ -581,6 +597,10 @@ REQUESTS: dict[tuple[str, str], Req] = {
     ),
     ("devportal/subscriptions/<uuid:subscription_id>/plan", "POST"): Req(form={"plan": "AsyncGold"}),
     ("admin-portal/deny-policies/add/<str:condition_type>", "POST"): Req(form={"user-username": "developer"}),
+    ("admin-portal/tasks/<uuid:reference_id>/decide", "POST"): Req(form={"status": "APPROVED", "comment": "ok"}),
+    ("admin-portal/settings/save", "POST"): Req(
+        form={"signup_enabled": "on", "application_approval": "on", "default_policies": ["AsyncUnlimited"]}
+    ),
 }
 
 

@@ -60,6 +60,7 @@ CONTENT_DEPENDENT = [
     "policy_detail_put",  # the same, and policyName cannot change
     "key_manager_list_create_post",  # certificates must be {"type": "JWKS", "value": an http(s) URL}
     "deny_policy_list_create_post",  # names must exist, a range start first; the same condition twice is 409
+    "workflow_update_status_post",  # a decided request takes only the decision it has (409 for the other)
 ]
 
 SEED = r"""
@@ -107,6 +108,14 @@ unsubscribing_app = application_create(owner=admin, name="Unsubscribing", thrott
 doomed_subscription = subscription_create(
     application=unsubscribing_app, api=api, throttling_policy=subscription.throttling_policy, user=admin
 )
+# A subscription waiting for an administrator (approval on for it alone), for /workflows.
+from devportal.models import Workflow
+from portal.models import SiteSettings
+SiteSettings.objects.update_or_create(pk=1, defaults={"subscription_approval": True})
+waiting_app = application_create(owner=admin, name="Waiting", throttling_policy="Unlimited", description="")
+waiting = subscription_create(application=waiting_app, api=api, throttling_policy=subscription.throttling_policy, user=admin)
+SiteSettings.objects.filter(pk=1).update(subscription_approval=False)
+workflow = Workflow.objects.get(subject_id=str(waiting.id))
 # A live connection as a gateway reports it, for disconnect.
 GatewayReport.objects.create(gateway_id="fuzz-gateway", connections=[{"id": "fuzz-connection", "apiId": str(api.id)}])
 policy = ThrottlingPolicy.objects.filter(level=PolicyLevel.SUBSCRIPTION).first()
@@ -131,6 +140,7 @@ print(json.dumps({
     "policy": str(policy.id), "policy_name": policy.name, "environment": str(environment.id), "doomed_environment": str(doomed_environment.id),
     "issuer": str(issuer.id), "doomed_issuer": str(doomed_issuer.id),
     "deny": str(deny.id), "doomed_deny": str(doomed_deny.id),
+    "workflow": str(workflow.reference_id),
 }))
 """
 
@@ -162,6 +172,8 @@ def _config(ids: dict) -> str:
         "issuer_id": ids["issuer"],
         "condition_id": ids["deny"],
         "username": VICTIM,
+        "reference_id": ids["workflow"],
+        "workflowReferenceId": ids["workflow"],
     }
     own = {
         "api_detail_delete": {"api_id": ids["doomed_api"]},

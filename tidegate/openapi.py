@@ -358,6 +358,7 @@ _DENY_STATUS_BODY = {
 }
 _TIMEOUT = {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 120}
 _NO_BODY = None  # an operation that takes no request body
+_WORKFLOW_TYPES = ("SUBSCRIPTION_CREATION", "APPLICATION_CREATION", "USER_SIGNUP")
 _EMPTY_OK = {"description": "Done; no body", "content": None}
 
 # What spectacular cannot read off a plain APIView, by operationId: query parameters
@@ -539,9 +540,25 @@ OPERATIONS: dict[str, dict] = {
     "key_manager_detail_delete": {"path": {"issuer_id": _NUMBER_ID}, "ok": _EMPTY_OK},
     "user_activate_post": {"body": _NO_BODY},
     "user_deactivate_post": {"body": _NO_BODY},
+    "workflow_list_get": {
+        "query": [
+            _query(
+                "workflowType",
+                {"type": "string", "enum": [f"{p}{t}" for t in _WORKFLOW_TYPES for p in ("AM_", "")]},
+                required=False,
+                description="Only requests of this type (WSO2's AM_ names, or the bare ones)",
+            )
+        ],
+        "ok_schema": _LIST,
+    },
+    "workflow_detail_get": {"path": {"reference_id": _UUID}},
+    "workflow_update_status_post": {
+        "query": [_query("workflowReferenceId", _UUID, description="The request's referenceId")],
+        "errors": ["409"],
+    },
 }
 # Errors an operation answers besides the usual ones: those reading an id from the query.
-_QUERY_IDS = {"apiId", "subscriptionId", "revisionId", "applicationId"}
+_QUERY_IDS = {"apiId", "subscriptionId", "revisionId", "applicationId", "workflowReferenceId"}
 
 
 class TidegateSchema(AutoSchema):

@@ -1,15 +1,16 @@
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 
-from devportal.services import application_ensure_default
-from portal.audit import audit_record
+from devportal.selectors import signup_state
+from devportal.services import signup_record
 from portal.roles import CREATOR, PUBLISHER, roles_of
+from portal.site_settings import signup_open
 
 
 def home(request):
@@ -38,9 +39,10 @@ class SignUpForm(UserCreationForm):
 
 
 def signup(request):
-    """Developer sign-up (``TIDEGATE_SIGNUP_ENABLED``): an account with no Publisher role,
-    its DefaultApplication, signed in."""
-    if not settings.TIDEGATE["SIGNUP_ENABLED"]:
+    """Developer sign-up (``TIDEGATE_SIGNUP_ENABLED`` and the Admin Portal's Settings): an
+    account with no Publisher role, its DefaultApplication, signed in; or, with sign-up
+    approval on, held until an administrator approves it."""
+    if not signup_open():
         raise Http404("Sign-up is switched off; ask an administrator for an account")
     if request.user.is_authenticated:
         return redirect("devportal:index")
@@ -48,9 +50,44 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             user = form.save()
-            application_ensure_default(user=user)
-            audit_record(actor=user, action="user.signup", target=user, detail={"username": user.get_username()})
+            held = signup_record(user=user)
+        if held is not None:
+            return render(request, "signup_pending.html", {"username": user.get_username()})
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {user.get_username()}. Your DefaultApplication is ready.")
         return redirect("devportal:index")
     return render(request, "signup.html", {"form": form})
+
+
+HELD = {
+    "CREATED": "Your account is waiting for an administrator's approval. You can sign in once it is approved.",
+    "REJECTED": "An administrator did not approve this account's sign-up, so it cannot sign in.",
+}
+
+
+class SignInForm(AuthenticationForm):
+    """The sign-in form; an account held by sign-up approval is told so, but only when its
+    password is right, so the page tells no one else more than a failed sign-in does."""
+
+    held = ""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            self.held = self._held_message()
+            if self.held:
+                raise ValidationError(self.held, code="held") from None
+            raise
+
+    def _held_message(self) -> str:
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if not username or not password:
+            return ""
+        user = get_user_model().objects.filter(username=username, is_active=False).first()
+        if user is None:
+            return ""
+        state = signup_state(user=user)
+        if state is None or not user.check_password(password):
+            return ""
+        return HELD[state]

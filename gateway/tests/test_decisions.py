@@ -319,3 +319,19 @@ def test_a_subscribe_scope_added_closes_with_1008_and_a_reason_a_close_frame_can
     st = state(api=ApiConfig(**{**API.__dict__, "topics": topics}))
     code, reason = rejudge(st, "/chat/1.0.0/notifications", "", tok, "api-1", "app1", now=NOW)
     assert code == 1008 and 0 < len(reason.encode()) <= 123
+
+
+@pytest.mark.parametrize(
+    "status, reason",
+    [
+        ("ON_HOLD", "waiting for an administrator's approval"),
+        ("REJECTED", "rejected by an administrator"),
+        ("SOME_FUTURE_STATE", "SOME_FUTURE_STATE"),
+    ],
+)
+def test_a_subscription_waiting_for_approval_rejected_or_unknown_is_refused(status, reason):
+    """Only UNBLOCKED (and PROD_ONLY_BLOCKED for sandbox keys) lets a key in: a subscription
+    waiting for approval, rejected, or in a state this gateway does not know is 403 900908."""
+    decision = admit(state(sub_status=status), "/chat/1.0.0/notifications", "", bearer(sign(claims())), now=NOW)
+    assert _refusal(decision) == (403, "900908")
+    assert reason in decision.description

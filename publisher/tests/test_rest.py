@@ -263,6 +263,7 @@ def test_a_plan_reads_the_same_in_the_publisher_the_devportal_and_the_admin_api(
         "timeUnit": limit["timeUnit"],
         "unitTime": limit["unitTime"],
         "stopOnQuotaReach": False,
+        "requiresApproval": False,
     }
     assert next(p for p in published if p["name"] == "Silver") == {**plan, "tierPlan": "FREE"}
     assert next(p for p in offered if p["name"] == "Silver") == {**plan, "policyLevel": "subscription"}
