@@ -9,3 +9,9 @@ class DevportalConfig(AppConfig):
         from publisher.signals import api_published
 
         api_published.connect(on_api_published, dispatch_uid="devportal.subscriptions_copy")
+
+        # A rate-limit policy its subscriptions or applications use cannot be deleted.
+        from devportal.selectors import policy_uses
+        from publisher.policies import policy_use_source_register
+
+        policy_use_source_register(policy_uses)
