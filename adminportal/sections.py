@@ -16,4 +16,13 @@ class Section:
 
 SECTIONS: list[Section] = [
     Section("index", "Overview", "What needs an administrator's attention."),
+    Section(
+        "policies",
+        "Rate limits",
+        "Advanced (API), application and subscription policies: events, requests or bandwidth per time unit.",
+    ),
+    Section("environments", "Environments", "Gateway environments and the APIs deployed on each."),
+    Section("key-managers", "Key managers", "External token issuers gateways trust, and a test of their JWKS."),
+    Section("users", "Users and roles", "Find users, deactivate or activate them, grant and take back roles."),
+    Section("audit", "Audit log", "Every change: who, what, when; filtered by action, actor or object."),
 ]
