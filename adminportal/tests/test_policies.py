@@ -178,6 +178,7 @@ def test_rest_delete_removes_an_unused_policy_and_404s_after(admin_client):
 
 
 def test_an_unknown_level_or_policy_is_not_found(admin_client):
+    assert admin_client.get("/admin-portal/policies?level=advanced").status_code == 200
     assert admin_client.get("/admin-portal/policies?level=gold").status_code == 404
     assert admin_client.get("/admin-portal/policies/999999").status_code == 404
     assert admin_client.post("/admin-portal/policies/999999/delete").status_code == 404

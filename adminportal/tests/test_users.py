@@ -162,6 +162,7 @@ def test_an_admin_cannot_deactivate_themselves_through_the_page(admin_client, ad
     assert admin.is_active and not AuditEvent.objects.exists()
 
 
-def test_an_unknown_user_is_not_found(admin_client):
+def test_an_unknown_user_is_not_found(admin_client, admin):
+    assert admin_client.post(f"/admin-portal/users/{admin.pk}/roles/grant", {"role": "creator"}).status_code == 302
     assert admin_client.post("/admin-portal/users/999999/deactivate").status_code == 404
     assert admin_client.post("/admin-portal/users/999999/roles/grant", {"role": "creator"}).status_code == 404
