@@ -5,6 +5,7 @@ builds that REST call's body and validates it with the REST's own serializer
 from __future__ import annotations
 
 from django import forms
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from keymanager.apis import KeyManagerInput
@@ -12,6 +13,9 @@ from portal.users import ROLES
 from publisher.environments import EnvironmentInput
 from publisher.models import LimitType, PolicyLevel, ThrottlingPolicy
 from publisher.policies import DATA_UNITS, PolicyInput
+
+# The REST's pattern for names (PolicyInput.policyName, EnvironmentInput.name), said in words.
+NAME = RegexValidator(r"^[A-Za-z0-9_\-]{1,60}$", "Use letters, digits, - and _ only: no spaces or other signs.")
 
 LEVEL_TITLES = {
     PolicyLevel.SUBSCRIPTION: "Subscription (business plans)",
@@ -44,7 +48,10 @@ def validated(form: forms.Form, serializer_class: type[serializers.Serializer], 
 
 class PolicyForm(forms.Form):
     policy_name = forms.CharField(
-        label="Name", max_length=60, help_text="Letters, digits, - and _; what APIs and applications refer to"
+        label="Name",
+        max_length=60,
+        validators=[NAME],
+        help_text="Letters, digits, - and _; what APIs and applications refer to",
     )
     display_name = forms.CharField(max_length=100, required=False, help_text="Shown to developers (default: the name)")
     description = forms.CharField(max_length=255, required=False)
@@ -152,7 +159,9 @@ class PolicyForm(forms.Form):
 
 
 class EnvironmentForm(forms.Form):
-    name = forms.CharField(max_length=60, help_text="Letters, digits, - and _; gateways are labelled with it")
+    name = forms.CharField(
+        max_length=60, validators=[NAME], help_text="Letters, digits, - and _; gateways are labelled with it"
+    )
     display_name = forms.CharField(max_length=100, required=False)
     host = forms.CharField(
         label="Host", max_length=255, initial="localhost", help_text="The host name clients connect to"

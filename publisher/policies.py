@@ -112,11 +112,12 @@ class PolicyUse:
     what: str
     names: tuple[str, ...]
     count: int
+    plural: str = ""  # ``what`` for more than one (default: what + "s")
 
     def __str__(self) -> str:
         if not self.names:
             return self.what
-        noun = self.what if self.count == 1 else f"{self.what}s"
+        noun = self.what if self.count == 1 else self.plural or f"{self.what}s"
         more = f" and {self.count - len(self.names)} more" if self.count > len(self.names) else ""
         return f"{self.count} {noun} ({', '.join(self.names)}{more})"
 
@@ -145,11 +146,15 @@ def policy_uses(*, policy: ThrottlingPolicy) -> list[PolicyUse]:
         # Api.policies is a JSON list: matched in Python, the same on SQLite and PostgreSQL.
         apis = [str(a) for a in Api.objects.only("name", "version", "policies") if policy.name in a.policies]
         if apis:
-            uses.append(PolicyUse("API offering it as a plan", tuple(apis[:SHOWN]), len(apis)))
+            uses.append(
+                PolicyUse("API offering it as a plan", tuple(apis[:SHOWN]), len(apis), "APIs offering it as a plan")
+            )
     elif policy.level == PolicyLevel.ADVANCED:
         apis = Api.objects.filter(api_throttling_policy=policy.name)
         if apis.exists():
-            uses.append(PolicyUse("API limited by it", tuple(str(a) for a in apis[:SHOWN]), apis.count()))
+            uses.append(
+                PolicyUse("API limited by it", tuple(str(a) for a in apis[:SHOWN]), apis.count(), "APIs limited by it")
+            )
     for source in _use_sources:
         uses.extend(source(policy.level, policy.name))
     return uses

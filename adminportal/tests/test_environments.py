@@ -48,7 +48,7 @@ def test_creating_an_environment(admin_client, admin):
 @pytest.mark.parametrize(
     "overrides,error",
     [
-        ({"name": "no spaces allowed"}, "This value does not match the required pattern."),
+        ({"name": "no spaces allowed"}, "Use letters, digits, - and _ only: no spaces or other signs."),
         ({"host": "bad host!"}, "not a host name"),
         ({"ws_port": "70000"}, "Ensure this value is less than or equal to 65535."),
         ({"name": "Default"}, "An environment named 'Default' already exists"),

@@ -53,6 +53,9 @@ def test_the_list_shows_each_levels_policies_and_what_uses_them(admin_client, in
     assert "In use" in row and "Delete policy AsyncGold" not in row
     bronze = page[page.index('id="policy-AsyncBronze"') :].split("</tr>")[0]
     assert "Delete policy AsyncBronze" in bronze  # nothing uses it
+    factories.api(in_use.provider, version="2.0.0")  # offers AsyncGold too
+    page = text(admin_client.get("/admin-portal/policies"))
+    assert "2 APIs offering it as a plan (Chat 1.0.0, Chat 2.0.0)" in page
 
     apps = text(admin_client.get("/admin-portal/policies?level=application"))
     row = apps[apps.index('id="policy-20PerMin"') :].split("</tr>")[0]
@@ -90,7 +93,7 @@ def test_creating_an_application_policy_with_bandwidth_and_connections(admin_cli
 @pytest.mark.parametrize(
     "overrides,field_error",
     [
-        ({"policy_name": "has spaces"}, "This value does not match the required pattern."),
+        ({"policy_name": "has spaces"}, "Use letters, digits, - and _ only: no spaces or other signs."),
         ({"unit_time": "0"}, "Ensure this value is greater than or equal to 1."),
         ({"unit_time": "20000"}, "Ensure this value is less than or equal to 10000."),
         ({"amount": "-1"}, "Ensure this value is greater than or equal to 0."),
