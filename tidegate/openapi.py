@@ -279,7 +279,11 @@ _SUBSCRIPTION_LINKS = {
 }
 _POLICY_LINKS = {
     name: _link(op, level="$request.path.level", policy_id="$response.body#/policyId")
-    for name, op in (("GetPolicy", "policy_detail_get"), ("UpdatePolicy", "policy_detail_put"))
+    for name, op in (
+        ("GetPolicy", "policy_detail_get"),
+        ("UpdatePolicy", "policy_detail_put"),
+        ("DeletePolicy", "policy_detail_delete"),
+    )
 }
 _TIMEOUT = {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 120}
 _NO_BODY = None  # an operation that takes no request body
@@ -442,6 +446,14 @@ OPERATIONS: dict[str, dict] = {
             "level": {"type": "string", "enum": ["subscription", "application", "advanced"]},
             "policy_id": _NUMBER_ID,
         }
+    },
+    # 409 while APIs, subscriptions or applications use it (its description names them).
+    "policy_detail_delete": {
+        "path": {
+            "level": {"type": "string", "enum": ["subscription", "application", "advanced"]},
+            "policy_id": _NUMBER_ID,
+        },
+        "ok": _EMPTY_OK,
     },
     "environment_list_create_post": {
         "ok_status": "201",
