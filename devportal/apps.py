@@ -15,3 +15,9 @@ class DevportalConfig(AppConfig):
         from publisher.deny_policies import application_lookup_register
 
         application_lookup_register(application_exists)
+
+        # A rate-limit policy its subscriptions or applications use cannot be deleted.
+        from devportal.selectors import policy_uses
+        from publisher.policies import policy_use_source_register
+
+        policy_use_source_register(policy_uses)

@@ -7,6 +7,7 @@ from devportal.models import Application, Subscription, Workflow, WorkflowStatus
 from portal.errors import NotFound
 from publisher import lifecycle
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
+from publisher.policies import SHOWN, PolicyUse
 
 # Events an application used on an API in the current window: the analytics app counts them
 # from the gateways' reports. It sits above this app and registers its counter at start-up
@@ -179,3 +180,26 @@ def signup_state(*, user) -> str | None:
     if wf is None or wf.status == WorkflowStatus.APPROVED:
         return None
     return wf.status
+
+
+DEFAULT_APPLICATION_POLICY = "Unlimited"  # devportal.services' default for new applications
+
+
+def policy_uses(level: str, name: str) -> list[PolicyUse]:
+    """What of the Dev Portal's uses a rate-limit policy (registered with
+    ``publisher.policies.policy_use_source_register`` in apps.py): subscriptions on a
+    business plan, applications limited by an application policy."""
+    uses: list[PolicyUse] = []
+    if level == PolicyLevel.SUBSCRIPTION:
+        subs = Subscription.objects.filter(throttling_policy=name).select_related("application", "api")
+        if subs.exists():
+            names = tuple(f"{s.application.name} → {s.api}" for s in subs[:SHOWN])
+            uses.append(PolicyUse("subscription", names, subs.count()))
+    elif level == PolicyLevel.APPLICATION:
+        if name == DEFAULT_APPLICATION_POLICY:
+            uses.append(PolicyUse("the rate limit of new applications", (), 0))
+        apps = Application.objects.filter(throttling_policy=name).select_related("owner")
+        if apps.exists():
+            names = tuple(f"{a.name} of {a.owner.get_username()}" for a in apps[:SHOWN])
+            uses.append(PolicyUse("application", names, apps.count()))
+    return uses

@@ -26,7 +26,7 @@ def issuer_dto(e: ExternalIssuer) -> dict:
     }
 
 
-class _Input(serializers.Serializer):
+class KeyManagerInput(serializers.Serializer):
     name = StrictCharField(max_length=100)
     issuer = StrictCharField(max_length=500)
     certificates = serializers.DictField()
@@ -70,14 +70,14 @@ def external_issuer_delete(*, issuer: ExternalIssuer, user) -> None:
 class KeyManagerListCreateApi(ScopedAPIView):
     required_scopes = scopes("apim:admin", POST="apim:admin")
     permission_classes = [IsAdmin]
-    InputSerializer = _Input  # the request body, for the OpenAPI document
+    InputSerializer = KeyManagerInput  # the request body, for the OpenAPI document
 
     def get(self, request):
         items = [issuer_dto(e) for e in ExternalIssuer.objects.all()]
         return Response({"count": len(items), "list": items})
 
     def post(self, request):
-        s = _Input(data=request.data)
+        s = KeyManagerInput(data=request.data)
         s.is_valid(raise_exception=True)
         return Response(issuer_dto(external_issuer_create(data=s.validated_data, user=request.user)), status=201)
 

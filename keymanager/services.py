@@ -11,6 +11,7 @@ from keymanager.models import IssuedToken, KeyType, OAuthClient
 from portal.audit import audit_record
 from portal.config_events import config_changed
 from portal.errors import Conflict, ValidationFailed
+from portal.users import admin_removal_check, admins_lock
 
 SUPPORTED_GRANTS = ("client_credentials", "password", "refresh_token")
 
@@ -107,10 +108,13 @@ def user_deactivate(*, user, acting_user) -> int:
     their applications and close those connections (4002; 4001 for their password-grant
     tokens on other people's applications). The one way to deactivate, for the Django
     admin, ``manage.py deactivate_user`` and the Admin REST. Returns how many tokens were
-    revoked. ``acting_user`` is None for an operator at the command line."""
+    revoked. ``acting_user`` is None for an operator at the command line. The last active
+    admin cannot be deactivated (Conflict: portal.users.admin_removal_check)."""
+    admins_lock()
     user = get_user_model().objects.select_for_update().get(pk=user.pk)
     if acting_user is not None and acting_user.pk == user.pk:
         raise Conflict("You cannot deactivate yourself; ask another administrator")
+    admin_removal_check(user=user, what="deactivating them")
     was_active = user.is_active
     if was_active:
         user.is_active = False

@@ -1,11 +1,14 @@
-"""Helpers shared by the Publisher and Dev Portal pages."""
+"""Helpers shared by the Publisher, Dev Portal and Admin Portal pages."""
 
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 
+from portal.audit import audit_events
 from portal.errors import ApplicationError
 from portal.roles import has_role
 
@@ -42,3 +45,11 @@ def run_service(request, fn, *, form=None, **kwargs):
         else:
             messages.error(request, text)
         return None
+
+
+def audit_log_context(request) -> dict:
+    """What an audit log page shows (the Publisher's and the Admin Portal's, through
+    ``templates/audit_log.html``): the filters from the query string, 50 events a page."""
+    filters = {name: request.GET.get(name, "").strip() for name in ("action", "actor", "target")}
+    page = Paginator(audit_events(**filters), 50).get_page(request.GET.get("page"))
+    return {"page": page, "filters": filters, "filter_query": urlencode({k: v for k, v in filters.items() if v})}

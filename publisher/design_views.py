@@ -17,15 +17,13 @@ import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from portal.errors import ApplicationError
-from portal.models import AuditEvent
-from portal.pages import role_required, run_service
+from portal.pages import audit_log_context, role_required, run_service
 from portal.roles import ADMIN, CREATOR, PUBLISHER, has_role
 from publisher import asyncapi, selectors, services
 from publisher.dto import api_dto
@@ -413,12 +411,4 @@ def revision_diff(request, api_id):
 
 @role_required(PUBLISHER, ADMIN)
 def audit(request):
-    events = AuditEvent.objects.select_related("actor")
-    target = request.GET.get("target", "")
-    if target:
-        events = events.filter(target_id=target)
-    action = request.GET.get("action", "")
-    if action:
-        events = events.filter(action__startswith=action)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "publisher/audit.html", {"page": page, "target": target, "action": action})
+    return render(request, "publisher/audit.html", audit_log_context(request))

@@ -59,6 +59,28 @@ def environment_create(*, data: dict, user) -> Environment:
     return env
 
 
+def environment_deployments(*, environment: Environment) -> list[str]:
+    """What is deployed on ``environment``, in words ("Chat 1.0.0 (REVISION 2)"), by API."""
+    rows = environment.deployments.select_related("api", "revision").order_by("api__name", "api__version")
+    return [f"{d.api} ({d.revision.display_name})" for d in rows]
+
+
+@transaction.atomic
+def environment_delete(*, environment: Environment, user) -> None:
+    """Delete an environment no revision is deployed on; otherwise Conflict naming the APIs
+    (undeploying them stops their traffic at that environment's gateways, a decision for
+    their publishers, not a side effect of this)."""
+    environment = Environment.objects.select_for_update().get(pk=environment.pk)
+    deployed = environment_deployments(environment=environment)
+    if deployed:
+        raise Conflict(
+            f"APIs are deployed on {environment.name}, so it cannot be deleted: {', '.join(deployed)}. "
+            "Undeploy every revision from this environment first."
+        )
+    audit_record(actor=user, action="environment.delete", target=environment, detail={"name": environment.name})
+    environment.delete()
+
+
 class EnvironmentListCreateApi(ScopedAPIView):
     required_scopes = scopes("apim:admin", POST="apim:admin")
     permission_classes = [IsAdmin]
@@ -82,8 +104,5 @@ class EnvironmentDetailApi(ScopedAPIView):
         env = Environment.objects.filter(pk=environment_id).first()
         if env is None:
             raise NotFound(f"Environment {environment_id} not found")
-        if env.deployments.exists():
-            raise Conflict("Undeploy every revision from this environment first")
-        audit_record(actor=request.user, action="environment.delete", target=env, detail={"name": env.name})
-        env.delete()
+        environment_delete(environment=env, user=request.user)
         return Response(status=200)

@@ -1,5 +1,6 @@
 """Import by URL: fetch an AsyncAPI document from the web without becoming a way into
-the network behind the portal (SSRF).
+the network behind the portal (SSRF). The Admin Portal's "Test JWKS" of a key manager
+fetches through the same guard (``fetch_url``).
 
 http(s) only; every address the host name resolves to must be public unless
 ``TIDEGATE["IMPORT_URL_ALLOW_PRIVATE"]`` is set; the connection goes to the address that
@@ -32,11 +33,11 @@ TOTAL_TIMEOUT = 15.0
 ACCEPT = "application/yaml, application/json, text/plain, */*"
 
 
-def _checked_addresses(parts: SplitResult) -> list[str]:
+def _checked_addresses(parts: SplitResult, purpose: str) -> list[str]:
     """The addresses to connect to for the URL, in the resolver's order: its host name
     resolved once, every answer checked."""
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationFailed(f"Import by URL takes an http:// or https:// URL with a host (got {parts.geturl()!r})")
+        raise ValidationFailed(f"{purpose} takes an http:// or https:// URL with a host (got {parts.geturl()!r})")
     if parts.username or parts.password:
         raise ValidationFailed("The URL must not carry a user name or password")
     try:
@@ -48,8 +49,9 @@ def _checked_addresses(parts: SplitResult) -> list[str]:
         for address in addresses:
             if not address.is_global or address.is_multicast:
                 raise ValidationFailed(
-                    f"{parts.hostname} resolves to {address}, a loopback, private or reserved address: import by "
-                    "URL fetches from public addresses only (TIDEGATE_IMPORT_URL_ALLOW_PRIVATE=1 allows others)"
+                    f"{parts.hostname} resolves to {address}, a loopback, private or reserved address: "
+                    f"{purpose[0].lower() + purpose[1:]} fetches from public addresses only (TIDEGATE_IMPORT_URL_ALLOW_PRIVATE=1 "
+                    "allows others)"
                 )
     return list(dict.fromkeys(str(a) for a in addresses))
 
@@ -76,13 +78,19 @@ def _pool(parts: SplitResult, address: str, deadline: float) -> urllib3.HTTPConn
 
 
 def fetch_definition(url: str) -> bytes:
-    """The body at ``url``, or ValidationFailed saying why not."""
+    """The AsyncAPI document at ``url``, or ValidationFailed saying why not."""
+    return fetch_url(url, purpose="Import by URL", max_bytes=MAX_DOCUMENT_BYTES, accept=ACCEPT)
+
+
+def fetch_url(url: str, *, purpose: str, max_bytes: int, accept: str = "*/*") -> bytes:
+    """The body at ``url``, at most ``max_bytes``, fetched under the guards above, or
+    ValidationFailed saying why not (``purpose`` names the feature in its messages)."""
     deadline = time.monotonic() + TOTAL_TIMEOUT
     for _ in range(MAX_REDIRECTS + 1):
         parts = urlsplit(url)
-        addresses = _checked_addresses(parts)
+        addresses = _checked_addresses(parts, purpose)
         try:
-            body, location = _get(parts, addresses, deadline)
+            body, location = _get(parts, addresses, deadline, max_bytes, accept)
         except urllib3.exceptions.NewConnectionError:  # a subclass of the timeout error: first
             raise ValidationFailed(f"Fetching {url} failed: could not connect to the host") from None
         except urllib3.exceptions.TimeoutError:
@@ -95,25 +103,29 @@ def fetch_definition(url: str) -> bytes:
     raise ValidationFailed(f"More than {MAX_REDIRECTS} redirects")
 
 
-def _get(parts: SplitResult, addresses: list[str], deadline: float) -> tuple[bytes, str | None]:
+def _get(
+    parts: SplitResult, addresses: list[str], deadline: float, max_bytes: int, accept: str
+) -> tuple[bytes, str | None]:
     """GET the URL from the first of ``addresses`` that accepts a connection: the body, or
     the Location of a redirect."""
     *others, last = addresses
     for address in others:
         try:
-            return _get_from(parts, address, deadline)
+            return _get_from(parts, address, deadline, max_bytes, accept)
         except urllib3.exceptions.NewConnectionError:
             continue  # the next address the name resolved to
-    return _get_from(parts, last, deadline)
+    return _get_from(parts, last, deadline, max_bytes, accept)
 
 
-def _get_from(parts: SplitResult, address: str, deadline: float) -> tuple[bytes, str | None]:
+def _get_from(
+    parts: SplitResult, address: str, deadline: float, max_bytes: int, accept: str
+) -> tuple[bytes, str | None]:
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     with _pool(parts, address, deadline) as pool:
         resp = pool.urlopen(
             "GET",
             target,
-            headers={"Host": parts.netloc, "Accept": ACCEPT},
+            headers={"Host": parts.netloc, "Accept": accept},
             redirect=False,
             preload_content=False,
             assert_same_host=False,
@@ -121,22 +133,22 @@ def _get_from(parts: SplitResult, address: str, deadline: float) -> tuple[bytes,
         try:
             if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
                 return b"", resp.headers["Location"]
-            return _body(parts.geturl(), resp, deadline), None
+            return _body(parts.geturl(), resp, deadline, max_bytes), None
         finally:
             resp.release_conn()
 
 
-def _body(url: str, resp: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+def _body(url: str, resp: urllib3.BaseHTTPResponse, deadline: float, max_bytes: int) -> bytes:
     if resp.status != 200:
         raise ValidationFailed(f"Fetching {url} answered HTTP {resp.status}")
     declared = resp.headers.get("Content-Length")
-    if declared and declared.isascii() and declared.isdigit() and int(declared) > MAX_DOCUMENT_BYTES:
-        raise ValidationFailed(f"The document at {url} is larger than {MAX_DOCUMENT_BYTES} bytes")
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+        raise ValidationFailed(f"The document at {url} is larger than {max_bytes} bytes")
     body = bytearray()
     for chunk in resp.stream(64 * 1024):
         body += chunk
-        if len(body) > MAX_DOCUMENT_BYTES:
-            raise ValidationFailed(f"The document at {url} is larger than {MAX_DOCUMENT_BYTES} bytes")
+        if len(body) > max_bytes:
+            raise ValidationFailed(f"The document at {url} is larger than {max_bytes} bytes")
         if time.monotonic() > deadline:
             raise ValidationFailed(f"Fetching {url} took longer than {TOTAL_TIMEOUT:.0f} s")
     return bytes(body)

@@ -8,18 +8,21 @@ application policies, ``maxConnections``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.db import transaction
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from portal.audit import audit_record
 from portal.config_events import config_changed
-from portal.errors import NotFound, ValidationFailed, create_or_conflict
+from portal.errors import Conflict, NotFound, ValidationFailed, create_or_conflict
 from portal.fields import StrictCharField, StrictRegexField
 from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsAdmin
 from publisher.dto import LIMIT_FIELDS, policy_dto
-from publisher.models import LimitType, PolicyLevel, ThrottlingPolicy
+from publisher.models import Api, LimitType, PolicyLevel, ThrottlingPolicy
 
 DATA_UNITS = {"KB": 1024, "MB": 1024 * 1024}
 
@@ -122,6 +125,78 @@ def policy_update(*, policy: ThrottlingPolicy, data: dict, user) -> ThrottlingPo
     return policy
 
 
+@dataclass(frozen=True)
+class PolicyUse:
+    """Some of what uses a policy: ``what`` in words ("API", "subscription"), the names of
+    the first few (``names``) and how many in all (``count``)."""
+
+    what: str
+    names: tuple[str, ...]
+    count: int
+    plural: str = ""  # ``what`` for more than one (default: what + "s")
+
+    def __str__(self) -> str:
+        if not self.names:
+            return self.what
+        noun = self.what if self.count == 1 else self.plural or f"{self.what}s"
+        more = f" and {self.count - len(self.names)} more" if self.count > len(self.names) else ""
+        return f"{self.count} {noun} ({', '.join(self.names)}{more})"
+
+
+DEFAULT_API_PLAN = "AsyncUnlimited"  # publisher.services.api_create's default
+SHOWN = 5  # names listed per kind of use
+# The apps above this one say what of theirs uses a policy (devportal/apps.py registers its
+# subscriptions and applications): fn(level, name) -> uses.
+PolicyUseSource = Callable[[str, str], list[PolicyUse]]
+_use_sources: list[PolicyUseSource] = []
+
+
+def policy_use_source_register(source: PolicyUseSource) -> None:
+    if source not in _use_sources:
+        _use_sources.append(source)
+
+
+def policy_uses(*, policy: ThrottlingPolicy) -> list[PolicyUse]:
+    """What uses ``policy``, so that it cannot be deleted: the APIs that offer it as a
+    business plan (subscription) or are limited by it (advanced), and what the apps above
+    register (subscriptions on it, applications limited by it)."""
+    uses: list[PolicyUse] = []
+    if policy.level == PolicyLevel.SUBSCRIPTION and policy.name == DEFAULT_API_PLAN:
+        uses.append(PolicyUse("the plan new APIs offer when none is chosen", (), 0))
+    if policy.level == PolicyLevel.SUBSCRIPTION:
+        # Api.policies is a JSON list: matched in Python, the same on SQLite and PostgreSQL.
+        apis = [str(a) for a in Api.objects.only("name", "version", "policies") if policy.name in a.policies]
+        if apis:
+            uses.append(
+                PolicyUse("API offering it as a plan", tuple(apis[:SHOWN]), len(apis), "APIs offering it as a plan")
+            )
+    elif policy.level == PolicyLevel.ADVANCED:
+        apis = Api.objects.filter(api_throttling_policy=policy.name)
+        if apis.exists():
+            uses.append(
+                PolicyUse("API limited by it", tuple(str(a) for a in apis[:SHOWN]), apis.count(), "APIs limited by it")
+            )
+    for source in _use_sources:
+        uses.extend(source(policy.level, policy.name))
+    return uses
+
+
+@transaction.atomic
+def policy_delete(*, policy: ThrottlingPolicy, user) -> None:
+    """Delete a policy nothing uses; otherwise Conflict, naming what uses it."""
+    policy = ThrottlingPolicy.objects.select_for_update().get(pk=policy.pk)
+    uses = policy_uses(policy=policy)
+    if uses:
+        raise Conflict(
+            f"The {policy.level} policy {policy.name} is in use, so it cannot be deleted: used by "
+            + "; ".join(str(u) for u in uses)
+            + ". Move them to another policy first."
+        )
+    audit_record(actor=user, action="policy.delete", target=policy, detail={"level": policy.level, "name": policy.name})
+    policy.delete()
+    config_changed()
+
+
 class PolicyListCreateApi(ScopedAPIView):
     required_scopes = scopes("apim:tier_view", POST="apim:admin")
     permission_classes = [IsAdmin]
@@ -140,7 +215,7 @@ class PolicyListCreateApi(ScopedAPIView):
 
 
 class PolicyDetailApi(ScopedAPIView):
-    required_scopes = scopes("apim:tier_view", PUT="apim:admin")
+    required_scopes = scopes("apim:tier_view", PUT="apim:admin", DELETE="apim:admin")
     permission_classes = [IsAdmin]
     InputSerializer = PolicyInput  # the request body, for the OpenAPI document
 
@@ -158,3 +233,7 @@ class PolicyDetailApi(ScopedAPIView):
         s = PolicyInput(data=request.data)
         s.is_valid(raise_exception=True)
         return Response(policy_dto(policy_update(policy=policy, data=s.validated_data, user=request.user)))
+
+    def delete(self, request, level, policy_id):
+        policy_delete(policy=self._get(level, policy_id), user=request.user)
+        return Response(status=200)

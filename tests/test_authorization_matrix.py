@@ -160,6 +160,7 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (ADM + "throttling/deny-policy/<uuid:condition_id>", "GET"):    row(401, 403, 403, 403, 403, 200),
     (ADM + "throttling/deny-policy/<uuid:condition_id>", "PATCH"):  row(401, 403, 403, 403, 403, 200),
     (ADM + "throttling/deny-policy/<uuid:condition_id>", "DELETE"): row(401, 403, 403, 403, 403, 200),
+    (ADM + "throttling/policies/<str:level>/<int:policy_id>", "DELETE"): row(401, 403, 403, 403, 403, 200),
     (ADM + "environments", "GET"):                                row(401, 403, 403, 403, 403, 200),
     (ADM + "environments", "POST"):                               row(401, 403, 403, 403, 403, 201),
     (ADM + "environments/<int:environment_id>", "DELETE"):        row(401, 403, 403, 403, 403, 200),
@@ -231,6 +232,26 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("admin-portal/tasks/<uuid:reference_id>/decide", "POST"):    row(302, 403, 403, 403, 403, 302),
     ("admin-portal/settings/", "GET"):                            row(302, 403, 403, 403, 403, 200),
     ("admin-portal/settings/save", "POST"):                       row(302, 403, 403, 403, 403, 302),
+    # Its sections: each page answers GET, each form posts to its own URL (302 back to the page,
+    # or the page again with the result: Test JWKS changes nothing).
+    ("admin-portal/policies", "GET"):                             row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/policies/<str:level>/create", "POST"):         row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/policies/<int:policy_id>", "GET"):             row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/policies/<int:policy_id>/update", "POST"):     row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/policies/<int:policy_id>/delete", "POST"):     row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/environments", "GET"):                         row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/environments/create", "POST"):                 row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/environments/<int:environment_id>/delete", "POST"): row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/key-managers", "GET"):                         row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/key-managers/create", "POST"):                 row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/key-managers/<int:issuer_id>/delete", "POST"): row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/key-managers/<int:issuer_id>/test-jwks", "POST"): row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/users", "GET"):                                row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/users/<int:user_id>/deactivate", "POST"):      row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/users/<int:user_id>/activate", "POST"):        row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/users/<int:user_id>/roles/grant", "POST"):     row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/users/<int:user_id>/roles/revoke", "POST"):    row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/audit", "GET"):                                row(302, 403, 403, 403, 403, 200),
     ("devportal/", "GET"):                                        row(302, 200, 200, 200, 200, 200),
     ("devportal/", "POST"):                                       row(302, 200, 200, 200, 200, 200),
     ("devportal/apis/<uuid:api_id>", "GET"):                       row(302, 200, 200, 200, 200, 200),
@@ -402,6 +423,8 @@ def build_world() -> SimpleNamespace:
         reference_id=str(Workflow.objects.get(subject_id=str(held.id)).reference_id),
         users=users,
         username="developer",  # a user named in a URL (Admin REST's users/<username>/...) is the developer
+        user_id=str(users["developer"].pk),  # and in the Admin Portal's (users/<user_id>/...)
+        creator_user_id=str(creator.pk),
         api_id=str(api.id),
         draft_api_id=str(draft.id),
         revision_id=str(deployed.id),
@@ -419,9 +442,16 @@ def build_world() -> SimpleNamespace:
         policy_level=PolicyLevel.SUBSCRIPTION,
         level=PolicyLevel.SUBSCRIPTION,
         policy_id=str(ThrottlingPolicy.objects.get(level=PolicyLevel.SUBSCRIPTION, name="AsyncGold").id),
+        spare_policy_id=str(ThrottlingPolicy.objects.get(level=PolicyLevel.SUBSCRIPTION, name="AsyncBronze").id),
         environment_id=str(Environment.objects.create(name="Spare", display_name="Spare", vhost="spare").id),
         issuer_id=str(
             ExternalIssuer.objects.create(name="idp", issuer="https://idp.example", jwks_url="https://idp.example/j").id
+        ),
+        # Test JWKS on it is refused before any connection (loopback, private addresses off).
+        loopback_issuer_id=str(
+            ExternalIssuer.objects.create(
+                name="loopback", issuer="https://loopback.example", jwks_url="http://127.0.0.1:1/jwks"
+            ).id
         ),
         etag=pub.api_etag(api),
         archive=_archive(creator),
@@ -450,6 +480,18 @@ class Req:
 
 def _limit(count=10):
     return {"type": "EVENTCOUNTLIMIT", "eventCount": {"timeUnit": "min", "unitTime": 1, "eventCount": count}}
+
+
+def _policy_form(name: str) -> dict:
+    return {
+        "policy_name": name,
+        "limit_type": "EVENTCOUNTLIMIT",
+        "amount": 10,
+        "data_unit": "KB",
+        "unit_time": 1,
+        "time_unit": "min",
+        "throttle_action": "notify",
+    }
 
 
 def _zip(w):
@@ -512,6 +554,7 @@ REQUESTS: dict[tuple[str, str], Req] = {
         json={"conditionType": "IP", "conditionValue": {"fixedIp": "10.9.9.9"}}
     ),
     (ADM + "throttling/deny-policy/<uuid:condition_id>", "PATCH"): Req(json={"conditionStatus": True}),
+    (ADM + "throttling/policies/<str:level>/<int:policy_id>", "DELETE"): Req(path={"policy_id": "spare_policy_id"}),
     (ADM + "environments", "POST"): Req(json={"name": "Matrix"}),
     (ADM + "key-managers", "POST"): Req(
         json={
@@ -600,6 +643,26 @@ REQUESTS: dict[tuple[str, str], Req] = {
     ("admin-portal/tasks/<uuid:reference_id>/decide", "POST"): Req(form={"status": "APPROVED", "comment": "ok"}),
     ("admin-portal/settings/save", "POST"): Req(
         form={"signup_enabled": "on", "application_approval": "on", "default_policies": ["AsyncUnlimited"]}
+    ),
+    # The Admin Portal's forms
+    ("admin-portal/policies/<str:level>/create", "POST"): Req(form=_policy_form("Matrix")),
+    ("admin-portal/policies/<int:policy_id>/update", "POST"): Req(form=_policy_form("AsyncGold")),
+    ("admin-portal/policies/<int:policy_id>/delete", "POST"): Req(path={"policy_id": "spare_policy_id"}),
+    ("admin-portal/environments/create", "POST"): Req(
+        form={"name": "Matrix", "host": "matrix", "ws_port": 9090, "wss_port": 9095}
+    ),
+    ("admin-portal/key-managers/create", "POST"): Req(
+        form={
+            "name": "page-idp",
+            "issuer": "https://page.example",
+            "jwks_url": "https://page.example/jwks",
+            "consumer_key_claim": "azp",
+        }
+    ),
+    ("admin-portal/key-managers/<int:issuer_id>/test-jwks", "POST"): Req(path={"issuer_id": "loopback_issuer_id"}),
+    ("admin-portal/users/<int:user_id>/roles/grant", "POST"): Req(form={"role": "creator"}),
+    ("admin-portal/users/<int:user_id>/roles/revoke", "POST"): Req(
+        path={"user_id": "creator_user_id"}, form={"role": "creator"}
     ),
 }
 

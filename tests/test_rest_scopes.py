@@ -86,7 +86,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     DEV + "subscriptions/{subscription_id}":          {"GET": S, "PUT": SM, "DELETE": SM, "OPTIONS": S},
     DEV + "throttling-policies/{policy_level}":       {"GET": S, "OPTIONS": S},
     ADM + "throttling/policies/{level}":              {"GET": TV, "POST": A, "OPTIONS": TV},
-    ADM + "throttling/policies/{level}/{policy_id}":  {"GET": TV, "PUT": A, "OPTIONS": TV},
+    ADM + "throttling/policies/{level}/{policy_id}":  {"GET": TV, "PUT": A, "DELETE": A, "OPTIONS": TV},
     ADM + "throttling/deny-policies":                 {"GET": A, "POST": A, "OPTIONS": A},
     ADM + "throttling/deny-policy/{condition_id}":    {"GET": A, "PATCH": A, "DELETE": A, "OPTIONS": A},
     ADM + "environments":                             {"GET": A, "POST": A, "OPTIONS": A},

@@ -121,6 +121,7 @@ GatewayReport.objects.create(gateway_id="fuzz-gateway", connections=[{"id": "fuz
 policy = ThrottlingPolicy.objects.filter(level=PolicyLevel.SUBSCRIPTION).first()
 environment = Environment.objects.get(name="Default")
 doomed_environment = Environment.objects.create(name="Doomed", display_name="Doomed", vhost="localhost")
+doomed_policy = ThrottlingPolicy.objects.create(level=PolicyLevel.SUBSCRIPTION, name="Doomed", display_name="Doomed")
 issuer = ExternalIssuer.objects.create(name="Kept", issuer="https://kept.example", jwks_url="https://kept.example/jwks")
 doomed_issuer = ExternalIssuer.objects.create(
     name="Doomed", issuer="https://doomed.example", jwks_url="https://doomed.example/jwks"
@@ -138,6 +139,7 @@ print(json.dumps({
     "definition": json.dumps(api.definition),
     "subscription": str(subscription.id), "doomed_subscription": str(doomed_subscription.id),
     "policy": str(policy.id), "policy_name": policy.name, "environment": str(environment.id), "doomed_environment": str(doomed_environment.id),
+    "doomed_policy": str(doomed_policy.id),
     "issuer": str(issuer.id), "doomed_issuer": str(doomed_issuer.id),
     "deny": str(deny.id), "doomed_deny": str(doomed_deny.id),
     "workflow": str(workflow.reference_id),
@@ -183,6 +185,7 @@ def _config(ids: dict) -> str:
         "application_key_clean_up_post": {"application_id": ids["cleanup_app"], "key_mapping_id": ids["cleanup_key"]},
         "subscription_detail_delete": {"subscription_id": ids["doomed_subscription"]},
         "environment_detail_delete": {"environment_id": ids["doomed_environment"]},
+        "policy_detail_delete": {"policy_id": ids["doomed_policy"]},
         "key_manager_detail_delete": {"issuer_id": ids["doomed_issuer"]},
         "deny_policy_detail_delete": {"condition_id": ids["doomed_deny"]},
         # An address no gateway of the run sees: the first case creates it, the rest are 409.

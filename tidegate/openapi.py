@@ -279,7 +279,11 @@ _SUBSCRIPTION_LINKS = {
 }
 _POLICY_LINKS = {
     name: _link(op, level="$request.path.level", policy_id="$response.body#/policyId")
-    for name, op in (("GetPolicy", "policy_detail_get"), ("UpdatePolicy", "policy_detail_put"))
+    for name, op in (
+        ("GetPolicy", "policy_detail_get"),
+        ("UpdatePolicy", "policy_detail_put"),
+        ("DeletePolicy", "policy_detail_delete"),
+    )
 }
 _DENY_LINKS = {
     name: _link(op, condition_id="$response.body#/conditionId")
@@ -524,6 +528,14 @@ OPERATIONS: dict[str, dict] = {
     "deny_policy_detail_get": {"path": {"condition_id": _UUID}},
     "deny_policy_detail_patch": {"path": {"condition_id": _UUID}, "body": _DENY_STATUS_BODY},
     "deny_policy_detail_delete": {"path": {"condition_id": _UUID}, "ok": _EMPTY_OK},
+    # 409 while APIs, subscriptions or applications use it (its description names them).
+    "policy_detail_delete": {
+        "path": {
+            "level": {"type": "string", "enum": ["subscription", "application", "advanced"]},
+            "policy_id": _NUMBER_ID,
+        },
+        "ok": _EMPTY_OK,
+    },
     "environment_list_create_post": {
         "ok_status": "201",
         "links": {"DeleteEnvironment": _link("environment_detail_delete", environment_id="$response.body#/id")},

@@ -1,12 +1,11 @@
-"""``manage.py grant_role USER ROLE [ROLE ...]`` (``--revoke`` to take them away)."""
+"""``manage.py grant_role USER ROLE [ROLE ...]`` (``--revoke`` to take them away), through
+the same services as the Admin Portal's Users page (audited; the last admin stays)."""
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.roles import ADMIN, CREATOR, PUBLISHER
-
-ROLES = (CREATOR, PUBLISHER, ADMIN)
+from portal.errors import ApplicationError
+from portal.users import ROLES, user_role_grant, user_role_revoke
 
 
 class Command(BaseCommand):
@@ -22,7 +21,9 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user {username!r}")
         for role in roles:
-            group, _ = Group.objects.get_or_create(name=role)
-            (user.groups.remove if revoke else user.groups.add)(group)
+            try:
+                (user_role_revoke if revoke else user_role_grant)(user=user, role=role, acting_user=None)
+            except ApplicationError as exc:
+                raise CommandError(exc.description) from None
         held = sorted(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
         self.stdout.write(f"{username}: {', '.join(held) or 'no role'}")

@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from keymanager.services import user_activate, user_deactivate
+from portal.errors import ApplicationError
 
 
 class Command(BaseCommand):
@@ -24,5 +25,8 @@ class Command(BaseCommand):
             user_activate(user=user, acting_user=None)
             self.stdout.write(f"{username}: active")
             return
-        revoked = user_deactivate(user=user, acting_user=None)
+        try:
+            revoked = user_deactivate(user=user, acting_user=None)
+        except ApplicationError as exc:  # the last admin stays
+            raise CommandError(exc.description) from None
         self.stdout.write(f"{username}: deactivated, {revoked} token(s) revoked")
