@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from gateway.backend import backend_url
 from gateway.jwks import JwksCache
+from gateway.payloads import NO_VALIDATION, PayloadValidators
 from gateway.refusals import Close, Reason, Refusal
 from gateway.routing import Match, RouteTable, UnsafePath, request_path, unsafe_param
 from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken, expired
@@ -43,6 +44,7 @@ class State:
     revoked: frozenset[str]
     application_ids: frozenset[str]
     disconnect: frozenset[str]
+    payloads: PayloadValidators = NO_VALIDATION  # compiled payload schemas (gateway/payloads.py)
 
     @classmethod
     def build(
@@ -59,13 +61,20 @@ class State:
             frozenset(snapshot.revoked),
             frozenset(snapshot.application_ids),
             frozenset(snapshot.disconnect),
+            payloads=PayloadValidators(snapshot),
         )
 
     def with_snapshot(self, snapshot: Snapshot) -> State:
         """This state with a snapshot that differs only by deltas (revocations, subscriptions):
         the compiled routes and the verifier, with its cache of checked tokens, are kept."""
         return State(
-            snapshot, self.routes, self.verifier, frozenset(snapshot.revoked), self.application_ids, self.disconnect
+            snapshot,
+            self.routes,
+            self.verifier,
+            frozenset(snapshot.revoked),
+            self.application_ids,
+            self.disconnect,
+            payloads=self.payloads,  # deltas never change an API: its compiled schemas stay
         )
 
 
