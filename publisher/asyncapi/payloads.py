@@ -139,7 +139,13 @@ class _Bundler:
                 continue  # references are made local to the bundle: no base URI to change them
             if key == "$ref" and isinstance(value, str):
                 out[key] = self._ref(value, (*path, key), depth)
-            elif key in _SCHEMA_MAPS and isinstance(value, dict):
+                continue
+            if key == "pattern" and isinstance(value, str):
+                _regex(value, (*path, key))
+            elif key == "patternProperties" and isinstance(value, dict):
+                for pattern in value:
+                    _regex(str(pattern), (*path, key, pattern))
+            if key in _SCHEMA_MAPS and isinstance(value, dict):
                 out[key] = {str(k): self.schema(v, (*path, key, k), depth + 1) for k, v in value.items()}
             elif key in _DATA or key.startswith("x-"):
                 out[key] = value
@@ -169,6 +175,15 @@ class _Bundler:
             self.defs[name] = {}  # taken before the target is copied: a recursive schema ends here
             self.defs[name] = self.schema(target, tokens, depth + 1)
         return f"#/$defs/{name}"
+
+
+def _regex(pattern: str, path: tuple[Any, ...]) -> None:
+    """A ``pattern`` the gateway's validator can compile (Python's ``re``), or the problem
+    named where it is: the compiler's own error would only name the payload."""
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise _Problem(f"pattern {pattern!r} is not a regular expression the gateway can use: {exc}", path) from None
 
 
 def _combined(schemas: list[Any], defs: dict[str, Any]) -> dict[str, Any]:
