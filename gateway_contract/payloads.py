@@ -96,11 +96,14 @@ def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)  # made once: json.loads(**kw) makes one per call
+
+
 def parse_json(text: str) -> tuple[bool, Any]:
     """A text message decoded as JSON: (True, value), or (False, why not) for text that is not
     JSON (``NaN`` and ``Infinity`` included, which Python's decoder would otherwise take)."""
     try:
-        return True, json.loads(text, parse_constant=_refuse_constant)
+        return True, _DECODER.decode(text)
     except RecursionError:
         return False, "the message is nested too deeply"
     except ValueError as exc:
