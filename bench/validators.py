@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 import jsonschema  # noqa: E402
 
 from bench.loadclient import message  # noqa: E402
-from gateway_contract.payloads import compile_schema, parse_json  # noqa: E402
+from gateway_contract.payloads import compile_schema, compile_text_check, parse_json  # noqa: E402
 
 # The payload-validation benchmark target's message schema (bench/run.py).
 SCHEMA = {
@@ -50,7 +50,10 @@ def measure(n: int = 20000) -> dict[str, float]:
     check = compile_schema(SCHEMA)
     draft7 = jsonschema.Draft7Validator(SCHEMA)
     assert check(value) is None and draft7.is_valid(value)
+    text_check = compile_text_check(SCHEMA)
+    assert text_check(text) is None
     return {
+        "gateway_message_us": _per_call_us(text_check, text, n),
         "fastjsonschema_us": _per_call_us(check, value, n),
         "jsonschema_us": _per_call_us(draft7.validate, value, max(1, n // 10)),
         "json_parse_us": _per_call_us(parse_json, text, n),

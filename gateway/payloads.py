@@ -15,7 +15,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from gateway_contract.payloads import Check, SchemaRefused, compile_schema, parse_json
+from gateway_contract.payloads import Check, SchemaRefused, compile_text_check
 from gateway_contract.snapshot import Snapshot
 
 log = logging.getLogger("tidegate.gateway")
@@ -45,15 +45,16 @@ class TopicPayloads:
 Verdict = tuple[int, "tuple[str, str] | None"]  # (VALID | INVALID | UNVALIDATED, (pointer, message))
 
 
+_VALID: Verdict = (VALID, None)
+_UNVALIDATED: Verdict = (UNVALIDATED, None)
+
+
 def judge(check: Check | None, text: str | None) -> Verdict:
     """One message: text decoded as JSON and checked; binary, or no schema, unvalidated."""
     if check is None or text is None:
-        return UNVALIDATED, None
-    ok, value = parse_json(text)
-    if not ok:
-        return INVALID, ("", value)
-    error = check(value)
-    return (VALID, None) if error is None else (INVALID, error)
+        return _UNVALIDATED
+    error = check(text)
+    return _VALID if error is None else (INVALID, error)
 
 
 def error_frame(topic: str, error: tuple[str, str]) -> str:
@@ -86,7 +87,7 @@ def _compile(schema: dict[str, object] | None, where: str) -> Check | None:
         _compiled.move_to_end(key)
         return _compiled[key]
     try:
-        check: Check | None = compile_schema(schema)
+        check: Check | None = compile_text_check(schema)
     except SchemaRefused as exc:  # refused by the portal at revision time; an archive may still hold one
         log.warning("payload schema of %s does not compile, its messages go unvalidated: %s", where, exc)
         check = None

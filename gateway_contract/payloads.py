@@ -59,13 +59,11 @@ def pointer_of(path: list[str]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path[1:])
 
 
-def compile_schema(schema: dict[str, Any]) -> Check:
-    """``schema`` (draft-07, as AsyncAPI's schema object is) as a check of decoded JSON.
-    Raises :class:`SchemaRefused` when it cannot be compiled."""
+def _compiled(schema: dict[str, Any]) -> Callable[[Any], Any]:
     if not isinstance(schema, dict):
         raise SchemaRefused(f"a schema is an object, not {type(schema).__name__}")
     try:
-        validate = fastjsonschema.compile(
+        return fastjsonschema.compile(
             json.loads(json.dumps(schema)),  # fastjsonschema rewrites $refs in place: a copy
             handlers=_HANDLERS,
             use_default=False,
@@ -77,16 +75,46 @@ def compile_schema(schema: dict[str, Any]) -> Check:
     except Exception as exc:  # noqa: BLE001 - the compiler raises whatever its generated code does
         raise SchemaRefused(f"the schema does not compile: {exc}") from None
 
+
+def _failure(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str, str]:
+    message = exc.message
+    if exc.name and message.startswith(exc.name + " "):
+        message = message[len(exc.name) + 1 :]
+    return pointer_of(list(exc.path or ["data"])), message
+
+
+def compile_schema(schema: dict[str, Any]) -> Check:
+    """``schema`` (draft-07, as AsyncAPI's schema object is) as a check of decoded JSON.
+    Raises :class:`SchemaRefused` when it cannot be compiled."""
+    validate = _compiled(schema)
+
     def check(value: Any) -> tuple[str, str] | None:
         try:
             validate(value)
         except fastjsonschema.JsonSchemaValueException as exc:
-            message = exc.message
-            if exc.name and message.startswith(exc.name + " "):
-                message = message[len(exc.name) + 1 :]
-            return pointer_of(list(exc.path or ["data"])), message
+            return _failure(exc)
         except RecursionError:
             return "", "nested too deeply to validate"
+        return None
+
+    return check
+
+
+def compile_text_check(schema: dict[str, Any]) -> Check:
+    """``schema`` as a check of a text message: decoded as JSON and validated in one step (the
+    gateway's per-message path). Text that is not JSON fails with pointer ``""``."""
+    validate = _compiled(schema)
+    decode = _DECODER.decode
+
+    def check(text: str) -> tuple[str, str] | None:
+        try:
+            validate(decode(text))
+        except fastjsonschema.JsonSchemaValueException as exc:
+            return _failure(exc)
+        except RecursionError:
+            return "", "the message is nested too deeply"
+        except ValueError as exc:  # after the schema's own exception, which is a ValueError too
+            return "", f"the message is not JSON: {exc}"
         return None
 
     return check
