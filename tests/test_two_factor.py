@@ -13,6 +13,8 @@ import pytest
 from django.test import Client
 from django_otp.oath import totp
 
+from devportal import services as dp
+from keymanager.services import keys_generate
 from portal.models import AuditEvent, SiteSettings
 from portal.site_settings import site_settings
 from tests import factories
@@ -207,3 +209,16 @@ def test_the_admin_portal_setting_requires_it_and_is_audited():
     assert event.detail["staff_two_factor_required"] == {"from": False, "to": True}
     # The admin is staff too: sent to enrol.
     assert client.get("/admin-portal/settings/")["Location"] == "/account/two-factor/"
+
+
+def test_the_password_grant_is_refused_for_an_account_with_two_factor(creator, enrolled):
+    app = dp.application_create(owner=creator, name="Scripts")
+    client, secret = keys_generate(application=app, key_type="PRODUCTION", grant_types=None, user=creator)
+    auth = "Basic " + base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
+    form = {"grant_type": "password", "username": "carol", "password": PASSWORD}
+    resp = Client().post("/oauth2/token", form, HTTP_AUTHORIZATION=auth)
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
+    assert "two-factor" in resp.json()["error_description"]
+    # Scripts of the account's own application still get tokens.
+    resp = Client().post("/oauth2/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=auth)
+    assert resp.status_code == 200 and resp.json()["access_token"]
