@@ -112,7 +112,9 @@ class GatewayHttp:
             await _respond(send, 405, b"Use POST.", b"text/plain", [(b"allow", b"POST, OPTIONS"), *TICKET_CORS])
             return
 
-        async def error(status: int, code: str, message: str, description: str, extra=()) -> None:
+        async def error(
+            status: int, code: str, message: str, description: str, extra: Sequence[tuple[bytes, bytes]] = ()
+        ) -> None:
             body = {"code": code, "error_message": message, "error_description": description}
             await _respond(send, status, _json(body), b"application/json", [*TICKET_CORS, *extra])
 
