@@ -17,8 +17,8 @@ from gateway.routing import UnsafePath, unsafe_param
 
 _VAR = re.compile(r"\{uri\.var\.([^}]+)\}")
 
-# Never sent upstream: the gateway consumed them.
-CREDENTIAL_QUERY_PARAMS = frozenset({"access_token"})
+# Never sent upstream: the gateway consumed them (a connect ticket too: gateway/tickets.py).
+CREDENTIAL_QUERY_PARAMS = frozenset({"access_token", "ticket"})
 
 
 def _fill(template: str, params: dict[str, str], *, quoted: bool) -> str:

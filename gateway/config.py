@@ -40,6 +40,7 @@ class GatewayConfig:
     max_lifetime: float = 0
     busy_poll_us: int = 0
     redis_url: str = ""  # shared rate-limit counters; empty: this process's own
+    ticket_validity: float = 30.0  # seconds a connect ticket (POST /tickets) may wait for its handshake
     rate_limit_clock: float | None = None  # tests only (debug): rate-limit windows at this fixed time
     # Frame counters shipped to the portal's analytics app.
     analytics: bool = True
@@ -80,6 +81,7 @@ class GatewayConfig:
             max_lifetime=conf["MAX_CONNECTION_LIFETIME"],
             busy_poll_us=conf["BUSY_POLL_US"],
             redis_url=conf["REDIS_URL"],
+            ticket_validity=conf.get("TICKET_VALIDITY", 30.0),
             rate_limit_clock=conf.get("RATE_LIMIT_CLOCK"),
             analytics=conf["ANALYTICS"],
             analytics_url=conf["ANALYTICS_URL"],

@@ -11,7 +11,7 @@ plain functions over the gateway's current ``State``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
@@ -22,6 +22,7 @@ from gateway.jwks import JwksCache
 from gateway.payloads import NO_VALIDATION, PayloadValidators
 from gateway.refusals import Close, Reason, Refusal
 from gateway.routing import Match, RouteTable, UnsafePath, request_path, unsafe_param
+from gateway.tickets import MalformedBearerProtocol, TicketGrant, bearer_from_protocols, ticket_param
 from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken, expired
 from gateway_contract.origins import origin_allowed
 from gateway_contract.snapshot import (
@@ -107,18 +108,41 @@ def _not_found(path: str) -> Refusal:
     return Refusal(Reason.NOT_FOUND, f"No API, version or topic matches {path}", sync_miss=True)
 
 
-def _credential(headers: dict[str, str], query: str, auth_header: str) -> tuple[str | None, bool]:
-    """The raw token and whether it came as an Internal-Key."""
+def _credential(
+    headers: dict[str, str], query: str, auth_header: str, bearer: str | None = None
+) -> tuple[str | None, bool]:
+    """The raw token and whether it came as an Internal-Key; ``bearer`` is the token of a
+    ``Sec-WebSocket-Protocol`` entry (gateway/tickets.py)."""
     value = headers.get(auth_header)
     if value:
         scheme, _, token = value.partition(" ")
         return (token.strip() if scheme.lower() == "bearer" and token.strip() else ""), False
     if headers.get(INTERNAL_KEY_HEADER):
         return headers[INTERNAL_KEY_HEADER].strip(), True
+    if bearer is not None:
+        return bearer, False
     for name, val in parse_qsl(query, keep_blank_values=True):
         if name == "access_token":
             return val, False
     return None, False
+
+
+def _ticket_token(state: State, match: Match, grant: TicketGrant | None, now: float) -> VerifiedToken | Refusal:
+    """The token a connect ticket stands for (its claims, verified when it was issued), if
+    the ticket is good for this API on this gateway now. The token's own expiry, revocation,
+    subscription and scopes are judged afterwards as for any token."""
+    if grant is None:
+        return Refusal(Reason.INVALID_CREDENTIALS, "The connect ticket is unknown or already used", match=match)
+    if grant.expired(now):
+        return Refusal(Reason.INVALID_CREDENTIALS, "The connect ticket has expired", match=match)
+    if grant.api_id != match.api.id:
+        return Refusal(Reason.INVALID_CREDENTIALS, "The connect ticket was issued for another API", match=match)
+    if not set(grant.environments) & set(state.snapshot.environments):
+        return Refusal(Reason.INVALID_CREDENTIALS, "The connect ticket was issued for another environment", match=match)
+    trusted = state.verifier.issuers.get(grant.issuer)
+    if trusted is None or grant.claims.get("token_type") == "InternalKey":
+        return Refusal(Reason.INVALID_CREDENTIALS, "The connect ticket's token is no longer trusted", match=match)
+    return VerifiedToken(grant.claims, trusted[0])
 
 
 def _needs_token(match: Match) -> bool:
@@ -180,10 +204,14 @@ def admit(
     headers: dict[str, str],
     now: float | None = None,
     client: Address | None = None,
+    protocols: Sequence[str] = (),
+    grant: TicketGrant | None = None,
 ) -> Admission | Refusal:
     """Decide a handshake. ``raw_path`` is the path as the client sent it (percent-encoded,
     ``routing.raw_request_path``); ``headers`` are lower-cased names to values; ``client``
-    the peer's address (``deny.client_address``), for deny policies."""
+    the peer's address (``deny.client_address``), for deny policies; ``protocols`` the
+    subprotocols offered (one may carry the token); ``grant`` what the ``?ticket=`` of the
+    query stood for when the relay spent it (None: unknown or spent)."""
     try:
         path = request_path(raw_path)
     except UnsafePath as exc:
@@ -205,7 +233,18 @@ def admit(
             return replace(refused, match=match)
     token = None
     if match.api.lifecycle_status != "BLOCKED" and _needs_token(match):
-        raw, internal = _credential(headers, query, match.api.authorization_header.lower())
+        try:
+            bearer = bearer_from_protocols(protocols) if protocols else None
+        except MalformedBearerProtocol:  # its text is never echoed: it may be most of a token
+            return Refusal(
+                Reason.INVALID_CREDENTIALS, "The bearer entry in Sec-WebSocket-Protocol is malformed", match=match
+            )
+        raw, internal = _credential(headers, query, match.api.authorization_header.lower(), bearer)
+        if raw is None and ticket_param(query) is not None:
+            ticket_token = _ticket_token(state, match, grant, now if now is not None else time.time())
+            if isinstance(ticket_token, Refusal):
+                return ticket_token
+            return _judge(state, match, path, query, ticket_token, now, client)
         if raw is None:
             return Refusal(
                 Reason.MISSING_CREDENTIALS,

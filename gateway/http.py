@@ -1,5 +1,6 @@
-"""Plain HTTP on the gateway ports: ``POST /testkey``, ``GET /health``, ``GET /metrics`` and
-``GET /.well-known/jwks.json`` (the public key of the backend JWT)."""
+"""Plain HTTP on the gateway ports: ``POST /testkey``, ``POST /tickets`` (connect tickets,
+gateway/tickets.py), ``GET /health``, ``GET /metrics`` and ``GET /.well-known/jwks.json``
+(the public key of the backend JWT)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,26 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from gateway.asgitypes import Receive, Scope, Send, request_headers
+from gateway.decisions import INTERNAL_KEY_HEADER, admit
+from gateway.deny import client_address
+from gateway.refusals import Refusal
+from gateway.routing import UnsafePath, request_path
 
 if TYPE_CHECKING:
     from gateway.process import Gateway
 
 MAX_BODY = 16 * 1024
 JWKS_PATH = "/.well-known/jwks.json"  # where backends find the key that signs the backend JWT
+TICKETS_PATH = "/tickets"
+# Pages on any origin may ask for a ticket: the request carries its token in a header (never
+# a cookie), so a page can only turn a token it already holds into a ticket; the API's own
+# Origin allow-list is applied to the request and again at the handshake.
+TICKET_CORS = (
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"POST, OPTIONS"),
+    (b"access-control-allow-headers", b"authorization, content-type"),
+    (b"access-control-max-age", b"600"),
+)
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -62,6 +77,8 @@ class GatewayHttp:
             await _respond(send, 200, body, b"application/json", [(b"cache-control", b"max-age=300")])
         elif path == "/testkey":
             await self._testkey(scope, receive, send, method)
+        elif path == TICKETS_PATH:
+            await self._tickets(scope, receive, send, method)
         else:
             error = {"code": "404", "error_message": "Not Found", "error_description": f"No resource at {path}"}
             await _respond(send, 404, _json(error), b"application/json")
@@ -83,3 +100,78 @@ class GatewayHttp:
         scope_claim = " ".join(" ".join(form.get("scope", [])).split())
         token = self.gateway.testkey.issue(user=user, scope=scope_claim)
         await _respond(send, 200, token.encode(), b"text/plain")
+
+    async def _tickets(self, scope: Scope, receive: Receive, send: Send, method: str) -> None:
+        """``POST /tickets`` (docs/gateway.md): ``Authorization: Bearer <token>`` and a JSON body
+        ``{"path": "/<context>/<version><topic>"}``; the token is judged for that path exactly
+        as a handshake would judge it, and a ticket for the path's API is answered (201)."""
+        if method == "OPTIONS":  # the browser's preflight
+            await _respond(send, 204, b"", b"text/plain", TICKET_CORS)
+            return
+        if method != "POST":
+            await _respond(send, 405, b"Use POST.", b"text/plain", [(b"allow", b"POST, OPTIONS"), *TICKET_CORS])
+            return
+
+        async def error(
+            status: int, code: str, message: str, description: str, extra: Sequence[tuple[bytes, bytes]] = ()
+        ) -> None:
+            body = {"code": code, "error_message": message, "error_description": description}
+            await _respond(send, status, _json(body), b"application/json", [*TICKET_CORS, *extra])
+
+        raw = await _read_body(receive)
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = None
+        target = data.get("path") if isinstance(data, dict) else None
+        if not isinstance(target, str) or not target.startswith("/") or "?" in target or "#" in target:
+            await error(400, "400", "Bad Request", 'The body must be JSON: {"path": "/<context>/<version><topic>"}')
+            return
+        gateway = self.gateway
+        state = gateway.state
+        if state is None or gateway.draining:
+            await error(503, "101503", "Service unavailable", "The gateway is starting or shutting down")
+            return
+        try:
+            match = state.routes.match(request_path(target))
+        except UnsafePath as exc:
+            await error(400, "400", "Bad Request", str(exc))
+            return
+        headers = request_headers(scope)
+        headers.pop(INTERNAL_KEY_HEADER, None)  # a Publisher try-out key is not turned into tickets
+        if match is not None and "authorization" in headers:  # the API may read its token from another header
+            headers[match.api.authorization_header.lower()] = headers["authorization"]
+        peer = scope.get("client")
+        client = client_address(peer[0] if peer else None)
+        decision = admit(state, target, "", headers, client=client)
+        if (
+            isinstance(decision, Refusal)
+            and decision.refresh_issuer
+            and await gateway.refresh_issuer(decision.refresh_issuer)
+        ):
+            decision = admit(state, target, "", headers, client=client)
+        if isinstance(decision, Refusal) and decision.sync_miss and await gateway.sync_on_miss():
+            if gateway.state is not None:
+                state = gateway.state
+                decision = admit(state, target, "", headers, client=client)
+        if isinstance(decision, Refusal):
+            extra = [(k.encode(), v.encode()) for k, v in decision.headers]
+            await error(decision.status, decision.code, decision.message, decision.description, extra)
+            return
+        if decision.token is None:
+            await error(400, "400", "Bad Request", "This topic needs no token: connect without a ticket")
+            return
+        api = decision.match.api
+        ticket, grant = await gateway.tickets.issue(
+            api_id=api.id,
+            environments=state.snapshot.environments,
+            issuer=decision.token.issuer.issuer,
+            claims=decision.token.claims,
+        )
+        body = {
+            "ticket": ticket,
+            "expiresIn": gateway.tickets.validity,
+            "api": {"context": api.context, "version": api.version},
+            "environments": list(grant.environments),
+        }
+        await _respond(send, 201, _json(body), b"application/json", [(b"cache-control", b"no-store"), *TICKET_CORS])

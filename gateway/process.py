@@ -26,6 +26,7 @@ from gateway.registry import SHUTTING_DOWN, Registry
 from gateway.sources import Current, NewSnapshot, PortalSource, Refused, SnapshotSource
 from gateway.sync import MissSync, SyncMetrics
 from gateway.testkey import TestKeyIssuer
+from gateway.tickets import Tickets
 from gateway_contract.datadir import write_private_file
 from gateway_contract.snapshot import Snapshot, snapshot_from_dict, snapshot_to_dict
 
@@ -93,6 +94,8 @@ class Gateway:
         self.snapshot_path = config.snapshot_path
         self._sync_lock = asyncio.Lock()
         self.rate_counters = _counters(config.redis_url, config.rate_limit_clock)
+        # Connect tickets (POST /tickets, ?ticket=): shared through Redis when it is configured.
+        self.tickets = Tickets.build(config.redis_url, config.ticket_validity)
         self.draining = False
         # The portal (pulls, analytics) and issuers' JWKS: kept-alive connections, so polling the
         # snapshot four times a second does not open (and leave in TIME_WAIT) a TCP connection each time.

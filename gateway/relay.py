@@ -33,6 +33,7 @@ from gateway.ratelimit import (
 from gateway.refusals import Reason, Refusal
 from gateway.registry import LiveConnection
 from gateway.routing import Match, UnsafePath, raw_request_path, request_path
+from gateway.tickets import real_protocols, ticket_param
 from gateway_contract.snapshot import PolicyConfig
 
 if TYPE_CHECKING:
@@ -165,20 +166,25 @@ class Relay:
         # The peer, never X-Forwarded-For (a client writes what it likes there): deny policies.
         peer = scope.get("client")
         client = client_address(peer[0] if peer else None)
-        decision = admit(state, raw_path, query, headers, client=client)
+        # A connect ticket is spent by the first handshake that shows it, whatever comes of
+        # it (gateway/tickets.py); the token entry of the subprotocols is read by admit.
+        ticket = ticket_param(query)
+        protocols = scope.get("subprotocols") or ()
+        grant = await gateway.tickets.spend(ticket) if ticket is not None else None
+        decision = admit(state, raw_path, query, headers, client=client, protocols=protocols, grant=grant)
         if (
             isinstance(decision, Refusal)
             and decision.refresh_issuer
             and await gateway.refresh_issuer(decision.refresh_issuer)
         ):
-            decision = admit(state, raw_path, query, headers, client=client)
+            decision = admit(state, raw_path, query, headers, client=client, protocols=protocols, grant=grant)
         if isinstance(decision, Refusal) and decision.sync_miss:
             # Read your writes: keys, a subscription or an API the portal may just have
             # confirmed. Judge again against whatever the pull (or any other) brought.
             await gateway.sync_on_miss()
             if gateway.state is not state and gateway.state is not None:
                 state = gateway.state
-                decision = admit(state, raw_path, query, headers, client=client)
+                decision = admit(state, raw_path, query, headers, client=client, protocols=protocols, grant=grant)
         if isinstance(decision, Refusal):
             await self._refuse_handshake(scope, send, decision, decision.match, started)
             return None
@@ -270,7 +276,8 @@ class Relay:
             async with asyncio.timeout(self.gateway.connect_timeout):  # a backend that hangs is a refusal
                 return await upstream.connect(
                     decision.upstream_url,
-                    protocols=scope.get("subprotocols") or (),
+                    # Never the token entry: the backend is offered the real subprotocols only.
+                    protocols=real_protocols(scope.get("subprotocols") or ()),
                     headers=forwarded,
                     max_msg_size=self.gateway.max_frame_size,
                     ssl_context=self.gateway.backend_ssl,

@@ -46,11 +46,19 @@ def _websocket_origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
 
 
+# A gateway's plain HTTP on the same port as its WebSockets: where a page asks for a connect
+# ticket (the gateway's POST /tickets).
+_HTTP_OF = {"ws": "http", "wss": "https"}
+
+
 def allow_websockets(response, urls: list[str]):
-    """Let the page's scripts open WebSockets to ``urls`` (the gateway URLs it shows): their
-    origins join connect-src, those whose host passes :func:`is_host_name` only (a deployment
-    stored before vhosts were checked may hold anything). Returns ``response``."""
-    origins = sorted({o for o in map(_websocket_origin, urls) if o})
+    """Let the page's scripts open WebSockets to ``urls`` (the gateway URLs it shows) and ask
+    the same gateways for connect tickets: their ws(s) origins and the http(s) origins of the
+    same host and port join connect-src, those whose host passes :func:`is_host_name` only (a
+    deployment stored before vhosts were checked may hold anything). Returns ``response``."""
+    sockets = {o for o in map(_websocket_origin, urls) if o}
+    tickets = {_HTTP_OF[o.split(":", 1)[0]] + ":" + o.split(":", 1)[1] for o in sockets}
+    origins = sorted(sockets | tickets)
     if origins:
         response._csp_update = {"connect-src": origins}
     return response

@@ -19,8 +19,10 @@ def topic_targets(api, urls):
 
 def wscat_commands(api, urls, token: str, *, internal_key: str = "") -> list[dict]:
     """One ready command per topic and environment: the token in a header, and a variant
-    with ``?access_token=`` for clients that cannot set headers. With ``internal_key``
-    (the Publisher's Try it), the key in its own header instead."""
+    with ``?access_token=$TOKEN`` for clients that can set no header at all (a URL lands in
+    logs and history: such a command never shows the token itself, and a browser asks for a
+    connect ticket instead, docs/devportal.md). With ``internal_key`` (the Publisher's Try
+    it), the key in its own header instead."""
     header = api.authorization_header
     out = []
     shown = token or "$TOKEN"
@@ -38,7 +40,7 @@ def wscat_commands(api, urls, token: str, *, internal_key: str = "") -> list[dic
                 "url": url,
                 "command": cmd,
                 "secured": secured,
-                "query_command": f"wscat -c {shlex.quote(url + '?access_token=' + shown)}"
+                "query_command": f'wscat -c {shlex.quote(url + "?access_token=")}"$TOKEN"'
                 if secured and not internal_key
                 else "",
             }

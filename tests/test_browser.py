@@ -242,7 +242,8 @@ def test_publisher_edits_a_topic_redeploys_and_blocks_a_subscriber(page, stack, 
 def test_developer_signs_up_and_tries_an_api_from_the_browser(page, stack, admin_http):
     """Issue 6's walk in a fresh browser: sign up, create an application, subscribe,
     generate keys and a token, read the wscat command off Try Out and run it, then use the
-    live console to send a frame and see its echo."""
+    live console to send a frame and see its echo, with a connect ticket: no URL the page
+    asks for ever holds the token (issue 20)."""
     api = flow.import_api(admin_http, documents.chat_doc(stack.backend_url, "Portal"), context="/portal")
     flow.deploy_and_publish(admin_http, api["id"])
     flow.wait_for_route(f"{stack.gateway_ws}/portal/1.0.0/public", {})
@@ -250,6 +251,9 @@ def test_developer_signs_up_and_tries_an_api_from_the_browser(page, stack, admin
     context = page.context.browser.new_context(base_url=stack.portal_url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    requested = []  # every URL the page asks for: documents, scripts, fetches and WebSockets
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("websocket", lambda ws: requested.append(ws.url))
     try:
         page.goto("/login/")
         page.get_by_role("link", name="Create a developer account").click()
@@ -302,7 +306,8 @@ def test_developer_signs_up_and_tries_an_api_from_the_browser(page, stack, admin
         page.locator("#tryout select[name=application]").select_option(label="NewDevApp (subscribed)")
         page.get_by_role("button", name="GET TEST KEY").click()
         expect(page.locator("#test-token")).not_to_be_empty()
-        flow.SECRETS.append(page.locator("#test-token").inner_text())  # sent as ?access_token= below
+        token = page.locator("#test-token").inner_text()
+        flow.SECRETS.append(token)  # in a header by wscat below, and turned into a ticket by the console
         command = next(
             c for c in page.locator(".wscat-command").all_inner_texts() if c.split()[2].strip("'").endswith("/plain")
         )
@@ -322,6 +327,10 @@ def test_developer_signs_up_and_tries_an_api_from_the_browser(page, stack, admin
         page.locator("#console-disconnect").click()
         expect(page.locator("#console-log .console-close")).to_contain_text("closed 1000")
         shot(page, stack, "12-live-console")
+        sockets = [u for u in requested if u.startswith(("ws:", "wss:"))]
+        assert len(sockets) == 1 and "ticket=" in sockets[0]  # (not printed: it could hold the token)
+        assert [u for u in requested if u.endswith(f":{stack.ws_port}/tickets")]  # the token went there, in a header
+        assert not [u for u in requested if token in u or "access_token" in u]
     finally:
         context.close()
 

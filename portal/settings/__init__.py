@@ -377,6 +377,8 @@ TIDEGATE = {
     # Seconds of clock skew the gateway tolerates on a token's exp and nbf: at the handshake,
     # when open connections are judged again, and for the expiry sweep alike (docs/gateway.md).
     "TOKEN_LEEWAY": float(env("TIDEGATE_TOKEN_LEEWAY", "0")),
+    # Seconds a connect ticket (the gateway's POST /tickets) stays valid for its one handshake.
+    "TICKET_VALIDITY": float(env("TIDEGATE_TICKET_VALIDITY", "30")),
     # Frame analytics: counted at the gateway, shipped in batches every ANALYTICS_INTERVAL
     # seconds to the portal (or ANALYTICS_URL), kept ANALYTICS_RETENTION_DAYS days.
     "ANALYTICS": env_bool("TIDEGATE_ANALYTICS", True),

@@ -1,7 +1,8 @@
 // The Try Out live console: connect to a topic through the gateway from the browser, send
 // text frames, see each frame with its time and direction, and the close code and reason.
-// Browsers cannot set an Authorization header on a WebSocket, so the token travels as
-// ?access_token= (the gateway accepts both and never passes it to the backend).
+// Browsers cannot set an Authorization header on a WebSocket, and a token in the URL lands in
+// history and logs. So the token buys a one-time connect ticket from the gateway (POST
+// /tickets, the token in a header) and only the ticket, valid 30 s and once, goes in the URL.
 (function () {
   const topics = JSON.parse(document.getElementById("console-topics").textContent);
   const $ = (id) => document.getElementById(id);
@@ -11,16 +12,34 @@
 
   function topic() { return topics[Number(select.value)]; }
 
-  function url(withToken) {
+  function url() {
     const t = topic();
     let u = t.url;
     for (const p of t.params) {
       const input = $("console-param-" + p);
       u = u.replace("{" + p + "}", encodeURIComponent(input && input.value ? input.value : "{" + p + "}"));
     }
-    const token = tokenInput.value.trim();
-    if (t.secured && withToken) u += (u.includes("?") ? "&" : "?") + "access_token=" + (token || "$TOKEN");
     return u;
+  }
+
+  // The gateway's plain HTTP on the same host and port, and the path a ticket is asked for.
+  function ticketRequest(wsUrl) {
+    const u = new URL(wsUrl);
+    return { endpoint: (u.protocol === "wss:" ? "https://" : "http://") + u.host + "/tickets", path: u.pathname };
+  }
+
+  async function ticketFor(wsUrl, token) {
+    const request = ticketRequest(wsUrl);
+    const response = await fetch(request.endpoint, {
+      method: "POST",
+      headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
+      body: JSON.stringify({ path: request.path }),
+      credentials: "omit",
+      cache: "no-store",
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(response.status + " " + (body.code || "") + " " + (body.error_description || "no ticket"));
+    return body.ticket;
   }
 
   function renderParams() {
@@ -39,8 +58,8 @@
 
   function refresh() {
     const t = topic();
-    const shown = url(false);
-    $("console-url").textContent = shown + (t.secured ? "?access_token=…" : "");
+    const shown = url();
+    $("console-url").textContent = shown + (t.secured ? "?ticket=…" : "");
     const py = $("snippet-python"), js = $("snippet-js");
     if (py) {
       const header = t.secured ? ', additional_headers={"Authorization": f"Bearer {os.environ[\'TOKEN\']}"}' : "";
@@ -51,12 +70,25 @@
         "        print(await ws.recv())\n\n\nasyncio.run(main())";
     }
     if (js) {
-      const target = t.secured ? JSON.stringify(shown + (shown.includes("?") ? "&" : "?") + "access_token=") + " + TOKEN" : JSON.stringify(shown);
-      js.textContent =
-        "const ws = new WebSocket(" + target + ");\n" +
+      const body =
         "ws.onopen = () => ws.send(" + JSON.stringify(t.example || "hello") + ");\n" +
         "ws.onmessage = (event) => console.log(\"received\", event.data);\n" +
         "ws.onclose = (event) => console.log(\"closed\", event.code, event.reason);";
+      if (t.secured) {
+        const request = ticketRequest(shown);
+        js.textContent =
+          "// The token stays out of the URL: it buys a one-time ticket (30 s) for this API.\n" +
+          "const response = await fetch(" + JSON.stringify(request.endpoint) + ", {\n" +
+          "  method: \"POST\",\n" +
+          "  headers: { Authorization: \"Bearer \" + TOKEN, \"Content-Type\": \"application/json\" },\n" +
+          "  body: JSON.stringify({ path: " + JSON.stringify(request.path) + " }),\n" +
+          "});\n" +
+          "const { ticket } = await response.json();\n" +
+          "const ws = new WebSocket(" + JSON.stringify(shown + (shown.includes("?") ? "&" : "?") + "ticket=") + " + encodeURIComponent(ticket));\n" +
+          body;
+      } else {
+        js.textContent = "const ws = new WebSocket(" + JSON.stringify(shown) + ");\n" + body;
+      }
     }
   }
 
@@ -80,14 +112,25 @@
     $("console-send").disabled = !open;
   }
 
-  $("console-connect").addEventListener("click", () => {
-    if (topic().secured && !tokenInput.value.trim()) {
+  $("console-connect").addEventListener("click", async () => {
+    const secured = topic().secured, token = tokenInput.value.trim();
+    if (secured && !token) {
       entry("info", "Get a test key first (GET TEST KEY in Try Out) or paste a token.");
       return;
     }
-    const target = url(true);
-    entry("info", "connecting to " + target.replace(/access_token=[^&]+/, "access_token=…"));
+    let target = url();
     setState("connecting", true);
+    if (secured) {
+      try {
+        const ticket = await ticketFor(target, token);
+        target += (target.includes("?") ? "&" : "?") + "ticket=" + encodeURIComponent(ticket);
+      } catch (error) {
+        entry("close", "no connect ticket: " + error.message);
+        setState("closed", false);
+        return;
+      }
+    }
+    entry("info", "connecting to " + target.replace(/ticket=[^&]+/, "ticket=…"));
     socket = new WebSocket(target);
     socket.onopen = () => { setState("open", true); entry("info", "connected"); };
     socket.onmessage = (event) => entry("in", typeof event.data === "string" ? event.data : "[binary frame]");

@@ -11,6 +11,9 @@ from websockets.asyncio.server import serve
 # With --control, a text frame "!close CODE REASON" makes the backend close with that code,
 # and "!drop" makes it vanish without a close handshake.
 CONTROL = False
+# The subprotocols this backend speaks (--subprotocol); any other one offered is logged as
+# "(other)", never by its text (it could be a credential a gateway failed to take out).
+ACCEPTED: list[str] = []
 MARKER_HEADER = "X-Test-Marker"
 
 
@@ -22,6 +25,11 @@ async def echo(connection):
                 "event": "connect",
                 "path": request.path,
                 "subprotocol": connection.subprotocol,
+                "offered": [
+                    p if p in ACCEPTED else "(other)"
+                    for value in request.headers.get_all("Sec-WebSocket-Protocol")
+                    for p in (entry.strip() for entry in value.split(","))
+                ],
                 "headers": sorted({k.lower() for k in request.headers.keys()}),  # names only: values may be secrets
                 "forwarded_for": request.headers.get("X-Forwarded-For"),
                 # Tests tag their connections so each finds its own lines (tests/stack.py).
@@ -75,6 +83,7 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, subprotocol, control, **options):
         global CONTROL
         CONTROL = control
+        ACCEPTED[:] = subprotocol
 
         def select_subprotocol(connection, offered):
             # The first offered one we speak; none offered, or none in common, is fine too.
