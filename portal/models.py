@@ -43,6 +43,9 @@ class SiteSettings(models.Model):
     signup_approval = models.BooleanField(
         default=False, help_text="A new account cannot sign in until an administrator approves it"
     )
+    anonymous_browsing = models.BooleanField(
+        default=True, help_text="Visitors who are not signed in may browse the Dev Portal's public APIs"
+    )
     default_policies = models.JSONField(
         default=list, help_text="Business plans a new API offers when its creator names none"
     )
