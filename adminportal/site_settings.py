@@ -1,4 +1,4 @@
-"""The Admin Portal's Settings: sign-up on or off, which approval workflows are on, and the
+"""The Admin Portal's Settings: sign-up on or off, anonymous browsing of the Dev Portal, which approval workflows are on, and the
 business plans a new API offers by default."""
 
 from django.conf import settings
@@ -12,7 +12,7 @@ from portal.site_settings import site_settings
 from publisher import selectors as publisher_selectors
 from publisher.site_settings import site_settings_update
 
-SWITCHES = ("signup_enabled", "subscription_approval", "application_approval", "signup_approval")
+SWITCHES = ("signup_enabled", "subscription_approval", "application_approval", "signup_approval", "anonymous_browsing")
 
 
 def _page(request, *, values=None, status=200):

@@ -12,7 +12,14 @@ from portal.models import SiteSettings
 from portal.site_settings import site_settings
 from publisher.models import PolicyLevel, ThrottlingPolicy
 
-FIELDS = ("signup_enabled", "subscription_approval", "application_approval", "signup_approval", "default_policies")
+FIELDS = (
+    "signup_enabled",
+    "subscription_approval",
+    "application_approval",
+    "signup_approval",
+    "anonymous_browsing",
+    "default_policies",
+)
 
 
 @transaction.atomic
@@ -24,9 +31,11 @@ def site_settings_update(
     application_approval: bool,
     signup_approval: bool,
     default_policies: list[str],
+    anonymous_browsing: bool | None = None,
 ) -> SiteSettings:
-    """Set every setting at once (the Settings form holds them all). The default plans must
-    be known streaming business plans, at least one: a new API must offer a plan."""
+    """Set every setting at once (the Settings form holds them all; ``anonymous_browsing``
+    None keeps it as it is). The default plans must be known streaming business plans, at
+    least one: a new API must offer a plan."""
     plans = [p for p in dict.fromkeys(default_policies or []) if p]
     known = set(
         ThrottlingPolicy.objects.filter(level=PolicyLevel.SUBSCRIPTION, is_streaming=True).values_list(
@@ -53,6 +62,7 @@ def site_settings_update(
         "application_approval": bool(application_approval),
         "signup_approval": bool(signup_approval),
         "default_policies": plans,
+        "anonymous_browsing": row.anonymous_browsing if anonymous_browsing is None else bool(anonymous_browsing),
     }
     changes = {f: {"from": getattr(row, f), "to": v} for f, v in new.items() if getattr(row, f) != v}
     if changes:
