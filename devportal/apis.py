@@ -93,6 +93,8 @@ class BrowsingAllowed(BasePermission):
     Portal's Settings allow anonymous browsing (401 otherwise). What each sees is
     ``selectors.visible_apis``' to say."""
 
+    allows_anonymous = True  # the OpenAPI document marks credentials optional (tidegate/openapi.py)
+
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated) or anonymous_browsing()
 

@@ -577,6 +577,14 @@ class TidegateSchema(AutoSchema):
     def _spec(self) -> dict:
         return OPERATIONS.get(self.get_operation_id(), {})
 
+    def get_auth(self):
+        auths = super().get_auth()
+        # Reads open to visitors (the Dev Portal's catalog: ``allows_anonymous`` on a
+        # permission) take credentials but do not need them: ``{}`` says so.
+        if any(getattr(p, "allows_anonymous", False) for p in self.view.get_permissions()) and {} not in auths:
+            auths.append({})
+        return auths
+
     def get_request_serializer(self):
         serializer = getattr(self.view, "InputSerializer", None)
         if serializer is not None:
