@@ -180,6 +180,16 @@ _API_UPDATE_BODY = {
                     "securityScheme": {"type": "array", "items": {"type": "string", "enum": ["oauth2"]}},
                     "originConfiguration": _ORIGIN_CONFIGURATION,
                     "backendJWTConfiguration": _BACKEND_JWT_CONFIGURATION,
+                    "visibility": {
+                        "type": "string",
+                        "enum": ["PUBLIC", "RESTRICTED"],
+                        "description": "Who sees the API in the Dev Portal: everyone, or holders of visibleRoles",
+                    },
+                    "visibleRoles": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "RESTRICTED: roles that exist (400 otherwise); PUBLIC: none",
+                    },
                 },
             }
         }
