@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('portal', '0003_site_settings'),
+        ("portal", "0003_site_settings"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='sitesettings',
-            name='anonymous_browsing',
-            field=models.BooleanField(default=True, help_text="Visitors who are not signed in may browse the Dev Portal's public APIs"),
+            model_name="sitesettings",
+            name="anonymous_browsing",
+            field=models.BooleanField(
+                default=True, help_text="Visitors who are not signed in may browse the Dev Portal's public APIs"
+            ),
         ),
     ]

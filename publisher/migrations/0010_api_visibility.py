@@ -4,20 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('publisher', '0009_policy_requires_approval'),
+        ("publisher", "0009_policy_requires_approval"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='api',
-            name='visibility',
-            field=models.CharField(choices=[('PUBLIC', 'Public'), ('RESTRICTED', 'Restricted')], default='PUBLIC', max_length=16),
+            model_name="api",
+            name="visibility",
+            field=models.CharField(
+                choices=[("PUBLIC", "Public"), ("RESTRICTED", "Restricted")], default="PUBLIC", max_length=16
+            ),
         ),
         migrations.AddField(
-            model_name='api',
-            name='visible_roles',
-            field=models.JSONField(blank=True, default=list, help_text='RESTRICTED: roles (group names) whose holders see the API'),
+            model_name="api",
+            name="visible_roles",
+            field=models.JSONField(
+                blank=True, default=list, help_text="RESTRICTED: roles (group names) whose holders see the API"
+            ),
         ),
     ]
