@@ -1,5 +1,6 @@
-"""The Admin Portal's Settings: sign-up on or off, which approval workflows are on, the
-business plans a new API offers by default, and whether staff must use two-factor sign-in."""
+"""The Admin Portal's Settings: sign-up on or off, anonymous browsing of the Dev Portal, which
+approval workflows are on, the business plans a new API offers by default, and whether staff
+must use two-factor sign-in."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,6 +19,7 @@ SWITCHES = (
     "application_approval",
     "signup_approval",
     "staff_two_factor_required",
+    "anonymous_browsing",
 )
 
 

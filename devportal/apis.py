@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rest_framework import serializers
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from devportal import selectors, services
@@ -14,6 +15,7 @@ from keymanager.services import keys_remove, secret_regenerate
 from portal.errors import NotFound, ValidationFailed
 from portal.fields import StrictCharField
 from portal.rest import ScopedAPIView, scopes
+from portal.site_settings import anonymous_browsing
 from publisher import asyncapi
 from publisher.dto import api_summary, gateway_urls, tier_dto
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
@@ -86,27 +88,42 @@ def _application_or_404(request, application_id) -> Application:
     return app
 
 
+class BrowsingAllowed(BasePermission):
+    """The catalog's reads: anyone signed in, and visitors who are not while the Admin
+    Portal's Settings allow anonymous browsing (401 otherwise). What each sees is
+    ``selectors.visible_apis``' to say."""
+
+    allows_anonymous = True  # the OpenAPI document marks credentials optional (tidegate/openapi.py)
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated) or anonymous_browsing()
+
+
 class CatalogListApi(ScopedAPIView):
     required_scopes = scopes("apim:subscribe")
+    permission_classes = [BrowsingAllowed]
 
     def get(self, request):
-        apis = [catalog_api_dto(a) for a in selectors.catalog_list(query=request.query_params.get("query", ""))]
+        found = selectors.visible_apis(request.user, query=request.query_params.get("query", ""))
+        apis = [catalog_api_dto(a) for a in found]
         return Response({"count": len(apis), "list": apis})
 
 
 class CatalogDetailApi(ScopedAPIView):
     required_scopes = scopes("apim:subscribe")
+    permission_classes = [BrowsingAllowed]
 
     def get(self, request, api_id):
-        api = selectors.catalog_get_or_404(api_id)
+        api = selectors.catalog_get_or_404(api_id, user=request.user)
         return Response(catalog_api_dto(api))
 
 
 class CatalogTopicsApi(ScopedAPIView):
     required_scopes = scopes("apim:subscribe")
+    permission_classes = [BrowsingAllowed]
 
     def get(self, request, api_id):
-        api = selectors.catalog_get_or_404(api_id)
+        api = selectors.catalog_get_or_404(api_id, user=request.user)
         topics = [
             {"apiId": str(api.id), "name": op.target, "type": op.verb} for op in asyncapi.operations(api.definition)
         ]
@@ -268,7 +285,7 @@ class SubscriptionListCreateApi(ScopedAPIView):
         s.is_valid(raise_exception=True)
         d = s.validated_data
         app = _application_or_404(request, d["applicationId"])
-        api = selectors.catalog_get_or_404(d["apiId"])
+        api = selectors.catalog_get_or_404(d["apiId"], user=request.user)
         sub = services.subscription_create(
             application=app, api=api, throttling_policy=d["throttlingPolicy"], user=request.user
         )

@@ -5,8 +5,9 @@ from django.db.models import Count, QuerySet
 
 from devportal.models import Application, Subscription, Workflow, WorkflowStatus, WorkflowType
 from portal.errors import NotFound
+from portal.roles import ADMIN, has_role, roles_of
 from publisher import lifecycle
-from publisher.models import Api, PolicyLevel, ThrottlingPolicy
+from publisher.models import Api, PolicyLevel, ThrottlingPolicy, Visibility
 from publisher.policies import SHOWN, PolicyUse
 
 # Events an application used on an API in the current window: the analytics app counts them
@@ -22,8 +23,32 @@ def usage_counter_register(counter: UsageCounter) -> None:
     _usage_counter = counter
 
 
-def catalog_list(*, query: str = "") -> QuerySet[Api]:
+def _sees_restricted(user) -> Callable[[Api], bool]:
+    """Whether ``user`` sees each RESTRICTED API: holding one of its roles; admins (and
+    superusers) see every API, its provider sees their own; anonymous visitors see none."""
+    if not user or not user.is_authenticated:
+        return lambda api: False
+    if has_role(user, ADMIN):
+        return lambda api: True
+    held = roles_of(user)
+    return lambda api: api.provider_id == user.pk or bool(held.intersection(api.visible_roles))
+
+
+def api_visible_to(api: Api, user) -> bool:
+    """Whether ``user`` (anonymous included) may see ``api`` in the Dev Portal at all: in the
+    catalog, search, its pages, documentation and REST, and subscribe to it. An API they may
+    not see is as unknown to them as a missing one (404). Lifecycle aside: see ``visible_apis``."""
+    return api.visibility != Visibility.RESTRICTED or _sees_restricted(user)(api)
+
+
+def visible_apis(user, *, query: str = "") -> QuerySet[Api]:
+    """The Dev Portal's catalog as ``user`` sees it: published (discoverable) APIs they may
+    see (``api_visible_to``), matching the search ``query`` when given."""
     qs = Api.objects.filter(lifecycle_status__in=lifecycle.DISCOVERABLE).select_related("provider")
+    sees = _sees_restricted(user)
+    hidden = [a.pk for a in qs.filter(visibility=Visibility.RESTRICTED) if not sees(a)]
+    if hidden:
+        qs = qs.exclude(pk__in=hidden)
     if query:  # tags live in a JSON list, matched here the same way on SQLite and PostgreSQL
         qs = qs.filter(pk__in=[a.pk for a in qs if _matches(a, query)])
     return qs.order_by("name", "version")
@@ -40,16 +65,20 @@ def _matches(api: Api, query: str) -> bool:
     return True
 
 
-def catalog_get(api_id) -> Api | None:
+def catalog_get(api_id, *, user) -> Api | None:
+    """A published API ``user`` may see, or None."""
     try:
-        return catalog_list().filter(pk=api_id).first()
+        api = Api.objects.filter(lifecycle_status__in=lifecycle.DISCOVERABLE, pk=api_id).select_related("provider")
+        api = api.first()
     except (ValueError, ValidationError):
         return None
+    return api if api is not None and api_visible_to(api, user) else None
 
 
-def catalog_get_or_404(api_id) -> Api:
-    """A published API, or NotFound (a draft is as unknown as a missing one)."""
-    api = catalog_get(api_id)
+def catalog_get_or_404(api_id, *, user) -> Api:
+    """A published API ``user`` may see, or NotFound: a draft, or an API restricted to roles
+    they do not hold, is as unknown as a missing one."""
+    api = catalog_get(api_id, user=user)
     if api is None:
         raise NotFound(f"API {api_id} not found")
     return api

@@ -11,13 +11,14 @@ from devportal.models import (
     WorkflowStatus,
     WorkflowType,
 )
+from devportal.selectors import api_visible_to
 from gateway_contract.deltas import SubscriptionChanged, SubscriptionRemoved
 from gateway_contract.snapshot import SubscriptionConfig
 from keymanager.server import token_issue
 from keymanager.services import keys_generate, user_activate
 from portal.audit import audit_record
 from portal.config_events import config_changed
-from portal.errors import Conflict, ValidationFailed, create_or_conflict
+from portal.errors import Conflict, NotFound, ValidationFailed, create_or_conflict
 from portal.site_settings import site_settings
 from publisher import lifecycle
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
@@ -98,7 +99,10 @@ def _inherited_status(*, application: Application, api: Api) -> tuple[str, Subsc
 @transaction.atomic
 def subscription_create(*, application: Application, api: Api, throttling_policy: str, user) -> Subscription:
     """Subscribe ``application`` to ``api``, with the strictest status the application holds
-    on another version of the same API (a block there holds here too)."""
+    on another version of the same API (a block there holds here too). An API the
+    application's owner may not see (``selectors.api_visible_to``) is not found for them."""
+    if not api_visible_to(api, application.owner):
+        raise NotFound(f"API {api.id} not found")
     if api.lifecycle_status not in lifecycle.SUBSCRIBABLE:
         raise Conflict(f"API {api.name} is {api.lifecycle_status} and does not accept new subscriptions")
     if throttling_policy not in api.policies:

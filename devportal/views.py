@@ -1,8 +1,11 @@
 """Dev Portal pages: catalog, API page with subscribe and Try Out, applications and keys."""
 
+from functools import wraps
+
 from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -18,6 +21,7 @@ from keymanager.services import SUPPORTED_GRANTS, keys_remove, secret_regenerate
 from portal.csp import DOCUMENTATION_FRAME, allow_websockets
 from portal.errors import ApplicationError
 from portal.pages import run_service
+from portal.site_settings import anonymous_browsing
 from publisher import asyncapi
 from publisher.dto import gateway_urls
 from publisher.models import PolicyLevel, ThrottlingPolicy
@@ -26,10 +30,24 @@ from publisher.tryout import console_topics, wscat_commands
 TRY_OUT_VALIDITY = 3600
 
 
-@login_required
+def browsable(view):
+    """The catalog's pages: anyone signed in, and visitors who are not while the Admin
+    Portal's Settings allow anonymous browsing (the sign-in page otherwise, coming back here)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated and not anonymous_browsing():
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@browsable
 def index(request):
     query = request.GET.get("q", "")
-    return render(request, "devportal/index.html", {"apis": selectors.catalog_list(query=query), "query": query})
+    apis = selectors.visible_apis(request.user, query=query)
+    return render(request, "devportal/index.html", {"apis": apis, "query": query})
 
 
 def _payload_validation(api) -> dict:
@@ -41,12 +59,26 @@ def _payload_validation(api) -> dict:
 
 
 def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=KeyType.PRODUCTION):
-    """The API page, with a subscribe form that did not validate or a test key got this once."""
+    """The API page, with a subscribe form that did not validate or a test key got this once.
+    A visitor who is not signed in reads it all but is asked to sign in (or sign up) to
+    subscribe, get a test key or use the live console, and comes back here."""
+    urls = gateway_urls(api)
+    if not request.user.is_authenticated:
+        return render(
+            request,
+            "devportal/api.html",
+            {
+                "api": api,
+                "operations": asyncapi.operations(api.definition),
+                "urls": urls,
+                "anonymous": True,
+                "commands": wscat_commands(api, urls, ""),
+            },
+        )
     services.application_ensure_default(user=request.user)
     applications = list(selectors.application_list(owner=request.user))
     subscriptions = {str(s.application_id): s for s in selectors.subscription_list(owner=request.user, api_id=api.id)}
     approvals = _approvals(subscriptions.values())
-    urls = gateway_urls(api)
     response = render(
         request,
         "devportal/api.html",
@@ -71,10 +103,10 @@ def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=Ke
     return allow_websockets(response, [u for env in urls for u in env["URLs"].values()])
 
 
-@login_required
+@browsable
 @require_safe
 def api_detail(request, api_id):
-    return _api_page(request, selectors.catalog_get_or_404(api_id))
+    return _api_page(request, selectors.catalog_get_or_404(api_id, user=request.user))
 
 
 # One view per form of the API page: Subscribe redirects back to the page; GET TEST KEY
@@ -84,7 +116,7 @@ def api_detail(request, api_id):
 @login_required
 @require_POST
 def api_subscribe(request, api_id):
-    api = selectors.catalog_get_or_404(api_id)
+    api = selectors.catalog_get_or_404(api_id, user=request.user)
     services.application_ensure_default(user=request.user)
     applications = list(selectors.application_list(owner=request.user))
     form = SubscribeForm(request.POST, applications=applications, plans=api.policies)
@@ -116,7 +148,7 @@ def api_subscribe(request, api_id):
 @require_POST
 def api_test_key(request, api_id):
     """GET TEST KEY: a short-lived token for the chosen application's keys of that type."""
-    api = selectors.catalog_get_or_404(api_id)
+    api = selectors.catalog_get_or_404(api_id, user=request.user)
     application_id = request.POST.get("application", "")
     key_type = request.POST.get("key_type") if request.POST.get("key_type") in KeyType.values else KeyType.PRODUCTION
     app = selectors.application_get(owner=request.user, application_id=application_id)
@@ -138,13 +170,13 @@ def api_test_key(request, api_id):
     return _api_page(request, api, token=token, tryout_app=application_id, key_type=key_type)
 
 
-@login_required
+@browsable
 @require_safe
 @xframe_options_sameorigin
 @csp_replace(DOCUMENTATION_FRAME)
 def api_documentation(request, api_id):
     """The AsyncAPI definition rendered, in a sandboxed frame of the API page (portal/csp.py)."""
-    api = selectors.catalog_get_or_404(api_id)
+    api = selectors.catalog_get_or_404(api_id, user=request.user)
     # Only http(s) links: a definition stored before they were checked may hold others.
     return render(
         request,

@@ -48,6 +48,9 @@ class SiteSettings(models.Model):
         help_text="Creators, publishers and admins must sign in with a second factor (TOTP); "
         "REST Basic is refused for them meanwhile",
     )
+    anonymous_browsing = models.BooleanField(
+        default=True, help_text="Visitors who are not signed in may browse the Dev Portal's public APIs"
+    )
     default_policies = models.JSONField(
         default=list, help_text="Business plans a new API offers when its creator names none"
     )

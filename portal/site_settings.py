@@ -20,3 +20,9 @@ def signup_open() -> bool:
     """Sign-up is open when the operator allows it (``TIDEGATE_SIGNUP_ENABLED``, the
     deployment's switch) and the administrator has it on (Settings)."""
     return bool(settings.TIDEGATE["SIGNUP_ENABLED"]) and site_settings().signup_enabled
+
+
+def anonymous_browsing() -> bool:
+    """Whether visitors who are not signed in may browse the Dev Portal's public APIs (its
+    catalog, API pages and catalog REST): the Admin Portal's Settings, on by default."""
+    return site_settings().anonymous_browsing

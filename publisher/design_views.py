@@ -257,6 +257,7 @@ def _plans_page(request, api):
             plans=selectors.streaming_subscription_policies(),
             api_limits=ThrottlingPolicy.objects.filter(level=PolicyLevel.ADVANCED),
             secured=asyncapi.is_secured(api.definition),
+            roles=selectors.role_names(),
         ),
     )
 
@@ -292,6 +293,9 @@ def plans_save(request, api_id):
             "enabled": request.POST.get("backend_jwt") == "on",
             "header": request.POST.get("backend_jwt_header", "").strip() or "X-JWT-Assertion",
         },
+        "visibility": request.POST.get("visibility", "PUBLIC"),
+        # The role boxes count only for a restricted API (a public one names no roles).
+        "visibleRoles": request.POST.getlist("visible_roles") if request.POST.get("visibility") == "RESTRICTED" else [],
     }
     if run_service(
         request, services.api_update, api=api, user=request.user, changes=changes, if_match=request.POST.get("etag")

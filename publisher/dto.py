@@ -71,6 +71,9 @@ def api_dto(api: Api) -> dict[str, Any]:
         # Read live by gateways, not frozen in revisions (docs/gateway.md).
         "originConfiguration": {"allowedOrigins": list(api.allowed_origins), "browsersOnly": api.origin_required},
         "backendJWTConfiguration": {"enabled": api.backend_jwt_enabled, "header": api.backend_jwt_header},
+        # Who sees it in the Dev Portal (read live, like the two above).
+        "visibility": api.visibility,
+        "visibleRoles": list(api.visible_roles),
         "createdTime": api.created_time.isoformat() if api.created_time else None,
         "lastUpdatedTime": api.last_updated_time.isoformat() if api.last_updated_time else None,
     }

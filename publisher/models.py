@@ -21,6 +21,14 @@ class PayloadValidation(models.TextChoices):
     BOTH = "both"  # and messages the backend sends (SUBSCRIBE)
 
 
+class Visibility(models.TextChoices):
+    """Who sees an API in the Dev Portal (WSO2's ``visibility``): everyone, anonymous visitors
+    included, or only users holding one of its ``visible_roles``."""
+
+    PUBLIC = "PUBLIC"
+    RESTRICTED = "RESTRICTED"
+
+
 class Api(models.Model):
     """The working copy of a WebSocket API.
 
@@ -60,6 +68,11 @@ class Api(models.Model):
     )
     payload_backend_failure = models.CharField(
         max_length=8, choices=[("drop", "drop"), ("close", "close 1011")], default="drop"
+    )
+    # Read live by the Dev Portal (devportal.selectors.api_visible_to), not frozen in revisions.
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PUBLIC.value)
+    visible_roles = models.JSONField(
+        default=list, blank=True, help_text="RESTRICTED: roles (group names) whose holders see the API"
     )
     definition = models.JSONField(help_text="AsyncAPI 2.x or 3.0 document, kept in its own version")
     created_time = models.DateTimeField(auto_now_add=True)

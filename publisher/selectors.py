@@ -1,3 +1,4 @@
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
@@ -93,3 +94,8 @@ def environment_list() -> QuerySet[Environment]:
 
 def streaming_subscription_policies() -> QuerySet[ThrottlingPolicy]:
     return ThrottlingPolicy.objects.filter(level="subscription", is_streaming=True)
+
+
+def role_names() -> list[str]:
+    """Every role (group) by name: what a restricted API's ``visibleRoles`` may name."""
+    return list(Group.objects.order_by("name").values_list("name", flat=True))

@@ -8,6 +8,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from gateway_contract.origins import origin_normalise
@@ -29,13 +30,15 @@ from publisher.models import (
     PayloadValidation,
     PolicyLevel,
     ThrottlingPolicy,
+    Visibility,
 )
 from publisher.signals import api_published
 
 MAX_REVISIONS = 5
 # Fields of the API's JSON that gateways read from the API itself, not from its deployed
 # revision: a change applies within a second, without a new revision.
-LIVE_FIELDS = ("originConfiguration", "backendJWTConfiguration")
+# Who sees the API in the Dev Portal is read live too: restoring a revision never changes it.
+LIVE_FIELDS = ("originConfiguration", "backendJWTConfiguration", "visibility", "visibleRoles")
 _CONTEXT_RE = re.compile(r"^/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)*$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,30}$")
 _NAME_RE = re.compile(r"^[^~!@#;:%^*()+={}|\\<>\"',&$\[\]/]{1,60}$")
@@ -702,6 +705,8 @@ UPDATABLE = (
     "operations",
     "originConfiguration",
     "backendJWTConfiguration",
+    "visibility",
+    "visibleRoles",
 )
 # payloadValidation: each key, its values, and the Api field it sets.
 PAYLOAD_VALIDATION = {
@@ -770,6 +775,34 @@ def _subobject(changes: dict[str, Any], name: str, fields: dict[str, Any], error
         if key not in fields:
             errors.append(_errors(f"{name}.{key}", f"{name}.{key} is not a field; {name} has {', '.join(fields)}"))
     return {key: given.get(key, value) for key, value in fields.items()}
+
+
+def _visibility(api: Api, changes: dict[str, Any], errors: list) -> tuple[str, list[str]]:
+    """The API's ``visibility`` and ``visibleRoles`` after ``changes``, checked: RESTRICTED
+    names at least one role, every role is one that exists (a group), PUBLIC names none."""
+    visibility = changes.get("visibility", api.visibility)
+    roles = changes.get("visibleRoles", api.visible_roles)
+    if visibility not in Visibility.values:
+        errors.append(_errors("visibility", "visibility must be PUBLIC or RESTRICTED"))
+        return api.visibility, list(api.visible_roles)
+    if roles is None:
+        roles = []
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        errors.append(_errors("visibleRoles", "visibleRoles must be a list of role names"))
+        return visibility, list(api.visible_roles)
+    roles = list(dict.fromkeys(r.strip() for r in roles if r.strip()))
+    if visibility == Visibility.PUBLIC:
+        if roles and "visibleRoles" in changes:
+            errors.append(_errors("visibleRoles", "visibleRoles apply only to a RESTRICTED API; send [] with PUBLIC"))
+        return visibility, []
+    if not roles:
+        errors.append(_errors("visibleRoles", "a RESTRICTED API needs at least one role in visibleRoles"))
+        return visibility, []
+    known = set(Group.objects.filter(name__in=roles).values_list("name", flat=True))
+    for role in roles:
+        if role not in known:
+            errors.append(_errors("visibleRoles", f"visibleRoles: no role named {role[:60]!r}"))
+    return visibility, roles
 
 
 def _gateway_policies(api: Api, changes: dict[str, Any], errors: list) -> dict[str, Any]:
@@ -900,6 +933,7 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     if "payloadValidation" in changes:
         validation, validation_errors = _payload_validation(changes["payloadValidation"])
         errors += validation_errors
+    visibility, visible_roles = _visibility(api, changes, errors)
     if errors:
         raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
 
@@ -932,6 +966,7 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     api.authorization_header = header
     for field, value in validation.items():
         setattr(api, field, value)
+    api.visibility, api.visible_roles = visibility, visible_roles
     api.definition = asyncapi.with_servers(definition, production=production, sandbox=sandbox)
     live = any(getattr(api, name) != value for name, value in policies_now.items())
     for name, value in policies_now.items():

@@ -19,6 +19,8 @@ FIELDS = (
     "signup_approval",
     "default_policies",
     "staff_two_factor_required",
+    "anonymous_browsing",
+    "default_policies",
 )
 
 
@@ -31,10 +33,12 @@ def site_settings_update(
     application_approval: bool,
     signup_approval: bool,
     default_policies: list[str],
-    staff_two_factor_required: bool = False,
+    staff_two_factor_required: bool | None = None,
+    anonymous_browsing: bool | None = None,
 ) -> SiteSettings:
-    """Set every setting at once (the Settings form holds them all). The default plans must
-    be known streaming business plans, at least one: a new API must offer a plan."""
+    """Set every setting at once (the Settings form holds them all; ``anonymous_browsing``
+    None keeps it as it is). The default plans must be known streaming business plans, at
+    least one: a new API must offer a plan."""
     plans = [p for p in dict.fromkeys(default_policies or []) if p]
     known = set(
         ThrottlingPolicy.objects.filter(level=PolicyLevel.SUBSCRIPTION, is_streaming=True).values_list(
@@ -61,7 +65,10 @@ def site_settings_update(
         "application_approval": bool(application_approval),
         "signup_approval": bool(signup_approval),
         "default_policies": plans,
-        "staff_two_factor_required": bool(staff_two_factor_required),
+        "staff_two_factor_required": (
+            row.staff_two_factor_required if staff_two_factor_required is None else bool(staff_two_factor_required)
+        ),
+        "anonymous_browsing": row.anonymous_browsing if anonymous_browsing is None else bool(anonymous_browsing),
     }
     changes = {f: {"from": getattr(row, f), "to": v} for f, v in new.items() if getattr(row, f) != v}
     if changes:

@@ -44,7 +44,7 @@ from publisher import asyncapi
 from publisher import services as pub
 from publisher.archives import export_archive
 from publisher.deny_policies import deny_policy_create
-from publisher.models import Environment, PolicyLevel, ThrottlingPolicy
+from publisher.models import Api, Environment, PolicyLevel, ThrottlingPolicy
 from tests import factories
 from testsupport import documents
 from testsupport.stack import free_port
@@ -124,10 +124,11 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (PUB + "subscriptions/block-subscription", "POST"):           row(401, 403, 403, 403, 200, 403),
     (PUB + "subscriptions/unblock-subscription", "POST"):         row(401, 403, 403, 403, 200, 403),
     # ---- Dev Portal v3: anyone signed in; an application, its keys and its subscriptions are
-    # their owner's only: 404 for everyone else, roles or not.
-    (DEV + "apis", "GET"):                                        row(401, 200, 200, 200, 200, 200),
-    (DEV + "apis/<uuid:api_id>", "GET"):                           row(401, 200, 200, 200, 200, 200),
-    (DEV + "apis/<uuid:api_id>/topics", "GET"):                    row(401, 200, 200, 200, 200, 200),
+    # their owner's only: 404 for everyone else, roles or not. The catalog of public APIs is
+    # open to visitors too (anonymous browsing, on by default: Admin Portal Settings).
+    (DEV + "apis", "GET"):                                        row(200, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>", "GET"):                           row(200, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>/topics", "GET"):                    row(200, 200, 200, 200, 200, 200),
     (DEV + "applications", "GET"):                                row(401, 200, 200, 200, 200, 200),
     (DEV + "applications", "POST"):                               row(401, 201, 201, 201, 201, 201),
     (DEV + "applications/<uuid:application_id>", "GET"):           row(401, 200, 404, 404, 404, 404),
@@ -261,11 +262,12 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("admin-portal/users/<int:user_id>/roles/grant", "POST"):     row(302, 403, 403, 403, 403, 302),
     ("admin-portal/users/<int:user_id>/roles/revoke", "POST"):    row(302, 403, 403, 403, 403, 302),
     ("admin-portal/audit", "GET"):                                row(302, 403, 403, 403, 403, 200),
-    ("devportal/", "GET"):                                        row(302, 200, 200, 200, 200, 200),
-    ("devportal/", "POST"):                                       row(302, 200, 200, 200, 200, 200),
-    ("devportal/apis/<uuid:api_id>", "GET"):                       row(302, 200, 200, 200, 200, 200),
+    # The catalog and a public API's pages: visitors too (anonymous browsing).
+    ("devportal/", "GET"):                                        row(200, 200, 200, 200, 200, 200),
+    ("devportal/", "POST"):                                       row(200, 200, 200, 200, 200, 200),
+    ("devportal/apis/<uuid:api_id>", "GET"):                       row(200, 200, 200, 200, 200, 200),
     # The AsyncAPI documentation, framed by the API page.
-    ("devportal/apis/<uuid:api_id>/documentation", "GET"):         row(302, 200, 200, 200, 200, 200),
+    ("devportal/apis/<uuid:api_id>/documentation", "GET"):         row(200, 200, 200, 200, 200, 200),
     ("devportal/applications", "GET"):                            row(302, 200, 200, 200, 200, 200),
     ("devportal/applications", "POST"):                           row(302, 302, 302, 302, 302, 302),
     ("devportal/applications/<uuid:application_id>", "GET"):       row(302, 200, 404, 404, 404, 404),
@@ -878,8 +880,29 @@ def test_rest_reads_answer_a_signed_in_session_as_they_answer_basic(world):
 def test_dev_portal_hides_an_api_that_is_not_published(world, route):
     """The matrix's API is published; the creator's draft is nobody's business in the Dev Portal."""
     draft = SimpleNamespace(**{**vars(world), "api_id": world.draft_api_id})
-    for caller in ("developer", "other_developer", "creator", "publisher", "admin"):
+    for caller in ("anonymous", "developer", "other_developer", "creator", "publisher", "admin"):
         assert call(draft, caller, route, "GET", send_body=False).status_code == 404, caller
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        DEV + "apis/<uuid:api_id>",
+        DEV + "apis/<uuid:api_id>/topics",
+        "devportal/apis/<uuid:api_id>",
+        "devportal/apis/<uuid:api_id>/documentation",
+    ],
+)
+def test_dev_portal_hides_a_restricted_api_from_those_without_its_role(world, route):
+    """Restricted to the publisher role: not found (404, not 403) for visitors and developers;
+    the holder of the role, the API's provider and admins see it."""
+    api = Api.objects.get(pk=world.api_id)
+    pub.api_update(
+        api=api, user=world.users["creator"], changes={"visibility": "RESTRICTED", "visibleRoles": ["publisher"]}
+    )
+    expected = row(404, 404, 404, 200, 200, 200)
+    for caller, status in expected.items():
+        assert call(world, caller, route, "GET", send_body=False).status_code == status, caller
 
 
 @pytest.mark.parametrize(

@@ -193,6 +193,16 @@ _API_UPDATE_BODY = {
                     "securityScheme": {"type": "array", "items": {"type": "string", "enum": ["oauth2"]}},
                     "originConfiguration": _ORIGIN_CONFIGURATION,
                     "backendJWTConfiguration": _BACKEND_JWT_CONFIGURATION,
+                    "visibility": {
+                        "type": "string",
+                        "enum": ["PUBLIC", "RESTRICTED"],
+                        "description": "Who sees the API in the Dev Portal: everyone, or holders of visibleRoles",
+                    },
+                    "visibleRoles": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "RESTRICTED: roles that exist (400 otherwise); PUBLIC: none",
+                    },
                 },
             }
         }
@@ -589,6 +599,14 @@ _QUERY_IDS = {"apiId", "subscriptionId", "revisionId", "applicationId", "workflo
 class TidegateSchema(AutoSchema):
     def _spec(self) -> dict:
         return OPERATIONS.get(self.get_operation_id(), {})
+
+    def get_auth(self):
+        auths = super().get_auth()
+        # Reads open to visitors (the Dev Portal's catalog: ``allows_anonymous`` on a
+        # permission) take credentials but do not need them: ``{}`` says so.
+        if any(getattr(p, "allows_anonymous", False) for p in self.view.get_permissions()) and {} not in auths:
+            auths.append({})
+        return auths
 
     def get_request_serializer(self):
         serializer = getattr(self.view, "InputSerializer", None)

@@ -6,16 +6,17 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from devportal.selectors import signup_state
 from devportal.services import signup_record
 from portal.roles import CREATOR, PUBLISHER, roles_of
-from portal.site_settings import signup_open
+from portal.site_settings import anonymous_browsing, signup_open
 
 
 def home(request):
     if not request.user.is_authenticated:
-        return redirect("login")
+        return redirect("devportal:index" if anonymous_browsing() else "login")
     if roles_of(request.user) & {CREATOR, PUBLISHER}:
         return redirect("publisher:index")
     return redirect("devportal:index")
@@ -44,8 +45,9 @@ def signup(request):
     approval on, held until an administrator approves it."""
     if not signup_open():
         raise Http404("Sign-up is switched off; ask an administrator for an account")
+    back = _local_next(request)
     if request.user.is_authenticated:
-        return redirect("devportal:index")
+        return redirect(back or "devportal:index")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -55,8 +57,19 @@ def signup(request):
             return render(request, "signup_pending.html", {"username": user.get_username()})
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {user.get_username()}. Your DefaultApplication is ready.")
-        return redirect("devportal:index")
-    return render(request, "signup.html", {"form": form})
+        return redirect(back or "devportal:index")
+    return render(request, "signup.html", {"form": form, "next": back})
+
+
+def _local_next(request) -> str:
+    """The page to come back to after signing up (``?next=``, or the form's ``next``): a
+    path on this site only; anything else (another host, a scheme, ``//host``) is ignored."""
+    back = request.POST.get("next") or request.GET.get("next") or ""
+    if not back.startswith("/") or not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return ""
+    return back
 
 
 HELD = {
