@@ -104,15 +104,14 @@ def _error(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
 
 
-def _text(data: dict, field: str, *, max_length: int, default: str = "") -> str:
+def _text(data: dict, field: str, *, max_length: int, default: str = "", lines: bool = True) -> str:
     value = data.get(field, default)
-    if value is None:
-        value = ""
     if not isinstance(value, str):
         raise _error(field, "must be text")
     if len(value) > max_length:
         raise _error(field, f"at most {max_length} characters")
-    if any(unicodedata.category(c) == "Cs" or (unicodedata.category(c) == "Cc" and c not in "\n\r\t") for c in value):
+    allowed = "\n\r\t" if lines else ""
+    if any(unicodedata.category(c) == "Cs" or (unicodedata.category(c) == "Cc" and c not in allowed) for c in value):
         raise _error(field, "control characters are not allowed")
     return value
 
@@ -163,7 +162,7 @@ def clean_document_fields(data: Any, *, current: ApiDocument | None = None) -> d
     if doc_type == DocumentType.OTHER and not other:
         raise _error("otherTypeName", "required when type is OTHER")
     source_type = _choice(data, "sourceType", DocumentSourceType, DocumentSourceType.INLINE)
-    url = _text(data, "sourceUrl", max_length=MAX_URL).strip()
+    url = _text(data, "sourceUrl", max_length=MAX_URL, lines=False).strip()
     if source_type == DocumentSourceType.URL:
         if not url:
             raise _error("sourceUrl", "required when sourceType is URL")
@@ -280,6 +279,8 @@ def document_create(*, api: Api, user, fields: dict, inline_content: str | None 
     """A new document of ``api`` from WSO2's fields, with its inline content when given."""
     _assert_may_change(api, user)
     cleaned = clean_document_fields(fields)
+    if inline_content is not None:
+        clean_inline_content(inline_content)
     doc = create_or_conflict(
         ApiDocument, conflict=_conflict(api, cleaned["name"]), api=api, created_by=user, last_updated_by=user, **cleaned
     )
@@ -295,6 +296,8 @@ def document_update(*, document: ApiDocument, user, fields: dict, inline_content
     """Change a document's fields (those sent); a new sourceType drops content of the old kind."""
     _assert_may_change(document.api, user)
     cleaned = clean_document_fields(fields, current=document)
+    if inline_content is not None:
+        clean_inline_content(inline_content)
     if cleaned["name"] != document.name and document.api.documents.filter(name=cleaned["name"]).exists():
         raise Conflict(_conflict(document.api, cleaned["name"]))
     old_source = document.source_type
