@@ -231,7 +231,7 @@ def test_a_bad_thumbnail_is_refused_and_the_old_one_kept(client, api, content, m
 
 def test_an_api_without_a_thumbnail_answers_404_in_the_error_body(client, api):
     resp = client.get(f"{BASE}/apis/{api.id}/thumbnail")
-    assert resp.status_code == 404 and resp.json()["code"] == 404
+    assert resp.status_code == 404 and resp.json()["description"] == "This API has no thumbnail"
 
 
 def test_an_archive_carries_documents_and_thumbnail_both_ways(client, publisher):
