@@ -2,12 +2,16 @@
 
 from django.urls import path
 
-from devportal import apis, publisher_apis
+from devportal import apis, document_apis, publisher_apis
 
 urlpatterns = [
     path("apis", apis.CatalogListApi.as_view()),
     path("apis/<uuid:api_id>", apis.CatalogDetailApi.as_view()),
     path("apis/<uuid:api_id>/topics", apis.CatalogTopicsApi.as_view()),
+    path("apis/<uuid:api_id>/documents", document_apis.CatalogDocumentListApi.as_view()),
+    path("apis/<uuid:api_id>/documents/<uuid:document_id>", document_apis.CatalogDocumentDetailApi.as_view()),
+    path("apis/<uuid:api_id>/documents/<uuid:document_id>/content", document_apis.CatalogDocumentContentApi.as_view()),
+    path("apis/<uuid:api_id>/thumbnail", document_apis.CatalogThumbnailApi.as_view()),
     path("applications", apis.ApplicationListCreateApi.as_view()),
     path("applications/<uuid:application_id>", apis.ApplicationDetailApi.as_view()),
     path("applications/<uuid:application_id>/generate-keys", apis.ApplicationGenerateKeysApi.as_view()),

@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from devportal import publisher_views, views
+from devportal import document_views, publisher_views, views
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("apis/<uuid:api_id>", views.api_detail, name="api"),
     path("apis/<uuid:api_id>/documentation", views.api_documentation, name="api-documentation"),
+    path("apis/<uuid:api_id>/documents/<uuid:document_id>", document_views.document, name="api-document"),
     path("applications", views.applications, name="applications"),
     path("applications/<uuid:application_id>", views.application_detail, name="application"),
     path("applications/<uuid:application_id>/update", views.application_update, name="application-update"),

@@ -4,7 +4,7 @@ analytics/api_urls.py); tidegate/urls.py mounts them beside these."""
 
 from django.urls import path
 
-from publisher import apis
+from publisher import apis, document_apis
 
 urlpatterns = [
     path("apis", apis.ApiListCreateApi.as_view()),
@@ -25,6 +25,10 @@ urlpatterns = [
     path("apis/<uuid:api_id>/undeploy-revision", apis.ApiUndeployRevisionApi.as_view()),
     path("apis/<uuid:api_id>/deployments", apis.ApiDeploymentListApi.as_view()),
     path("apis/<uuid:api_id>/lifecycle-history", apis.ApiLifecycleHistoryApi.as_view()),
+    path("apis/<uuid:api_id>/documents", document_apis.ApiDocumentListCreateApi.as_view()),
+    path("apis/<uuid:api_id>/documents/<uuid:document_id>", document_apis.ApiDocumentDetailApi.as_view()),
+    path("apis/<uuid:api_id>/documents/<uuid:document_id>/content", document_apis.ApiDocumentContentApi.as_view()),
+    path("apis/<uuid:api_id>/thumbnail", document_apis.ApiThumbnailApi.as_view()),
     path("throttling-policies/streaming/subscription", apis.StreamingSubscriptionPoliciesApi.as_view()),
     path("settings", apis.SettingsApi.as_view()),
 ]

@@ -1,7 +1,11 @@
 """API project archives in the layout WSO2's ``apictl`` uses, both ways.
 
 ``<Name>-<Version>/api.yaml`` (``type: api``, ``data: {...}``), ``Definitions/asyncapi.yaml``,
-``api_meta.yaml`` and, for a revision, ``deployment_environments.yaml``. Archives are
+``api_meta.yaml``, ``Docs/<Name>/document.yaml`` with the document's content beside it
+(``Docs/<Name>/<Name>`` for inline text, ``Docs/<Name>/<fileName>`` for a file),
+``Image/icon.png`` (or ``.jpg``), and, for a revision, ``deployment_environments.yaml``.
+Documents and the thumbnail are the API's own, not a revision's: a revision's archive
+carries them as they are now. Archives are
 untrusted input: bounded size, file count and expansion, no paths that escape, YAML without
 anchors or aliases.
 """
@@ -15,8 +19,10 @@ import zipfile
 from typing import Any
 
 import yaml
+from django.db import transaction
 
 from portal.errors import ValidationFailed
+from publisher import documents as docs
 from publisher.asyncapi import parsing
 from publisher.dto import api_dto
 from publisher.models import Api
@@ -56,12 +62,26 @@ def export_archive(*, api: Api, revision=None) -> tuple[str, bytes]:
         files[f"{root}/deployment_environments.yaml"] = _dump(
             {"type": "deployment_environments", "version": ARCHIVE_VERSION, "data": envs}
         )
+    for doc in api.documents.select_related("created_by", "last_updated_by"):
+        dto = docs.document_dto(doc)
+        data = {k: dto[k] for k in (*docs.FIELDS, "fileName") if dto[k] is not None}
+        files[f"{root}/Docs/{doc.name}/document.yaml"] = _dump(
+            {"type": "document", "version": ARCHIVE_VERSION, "data": data}
+        )
+        if doc.source_type == "FILE" and doc.file_name:
+            files[f"{root}/Docs/{doc.name}/{doc.file_name}"] = bytes(doc.file_content)
+        elif doc.source_type in ("INLINE", "MARKDOWN"):
+            files[f"{root}/Docs/{doc.name}/{doc.name}"] = doc.inline_content.encode()
+    thumb = docs.thumbnail_get(api)
+    if thumb is not None:
+        files[f"{root}/Image/icon.{'jpg' if thumb.content_type == 'image/jpeg' else 'png'}"] = bytes(thumb.content)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
             archive.writestr(name, content)
         for folder in ("Docs/", "Image/"):
-            archive.writestr(f"{root}/{folder}", b"")
+            if not any(n.startswith(f"{root}/{folder}") for n in files):
+                archive.writestr(f"{root}/{folder}", b"")
     return f"{root}.zip", buffer.getvalue()
 
 
@@ -176,6 +196,8 @@ def parse_project(content: bytes) -> dict[str, Any]:
 
     return {
         "document": document,
+        "documents": _project_documents(files),
+        "thumbnail": next((files[n] for n in sorted(files) if n.startswith("Image/")), None),
         "properties": {
             "name": text(data.get("name")),
             "version": text(data.get("version")),
@@ -189,6 +211,59 @@ def parse_project(content: bytes) -> dict[str, Any]:
     }
 
 
+def _project_documents(files: dict[str, bytes]) -> list[dict[str, Any]]:
+    """Each ``Docs/<Name>/document.yaml`` with its content, checked as the REST checks them
+    (before anything is created, so a bad document refuses the whole archive)."""
+    out = []
+    for path in sorted(files):
+        parts = path.split("/")
+        if len(parts) != 3 or parts[0] != "Docs" or parts[2] not in ("document.yaml", "document.json"):
+            continue
+        folder = parts[1]
+        doc_file = _yaml_or_json(path, files[path])
+        if not isinstance(doc_file, dict) or not isinstance(doc_file.get("data"), dict):
+            _refuse(f"{path} must have a data mapping")
+        data = doc_file["data"]
+        try:
+            fields = docs.clean_document_fields(data)
+            item: dict[str, Any] = {"fields": data, "inline": None, "file_name": None, "file": None}
+            if fields["source_type"] == "FILE":
+                name = str(data.get("fileName") or "")
+                others = [p for p in files if p.startswith(f"Docs/{folder}/") and p.count("/") == 2 and p != path]
+                where = f"Docs/{folder}/{name}" if name else (others[0] if len(others) == 1 else "")
+                if where in files:
+                    item["file_name"] = posixpath.basename(where)
+                    item["file"] = files[where]
+                    docs.clean_document_file(item["file_name"], item["file"])
+            elif fields["source_type"] in ("INLINE", "MARKDOWN"):
+                raw = files.get(f"Docs/{folder}/{folder}", files.get(f"Docs/{folder}/{fields['name']}"))
+                if raw is not None:
+                    try:
+                        item["inline"] = docs.clean_inline_content(raw.decode("utf-8"))
+                    except UnicodeDecodeError:
+                        _refuse(f"the content of document {folder!r} must be UTF-8 text")
+        except ValidationFailed as exc:
+            if exc.description.startswith("The API project archive"):
+                raise
+            _refuse(f"document {folder!r}: {exc.description}")
+        out.append(item)
+    return out
+
+
 def import_archive(*, provider, content: bytes) -> Api:
+    """The API of an archive, with its documents and thumbnail, all or nothing."""
     project = parse_project(content)
-    return api_import_asyncapi(provider=provider, document=project["document"], properties=project["properties"])
+    with transaction.atomic():
+        api = api_import_asyncapi(provider=provider, document=project["document"], properties=project["properties"])
+        for item in project["documents"]:
+            doc = docs.document_create(api=api, user=provider, fields=item["fields"], inline_content=item["inline"])
+            if item["file"] is not None:
+                docs.document_content_set(
+                    document=doc, user=provider, file_name=item["file_name"], file_bytes=item["file"]
+                )
+        if project["thumbnail"] is not None:
+            try:
+                docs.thumbnail_set(api=api, user=provider, data=project["thumbnail"])
+            except ValidationFailed as exc:
+                _refuse(f"Image/: {exc.description}")
+    return api

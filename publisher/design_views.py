@@ -37,6 +37,7 @@ TABS = (
     ("endpoints", "Endpoints"),
     ("plans", "Plans & security"),
     ("definition", "AsyncAPI definition"),
+    ("documents", "Documents"),
     ("subscriptions", "Subscriptions"),
     ("analytics", "Analytics"),
 )

@@ -255,3 +255,76 @@ class DenyPolicy(models.Model):
             span = f"{self.start_ip} to {self.end_ip}"
             return f"every address outside {span}" if self.invert else span
         return self.value
+
+
+class DocumentType(models.TextChoices):
+    """WSO2's document types (Publisher v4 ``Document.type``)."""
+
+    HOWTO = "HOWTO"
+    SAMPLES = "SAMPLES"
+    PUBLIC_FORUM = "PUBLIC_FORUM"
+    SUPPORT_FORUM = "SUPPORT_FORUM"
+    OTHER = "OTHER"
+
+
+class DocumentSourceType(models.TextChoices):
+    INLINE = "INLINE"
+    MARKDOWN = "MARKDOWN"
+    URL = "URL"
+    FILE = "FILE"
+
+
+class DocumentVisibility(models.TextChoices):
+    """API_LEVEL: whoever sees the API (the Dev Portal too); PRIVATE: Publisher users only;
+    OWNER_ONLY: the API's provider (and admins) only."""
+
+    API_LEVEL = "API_LEVEL"
+    PRIVATE = "PRIVATE"
+    OWNER_ONLY = "OWNER_ONLY"
+
+
+class ApiDocument(models.Model):
+    """A document of an API (WSO2's Document): inline text or markdown, a link, or a file.
+
+    Inline content is stored as written and rendered (markdown, sanitised) when shown; a
+    file is kept in the row, bounded in size (``publisher.documents``), so every portal
+    process and an exported archive see the same bytes.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="documents")
+    name = models.CharField(max_length=60)
+    type = models.CharField(max_length=16, choices=DocumentType.choices, default=DocumentType.HOWTO)
+    other_type_name = models.CharField(max_length=60, blank=True)
+    summary = models.CharField(max_length=1000, blank=True)
+    source_type = models.CharField(max_length=10, choices=DocumentSourceType.choices, default=DocumentSourceType.INLINE)
+    source_url = models.CharField(max_length=2000, blank=True)
+    visibility = models.CharField(
+        max_length=12, choices=DocumentVisibility.choices, default=DocumentVisibility.API_LEVEL
+    )
+    inline_content = models.TextField(blank=True)
+    file_name = models.CharField(max_length=200, blank=True)
+    file_content = models.BinaryField(blank=True, default=b"")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_time = models.DateTimeField(auto_now_add=True)
+    last_updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_updated_time = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api", "name"], name="api_document_name_unique")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiThumbnail(models.Model):
+    """An API's thumbnail: a PNG or JPEG, re-encoded on upload (``publisher.documents``), in
+    a row of its own so that reading an API never loads the image."""
+
+    api = models.OneToOneField(Api, on_delete=models.CASCADE, primary_key=True, related_name="thumbnail")
+    content_type = models.CharField(max_length=20)
+    content = models.BinaryField()
+    updated_time = models.DateTimeField(auto_now=True)

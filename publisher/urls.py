@@ -4,7 +4,7 @@ tidegate/urls.py mounts them beside these, in the ``publisher`` namespace."""
 
 from django.urls import path
 
-from publisher import design_views, views
+from publisher import design_views, document_views, views
 
 urlpatterns = [
     path("", views.index, name="index"),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("apis/<uuid:api_id>/endpoints", design_views.endpoints, name="endpoints"),
     path("apis/<uuid:api_id>/plans", design_views.plans, name="plans"),
     path("apis/<uuid:api_id>/definition", design_views.definition, name="definition"),
+    path("apis/<uuid:api_id>/documents", document_views.documents_tab, name="documents"),
     path("apis/<uuid:api_id>/revisions/diff", design_views.revision_diff, name="revision-diff"),
 ]
 
@@ -39,4 +40,7 @@ urlpatterns += [
     path("apis/<uuid:api_id>/plans/save", design_views.plans_save, name="plans-save"),
     path("apis/<uuid:api_id>/definition/save", design_views.definition_save, name="definition-save"),
     path("apis/<uuid:api_id>/definition/convert", design_views.definition_convert, name="definition-convert"),
+    path("apis/<uuid:api_id>/documents/save", document_views.document_save, name="document-save"),
+    path("apis/<uuid:api_id>/documents/delete", document_views.document_delete, name="document-delete"),
+    path("apis/<uuid:api_id>/thumbnail", document_views.thumbnail_save, name="thumbnail-save"),
 ]

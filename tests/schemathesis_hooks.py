@@ -14,13 +14,17 @@ stays positive and every check still runs on it. This reaches into CaseMetadata'
 pinned Schemathesis version; an upgrade must keep ``POST /apis/import`` reached without an ST201.
 """
 
+import io
 import os
 from pathlib import Path
 
 import schemathesis
+from PIL import Image
 from schemathesis.core.parameters import ParameterLocation
 
 IMPORT = "POST /api/am/publisher/v4/apis/import"
+# A thumbnail must be a real PNG or JPEG: the schema-valid cases upload a small PNG, the same way.
+THUMBNAIL = "PUT /api/am/publisher/v4/apis/{api_id}/thumbnail"
 # Operations taking a definition as an upload, inline text or a URL: the configuration gives
 # the inline text a valid definition, and an upload or URL beside it would win.
 DEFINITION = ("POST /api/am/publisher/v4/apis/import-asyncapi", "PUT /api/am/publisher/v4/apis/{api_id}/asyncapi")
@@ -37,8 +41,15 @@ def map_case(context, case):
     archive = os.environ.get("TIDEGATE_FUZZ_ARCHIVE")
     # Every phase's positive cases: under load the coverage phase's share of the time budget can end
     # before it generates its one schema-valid import case, so fuzzing and stateful ones upload it too.
+    upload = None
     if archive and case.operation.label == IMPORT:
-        case.body = {"file": Path(archive).read_bytes()}
+        upload = Path(archive).read_bytes()
+    elif case.operation.label == THUMBNAIL:
+        png = io.BytesIO()
+        Image.new("RGB", (8, 8), (10, 90, 160)).save(png, format="PNG")
+        upload = png.getvalue()
+    if upload is not None:
+        case.body = {"file": upload}
         # The archive becomes the body as generated: the snapshot Schemathesis compares against
         # (also when a check derives a probe from this case, e.g. ignored_auth) and no pending
         # revalidation, which would call the bytes invalid.

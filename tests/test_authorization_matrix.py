@@ -17,6 +17,7 @@ are listed in ``HOLES``; their callers run as a separate strict xfail case.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from django.db import transaction
 from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import URLPattern, URLResolver, get_resolver
+from PIL import Image
 
 from analytics.models import GatewayReport
 from devportal import services as dp
@@ -41,6 +43,7 @@ from keymanager.server import token_issue
 from keymanager.services import keys_generate
 from portal.models import AuditEvent, SiteSettings
 from publisher import asyncapi
+from publisher import documents as api_documents
 from publisher import services as pub
 from publisher.archives import export_archive
 from publisher.deny_policies import deny_policy_create
@@ -118,6 +121,16 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (PUB + "apis/<uuid:api_id>/undeploy-revision", "POST"):        row(401, 403, 403, 403, 201, 403),
     (PUB + "apis/<uuid:api_id>/deployments", "GET"):               row(401, 403, 403, 200, 200, 403),
     (PUB + "apis/<uuid:api_id>/lifecycle-history", "GET"):         row(401, 403, 403, 200, 200, 403),
+    # Documents and the thumbnail: read by every Publisher user, changed by the API's provider.
+    (PUB + "apis/<uuid:api_id>/documents", "GET"):                 row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>/documents", "POST"):                row(401, 403, 403, 201, 403, 403),
+    (PUB + "apis/<uuid:api_id>/documents/<uuid:document_id>", "GET"):    row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>/documents/<uuid:document_id>", "PUT"):    row(401, 403, 403, 200, 403, 403),
+    (PUB + "apis/<uuid:api_id>/documents/<uuid:document_id>", "DELETE"): row(401, 403, 403, 200, 403, 403),
+    (PUB + "apis/<uuid:api_id>/documents/<uuid:document_id>/content", "GET"):  row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>/documents/<uuid:document_id>/content", "POST"): row(401, 403, 403, 201, 403, 403),
+    (PUB + "apis/<uuid:api_id>/thumbnail", "GET"):                 row(401, 403, 403, 200, 200, 403),
+    (PUB + "apis/<uuid:api_id>/thumbnail", "PUT"):                 row(401, 403, 403, 200, 403, 403),
     (PUB + "throttling-policies/streaming/subscription", "GET"):  row(401, 403, 403, 200, 200, 403),
     (PUB + "settings", "GET"):                                    row(401, 403, 403, 200, 200, 403),
     (PUB + "subscriptions", "GET"):                               row(401, 403, 403, 403, 200, 403),
@@ -129,6 +142,10 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (DEV + "apis", "GET"):                                        row(200, 200, 200, 200, 200, 200),
     (DEV + "apis/<uuid:api_id>", "GET"):                           row(200, 200, 200, 200, 200, 200),
     (DEV + "apis/<uuid:api_id>/topics", "GET"):                    row(200, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>/documents", "GET"):                 row(200, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>/documents/<uuid:document_id>", "GET"):         row(200, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>/documents/<uuid:document_id>/content", "GET"): row(200, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>/thumbnail", "GET"):                 row(200, 200, 200, 200, 200, 200),
     (DEV + "applications", "GET"):                                row(401, 200, 200, 200, 200, 200),
     (DEV + "applications", "POST"):                               row(401, 201, 201, 201, 201, 201),
     (DEV + "applications/<uuid:application_id>", "GET"):           row(401, 200, 404, 404, 404, 404),
@@ -226,6 +243,7 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("publisher/apis/<uuid:api_id>/endpoints", "GET"):             row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<uuid:api_id>/plans", "GET"):                 row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<uuid:api_id>/definition", "GET"):            row(302, 403, 403, 200, 200, 403),
+    ("publisher/apis/<uuid:api_id>/documents", "GET"):             row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<uuid:api_id>/revisions/diff", "GET"):        row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<uuid:api_id>/revisions/diff", "POST"):       row(302, 403, 403, 200, 200, 403),
     ("publisher/apis/<uuid:api_id>/subscriptions", "GET"):         row(302, 403, 403, 200, 200, 403),
@@ -268,6 +286,7 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("devportal/apis/<uuid:api_id>", "GET"):                       row(200, 200, 200, 200, 200, 200),
     # The AsyncAPI documentation, framed by the API page.
     ("devportal/apis/<uuid:api_id>/documentation", "GET"):         row(200, 200, 200, 200, 200, 200),
+    ("devportal/apis/<uuid:api_id>/documents/<uuid:document_id>", "GET"): row(200, 200, 200, 200, 200, 200),
     ("devportal/applications", "GET"):                            row(302, 200, 200, 200, 200, 200),
     ("devportal/applications", "POST"):                           row(302, 302, 302, 302, 302, 302),
     ("devportal/applications/<uuid:application_id>", "GET"):       row(302, 200, 404, 404, 404, 404),
@@ -309,6 +328,9 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("publisher/apis/<uuid:api_id>/plans/save", "POST"):           row(302, 403, 403, 302, R200, 403),
     ("publisher/apis/<uuid:api_id>/definition/save", "POST"):      row(302, 403, 403, 302, R200, 403),
     ("publisher/apis/<uuid:api_id>/definition/convert", "POST"):   row(302, 403, 403, 302, R200, 403),
+    ("publisher/apis/<uuid:api_id>/documents/save", "POST"):       row(302, 403, 403, 302, R200, 403),
+    ("publisher/apis/<uuid:api_id>/documents/delete", "POST"):     row(302, 403, 403, 302, R302, 403),
+    ("publisher/apis/<uuid:api_id>/thumbnail", "POST"):            row(302, 403, 403, 302, R302, 403),
     # The Subscriptions tab's form: block the developer's subscription, a publisher's.
     ("publisher/apis/<uuid:api_id>/subscriptions/block", "POST"):  row(302, 403, 403, R302, 302, 403),
     # The Analytics tab's form: disconnect a live connection, a publisher's.
@@ -393,6 +415,16 @@ def _archive(creator) -> bytes:
     return content
 
 
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), (9, 9, 9)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _thumbnail(w):
+    return {"file": SimpleUploadedFile("t.png", _png(), "image/png")}
+
+
 def build_world() -> SimpleNamespace:
     users = {
         "developer": factories.user("developer", password=PASSWORD),
@@ -418,6 +450,10 @@ def build_world() -> SimpleNamespace:
     )
     spare = pub.api_revision_create(api=api, created_by=creator, description="not deployed")
     draft = factories.api(creator, context="/draft")
+    guide = api_documents.document_create(
+        api=api, user=creator, fields={"name": "Guide", "sourceType": "MARKDOWN"}, inline_content="# Guide"
+    )
+    api_documents.thumbnail_set(api=api, user=creator, data=_png())
     app = dp.application_create(owner=developer, name="DevApp")
     sub = dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=developer)
     client, secret = keys_generate(application=app, key_type="PRODUCTION", grant_types=None, user=developer)
@@ -438,6 +474,7 @@ def build_world() -> SimpleNamespace:
         creator_user_id=str(creator.pk),
         api_id=str(api.id),
         draft_api_id=str(draft.id),
+        document_id=str(guide.id),
         revision_id=str(deployed.id),
         spare_revision_id=str(spare.id),
         application_id=str(app.id),
@@ -540,6 +577,10 @@ REQUESTS: dict[tuple[str, str], Req] = {
     (PUB + "apis/<uuid:api_id>/undeploy-revision", "POST"): Req(
         query=lambda w: {"revisionId": w.revision_id}, json=[{"name": "Default"}]
     ),
+    (PUB + "apis/<uuid:api_id>/documents", "POST"): Req(json={"name": "Matrix", "sourceType": "MARKDOWN"}),
+    (PUB + "apis/<uuid:api_id>/documents/<uuid:document_id>", "PUT"): Req(json={"summary": "changed"}),
+    (PUB + "apis/<uuid:api_id>/documents/<uuid:document_id>/content", "POST"): Req(form={"inlineContent": "# new"}),
+    (PUB + "apis/<uuid:api_id>/thumbnail", "PUT"): Req(files=_thumbnail),
     (PUB + "subscriptions/block-subscription", "POST"): Req(
         query=lambda w: {"subscriptionId": w.subscription_id, "blockState": "BLOCKED"}
     ),
@@ -628,6 +669,17 @@ REQUESTS: dict[tuple[str, str], Req] = {
     ),
     ("publisher/apis/<uuid:api_id>/definition/save", "POST"): Req(form=lambda w: {"definition": CHAT, "etag": w.etag}),
     ("publisher/apis/<uuid:api_id>/definition/convert", "POST"): Req(form=lambda w: {"etag": w.etag}),
+    ("publisher/apis/<uuid:api_id>/documents/save", "POST"): Req(
+        form={
+            "name": "Paged",
+            "type": "HOWTO",
+            "sourceType": "MARKDOWN",
+            "visibility": "API_LEVEL",
+            "inlineContent": "x",
+        }
+    ),
+    ("publisher/apis/<uuid:api_id>/documents/delete", "POST"): Req(form=lambda w: {"document": w.document_id}),
+    ("publisher/apis/<uuid:api_id>/thumbnail", "POST"): Req(files=_thumbnail),
     ("publisher/apis/<uuid:api_id>/subscriptions/block", "POST"): Req(
         form=lambda w: {"subscription": w.subscription_id, "state": "BLOCKED"}
     ),

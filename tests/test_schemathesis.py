@@ -61,6 +61,9 @@ CONTENT_DEPENDENT = [
     "key_manager_list_create_post",  # certificates must be {"type": "JWKS", "value": an http(s) URL}
     "deny_policy_list_create_post",  # names must exist, a range start first; the same condition twice is 409
     "workflow_update_status_post",  # a decided request takes only the decision it has (409 for the other)
+    "api_document_list_create_post",  # OTHER needs otherTypeName, URL an http(s) sourceUrl; a name twice is 409
+    "api_document_detail_put",  # the same
+    "api_document_content_post",  # a file must be of an allowed type for a FILE document, text for the others
 ]
 
 SEED = r"""
@@ -128,6 +131,16 @@ doomed_issuer = ExternalIssuer.objects.create(
 )
 deny = deny_policy_create(condition_type="IP", value={"fixedIp": "192.0.2.1"}, enabled=False, user=admin)
 doomed_deny = deny_policy_create(condition_type="IP", value={"fixedIp": "192.0.2.2"}, enabled=False, user=admin)
+# Documents: one read by every GET, one each for the operations that change or delete one; a thumbnail.
+import io
+from PIL import Image
+from publisher.documents import document_create, thumbnail_set
+def new_document(name):
+    return document_create(api=api, user=admin, fields={"name": name, "sourceType": "MARKDOWN"}, inline_content="# Hi")
+document, edited_document, doomed_document = new_document("Read"), new_document("Edited"), new_document("Doomed")
+png = io.BytesIO()
+Image.new("RGB", (4, 4)).save(png, format="PNG")
+thumbnail_set(api=api, user=admin, data=png.getvalue())
 print(json.dumps({
     "api": str(api.id), "revision": str(revision.id), "extra_revision": str(extra_revision.id),
     "lifecycle_api": str(lifecycle_api.id), "doomed_api": str(doomed_api.id),
@@ -143,6 +156,8 @@ print(json.dumps({
     "issuer": str(issuer.id), "doomed_issuer": str(doomed_issuer.id),
     "deny": str(deny.id), "doomed_deny": str(doomed_deny.id),
     "workflow": str(workflow.reference_id),
+    "document": str(document.id), "edited_document": str(edited_document.id),
+    "doomed_document": str(doomed_document.id),
 }))
 """
 
@@ -176,6 +191,7 @@ def _config(ids: dict) -> str:
         "username": VICTIM,
         "reference_id": ids["workflow"],
         "workflowReferenceId": ids["workflow"],
+        "document_id": ids["document"],
     }
     own = {
         "api_detail_delete": {"api_id": ids["doomed_api"]},
@@ -188,6 +204,9 @@ def _config(ids: dict) -> str:
         "policy_detail_delete": {"policy_id": ids["doomed_policy"]},
         "key_manager_detail_delete": {"issuer_id": ids["doomed_issuer"]},
         "deny_policy_detail_delete": {"condition_id": ids["doomed_deny"]},
+        "api_document_detail_delete": {"document_id": ids["doomed_document"]},
+        "api_document_detail_put": {"document_id": ids["edited_document"]},
+        "api_document_content_post": {"document_id": ids["edited_document"]},
         # An address no gateway of the run sees: the first case creates it, the rest are 409.
         "deny_policy_list_create_post": {"body.conditionType": "IP", "body.conditionValue": {"fixedIp": "192.0.2.77"}},
         # Bodies that carry ids or secrets: a key of its own (regenerate-secret changes the shared

@@ -388,6 +388,99 @@ _NO_BODY = None  # an operation that takes no request body
 _WORKFLOW_TYPES = ("SUBSCRIPTION_CREATION", "APPLICATION_CREATION", "USER_SIGNUP")
 _EMPTY_OK = {"description": "Done; no body", "content": None}
 
+# API documents (publisher/documents.py): WSO2's Document fields. Text without control
+# characters (newlines and tabs allowed); a name that can be an archive folder.
+_DOC_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+_DOCUMENT_FIELDS = {
+    "name": {
+        "type": "string",
+        "maxLength": 60,
+        # First and last not a space, no control characters, nothing a folder name cannot hold.
+        "pattern": r'^[^/\\:*?"<>|.\s\x00-\x1f\x7f-\x9f](?:[^/\\:*?"<>|\x00-\x1f\x7f-\x9f]{0,58}[^/\\:*?"<>|\s\x00-\x1f\x7f-\x9f])?$',
+    },
+    "type": {"type": "string", "enum": ["HOWTO", "SAMPLES", "PUBLIC_FORUM", "SUPPORT_FORUM", "OTHER"]},
+    "otherTypeName": {"type": "string", "maxLength": 60, "pattern": _DOC_TEXT, "description": "Required for OTHER"},
+    "summary": {"type": "string", "maxLength": 1000, "pattern": _DOC_TEXT},
+    "sourceType": {"type": "string", "enum": ["INLINE", "MARKDOWN", "URL", "FILE"]},
+    "sourceUrl": {
+        "type": "string",
+        "maxLength": 2000,
+        "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$",
+        "description": "Required for URL documents: http(s) only",
+    },
+    "visibility": {"type": "string", "enum": ["API_LEVEL", "PRIVATE", "OWNER_ONLY"]},
+    "inlineContent": {
+        "type": "string",
+        "maxLength": 100000,
+        "pattern": _DOC_TEXT,
+        "description": "INLINE and MARKDOWN documents: the markdown",
+    },
+}
+
+
+def _document_body(required: list[str]) -> dict:
+    schema = {"type": "object", "properties": _DOCUMENT_FIELDS, **({"required": required} if required else {})}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+_DOCUMENT_CONTENT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["inlineContent"],
+                "properties": {"inlineContent": _DOCUMENT_FIELDS["inlineContent"]},
+            }
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "FILE documents: .pdf .txt .md .csv .json .yaml .yml, at most 2 MiB",
+                    }
+                },
+            }
+        },
+    },
+}
+_DOCUMENT_CONTENT_OK = {
+    "description": "The content: inline markdown as text/plain, a file as an attachment of its type",
+    "content": {
+        m: {"schema": {"type": "string"}}
+        for m in (
+            "text/plain",
+            "text/markdown",
+            "text/csv",
+            "application/pdf",
+            "application/json",
+            "application/yaml",
+        )
+    },
+}
+_IMAGE_OK = {
+    "description": "The thumbnail, a PNG or JPEG",
+    "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in ("image/png", "image/jpeg")},
+}
+_THUMBNAIL_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary", "description": "PNG or JPEG, at most 1 MiB; no SVG"}
+                },
+            }
+        }
+    },
+}
+
 # What spectacular cannot read off a plain APIView, by operationId: query parameters
 # ("query"), the request body as the view reads it ("body"; None for none), the success
 # answer ("ok": status, description, schema, media type), extra error statuses
@@ -514,6 +607,17 @@ OPERATIONS: dict[str, dict] = {
     },
     "subscription_unblock_post": {"body": _NO_BODY, "query": [_query("subscriptionId", _UUID)]},
     "catalog_list_get": {"query": [_query("query", {"type": "string"}, required=False)], "ok_schema": _LIST},
+    "api_document_list_create_get": {"ok_schema": _LIST},
+    "api_document_list_create_post": {"body": _document_body(["name"]), "ok_status": "201"},
+    "api_document_detail_put": {"body": _document_body([])},
+    "api_document_detail_delete": {"ok": _EMPTY_OK},
+    "api_document_content_get": {"ok": _DOCUMENT_CONTENT_OK, "redirect": True},
+    "api_document_content_post": {"body": _DOCUMENT_CONTENT_BODY, "ok_status": "201", "errors": ["413"]},
+    "api_thumbnail_get": {"ok": _IMAGE_OK},
+    "api_thumbnail_put": {"body": _THUMBNAIL_BODY, "errors": ["413"]},
+    "catalog_document_list_get": {"ok_schema": _LIST},
+    "catalog_document_content_get": {"ok": _DOCUMENT_CONTENT_OK, "redirect": True},
+    "catalog_thumbnail_get": {"ok": _IMAGE_OK},
     "application_list_create_post": {"ok_status": "201", "links": _APPLICATION_LINKS},
     "application_detail_delete": {"ok": _EMPTY_OK},
     "application_generate_keys_post": {"links": _KEY_LINKS},
@@ -593,6 +697,7 @@ OPERATIONS: dict[str, dict] = {
     },
 }
 # Errors an operation answers besides the usual ones: those reading an id from the query.
+_OTHER_STATUSES = {"413": "Request too large"}
 _QUERY_IDS = {"apiId", "subscriptionId", "revisionId", "applicationId", "workflowReferenceId"}
 
 
@@ -664,10 +769,15 @@ class TidegateSchema(AutoSchema):
         if spec.get("query"):  # a query value outside its enum or pattern is refused
             codes.add("400")
         for code in sorted(codes | {"429"}):
-            description = _ERRORS.get(code) or ("Request too large" if code == "413" else code)
+            description = _ERRORS.get(code) or _OTHER_STATUSES.get(code, code)
             responses.setdefault(
                 code, {"description": description, "content": {"application/json": {"schema": _ERROR}}}
             )
+        if spec.get("redirect"):  # a URL document's content: where it is
+            responses["303"] = {
+                "description": "A URL document: its URL, in Location",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+            }
         operation["responses"] = dict(sorted(responses.items()))
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):

@@ -216,3 +216,33 @@ def test_signing_in_from_an_api_page_offers_sign_up_with_the_way_back(apis):
     back = f"/devportal/apis/{apis['public'].id}"
     page = _web().get("/login/", {"next": back}).content.decode()
     assert f'href="/signup/?next={back}"' in page
+
+
+def test_documents_follow_the_api_visitors_read_public_ones_and_a_restricted_api_s_are_not_found(apis, owner, partner):
+    """An API's guides are read as the API is: by visitors when it is public, and by no one
+    without its roles when it is restricted (404 over REST and on the page)."""
+    from publisher import documents
+
+    made = {
+        kind: documents.document_create(
+            api=api,
+            user=owner,
+            fields={"name": f"Guide {kind}", "type": "HOWTO", "sourceType": "MARKDOWN", "visibility": "API_LEVEL"},
+            inline_content="# Start here",
+        )
+        for kind, api in apis.items()
+    }
+    public, restricted = (apis[k] for k in ("public", "restricted"))
+    doc_url = f"{DEV}/apis/{public.id}/documents/{made['public'].id}"
+    assert _rest().get(f"{DEV}/apis/{public.id}/documents").status_code == 200
+    assert _rest().get(f"{doc_url}/content").content == b"# Start here"
+    page = _web().get(f"/devportal/apis/{public.id}/documents/{made['public'].id}")
+    assert page.status_code == 200 and "<h1>Start here</h1>" in page.content.decode()
+
+    hidden = f"{DEV}/apis/{restricted.id}/documents/{made['restricted'].id}"
+    for who in (None, factories.user("stranger")):
+        assert _rest(who).get(f"{DEV}/apis/{restricted.id}/documents").status_code == 404
+        assert _rest(who).get(f"{hidden}/content").status_code == 404
+        assert _rest(who).get(f"{DEV}/apis/{restricted.id}/thumbnail").status_code == 404
+        assert _web(who).get(f"/devportal/apis/{restricted.id}/documents/{made['restricted'].id}").status_code == 404
+    assert _rest(partner).get(f"{hidden}/content").content == b"# Start here"
