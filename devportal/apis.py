@@ -20,8 +20,11 @@ from publisher.models import Api, PolicyLevel, ThrottlingPolicy
 
 
 def catalog_api_dto(api: Api) -> dict:
+    avg = getattr(api, "avg_rating", None)  # annotated by selectors.catalog_list
     return {
         **api_summary(api),
+        "categories": [c.name for c in api.categories.all()],
+        "avgRating": round(avg, 1) if avg is not None else None,
         "tiers": [{"tierName": p} for p in api.policies],
         "authorizationHeader": api.authorization_header,
         "endpointURLs": gateway_urls(api),
@@ -90,7 +93,12 @@ class CatalogListApi(ScopedAPIView):
     required_scopes = scopes("apim:subscribe")
 
     def get(self, request):
-        apis = [catalog_api_dto(a) for a in selectors.catalog_list(query=request.query_params.get("query", ""))]
+        apis = [
+            catalog_api_dto(a)
+            for a in selectors.catalog_list(
+                query=request.query_params.get("query", ""), category=request.query_params.get("category", "")
+            )
+        ]
         return Response({"count": len(apis), "list": apis})
 
 

@@ -1,9 +1,9 @@
 from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import Avg, Count, OuterRef, QuerySet, Subquery
 
-from devportal.models import Application, Subscription, Workflow, WorkflowStatus, WorkflowType
+from devportal.models import ApiRating, Application, Subscription, Workflow, WorkflowStatus, WorkflowType
 from portal.errors import NotFound
 from publisher import lifecycle
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
@@ -22,8 +22,21 @@ def usage_counter_register(counter: UsageCounter) -> None:
     _usage_counter = counter
 
 
-def catalog_list(*, query: str = "") -> QuerySet[Api]:
+def catalog_list(*, query: str = "", category: str = "") -> QuerySet[Api]:
+    """Discoverable APIs by name, each with its categories, its average rating
+    (``avg_rating``) and how many rated it (``rating_count``); ``category`` (a name, any case)
+    keeps those in that category, ``query`` is matched as ``_matches`` says."""
     qs = Api.objects.filter(lifecycle_status__in=lifecycle.DISCOVERABLE).select_related("provider")
+    if category:
+        qs = qs.filter(pk__in=Api.objects.filter(categories__name__iexact=category.strip()).values("pk"))
+    qs = qs.prefetch_related("categories").annotate(
+        avg_rating=Subquery(
+            ApiRating.objects.filter(api=OuterRef("pk")).values("api").annotate(a=Avg("rating")).values("a")
+        ),
+        rating_count=Subquery(
+            ApiRating.objects.filter(api=OuterRef("pk")).values("api").annotate(n=Count("id")).values("n")
+        ),
+    )
     if query:  # tags live in a JSON list, matched here the same way on SQLite and PostgreSQL
         qs = qs.filter(pk__in=[a.pk for a in qs if _matches(a, query)])
     return qs.order_by("name", "version")
@@ -34,6 +47,9 @@ def _matches(api: Api, query: str) -> bool:
     for word in query.lower().split():
         if word.startswith("tag:"):
             if word[4:] not in api.tags:
+                return False
+        elif word.startswith("api-category:"):  # WSO2's way; one word (?category= takes any name)
+            if word[13:] not in {c.name.lower() for c in api.categories.all()}:
                 return False
         elif not (word in api.name.lower() or word in api.context.lower() or any(word in t for t in api.tags)):
             return False
