@@ -9,6 +9,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST, require_safe
 
 from devportal import selectors, services
+from devportal.community_views import community_context
 from devportal.forms import ApplicationForm, SubscribeForm
 from keymanager.models import KeyType
 from keymanager.scopes import ScopeRefused
@@ -19,6 +20,7 @@ from portal.csp import DOCUMENTATION_FRAME, allow_websockets
 from portal.errors import ApplicationError
 from portal.pages import run_service
 from publisher import asyncapi
+from publisher.categories import category_list
 from publisher.dto import gateway_urls
 from publisher.models import PolicyLevel, ThrottlingPolicy
 from publisher.tryout import console_topics, wscat_commands
@@ -29,10 +31,20 @@ TRY_OUT_VALIDITY = 3600
 @login_required
 def index(request):
     query = request.GET.get("q", "")
-    return render(request, "devportal/index.html", {"apis": selectors.catalog_list(query=query), "query": query})
+    category = request.GET.get("category", "").strip()
+    return render(
+        request,
+        "devportal/index.html",
+        {
+            "apis": selectors.catalog_list(query=query, category=category),
+            "query": query,
+            "category": category,
+            "categories": category_list(discoverable=True),
+        },
+    )
 
 
-def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=KeyType.PRODUCTION):
+def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=KeyType.PRODUCTION, community=None):
     """The API page, with a subscribe form that did not validate or a test key got this once."""
     services.application_ensure_default(user=request.user)
     applications = list(selectors.application_list(owner=request.user))
@@ -56,6 +68,7 @@ def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=Ke
             "token": token,
             "commands": wscat_commands(api, urls, token),
             "console_topics": console_topics(api, urls),
+            **community_context(request, api, **(community or {})),
         },
     )
     # The live console connects to the gateway URLs shown (portal/csp.py).

@@ -5,6 +5,7 @@ Portal; every refusal names the field and changes nothing; every change is audit
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from portal.models import AuditEvent
@@ -142,3 +143,27 @@ def test_the_dev_portal_lists_categories_and_filters_the_catalog_by_one(admin, c
     assert dev.get(f"{DEV}/apis", {"query": "api-category:weather"}).json()["count"] == 1
     assert dev.get(f"{DEV}/apis", {"category": "Chat"}).json()["count"] == 0
     assert dev.get(f"{DEV}/apis").json()["count"] == 2
+
+
+def _etag(web, api):
+    return web.get(f"{PUB}/{api.id}").headers["ETag"]
+
+
+def test_the_plans_page_puts_an_api_in_categories_and_shows_them_checked(admin, creator):
+    _create(admin, {"name": "Weather"})
+    _create(admin, {"name": "Chat"})
+    api = factories.api(creator)
+    web = Client()
+    web.force_login(creator)
+    page = web.get(f"/publisher/apis/{api.id}/plans").content.decode()
+    assert 'name="categories" value="Weather"' in page
+    form = {"policies": ["AsyncUnlimited"], "secured": "on", "categories_shown": "1", "categories": ["Weather"]}
+    resp = web.post(f"/publisher/apis/{api.id}/plans/save", {**form, "etag": _etag(_client(creator), api)})
+    assert resp.status_code == 302
+    assert [c.name for c in api.categories.all()] == ["Weather"]
+    page = web.get(f"/publisher/apis/{api.id}/plans").content.decode()
+    assert 'value="Weather" checked' in page and 'value="Chat" checked' not in page
+    # Unticking every box takes the API out of them.
+    form.pop("categories")
+    web.post(f"/publisher/apis/{api.id}/plans/save", {**form, "etag": _etag(_client(creator), api)})
+    assert not api.categories.exists()
