@@ -32,7 +32,7 @@ from portal.roles import ADMIN, has_role
 from publisher.models import Api
 
 MAX_COMMENT = 1000
-_CATEGORY = re.compile(r"^[a-z][a-z_-]{0,19}$")
+_CATEGORY = re.compile(r"[a-z][a-z_-]{0,19}")  # fullmatch
 DEFAULT_PAGE = 25
 MAX_PAGE = 100
 
@@ -42,6 +42,8 @@ def _refuse(field: str, message: str) -> ValidationFailed:
 
 
 def _clean_rating(rating: Any) -> int:
+    if isinstance(rating, float) and rating.is_integer():  # JSON's 4.0 is the integer 4
+        rating = int(rating)
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise _refuse("rating", "must be a whole number of stars from 1 to 5")
     return rating
@@ -50,18 +52,17 @@ def _clean_rating(rating: Any) -> int:
 def _clean_content(content: Any) -> str:
     if not isinstance(content, str) or not content.strip():
         raise _refuse("content", "is required: write the comment's text")
-    content = content.strip().replace("\r\n", "\n")
     if "\x00" in content:
         raise _refuse("content", "must be text")
     if len(content) > MAX_COMMENT:
         raise _refuse("content", f"must be at most {MAX_COMMENT} characters (it has {len(content)})")
-    return content
+    return content.strip().replace("\r\n", "\n")
 
 
 def _clean_category(category: Any) -> str:
     if category is None or category == "":
         return "general"
-    if not isinstance(category, str) or not _CATEGORY.match(category):
+    if not isinstance(category, str) or not _CATEGORY.fullmatch(category):
         raise _refuse("category", "must be a lower-case word such as general")
     return category
 
@@ -239,15 +240,19 @@ def _page(request) -> tuple[int, int]:
         if raw in (None, ""):
             values.append(default)
             continue
-        if not raw.isdigit() or (top is not None and not 1 <= int(raw) <= top):
+        if not (raw.isascii() and raw.isdigit()) or (top is not None and not 1 <= int(raw) <= top):
             raise _refuse(name, f"must be a whole number{f' from 1 to {top}' if top else ''}")
         values.append(int(raw))
     return values[0], values[1]
 
 
 def _body(request) -> dict:
+    """A JSON object; a field it holds as ``null`` is refused, not taken as left out."""
     if not isinstance(request.data, dict):
         raise ValidationFailed("The body must be a JSON object")
+    for field in ("content", "category", "parentCommentId", "rating"):
+        if field in request.data and request.data[field] is None:
+            raise _refuse(field, "must not be null: leave it out instead")
     return request.data
 
 

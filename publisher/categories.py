@@ -35,15 +35,12 @@ def _refuse(field: str, message: str) -> ValidationFailed:
 def _clean_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise _refuse("name", "is required: a name of 1 to 80 characters")
-    name = " ".join(name.split())
     if len(name) > MAX_NAME or any(ord(c) < 32 for c in name):
         raise _refuse("name", f"must be at most {MAX_NAME} printable characters")
-    return name
+    return " ".join(name.split())
 
 
 def _clean_description(description: Any) -> str:
-    if description is None:
-        return ""
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION or "\x00" in description:
         raise _refuse("description", f"must be text of at most {MAX_DESCRIPTION} characters")
     return description.strip()
@@ -145,9 +142,10 @@ def category_delete(*, category: ApiCategory, user) -> None:
 
 
 def _body(request) -> dict:
+    """``name`` and ``description`` (text; left out: empty) of a JSON object."""
     if not isinstance(request.data, dict):
         raise ValidationFailed("The body must be a JSON object with name and description")
-    return request.data
+    return {"name": request.data.get("name"), "description": request.data.get("description", "")}
 
 
 def _list_response(*, discoverable: bool = False) -> Response:
@@ -166,7 +164,7 @@ class CategoryListCreateApi(ScopedAPIView):
 
     def post(self, request):
         data = _body(request)
-        category = category_create(name=data.get("name"), description=data.get("description"), user=request.user)
+        category = category_create(name=data["name"], description=data["description"], user=request.user)
         return Response(category_dto(category), status=201)
 
 
@@ -180,7 +178,7 @@ class CategoryDetailApi(ScopedAPIView):
         category = category_get(category_id)
         data = _body(request)
         category = category_update(
-            category=category, name=data.get("name"), description=data.get("description"), user=request.user
+            category=category, name=data["name"], description=data["description"], user=request.user
         )
         return Response(category_dto(category))
 

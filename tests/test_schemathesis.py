@@ -61,6 +61,9 @@ CONTENT_DEPENDENT = [
     "key_manager_list_create_post",  # certificates must be {"type": "JWKS", "value": an http(s) URL}
     "deny_policy_list_create_post",  # names must exist, a range start first; the same condition twice is 409
     "workflow_update_status_post",  # a decided request takes only the decision it has (409 for the other)
+    "category_list_create_post",  # names are unique whatever their case: the same name twice is 409
+    "category_detail_put",  # the same
+    "api_comment_list_post",  # parentCommentId must name a comment at the top of a thread of that API
 ]
 
 SEED = r"""
@@ -128,6 +131,14 @@ doomed_issuer = ExternalIssuer.objects.create(
 )
 deny = deny_policy_create(condition_type="IP", value={"fixedIp": "192.0.2.1"}, enabled=False, user=admin)
 doomed_deny = deny_policy_create(condition_type="IP", value={"fixedIp": "192.0.2.2"}, enabled=False, user=admin)
+# Categories, a rating and comments (the admin's own: it edits them) on the published API.
+from devportal.community import comment_create, rating_set
+from publisher.categories import category_create
+category = category_create(name="Kept", description="", user=admin)
+doomed_category = category_create(name="Doomed", description="", user=admin)
+rating_set(api=api, user=admin, rating=4)
+comment = comment_create(api=api, user=admin, content="Kept")
+doomed_comment = comment_create(api=api, user=admin, content="Doomed")
 print(json.dumps({
     "api": str(api.id), "revision": str(revision.id), "extra_revision": str(extra_revision.id),
     "lifecycle_api": str(lifecycle_api.id), "doomed_api": str(doomed_api.id),
@@ -143,6 +154,8 @@ print(json.dumps({
     "issuer": str(issuer.id), "doomed_issuer": str(doomed_issuer.id),
     "deny": str(deny.id), "doomed_deny": str(doomed_deny.id),
     "workflow": str(workflow.reference_id),
+    "category": str(category.id), "doomed_category": str(doomed_category.id),
+    "comment": str(comment.id), "doomed_comment": str(doomed_comment.id),
 }))
 """
 
@@ -176,6 +189,8 @@ def _config(ids: dict) -> str:
         "username": VICTIM,
         "reference_id": ids["workflow"],
         "workflowReferenceId": ids["workflow"],
+        "category_id": ids["category"],
+        "comment_id": ids["comment"],
     }
     own = {
         "api_detail_delete": {"api_id": ids["doomed_api"]},
@@ -188,6 +203,8 @@ def _config(ids: dict) -> str:
         "policy_detail_delete": {"policy_id": ids["doomed_policy"]},
         "key_manager_detail_delete": {"issuer_id": ids["doomed_issuer"]},
         "deny_policy_detail_delete": {"condition_id": ids["doomed_deny"]},
+        "category_detail_delete": {"category_id": ids["doomed_category"]},
+        "api_comment_detail_delete": {"comment_id": ids["doomed_comment"]},
         # An address no gateway of the run sees: the first case creates it, the rest are 409.
         "deny_policy_list_create_post": {"body.conditionType": "IP", "body.conditionValue": {"fixedIp": "192.0.2.77"}},
         # Bodies that carry ids or secrets: a key of its own (regenerate-secret changes the shared
