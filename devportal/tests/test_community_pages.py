@@ -74,7 +74,7 @@ def test_catalog_cards_show_category_average_rating_and_state_and_filter_by_cate
     assert f'data-api="{api.id}"' in _text(filtered) and "/chat/1.0.0" not in _text(filtered)
     assert "1 API in Weather" in _words(filtered)
     empty = _words(_web(dev).get("/devportal/", {"category": "Chat"}))
-    assert "No published API in Chat" in empty and "show all APIs" in empty
+    assert "No APIs are published in Chat" in empty and "show all APIs" in empty
 
 
 def test_an_empty_catalog_says_what_happens_next(dev):
