@@ -60,7 +60,7 @@ def _clean_content(content: Any) -> str:
 
 
 def _clean_category(category: Any) -> str:
-    if category is None or category == "":
+    if category is None:
         return "general"
     if not isinstance(category, str) or not _CATEGORY.fullmatch(category):
         raise _refuse("category", "must be a lower-case word such as general")
@@ -145,7 +145,7 @@ def comment_create(*, api: Api, user, content: Any, category: Any = "general", p
     content = _clean_content(content)
     category = _clean_category(category)
     parent = None
-    if parent_id not in (None, ""):
+    if parent_id is not None:
         try:
             parent = ApiComment.objects.filter(api=api, pk=parent_id).first()
         except (ValueError, TypeError, ValidationError):  # not a UUID

@@ -146,3 +146,22 @@ def test_a_comment_of_another_api_is_not_found_under_this_one(provider, api, ali
     assert alice.get(f"{DEV}/apis/{api.id}/comments/{top['id']}").status_code == 404
     assert alice.delete(f"{DEV}/apis/{api.id}/comments/{top['id']}").status_code == 404
     assert ApiComment.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"content": "ok", "category": ""}, "category"),
+        ({"content": "ok", "category": "Not A Word"}, "category"),
+        ({"content": "ok", "category": "general\n"}, "category"),
+        ({"content": "ok", "parentCommentId": ""}, "parentCommentId"),
+        ({"content": "ok", "parentCommentId": None}, "parentCommentId"),
+        ({"content": "ok", "parentCommentId": str(uuid.uuid4())}, "parentCommentId"),
+        ({"content": " " * 10 + "x" * 995}, "content"),  # too long as sent, though not once trimmed
+    ],
+)
+def test_a_comment_the_document_refuses_is_refused_here_too(api, alice, body, field):
+    resp = alice.post(f"{DEV}/apis/{api.id}/comments", body, format="json")
+    assert resp.status_code == 400, resp.content
+    assert resp.json()["error"][0]["field"] == field
+    assert ApiComment.objects.count() == 0
