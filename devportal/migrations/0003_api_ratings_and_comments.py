@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('devportal', '0002_approval_workflows'),
-        ('publisher', '0010_api_categories'),
+        ('publisher', '0011_api_categories'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
