@@ -29,6 +29,7 @@ SECTIONS: list[Section] = [
     ),
     Section("environments", "Environments", "Gateway environments and the APIs deployed on each."),
     Section("key-managers", "Key managers", "External token issuers gateways trust, and a test of their JWKS."),
+    Section("categories", "API categories", "Group APIs in the Dev Portal's catalog; creators put their APIs in them."),
     Section("users", "Users and roles", "Find users, deactivate or activate them, grant and take back roles."),
     Section("settings", "Settings", "Sign-up, which approval workflows are on, and new APIs' default business plans."),
     Section("audit", "Audit log", "Every change: who, what, when; filtered by action, actor or object."),

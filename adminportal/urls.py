@@ -4,7 +4,7 @@ answers GET; each of its forms posts to a URL of its own beside it."""
 
 from django.urls import path
 
-from adminportal import audit, deny, environments, keymanagers, policies, site_settings, tasks, users, views
+from adminportal import audit, categories, deny, environments, keymanagers, policies, site_settings, tasks, users, views
 
 app_name = "adminportal"
 
@@ -39,6 +39,11 @@ urlpatterns = [
     path("deny-policies/<uuid:condition_id>/enable", deny.deny_policy_enable, name="deny-policy-enable"),
     path("deny-policies/<uuid:condition_id>/disable", deny.deny_policy_disable, name="deny-policy-disable"),
     path("deny-policies/<uuid:condition_id>/delete", deny.deny_policy_remove, name="deny-policy-delete"),
+    # API categories (adminportal/categories.py)
+    path("api-categories", categories.categories, name="categories"),
+    path("api-categories/create", categories.category_create_view, name="category-create"),
+    path("api-categories/<uuid:category_id>/update", categories.category_update_view, name="category-update"),
+    path("api-categories/<uuid:category_id>/delete", categories.category_delete_view, name="category-delete"),
     # Approval workflows and settings (adminportal/tasks.py, site_settings.py)
     path("tasks/", tasks.tasks, name="tasks"),
     path("tasks/<uuid:reference_id>/decide", tasks.task_decide, name="task-decide"),

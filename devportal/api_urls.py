@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from devportal import apis, document_apis, publisher_apis
+from devportal import apis, community, document_apis, publisher_apis
+from publisher import categories
 
 urlpatterns = [
     path("apis", apis.CatalogListApi.as_view()),
@@ -12,6 +13,11 @@ urlpatterns = [
     path("apis/<uuid:api_id>/documents/<uuid:document_id>", document_apis.CatalogDocumentDetailApi.as_view()),
     path("apis/<uuid:api_id>/documents/<uuid:document_id>/content", document_apis.CatalogDocumentContentApi.as_view()),
     path("apis/<uuid:api_id>/thumbnail", document_apis.CatalogThumbnailApi.as_view()),
+    path("apis/<uuid:api_id>/ratings", community.ApiRatingListApi.as_view()),
+    path("apis/<uuid:api_id>/user-rating", community.ApiUserRatingApi.as_view()),
+    path("apis/<uuid:api_id>/comments", community.ApiCommentListApi.as_view()),
+    path("apis/<uuid:api_id>/comments/<uuid:comment_id>", community.ApiCommentDetailApi.as_view()),
+    path("api-categories", categories.DevportalCategoryListApi.as_view()),
     path("applications", apis.ApplicationListCreateApi.as_view()),
     path("applications/<uuid:application_id>", apis.ApplicationDetailApi.as_view()),
     path("applications/<uuid:application_id>/generate-keys", apis.ApplicationGenerateKeysApi.as_view()),

@@ -22,8 +22,11 @@ from publisher.models import Api, PolicyLevel, ThrottlingPolicy
 
 
 def catalog_api_dto(api: Api) -> dict:
+    avg = getattr(api, "avg_rating", None)  # annotated by selectors.visible_apis
     return {
         **api_summary(api),
+        "categories": [c.name for c in api.categories.all()],
+        "avgRating": round(avg, 1) if avg is not None else None,
         "tiers": [{"tierName": p} for p in api.policies],
         "authorizationHeader": api.authorization_header,
         "endpointURLs": gateway_urls(api),
@@ -104,7 +107,11 @@ class CatalogListApi(ScopedAPIView):
     permission_classes = [BrowsingAllowed]
 
     def get(self, request):
-        found = selectors.visible_apis(request.user, query=request.query_params.get("query", ""))
+        found = selectors.visible_apis(
+            request.user,
+            query=request.query_params.get("query", ""),
+            category=request.query_params.get("category", ""),
+        )
         apis = [catalog_api_dto(a) for a in found]
         return Response({"count": len(apis), "list": apis})
 

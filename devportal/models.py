@@ -91,3 +91,38 @@ class Workflow(models.Model):
     class Meta:
         ordering = ["-created_time", "-id"]
         indexes = [models.Index(fields=["workflow_type", "status"]), models.Index(fields=["subject_id"])]
+
+
+class ApiRating(models.Model):
+    """One user's stars for an API (1 to 5): one per user and API, changed in place."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="ratings")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    rating = models.PositiveSmallIntegerField()
+    updated_time = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api", "user"], name="one_rating_per_user_and_api"),
+            models.CheckConstraint(condition=models.Q(rating__gte=1, rating__lte=5), name="rating_one_to_five"),
+        ]
+        ordering = ["updated_time", "id"]
+
+
+class ApiComment(models.Model):
+    """A comment on an API, as text (pages escape it; no HTML or Markdown). A reply names
+    its ``parent``, a comment at the top of a thread: threads are one level deep."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="comments")
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    content = models.TextField()
+    category = models.CharField(max_length=20, default="general")
+    created_time = models.DateTimeField(auto_now_add=True)
+    updated_time = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_time", "id"]
+        indexes = [models.Index(fields=["api", "parent", "created_time"])]

@@ -1,9 +1,9 @@
 from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import Avg, Count, OuterRef, QuerySet, Subquery
 
-from devportal.models import Application, Subscription, Workflow, WorkflowStatus, WorkflowType
+from devportal.models import ApiRating, Application, Subscription, Workflow, WorkflowStatus, WorkflowType
 from portal.errors import NotFound
 from portal.roles import ADMIN, has_role, roles_of
 from publisher import lifecycle
@@ -41,14 +41,26 @@ def api_visible_to(api: Api, user) -> bool:
     return api.visibility != Visibility.RESTRICTED or _sees_restricted(user)(api)
 
 
-def visible_apis(user, *, query: str = "") -> QuerySet[Api]:
+def visible_apis(user, *, query: str = "", category: str = "") -> QuerySet[Api]:
     """The Dev Portal's catalog as ``user`` sees it: published (discoverable) APIs they may
-    see (``api_visible_to``), matching the search ``query`` when given."""
+    see (``api_visible_to``), by name, each with its categories, its average rating
+    (``avg_rating``) and how many rated it (``rating_count``); ``category`` (a name, any case)
+    keeps those in that category, ``query`` is matched as ``_matches`` says."""
     qs = Api.objects.filter(lifecycle_status__in=lifecycle.DISCOVERABLE).select_related("provider")
     sees = _sees_restricted(user)
     hidden = [a.pk for a in qs.filter(visibility=Visibility.RESTRICTED) if not sees(a)]
     if hidden:
         qs = qs.exclude(pk__in=hidden)
+    if category:
+        qs = qs.filter(pk__in=Api.objects.filter(categories__name__iexact=category.strip()).values("pk"))
+    qs = qs.prefetch_related("categories").annotate(
+        avg_rating=Subquery(
+            ApiRating.objects.filter(api=OuterRef("pk")).values("api").annotate(a=Avg("rating")).values("a")
+        ),
+        rating_count=Subquery(
+            ApiRating.objects.filter(api=OuterRef("pk")).values("api").annotate(n=Count("id")).values("n")
+        ),
+    )
     if query:  # tags live in a JSON list, matched here the same way on SQLite and PostgreSQL
         qs = qs.filter(pk__in=[a.pk for a in qs if _matches(a, query)])
     return qs.order_by("name", "version")
@@ -59,6 +71,9 @@ def _matches(api: Api, query: str) -> bool:
     for word in query.lower().split():
         if word.startswith("tag:"):
             if word[4:] not in api.tags:
+                return False
+        elif word.startswith("api-category:"):  # WSO2's way; one word (?category= takes any name)
+            if word[13:] not in {c.name.lower() for c in api.categories.all()}:
                 return False
         elif not (word in api.name.lower() or word in api.context.lower() or any(word in t for t in api.tags)):
             return False

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from devportal import document_views, publisher_views, views
+from devportal import community_views, document_views, publisher_views, views
 
 urlpatterns = [
     path("", views.index, name="index"),
@@ -53,6 +53,18 @@ urlpatterns += [
         "subscriptions/<uuid:subscription_id>/unsubscribe",
         views.subscription_unsubscribe,
         name="subscription-unsubscribe",
+    ),
+]
+# The API page's Ratings and comments section (devportal/community_views.py).
+urlpatterns += [
+    path("apis/<uuid:api_id>/rate", community_views.api_rate, name="api-rate"),
+    path("apis/<uuid:api_id>/rating/remove", community_views.api_rating_remove, name="api-rating-remove"),
+    path("apis/<uuid:api_id>/comments", community_views.api_comment, name="api-comment"),
+    path("apis/<uuid:api_id>/comments/<uuid:comment_id>/edit", community_views.comment_edit, name="api-comment-edit"),
+    path(
+        "apis/<uuid:api_id>/comments/<uuid:comment_id>/delete",
+        community_views.comment_remove,
+        name="api-comment-delete",
     ),
 ]
 publisher_urlpatterns += [

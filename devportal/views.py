@@ -12,6 +12,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST, require_safe
 
 from devportal import selectors, services
+from devportal.community_views import community_context
 from devportal.forms import ApplicationForm, SubscribeForm
 from keymanager.models import KeyType
 from keymanager.scopes import ScopeRefused
@@ -23,6 +24,7 @@ from portal.errors import ApplicationError
 from portal.pages import run_service
 from portal.site_settings import anonymous_browsing
 from publisher import asyncapi
+from publisher.categories import category_list
 from publisher.dto import gateway_urls
 from publisher.models import PolicyLevel, ThrottlingPolicy
 from publisher.tryout import console_topics, wscat_commands
@@ -46,8 +48,17 @@ def browsable(view):
 @browsable
 def index(request):
     query = request.GET.get("q", "")
-    apis = selectors.visible_apis(request.user, query=query)
-    return render(request, "devportal/index.html", {"apis": apis, "query": query})
+    category = request.GET.get("category", "").strip()
+    return render(
+        request,
+        "devportal/index.html",
+        {
+            "apis": selectors.visible_apis(request.user, query=query, category=category),
+            "query": query,
+            "category": category,
+            "categories": category_list(discoverable=True),
+        },
+    )
 
 
 def _payload_validation(api) -> dict:
@@ -58,7 +69,7 @@ def _payload_validation(api) -> dict:
     return {"mode": "off", "onClientFailure": "error", **found}
 
 
-def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=KeyType.PRODUCTION):
+def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=KeyType.PRODUCTION, community=None):
     """The API page, with a subscribe form that did not validate or a test key got this once.
     A visitor who is not signed in reads it all but is asked to sign in (or sign up) to
     subscribe, get a test key or use the live console, and comes back here."""
@@ -72,6 +83,7 @@ def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=Ke
                 "operations": asyncapi.operations(api.definition),
                 "urls": urls,
                 "anonymous": True,
+                "validation": _payload_validation(api),
                 "commands": wscat_commands(api, urls, ""),
             },
         )
@@ -97,6 +109,7 @@ def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=Ke
             "token": token,
             "commands": wscat_commands(api, urls, token),
             "console_topics": console_topics(api, urls),
+            **community_context(request, api, **(community or {})),
         },
     )
     # The live console connects to the gateway URLs shown (portal/csp.py).

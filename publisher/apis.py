@@ -83,6 +83,7 @@ class ApiListCreateApi(ScopedAPIView):
         version = StrictCharField(max_length=30)
         description = StrictCharField(required=False, allow_blank=True, default="", max_length=5000)
         tags = serializers.ListField(child=StrictCharField(), required=False, default=list)
+        categories = serializers.ListField(child=StrictCharField(), required=False, default=list)
         type = serializers.ChoiceField(choices=["WS"], required=False, default="WS")
         policies = serializers.ListField(child=StrictCharField(), required=False)
         apiThrottlingPolicy = StrictCharField(required=False, allow_blank=True, default="")
@@ -108,6 +109,7 @@ class ApiListCreateApi(ScopedAPIView):
             version=d["version"],
             description=d["description"],
             tags=d["tags"],
+            categories=d["categories"],
             policies=d.get("policies"),
             api_throttling_policy=d["apiThrottlingPolicy"],
             production_endpoint=production,

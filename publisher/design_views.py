@@ -28,7 +28,7 @@ from portal.roles import ADMIN, CREATOR, PUBLISHER, has_role
 from publisher import asyncapi, selectors, services
 from publisher.dto import api_dto
 from publisher.endpoint_check import check_endpoint
-from publisher.models import PolicyLevel, ThrottlingPolicy
+from publisher.models import ApiCategory, PolicyLevel, ThrottlingPolicy
 
 TABS = (
     ("detail", "Overview"),
@@ -259,6 +259,8 @@ def _plans_page(request, api):
             api_limits=ThrottlingPolicy.objects.filter(level=PolicyLevel.ADVANCED),
             secured=asyncapi.is_secured(api.definition),
             roles=selectors.role_names(),
+            all_categories=ApiCategory.objects.order_by("name"),
+            api_categories={c.name for c in api.categories.all()},
         ),
     )
 
@@ -285,6 +287,7 @@ def plans_save(request, api_id):
         },
         "description": request.POST.get("description", ""),
         "tags": request.POST.get("tags", ""),
+        **({"categories": request.POST.getlist("categories")} if request.POST.get("categories_shown") else {}),
         # One origin a line (commas and spaces separate them too).
         "originConfiguration": {
             "allowedOrigins": request.POST.get("allowed_origins", "").replace(",", " ").split(),

@@ -68,6 +68,8 @@ def api_dto(api: Api) -> dict[str, Any]:
             for name, description in declared.items()
         ],
         "operations": [op.as_dict() for op in asyncapi.operations(api.definition)],
+        # The catalog's categories, by name: the Dev Portal reads them live, not from a revision.
+        "categories": [c.name for c in api.categories.all()],
         # Read live by gateways, not frozen in revisions (docs/gateway.md).
         "originConfiguration": {"allowedOrigins": list(api.allowed_origins), "browsersOnly": api.origin_required},
         "backendJWTConfiguration": {"enabled": api.backend_jwt_enabled, "header": api.backend_jwt_header},

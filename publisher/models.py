@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class LifecycleStatus(models.TextChoices):
@@ -11,6 +12,23 @@ class LifecycleStatus(models.TextChoices):
     BLOCKED = "BLOCKED"
     DEPRECATED = "DEPRECATED"
     RETIRED = "RETIRED"
+
+
+class ApiCategory(models.Model):
+    """A category administrators define (Admin v4 ``/api-categories``); creators put their
+    APIs in some (``categories`` on the API, by name) and the Dev Portal's catalog filters by it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=1000, blank=True)
+    created_time = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("name"), name="api_category_name_unique_ci")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class PayloadValidation(models.TextChoices):
@@ -42,6 +60,7 @@ class Api(models.Model):
     version = models.CharField(max_length=30)
     description = models.TextField(blank=True)
     tags = models.JSONField(default=list, blank=True, help_text="Lower-case words developers search by")
+    categories = models.ManyToManyField(ApiCategory, blank=True, related_name="apis")
     provider = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="apis")
     lifecycle_status = models.CharField(
         max_length=16, choices=LifecycleStatus.choices, default=LifecycleStatus.CREATED.value

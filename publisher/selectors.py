@@ -12,7 +12,7 @@ def api_list(*, query: str = "") -> QuerySet[Api]:
     qs = Api.objects.select_related("provider").order_by("name", "version")
     if query:
         qs = qs.filter(name__icontains=query) | qs.filter(context__icontains=query)
-    return qs
+    return qs.prefetch_related("categories")
 
 
 def api_get(api_id) -> Api | None:

@@ -19,6 +19,7 @@ from portal.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Val
 from portal.roles import ADMIN, PUBLISHER, has_role
 from portal.site_settings import FALLBACK_POLICIES, site_settings
 from publisher import asyncapi, lifecycle
+from publisher.categories import categories_resolve
 from publisher.dto import api_dto, endpoint_urls
 from publisher.models import (
     Api,
@@ -39,6 +40,8 @@ MAX_REVISIONS = 5
 # revision: a change applies within a second, without a new revision.
 # Who sees the API in the Dev Portal is read live too: restoring a revision never changes it.
 LIVE_FIELDS = ("originConfiguration", "backendJWTConfiguration", "visibility", "visibleRoles")
+# Read live by the Dev Portal's catalog, not from a revision either.
+CATALOG_FIELDS = ("categories",)
 _CONTEXT_RE = re.compile(r"^/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)*$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,30}$")
 _NAME_RE = re.compile(r"^[^~!@#;:%^*()+={}|\\<>\"',&$\[\]/]{1,60}$")
@@ -211,6 +214,7 @@ def api_create(
     definition: dict[str, Any] | None = None,
     api_throttling_policy: str = "",
     tags: list[str] | None = None,
+    categories: list[str] | None = None,
 ) -> Api:
     """Create an API from a form (one ``/*`` topic) or from a validated AsyncAPI document.
     Without ``policies`` it offers the administrator's default plans (Admin Portal, Settings)."""
@@ -229,6 +233,7 @@ def api_create(
     errors += tag_errors
     if errors:
         raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
+    in_categories = categories_resolve(categories)
     if Api.objects.filter(context=context, version=version).exists():
         raise Conflict(f"An API with context {context} and version {version} already exists")
     if definition is None:
@@ -250,6 +255,8 @@ def api_create(
         api_throttling_policy=api_throttling_policy,
         tags=tags,
     )
+    if in_categories:
+        api.categories.set(in_categories)
     audit_record(actor=provider, action="api.create", target=api, detail={"context": context, "version": version})
     return api
 
@@ -307,6 +314,7 @@ def api_import_asyncapi(*, provider, document: str | bytes, properties: dict[str
         definition=definition,
         api_throttling_policy=properties.get("apiThrottlingPolicy") or "",
         # 2.x keeps tags at the root, 3.0 under info.
+        categories=properties.get("categories"),
         tags=properties.get("tags")
         or [t["name"] for t in definition.get("tags") or info.get("tags") or [] if isinstance(t, dict) and "name" in t],
     )
@@ -367,7 +375,7 @@ def api_revision_freeze(api: Api) -> dict[str, Any]:
     """What a revision keeps of ``api``'s working copy (``ApiRevision.frozen``): its WSO2 JSON,
     its AsyncAPI definition and its sandbox endpoint, as they are now. Not the gateway
     policies read live from the API (``LIVE_FIELDS``): a revision does not carry them."""
-    data = {k: v for k, v in api_dto(api).items() if k not in LIVE_FIELDS}
+    data = {k: v for k, v in api_dto(api).items() if k not in LIVE_FIELDS + CATALOG_FIELDS}
     data["definition"] = api.definition
     data["sandboxEndpoint"] = api.sandbox_endpoint
     return data
@@ -694,6 +702,7 @@ def _definition_or_errors(doc: dict[str, Any], *, operations, scopes) -> dict[st
 UPDATABLE = (
     "name",
     "tags",
+    "categories",
     "description",
     "endpointConfig",
     "policies",
@@ -936,6 +945,7 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     visibility, visible_roles = _visibility(api, changes, errors)
     if errors:
         raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
+    in_categories = categories_resolve(changes["categories"]) if "categories" in changes else None
 
     secured = None
     if "securityScheme" in changes:
@@ -972,6 +982,8 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     for name, value in policies_now.items():
         setattr(api, name, value)
     api.save()
+    if in_categories is not None:
+        api.categories.set(in_categories)
     after = api_dto(api)
     changed = sorted(k for k in after if k != "lastUpdatedTime" and before.get(k) != after.get(k))
     audit_record(actor=user, action="api.update", target=api, detail={"changed": changed, "ignored": sorted(unknown)})

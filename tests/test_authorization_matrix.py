@@ -37,6 +37,7 @@ from PIL import Image
 
 from analytics.models import GatewayReport
 from devportal import services as dp
+from devportal.community import comment_create, rating_set
 from devportal.models import Workflow
 from keymanager.models import ExternalIssuer, IssuedToken
 from keymanager.server import token_issue
@@ -46,6 +47,7 @@ from publisher import asyncapi
 from publisher import documents as api_documents
 from publisher import services as pub
 from publisher.archives import export_archive
+from publisher.categories import category_create
 from publisher.deny_policies import deny_policy_create
 from publisher.models import Api, Environment, PolicyLevel, ThrottlingPolicy
 from tests import factories
@@ -146,6 +148,18 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (DEV + "apis/<uuid:api_id>/documents/<uuid:document_id>", "GET"):         row(200, 200, 200, 200, 200, 200),
     (DEV + "apis/<uuid:api_id>/documents/<uuid:document_id>/content", "GET"): row(200, 200, 200, 200, 200, 200),
     (DEV + "apis/<uuid:api_id>/thumbnail", "GET"):                 row(200, 200, 200, 200, 200, 200),
+    # Ratings and comments: anyone signed in; a comment is edited by its author ("developer")
+    # only, deleted by its author, the API's provider ("creator") or an admin.
+    (DEV + "apis/<uuid:api_id>/ratings", "GET"):                   row(401, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>/user-rating", "GET"):               row(401, 200, 404, 404, 404, 404),
+    (DEV + "apis/<uuid:api_id>/user-rating", "PUT"):               row(401, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>/user-rating", "DELETE"):            row(401, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>/comments", "GET"):                  row(401, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>/comments", "POST"):                 row(401, 201, 201, 201, 201, 201),
+    (DEV + "apis/<uuid:api_id>/comments/<uuid:comment_id>", "GET"):    row(401, 200, 200, 200, 200, 200),
+    (DEV + "apis/<uuid:api_id>/comments/<uuid:comment_id>", "PATCH"):  row(401, 200, 403, 403, 403, 403),
+    (DEV + "apis/<uuid:api_id>/comments/<uuid:comment_id>", "DELETE"): row(401, 200, 403, 200, 403, 200),
+    (DEV + "api-categories", "GET"):                              row(401, 200, 200, 200, 200, 200),
     (DEV + "applications", "GET"):                                row(401, 200, 200, 200, 200, 200),
     (DEV + "applications", "POST"):                               row(401, 201, 201, 201, 201, 201),
     (DEV + "applications/<uuid:application_id>", "GET"):           row(401, 200, 404, 404, 404, 404),
@@ -188,6 +202,10 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (ADM + "key-managers/<int:issuer_id>", "DELETE"):             row(401, 403, 403, 403, 403, 200),
     (ADM + "users/<str:username>/deactivate", "POST"):            row(401, 403, 403, 403, 403, 200),
     (ADM + "users/<str:username>/activate", "POST"):              row(401, 403, 403, 403, 403, 200),
+    (ADM + "api-categories", "GET"):                              row(401, 403, 403, 403, 403, 200),
+    (ADM + "api-categories", "POST"):                             row(401, 403, 403, 403, 403, 201),
+    (ADM + "api-categories/<uuid:category_id>", "PUT"):            row(401, 403, 403, 403, 403, 200),
+    (ADM + "api-categories/<uuid:category_id>", "DELETE"):         row(401, 403, 403, 403, 403, 200),
     (ADM + "workflows", "GET"):                                   row(401, 403, 403, 403, 403, 200),
     (ADM + "workflows/<uuid:reference_id>", "GET"):               row(401, 403, 403, 403, 403, 200),
     (ADM + "workflows/update-workflow-status", "POST"):           row(401, 403, 403, 403, 403, 200),
@@ -280,6 +298,10 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("admin-portal/users/<int:user_id>/roles/grant", "POST"):     row(302, 403, 403, 403, 403, 302),
     ("admin-portal/users/<int:user_id>/roles/revoke", "POST"):    row(302, 403, 403, 403, 403, 302),
     ("admin-portal/audit", "GET"):                                row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/api-categories", "GET"):                       row(302, 403, 403, 403, 403, 200),
+    ("admin-portal/api-categories/create", "POST"):               row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/api-categories/<uuid:category_id>/update", "POST"): row(302, 403, 403, 403, 403, 302),
+    ("admin-portal/api-categories/<uuid:category_id>/delete", "POST"): row(302, 403, 403, 403, 403, 302),
     # The catalog and a public API's pages: visitors too (anonymous browsing).
     ("devportal/", "GET"):                                        row(200, 200, 200, 200, 200, 200),
     ("devportal/", "POST"):                                       row(200, 200, 200, 200, 200, 200),
@@ -303,6 +325,12 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     # application; the others are told to choose one of theirs.
     ("devportal/apis/<uuid:api_id>/subscribe", "POST"):            row(302, 302, R200, R200, R200, R200),
     ("devportal/apis/<uuid:api_id>/test-key", "POST"):             row(302, 200, R200, R200, R200, R200),
+    ("devportal/apis/<uuid:api_id>/rate", "POST"):                 row(302, 302, 302, 302, 302, 302),
+    # Only the developer has a rating to take back: the others' answer changes nothing.
+    ("devportal/apis/<uuid:api_id>/rating/remove", "POST"):        row(302, 302, R302, R302, R302, R302),
+    ("devportal/apis/<uuid:api_id>/comments", "POST"):             row(302, 302, 302, 302, 302, 302),
+    ("devportal/apis/<uuid:api_id>/comments/<uuid:comment_id>/edit", "POST"):   row(302, 302, R302, R302, R302, R302),
+    ("devportal/apis/<uuid:api_id>/comments/<uuid:comment_id>/delete", "POST"): row(302, 302, R302, 302, R302, 302),
     # The application page's subscription rows: the owner's; another's subscription is not found.
     ("devportal/subscriptions/<uuid:subscription_id>/plan", "POST"):        row(302, 302, 404, 404, 404, 404),
     ("devportal/subscriptions/<uuid:subscription_id>/unsubscribe", "POST"): row(302, 302, 404, 404, 404, 404),
@@ -455,6 +483,7 @@ def build_world() -> SimpleNamespace:
     )
     api_documents.thumbnail_set(api=api, user=creator, data=_png())
     app = dp.application_create(owner=developer, name="DevApp")
+    rating_set(api=api, user=developer, rating=3)
     sub = dp.subscription_create(application=app, api=api, throttling_policy="AsyncUnlimited", user=developer)
     client, secret = keys_generate(application=app, key_type="PRODUCTION", grant_types=None, user=developer)
     other_app = dp.application_create(owner=other, name="OtherApp")
@@ -504,6 +533,8 @@ def build_world() -> SimpleNamespace:
         etag=pub.api_etag(api),
         archive=_archive(creator),
         condition_type="user",
+        category_id=str(category_create(name="Spare", description="", user=users["admin"]).id),
+        comment_id=str(comment_create(api=api, user=developer, content="The developer's comment").id),
         # A deny policy, disabled (so enabling it changes something): it denies the other developer.
         condition_id=str(
             deny_policy_create(condition_type="USER", value="other_developer", enabled=False, user=users["admin"]).id
@@ -587,6 +618,9 @@ REQUESTS: dict[tuple[str, str], Req] = {
     (PUB + "subscriptions/unblock-subscription", "POST"): Req(query=lambda w: {"subscriptionId": w.subscription_id}),
     # Dev Portal v3
     (DEV + "applications", "POST"): Req(json={"name": "NewApp"}),
+    (DEV + "apis/<uuid:api_id>/user-rating", "PUT"): Req(json={"rating": 4}),
+    (DEV + "apis/<uuid:api_id>/comments", "POST"): Req(json={"content": "From the matrix"}),
+    (DEV + "apis/<uuid:api_id>/comments/<uuid:comment_id>", "PATCH"): Req(json={"content": "Edited"}),
     (DEV + "applications/<uuid:application_id>", "PUT"): Req(json={"description": "changed"}),
     (DEV + "applications/<uuid:application_id>/generate-keys", "POST"): Req(json={"keyType": "SANDBOX"}),
     (DEV + "applications/<uuid:application_id>/oauth-keys/<uuid:key_mapping_id>/generate-token", "POST"): Req(
@@ -606,6 +640,8 @@ REQUESTS: dict[tuple[str, str], Req] = {
         json={"conditionType": "IP", "conditionValue": {"fixedIp": "10.9.9.9"}}
     ),
     (ADM + "throttling/deny-policy/<uuid:condition_id>", "PATCH"): Req(json={"conditionStatus": True}),
+    (ADM + "api-categories", "POST"): Req(json={"name": "Matrix"}),
+    (ADM + "api-categories/<uuid:category_id>", "PUT"): Req(json={"name": "Renamed", "description": "d"}),
     (ADM + "throttling/policies/<str:level>/<int:policy_id>", "DELETE"): Req(path={"policy_id": "spare_policy_id"}),
     (ADM + "environments", "POST"): Req(json={"name": "Matrix"}),
     (ADM + "key-managers", "POST"): Req(
@@ -707,6 +743,11 @@ REQUESTS: dict[tuple[str, str], Req] = {
     ),
     ("devportal/subscriptions/<uuid:subscription_id>/plan", "POST"): Req(form={"plan": "AsyncGold"}),
     ("admin-portal/deny-policies/add/<str:condition_type>", "POST"): Req(form={"user-username": "developer"}),
+    ("admin-portal/api-categories/create", "POST"): Req(form={"name": "Matrix", "description": ""}),
+    ("admin-portal/api-categories/<uuid:category_id>/update", "POST"): Req(form={"edit-name": "Renamed"}),
+    ("devportal/apis/<uuid:api_id>/rate", "POST"): Req(form={"rating": "4"}),
+    ("devportal/apis/<uuid:api_id>/comments", "POST"): Req(form={"content": "From the matrix"}),
+    ("devportal/apis/<uuid:api_id>/comments/<uuid:comment_id>/edit", "POST"): Req(form={"content": "Edited"}),
     ("admin-portal/tasks/<uuid:reference_id>/decide", "POST"): Req(form={"status": "APPROVED", "comment": "ok"}),
     ("admin-portal/settings/save", "POST"): Req(
         form={"signup_enabled": "on", "application_approval": "on", "default_policies": ["AsyncUnlimited"]}

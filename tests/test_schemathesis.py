@@ -64,6 +64,9 @@ CONTENT_DEPENDENT = [
     "api_document_list_create_post",  # OTHER needs otherTypeName, URL an http(s) sourceUrl; a name twice is 409
     "api_document_detail_put",  # the same
     "api_document_content_post",  # a file must be of an allowed type for a FILE document, text for the others
+    "category_list_create_post",  # names are unique whatever their case: the same name twice is 409
+    "category_detail_put",  # the same
+    "api_comment_list_post",  # parentCommentId must name a comment at the top of a thread of that API
 ]
 
 SEED = r"""
@@ -141,6 +144,14 @@ document, edited_document, doomed_document = new_document("Read"), new_document(
 png = io.BytesIO()
 Image.new("RGB", (4, 4)).save(png, format="PNG")
 thumbnail_set(api=api, user=admin, data=png.getvalue())
+# Categories, a rating and comments (the admin's own: it edits them) on the published API.
+from devportal.community import comment_create, rating_set
+from publisher.categories import category_create
+category = category_create(name="Kept", description="", user=admin)
+doomed_category = category_create(name="Doomed", description="", user=admin)
+rating_set(api=api, user=admin, rating=4)
+comment = comment_create(api=api, user=admin, content="Kept")
+doomed_comment = comment_create(api=api, user=admin, content="Doomed")
 print(json.dumps({
     "api": str(api.id), "revision": str(revision.id), "extra_revision": str(extra_revision.id),
     "lifecycle_api": str(lifecycle_api.id), "doomed_api": str(doomed_api.id),
@@ -158,6 +169,8 @@ print(json.dumps({
     "workflow": str(workflow.reference_id),
     "document": str(document.id), "edited_document": str(edited_document.id),
     "doomed_document": str(doomed_document.id),
+    "category": str(category.id), "doomed_category": str(doomed_category.id),
+    "comment": str(comment.id), "doomed_comment": str(doomed_comment.id),
 }))
 """
 
@@ -192,6 +205,8 @@ def _config(ids: dict) -> str:
         "reference_id": ids["workflow"],
         "workflowReferenceId": ids["workflow"],
         "document_id": ids["document"],
+        "category_id": ids["category"],
+        "comment_id": ids["comment"],
     }
     own = {
         "api_detail_delete": {"api_id": ids["doomed_api"]},
@@ -207,6 +222,8 @@ def _config(ids: dict) -> str:
         "api_document_detail_delete": {"document_id": ids["doomed_document"]},
         "api_document_detail_put": {"document_id": ids["edited_document"]},
         "api_document_content_post": {"document_id": ids["edited_document"]},
+        "category_detail_delete": {"category_id": ids["doomed_category"]},
+        "api_comment_detail_delete": {"comment_id": ids["doomed_comment"]},
         # An address no gateway of the run sees: the first case creates it, the rest are 409.
         "deny_policy_list_create_post": {"body.conditionType": "IP", "body.conditionValue": {"fixedIp": "192.0.2.77"}},
         # Bodies that carry ids or secrets: a key of its own (regenerate-secret changes the shared

@@ -4,7 +4,7 @@ from django.urls import path
 
 from devportal import workflow_apis
 from keymanager import apis as keymanager_apis
-from publisher import deny_policies, environments, policies
+from publisher import categories, deny_policies, environments, policies
 from tidegate import user_apis
 
 urlpatterns = [
@@ -19,6 +19,8 @@ urlpatterns = [
     path("key-managers/<int:issuer_id>", keymanager_apis.KeyManagerDetailApi.as_view()),
     path("users/<str:username>/deactivate", user_apis.UserDeactivateApi.as_view()),
     path("users/<str:username>/activate", user_apis.UserActivateApi.as_view()),
+    path("api-categories", categories.CategoryListCreateApi.as_view()),
+    path("api-categories/<uuid:category_id>", categories.CategoryDetailApi.as_view()),
     path("workflows", workflow_apis.WorkflowListApi.as_view()),
     path("workflows/update-workflow-status", workflow_apis.WorkflowUpdateStatusApi.as_view()),
     path("workflows/<uuid:reference_id>", workflow_apis.WorkflowDetailApi.as_view()),

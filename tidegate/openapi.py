@@ -481,6 +481,72 @@ _THUMBNAIL_BODY = {
     },
 }
 
+
+def _json_body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+# Categories, ratings and comments (publisher/categories.py, devportal/community.py).
+_TEXT = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"  # not blank, no NUL
+_CATEGORY_BODY = _json_body(
+    {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 80,
+                "pattern": "^[^\\x00-\\x1f]*[^\\s\\x00-\\x1f][^\\x00-\\x1f]*$",
+            },
+            "description": {"type": "string", "maxLength": 1000, "pattern": "^[^\\x00]*$"},
+        },
+    }
+)
+_CATEGORY_LINKS = {
+    name: _link(op, category_id="$response.body#/id")
+    for name, op in (("UpdateCategory", "category_detail_put"), ("DeleteCategory", "category_detail_delete"))
+}
+_RATING_BODY = _json_body(
+    {
+        "type": "object",
+        "required": ["rating"],
+        "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 5}},
+    }
+)
+_COMMENT_CONTENT = {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": _TEXT}
+_COMMENT_CATEGORY = {"type": "string", "pattern": "^[a-z][a-z_-]{0,19}$", "description": "general unless given"}
+_COMMENT_BODY = _json_body(
+    {
+        "type": "object",
+        "required": ["content"],
+        "properties": {
+            "content": _COMMENT_CONTENT,
+            "category": _COMMENT_CATEGORY,
+            "parentCommentId": {**_UUID, "description": "The comment at the top of the thread replied to"},
+        },
+    }
+)
+_COMMENT_PATCH_BODY = _json_body(
+    {
+        "type": "object",
+        "properties": {"content": _COMMENT_CONTENT, "category": _COMMENT_CATEGORY},
+        "anyOf": [{"required": ["content"]}, {"required": ["category"]}],
+    }
+)
+_COMMENT_LINKS = {
+    name: _link(op, api_id="$request.path.api_id", comment_id="$response.body#/id")
+    for name, op in (
+        ("GetComment", "api_comment_detail_get"),
+        ("EditComment", "api_comment_detail_patch"),
+        ("DeleteComment", "api_comment_detail_delete"),
+    )
+}
+_PAGE = [
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, required=False),
+    _query("offset", {"type": "integer", "minimum": 0}, required=False),
+]
+
 # What spectacular cannot read off a plain APIView, by operationId: query parameters
 # ("query"), the request body as the view reads it ("body"; None for none), the success
 # answer ("ok": status, description, schema, media type), extra error statuses
@@ -650,6 +716,19 @@ OPERATIONS: dict[str, dict] = {
             "policy_id": _NUMBER_ID,
         }
     },
+    "category_list_create_get": {"ok_schema": _LIST},
+    "category_list_create_post": {"body": _CATEGORY_BODY, "ok_status": "201", "links": _CATEGORY_LINKS},
+    "category_detail_put": {"path": {"category_id": _UUID}, "body": _CATEGORY_BODY},
+    "category_detail_delete": {"path": {"category_id": _UUID}, "ok": _EMPTY_OK},
+    "devportal_category_list_get": {"ok_schema": _LIST},
+    "api_rating_list_get": {"query": _PAGE},
+    "api_user_rating_put": {"body": _RATING_BODY},
+    "api_user_rating_delete": {"ok": _EMPTY_OK},
+    "api_comment_list_get": {"query": _PAGE},
+    "api_comment_list_post": {"body": _COMMENT_BODY, "ok_status": "201", "links": _COMMENT_LINKS},
+    "api_comment_detail_get": {"path": {"comment_id": _UUID}},
+    "api_comment_detail_patch": {"path": {"comment_id": _UUID}, "body": _COMMENT_PATCH_BODY},
+    "api_comment_detail_delete": {"path": {"comment_id": _UUID}, "ok": _EMPTY_OK},
     "deny_policy_list_create_get": {"ok_schema": _LIST},
     "deny_policy_list_create_post": {"body": _DENY_CREATE_BODY, "ok_status": "201", "links": _DENY_LINKS},
     "deny_policy_detail_get": {"path": {"condition_id": _UUID}},
