@@ -262,7 +262,7 @@ class ApiRatingListApi(ScopedAPIView):
     required_scopes = scopes("apim:subscribe")
 
     def get(self, request, api_id):
-        api = selectors.catalog_get_or_404(api_id)
+        api = selectors.catalog_get_or_404(api_id, user=request.user)
         limit, offset = _page(request)
         rows = ApiRating.objects.filter(api=api).select_related("user")
         total = rows.count()
@@ -285,21 +285,21 @@ class ApiUserRatingApi(ScopedAPIView):
     required_scopes = scopes("apim:subscribe", PUT="apim:subscribe", DELETE="apim:subscribe")
 
     def get(self, request, api_id):
-        api = selectors.catalog_get_or_404(api_id)
+        api = selectors.catalog_get_or_404(api_id, user=request.user)
         row = ApiRating.objects.select_related("user").filter(api=api, user=request.user).first()
         if row is None:
             raise NotFound("You have not rated this API")
         return Response(rating_dto(row))
 
     def put(self, request, api_id):
-        api = selectors.catalog_get_or_404(api_id)
+        api = selectors.catalog_get_or_404(api_id, user=request.user)
         data = _body(request)
         if "rating" not in data:
             raise _refuse("rating", "is required: 1 to 5 stars")
         return Response(rating_dto(rating_set(api=api, user=request.user, rating=data["rating"])))
 
     def delete(self, request, api_id):
-        rating_delete(api=selectors.catalog_get_or_404(api_id), user=request.user)
+        rating_delete(api=selectors.catalog_get_or_404(api_id, user=request.user), user=request.user)
         return Response(status=200)
 
 
@@ -309,7 +309,7 @@ class ApiCommentListApi(ScopedAPIView):
     required_scopes = scopes("apim:subscribe", POST="apim:subscribe")
 
     def get(self, request, api_id):
-        api = selectors.catalog_get_or_404(api_id)
+        api = selectors.catalog_get_or_404(api_id, user=request.user)
         limit, offset = _page(request)
         threads = comment_threads(api=api)
         total = threads.count()
@@ -319,7 +319,7 @@ class ApiCommentListApi(ScopedAPIView):
         )
 
     def post(self, request, api_id):
-        api = selectors.catalog_get_or_404(api_id)
+        api = selectors.catalog_get_or_404(api_id, user=request.user)
         data = _body(request)
         comment = comment_create(
             api=api,
@@ -342,11 +342,11 @@ class ApiCommentDetailApi(ScopedAPIView):
     required_scopes = scopes("apim:subscribe", PATCH="apim:subscribe", DELETE="apim:subscribe")
 
     def get(self, request, api_id, comment_id):
-        api = selectors.catalog_get_or_404(api_id)
+        api = selectors.catalog_get_or_404(api_id, user=request.user)
         return Response(comment_dto(comment_get(api=api, comment_id=comment_id)))
 
     def patch(self, request, api_id, comment_id):
-        comment = comment_get(api=selectors.catalog_get_or_404(api_id), comment_id=comment_id)
+        comment = comment_get(api=selectors.catalog_get_or_404(api_id, user=request.user), comment_id=comment_id)
         data = _body(request)
         comment = comment_update(
             comment=comment, user=request.user, content=data.get("content"), category=data.get("category")
@@ -354,6 +354,6 @@ class ApiCommentDetailApi(ScopedAPIView):
         return Response(comment_dto(comment))
 
     def delete(self, request, api_id, comment_id):
-        comment = comment_get(api=selectors.catalog_get_or_404(api_id), comment_id=comment_id)
+        comment = comment_get(api=selectors.catalog_get_or_404(api_id, user=request.user), comment_id=comment_id)
         comment_delete(comment=comment, user=request.user)
         return Response(status=200)

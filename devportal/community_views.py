@@ -54,7 +54,7 @@ def _again(request, api, **form_state):
 @login_required
 @require_POST
 def api_rate(request, api_id):
-    api = selectors.catalog_get_or_404(api_id)
+    api = selectors.catalog_get_or_404(api_id, user=request.user)
     posted = request.POST.get("rating", "")
     try:  # a form posts the stars as text; the service takes a number
         row = community.rating_set(api=api, user=request.user, rating=int(posted) if posted.isdigit() else posted)
@@ -68,7 +68,7 @@ def api_rate(request, api_id):
 @login_required
 @require_POST
 def api_rating_remove(request, api_id):
-    api = selectors.catalog_get_or_404(api_id)
+    api = selectors.catalog_get_or_404(api_id, user=request.user)
     if community.rating_delete(api=api, user=request.user):
         messages.success(request, f"Took back your rating of {api.name}.")
     return _back(api)
@@ -77,7 +77,7 @@ def api_rating_remove(request, api_id):
 @login_required
 @require_POST
 def api_comment(request, api_id):
-    api = selectors.catalog_get_or_404(api_id)
+    api = selectors.catalog_get_or_404(api_id, user=request.user)
     text = request.POST.get("content", "")
     parent = request.POST.get("parent", "")
     try:
@@ -91,7 +91,7 @@ def api_comment(request, api_id):
 @login_required
 @require_POST
 def comment_edit(request, api_id, comment_id):
-    api = selectors.catalog_get_or_404(api_id)
+    api = selectors.catalog_get_or_404(api_id, user=request.user)
     comment = community.comment_get(api=api, comment_id=comment_id)
     text = request.POST.get("content", "")
     try:
@@ -108,7 +108,7 @@ def comment_edit(request, api_id, comment_id):
 @login_required
 @require_POST
 def comment_remove(request, api_id, comment_id):
-    api = selectors.catalog_get_or_404(api_id)
+    api = selectors.catalog_get_or_404(api_id, user=request.user)
     comment = community.comment_get(api=api, comment_id=comment_id)
     try:
         community.comment_delete(comment=comment, user=request.user)

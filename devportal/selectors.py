@@ -81,13 +81,11 @@ def _matches(api: Api, query: str) -> bool:
 
 
 def catalog_get(api_id, *, user) -> Api | None:
-    """A published API ``user`` may see, or None."""
+    """A published API ``user`` may see, with the catalog's annotations (``visible_apis``), or None."""
     try:
-        api = Api.objects.filter(lifecycle_status__in=lifecycle.DISCOVERABLE, pk=api_id).select_related("provider")
-        api = api.first()
+        return visible_apis(user).filter(pk=api_id).first()
     except (ValueError, ValidationError):
         return None
-    return api if api is not None and api_visible_to(api, user) else None
 
 
 def catalog_get_or_404(api_id, *, user) -> Api:

@@ -84,6 +84,7 @@ def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=Ke
                 "urls": urls,
                 "anonymous": True,
                 "validation": _payload_validation(api),
+                **community_context(request, api),
                 "commands": wscat_commands(api, urls, ""),
             },
         )

@@ -134,10 +134,11 @@ def test_a_visitor_browses_the_catalog_and_public_api_pages(apis):
     assert page.status_code == 200
     body = page.content.decode()
     back = f"/devportal/apis/{api.id}"
-    # Overview and Documentation are there; Subscribe, Try Out and the console ask to sign in.
+    # Overview, Documentation and the ratings and comments are there; Subscribe, Try Out, the
+    # console and rating or commenting ask to sign in.
     assert "<h2>Topics</h2>" in body and 'id="asyncapi-frame"' in body
     assert f'href="/login/?next={back}"' in body and f'href="/signup/?next={back}"' in body
-    assert body.count("Sign in to") == 3 and 'action="/devportal/apis/' not in body
+    assert body.count("Sign in to") == 4 and 'action="/devportal/apis/' not in body
     assert web.get(f"/devportal/apis/{api.id}/documentation").status_code == 200
     # Applications still need an account, and come back after signing in.
     apps = web.get("/devportal/applications")
