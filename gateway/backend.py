@@ -18,7 +18,7 @@ from gateway.routing import UnsafePath, unsafe_param
 _VAR = re.compile(r"\{uri\.var\.([^}]+)\}")
 
 # Never sent upstream: the gateway consumed them.
-CREDENTIAL_QUERY_PARAMS = frozenset({"access_token"})
+CREDENTIAL_QUERY_PARAMS = frozenset({"access_token", "apikey"})
 
 
 def _fill(template: str, params: dict[str, str], *, quoted: bool) -> str:

@@ -18,7 +18,7 @@ from portal.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Val
 from portal.roles import ADMIN, PUBLISHER, has_role
 from portal.site_settings import FALLBACK_POLICIES, site_settings
 from publisher import asyncapi, lifecycle
-from publisher.dto import api_dto, endpoint_urls
+from publisher.dto import CREDENTIAL_KINDS, api_dto, endpoint_urls
 from publisher.models import (
     Api,
     ApiRevision,
@@ -850,11 +850,17 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
         raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
 
     secured = None
+    kinds = None
     if "securityScheme" in changes:
         scheme = changes["securityScheme"]
-        if not isinstance(scheme, list):
-            raise ValidationFailed('securityScheme must be a list, e.g. ["oauth2"] or []')
-        secured = "oauth2" in scheme
+        if not isinstance(scheme, list) or any(k not in CREDENTIAL_KINDS for k in scheme):
+            raise ValidationFailed(
+                'securityScheme must be a list of "oauth2" and "api_key", e.g. ["oauth2"], ["oauth2", "api_key"] '
+                "or [] (no credential)",
+                details=[_errors("securityScheme", 'a list of "oauth2" and "api_key"')],
+            )
+        secured = bool(scheme)
+        kinds = [k for k in CREDENTIAL_KINDS if k in scheme]
     operations = changes.get("operations")
     scopes = changes.get("scopes")
     if operations is not None and not isinstance(operations, list):
@@ -876,6 +882,8 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     api.policies = list(policies)
     api.api_throttling_policy = api_policy
     api.authorization_header = header
+    if kinds:
+        api.security_schemes = kinds
     api.definition = asyncapi.with_servers(definition, production=production, sandbox=sandbox)
     live = any(getattr(api, name) != value for name, value in policies_now.items())
     for name, value in policies_now.items():
@@ -907,6 +915,7 @@ def api_revision_restore(*, api: Api, revision: ApiRevision, user) -> Api:
     api.policies = list(frozen.get("policies") or api.policies)
     api.api_throttling_policy = frozen.get("apiThrottlingPolicy") or ""
     api.authorization_header = frozen.get("authorizationHeader") or "Authorization"
+    api.security_schemes = [k for k in CREDENTIAL_KINDS if k in (frozen.get("securityScheme") or [])] or ["oauth2"]
     api.definition = frozen["definition"]
     api.save()
     audit_record(actor=user, action="api.revision.restore", target=api, detail={"number": revision.number})
