@@ -257,6 +257,7 @@ def _plans_page(request, api):
             plans=selectors.streaming_subscription_policies(),
             api_limits=ThrottlingPolicy.objects.filter(level=PolicyLevel.ADVANCED),
             secured=asyncapi.is_secured(api.definition),
+            schemes=api.security_schemes or ["oauth2"],
         ),
     )
 
@@ -274,7 +275,10 @@ def plans_save(request, api_id):
     changes = {
         "policies": request.POST.getlist("policies"),
         "apiThrottlingPolicy": request.POST.get("api_throttling_policy", ""),
-        "securityScheme": ["oauth2"] if request.POST.get("secured") == "on" else [],
+        # The credential kinds ticked; OAuth2 when none is (or the form predates API keys).
+        "securityScheme": ([k for k in ("oauth2", "api_key") if request.POST.get(f"scheme_{k}") == "on"] or ["oauth2"])
+        if request.POST.get("secured") == "on"
+        else [],
         "authorizationHeader": request.POST.get("authorization_header", "").strip() or "Authorization",
         "description": request.POST.get("description", ""),
         "tags": request.POST.get("tags", ""),

@@ -5,7 +5,11 @@ session's stack (tests/conftest.py)."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
+import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -207,3 +211,91 @@ def test_rest_refusals_change_nothing(stack, admin_http, keyed):
     err = call(admin_http, "PUT", f"{PUB}/apis/{keyed['api']['id']}", 400, json={"securityScheme": ["basic_auth"]})
     assert "securityScheme" in err["description"], err
     assert call(admin_http, "GET", f"{PUB}/apis/{keyed['api']['id']}")["securityScheme"] == ["oauth2", "api_key"]
+
+
+def _signed_in(stack) -> requests.Session:
+    """A browser-like session of the demo admin, signed in through the login page."""
+    web = requests.Session()
+    page = web.get(f"{stack.portal_url}/login/", timeout=30)
+    resp = web.post(
+        f"{stack.portal_url}/login/",
+        data={"csrfmiddlewaretoken": _csrf(page.text), "username": "admin", "password": "admin"},
+        headers={"Referer": f"{stack.portal_url}/login/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert resp.status_code == 302, resp.text[:500]
+    return web
+
+
+def _csrf(text: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', text).group(1)
+
+
+def test_application_page_makes_shows_once_and_revokes_a_key_that_try_out_uses(stack, keyed):
+    web = _signed_in(stack)
+    page_url = f"{stack.portal_url}/devportal/applications/{keyed['app']}"
+    page = web.get(page_url, timeout=30)
+    assert 'id="api-keys"' in page.text
+    made = web.post(
+        f"{page_url}/api-keys/generate",
+        data={
+            "csrfmiddlewaretoken": _csrf(page.text),
+            "key_type": "PRODUCTION",
+            "validity": "-1",
+            "permitted_ip": "127.0.0.1",
+            "permitted_referer": "",
+        },
+        headers={"Referer": page_url},
+        timeout=30,
+    )
+    key = html.unescape(re.search(r'<pre id="api-key">([^<]+)</pre>', made.text).group(1))
+    flow.SECRETS.append(key)
+    jti = flow.jwt_claims(key)["jti"]
+    again = web.get(page_url, timeout=30).text
+    assert key not in again and f'data-jti="{jti}"' in again  # shown once; listed by its id
+    assert "IP <code>127.0.0.1</code>" in again
+
+    # Try Out on the API page offers a wscat command with the key in the apikey header
+    api_page = web.get(f"{stack.portal_url}/devportal/apis/{keyed['api']['id']}", timeout=30).text
+    commands = [html.unescape(c) for c in re.findall(r'class="wscat-apikey-command">([^<]+)</pre>', api_page)]
+    command = next(c for c in commands if "/notifications" in c)
+    assert "-H 'apikey: $APIKEY'" in command
+    out = flow.wscat(command.replace("$APIKEY", key), "echo through wscat")
+    assert "echo through wscat" in out and "error" not in out, out  # wscat prints what came back
+
+    revoked = web.post(
+        f"{page_url}/api-keys/revoke",
+        data={"csrfmiddlewaretoken": _csrf(again), "jti": jti},
+        headers={"Referer": page_url},
+        timeout=30,
+    )
+    assert revoked.ok and f'data-jti="{jti}"' not in revoked.text
+    wait_until(lambda: _status(keyed["url"], {"apikey": key}) == (401, "900901"), 30, what="revoked at the gateway")
+
+
+def test_plans_and_security_tab_chooses_the_credential_kinds(stack, admin_http):
+    api = flow.import_api(
+        admin_http, documents.chat_doc(stack.backend_url, "tabbed"), context="/tabbed", policies=["AsyncUnlimited"]
+    )
+    web = _signed_in(stack)
+    plans_url = f"{stack.portal_url}/publisher/apis/{api['id']}/plans"
+    page = web.get(plans_url, timeout=30).text
+    assert 'name="scheme_oauth2" checked' in page and 'name="scheme_api_key" >' in page
+    etag = html.unescape(re.search(r'name="etag" value="([^"]*)"', page).group(1))
+    saved = web.post(
+        f"{plans_url}/save",
+        data={
+            "csrfmiddlewaretoken": _csrf(page),
+            "etag": etag,
+            "policies": ["AsyncUnlimited"],
+            "secured": "on",
+            "scheme_api_key": "on",
+            "authorization_header": "Authorization",
+        },
+        headers={"Referer": plans_url},
+        timeout=30,
+    )
+    assert saved.ok and "Saved plans and security." in saved.text
+    assert call(admin_http, "GET", f"{PUB}/apis/{api['id']}")["securityScheme"] == ["api_key"]
+    assert 'name="scheme_api_key" checked' in web.get(plans_url, timeout=30).text
