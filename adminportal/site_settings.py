@@ -1,5 +1,5 @@
-"""The Admin Portal's Settings: sign-up on or off, which approval workflows are on, and the
-business plans a new API offers by default."""
+"""The Admin Portal's Settings: sign-up on or off, which approval workflows are on, the
+business plans a new API offers by default, and whether staff must use two-factor sign-in."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,7 +12,13 @@ from portal.site_settings import site_settings
 from publisher import selectors as publisher_selectors
 from publisher.site_settings import site_settings_update
 
-SWITCHES = ("signup_enabled", "subscription_approval", "application_approval", "signup_approval")
+SWITCHES = (
+    "signup_enabled",
+    "subscription_approval",
+    "application_approval",
+    "signup_approval",
+    "staff_two_factor_required",
+)
 
 
 def _page(request, *, values=None, status=200):

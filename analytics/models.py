@@ -9,6 +9,8 @@ class Kind(models.TextChoices):
     FRAME = "frame"  # label: "in" | "out" | "in-throttled" | "out-throttled"; total: payload bytes
     HANDSHAKE = "handshake"  # label: HTTP status; total: milliseconds spent deciding and connecting
     CLOSE = "close"  # label: close code; total: milliseconds the connections lasted
+    # label: "in" | "out" "-" "valid" | "invalid" | "unvalidated" (payload validation); total: 0
+    VALIDATION = "validation"
 
 
 class TrafficStat(models.Model):

@@ -33,7 +33,9 @@ def frames_over_time(*, api_id: str, since: dt.datetime) -> list[dict]:
 
 def totals(*, api_id: str, since: dt.datetime) -> dict:
     qs = traffic(api_id=api_id, since=since)
-    out = {"framesIn": 0, "framesOut": 0, "bytesIn": 0, "bytesOut": 0, "throttled": 0, "handshakes": 0}
+    out: dict = {"framesIn": 0, "framesOut": 0, "bytesIn": 0, "bytesOut": 0, "throttled": 0, "handshakes": 0}
+    # Payload validation: messages judged per direction (in: from clients) and result.
+    validation = {d: {"valid": 0, "invalid": 0, "unvalidated": 0} for d in ("in", "out")}
     for row in qs.values("kind", "label").annotate(n=Sum("count"), t=Sum("total")):
         if row["kind"] == "frame":
             if row["label"] == "in":
@@ -46,6 +48,11 @@ def totals(*, api_id: str, since: dt.datetime) -> dict:
                 out["throttled"] += row["n"]
         elif row["kind"] == "handshake":
             out["handshakes"] += row["n"]
+        elif row["kind"] == "validation":
+            direction, _, result = row["label"].partition("-")
+            if result in validation.get(direction, {}):
+                validation[direction][result] += row["n"]
+    out["validation"] = validation
     return out
 
 

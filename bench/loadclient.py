@@ -75,12 +75,22 @@ async def _timed(url, headers, conns, payload, rounds, burst) -> dict:
     }
 
 
-async def pingpong(url, headers, conns, msgs, size):
-    return await _timed(url, headers, conns, "x" * size, rounds=msgs, burst=1)
+def message(size: int, as_json: bool = False) -> str:
+    """A text message of ``size`` bytes: ``x`` repeated, or (``as_json``) a small JSON object
+    of that size, ``{"seq": 1, "user": "bench", "text": "xx..."}`` (the payload-validation
+    target's schema, bench/run.py)."""
+    if not as_json:
+        return "x" * size
+    head = json.dumps({"seq": 1, "user": "bench", "text": ""})
+    return json.dumps({"seq": 1, "user": "bench", "text": "x" * max(0, size - len(head))})
 
 
-async def pipeline(url, headers, conns, burst, msgs):
-    return await _timed(url, headers, conns, "x" * 64, rounds=msgs // burst, burst=burst)
+async def pingpong(url, headers, conns, msgs, size, as_json=False):
+    return await _timed(url, headers, conns, message(size, as_json), rounds=msgs, burst=1)
+
+
+async def pipeline(url, headers, conns, burst, msgs, as_json=False):
+    return await _timed(url, headers, conns, message(64, as_json), rounds=msgs // burst, burst=burst)
 
 
 async def handshake(url, headers, total, concurrency):
@@ -156,15 +166,16 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
+    parser.add_argument("--json", action="store_true", help="send JSON objects (ping-pong and pipeline)")
     a = parser.parse_args()
     global COMPRESSION
     COMPRESSION = "deflate" if a.deflate else None
     headers = dict(h.split(":", 1) for h in a.header)
     headers = {k: v.strip() for k, v in headers.items()}
     if a.workload == "pingpong":
-        coro = pingpong(a.url, headers, a.conns, a.msgs, a.size)
+        coro = pingpong(a.url, headers, a.conns, a.msgs, a.size, a.json)
     elif a.workload == "pipeline":
-        coro = pipeline(a.url, headers, a.conns, a.burst, a.msgs)
+        coro = pipeline(a.url, headers, a.conns, a.burst, a.msgs, a.json)
     elif a.workload == "handshake":
         coro = handshake(a.url, headers, a.total, a.concurrency)
     else:

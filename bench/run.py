@@ -5,14 +5,17 @@ on (a real JWT, a subscription, API, subscription and application rate limits th
 trip) under Uvicorn and under Daphne, plus the Uvicorn gateway on an open topic (no token,
 no limits) to show what enforcement costs, one without analytics, one with busy polling
 (TIDEGATE_BUSY_POLL_US), one with client compression (TIDEGATE_CLIENT_COMPRESSION, the
-load client offering permessage-deflate), and the bare relay the gateway is built on
-(bench/raw_relay.py).
+load client offering permessage-deflate), the Uvicorn gateway on an API with payload
+validation on both ways (a small object schema, valid JSON messages of the same size), and
+the bare relay the gateway is built on (bench/raw_relay.py).
 With two or more cores the client and backend are pinned to CPU 0 and the proxy under test
 to CPU 1. Workloads run interleaved, three repetitions, medians; results go to JSON, a
 Markdown table and a chart.
 
     python -m bench.run                 # full run, writes docs/benchmarks.{md,json,png}
     python -m bench.run --smoke --out DIR   # seconds-long, for CI: checks the harness works
+    python -m bench.run --workloads pp1,pp50 --reps 1 --out DIR   # a short run of some
+        workloads, no idle-memory runs: prints the figures, writes DIR/benchmarks.json
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import validators  # noqa: E402
+from bench.validators import SCHEMA as VALIDATORS_SCHEMA  # noqa: E402
 from testsupport import flow  # noqa: E402
 from testsupport.stack import Stack, cpu_seconds, free_port, gateway_command, rss_kib, wait_until  # noqa: E402
 
@@ -59,6 +64,8 @@ LABELS = {
 }
 # Targets of issue 4, for the Uvicorn gateway with enforcement on.
 TARGETS = {"pp50": 1.0, "pp16k": 1.2, "pipe": 1.1, "hs": 0.9}
+# Issue 18: payload validation (both ways) adds at most this much gateway CPU per round trip at 50 × 64 B.
+VALIDATION_TARGET_US = 15
 IDLE_CONNS = 2000
 # A proxied connection costs the gateway two descriptors; this machine's hard limit is
 # 20,000 per process, so one gateway process can hold a little under 10,000.
@@ -89,8 +96,8 @@ def raw_relay_command(port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def client(workload: str, url: str, headers: dict, params: dict, deflate: bool = False) -> dict:
-    cmd = [sys.executable, "-m", "bench.loadclient", workload, url, *(["--deflate"] if deflate else [])]
+def client(workload: str, url: str, headers: dict, params: dict, extra: tuple[str, ...] = ()) -> dict:
+    cmd = [sys.executable, "-m", "bench.loadclient", workload, url, *extra]
     for k, v in headers.items():
         cmd += ["--header", f"{k}:{v}"]
     for k, v in params.items():
@@ -145,7 +152,7 @@ class Bench:
         session = requests.Session()
         session.auth = ("admin", "admin")
         session.base = self.stack.portal_url
-        token, context = self.configure(session)
+        token, context, validated_context = self.configure(session)
         quiet = {"TIDEGATE_LOG_LEVEL": "WARNING", **GATEWAY_CONTROL}
         uv_port, dp_port, quiet_port, raw_port, poll_port, deflate_port = (free_port() for _ in range(6))
         self.spawn("uvicorn", gateway_command(uv_port), PROXY_CPU, quiet)
@@ -165,6 +172,9 @@ class Bench:
         for port in (uv_port, dp_port, quiet_port, poll_port, deflate_port):
             url = f"ws://127.0.0.1:{port}{context}/echo"
             wait_until(lambda url=url: flow.handshake_status(url, auth)[0] == 101, 30, what="gateway route")
+        self.uv_port = uv_port
+        validated_url = f"ws://127.0.0.1:{uv_port}{validated_context}/echo"
+        wait_until(lambda: flow.handshake_status(validated_url, auth)[0] == 101, 30, what="validated route")
 
         backend = f"ws://127.0.0.1:{backend_port}/"
         self.targets = {
@@ -180,6 +190,14 @@ class Bench:
                 "headers": {},
                 "pid": self.procs["uvicorn"].pid,
             },
+            # The same gateway process, on an API that validates payloads both ways: valid JSON
+            # objects of the same size (bench/loadclient.py --json).
+            "gateway-uvicorn-validated": {
+                "url": validated_url,
+                "headers": auth,
+                "pid": self.procs["uvicorn"].pid,
+                "extra": ("--json",),
+            },
             "gateway-uvicorn-noanalytics": {
                 "url": f"ws://127.0.0.1:{quiet_port}{context}/echo",
                 "headers": auth,
@@ -194,7 +212,7 @@ class Bench:
                 "url": f"ws://127.0.0.1:{deflate_port}{context}/echo",
                 "headers": auth,
                 "pid": self.procs["uvicorn-deflate"].pid,
-                "deflate": True,  # the load client offers permessage-deflate
+                "extra": ("--deflate",),  # the load client offers permessage-deflate
             },
             "gateway-daphne": {
                 "url": f"ws://127.0.0.1:{dp_port}{context}/echo",
@@ -204,8 +222,10 @@ class Bench:
             "raw-relay": {"url": f"ws://127.0.0.1:{raw_port}/", "headers": {}, "pid": self.procs["raw-relay"].pid},
         }
 
-    def configure(self, session) -> tuple[str, str]:
-        """An API with every check on and limits that never trip, and a token for it."""
+    def configure(self, session) -> tuple[str, str, str]:
+        """An API with every check on and limits that never trip, and a token for it; the
+        same API with payload validation on both ways, the token's application subscribed.
+        Returns the token and the two APIs' context paths."""
         for level, name in (("subscription", "BenchPlan"), ("application", "BenchApp"), ("advanced", "BenchApi")):
             flow.event_policy(session, level, name, 10**12)
         doc = f"""asyncapi: 2.0.0
@@ -220,7 +240,24 @@ channels:
         app = flow.application_with_token(
             session, "Bench", api["id"], plan="BenchPlan", app_policy="BenchApp", validity=24 * 3600
         )
-        return app["token"], "/bench/1.0.0"
+        schema = json.dumps(VALIDATORS_SCHEMA)
+        validated_doc = doc.replace("title: Bench", "title: BenchValidated").replace(
+            "/echo: {publish: {}, subscribe: {}}",
+            f"/echo: {{publish: {{message: {{payload: {schema}}}}}, subscribe: {{message: {{payload: {schema}}}}}}}",
+        )
+        validated = flow.import_api(
+            session, validated_doc, context="/benchv", policies=["BenchPlan"], apiThrottlingPolicy="BenchApi"
+        )
+        flow.call(session, "PUT", f"{flow.PUB}/apis/{validated['id']}", json={"payloadValidation": {"mode": "both"}})
+        flow.deploy_and_publish(session, validated["id"])
+        flow.call(
+            session,
+            "POST",
+            f"{flow.DEV}/subscriptions",
+            201,
+            json={"applicationId": app["id"], "apiId": validated["id"], "throttlingPolicy": "BenchPlan"},
+        )
+        return app["token"], "/bench/1.0.0", "/benchv/1.0.0"
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -234,19 +271,33 @@ channels:
         self.stack.stop()
 
     # -- measuring --------------------------------------------------------------------------
-    def measure(self, reps: int) -> dict:
+    def measure(self, reps: int, only: list[str] | None = None) -> dict:
         workloads = SMOKE if self.smoke else FULL
+        workloads = {w: v for w, v in workloads.items() if not only or w in only}
         raw: dict[str, dict[str, list[dict]]] = {w: {t: [] for t in self.targets} for w in workloads}
         for rep in range(reps):
             for wname, (kind, params) in workloads.items():
                 for tname, target in self.targets.items():
                     before = cpu_seconds(target["pid"]) if target["pid"] else 0.0
-                    result = client(kind, target["url"], target["headers"], params, target.get("deflate", False))
+                    result = client(kind, target["url"], target["headers"], params, target.get("extra", ()))
                     if target["pid"]:
                         result["proxy_cpu_us"] = (cpu_seconds(target["pid"]) - before) * 1e6 / max(1, result["count"])
                     raw[wname][tname].append(result)
                     print(f"rep {rep + 1} {wname:6} {tname:22} {result['rate']:>10.0f}/s", flush=True)
         return raw
+
+    def validated_counts(self) -> dict[str, int]:
+        """What the Uvicorn gateway's payload validation judged (``/metrics``), by result: the
+        validated target must have sent only valid messages, or it measured error frames."""
+        text = requests.get(f"http://127.0.0.1:{self.uv_port}/metrics", timeout=10).text
+        counts = {"valid": 0, "invalid": 0, "unvalidated": 0}
+        for line in text.splitlines():
+            if line.startswith("tidegate_messages_validated_total{"):
+                result = line.split('result="', 1)[1].split('"', 1)[0]
+                counts[result] += int(float(line.rsplit(" ", 1)[1]))
+        if counts["invalid"] or counts["unvalidated"] or not counts["valid"]:
+            raise RuntimeError(f"the validated target's messages were not all valid: {counts}")
+        return counts
 
     def idle_memory(self, conns: int, targets: list[str]) -> dict:
         out = {}
@@ -317,10 +368,57 @@ def summarise(raw: dict) -> dict:
     return table
 
 
-def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict) -> None:
+def validation_lines(table: dict, micro: dict) -> list[str]:
+    """The payload-validation section: the validated target's CPU beside the default's, and
+    the validators compared on their own."""
+    lines = ["", "## Payload validation", ""]
+    rows = []
+    for wname, row in table.items():
+        if "gateway-uvicorn-validated" in row and "proxy_cpu_us" in row["gateway-uvicorn-validated"]:
+            on, off = row["gateway-uvicorn-validated"], row["gateway-uvicorn"]
+            rows.append(
+                f"| {LABELS[wname]} | {off['proxy_cpu_us']:.1f} µs | {on['proxy_cpu_us']:.1f} µs | "
+                f"{on['proxy_cpu_us'] - off['proxy_cpu_us']:+.1f} µs | {off['rate']:,.0f} / {on['rate']:,.0f} |"
+            )
+    lines += [
+        "Gateway CPU per round trip, the same Uvicorn gateway process: the default API (64-byte text, "
+        "no validation) and an API validating both ways (each round trip checks the client's message "
+        "and the echo: two JSON decodes, two schema checks; a valid 64-byte JSON object, "
+        "`bench/validators.py`'s schema):",
+        "",
+        "| workload | gateway-uvicorn | gateway-uvicorn-validated | added | rate (default / validated) |",
+        "|---|---|---|---|---|",
+        *rows,
+    ]
+    if "pp50" in table and "gateway-uvicorn-validated" in table["pp50"]:
+        on, off = table["pp50"]["gateway-uvicorn-validated"], table["pp50"]["gateway-uvicorn"]
+        added = on["proxy_cpu_us"] - off["proxy_cpu_us"]
+        reps = ", ".join(
+            f"{a - b:+.1f} µs" for a, b in zip(on["proxy_cpu_us_reps"], off["proxy_cpu_us_reps"], strict=True)
+        )
+        lines += [
+            "",
+            f"Target (issue 18): validation adds at most {VALIDATION_TARGET_US} µs of gateway CPU per round trip "
+            f"at 50 × 64 B. Measured {added:+.1f} µs (each repetition: {reps}): "
+            f"{'met' if added <= VALIDATION_TARGET_US else 'not met'}.",
+        ]
+    if micro:
+        lines += [
+            "",
+            "The validators alone, in one process (best of five runs; µs per valid 64-byte message on the schema "
+            f"above): fastjsonschema, as the gateway compiles it, {micro['fastjsonschema_us']:.2f} µs; jsonschema's "
+            f"Draft7Validator {micro['jsonschema_us']:.2f} µs "
+            f"({micro['jsonschema_us'] / micro['fastjsonschema_us']:.0f}× as long); decoding the message as JSON "
+            f"{micro['json_parse_us']:.2f} µs; both, as the gateway does for each message, "
+            f"{micro['gateway_message_us']:.2f} µs.",
+        ]
+    return lines
+
+
+def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict, micro: dict | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmarks.json").write_text(
-        json.dumps({"meta": meta, "table": table, "idle": idle, "many_idle": many}, indent=1)
+        json.dumps({"meta": meta, "table": table, "idle": idle, "many_idle": many, "validators": micro}, indent=1)
     )
     lines = [
         "# Benchmarks",
@@ -471,6 +569,7 @@ def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict) -> 
             for w in table
         )
         + ".",
+        *validation_lines(table, micro or {}),
         "",
         "![chart](benchmarks.png)",
         "",
@@ -513,12 +612,27 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="seconds-long run that checks the harness works")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--reps", type=int, default=None)
+    parser.add_argument("--workloads", default="", help="comma-separated, e.g. pp1,pp50: a short run, no report")
     args = parser.parse_args()
     reps = args.reps or (1 if args.smoke else 3)
+    only = [w for w in args.workloads.split(",") if w]
     bench = Bench(args.out, args.smoke)
+    micro = validators.measure(2000 if args.smoke else 20000)
+    if only:
+        try:
+            bench.start()
+            table = summarise(bench.measure(reps, only))
+            print(f"validated messages: {bench.validated_counts()}")
+        finally:
+            bench.stop()
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "benchmarks.json").write_text(json.dumps({"table": table, "validators": micro}, indent=1))
+        print("\n".join(validation_lines(table, micro)))
+        return
     try:
         bench.start()
         raw = bench.measure(reps)
+        bench.validated_counts()
         idle_conns = 50 if args.smoke else IDLE_CONNS
         idle = bench.idle_memory(idle_conns, ["direct", "nginx", "gateway-uvicorn", "gateway-daphne", "raw-relay"])
         many = {} if args.smoke else bench.idle_memory(MANY_IDLE, ["gateway-uvicorn"])["gateway-uvicorn"]
@@ -532,7 +646,7 @@ def main() -> None:
         "idle_conns": idle_conns,
         "smoke": args.smoke,
     }
-    write_report(args.out, summarise(raw), idle, many, meta)
+    write_report(args.out, summarise(raw), idle, many, meta, micro)
     print(f"wrote {args.out / 'benchmarks.md'}")
 
 

@@ -21,3 +21,10 @@ class DevportalConfig(AppConfig):
         from publisher.policies import policy_use_source_register
 
         policy_use_source_register(policy_uses)
+
+        # An account whose sign-up waits for approval is let in by approving it, not by
+        # activating it from the Users page or Admin REST.
+        from devportal.selectors import signup_hold
+        from keymanager.services import user_activation_hold_register
+
+        user_activation_hold_register(signup_hold)

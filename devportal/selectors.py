@@ -203,3 +203,14 @@ def policy_uses(level: str, name: str) -> list[PolicyUse]:
             names = tuple(f"{a.name} of {a.owner.get_username()}" for a in apps[:SHOWN])
             uses.append(PolicyUse("application", names, apps.count()))
     return uses
+
+
+def signup_hold(user) -> str | None:
+    """Why ``user`` may not be activated directly: its sign-up waits for approval (decide it
+    under Admin Portal → Tasks) or was rejected (a decision is final)."""
+    state = signup_state(user=user)
+    if state == WorkflowStatus.CREATED:
+        return f"{user.get_username()}'s sign-up waits for approval: approve or reject it under Admin Portal → Tasks"
+    if state == WorkflowStatus.REJECTED:
+        return f"{user.get_username()}'s sign-up was rejected, and a decision is final"
+    return None

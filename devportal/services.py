@@ -501,7 +501,7 @@ def _workflow_apply(wf: Workflow, *, approved: bool, acting_user) -> dict:
         return {"applicationStatus": app.status}
     user = _subject_or_gone(get_user_model().objects.filter(pk=wf.subject_id).first(), "account")
     if approved:
-        user_activate(user=user, acting_user=acting_user)
+        user_activate(user=user, acting_user=acting_user, approving_signup=True)
     return {"userActive": approved}
 
 

@@ -32,6 +32,14 @@ def index(request):
     return render(request, "devportal/index.html", {"apis": selectors.catalog_list(query=query), "query": query})
 
 
+def _payload_validation(api) -> dict:
+    """How the deployed revision validates messages (its ``payloadValidation``), for one line
+    of the page: the first environment shown on the Dev Portal; off when none is deployed."""
+    dep = api.deployments.select_related("revision").filter(display_on_devportal=True).order_by("id").first()
+    found = (dep.revision.frozen.get("payloadValidation") if dep else None) or {}
+    return {"mode": "off", "onClientFailure": "error", **found}
+
+
 def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=KeyType.PRODUCTION):
     """The API page, with a subscribe form that did not validate or a test key got this once."""
     services.application_ensure_default(user=request.user)
@@ -46,6 +54,7 @@ def _api_page(request, api, *, form=None, token="", tryout_app=None, key_type=Ke
             "api": api,
             "operations": asyncapi.operations(api.definition),
             "urls": urls,
+            "validation": _payload_validation(api),
             "form": form or SubscribeForm(applications=applications, plans=api.policies),
             "applications": applications,
             "subscriptions": subscriptions,

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 from gateway.backend import backend_url
 from gateway.deny import Address, DenyList
 from gateway.jwks import JwksCache
+from gateway.payloads import NO_VALIDATION, PayloadValidators
 from gateway.refusals import Close, Reason, Refusal
 from gateway.routing import Match, RouteTable, UnsafePath, request_path, unsafe_param
 from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken, expired, expired_api_key
@@ -48,6 +49,7 @@ class State:
     application_ids: frozenset[str]
     disconnect: frozenset[str]
     deny: DenyList = field(default_factory=DenyList)
+    payloads: PayloadValidators = NO_VALIDATION  # compiled payload schemas (gateway/payloads.py)
 
     @classmethod
     def build(
@@ -65,6 +67,7 @@ class State:
             frozenset(snapshot.application_ids),
             frozenset(snapshot.disconnect),
             DenyList(snapshot.deny),
+            payloads=PayloadValidators(snapshot),
         )
 
     def with_snapshot(self, snapshot: Snapshot) -> State:
@@ -78,6 +81,7 @@ class State:
             self.application_ids,
             self.disconnect,
             self.deny,
+            payloads=self.payloads,  # deltas never change an API: its compiled schemas stay
         )
 
 

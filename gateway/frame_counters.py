@@ -25,6 +25,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from gateway.payloads import RESULTS
 from gateway.registry import Counts
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class FrameCounters:
         self.bytes = {"in": 0, "out": 0}
         self.throttled = {"in": 0, "out": 0}
         self.handshakes: dict[str, int] = {}
+        # Messages judged by payload validation: (API id, topic, direction, result) -> count.
+        self.validated: dict[tuple[str, str, str, str], int] = {}
         self.registry = CollectorRegistry()
         self.relay_latency = Histogram(
             "tidegate_relay_latency_seconds",
@@ -103,6 +106,13 @@ class FrameCounters:
             if delta.throttled:
                 self._add(now, key, "frame", f"{direction}-throttled", delta.throttled, 0)
                 self.throttled[direction] += delta.throttled
+        if conn.payloads is not None:
+            for i, (direction, result, n) in enumerate(_validated_pending(conn)):
+                if n:
+                    conn.validated_reported[i] += n
+                    self._add(now, key, "validation", f"{direction}-{result}", n, 0)
+                    total = (conn.api_id, conn.topic, direction, result)
+                    self.validated[total] = self.validated.get(total, 0) + n
 
     def closed(self, conn: LiveConnection) -> None:
         self.fold(conn)
@@ -153,6 +163,12 @@ class FrameCounters:
             self._queue.popleft()
 
 
+def _validated_pending(conn: LiveConnection) -> Iterator[tuple[str, str, int]]:
+    """What payload validation judged on ``conn`` since the counters last took it."""
+    for i, n in enumerate(conn.validated):
+        yield ("in" if i < 3 else "out"), RESULTS[i % 3], n - conn.validated_reported[i]
+
+
 class _Metrics:
     """Prometheus metrics read from the gateway's own counters at scrape time, so relaying
     pays nothing for them."""
@@ -183,6 +199,21 @@ class _Metrics:
             for direction in ("in", "out"):
                 family.add_metric([direction], source[direction] + getattr(live[direction], field))
             yield family
+        validated = dict(self.c.validated)
+        for conn in gw.registry.all():
+            if conn.payloads is not None:
+                for direction, result, n in _validated_pending(conn):
+                    if n:
+                        key = (conn.api_id, conn.topic, direction, result)
+                        validated[key] = validated.get(key, 0) + n
+        family = CounterMetricFamily(
+            "tidegate_messages_validated",
+            "Messages judged by payload validation (in: from clients, out: from backends)",
+            labels=["api", "topic", "direction", "result"],
+        )
+        for labels, n in sorted(validated.items()):
+            family.add_metric(list(labels), n)
+        yield family
         snap = gw.state.snapshot if gw.state else None
         yield GaugeMetricFamily(
             "tidegate_snapshot_version", "Version of the configuration served", value=snap.version if snap else 0

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from gateway.decisions import State, rejudge
 from gateway.deny import Address
+from gateway.payloads import TopicPayloads
 from gateway.refusals import Close
 from gateway.tokens import VerifiedToken, expires_at
 
@@ -72,6 +73,12 @@ class LiveConnection:
     # ... and what of it the frame counters have already taken, per direction.
     reported_in: Counts = field(default_factory=Counts)
     reported_out: Counts = field(default_factory=Counts)
+    # Payload validation (gateway/payloads.py): how this topic validates, None when it does
+    # not; messages judged, valid/invalid/unvalidated client messages then backend ones, and
+    # what of them the frame counters have taken.
+    payloads: TopicPayloads | None = None
+    validated: list[int] = field(default_factory=lambda: [0] * 6)
+    validated_reported: list[int] = field(default_factory=lambda: [0] * 6)
 
     @property
     def expires(self) -> float | None:

@@ -21,6 +21,7 @@ from gateway.asgitypes import Receive, Scope, Send, request_headers
 from gateway.decisions import Admission, admit, connection_refusal
 from gateway.deny import client_address
 from gateway.frame_counters import LATENCY_SAMPLE_EVERY
+from gateway.payloads import INVALID, INVALID_BACKEND_CLOSE, INVALID_CLIENT_CLOSE, close_reason, error_frame, judge
 from gateway.ratelimit import (
     NEED_LEASE,
     THROTTLE_CLOSE_CODE,
@@ -221,6 +222,7 @@ class Relay:
             app_name=app.name if app else "",
             topic=match.topic.name,
             client=client,
+            payloads=state.payloads.get(match.api.id, match.topic.name),
         )
         limits = limits_for(snapshot=state.snapshot, api=match.api, subscription=decision.subscription, application=app)
         return backend, conn, FrameLimiter(gateway.rate_counters, limits)
@@ -298,11 +300,23 @@ class Relay:
         elif policy.action == "notify" and limiter.should_notify(policy):
             await send({"type": "websocket.send", "text": THROTTLED_MESSAGE})
 
+    async def _refuse_message(
+        self, send: Send, conn: LiveConnection, topic: str, close: bool, error: tuple[str, str]
+    ) -> None:
+        """A client message failed validation and is dropped: close 1007, or tell the client."""
+        if close:
+            if not conn.closing:
+                conn.closing = True
+                await conn.close(INVALID_CLIENT_CLOSE, close_reason(error))
+        else:
+            await send({"type": "websocket.send", "text": error_frame(topic, error)})
+
     async def _client_to_backend(
         self, receive: Receive, send: Send, backend: upstream.BackendLeg, limiter: FrameLimiter, conn: LiveConnection
     ) -> None:
         track_idle = self.gateway.idle_timeout > 0
         poller = self.gateway.poller
+        payloads = conn.payloads
         while True:
             message = await receive()
             kind = message["type"]
@@ -320,6 +334,15 @@ class Relay:
                             continue
                     except (OSError, RuntimeError):  # the client went away while being told
                         return
+                if payloads is not None:
+                    verdict, error = judge(payloads.publish, text)
+                    conn.validated[verdict] += 1
+                    if verdict == INVALID and error is not None:
+                        try:
+                            await self._refuse_message(send, conn, payloads.topic, payloads.close_client, error)
+                        except (OSError, RuntimeError):  # the client went away while being told
+                            return
+                        continue
                 try:
                     if text is not None:
                         await backend.send_str(text)
@@ -342,6 +365,7 @@ class Relay:
     ) -> None:
         track_idle = self.gateway.idle_timeout > 0
         poller = self.gateway.poller
+        payloads = conn.payloads if conn.payloads is not None and conn.payloads.backend else None
         try:
             while True:
                 msg = await backend.receive()
@@ -354,6 +378,14 @@ class Relay:
                     if limiter and await self._throttles(msg.data, limiter, send, conn):
                         conn.throttled_out += 1
                         continue
+                    if payloads is not None:
+                        verdict = judge(payloads.subscribe, msg.data if key == "text" else None)[0]
+                        conn.validated[3 + verdict] += 1
+                        if verdict == INVALID:  # dropped, and counted; or the connection closes
+                            if payloads.close_backend and not conn.closing:
+                                conn.closing = True
+                                await conn.close(INVALID_BACKEND_CLOSE, "Invalid message from the backend")
+                            continue
                     conn.frames_out += 1
                     conn.bytes_out += payload_size(msg.data)
                     if conn.frames_out % LATENCY_SAMPLE_EVERY:

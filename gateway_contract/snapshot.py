@@ -7,8 +7,9 @@ the way in: anything of another shape is a ``SnapshotError``.
 
 from __future__ import annotations
 
+import types
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 # 3: a topic's scopes per operation (publish_scopes, subscribe_scopes), both enforced.
 # 4: an API's Origin allow-list and backend JWT (an older gateway would ignore them, letting
@@ -32,6 +33,10 @@ class TopicConfig:
     subscribe_scopes: tuple[str, ...] = ()
     uri_mapping: str = ""
     secured: bool = True
+    # The payload schema of each direction's messages, bundled to stand alone (JSON Schema
+    # draft-07); None where the API does not validate that direction or its messages are not JSON.
+    publish_schema: dict[str, Any] | None = None
+    subscribe_schema: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,11 @@ class ApiConfig:
     backend_jwt_header: str = ""
     # The credential kinds a secured topic accepts (WSO2's securityScheme): "oauth2", "api_key".
     security_schemes: tuple[str, ...] = ("oauth2",)
+    # Payload validation (docs/gateway.md): off | client | both; a client message that fails:
+    # error (an error frame, the message dropped) | close (1007); a backend one: drop | close (1011).
+    payload_validation: str = "off"
+    payload_client_failure: str = "error"
+    payload_backend_failure: str = "drop"
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,11 @@ def read_as(tp: Any, value: Any, where: str) -> Any:
     origin = get_origin(tp)
     if tp is Any:
         return value
+    if origin is Union or origin is types.UnionType:  # X | None
+        if value is None and type(None) in get_args(tp):
+            return None
+        (inner,) = [a for a in get_args(tp) if a is not type(None)]
+        return read_as(inner, value, where)
     if tp is bool or tp is str:
         if not isinstance(value, tp):
             raise SnapshotError(f"{where}: expected {tp.__name__}, got {type(value).__name__}")

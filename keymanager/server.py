@@ -32,6 +32,7 @@ from keymanager.models import IssuedToken, OAuthClient
 from keymanager.scopes import ScopeRefused, narrow
 from keymanager.services import token_revoke
 from portal.roles import has_role
+from portal.twofactor import basic_refusal
 
 CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
 
@@ -159,6 +160,12 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
         if user is None or not user.is_active:
             # RFC 6749 5.2: invalid resource owner credentials are invalid_grant.
             raise InvalidGrantError("Invalid 'username' or 'password'")
+        # The password alone is not enough for an account that signs in with two factors.
+        if basic_refusal(user):
+            raise InvalidGrantError(
+                "This account signs in with two-factor authentication, which the password grant cannot carry; "
+                "use the client_credentials grant or API keys for scripts"
+            )
         return ResourceOwner(user)
 
 

@@ -3,6 +3,8 @@ import ipaddress
 import secrets
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -141,10 +143,30 @@ def user_deactivate(*, user, acting_user) -> int:
     return revoked
 
 
+# Sign-ups waiting for an administrator's approval are the Dev Portal's (devportal.Workflow,
+# above this app): it registers at start-up (devportal/apps.py) what says why an account may
+# not simply be activated. Approving the sign-up is how such an account gets in.
+ActivationHold = Callable[[Any], str | None]
+_activation_hold: ActivationHold | None = None
+
+
+def user_activation_hold_register(hold: ActivationHold) -> None:
+    """``hold(user)``: why ``user`` may not be activated here (its sign-up waits for approval
+    or was rejected), or None."""
+    global _activation_hold
+    _activation_hold = hold
+
+
 @transaction.atomic
-def user_activate(*, user, acting_user) -> None:
+def user_activate(*, user, acting_user, approving_signup: bool = False) -> None:
     """Let a deactivated user back in. Their applications return to gateways; the tokens
-    revoked when they were deactivated stay revoked (they get new ones)."""
+    revoked when they were deactivated stay revoked (they get new ones). An account whose
+    sign-up waits for approval, or was rejected, is refused (409): it is let in by approving
+    its request (``approving_signup``, from the Dev Portal's workflow), not around it."""
+    if not approving_signup and _activation_hold is not None:
+        reason = _activation_hold(user)
+        if reason:
+            raise Conflict(reason)
     user = get_user_model().objects.select_for_update().get(pk=user.pk)
     was_active = user.is_active
     if not was_active:

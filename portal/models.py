@@ -43,6 +43,11 @@ class SiteSettings(models.Model):
     signup_approval = models.BooleanField(
         default=False, help_text="A new account cannot sign in until an administrator approves it"
     )
+    staff_two_factor_required = models.BooleanField(
+        default=False,
+        help_text="Creators, publishers and admins must sign in with a second factor (TOTP); "
+        "REST Basic is refused for them meanwhile",
+    )
     default_policies = models.JSONField(
         default=list, help_text="Business plans a new API offers when its creator names none"
     )

@@ -42,6 +42,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from rest_framework.authentication import BasicAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 
 from portal.audit import audit_record
 from portal.clientip import lockout_label
@@ -293,4 +294,11 @@ class LockoutBasicAuthentication(BasicAuthentication):
     request and its middleware answers 429 (DRF's wrapper would keep the mark to itself)."""
 
     def authenticate_credentials(self, userid, password, request=None):
-        return super().authenticate_credentials(userid, password, request=getattr(request, "_request", request))
+        user, auth = super().authenticate_credentials(userid, password, request=getattr(request, "_request", request))
+        # Basic cannot carry a second factor (portal/twofactor.py): refused, not counted as a failure.
+        from portal.twofactor import basic_refusal
+
+        refusal = basic_refusal(user)
+        if refusal:
+            raise AuthenticationFailed(refusal)
+        return user, auth

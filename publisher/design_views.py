@@ -280,6 +280,11 @@ def plans_save(request, api_id):
         if request.POST.get("secured") == "on"
         else [],
         "authorizationHeader": request.POST.get("authorization_header", "").strip() or "Authorization",
+        "payloadValidation": {
+            "mode": request.POST.get("payload_validation", "off"),
+            "onClientFailure": request.POST.get("payload_client_failure", "error"),
+            "onBackendFailure": request.POST.get("payload_backend_failure", "drop"),
+        },
         "description": request.POST.get("description", ""),
         "tags": request.POST.get("tags", ""),
         # One origin a line (commas and spaces separate them too).
@@ -370,7 +375,15 @@ def _revision_text(data: dict) -> list[str]:
     """A revision (or the working copy) as YAML lines, the settings first, then the definition."""
     settings_part = {
         k: data.get(k)
-        for k in ("name", "description", "endpointConfig", "policies", "apiThrottlingPolicy", "authorizationHeader")
+        for k in (
+            "name",
+            "description",
+            "endpointConfig",
+            "policies",
+            "apiThrottlingPolicy",
+            "authorizationHeader",
+            "payloadValidation",
+        )
     }
     return asyncapi.to_yaml({**settings_part, "definition": data.get("definition")}).splitlines()
 

@@ -63,6 +63,7 @@ def api_dto(api: Api) -> dict[str, Any]:
         "policies": list(api.policies),
         "apiThrottlingPolicy": api.api_throttling_policy or None,
         "authorizationHeader": api.authorization_header,
+        "payloadValidation": payload_validation_dto(api),
         "securityScheme": security_scheme(api),
         "endpointConfig": endpoint_config,
         "scopes": [
@@ -83,6 +84,16 @@ def api_dto(api: Api) -> dict[str, Any]:
         "backendJWTConfiguration": {"enabled": api.backend_jwt_enabled, "header": api.backend_jwt_header},
         "createdTime": api.created_time.isoformat() if api.created_time else None,
         "lastUpdatedTime": api.last_updated_time.isoformat() if api.last_updated_time else None,
+    }
+
+
+def payload_validation_dto(api: Api) -> dict[str, str]:
+    """Tidegate's ``payloadValidation`` extension field (docs/publisher.md): which messages the
+    gateway checks against the definition's schemas, and what it does with one that fails."""
+    return {
+        "mode": api.payload_validation,
+        "onClientFailure": api.payload_client_failure,
+        "onBackendFailure": api.payload_backend_failure,
     }
 
 

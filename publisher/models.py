@@ -13,6 +13,14 @@ class LifecycleStatus(models.TextChoices):
     RETIRED = "RETIRED"
 
 
+class PayloadValidation(models.TextChoices):
+    """Which messages the gateway checks against the definition's payload schemas."""
+
+    OFF = "off"
+    CLIENT = "client"  # messages clients send (PUBLISH)
+    BOTH = "both"  # and messages the backend sends (SUBSCRIBE)
+
+
 class Api(models.Model):
     """The working copy of a WebSocket API.
 
@@ -47,6 +55,14 @@ class Api(models.Model):
     )
     backend_jwt_enabled = models.BooleanField(default=False, help_text="Send the backend a signed JWT")
     backend_jwt_header = models.CharField(max_length=60, default="X-JWT-Assertion")
+    # Payload validation at the gateway (docs/gateway.md), frozen into each revision.
+    payload_validation = models.CharField(max_length=8, choices=PayloadValidation.choices, default="off")
+    payload_client_failure = models.CharField(
+        max_length=8, choices=[("error", "error frame"), ("close", "close 1007")], default="error"
+    )
+    payload_backend_failure = models.CharField(
+        max_length=8, choices=[("drop", "drop"), ("close", "close 1011")], default="drop"
+    )
     definition = models.JSONField(help_text="AsyncAPI 2.x or 3.0 document, kept in its own version")
     created_time = models.DateTimeField(auto_now_add=True)
     last_updated_time = models.DateTimeField(auto_now=True)

@@ -26,6 +26,7 @@ from publisher.models import (
     Environment,
     LifecycleEvent,
     LifecycleStatus,
+    PayloadValidation,
     PolicyLevel,
     ThrottlingPolicy,
 )
@@ -329,6 +330,7 @@ def api_revision_create(*, api: Api, created_by, description: str = "") -> ApiRe
     if api.revisions.count() >= MAX_REVISIONS:
         raise Conflict(f"An API can have at most {MAX_REVISIONS} revisions: delete one that is not deployed first")
     last = api.revisions.order_by("-number").values_list("number", flat=True).first() or 0
+    _check_payload_schemas(api)
     revision = ApiRevision.objects.create(
         api=api,
         number=last + 1,
@@ -338,6 +340,24 @@ def api_revision_create(*, api: Api, created_by, description: str = "") -> ApiRe
     )
     audit_record(actor=created_by, action="api.revision.create", target=revision, detail={"number": revision.number})
     return revision
+
+
+def _check_payload_schemas(api: Api) -> None:
+    """A revision that validates payloads pairs its setting with the definition's schemas: each
+    schema the gateway would validate with must compile, or the revision is refused (400)
+    naming where the schema is."""
+    if api.payload_validation == PayloadValidation.OFF:
+        return
+    directions = ("PUBLISH",) if api.payload_validation == PayloadValidation.CLIENT else ("PUBLISH", "SUBSCRIBE")
+    problems = asyncapi.payload_errors(api.definition, directions)
+    if problems:
+        details = [p.as_dict() for p in problems]
+        raise ValidationFailed(
+            "Payload validation is on, and the gateway cannot validate with these schemas: "
+            + "; ".join(d["message"] for d in details[:3])
+            + (" …" if len(details) > 3 else ""),
+            details=details,
+        )
 
 
 def api_revision_freeze(api: Api) -> dict[str, Any]:
@@ -676,12 +696,42 @@ UPDATABLE = (
     "policies",
     "apiThrottlingPolicy",
     "authorizationHeader",
+    "payloadValidation",
     "securityScheme",
     "scopes",
     "operations",
     "originConfiguration",
     "backendJWTConfiguration",
 )
+# payloadValidation: each key, its values, and the Api field it sets.
+PAYLOAD_VALIDATION = {
+    "mode": (("off", "client", "both"), "payload_validation"),
+    "onClientFailure": (("error", "close"), "payload_client_failure"),
+    "onBackendFailure": (("drop", "close"), "payload_backend_failure"),
+}
+
+
+def _payload_validation(value: Any) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The Api fields a ``payloadValidation`` object sets (keys left out keep their value),
+    or the errors that refuse it."""
+    if not isinstance(value, dict):
+        return {}, [_errors("payloadValidation", 'an object, e.g. {"mode": "client", "onClientFailure": "close"}')]
+    errors = [
+        _errors(f"payloadValidation.{key}", f"unknown field; the fields are {', '.join(PAYLOAD_VALIDATION)}")
+        for key in value
+        if key not in PAYLOAD_VALIDATION
+    ]
+    fields = {}
+    for key, (allowed, field) in PAYLOAD_VALIDATION.items():
+        if key not in value:
+            continue
+        if value[key] not in allowed:
+            errors.append(_errors(f"payloadValidation.{key}", f"one of {', '.join(allowed)} (got {value[key]!r})"))
+        else:
+            fields[field] = value[key]
+    return fields, errors
+
+
 _HEADER_RE = re.compile(r"^[A-Za-z0-9\-]{1,60}$")
 MAX_ORIGINS = 100
 # Headers the gateway writes itself on the backend handshake: no backend JWT may take their name.
@@ -846,6 +896,10 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     tags, tag_errors = clean_tags(changes.get("tags", api.tags))
     errors += tag_errors
     policies_now = _gateway_policies(api, changes, errors)
+    validation: dict[str, str] = {}
+    if "payloadValidation" in changes:
+        validation, validation_errors = _payload_validation(changes["payloadValidation"])
+        errors += validation_errors
     if errors:
         raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
 
@@ -884,6 +938,8 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     api.authorization_header = header
     if kinds:
         api.security_schemes = kinds
+    for field, value in validation.items():
+        setattr(api, field, value)
     api.definition = asyncapi.with_servers(definition, production=production, sandbox=sandbox)
     live = any(getattr(api, name) != value for name, value in policies_now.items())
     for name, value in policies_now.items():
@@ -916,6 +972,8 @@ def api_revision_restore(*, api: Api, revision: ApiRevision, user) -> Api:
     api.api_throttling_policy = frozen.get("apiThrottlingPolicy") or ""
     api.authorization_header = frozen.get("authorizationHeader") or "Authorization"
     api.security_schemes = [k for k in CREDENTIAL_KINDS if k in (frozen.get("securityScheme") or [])] or ["oauth2"]
+    for field, value in _payload_validation(frozen.get("payloadValidation") or {})[0].items():
+        setattr(api, field, value)
     api.definition = frozen["definition"]
     api.save()
     audit_record(actor=user, action="api.revision.restore", target=api, detail={"number": revision.number})

@@ -12,7 +12,14 @@ from portal.models import SiteSettings
 from portal.site_settings import site_settings
 from publisher.models import PolicyLevel, ThrottlingPolicy
 
-FIELDS = ("signup_enabled", "subscription_approval", "application_approval", "signup_approval", "default_policies")
+FIELDS = (
+    "signup_enabled",
+    "subscription_approval",
+    "application_approval",
+    "signup_approval",
+    "default_policies",
+    "staff_two_factor_required",
+)
 
 
 @transaction.atomic
@@ -24,6 +31,7 @@ def site_settings_update(
     application_approval: bool,
     signup_approval: bool,
     default_policies: list[str],
+    staff_two_factor_required: bool = False,
 ) -> SiteSettings:
     """Set every setting at once (the Settings form holds them all). The default plans must
     be known streaming business plans, at least one: a new API must offer a plan."""
@@ -53,6 +61,7 @@ def site_settings_update(
         "application_approval": bool(application_approval),
         "signup_approval": bool(signup_approval),
         "default_policies": plans,
+        "staff_two_factor_required": bool(staff_two_factor_required),
     }
     changes = {f: {"from": getattr(row, f), "to": v} for f, v in new.items() if getattr(row, f) != v}
     if changes:

@@ -203,6 +203,15 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("login/", "POST"):                                           row(302, 302, 302, 302, 302, 302),
     ("login/", "PUT"):                                            row(200, 200, 200, 200, 200, 200),
     ("logout/", "POST"):                                          row(302, 302, 302, 302, 302, 302),
+    # Sign-in's second step: only after a right password (none here), so back to the login page.
+    ("login/code", "GET"):                                        row(302, 302, 302, 302, 302, 302),
+    ("login/code", "POST"):                                       row(302, 302, 302, 302, 302, 302),
+    # Two-factor sign-in: staff only. No one here has it on or a secret to confirm: the code
+    # sent is wrong, and the form shows why (400).
+    ("account/two-factor/", "GET"):                               row(302, 403, 403, 200, 200, 200),
+    ("account/two-factor/enrol", "POST"):                         row(302, 403, 403, 400, 400, 400),
+    ("account/two-factor/recovery-codes", "POST"):                row(302, 403, 403, 400, 400, 400),
+    ("account/two-factor/remove", "POST"):                        row(302, 403, 403, 400, 400, 400),
     ("signup/", "GET"):                                           row(200, 302, 302, 302, 302, 302),
     ("signup/", "POST"):                                          row(302, 302, 302, 302, 302, 302),
     ("publisher/", "GET"):                                        row(302, 403, 403, 200, 200, 403),
@@ -589,6 +598,10 @@ REQUESTS: dict[tuple[str, str], Req] = {
     # Pages
     ("login/", "POST"): Req(form={"username": "developer", "password": PASSWORD}),
     ("login/", "PUT"): Req(form={"username": "developer", "password": PASSWORD}),
+    ("login/code", "POST"): Req(form={"code": "000000"}),
+    ("account/two-factor/enrol", "POST"): Req(form={"code": "000000"}),
+    ("account/two-factor/recovery-codes", "POST"): Req(form={"code": "000000"}),
+    ("account/two-factor/remove", "POST"): Req(form={"code": "000000"}),
     ("signup/", "POST"): Req(
         form={"username": "newcomer", "password1": "pw-Newcomer-123", "password2": "pw-Newcomer-123"}
     ),

@@ -27,6 +27,7 @@ def test_bench_harness_runs_and_writes_its_report(tmp_path):
         "nginx",
         "gateway-uvicorn",
         "gateway-uvicorn-open",
+        "gateway-uvicorn-validated",
         "gateway-uvicorn-noanalytics",
         "gateway-uvicorn-busypoll",
         "gateway-uvicorn-deflate",
@@ -41,6 +42,8 @@ def test_bench_harness_runs_and_writes_its_report(tmp_path):
     text = (tmp_path / "benchmarks.md").read_text()
     assert "Targets" in text and "busy polling on" in text and "bare relay" in text
     assert "Client compression" in text
+    assert "## Payload validation" in text and "Target (issue 18)" in text
+    assert report["validators"]["fastjsonschema_us"] > 0 and report["validators"]["jsonschema_us"] > 0
 
 
 def test_bench_imports_nothing_from_the_test_suite():

@@ -246,3 +246,80 @@ def twin(name: str, version: str) -> str:
     else:
         path = TWINS_DIR / f"{name}.asyncapi{version[0]}.yaml"
     return path.read_text()
+
+
+# ---------------------------------------------------------------- payload validation
+
+ORDERS_COMPONENTS = """\
+  schemas:
+    Order:
+      type: object
+      required: [symbol, qty]
+      properties:
+        symbol: {type: string}
+        qty: {type: integer, minimum: 1}
+    Node:
+      type: object
+      properties:
+        value: {type: integer}
+        children: {type: array, items: {$ref: '#/components/schemas/Node'}}
+  messages:
+    order: {payload: {$ref: '#/components/schemas/Order'}}
+    fill: {payload: {type: object, required: [symbol, price], properties: {price: {type: number}}}}
+    reject: {payload: {type: object, required: [reason], properties: {reason: {type: string}}}}
+    node: {payload: {$ref: '#/components/schemas/Node'}}
+    note: {contentType: text/plain, payload: {type: string}}
+"""
+ORDERS_CHANNELS_V2 = """\
+  /orders:
+    publish: {message: {$ref: '#/components/messages/order'}}
+    subscribe:
+      message:
+        oneOf: [{$ref: '#/components/messages/fill'}, {$ref: '#/components/messages/reject'}]
+  /tree:
+    publish: {message: {$ref: '#/components/messages/node'}}
+    subscribe: {message: {$ref: '#/components/messages/node'}}
+  /notes:
+    publish: {message: {$ref: '#/components/messages/note'}}
+    subscribe: {message: {$ref: '#/components/messages/note'}}
+"""
+ORDERS_CHANNELS_V3 = """\
+  orders:
+    address: /orders
+    messages:
+      order: {$ref: '#/components/messages/order'}
+      fill: {$ref: '#/components/messages/fill'}
+      reject: {$ref: '#/components/messages/reject'}
+  tree:
+    address: /tree
+    messages: {node: {$ref: '#/components/messages/node'}}
+  notes:
+    address: /notes
+    messages: {note: {$ref: '#/components/messages/note'}}
+"""
+ORDERS_OPERATIONS_V3 = """\
+  placeOrder:
+    action: receive
+    channel: {$ref: '#/channels/orders'}
+    messages: [{$ref: '#/channels/orders/messages/order'}]
+  orderUpdates:
+    action: send
+    channel: {$ref: '#/channels/orders'}
+    messages: [{$ref: '#/channels/orders/messages/fill'}, {$ref: '#/channels/orders/messages/reject'}]
+  sendTree: {action: receive, channel: {$ref: '#/channels/tree'}}
+  readTree: {action: send, channel: {$ref: '#/channels/tree'}}
+  sendNote: {action: receive, channel: {$ref: '#/channels/notes'}}
+  readNote: {action: send, channel: {$ref: '#/channels/notes'}}
+"""
+
+
+def orders_doc(backend: str, version: str, title: str = "Orders") -> str:
+    """An API whose messages have payload schemas, in AsyncAPI 2.x or 3.0 (``version`` as in
+    VERSIONS), in front of ``backend``'s ``/v2``: ``/orders`` (the client sends an order, a
+    ``$ref`` to a component schema; it receives a fill or a reject, two messages), ``/tree``
+    (a recursive schema, both ways) and ``/notes`` (``text/plain``: not validated)."""
+    if version == "2.x":
+        doc = asyncapi_doc(title, f"{backend}/v2", ORDERS_CHANNELS_V2)
+    else:
+        doc = asyncapi3_doc(title, f"{backend}/v2", ORDERS_CHANNELS_V3, ORDERS_OPERATIONS_V3)
+    return doc.replace("components:\n", "components:\n" + ORDERS_COMPONENTS, 1)

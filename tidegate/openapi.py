@@ -122,6 +122,18 @@ _API_FIELDS = {
     "apiThrottlingPolicy": {"type": "string"},
     "endpointConfig": _ENDPOINT_CONFIG,
 }
+# Tidegate's extension field: payload validation at the gateway (docs/gateway.md).
+_PAYLOAD_VALIDATION = {
+    "type": "object",
+    "description": "Tidegate extension: which messages the gateway checks against the definition's payload "
+    "schemas (frozen into revisions); keys left out keep their value",
+    "additionalProperties": False,
+    "properties": {
+        "mode": {"type": "string", "enum": ["off", "client", "both"]},
+        "onClientFailure": {"type": "string", "enum": ["error", "close"]},
+        "onBackendFailure": {"type": "string", "enum": ["drop", "close"]},
+    },
+}
 _API_CREATE_BODY = {
     "required": True,
     "content": {
@@ -177,6 +189,7 @@ _API_UPDATE_BODY = {
                 "properties": {
                     **_API_FIELDS,
                     "authorizationHeader": {"type": "string", "pattern": "^[A-Za-z0-9\\-]{1,60}$"},
+                    "payloadValidation": _PAYLOAD_VALIDATION,
                     "securityScheme": {"type": "array", "items": {"type": "string", "enum": ["oauth2", "api_key"]}},
                     "originConfiguration": _ORIGIN_CONFIGURATION,
                     "backendJWTConfiguration": _BACKEND_JWT_CONFIGURATION,

@@ -16,7 +16,7 @@ from analytics.apis import ingest_view
 from gateway_contract.wire import SNAPSHOT_PATH
 from keymanager.views import introspect_view, jwks_view, revoke_view, token_view
 from portal.metrics import metrics_view
-from tidegate import views
+from tidegate import twofactor, views
 from tidegate.snapshot.apis import snapshot_view
 
 # Each app: urls.py for its pages, api_urls.py for its REST.
@@ -31,9 +31,18 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="login.html", authentication_form=views.SignInForm),
+        twofactor.SignInView.as_view(template_name="login.html", authentication_form=views.SignInForm),
         name="login",
     ),
+    path("login/code", twofactor.sign_in_code, name="login-code"),
+    path("account/two-factor/", twofactor.two_factor_page, name="two-factor"),
+    path("account/two-factor/enrol", twofactor.two_factor_enrol, name="two-factor-enrol"),
+    path(
+        "account/two-factor/recovery-codes",
+        twofactor.two_factor_recovery_regenerate,
+        name="two-factor-recovery-codes",
+    ),
+    path("account/two-factor/remove", twofactor.two_factor_remove, name="two-factor-remove"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
     path("publisher/", include((publisher_pages, "publisher"))),

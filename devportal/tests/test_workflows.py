@@ -4,6 +4,7 @@ their owners see and may do meanwhile. The gateway's side is in tests/test_workf
 two decisions at once in tests/test_workflow_race.py."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -328,6 +329,27 @@ def test_a_held_sign_up_cannot_sign_in_until_approved_and_the_page_says_so(admin
     assert _decide(admin, wf["referenceId"], "APPROVED").status_code == 200
     signed_in = _sign_in("newcomer")
     assert signed_in.status_code == 302 and signed_in["Location"] == "/"
+
+
+def test_a_held_or_rejected_sign_up_is_not_let_in_around_its_request(admin):
+    """Activating the account from the Users page or Admin REST would let it in while its
+    request still waits (or after it was rejected): refused, saying where to decide it."""
+    _settings(signup_approval=True)
+    _sign_up("sidestep")
+    held = get_user_model().objects.get(username="sidestep")
+    rest = _rest(admin).post(f"/api/am/admin/v4/users/{held.username}/activate")
+    assert rest.status_code == 409 and "Tasks" in rest.json()["description"]
+    page = Client()
+    page.force_login(admin)
+    answer = page.post(f"/admin-portal/users/{held.pk}/activate", follow=True)
+    assert "waits for approval" in answer.content.decode()
+    held.refresh_from_db()
+    assert not held.is_active and _sign_in("sidestep").status_code == 200
+
+    _decide(admin, _pending(admin, "AM_USER_SIGNUP")[0]["referenceId"], "REJECTED")
+    assert _rest(admin).post(f"/api/am/admin/v4/users/{held.username}/activate").status_code == 409
+    held.refresh_from_db()
+    assert not held.is_active
 
 
 def test_a_rejected_sign_up_is_told_so_and_stays_out(admin):

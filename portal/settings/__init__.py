@@ -61,6 +61,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "axes",
+    # Two-factor sign-in for staff (portal/twofactor.py): TOTP devices and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "channels",
     "portal",
     "publisher",
@@ -83,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A staff account without two-factor sign-in, while it is required, may only enrol.
+    "portal.twofactor.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out attempt into portal.throttle's 429.
@@ -420,6 +426,12 @@ AXES_SENSITIVE_PARAMETERS = [
     "access_token",
     "code",
 ]
+
+# django-otp (portal/twofactor.py): the issuer shown in authenticator apps. Its own
+# exponential back-off is off: a wrong code is counted by django-axes, as a wrong password is.
+OTP_TOTP_ISSUER = "Tidegate"
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 # --- Transport security and Content-Security-Policy --------------------------------------
 # With debug off the portal is served over HTTPS, by itself or behind a TLS-terminating

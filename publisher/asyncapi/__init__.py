@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema
 
-from publisher.asyncapi import model, v2, v3
+from publisher.asyncapi import model, payloads, v2, v3
 from publisher.asyncapi.convert import NotConvertible, to_v3
 from publisher.asyncapi.model import (
     DEFAULT_TOPIC,
@@ -69,11 +69,13 @@ __all__ = [
     "limit_errors",
     "link_fields",
     "message_example",
+    "message_schemas",
     "normalise",
     "operations",
     "parse",
     "parse_and_validate",
     "path_parameters",
+    "payload_errors",
     "server_url",
     "to_v3",
     "to_yaml",
@@ -227,6 +229,20 @@ def message_example(doc: dict[str, Any], topic: str, verb: str = "PUBLISH") -> s
     first example, else its payload schema's example, as text (JSON for structured
     payloads); empty when none."""
     return _module(doc).message_example(doc, topic, verb.upper())
+
+
+def message_schemas(doc: Any) -> dict[str, dict[str, payloads.PayloadSchema | None]]:
+    """Each topic's message payload schema per direction, ``{topic: {"PUBLISH": PayloadSchema
+    | None, "SUBSCRIBE": ...}}``, bundled to stand alone (:mod:`.payloads`), whatever the
+    version: what the gateway validates messages against when the API asks it to."""
+    return payloads.message_schemas(doc)
+
+
+def payload_errors(doc: Any, directions: tuple[str, ...] = payloads.DIRECTIONS) -> list[DefinitionError]:
+    """The payload schemas of ``directions`` (PUBLISH, SUBSCRIBE) the gateway could not
+    validate with (a reference outside the document, a schema that does not compile), each
+    naming its pointer."""
+    return payloads.payload_errors(doc, directions)
 
 
 # ---------------------------------------------------------------- writing

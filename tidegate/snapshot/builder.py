@@ -31,8 +31,16 @@ from publisher.dto import CREDENTIAL_KINDS, endpoint_urls
 from publisher.models import DenyPolicy, Deployment, ThrottlingPolicy
 
 
-def topic_configs(definition: dict[str, Any]) -> tuple[TopicConfig, ...]:
-    """What the gateway enforces of an AsyncAPI document's channels."""
+def topic_configs(definition: dict[str, Any], payload_validation: str = "off") -> tuple[TopicConfig, ...]:
+    """What the gateway enforces of an AsyncAPI document's channels; with payload validation
+    (client | both), the payload schemas of the directions it validates."""
+    validated = {"client": ("PUBLISH",), "both": ("PUBLISH", "SUBSCRIBE")}.get(payload_validation, ())
+    schemas = asyncapi.message_schemas(definition) if validated else {}
+
+    def schema(topic: str, verb: str) -> dict[str, Any] | None:
+        found = schemas.get(topic, {}).get(verb) if verb in validated else None
+        return found.schema if found else None
+
     return tuple(
         TopicConfig(
             name=t.name,
@@ -40,6 +48,8 @@ def topic_configs(definition: dict[str, Any]) -> tuple[TopicConfig, ...]:
             subscribe_scopes=t.subscribe_scopes,
             uri_mapping=t.uri_mapping,
             secured=t.secured,
+            publish_schema=schema(t.name, "PUBLISH"),
+            subscribe_schema=schema(t.name, "SUBSCRIBE"),
         )
         for t in asyncapi.topics(definition)
     )
@@ -71,6 +81,7 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
         frozen = dep.revision.frozen
         definition = frozen["definition"]
         production, sandbox = endpoint_urls(frozen["endpointConfig"])
+        validation = frozen.get("payloadValidation") or {}
         apis.append(
             ApiConfig(
                 id=str(dep.api_id),
@@ -83,12 +94,15 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
                 sandbox_endpoint=sandbox,
                 authorization_header=frozen.get("authorizationHeader") or "Authorization",
                 api_policy=frozen.get("apiThrottlingPolicy") or "",
-                topics=topic_configs(definition),
+                topics=topic_configs(definition, validation.get("mode", "off")),
                 # Live from the API row, like its lifecycle state: no revision carries them.
                 allowed_origins=tuple(dep.api.allowed_origins),
                 origin_required=dep.api.origin_required,
                 backend_jwt_header=dep.api.backend_jwt_header if dep.api.backend_jwt_enabled else "",
                 security_schemes=security_schemes(frozen),
+                payload_validation=validation.get("mode", "off"),
+                payload_client_failure=validation.get("onClientFailure", "error"),
+                payload_backend_failure=validation.get("onBackendFailure", "drop"),
             )
         )
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("publisher", "0009_policy_requires_approval"),
+        ("publisher", "0010_api_payload_validation"),
     ]
 
     operations = [
