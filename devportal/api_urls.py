@@ -34,6 +34,14 @@ urlpatterns = [
         "applications/<uuid:application_id>/oauth-keys/<uuid:key_mapping_id>/clean-up",
         apis.ApplicationKeyCleanUpApi.as_view(),
     ),
+    path(
+        "applications/<uuid:application_id>/api-keys/<str:key_type>/generate",
+        apis.ApplicationApiKeyGenerateApi.as_view(),
+    ),
+    path(
+        "applications/<uuid:application_id>/api-keys/<str:key_type>/revoke",
+        apis.ApplicationApiKeyRevokeApi.as_view(),
+    ),
     path("subscriptions", apis.SubscriptionListCreateApi.as_view()),
     path("subscriptions/<uuid:subscription_id>", apis.SubscriptionDetailApi.as_view()),
     path("throttling-policies/<str:policy_level>", apis.ThrottlingPoliciesApi.as_view()),

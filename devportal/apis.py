@@ -8,10 +8,10 @@ from rest_framework.response import Response
 
 from devportal import selectors, services
 from devportal.models import Application, Subscription
-from keymanager.models import OAuthClient
+from keymanager.models import KeyType, OAuthClient
 from keymanager.scopes import ScopeRefused
 from keymanager.server import token_issue
-from keymanager.services import keys_remove, secret_regenerate
+from keymanager.services import api_key_find, api_key_revoke, keys_remove, secret_regenerate
 from portal.errors import NotFound, ValidationFailed
 from portal.fields import StrictCharField
 from portal.rest import ScopedAPIView, scopes
@@ -266,6 +266,61 @@ class ApplicationGenerateTokenApi(ScopedAPIView):
         except ScopeRefused as exc:
             raise ValidationFailed(str(exc), details=[{"field": "scopes", "message": "invalid_scope"}]) from None
         return Response(token_dto(token))
+
+
+def _key_type_or_404(key_type: str) -> str:
+    if key_type not in KeyType.values:
+        raise NotFound("keyType must be PRODUCTION or SANDBOX")
+    return key_type
+
+
+class ApplicationApiKeyGenerateApi(ScopedAPIView):
+    """WSO2's ``POST .../api-keys/{keyType}/generate``: an API key, shown this once."""
+
+    required_scopes = scopes("apim:subscribe", POST="apim:app_manage")
+
+    class AdditionalSerializer(serializers.Serializer):
+        permittedIP = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+        permittedReferer = serializers.CharField(required=False, allow_blank=True, default="", max_length=6000)
+
+    class InputSerializer(serializers.Serializer):
+        validityPeriod = serializers.IntegerField(required=False, default=-1)
+        additionalProperties = serializers.DictField(required=False, default=dict)
+
+    def post(self, request, application_id, key_type):
+        app = _application_or_404(request, application_id)
+        key_type = _key_type_or_404(key_type)
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        extra = self.AdditionalSerializer(data=s.validated_data["additionalProperties"])
+        extra.is_valid(raise_exception=True)
+        _, apikey = services.application_api_key_generate(
+            application=app,
+            key_type=key_type,
+            validity_period=s.validated_data["validityPeriod"],
+            permitted_ip=extra.validated_data["permittedIP"],
+            permitted_referer=extra.validated_data["permittedReferer"],
+            user=request.user,
+        )
+        return Response({"apikey": apikey, "validityTime": s.validated_data["validityPeriod"]})
+
+
+class ApplicationApiKeyRevokeApi(ScopedAPIView):
+    """WSO2's ``POST .../api-keys/{keyType}/revoke`` with ``{"apikey": "..."}``."""
+
+    required_scopes = scopes("apim:subscribe", POST="apim:app_manage")
+
+    class InputSerializer(serializers.Serializer):
+        apikey = StrictCharField(max_length=20000)
+
+    def post(self, request, application_id, key_type):
+        app = _application_or_404(request, application_id)
+        key_type = _key_type_or_404(key_type)
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        record = api_key_find(application=app, key_type=key_type, apikey=s.validated_data["apikey"])
+        api_key_revoke(api_key=record, user=request.user)
+        return Response(status=200)
 
 
 class SubscriptionListCreateApi(ScopedAPIView):

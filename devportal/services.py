@@ -15,7 +15,7 @@ from devportal.selectors import api_visible_to
 from gateway_contract.deltas import SubscriptionChanged, SubscriptionRemoved
 from gateway_contract.snapshot import SubscriptionConfig
 from keymanager.server import token_issue
-from keymanager.services import keys_generate, user_activate
+from keymanager.services import api_key_generate, keys_generate, user_activate
 from portal.audit import audit_record
 from portal.config_events import config_changed
 from portal.errors import Conflict, NotFound, ValidationFailed, create_or_conflict
@@ -375,6 +375,24 @@ def application_keys_generate(*, application: Application, key_type: str, grant_
     application = Application.objects.select_for_update().get(pk=application.pk)
     _check_approved(application)
     return keys_generate(application=application, key_type=key_type, grant_types=grant_types, user=user)
+
+
+@transaction.atomic
+def application_api_key_generate(
+    *, application: Application, key_type: str, validity_period: int, permitted_ip: str, permitted_referer: str, user
+):
+    """The Key Manager's ``api_key_generate`` for an approved application (409 otherwise).
+    Returns the record and the key, shown once."""
+    application = Application.objects.select_for_update().get(pk=application.pk)
+    _check_approved(application)
+    return api_key_generate(
+        application=application,
+        key_type=key_type,
+        validity_period=validity_period,
+        permitted_ip=permitted_ip,
+        permitted_referer=permitted_referer,
+        user=user,
+    )
 
 
 # ------------------------------------------------------------------ approval workflows

@@ -32,6 +32,16 @@ urlpatterns = [
         name="application-token-generate",
     ),
     path(
+        "applications/<uuid:application_id>/api-keys/generate",
+        views.application_api_key_generate,
+        name="application-api-key-generate",
+    ),
+    path(
+        "applications/<uuid:application_id>/api-keys/revoke",
+        views.application_api_key_revoke,
+        name="application-api-key-revoke",
+    ),
+    path(
         "applications/<uuid:application_id>/tokens/revoke",
         views.application_token_revoke,
         name="application-token-revoke",

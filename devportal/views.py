@@ -16,9 +16,9 @@ from devportal.community_views import community_context
 from devportal.forms import ApplicationForm, SubscribeForm
 from keymanager.models import KeyType
 from keymanager.scopes import ScopeRefused
-from keymanager.selectors import token_get, token_list_live
+from keymanager.selectors import api_key_get, api_key_list_live, token_get, token_list_live
 from keymanager.server import token_issue
-from keymanager.services import SUPPORTED_GRANTS, keys_remove, secret_regenerate, token_revoke
+from keymanager.services import SUPPORTED_GRANTS, api_key_revoke, keys_remove, secret_regenerate, token_revoke
 from portal.csp import DOCUMENTATION_FRAME, allow_websockets
 from portal.errors import ApplicationError
 from portal.pages import run_service
@@ -267,6 +267,7 @@ def _application_page(request, app, **shown):
             "grant_types": SUPPORTED_GRANTS,
             "scope_choices": _scope_choices(app),
             "tokens": token_list_live(clients=clients),
+            "api_keys": api_key_list_live(application=app),
             "app_policies": ThrottlingPolicy.objects.filter(level=PolicyLevel.APPLICATION),
             "validity": TRY_OUT_VALIDITY,
             **shown,
@@ -399,6 +400,43 @@ def application_token_revoke(request, application_id):
     else:
         token_revoke(token=issued, user=request.user)
         messages.success(request, "Revoked the token: connections using it are closed (4001).")
+    return _back(app)
+
+
+@login_required
+@require_POST
+def application_api_key_generate(request, application_id):
+    app = _own_application(request, application_id)
+    try:
+        validity = int(request.POST.get("validity") or -1)
+    except ValueError:
+        validity = 0  # the service refuses it with its message
+    result = run_service(
+        request,
+        services.application_api_key_generate,
+        application=app,
+        key_type=request.POST.get("key_type", KeyType.PRODUCTION),
+        validity_period=validity,
+        permitted_ip=request.POST.get("permitted_ip", ""),
+        permitted_referer=request.POST.get("permitted_referer", ""),
+        user=request.user,
+    )
+    if result is None:
+        return _back(app)
+    record, apikey = result
+    return _application_page(request, app, new_api_key=record, api_key=apikey)
+
+
+@login_required
+@require_POST
+def application_api_key_revoke(request, application_id):
+    app = _own_application(request, application_id)
+    record = api_key_get(application=app, jti=request.POST.get("jti", ""))
+    if record is None:
+        messages.error(request, "No such API key.")
+    else:
+        api_key_revoke(api_key=record, user=request.user)
+        messages.success(request, "Revoked the API key: connections using it are closed (4001).")
     return _back(app)
 
 

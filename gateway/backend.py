@@ -18,7 +18,7 @@ from gateway.routing import UnsafePath, unsafe_param
 _VAR = re.compile(r"\{uri\.var\.([^}]+)\}")
 
 # Never sent upstream: the gateway consumed them (a connect ticket too: gateway/tickets.py).
-CREDENTIAL_QUERY_PARAMS = frozenset({"access_token", "ticket"})
+CREDENTIAL_QUERY_PARAMS = frozenset({"access_token", "apikey", "ticket"})
 
 
 def _fill(template: str, params: dict[str, str], *, quoted: bool) -> str:

@@ -10,6 +10,7 @@ plain functions over the gateway's current ``State``.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ from gateway.payloads import NO_VALIDATION, PayloadValidators
 from gateway.refusals import Close, Reason, Refusal
 from gateway.routing import Match, RouteTable, UnsafePath, request_path, unsafe_param
 from gateway.tickets import MalformedBearerProtocol, TicketGrant, bearer_from_protocols, ticket_param
-from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken, expired
+from gateway.tokens import TokenRejected, TokenVerifier, VerifiedToken, expired, expired_api_key
 from gateway_contract.origins import origin_allowed
 from gateway_contract.snapshot import (
     ApiConfig,
@@ -35,6 +36,7 @@ from gateway_contract.snapshot import (
 )
 
 INTERNAL_KEY_HEADER = "internal-key"
+API_KEY_HEADER = "apikey"  # and the ``apikey`` query parameter (WSO2)
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,78 @@ def _ticket_token(state: State, match: Match, grant: TicketGrant | None, now: fl
     return VerifiedToken(grant.claims, trusted[0])
 
 
+def _api_key(headers: dict[str, str], query: str) -> str | None:
+    """The raw API key from the ``apikey`` header, else the ``apikey`` query parameter."""
+    value = headers.get(API_KEY_HEADER)
+    if value is not None:
+        return value.strip()
+    for name, val in parse_qsl(query, keep_blank_values=True):
+        if name == "apikey":
+            return val.strip()
+    return None
+
+
+def _missing(api: ApiConfig) -> str:
+    kinds = []
+    if "oauth2" in api.security_schemes:
+        kinds.append(f"a header '{api.authorization_header} : Bearer ACCESS_TOKEN' or a query parameter access_token")
+    if "api_key" in api.security_schemes:
+        kinds.append("an 'apikey' header or query parameter holding an API key")
+    return "Invalid Credentials. Make sure your API invocation call has " + ", or ".join(kinds)
+
+
+def _ip_permitted(permitted: str, client: Address | None) -> bool:
+    for entry in permitted.split(","):
+        try:
+            network = ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            continue
+        if client is not None and client.version == network.version and client in network:
+            return True
+    return False
+
+
+def _wildcard_match(pattern: str, text: str) -> bool:
+    """``pattern`` matches all of ``text``, ``*`` standing for any run of characters: the
+    two-pointer match, linear in practice and never exponential (no regular expression
+    built from what a developer typed)."""
+    p = t = 0
+    star, mark = -1, 0
+    while t < len(text):
+        if p < len(pattern) and pattern[p] != "*" and pattern[p] == text[t]:
+            p += 1
+            t += 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, mark = p, t
+            p += 1
+        elif star >= 0:
+            p = star + 1
+            mark += 1
+            t = mark
+        else:
+            return False
+    return all(c == "*" for c in pattern[p:])
+
+
+def _referer_permitted(permitted: str, referer: str | None) -> bool:
+    """WSO2's rule: a pattern matches the whole Referer, ``*`` standing for any run of
+    characters other than a space (a Referer with a space matches none)."""
+    if not referer or " " in referer:
+        return False
+    return any(_wildcard_match(pattern.strip(), referer) for pattern in permitted.split(",") if pattern.strip())
+
+
+def _api_key_restriction(claims: dict[str, Any], client: Address | None, referer: str | None) -> Refusal | None:
+    """An API key's ``permittedIP`` (the peer's address) and ``permittedReferer`` (the
+    handshake's Referer): WSO2 refuses either with 403 900908."""
+    ips, referers = claims.get("permittedIP"), claims.get("permittedReferer")
+    if isinstance(ips, str) and ips.strip() and not _ip_permitted(ips, client):
+        return Refusal(Reason.FORBIDDEN, "Access forbidden for the invocations: the API key is not for this IP address")
+    if isinstance(referers, str) and referers.strip() and not _referer_permitted(referers, referer):
+        return Refusal(Reason.FORBIDDEN, "Access forbidden for the invocations: the API key is not for this referer")
+    return None
+
+
 def _needs_token(match: Match) -> bool:
     return match.api.lifecycle_status != "PROTOTYPED" and match.topic.secured
 
@@ -233,25 +307,29 @@ def admit(
             return replace(refused, match=match)
     token = None
     if match.api.lifecycle_status != "BLOCKED" and _needs_token(match):
-        try:
-            bearer = bearer_from_protocols(protocols) if protocols else None
-        except MalformedBearerProtocol:  # its text is never echoed: it may be most of a token
-            return Refusal(
-                Reason.INVALID_CREDENTIALS, "The bearer entry in Sec-WebSocket-Protocol is malformed", match=match
-            )
-        raw, internal = _credential(headers, query, match.api.authorization_header.lower(), bearer)
-        if raw is None and ticket_param(query) is not None:
-            ticket_token = _ticket_token(state, match, grant, now if now is not None else time.time())
-            if isinstance(ticket_token, Refusal):
-                return ticket_token
-            return _judge(state, match, path, query, ticket_token, now, client)
+        api = match.api
+        if "oauth2" in api.security_schemes:
+            try:
+                bearer = bearer_from_protocols(protocols) if protocols else None
+            except MalformedBearerProtocol:  # its text is never echoed: it may be most of a token
+                return Refusal(
+                    Reason.INVALID_CREDENTIALS, "The bearer entry in Sec-WebSocket-Protocol is malformed", match=match
+                )
+            raw, internal = _credential(headers, query, api.authorization_header.lower(), bearer)
+            if raw is None and ticket_param(query) is not None:
+                ticket_token = _ticket_token(state, match, grant, now if now is not None else time.time())
+                if isinstance(ticket_token, Refusal):
+                    return ticket_token
+                return _judge(state, match, path, query, ticket_token, now, client)
+        else:  # an API-key-only API: a bearer token is no credential here; a try-out key still is
+            internal_key = headers.get(INTERNAL_KEY_HEADER)
+            raw, internal = (internal_key.strip(), True) if internal_key else (None, False)
+        if raw is None and "api_key" in api.security_schemes:
+            key = _api_key(headers, query)
+            if key is not None:
+                return _admit_api_key(state, match, path, query, key, headers, now, client)
         if raw is None:
-            return Refusal(
-                Reason.MISSING_CREDENTIALS,
-                "Invalid Credentials. Make sure your API invocation call has a header: "
-                f"'{match.api.authorization_header} : Bearer ACCESS_TOKEN' or a query parameter access_token",
-                match=match,
-            )
+            return Refusal(Reason.MISSING_CREDENTIALS, _missing(api), match=match)
         if not raw:
             return Refusal(Reason.INVALID_CREDENTIALS, "The Authorization header must be 'Bearer <token>'", match=match)
         try:
@@ -263,6 +341,36 @@ def admit(
             return Refusal(
                 Reason.INVALID_CREDENTIALS, "Internal keys go in the Internal-Key header, and only there", match=match
             )
+        if token.api_key:
+            return Refusal(
+                Reason.INVALID_CREDENTIALS,
+                "An API key goes in the apikey header or query parameter, not as a bearer token",
+                match=match,
+            )
+    return _judge(state, match, path, query, token, now, client)
+
+
+def _admit_api_key(
+    state: State,
+    match: Match,
+    path: str,
+    query: str,
+    key: str,
+    headers: dict[str, str],
+    now: float | None,
+    client: Address | None,
+) -> Admission | Refusal:
+    """A handshake with an API key: its signature, expiry and restrictions (the peer's
+    address, the Referer: both fixed for a connection, so judged here only), then ``judge``."""
+    if not key:
+        return Refusal(Reason.INVALID_CREDENTIALS, "The apikey header or query parameter is empty", match=match)
+    try:
+        token = state.verifier.verify_api_key(key, now)
+    except TokenRejected as exc:
+        return Refusal(exc.reason, exc.description, match=match)
+    refused = _api_key_restriction(token.claims, client, headers.get("referer"))
+    if refused is not None:
+        return replace(refused, match=match)
     return _judge(state, match, path, query, token, now, client)
 
 
@@ -309,7 +417,7 @@ def _judgement(
     client: Address | None,
 ) -> Admission | Refusal:
     api, topic = match.api, match.topic
-    strip = frozenset({api.authorization_header.lower(), INTERNAL_KEY_HEADER})
+    strip = frozenset({api.authorization_header.lower(), INTERNAL_KEY_HEADER, API_KEY_HEADER})
     deny = state.deny
     if deny:
         denied = _deny_refusal(deny, api, client)
@@ -325,12 +433,25 @@ def _judgement(
         claims = token.claims
         if token.issuer.issuer not in state.verifier.issuers:
             return Refusal(Reason.INVALID_CREDENTIALS, "The token's issuer is no longer trusted")
-        if expired(claims, now if now is not None else time.time(), state.verifier.leeway):
+        clock = now if now is not None else time.time()
+        if token.api_key:
+            if expired_api_key(claims, clock, state.verifier.leeway):
+                return Refusal(Reason.TOKEN_EXPIRED, "API key expired")
+            if "api_key" not in api.security_schemes:
+                return Refusal(Reason.MISSING_CREDENTIALS, "This API does not accept API keys")
+        elif expired(claims, clock, state.verifier.leeway):
             return Refusal(Reason.TOKEN_EXPIRED, "Access Token Expired")
+        elif "oauth2" not in api.security_schemes and claims.get("token_type") != "InternalKey":
+            return Refusal(Reason.MISSING_CREDENTIALS, "This API does not accept OAuth2 access tokens")
         if claims.get("jti") in state.revoked:
-            return Refusal(Reason.INVALID_CREDENTIALS, "The access token has been revoked")
+            what = "API key" if token.api_key else "access token"
+            return Refusal(Reason.INVALID_CREDENTIALS, f"The {what} has been revoked")
         key_type = str(claims.get("keytype") or "PRODUCTION").upper()
-        if token.issuer.validate_subscription and isinstance(claims.get("subscribedAPIs"), list):
+        if token.api_key:
+            app, sub, refused_key = _api_key_subscription(state, api, claims, key_type)
+            if refused_key is not None:
+                return refused_key
+        elif token.issuer.validate_subscription and isinstance(claims.get("subscribedAPIs"), list):
             # A self-contained token (WSO2's older shape, and Internal-Keys) names its subscriptions.
             app, sub = _self_contained(claims, api, key_type)
             if sub is None:
@@ -377,6 +498,37 @@ def _judgement(
             Reason.FORBIDDEN, f"{key_type.title()} key offered to an API with no {key_type.lower()} endpoint"
         )
     return Admission(match, endpoint, query, key_type, token, app, sub, strip, path)
+
+
+def _api_key_subscription(
+    state: State, api: ApiConfig, claims: dict[str, Any], key_type: str
+) -> tuple[ApplicationConfig | None, SubscriptionConfig | None, Refusal | None]:
+    """The application an API key names (by its uuid) and its subscription to ``api``, as
+    the snapshot has them now (not the key's ``subscribedAPIs``, frozen when it was made)."""
+    info = claims.get("application")
+    app_id = str(info.get("uuid") or "") if isinstance(info, dict) else ""
+    app = state.snapshot.api_key_applications.get(app_id)
+    if app is None:
+        refusal = Refusal(
+            Reason.INVALID_CREDENTIALS, "The API key's application is not known to this gateway", sync_miss=True
+        )
+        return None, None, refusal
+    app = replace(app, key_type=key_type)
+    sub = app.subscription_for(api.id)
+    if sub is None:
+        return (
+            app,
+            None,
+            Refusal(
+                Reason.FORBIDDEN,
+                f"User is NOT authorized to access the Resource. Application {app.name} is not subscribed to {api.name}",
+                sync_miss=True,
+            ),
+        )
+    refused = _subscription_refusal(sub.status, key_type)
+    if refused:
+        return app, sub, Refusal(Reason.FORBIDDEN, refused, sync_miss=True)
+    return app, sub, None
 
 
 # Why a subscription in each state other than UNBLOCKED refuses; a state not listed refuses too.

@@ -30,10 +30,18 @@ class TokenRejected(Exception):
         self.refresh_issuer = refresh_issuer
 
 
+API_KEY_TYPE = "apiKey"  # an API key's token_type claim (WSO2)
+
+
 @dataclass(frozen=True)
 class VerifiedToken:
     claims: dict[str, Any]
     issuer: IssuerConfig
+
+    @property
+    def api_key(self) -> bool:
+        """An API key (``token_type: apiKey``): it may have no ``exp`` at all."""
+        return self.claims.get("token_type") == API_KEY_TYPE
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -87,6 +95,46 @@ class TokenVerifier:
         self._verified[token] = verified
         return verified
 
+    def verify_api_key(self, token: str, now: float | None = None) -> VerifiedToken:
+        """An API key: signed by an issuer the snapshot holds inline keys for (the Key
+        Manager; never an external issuer), ``token_type: apiKey``, ``exp`` only if it has one."""
+        key = "apikey:" + token
+        cached = self._verified.get(key)
+        if cached is None:
+            cached = self._verify_api_key(token, now)
+            if len(self._verified) >= self.CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[key] = cached
+        if expired_api_key(cached.claims, now if now is not None else time.time(), self.leeway):
+            raise TokenRejected(Reason.TOKEN_EXPIRED, "API key expired")
+        return cached
+
+    def _verify_api_key(self, token: str, now: float | None) -> VerifiedToken:
+        issuer_name, _ = _unverified_issuer_and_kid(token)
+        entry = self._issuers.get(issuer_name)
+        if entry is None or entry[1] is None or entry[0].jwks_url:
+            raise TokenRejected(Reason.INVALID_CREDENTIALS, "Invalid Credentials: the API key's issuer is not trusted")
+        issuer, keys = entry
+        try:
+            claims = jwt.decode(token, keys, algorithms=ALGORITHMS).claims
+            jwt.JWTClaimsRegistry(
+                now=int(now if now is not None else time.time()),
+                leeway=int(self.leeway),
+                iss={"essential": True, "value": issuer.issuer},
+                jti={"essential": True},
+            ).validate(claims)
+        except ExpiredTokenError:
+            raise TokenRejected(Reason.TOKEN_EXPIRED, "API key expired") from None
+        except JoseError as exc:
+            raise TokenRejected(
+                Reason.INVALID_CREDENTIALS, f"Invalid Credentials: {exc.description or exc.error or 'bad API key'}"
+            ) from None
+        except (ValueError, TypeError):
+            raise TokenRejected(Reason.INVALID_CREDENTIALS, "Invalid Credentials: malformed API key") from None
+        if claims.get("token_type") != API_KEY_TYPE:
+            raise TokenRejected(Reason.INVALID_CREDENTIALS, "Invalid Credentials: this is not an API key")
+        return VerifiedToken(claims, issuer)
+
     def _verify(self, token: str, now: float | None) -> VerifiedToken:
         issuer_name, kid = _unverified_issuer_and_kid(token)
         entry = self._issuers.get(issuer_name)
@@ -136,6 +184,11 @@ def expired(claims: dict[str, Any], now: float, leeway: float) -> bool:
     without a numeric ``exp`` counts as expired (the signature check requires one)."""
     exp = expires_at(claims)
     return exp is None or exp + leeway <= now
+
+
+def expired_api_key(claims: dict[str, Any], now: float, leeway: float) -> bool:
+    """An API key expires at its ``exp`` like a token; one without ``exp`` never does."""
+    return "exp" in claims and expired(claims, now, leeway)
 
 
 def _segment(part: str) -> dict[str, Any]:

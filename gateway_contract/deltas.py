@@ -80,12 +80,14 @@ def apply_deltas(snapshot: Snapshot, deltas: Sequence[Delta], version: int) -> S
     """``snapshot`` at ``version``, with ``deltas`` applied in order."""
     revoked = list(snapshot.revoked)
     applications = dict(snapshot.applications)
+    api_key_applications = dict(snapshot.api_key_applications)
 
     def with_subscription(app_id: str, sub_id: str, sub: SubscriptionConfig | None) -> None:
-        for key, app in applications.items():
-            if app.id == app_id:
-                kept = tuple(s for s in app.subscriptions if s.id != sub_id)
-                applications[key] = replace(app, subscriptions=kept + ((sub,) if sub else ()))
+        for apps in (applications, api_key_applications):
+            for key, app in apps.items():
+                if app.id == app_id:
+                    kept = tuple(s for s in app.subscriptions if s.id != sub_id)
+                    apps[key] = replace(app, subscriptions=kept + ((sub,) if sub else ()))
 
     for delta in deltas:
         match delta:
@@ -95,7 +97,13 @@ def apply_deltas(snapshot: Snapshot, deltas: Sequence[Delta], version: int) -> S
                 with_subscription(app_id, sub.id, sub)
             case SubscriptionRemoved(application=app_id, subscription=sub_id):
                 with_subscription(app_id, sub_id, None)
-    return replace(snapshot, version=version, revoked=tuple(revoked), applications=applications)
+    return replace(
+        snapshot,
+        version=version,
+        revoked=tuple(revoked),
+        applications=applications,
+        api_key_applications=api_key_applications,
+    )
 
 
 def snapshot_apply(snapshot: Snapshot, deltas: Any, version: Any) -> Snapshot:

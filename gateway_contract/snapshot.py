@@ -16,8 +16,11 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 #    in handshakes the API refuses: it refuses this schema instead and keeps its last one).
 # 5: deny policies (``deny``), for the same reason. A schema-4 snapshot (one a gateway kept on
 #    disk) still reads, with no deny policies.
-SCHEMA_VERSION = 5
-READABLE_SCHEMAS = (4, 5)
+# 6: API keys: an API's credential kinds (``security_schemes``) and the applications API keys
+#    name (``api_key_applications``); an older gateway would let a bearer token into an
+#    API-key-only API. Schema 4 and 5 snapshots still read (OAuth2 only, no API keys).
+SCHEMA_VERSION = 6
+READABLE_SCHEMAS = (4, 5, 6)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class ApiConfig:
     origin_required: bool = False
     # The header the gateway puts its signed backend JWT in; empty: no backend JWT.
     backend_jwt_header: str = ""
+    # The credential kinds a secured topic accepts (WSO2's securityScheme): "oauth2", "api_key".
+    security_schemes: tuple[str, ...] = ("oauth2",)
     # Payload validation (docs/gateway.md): off | client | both; a client message that fails:
     # error (an error frame, the message dropped) | close (1007); a backend one: drop | close (1011).
     payload_validation: str = "off"
@@ -147,6 +152,9 @@ class Snapshot:
     application_ids: tuple[str, ...] = ()  # every application that exists, keys or not
     disconnect: tuple[str, ...] = ()  # ids of live connections a publisher asked to cut
     deny: tuple[DenyConditionConfig, ...] = ()  # enabled deny policies
+    # Applications that hold live API keys, by application id (an API key names its
+    # application, not a consumer key): their subscriptions are checked like a token's.
+    api_key_applications: dict[str, ApplicationConfig] = field(default_factory=dict)
 
     def policy(self, level: str, name: str) -> PolicyConfig | None:
         return self.policies.get(f"{level}:{name}")

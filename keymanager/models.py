@@ -134,3 +134,21 @@ class ExternalIssuer(models.Model):
 
     class Meta:
         ordering = ["name"]
+
+
+class ApiKey(models.Model):
+    """A record of each API key issued (WSO2's self-contained API key JWT), by ``jti``, never
+    the key itself: the key is shown once. Revocation marks it and gateways refuse it (and
+    close its connections, 4001) from the snapshot's ``revoked``."""
+
+    jti = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey("devportal.Application", on_delete=models.CASCADE, related_name="api_keys")
+    key_type = models.CharField(max_length=10, choices=KeyType.choices)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)  # null: no expiry (validityPeriod -1)
+    permitted_ip = models.TextField(blank=True)
+    permitted_referer = models.TextField(blank=True)
+    revoked = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]

@@ -1,18 +1,25 @@
 import datetime as dt
+import ipaddress
 import secrets
+import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from joserfc import jwt
+from joserfc.errors import JoseError
 
 from gateway_contract.deltas import TokensRevoked
-from keymanager.models import IssuedToken, KeyType, OAuthClient
+from keymanager import signing
+from keymanager.models import ApiKey, IssuedToken, KeyType, OAuthClient
 from portal.audit import audit_record
 from portal.config_events import config_changed
-from portal.errors import Conflict, ValidationFailed
+from portal.errors import Conflict, NotFound, ValidationFailed
 from portal.users import admin_removal_check, admins_lock
 
 SUPPORTED_GRANTS = ("client_credentials", "password", "refresh_token")
@@ -172,3 +179,167 @@ def user_activate(*, user, acting_user, approving_signup: bool = False) -> None:
         detail={"username": user.get_username(), "wasActive": was_active},
     )
     config_changed()
+
+
+# ------------------------------------------------------------------ API keys
+
+API_KEY_MAX_VALIDITY = 10 * 365 * 24 * 3600
+API_KEY_MAX_RESTRICTIONS = 20
+
+
+def _restriction_list(value: str, field: str, check) -> str:
+    """A comma-separated list of entries, each checked by ``check`` (a message when it is
+    not acceptable); returned normalised ("a, b" becomes "a,b"), "" for none."""
+    if not isinstance(value, str):
+        raise ValidationFailed(f"{field} must be a comma-separated text", details=[{"field": field, "message": "text"}])
+    entries = [e.strip() for e in value.split(",") if e.strip()]
+    if len(entries) > API_KEY_MAX_RESTRICTIONS:
+        raise ValidationFailed(f"{field} holds at most {API_KEY_MAX_RESTRICTIONS} entries")
+    for entry in entries:
+        problem = check(entry)
+        if problem:
+            raise ValidationFailed(f"{field}: {problem}", details=[{"field": field, "message": problem}])
+    return ",".join(entries)
+
+
+def _ip_problem(entry: str) -> str:
+    try:
+        ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return f"{entry[:60]!r} is not an IP address or CIDR range (e.g. 192.0.2.10 or 192.0.2.0/24)"
+    return ""
+
+
+def _referer_problem(entry: str) -> str:
+    if len(entry) > 255 or any(c.isspace() for c in entry):
+        return f"{entry[:60]!r} is not a referer pattern (no spaces, at most 255 characters; * for any text)"
+    return ""
+
+
+@transaction.atomic
+def api_key_generate(
+    *, application, key_type: str, validity_period: int, permitted_ip: str = "", permitted_referer: str = "", user
+) -> tuple[ApiKey, str]:
+    """An API key for ``application`` and ``key_type`` (WSO2's self-contained API key JWT,
+    signed with the Key Manager's key): returned with its record, shown this once and never
+    stored. ``validity_period`` is in seconds, -1 for a key that does not expire."""
+    if key_type not in KeyType.values:
+        raise ValidationFailed(f"keyType must be PRODUCTION or SANDBOX (got {key_type!r})")
+    if (
+        not isinstance(validity_period, int)
+        or isinstance(validity_period, bool)
+        or not (validity_period == -1 or 0 < validity_period <= API_KEY_MAX_VALIDITY)
+    ):
+        raise ValidationFailed(
+            f"validityPeriod must be -1 (no expiry) or a number of seconds from 1 to {API_KEY_MAX_VALIDITY}",
+            details=[{"field": "validityPeriod", "message": "-1 or seconds"}],
+        )
+    permitted_ip = _restriction_list(permitted_ip, "permittedIP", _ip_problem)
+    permitted_referer = _restriction_list(permitted_referer, "permittedReferer", _referer_problem)
+    now = int(time.time())
+    owner = application.owner.get_username()
+    subscriptions = list(application.subscriptions.select_related("api__provider"))
+    claims = {
+        "sub": owner,
+        "application": {
+            "owner": owner,
+            "tier": application.throttling_policy,
+            "name": application.name,
+            "id": str(application.id),
+            "uuid": str(application.id),
+        },
+        "iss": settings.TIDEGATE["KEY_MANAGER_ISSUER"],
+        "tierInfo": {
+            tier: {"stopOnQuotaReach": True, "spikeArrestLimit": 0, "spikeArrestUnit": None}
+            for tier in sorted({sub.throttling_policy for sub in subscriptions})
+        },
+        "keytype": key_type,
+        "subscribedAPIs": [
+            {
+                "subscriberTenantDomain": "carbon.super",
+                "name": sub.api.name,
+                "context": f"{sub.api.context}/{sub.api.version}",
+                "publisher": sub.api.provider.get_username(),
+                "version": sub.api.version,
+                "subscriptionTier": sub.throttling_policy,
+            }
+            for sub in subscriptions
+        ],
+        "token_type": "apiKey",
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+    }
+    if permitted_ip:
+        claims["permittedIP"] = permitted_ip
+    if permitted_referer:
+        claims["permittedReferer"] = permitted_referer
+    if validity_period != -1:
+        claims["exp"] = now + validity_period
+    key = signing.signing_key_active()
+    header = {"typ": "JWT", "alg": "RS256", "kid": key.kid}
+    apikey = jwt.encode(header, claims, signing.private_key_set())
+    issued = dt.datetime.fromtimestamp(now, tz=dt.UTC)
+    record = ApiKey.objects.create(
+        jti=claims["jti"],
+        application=application,
+        key_type=key_type,
+        issued_at=issued,
+        expires_at=issued + dt.timedelta(seconds=validity_period) if validity_period != -1 else None,
+        permitted_ip=permitted_ip,
+        permitted_referer=permitted_referer,
+    )
+    audit_record(
+        actor=user,
+        action="apikey.generate",
+        target=application,
+        detail={
+            "keyType": key_type,
+            "jti": record.jti,
+            "validityPeriod": validity_period,
+            "permittedIP": permitted_ip,
+            "permittedReferer": permitted_referer,
+        },
+    )
+    config_changed()  # gateways learn the application (its subscriptions) API keys name
+    return record, apikey
+
+
+def api_key_find(*, application, key_type: str, apikey: str) -> ApiKey:
+    """The record of ``apikey``, an API key of ``application`` and ``key_type`` issued here
+    (its signature checked, not its expiry): ValidationFailed for anything else."""
+    try:
+        claims = jwt.decode(apikey, signing.public_key_set(), algorithms=["RS256"]).claims
+    except (JoseError, ValueError, TypeError):
+        raise ValidationFailed(
+            "apikey is not an API key issued by this Key Manager", details=[{"field": "apikey", "message": "invalid"}]
+        ) from None
+    info = claims.get("application")
+    if (
+        claims.get("token_type") != "apiKey"
+        or not isinstance(info, dict)
+        or info.get("uuid") != str(application.id)
+        or claims.get("keytype") != key_type
+    ):
+        raise ValidationFailed(f"apikey is not a {key_type} API key of application {application.name}")
+    record = ApiKey.objects.filter(jti=str(claims.get("jti")), application=application).first()
+    if record is None:
+        raise NotFound("No such API key")
+    return record
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, user) -> None:
+    """Revoke an API key: gateways refuse it and close its connections (4001). Revoking a
+    revoked key changes nothing."""
+    api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if api_key.revoked:
+        return
+    api_key.revoked = True
+    api_key.save(update_fields=["revoked"])
+    audit_record(
+        actor=user,
+        action="apikey.revoke",
+        target=api_key.application,
+        detail={"jti": api_key.jti, "keyType": api_key.key_type},
+    )
+    config_changed(TokensRevoked(jtis=(api_key.jti,)))

@@ -5,10 +5,11 @@ import uuid
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from joserfc.jwk import KeySet, RSAKey
 
-from keymanager.models import IssuedToken, SigningKey
+from keymanager.models import ApiKey, IssuedToken, SigningKey
 from portal.config_events import config_changed
 
 
@@ -45,7 +46,11 @@ def _still_needed(key: SigningKey, now) -> bool:
         return True
     if key.retired_time + dt.timedelta(seconds=settings.TIDEGATE["TOKEN_VALIDITY"]) > now:
         return True  # Internal-Keys and test keys are not recorded; none outlives this
-    return IssuedToken.objects.filter(issued_at__lte=key.retired_time, expires_at__gt=now).exists()
+    if IssuedToken.objects.filter(issued_at__lte=key.retired_time, expires_at__gt=now).exists():
+        return True
+    # API keys may live for years, or never expire (validityPeriod -1): their key stays too.
+    live = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    return ApiKey.objects.filter(live, issued_at__lte=key.retired_time, revoked=False).exists()
 
 
 def jwks() -> dict:

@@ -261,6 +261,7 @@ def _plans_page(request, api):
             roles=selectors.role_names(),
             all_categories=ApiCategory.objects.order_by("name"),
             api_categories={c.name for c in api.categories.all()},
+            schemes=api.security_schemes or ["oauth2"],
         ),
     )
 
@@ -278,7 +279,10 @@ def plans_save(request, api_id):
     changes = {
         "policies": request.POST.getlist("policies"),
         "apiThrottlingPolicy": request.POST.get("api_throttling_policy", ""),
-        "securityScheme": ["oauth2"] if request.POST.get("secured") == "on" else [],
+        # The credential kinds ticked; OAuth2 when none is (or the form predates API keys).
+        "securityScheme": ([k for k in ("oauth2", "api_key") if request.POST.get(f"scheme_{k}") == "on"] or ["oauth2"])
+        if request.POST.get("secured") == "on"
+        else [],
         "authorizationHeader": request.POST.get("authorization_header", "").strip() or "Authorization",
         "payloadValidation": {
             "mode": request.POST.get("payload_validation", "off"),

@@ -37,6 +37,17 @@ def endpoint_urls(endpoint_config: Any) -> tuple[str, str]:
     return urls[0], urls[1]
 
 
+CREDENTIAL_KINDS = ("oauth2", "api_key")
+
+
+def security_scheme(api: Api) -> list[str]:
+    """WSO2's ``securityScheme``: the credential kinds a secured API accepts (OAuth2 unless
+    the Publisher chose otherwise); empty for an API whose topics need no credential."""
+    if not asyncapi.is_secured(api.definition):
+        return []
+    return [k for k in CREDENTIAL_KINDS if k in (api.security_schemes or ["oauth2"])] or ["oauth2"]
+
+
 def api_dto(api: Api) -> dict[str, Any]:
     endpoint_config: dict[str, Any] = {
         "endpoint_type": "ws",
@@ -53,7 +64,7 @@ def api_dto(api: Api) -> dict[str, Any]:
         "apiThrottlingPolicy": api.api_throttling_policy or None,
         "authorizationHeader": api.authorization_header,
         "payloadValidation": payload_validation_dto(api),
-        "securityScheme": ["oauth2"] if asyncapi.is_secured(api.definition) else [],
+        "securityScheme": security_scheme(api),
         "endpointConfig": endpoint_config,
         "scopes": [
             {

@@ -70,6 +70,8 @@ class Api(models.Model):
     policies = models.JSONField(default=list, help_text="Business plans (subscription policies) offered")
     api_throttling_policy = models.CharField(max_length=60, blank=True)
     authorization_header = models.CharField(max_length=60, default="Authorization")
+    # The credential kinds a secured API accepts (WSO2's securityScheme): "oauth2", "api_key".
+    security_schemes = models.JSONField(default=list, blank=True, help_text='"oauth2" and/or "api_key"')
     # Gateway policies read live from this row, not from the deployed revision: a change
     # reaches gateways within a second, without a new revision (docs/gateway.md).
     allowed_origins = models.JSONField(

@@ -20,7 +20,7 @@ from portal.roles import ADMIN, PUBLISHER, has_role
 from portal.site_settings import FALLBACK_POLICIES, site_settings
 from publisher import asyncapi, lifecycle
 from publisher.categories import categories_resolve
-from publisher.dto import api_dto, endpoint_urls
+from publisher.dto import CREDENTIAL_KINDS, api_dto, endpoint_urls
 from publisher.models import (
     Api,
     ApiRevision,
@@ -948,11 +948,17 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     in_categories = categories_resolve(changes["categories"]) if "categories" in changes else None
 
     secured = None
+    kinds = None
     if "securityScheme" in changes:
         scheme = changes["securityScheme"]
-        if not isinstance(scheme, list):
-            raise ValidationFailed('securityScheme must be a list, e.g. ["oauth2"] or []')
-        secured = "oauth2" in scheme
+        if not isinstance(scheme, list) or any(k not in CREDENTIAL_KINDS for k in scheme):
+            raise ValidationFailed(
+                'securityScheme must be a list of "oauth2" and "api_key", e.g. ["oauth2"], ["oauth2", "api_key"] '
+                "or [] (no credential)",
+                details=[_errors("securityScheme", 'a list of "oauth2" and "api_key"')],
+            )
+        secured = bool(scheme)
+        kinds = [k for k in CREDENTIAL_KINDS if k in scheme]
     operations = changes.get("operations")
     scopes = changes.get("scopes")
     if operations is not None and not isinstance(operations, list):
@@ -974,6 +980,8 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     api.policies = list(policies)
     api.api_throttling_policy = api_policy
     api.authorization_header = header
+    if kinds:
+        api.security_schemes = kinds
     for field, value in validation.items():
         setattr(api, field, value)
     api.visibility, api.visible_roles = visibility, visible_roles
@@ -1010,6 +1018,7 @@ def api_revision_restore(*, api: Api, revision: ApiRevision, user) -> Api:
     api.policies = list(frozen.get("policies") or api.policies)
     api.api_throttling_policy = frozen.get("apiThrottlingPolicy") or ""
     api.authorization_header = frozen.get("authorizationHeader") or "Authorization"
+    api.security_schemes = [k for k in CREDENTIAL_KINDS if k in (frozen.get("securityScheme") or [])] or ["oauth2"]
     for field, value in _payload_validation(frozen.get("payloadValidation") or {})[0].items():
         setattr(api, field, value)
     api.definition = frozen["definition"]

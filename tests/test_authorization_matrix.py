@@ -41,7 +41,7 @@ from devportal.community import comment_create, rating_set
 from devportal.models import Workflow
 from keymanager.models import ExternalIssuer, IssuedToken
 from keymanager.server import token_issue
-from keymanager.services import keys_generate
+from keymanager.services import api_key_generate, keys_generate
 from portal.models import AuditEvent, SiteSettings
 from publisher import asyncapi
 from publisher import documents as api_documents
@@ -52,6 +52,7 @@ from publisher.deny_policies import deny_policy_create
 from publisher.models import Api, Environment, PolicyLevel, ThrottlingPolicy
 from tests import factories
 from testsupport import documents
+from testsupport.flow import jwt_claims as flow_claims
 from testsupport.stack import free_port
 
 # Every test runs inside pytest-django's transaction, itself inside the module's (``world``).
@@ -172,6 +173,10 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     (DEV + "applications/<uuid:application_id>/oauth-keys/<uuid:key_mapping_id>/regenerate-secret", "POST"):
                                                                   row(401, 200, 404, 404, 404, 404),
     (DEV + "applications/<uuid:application_id>/oauth-keys/<uuid:key_mapping_id>/clean-up", "POST"):
+                                                                  row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<uuid:application_id>/api-keys/<str:key_type>/generate", "POST"):
+                                                                  row(401, 200, 404, 404, 404, 404),
+    (DEV + "applications/<uuid:application_id>/api-keys/<str:key_type>/revoke", "POST"):
                                                                   row(401, 200, 404, 404, 404, 404),
     # Listed by the developer's applicationId: another's application is unknown (404), as
     # everywhere (see test_listing_by_another_developers_application_is_not_found).
@@ -320,6 +325,8 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("devportal/applications/<uuid:application_id>/keys/remove", "POST"):              row(302, 302, 404, 404, 404, 404),
     ("devportal/applications/<uuid:application_id>/tokens/generate", "POST"):          row(302, 200, 404, 404, 404, 404),
     ("devportal/applications/<uuid:application_id>/tokens/revoke", "POST"):            row(302, 302, 404, 404, 404, 404),
+    ("devportal/applications/<uuid:application_id>/api-keys/generate", "POST"):        row(302, 200, 404, 404, 404, 404),
+    ("devportal/applications/<uuid:application_id>/api-keys/revoke", "POST"):          row(302, 302, 404, 404, 404, 404),
     # The API page's forms, one view each. Subscribe: the developer's DefaultApplication, not
     # one of the others' to choose (the form is shown again). GET TEST KEY: for the developer's
     # application; the others are told to choose one of theirs.
@@ -514,6 +521,8 @@ def build_world() -> SimpleNamespace:
         other_consumer_key=other_client.client_id,
         other_consumer_secret=other_secret,
         token=token_issue(client=client)["access_token"],
+        key_type="PRODUCTION",
+        api_key=api_key_generate(application=app, key_type="PRODUCTION", validity_period=-1, user=developer)[1],
         subscription_id=str(sub.id),
         connection_id="conn-1",
         policy_level=PolicyLevel.SUBSCRIPTION,
@@ -625,6 +634,12 @@ REQUESTS: dict[tuple[str, str], Req] = {
     (DEV + "applications/<uuid:application_id>/generate-keys", "POST"): Req(json={"keyType": "SANDBOX"}),
     (DEV + "applications/<uuid:application_id>/oauth-keys/<uuid:key_mapping_id>/generate-token", "POST"): Req(
         json=lambda w: {"consumerSecret": w.consumer_secret}
+    ),
+    (DEV + "applications/<uuid:application_id>/api-keys/<str:key_type>/generate", "POST"): Req(
+        json={"validityPeriod": 3600}
+    ),
+    (DEV + "applications/<uuid:application_id>/api-keys/<str:key_type>/revoke", "POST"): Req(
+        json=lambda w: {"apikey": w.api_key}
     ),
     (DEV + "subscriptions", "GET"): Req(query=lambda w: {"applicationId": w.application_id}),
     (DEV + "subscriptions", "POST"): Req(
@@ -740,6 +755,12 @@ REQUESTS: dict[tuple[str, str], Req] = {
     ),
     ("devportal/applications/<uuid:application_id>/tokens/revoke", "POST"): Req(
         form=lambda w: {"jti": IssuedToken.objects.get(client__key_mapping_id=w.key_mapping_id).jti}
+    ),
+    ("devportal/applications/<uuid:application_id>/api-keys/generate", "POST"): Req(
+        form={"key_type": "SANDBOX", "validity": "-1"}
+    ),
+    ("devportal/applications/<uuid:application_id>/api-keys/revoke", "POST"): Req(
+        form=lambda w: {"jti": flow_claims(w.api_key)["jti"]}
     ),
     ("devportal/subscriptions/<uuid:subscription_id>/plan", "POST"): Req(form={"plan": "AsyncGold"}),
     ("admin-portal/deny-policies/add/<str:condition_type>", "POST"): Req(form={"user-username": "developer"}),

@@ -95,6 +95,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     DEV + "applications/{application_id}/oauth-keys/{key_mapping_id}/generate-token": {"POST": AM, "OPTIONS": S},
     DEV + "applications/{application_id}/oauth-keys/{key_mapping_id}/regenerate-secret": {"POST": AM, "OPTIONS": S},
     DEV + "applications/{application_id}/oauth-keys/{key_mapping_id}/clean-up": {"POST": AM, "OPTIONS": S},
+    DEV + "applications/{application_id}/api-keys/{key_type}/generate": {"POST": AM, "OPTIONS": S},
+    DEV + "applications/{application_id}/api-keys/{key_type}/revoke": {"POST": AM, "OPTIONS": S},
     DEV + "subscriptions":                            {"GET": S, "POST": SM, "OPTIONS": S},
     DEV + "subscriptions/{subscription_id}":          {"GET": S, "PUT": SM, "DELETE": SM, "OPTIONS": S},
     DEV + "throttling-policies/{policy_level}":       {"GET": S, "OPTIONS": S},

@@ -190,7 +190,7 @@ _API_UPDATE_BODY = {
                     **_API_FIELDS,
                     "authorizationHeader": {"type": "string", "pattern": "^[A-Za-z0-9\\-]{1,60}$"},
                     "payloadValidation": _PAYLOAD_VALIDATION,
-                    "securityScheme": {"type": "array", "items": {"type": "string", "enum": ["oauth2"]}},
+                    "securityScheme": {"type": "array", "items": {"type": "string", "enum": ["oauth2", "api_key"]}},
                     "originConfiguration": _ORIGIN_CONFIGURATION,
                     "backendJWTConfiguration": _BACKEND_JWT_CONFIGURATION,
                     "visibility": {

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from analytics.models import DisconnectRequest
@@ -24,9 +25,9 @@ from gateway_contract.snapshot import (
     TopicConfig,
 )
 from keymanager import signing
-from keymanager.models import ExternalIssuer, IssuedToken, OAuthClient
+from keymanager.models import ApiKey, ExternalIssuer, IssuedToken, OAuthClient
 from publisher import asyncapi
-from publisher.dto import endpoint_urls
+from publisher.dto import CREDENTIAL_KINDS, endpoint_urls
 from publisher.models import DenyPolicy, Deployment, ThrottlingPolicy
 
 
@@ -52,6 +53,14 @@ def topic_configs(definition: dict[str, Any], payload_validation: str = "off") -
         )
         for t in asyncapi.topics(definition)
     )
+
+
+def security_schemes(frozen: dict[str, Any]) -> tuple[str, ...]:
+    """The credential kinds a revision's secured topics accept; OAuth2 when it names none
+    (a revision made before API keys, or an unsecured API)."""
+    named = frozen.get("securityScheme")
+    kinds = tuple(k for k in CREDENTIAL_KINDS if isinstance(named, list) and k in named)
+    return kinds or ("oauth2",)
 
 
 def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
@@ -90,6 +99,7 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
                 allowed_origins=tuple(dep.api.allowed_origins),
                 origin_required=dep.api.origin_required,
                 backend_jwt_header=dep.api.backend_jwt_header if dep.api.backend_jwt_enabled else "",
+                security_schemes=security_schemes(frozen),
                 payload_validation=validation.get("mode", "off"),
                 payload_client_failure=validation.get("onClientFailure", "error"),
                 payload_backend_failure=validation.get("onBackendFailure", "drop"),
@@ -114,6 +124,21 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
             key_type=client.key_type,
             subscriptions=tuple(subs_by_app.get(app.id, ())),
         )
+
+    live_keys = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    api_key_applications = {
+        str(app.id): ApplicationConfig(
+            id=str(app.id),
+            name=app.name,
+            owner=app.owner.get_username(),
+            policy=app.throttling_policy,
+            key_type="",  # each API key names its own
+            subscriptions=tuple(subs_by_app.get(app.id, ())),
+        )
+        for app in Application.objects.filter(owner__is_active=True)
+        .filter(pk__in=ApiKey.objects.filter(live_keys, revoked=False).values("application_id"))
+        .select_related("owner")
+    }
 
     issuers = (
         IssuerConfig(issuer=settings.TIDEGATE["KEY_MANAGER_ISSUER"], jwks=signing.jwks()),
@@ -143,7 +168,7 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
     }
     revoked = tuple(
         IssuedToken.objects.filter(revoked=True, expires_at__gt=timezone.now()).values_list("jti", flat=True)
-    )
+    ) + tuple(ApiKey.objects.filter(live_keys, revoked=True).values_list("jti", flat=True))
     return Snapshot(
         version=version,
         environments=tuple(environments),
@@ -171,4 +196,5 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
             )
             for d in DenyPolicy.objects.filter(enabled=True)
         ),
+        api_key_applications=api_key_applications,
     )
