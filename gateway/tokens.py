@@ -112,9 +112,9 @@ class TokenVerifier:
     def _verify_api_key(self, token: str, now: float | None) -> VerifiedToken:
         issuer_name, _ = _unverified_issuer_and_kid(token)
         entry = self._issuers.get(issuer_name)
-        if entry is None or entry[1] is None or entry[0].jwks_url:
+        issuer, keys = entry if entry is not None else (None, None)
+        if issuer is None or keys is None or issuer.jwks_url:
             raise TokenRejected(Reason.INVALID_CREDENTIALS, "Invalid Credentials: the API key's issuer is not trusted")
-        issuer, keys = entry
         try:
             claims = jwt.decode(token, keys, algorithms=ALGORITHMS).claims
             jwt.JWTClaimsRegistry(
