@@ -81,37 +81,28 @@ def user_activate_view(request, user_id):
     return redirect(_back(request))
 
 
-@role_required(ADMIN)
-@require_POST
-def user_role_grant_view(request, user_id):
+def _role_change(request, user_id, service, said: tuple[str, str]):
+    """Grant or take back one role from the form; ``said``: what to say when it changed and
+    when it was so already (with ``{user}`` and ``{role}``)."""
     user = _user(user_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"Choose a role: {', '.join(ROLES)}.")
     else:
         role = form.cleaned_data["role"]
-        granted = run_service(request, user_role_grant, user=user, role=role, acting_user=request.user)
-        if granted is not None:
-            messages.success(
-                request,
-                f"{user.get_username()} is now {role}." if granted else f"{user.get_username()} was {role} already.",
-            )
+        changed = run_service(request, service, user=user, role=role, acting_user=request.user)
+        if changed is not None:
+            messages.success(request, said[0 if changed else 1].format(user=user.get_username(), role=role))
     return redirect(_back(request))
+
+
+@role_required(ADMIN)
+@require_POST
+def user_role_grant_view(request, user_id):
+    return _role_change(request, user_id, user_role_grant, ("{user} is now {role}.", "{user} was {role} already."))
 
 
 @role_required(ADMIN)
 @require_POST
 def user_role_revoke_view(request, user_id):
-    user = _user(user_id)
-    form = RoleForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, f"Choose a role: {', '.join(ROLES)}.")
-    else:
-        role = form.cleaned_data["role"]
-        revoked = run_service(request, user_role_revoke, user=user, role=role, acting_user=request.user)
-        if revoked is not None:
-            messages.success(
-                request,
-                f"{user.get_username()} is no longer {role}." if revoked else f"{user.get_username()} was not {role}.",
-            )
-    return redirect(_back(request))
+    return _role_change(request, user_id, user_role_revoke, ("{user} is no longer {role}.", "{user} was not {role}."))
