@@ -71,6 +71,13 @@ def test_restricting_an_api_blocks_new_subscriptions_but_existing_ones_keep_conn
 def test_a_visitor_walks_from_the_catalog_to_an_api_signs_up_from_subscribe_and_comes_back(stack, admin_http):
     title = f"Visitor{uuid.uuid4().hex[:6]}"
     api = _published(stack, admin_http, title, f"/{title.lower()}")
+    flow.call(
+        admin_http,
+        "POST",
+        f"{PUB}/apis/{api['id']}/documents",
+        201,
+        json={"name": "Getting started", "type": "HOWTO", "sourceType": "MARKDOWN", "inlineContent": "# First steps"},
+    )
     username = f"visitor{uuid.uuid4().hex[:6]}"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -86,6 +93,12 @@ def test_a_visitor_walks_from_the_catalog_to_an_api_signs_up_from_subscribe_and_
             expect(page).to_have_url(api_page)
             expect(page.locator("#overview")).to_contain_text("/notifications")
             shot(page, stack, "visibility-1-visitor-api-page")
+            # The API's guide reads without an account too, and leads back to the API.
+            page.get_by_role("link", name="Documentation", exact=True).click()
+            page.locator("#api-documents").get_by_role("link", name="Getting started").click()
+            expect(page.get_by_role("heading", name="First steps")).to_be_visible()
+            page.go_back()
+            expect(page).to_have_url(f"{api_page}#documentation")
 
             page.get_by_role("link", name="Subscribe", exact=True).click()
             page.locator("#subscribe").get_by_role("button", name="Sign in to subscribe").click()
