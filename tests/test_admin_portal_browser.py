@@ -64,10 +64,12 @@ def test_an_admin_manages_plans_and_environments_in_the_browser(page, stack, cha
     page.locator("input[name=jwks_url]").fill(f"{stack.portal_url}/oauth2/jwks")
     page.get_by_role("button", name="Add key manager").click()
     expect(page.get_by_role("status")).to_contain_text("Added the key manager self")
-    page.get_by_role("button", name="Test JWKS").click()
+    # The shared stack may hold other tests' key managers: act on this one's row only.
+    row = page.locator("#key-managers-table tr").filter(has_text="https://self.example")
+    row.get_by_role("button", name="Test JWKS").click()
     expect(page.locator("#jwks-result")).to_contain_text("JWKS of self")
     shot(page, stack, "admin-05-key-managers")
-    page.locator("#key-managers-table").get_by_text("Delete…").click()
+    page.locator("#key-managers-table tr").filter(has_text="https://self.example").get_by_text("Delete…").click()
     page.get_by_role("button", name="Delete key manager self").click()
     expect(page.get_by_role("status")).to_contain_text("Deleted the key manager self")
 

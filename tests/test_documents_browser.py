@@ -105,7 +105,7 @@ def test_hostile_markdown_does_nothing_in_either_portal_and_the_thumbnail_shows(
     page.get_by_role("button", name="Sign in").click()
     page.goto("/devportal/")
     card = page.locator("article", has_text="Documented")
-    expect(card.locator("img.api-thumbnail-small")).to_be_visible()
+    expect(card.locator("img.api-thumbnail")).to_be_visible()
     card.get_by_role("link", name="Documented").click()
     assert page.locator("#api-thumbnail").evaluate("img => img.naturalWidth") == 24
     page.get_by_role("navigation", name="API sections").get_by_role("link", name="Documentation").click()

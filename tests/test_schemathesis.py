@@ -67,6 +67,8 @@ CONTENT_DEPENDENT = [
     "category_list_create_post",  # names are unique whatever their case: the same name twice is 409
     "category_detail_put",  # the same
     "api_comment_list_post",  # parentCommentId must name a comment at the top of a thread of that API
+    "application_api_key_generate_post",  # validityPeriod -1 or 1..315360000 s; permittedIP IPs or CIDRs
+    "application_api_key_revoke_post",  # the apikey must be one this application holds for that key type
 ]
 
 SEED = r"""
@@ -76,7 +78,7 @@ from devportal.models import Application, Subscription
 from devportal.services import application_create, subscription_create
 from analytics.models import GatewayReport
 from keymanager.models import ExternalIssuer
-from keymanager.services import keys_generate
+from keymanager.services import api_key_generate, keys_generate
 from publisher import services
 from publisher.deny_policies import deny_policy_create
 from publisher.models import Api, Environment, PolicyLevel, ThrottlingPolicy
@@ -110,6 +112,8 @@ subscription = Subscription.objects.filter(application=app, api=api).first()
 # operation) would take them along and leave their operations only 404s.
 cleanup_app = application_create(owner=admin, name="CleanUp", throttling_policy="Unlimited", description="")
 cleanup_client, _ = keys_generate(application=cleanup_app, key_type="PRODUCTION", grant_types=None, user=admin)
+# An API key of the application every operation works on, for the revoke (given to the hooks).
+_, apikey = api_key_generate(application=app, key_type="PRODUCTION", validity_period=-1, user=admin)
 unsubscribing_app = application_create(owner=admin, name="Unsubscribing", throttling_policy="Unlimited", description="")
 doomed_subscription = subscription_create(
     application=unsubscribing_app, api=api, throttling_policy=subscription.throttling_policy, user=admin
@@ -160,6 +164,7 @@ print(json.dumps({
     "token_app": str(token_app.id), "token_key": str(token_client.key_mapping_id), "token_secret": token_secret,
     "subscriber_app": str(subscriber_app.id), "plan": subscription.throttling_policy,
     "cleanup_app": str(cleanup_app.id), "cleanup_key": str(cleanup_client.key_mapping_id),
+    "apikey": apikey,
     "definition": json.dumps(api.definition),
     "subscription": str(subscription.id), "doomed_subscription": str(doomed_subscription.id),
     "policy": str(policy.id), "policy_name": policy.name, "environment": str(environment.id), "doomed_environment": str(doomed_environment.id),
@@ -365,6 +370,7 @@ def test_schemathesis_finds_nothing_and_reaches_every_operation(portal, tmp_path
         "PYTHONPATH": str(ROOT),
         "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
         "TIDEGATE_FUZZ_ARCHIVE": str(archive),
+        "TIDEGATE_FUZZ_APIKEY": portal.ids["apikey"],
     }
     out = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=(seconds or 600) + 600)
     summary = json.loads(next(reports.glob("*.json")).read_text())

@@ -687,6 +687,12 @@ OPERATIONS: dict[str, dict] = {
     "application_list_create_post": {"ok_status": "201", "links": _APPLICATION_LINKS},
     "application_detail_delete": {"ok": _EMPTY_OK},
     "application_generate_keys_post": {"links": _KEY_LINKS},
+    # API keys, per key type: WSO2's PRODUCTION or SANDBOX (anything else is no such resource, 404).
+    "application_api_key_generate_post": {"path": {"key_type": {"type": "string", "enum": ["PRODUCTION", "SANDBOX"]}}},
+    "application_api_key_revoke_post": {
+        "path": {"key_type": {"type": "string", "enum": ["PRODUCTION", "SANDBOX"]}},
+        "ok": _EMPTY_OK,
+    },
     "application_regenerate_secret_post": {"body": _NO_BODY},
     "application_key_clean_up_post": {"body": _NO_BODY, "ok": _EMPTY_OK},
     "subscription_list_create_get": {
