@@ -3,7 +3,6 @@
 from django.urls import path
 
 from devportal import apis, community, document_apis, publisher_apis
-from publisher import categories
 
 urlpatterns = [
     path("apis", apis.CatalogListApi.as_view()),
@@ -17,7 +16,7 @@ urlpatterns = [
     path("apis/<uuid:api_id>/user-rating", community.ApiUserRatingApi.as_view()),
     path("apis/<uuid:api_id>/comments", community.ApiCommentListApi.as_view()),
     path("apis/<uuid:api_id>/comments/<uuid:comment_id>", community.ApiCommentDetailApi.as_view()),
-    path("api-categories", categories.DevportalCategoryListApi.as_view()),
+    path("api-categories", apis.CatalogCategoryListApi.as_view()),
     path("applications", apis.ApplicationListCreateApi.as_view()),
     path("applications/<uuid:application_id>", apis.ApplicationDetailApi.as_view()),
     path("applications/<uuid:application_id>/generate-keys", apis.ApplicationGenerateKeysApi.as_view()),

@@ -17,6 +17,7 @@ from portal.fields import StrictCharField
 from portal.rest import ScopedAPIView, scopes
 from portal.site_settings import anonymous_browsing
 from publisher import asyncapi
+from publisher.categories import category_dto
 from publisher.dto import api_summary, gateway_urls, tier_dto
 from publisher.models import Api, PolicyLevel, ThrottlingPolicy
 
@@ -123,6 +124,17 @@ class CatalogDetailApi(ScopedAPIView):
     def get(self, request, api_id):
         api = selectors.catalog_get_or_404(api_id, user=request.user)
         return Response(catalog_api_dto(api))
+
+
+class CatalogCategoryListApi(ScopedAPIView):
+    """The categories the catalog filters by (``?category=`` on ``/apis``), each counting the
+    APIs the caller sees in it."""
+
+    required_scopes = scopes("apim:subscribe")
+
+    def get(self, request):
+        items = [category_dto(c) for c in selectors.catalog_categories(request.user)]
+        return Response({"count": len(items), "list": items})
 
 
 class CatalogTopicsApi(ScopedAPIView):

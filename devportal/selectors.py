@@ -1,13 +1,15 @@
+from collections import Counter
 from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db.models import Avg, Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Lower
 
 from devportal.models import ApiRating, Application, Subscription, Workflow, WorkflowStatus, WorkflowType
 from portal.errors import NotFound
 from portal.roles import ADMIN, has_role, roles_of
 from publisher import lifecycle
-from publisher.models import Api, PolicyLevel, ThrottlingPolicy, Visibility
+from publisher.models import Api, ApiCategory, PolicyLevel, ThrottlingPolicy, Visibility
 from publisher.policies import SHOWN, PolicyUse
 
 # Events an application used on an API in the current window: the analytics app counts them
@@ -256,3 +258,14 @@ def signup_hold(user) -> str | None:
     if state == WorkflowStatus.REJECTED:
         return f"{user.get_username()}'s sign-up was rejected, and a decision is final"
     return None
+
+
+def catalog_categories(user) -> list[ApiCategory]:
+    """The categories the catalog filters by, each with how many APIs ``user`` sees in it
+    (``api_count``): an API restricted from them is not counted, so a category cannot tell
+    them how many hidden APIs it holds."""
+    counts = Counter(c.pk for api in visible_apis(user) for c in api.categories.all())
+    categories = list(ApiCategory.objects.order_by(Lower("name")))
+    for category in categories:
+        category.api_count = counts.get(category.pk, 0)
+    return categories

@@ -24,7 +24,6 @@ from portal.errors import ApplicationError
 from portal.pages import run_service
 from portal.site_settings import anonymous_browsing
 from publisher import asyncapi
-from publisher.categories import category_list
 from publisher.dto import gateway_urls
 from publisher.models import PolicyLevel, ThrottlingPolicy
 from publisher.tryout import console_topics, wscat_commands
@@ -56,7 +55,7 @@ def index(request):
             "apis": selectors.visible_apis(request.user, query=query, category=category),
             "query": query,
             "category": category,
-            "categories": category_list(discoverable=True),
+            "categories": selectors.catalog_categories(request.user),
         },
     )
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from gateway.asgitypes import Receive, Scope, Send, request_headers
-from gateway.decisions import INTERNAL_KEY_HEADER, admit
+from gateway.decisions import API_KEY_HEADER, INTERNAL_KEY_HEADER, admit
 from gateway.deny import client_address
 from gateway.refusals import Refusal
 from gateway.routing import UnsafePath, request_path
@@ -139,6 +139,7 @@ class GatewayHttp:
             return
         headers = request_headers(scope)
         headers.pop(INTERNAL_KEY_HEADER, None)  # a Publisher try-out key is not turned into tickets
+        headers.pop(API_KEY_HEADER, None)  # nor an API key: its IP and referer limits bind each handshake
         if match is not None and "authorization" in headers:  # the API may read its token from another header
             headers[match.api.authorization_header.lower()] = headers["authorization"]
         peer = scope.get("client")

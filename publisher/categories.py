@@ -185,12 +185,3 @@ class CategoryDetailApi(ScopedAPIView):
     def delete(self, request, category_id):
         category_delete(category=category_get(category_id), user=request.user)
         return Response(status=200)
-
-
-class DevportalCategoryListApi(ScopedAPIView):
-    """The categories the Dev Portal's catalog filters by (``?category=`` on ``/apis``)."""
-
-    required_scopes = scopes("apim:subscribe")
-
-    def get(self, request):
-        return _list_response(discoverable=True)

@@ -86,6 +86,19 @@ def test_api_key_in_header_or_query_reaches_the_backend_without_the_key(stack, k
     assert "apikey" not in seen["path"] and "room=7" in seen["path"]
 
 
+def test_an_api_key_buys_no_connect_ticket(stack, keyed):
+    """Tickets are for bearer tokens: one bought with an API key would carry it past the key's
+    IP and referer limits, which are judged at each handshake."""
+    answer = requests.post(
+        f"{stack.gateway_http}/tickets",
+        json={"path": "/keyed/1.0.0/notifications"},
+        headers={"apikey": keyed["key"]},
+        timeout=30,
+    )
+    assert (answer.status_code, answer.json()["code"]) == (401, "900902")
+    assert "ticket" not in answer.json()
+
+
 def test_api_key_is_wso2s_self_contained_jwt(stack, admin_http, keyed):
     header, claims = flow.jwt_header(keyed["key"]), flow.jwt_claims(keyed["key"])
     assert header["typ"] == "JWT" and header["alg"] == "RS256" and header["kid"]

@@ -726,7 +726,7 @@ OPERATIONS: dict[str, dict] = {
     "category_list_create_post": {"body": _CATEGORY_BODY, "ok_status": "201", "links": _CATEGORY_LINKS},
     "category_detail_put": {"path": {"category_id": _UUID}, "body": _CATEGORY_BODY},
     "category_detail_delete": {"path": {"category_id": _UUID}, "ok": _EMPTY_OK},
-    "devportal_category_list_get": {"ok_schema": _LIST},
+    "catalog_category_list_get": {"ok_schema": _LIST},
     "api_rating_list_get": {"query": _PAGE},
     "api_user_rating_put": {"body": _RATING_BODY},
     "api_user_rating_delete": {"ok": _EMPTY_OK},

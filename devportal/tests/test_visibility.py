@@ -247,3 +247,20 @@ def test_documents_follow_the_api_visitors_read_public_ones_and_a_restricted_api
         assert _rest(who).get(f"{DEV}/apis/{restricted.id}/thumbnail").status_code == 404
         assert _web(who).get(f"/devportal/apis/{restricted.id}/documents/{made['restricted'].id}").status_code == 404
     assert _rest(partner).get(f"{hidden}/content").content == b"# Start here"
+
+
+def test_a_category_does_not_count_the_apis_restricted_from_the_caller(apis, owner, outsider, partner):
+    """A category holding only a restricted API would otherwise tell anyone that it exists."""
+    from publisher.categories import category_create
+
+    category_create(name="Secret", description="", user=factories.user("cat-admin", roles=["admin"]))
+    pub.api_update(api=apis["restricted"], user=owner, changes={"categories": ["Secret"]})
+
+    def counted(user):
+        listed = _rest(user).get(f"{DEV}/api-categories").json()["list"]
+        return {c["name"]: c["numberOfAPIs"] for c in listed}
+
+    assert counted(outsider) == {"Secret": 0} and counted(partner) == {"Secret": 1}
+    assert "Secret (1)" not in _web().get("/devportal/").content.decode()
+    assert "Secret (1)" not in _web(outsider).get("/devportal/").content.decode()
+    assert "Secret (1)" in _web(partner).get("/devportal/").content.decode()
