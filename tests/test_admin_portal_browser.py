@@ -5,8 +5,8 @@ deletion in two clicks, and filters the audit log by what they did."""
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.test_browser import ARGS, CHROMIUM, shot
 from testsupport import flow
+from testsupport.browser import ARGS, CHROMIUM, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -2,47 +2,21 @@
 revision, deploy, publish, subscribe and Try Out, ending with the wscat command read off
 the page and run as-is."""
 
-import os
-import shutil
-
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from websockets.sync.client import connect
 
 from testsupport import documents, flow
+from testsupport.browser import portal_page, shot
 from testsupport.stack import marked, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.fixture(scope="module")
 def page(stack):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(base_url=stack.portal_url, viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
+    with portal_page(stack) as page:
         yield page
-        browser.close()
-
-
-def shot(page, stack, name):
-    """Keep a screenshot of each step next to the stack's logs (and in TIDEGATE_SCREENSHOTS if set)."""
-    for folder in filter(None, [str(stack.data_dir), os.environ.get("TIDEGATE_SCREENSHOTS")]):
-        os.makedirs(folder, exist_ok=True)
-        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
 
 
 def test_sign_in_with_a_wrong_password_explains_the_error(page):

@@ -3,35 +3,19 @@ category through REST is found by the catalog's category filter, rated with the 
 discussed (comment, reply, edit) on its page. Screenshots of the catalog and the API page are
 kept (``TIDEGATE_SCREENSHOTS``, e.g. /tmp/shots-i22/, and the stack's data directory)."""
 
-import os
-import shutil
-
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from testsupport import documents, flow
+from testsupport.browser import portal_page, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="module")
 def page(stack):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(base_url=stack.portal_url, viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
+    with portal_page(stack) as page:
         yield page
-        browser.close()
-
-
-def shot(page, stack, name):
-    for folder in filter(None, [str(stack.data_dir), os.environ.get("TIDEGATE_SCREENSHOTS")]):
-        os.makedirs(folder, exist_ok=True)
-        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
 
 
 def test_find_an_api_by_category_rate_it_and_discuss_it(page, stack, admin_http):

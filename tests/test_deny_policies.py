@@ -173,7 +173,7 @@ def test_an_admin_denies_and_lets_in_again_from_the_admin_portal(deny_stack, wor
     out at the gateway, Disable lets it in, Delete policy removes it."""
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.test_browser import ARGS, CHROMIUM
+    from testsupport.browser import ARGS, CHROMIUM
 
     url, headers = world["denied"], world["mine"]
     with sync_playwright() as p:

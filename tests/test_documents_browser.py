@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
-from tests.test_browser import ARGS, CHROMIUM, shot
 from testsupport import documents, flow
+from testsupport.browser import ARGS, CHROMIUM, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -10,8 +10,8 @@ import requests
 from django_otp.oath import totp
 from playwright.sync_api import expect, sync_playwright
 
-from tests.test_browser import ARGS, CHROMIUM, shot
 from testsupport import flow
+from testsupport.browser import ARGS, CHROMIUM, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

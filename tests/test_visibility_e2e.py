@@ -11,8 +11,8 @@ import uuid
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.test_browser import ARGS, CHROMIUM, shot
 from testsupport import documents, flow
+from testsupport.browser import ARGS, CHROMIUM, shot
 
 pytestmark = [pytest.mark.e2e]
 DEV = flow.DEV

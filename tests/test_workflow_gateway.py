@@ -3,15 +3,14 @@ driven by Playwright): a subscription on a plan that requires approval is refuse
 gateway (403, 900908) until an administrator approves it on the Admin Portal's Tasks page,
 then connects; a rejected one stays refused, and its owner cannot undo the rejection."""
 
-import os
 import uuid
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from websockets.sync.client import connect
 
-from tests.test_browser import ARGS, CHROMIUM
 from testsupport import documents, flow
+from testsupport.browser import portal_page, shot
 from testsupport.stack import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -21,19 +20,8 @@ PUB = flow.PUB
 
 @pytest.fixture(scope="module")
 def browser_page(stack):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(base_url=stack.portal_url, viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
+    with portal_page(stack) as page:
         yield page
-        browser.close()
-
-
-def shot(page, stack, name):
-    for folder in filter(None, [str(stack.data_dir), os.environ.get("TIDEGATE_SCREENSHOTS")]):
-        os.makedirs(folder, exist_ok=True)
-        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="module")
