@@ -47,3 +47,26 @@ def run_probe(env: dict[str, str], module: str, *args: str) -> dict:
     )
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def in_threads(*calls):
+    """Run each of ``calls`` in a thread of its own, at once, each with its own database
+    connection (closed after); their results in order. For the probes, inside Django."""
+    import threading
+
+    from django.db import connection
+
+    results = [None] * len(calls)
+
+    def run(i, call):
+        try:
+            results[i] = call()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results

@@ -16,26 +16,9 @@ import uuid
 
 import django
 
+from testsupport.races import in_threads
+
 PASSWORD = "race-Password-1"
-
-
-def _in_threads(*calls):
-    from django.db import connection
-
-    results = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            results[i] = call()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def main() -> dict:
@@ -81,7 +64,7 @@ def main() -> dict:
         return {"status": response.status_code, "asked": status, **response.json()}
 
     try:
-        answers = _in_threads(lambda: decide(admins[0], "APPROVED"), lambda: decide(admins[1], "REJECTED"))
+        answers = in_threads(lambda: decide(admins[0], "APPROVED"), lambda: decide(admins[1], "REJECTED"))
     finally:
         selectors.workflow_get = real_get
     wf.refresh_from_db()

@@ -16,6 +16,8 @@ import uuid
 
 import django
 
+from testsupport.races import in_threads
+
 PASSWORD = "race-Password-1"
 
 
@@ -30,25 +32,6 @@ def _meet_after(cls, name, barrier):
 
     setattr(cls, name, meeting)
     return lambda: setattr(cls, name, real)
-
-
-def _in_threads(*calls):
-    from django.db import connection
-
-    results = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            results[i] = call()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def main(scenario: str) -> dict:
@@ -81,7 +64,7 @@ def main(scenario: str) -> dict:
     first = post("/oauth2/token", grant_type="password", username=name, password=PASSWORD)
     if scenario == "refresh":
         undo = _meet_after(server.RefreshGrant, "authenticate_refresh_token", threading.Barrier(4, timeout=60))
-        answers = _in_threads(*[lambda: refresh(first["refresh_token"])] * 4)
+        answers = in_threads(*[lambda: refresh(first["refresh_token"])] * 4)
         undo()
         return {
             "answers": [{k: a.get(k) for k in ("status", "error")} for a in answers],
@@ -93,7 +76,7 @@ def main(scenario: str) -> dict:
         _meet_after(server.RefreshGrant, "authenticate_refresh_token", both),
         _meet_after(server.TokenRevocation, "query_token", both),
     ]
-    refreshed, revoked = _in_threads(
+    refreshed, revoked = in_threads(
         lambda: refresh(first["refresh_token"]),
         lambda: post("/oauth2/revoke", token=first["refresh_token"], token_type_hint="refresh_token"),
     )
