@@ -171,20 +171,24 @@ class Relay:
         ticket = ticket_param(query)
         protocols = scope.get("subprotocols") or ()
         grant = await gateway.tickets.spend(ticket) if ticket is not None else None
-        decision = admit(state, raw_path, query, headers, client=client, protocols=protocols, grant=grant)
+
+        def decide(state: State) -> Admission | Refusal:
+            return admit(state, raw_path, query, headers, client=client, protocols=protocols, grant=grant)
+
+        decision = decide(state)
         if (
             isinstance(decision, Refusal)
             and decision.refresh_issuer
             and await gateway.refresh_issuer(decision.refresh_issuer)
         ):
-            decision = admit(state, raw_path, query, headers, client=client, protocols=protocols, grant=grant)
+            decision = decide(state)
         if isinstance(decision, Refusal) and decision.sync_miss:
             # Read your writes: keys, a subscription or an API the portal may just have
             # confirmed. Judge again against whatever the pull (or any other) brought.
             await gateway.sync_on_miss()
             if gateway.state is not state and gateway.state is not None:
                 state = gateway.state
-                decision = admit(state, raw_path, query, headers, client=client, protocols=protocols, grant=grant)
+                decision = decide(state)
         if isinstance(decision, Refusal):
             await self._refuse_handshake(scope, send, decision, decision.match, started)
             return None
