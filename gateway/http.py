@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from gateway.asgitypes import Receive, Scope, Send, request_headers
-from gateway.decisions import API_KEY_HEADER, INTERNAL_KEY_HEADER, admit
+from gateway.decisions import API_KEY_HEADER, INTERNAL_KEY_HEADER, Admission, State, admit
 from gateway.deny import client_address
 from gateway.refusals import Refusal
 from gateway.routing import UnsafePath, request_path
@@ -144,17 +144,21 @@ class GatewayHttp:
             headers[match.api.authorization_header.lower()] = headers["authorization"]
         peer = scope.get("client")
         client = client_address(peer[0] if peer else None)
-        decision = admit(state, target, "", headers, client=client)
+
+        def decide(state: State) -> Admission | Refusal:  # as the handshake of ``target`` would be
+            return admit(state, target, "", headers, client=client)
+
+        decision = decide(state)
         if (
             isinstance(decision, Refusal)
             and decision.refresh_issuer
             and await gateway.refresh_issuer(decision.refresh_issuer)
         ):
-            decision = admit(state, target, "", headers, client=client)
+            decision = decide(state)
         if isinstance(decision, Refusal) and decision.sync_miss and await gateway.sync_on_miss():
             if gateway.state is not None:
                 state = gateway.state
-                decision = admit(state, target, "", headers, client=client)
+                decision = decide(state)
         if isinstance(decision, Refusal):
             extra = [(k.encode(), v.encode()) for k, v in decision.headers]
             await error(decision.status, decision.code, decision.message, decision.description, extra)
