@@ -190,8 +190,9 @@ def _spread(values: list[float], fmt: str) -> str:
 
 
 def lines(rows: list[dict], pp1: list[dict] | None = None) -> list[str]:
-    """Markdown: the paced table (loads down, targets across; cells CPU % of a core and p50,
-    medians, the range over repetitions below), then the pp1 added-latency table if given."""
+    """Markdown: the paced table (loads down, targets across; cells: CPU % of a core, p50 and,
+    busy polling on, windows opened per frame; medians, the range over repetitions below),
+    then the pp1 added-latency table if given."""
     targets = list(dict.fromkeys(r["target"] for r in rows))
     loads = list(dict.fromkeys(r["load"] for r in rows))
     cell = {(r["load"], r["target"]): r for r in rows}
@@ -206,6 +207,8 @@ def lines(rows: list[dict], pp1: list[dict] | None = None) -> list[str]:
             text = f"{r['p50_ms']:.3f} ms"
             if "cpu_pct" in r:
                 text = f"{r['cpu_pct']:.1f} % · " + text
+            if "windows_per_frame" in r:
+                text += f" · {r['windows_per_frame']:.2f} w/f"
             cells.append(text)
         out.append(f"| {load} | " + " | ".join(cells) + " |")
         spreads = []

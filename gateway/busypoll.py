@@ -17,7 +17,7 @@ Three modes (``TIDEGATE_BUSY_POLL``):
 
 - ``adaptive`` (the default): a window opens only while frames come close together, that is
   while the mean gap between frames (an exponentially weighted mean over about the last
-  32) is below ``gap_us``. A frame that arrives shortly after the previous one would find
+  128) is below ``gap_us``. A frame that arrives shortly after the previous one would find
   the loop asleep and pay the wake-up; one that arrives after a long pause pays it anyway,
   and a window opened for it would mostly spin for nothing. So a steady trickle (a frame
   every millisecond or more) sleeps between frames as with polling off, and a stream of
@@ -40,15 +40,17 @@ MODES = ("adaptive", "on", "off")
 BUSY_POLL_US = 200
 BUSY_POLL_GAP_US = 250
 
-# Weight of the newest gap in the mean: about the last 32 frames count. A lighter mean (the
-# last eight) let the short bursts of a loaded machine's steady trickle (a client or backend
-# descheduled for a moment, then sending what it held back) open windows: at 1,000 messages
-# a second that cost about a third more CPU than busy polling off (docs/gateway.md).
-GAP_WEIGHT = 1 / 32
+# Weight of the newest gap in the mean: about the last 128 frames count (some 60 ms at 1,000
+# messages a second, 2,000 frames). The gaps are seen when the loop handles the frames, so a
+# loop held up for a moment (the core shared, a slow callback) sees the frames that waited
+# as a burst of tiny gaps; with the last eight or 32 frames counting, such bursts in a steady
+# 1,000 messages a second opened windows on 5-11 % of the frames, at a third more CPU than
+# busy polling off (docs/gateway.md "Busy polling").
+GAP_WEIGHT = 1 / 128
 # A gap counts at most this many thresholds: after an idle minute, frames that come close
-# together bring the mean back below the threshold within about 45 frames (4 × (31/32)⁴⁴ < 1,
-# for gaps near nothing; some twenty back-to-back round trips), instead of thousands; a
-# larger cap would pull a slow stream's mean down.
+# together bring the mean back below the threshold within about 180 frames (4 × (127/128)¹⁷⁷
+# < 1, for gaps near nothing; some 90 back-to-back round trips, tens of milliseconds),
+# instead of thousands; a larger cap would pull a slow stream's mean down.
 GAP_CAP = 4.0
 
 
