@@ -11,7 +11,8 @@ CPU 0, the proxies to CPU 1). Two tables:
 - back-to-back 64 B ping-pong on one connection (bench.run's ``pp1``): the p50 each proxy adds
   to direct's p50, repetition by repetition.
 
-Repetitions are interleaved (every target once per repetition), medians, the spread shown.
+Repetitions are interleaved (every target once per repetition, each repetition starting one
+target later), medians, the spread shown.
 
     python -m bench.paced                          # 3 repetitions, prints the Markdown tables
     python -m bench.paced --reps 5 --seconds 5 --out /tmp/paced.json
@@ -115,8 +116,11 @@ def measure(
     targets = _all_targets(bench, gateways)
     raw: dict[tuple[str, str], list[dict]] = {(load[0], t): [] for load in LOADS for t in targets}
     for rep in range(reps):
+        # Each repetition starts one target later: a target does not always follow the same one.
+        order = list(targets)[rep % len(targets) :] + list(targets)[: rep % len(targets)]
         for label, conns, rate in LOADS:
-            for tname, target in targets.items():
+            for tname in order:
+                target = targets[tname]
                 params = {"conns": conns, "rate": rate, "seconds": seconds, "size": SIZE}
                 if target["pid"]:
                     params["cpu-pid"] = target["pid"]
