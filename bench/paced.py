@@ -17,6 +17,7 @@ target later), medians, the spread shown.
     python -m bench.paced                          # 3 repetitions, prints the Markdown tables
     python -m bench.paced --reps 5 --seconds 5 --out /tmp/paced.json
     python -m bench.paced --adaptive 200:150 --adaptive 200:400    # more window:threshold pairs
+    python -m bench.paced --smoke --out DIR/paced.json     # seconds-long: checks the harness works
 
 From bench/run.py (one stack for everything): ``rows = paced.measure(bench)`` after
 ``bench.start()``, then ``paced.lines(rows)`` for Markdown.
@@ -36,7 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import FULL, GATEWAY_CONTROL, PROXY_CPU, Bench, client  # noqa: E402
+from bench.run import FULL, GATEWAY_CONTROL, PROXY_CPU, SMOKE, Bench, client  # noqa: E402
 from gateway.busypoll import BUSY_POLL_GAP_US, BUSY_POLL_US  # noqa: E402
 from testsupport import flow  # noqa: E402
 from testsupport.stack import free_port, gateway_command, metric, wait_until  # noqa: E402
@@ -162,7 +163,7 @@ def measure(
 def measure_pp1(bench: Bench, gateways: dict[str, dict], reps: int = 3) -> list[dict]:
     """bench.run's ``pp1`` (back-to-back 64 B ping-pong on one connection) through each
     target: the p50 it adds to direct's p50 in the same repetition."""
-    kind, params = FULL["pp1"]
+    kind, params = (SMOKE if bench.smoke else FULL)["pp1"]
     targets = _all_targets(bench, gateways)
     raw: dict[str, list[dict]] = {t: [] for t in targets}
     for rep in range(reps):
@@ -256,9 +257,12 @@ def main() -> None:
     )
     parser.add_argument("--no-pp1", action="store_true", help="skip the back-to-back ping-pong table")
     parser.add_argument("--out", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--smoke", action="store_true", help="one short repetition: checks the harness works")
     a = parser.parse_args()
+    if a.smoke:
+        a.reps, a.seconds = 1, 0.5
     extra = [tuple(int(x) for x in pair.split(":")) for pair in a.adaptive]
-    bench = Bench(Path(tempfile.gettempdir()), smoke=False)  # writes nothing there: measure() does not
+    bench = Bench(Path(tempfile.gettempdir()), smoke=a.smoke)  # writes nothing there: measure() does not
     try:
         bench.start()
         gateways = start_gateways(bench, variants(extra))  # type: ignore[arg-type]
