@@ -137,30 +137,30 @@ def supervise(count: int, argv: list[str], say: Callable[[str], None]) -> int:
                 pid, status = os.wait()  # signals are handled while waiting
             except ChildProcessError:
                 break
-            index = next((i for i, p in procs.items() if p.pid == pid), None)
-            if index is None:
+            slot = next((i for i, p in procs.items() if p.pid == pid), None)
+            if slot is None:
                 continue
-            procs[index].returncode = code = os.waitstatus_to_exitcode(status)
+            procs[slot].returncode = code = os.waitstatus_to_exitcode(status)
             if state["stopping"]:
                 if code != 0:
                     state["failed"] = True
-                    say(f"worker {index} (pid {pid}) exited with {code} while stopping")
+                    say(f"worker {slot} (pid {pid}) exited with {code} while stopping")
                 continue
             now = time.monotonic()
-            recent = deaths[index]
+            recent = deaths[slot]
             recent.append(now)
             while recent and recent[0] < now - RESTART_WINDOW:
                 recent.popleft()
             if len(recent) > MAX_RESTARTS:
                 say(
-                    f"worker {index} (pid {pid}) exited with {code}, {len(recent)} times within "
+                    f"worker {slot} (pid {pid}) exited with {code}, {len(recent)} times within "
                     f"{RESTART_WINDOW:.0f} s: stopping the other workers"
                 )
                 state["failed"] = True
                 pass_on(signal.SIGTERM)
                 continue
-            spawn(index)
-            say(f"worker {index} (pid {pid}) exited with {code}; restarted as pid {procs[index].pid}")
+            spawn(slot)
+            say(f"worker {slot} (pid {pid}) exited with {code}; restarted as pid {procs[slot].pid}")
     finally:
         for proc in procs.values():
             if proc.returncode is None:  # only if this very loop failed
