@@ -207,3 +207,23 @@ def test_a_bad_workers_value_is_refused_clearly(value):
     assert out.returncode == 2
     assert "argument --workers" in out.stderr
     assert ("at least 1" if value.lstrip("-").isdigit() else "'auto'") in out.stderr
+
+
+def test_sigterm_drains_every_connection_of_a_single_gateway_too(stack, chat):
+    """The single process (--workers 1) drains all its connections over the drain time:
+    Uvicorn's own signal handling no longer ends the server at the first batch (1012)."""
+    port = free_port()
+    proc = stack.spawn_gateway(f"single-{port}", port)
+    url = f"ws://127.0.0.1:{port}/chat/1.0.0/notifications"
+    flow.wait_for_route(url, chat["headers"])
+    with ExitStack() as exits:
+        conns = [exits.enter_context(connect(url, additional_headers=chat["headers"])) for _ in range(6)]
+        wait_until(lambda: _health(f"http://127.0.0.1:{port}").json()["openConnections"] == 6, 10, what="6 open")
+        proc.popen.send_signal(signal.SIGTERM)
+        codes = []
+        for ws in conns:
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=15)
+            codes.append(closed.value.rcvd.code)
+    assert codes == [1001] * 6
+    assert proc.popen.wait(timeout=30) == 0
