@@ -98,8 +98,17 @@ def test_two_workers_serve_one_port_and_answer_health_and_metrics_together(two_w
 
     url = f"ws://127.0.0.1:{port}/chat/1.0.0/notifications"
     with ExitStack() as exits:
-        conns, open_per_worker = _open_until_both_workers_hold_some(exits, url, chat["headers"], http_base)
-        assert set(open_per_worker) == workers and sum(open_per_worker.values()) == len(conns)
+        conns, _ = _open_until_both_workers_hold_some(exits, url, chat["headers"], http_base)
+        open_per_worker = wait_until(
+            lambda: (
+                (n := _per_worker(_samples(http_base), "tidegate_worker_open_connections"))
+                and sum(n.values()) == len(conns)
+                and n
+            ),
+            10,
+            what="every connection counted by its worker",
+        )
+        assert set(open_per_worker) == workers
         for i, ws in enumerate(conns):
             ws.send(f"m{i}")
             assert ws.recv(timeout=5) == f"m{i}"
