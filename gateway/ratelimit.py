@@ -80,16 +80,31 @@ class Window:
     used: int = 0
 
 
-class InMemoryCounters:
-    """Counters of one process (the embedded default). Fixed windows aligned to the clock."""
+def limit_share(limit: int, index: int, workers: int) -> int:
+    """What worker ``index`` of ``workers`` (rungateway --workers N) may pass of ``limit``
+    when the workers do not share counters (no Redis): ``limit // workers``, the remainder
+    going one each to the first workers, so the shares add up to the limit exactly (10 over
+    2 workers: 5 and 5; over 3: 4, 3, 3; 1 over 2: 1 and 0). An approximation, documented in
+    docs/gateway.md: a client whose connections all land on one worker gets only that
+    worker's share, and a limit smaller than the number of workers leaves some with none."""
+    base, extra = divmod(limit, workers)
+    return base + (1 if index < extra else 0)
 
-    def __init__(self, clock: Callable[[], float] = time.time):
+
+class InMemoryCounters:
+    """Counters of one process (the embedded default). Fixed windows aligned to the clock.
+    ``share`` (worker index, workers): this process is one of several workers and counts
+    against its ``limit_share`` of each limit only."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, share: tuple[int, int] = (0, 1)):
         self.clock = clock
         self._counts: dict[str, Window] = {}
+        self.share = share
 
     def try_consume(self, checks: Sequence[Check], nbytes: int) -> Consumed:
         now = self.clock()
         entries = []
+        index, workers = self.share
         for check in checks:
             key = check.key
             slot = int(now // check.window)
@@ -97,7 +112,8 @@ class InMemoryCounters:
             if entry is None or entry.slot != slot:
                 entry = self._counts[key] = Window(slot)
             cost = nbytes if check.per_byte else 1
-            if entry.used + cost > check.limit:
+            limit = check.limit if workers == 1 else limit_share(check.limit, index, workers)
+            if entry.used + cost > limit:
                 return Consumed(Verdict.THROTTLE, check)
             entries.append((entry, cost))
         for entry, cost in entries:
