@@ -90,6 +90,10 @@ BUSY_POLL_OFF = {"TIDEGATE_BUSY_POLL": "off"}
 BUSY_POLL_ALWAYS = "TIDEGATE_BUSY_POLL=on"
 # The multi-process gateway's target: worker processes sharing one port (rungateway --workers).
 WORKERS = 2
+# Issue 21: the kernel spreads the run's connections within 10 % between the workers, and a
+# round trip costs the workers together no more than it costs one process (within 10 %).
+WORKERS_SPREAD = 0.10
+WORKERS_CPU = 1.10
 
 CPUS = os.cpu_count() or 1
 CLIENT_CPU, PROXY_CPU = ("0", "1") if CPUS >= 2 else (None, None)
@@ -532,10 +536,52 @@ def target_lines(table: dict, idle: dict, many: dict, meta: dict, tname: str = "
     return lines
 
 
-def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict, micro: dict | None = None) -> None:
+def workers_lines(table: dict, served: dict[int, int]) -> list[str]:
+    """Two workers on one port against one process: how evenly the kernel spread the run's
+    connections between them, and what a round trip and a handshake cost the two together."""
+    one, two = table["pp50"]["gateway-uvicorn"], table["pp50"]["gateway-uvicorn-2workers"]
+    hs_one, hs_two = table["hs"]["gateway-uvicorn"], table["hs"]["gateway-uvicorn-2workers"]
+    uneven = workers.spread(served)
+    cpu = two["proxy_cpu_us"] / one["proxy_cpu_us"] if one["proxy_cpu_us"] else 0
+    reps = [f"{b / a:.2f}×" for a, b in zip(one["proxy_cpu_us_reps"], two["proxy_cpu_us_reps"], strict=True) if a]
+    counts = " / ".join(f"{n:,}" for n in served.values())
+    return [
+        "| target | wanted | measured | each repetition | met |",
+        "|---|---|---|---|---|",
+        f"| connections per worker, the whole run | within 10 % | {counts} ({uneven:.1%} apart) | – | "
+        f"{'yes' if uneven <= WORKERS_SPREAD else 'no'} |",
+        f"| gateway CPU per round trip, 50 × 64 B, two workers ÷ one process | ≤ {WORKERS_CPU:.2f}× | "
+        f"{cpu:.2f}× ({two['proxy_cpu_us']:.0f} vs {one['proxy_cpu_us']:.0f} µs) | {', '.join(reps) or '–'} | "
+        f"{'yes' if cpu <= WORKERS_CPU else 'no'} |",
+        f"| gateway CPU per handshake, two workers ÷ one process | ≤ {WORKERS_CPU:.2f}× | "
+        f"{hs_two['proxy_cpu_us'] / hs_one['proxy_cpu_us']:.2f}× ({hs_two['proxy_cpu_us']:.0f} vs "
+        f"{hs_one['proxy_cpu_us']:.0f} µs) | – | "
+        f"{'yes' if hs_two['proxy_cpu_us'] <= WORKERS_CPU * hs_one['proxy_cpu_us'] else 'no'} |",
+    ]
+
+
+def write_report(
+    out: Path,
+    table: dict,
+    idle: dict,
+    many: dict,
+    meta: dict,
+    micro: dict | None = None,
+    served: dict[int, int] | None = None,
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmarks.json").write_text(
-        json.dumps({"meta": meta, "table": table, "idle": idle, "many_idle": many, "validators": micro}, indent=1)
+        json.dumps(
+            {
+                "meta": meta,
+                "table": table,
+                "idle": idle,
+                "many_idle": many,
+                "validators": micro,
+                "workers_served": served,
+            },
+            indent=1,
+        )
     )
     lines = [
         "# Benchmarks",
@@ -614,6 +660,14 @@ def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict, mic
             f"The same targets with busy polling always on (`{BUSY_POLL_ALWAYS}`; its proxy CPU includes the polling):",
             "",
             *target_lines(table, {}, {}, meta, tname="gateway-uvicorn-busypoll"),
+        ]
+    if served:
+        lines += [
+            "",
+            f"Two workers on one port (`rungateway --workers {WORKERS}`, both on the proxy's core; SO_REUSEPORT "
+            "spreads connections by a hash of their addresses; CPU is the supervisor's and the workers' together):",
+            "",
+            *workers_lines(table, served),
         ]
     on, off = uv["pp50"].get("proxy_cpu_us", 0), table["pp50"]["gateway-uvicorn-open"].get("proxy_cpu_us", 0)
     quiet = table["pp50"]["gateway-uvicorn-noanalytics"].get("proxy_cpu_us", 0)
@@ -707,6 +761,7 @@ def main() -> None:
         bench.start()
         raw = bench.measure(reps)
         bench.validated_counts()
+        served = workers.worker_connections(bench.procs["uvicorn-workers"].pid, bench.workers_port)
         idle_conns = 50 if args.smoke else IDLE_CONNS
         idle = bench.idle_memory(idle_conns, ["direct", "nginx", "gateway-uvicorn", "gateway-daphne", "raw-relay"])
         many = {} if args.smoke else bench.idle_memory(MANY_IDLE, ["gateway-uvicorn"])["gateway-uvicorn"]
@@ -720,7 +775,7 @@ def main() -> None:
         "idle_conns": idle_conns,
         "smoke": args.smoke,
     }
-    write_report(args.out, summarise(raw), idle, many, meta, micro)
+    write_report(args.out, summarise(raw), idle, many, meta, micro, served)
     print(f"wrote {args.out / 'benchmarks.md'}")
 
 

@@ -46,6 +46,9 @@ def test_bench_harness_runs_and_writes_its_report(tmp_path):
     # The cost targets beside nginx's (issue 21): CPU per round trip and handshake, memory.
     assert "gateway CPU per round trip" in text and "gateway CPU per handshake" in text and "× nginx" in text
     assert "Client compression" in text
+    # Both workers of the two-worker target took connections, and the report judges the spread.
+    assert len(report["workers_served"]) == 2 and all(n > 0 for n in report["workers_served"].values())
+    assert "Two workers on one port" in text and "connections per worker" in text
     assert "## Payload validation" in text and "Target (issue 18)" in text
     assert report["validators"]["fastjsonschema_us"] > 0 and report["validators"]["jsonschema_us"] > 0
 
