@@ -44,7 +44,7 @@ class _Server(uvicorn.Server):
 
 
 class Command(BaseCommand):
-    help = "Run the WebSocket gateway (Uvicorn, websockets-sansio, uvloop)."
+    help = "Run the WebSocket gateway (Uvicorn, httptools, aiohttp's frame reader, uvloop)."
 
     def add_arguments(self, parser):
         conf = settings.TIDEGATE
@@ -75,7 +75,7 @@ def serve(gateway: Gateway, host: str, listeners: list[tuple[ASGIApp, int, bool]
     )
     common: dict[str, Any] = dict(
         host=host,
-        ws=ws,  # websockets-sansio, with the head limits (gateway/headlimits.py), heartbeats and compression
+        ws=ws,  # gateway/wsprotocol.py on aiohttp's compiled frame reader; websockets-sansio for compression
         loop="uvloop",
         http=http,  # httptools, with the head limits
         lifespan="on",
