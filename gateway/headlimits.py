@@ -2,10 +2,11 @@
 
 Uvicorn's httptools protocol reads a request head of any size for as long as the client
 takes: a client could hold connections open forever by sending a head slowly, or grow the
-server's memory with one endless header line. Its websockets-sansio protocol then parses
-the head of an upgrade again with the websockets library's own limits (8 KiB a line, 128
-headers) and, when that refuses it, neither sends the refusal nor closes the connection: a
-handshake with a header line of 8,190 bytes or more got no answer at all.
+server's memory with one endless header line. (Its websockets-sansio protocol then parsed
+the head of an upgrade again with the websockets library's own limits and, when that
+refused it, neither sent the refusal nor closed the connection. The head of an upgrade is
+now handed as parsed to gateway/wsprotocol.py, which checks the handshake itself; only a
+client offering permessage-deflate to a compressing gateway still goes that way.)
 
 ``limited_protocols`` makes the two protocol classes the gateway runs with:
 
@@ -13,9 +14,8 @@ handshake with a header line of 8,190 bytes or more got no answer at all.
   ``MAX_HEADERS`` header lines is answered 431 and the connection closed;
 - a head not complete ``head_timeout`` seconds after the connection opened (or after the
   first byte of a further request on a kept-alive connection) is answered 408 and closed;
-- a head the HTTP parser refuses is answered 400, and an upgrade request the WebSocket
-  library refuses (a method other than GET, a path that is not ASCII, a head it cannot
-  parse) 400, 414 or 431, and closed;
+- a head the HTTP parser refuses is answered 400, and an upgrade request that is not a
+  valid WebSocket handshake 400, 405 or 426 (gateway/wsprotocol.py), and closed;
 
 each with the gateway's JSON error body. ``SERVER_COUNTS`` exposes the connections and ASGI
 tasks the listeners hold, for ``/metrics``.

@@ -11,8 +11,9 @@ websocket interface Uvicorn gives it (scope, events, denial responses, ``ClientD
 What the handshake checks (each refusal with the gateway's JSON error body, then closed):
 header values with control characters, a target that is not ASCII, a request body or
 ``Transfer-Encoding``, HTTP other than 1.1: 400; a method other than GET: 405; ``Connection``
-without ``upgrade`` or ``Upgrade`` other than exactly ``websocket``: 426; a
-``Sec-WebSocket-Key`` that is not 16 bytes in base64 or a version other than 13: 400.
+without ``upgrade``, ``Upgrade`` other than exactly ``websocket`` or a
+``Sec-WebSocket-Version`` other than 13: 426; a ``Sec-WebSocket-Key`` that is not 16 bytes
+in base64, or either header missing or repeated: 400.
 
 Frames: a message over ``ws_max_size`` (``TIDEGATE_MAX_FRAME_SIZE``) closes with 1009 from its
 declared length; a text message that is not UTF-8 with 1007 and the decoder's reason (one
@@ -269,8 +270,10 @@ class GatewayWebSocket(asyncio.Protocol):
             raw_key = b""
         if len(raw_key) != 16:
             return refusal(400, "Sec-WebSocket-Key must be 16 bytes in base64")
-        if versions != [b"13"]:
-            return refusal(400, "Sec-WebSocket-Version must be 13")
+        if len(versions) != 1:
+            return refusal(400, "Exactly one Sec-WebSocket-Version is required")
+        if versions[0] != b"13":  # RFC 6455, 4.2.2: 426 and the version understood
+            return refusal(426, "Sec-WebSocket-Version must be 13", b"sec-websocket-version: 13\r\n")
         self.accept_key = base64.b64encode(hashlib.sha1(keys[0] + GUID, usedforsecurity=False).digest())
         return None
 

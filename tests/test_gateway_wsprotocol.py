@@ -204,3 +204,17 @@ def test_the_close_handshake_answers_the_clients_code_and_ends_the_connection(gw
         assert client.sock.recv(100) == b""  # and the server closed the TCP connection
     finally:
         client.close()
+
+
+def test_a_websocket_version_other_than_13_is_426_naming_13(gw):
+    # RFC 6455, 4.2.2: the server answers with the version it understands.
+    head = upgrade_head(gw.ws_port).replace(b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Version: 8")
+    with socket.create_connection(("127.0.0.1", gw.ws_port), timeout=WAIT) as sock:
+        sock.sendall(head)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 426 "), head
+    assert b"\r\nsec-websocket-version: 13" in head.lower()
+    assert json.loads(body)["code"] == "426"
