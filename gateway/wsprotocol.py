@@ -396,6 +396,8 @@ class GatewayWebSocket(asyncio.Protocol):
         if kind is _BINARY:
             self._deliver({"type": "websocket.receive", "bytes": msg[1]})
         elif kind is _TEXT:
+            if self.close_sent or self.peer_closed:
+                return  # dropped, as _deliver would: not judged either
             try:
                 text = msg[1].decode()
             except UnicodeDecodeError as exc:
