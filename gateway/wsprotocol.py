@@ -281,7 +281,8 @@ class GatewayWebSocket(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_heard = self.loop.time()
-        if self.peer_closed or self.reader is None:
+        reader = self.reader
+        if reader is None or self.peer_closed:
             return
         bad = self._unmasked_at(data)
         if bad >= 0:
@@ -290,10 +291,15 @@ class GatewayWebSocket(asyncio.Protocol):
             if not self.peer_closed:
                 self._fail(1002, "incorrect masking")
             return
-        self._feed(data)
+        if reader.feed_data(data)[0]:
+            self._reader_failed()
 
     def _feed(self, data: bytes) -> None:
-        if self.reader.feed_data(data)[0] and not self.peer_closed:
+        if self.reader.feed_data(data)[0]:
+            self._reader_failed()
+
+    def _reader_failed(self) -> None:
+        if not self.peer_closed:
             exc = self.sink.exception()
             code = getattr(exc, "code", 1002)
             self._fail(code if isinstance(code, int) else 1002, str(exc))
@@ -392,23 +398,40 @@ class GatewayWebSocket(asyncio.Protocol):
     # Frames from the client
 
     def _message(self, msg) -> None:
+        # The data path is written out in one function: it runs for every message.
         kind = msg[0]
         if kind is _BINARY:
-            self._deliver({"type": "websocket.receive", "bytes": msg[1]})
+            if self.close_sent or self.peer_closed:
+                return  # past the application's close (or the client's): dropped
+            event = {"type": "websocket.receive", "bytes": msg[1]}
         elif kind is _TEXT:
             if self.close_sent or self.peer_closed:
-                return  # dropped, as _deliver would: not judged either
+                return  # dropped, and not judged either
             try:
-                text = msg[1].decode()
+                event = {"type": "websocket.receive", "text": msg[1].decode()}
             except UnicodeDecodeError as exc:
                 reason = f"{exc.reason} at position {exc.start}"
                 self.logger.warning("Invalid UTF-8 sequence received from client: %s", reason)
                 self._fail(1007, reason)
                 return
-            self._deliver({"type": "websocket.receive", "text": text})
-        elif self.peer_closed:
+        else:
+            self._control(msg)
             return
-        elif kind is _PING:
+        self.events.append(event)
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        if not self.read_paused:  # until the application takes it (receive)
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _control(self, msg) -> None:
+        if self.peer_closed:
+            return
+        kind = msg[0]
+        if kind is _PING:
             if not self.close_sent:
                 self.transport.write(frame(_OP_PONG, bytes(msg[1])))
         elif kind is _PONG:
@@ -420,14 +443,6 @@ class GatewayWebSocket(asyncio.Protocol):
                     self._schedule_ping()
         elif kind is _CLOSE:
             self._closed_by_peer(msg[1], msg[2])
-
-    def _deliver(self, event: dict) -> None:
-        if self.close_sent or self.peer_closed:
-            return  # past the application's close (or the client's): dropped
-        self._put(event)
-        if not self.read_paused:
-            self.read_paused = True
-            self.transport.pause_reading()
 
     def _put(self, event: dict) -> None:
         self.events.append(event)
