@@ -218,3 +218,18 @@ def test_a_websocket_version_other_than_13_is_426_naming_13(gw):
     assert head.startswith(b"HTTP/1.1 426 "), head
     assert b"\r\nsec-websocket-version: 13" in head.lower()
     assert json.loads(body)["code"] == "426"
+
+
+def test_large_messages_both_ways_over_wss(gw):
+    # Frames of 16- and 64-bit lengths written as header and payload together, through TLS.
+    import ssl
+
+    from websockets.sync.client import connect
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with connect(f"wss://127.0.0.1:{gw.wss_port}/open/1.0.0/ws", ssl=context, compression=None) as ws:
+        for size in (125, 126, 20_000, 70_000):
+            ws.send(b"w" * size)
+            assert ws.recv(timeout=WAIT) == b"w" * size
