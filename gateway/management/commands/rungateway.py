@@ -57,7 +57,7 @@ class _Server(uvicorn.Server):
 
 
 class Command(BaseCommand):
-    help = "Run the WebSocket gateway (Uvicorn, websockets-sansio, uvloop)."
+    help = "Run the WebSocket gateway (Uvicorn, httptools, aiohttp's frame reader, uvloop)."
 
     def add_arguments(self, parser):
         conf = settings.TIDEGATE
@@ -136,7 +136,7 @@ def serve(
     )
     common: dict[str, Any] = dict(
         host=host,
-        ws=ws,  # websockets-sansio, with the head limits (gateway/headlimits.py), heartbeats and compression
+        ws=ws,  # gateway/wsprotocol.py on aiohttp's compiled frame reader; websockets-sansio for compression
         loop="uvloop",
         http=http,  # httptools, with the head limits
         lifespan="on",
