@@ -2,13 +2,14 @@
 
 It asks ``decisions.admit`` whether the handshake may proceed (``send_denial`` answers a
 refused one), opens the backend leg, and then only moves frames, each counted against the
-connection's rate limits (``_throttles``). Channels' consumer classes are not used here: they cost
+connection's rate limits (``FrameLimiter.check``). Channels' consumer classes are not used here: they cost
 two to four times the CPU per frame (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -27,6 +28,7 @@ from gateway.ratelimit import (
     THROTTLE_CLOSE_CODE,
     THROTTLED_MESSAGE,
     FrameLimiter,
+    Verdict,
     limits_for,
     payload_size,
 )
@@ -69,6 +71,11 @@ _UNSENDABLE = {1005: 1000, 1006: 1001, 1015: 1001}
 BACKEND_GONE = 1014
 # The ASGI field that carries each kind of data message from the backend.
 _ASGI_KEY = {aiohttp.WSMsgType.TEXT: "text", aiohttp.WSMsgType.BINARY: "bytes"}
+
+
+# The peer's address as deny policies judge it, parsed once per address (an ``ipaddress``
+# parse per handshake otherwise); addresses are immutable values.
+_client_address = functools.lru_cache(maxsize=4096)(client_address)
 
 
 def _sendable(code: int | None, fallback: int = 1000) -> int:
@@ -165,7 +172,7 @@ class Relay:
         raw_path = raw_request_path(scope)
         # The peer, never X-Forwarded-For (a client writes what it likes there): deny policies.
         peer = scope.get("client")
-        client = client_address(peer[0] if peer else None)
+        client = _client_address(peer[0] if peer else None)
         # A connect ticket is spent by the first handshake that shows it, whatever comes of
         # it (gateway/tickets.py); the token entry of the subprotocols is read by admit.
         ticket = ticket_param(query)
@@ -290,14 +297,22 @@ class Relay:
             log.warning("backend connect failed: %s: %s (%s)", type(exc).__name__, exc, decision.match.api.name)
             return None
 
-    async def _throttles(self, payload: str | bytes, limiter: FrameLimiter, send: Send, conn: LiveConnection) -> bool:
-        """Count one frame against the connection's limits; when over, carry out the
-        policy's action and answer True (the frame is dropped)."""
-        refused = limiter.check(payload)
+    async def _throttled(
+        self,
+        refused: PolicyConfig | Verdict,
+        payload: str | bytes,
+        limiter: FrameLimiter,
+        send: Send,
+        conn: LiveConnection,
+    ) -> bool:
+        """The rest of counting a frame that ``limiter.check`` did not pass at once: ask the
+        shared store when it must, and when over a limit carry out the policy's action and
+        answer True (the frame is dropped)."""
         if refused is NEED_LEASE:
             refused = await limiter.check_shared(payload)
-        if refused is None:
-            return False
+            if refused is None:
+                return False
+        assert isinstance(refused, PolicyConfig)
         await self._enforce_throttle(refused, limiter, send, conn)
         return True
 
@@ -328,6 +343,7 @@ class Relay:
         track_idle = self.gateway.idle_timeout > 0
         poller = self.gateway.poller
         payloads = conn.payloads
+        check = limiter.check if limiter else None  # counts a frame; None when it passes
         while True:
             message = await receive()
             kind = message["type"]
@@ -338,9 +354,9 @@ class Relay:
                     conn.last_activity = time.monotonic()
                 text = message.get("text")
                 payload = text if text is not None else (message.get("bytes") or b"")
-                if limiter:
+                if check is not None and (refused := check(payload)) is not None:
                     try:
-                        if await self._throttles(payload, limiter, send, conn):
+                        if await self._throttled(refused, payload, limiter, send, conn):
                             conn.throttled_in += 1
                             continue
                     except (OSError, RuntimeError):  # the client went away while being told
@@ -377,6 +393,7 @@ class Relay:
         track_idle = self.gateway.idle_timeout > 0
         poller = self.gateway.poller
         payloads = conn.payloads if conn.payloads is not None and conn.payloads.backend else None
+        check = limiter.check if limiter else None
         try:
             while True:
                 msg = await backend.receive()
@@ -386,7 +403,11 @@ class Relay:
                         poller.touch()
                     if track_idle:
                         conn.last_activity = time.monotonic()
-                    if limiter and await self._throttles(msg.data, limiter, send, conn):
+                    if (
+                        check is not None
+                        and (refused := check(msg.data)) is not None
+                        and await self._throttled(refused, msg.data, limiter, send, conn)
+                    ):
                         conn.throttled_out += 1
                         continue
                     if payloads is not None:

@@ -291,6 +291,19 @@ class BackendLeg(BaseProtocol):
             pass
 
 
+@functools.lru_cache(maxsize=256)
+def _address(url: str) -> tuple[bool, str, int, str, str]:
+    """Whether ``url`` is wss, the host to connect to, its port, the request target and
+    the Host header: parsed once per backend URL, not per connection."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "wss"
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(f"not a WebSocket URL: {url!r}")
+    port = parts.port or (443 if secure else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return secure, parts.hostname, port, target, parts.netloc.rpartition("@")[2]
+
+
 async def connect(
     url: str,
     *,
@@ -302,14 +315,9 @@ async def connect(
     """Open a WebSocket to ``url`` (ws or wss). Raises HandshakeError, OSError (refused,
     unreachable, TLS) or ValueError (a URL or header that cannot be sent); the caller bounds
     the time it may take."""
-    parts = urlsplit(url)
-    secure = parts.scheme == "wss"
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError(f"not a WebSocket URL: {url!r}")
-    port = parts.port or (443 if secure else 80)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    secure, hostname, port, target, host = _address(url)
     key = generate_key()
-    request = _request(target, parts.netloc.rpartition("@")[2], key, protocols, headers)
+    request = _request(target, host, key, protocols, headers)
     loop = asyncio.get_running_loop()
     if secure and ssl_context is None:
         ssl_context = default_tls()
@@ -317,10 +325,10 @@ async def connect(
     try:
         await loop.create_connection(
             lambda: leg,
-            parts.hostname,
+            hostname,
             port,
             ssl=ssl_context if secure else None,
-            server_hostname=parts.hostname if secure else None,
+            server_hostname=hostname if secure else None,
         )
         await leg._opened
     except BaseException:

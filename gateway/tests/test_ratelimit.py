@@ -90,3 +90,21 @@ def test_limits_follow_wso2_order_and_skip_unlimited_and_non_stopping_plans():
     soft = SubscriptionConfig(id="s", api_id="a", policy="Soft", status="UNBLOCKED")
     free = ApplicationConfig(id="app", name="n", owner="o", policy="Unlimited", key_type="PRODUCTION")
     assert [lim.key for lim in limits_for(snapshot=snap, api=api, subscription=soft, application=free)] == ["api:a"]
+
+
+def test_counting_stays_exact_when_another_connection_turns_the_window_over():
+    """A limiter counts without lookups while its windows last; a window turned over by
+    another connection on the same counter, or a clock set back, must not let it count
+    past the limit or against a stale window."""
+    clock = Clock(60 * 1000)
+    policy = PolicyConfig(level="subscription", name="3", limit=3, window=60)
+    counters = InMemoryCounters(clock)
+    a = FrameLimiter(counters, [Limit("sub:s1", policy)])
+    b = FrameLimiter(counters, [Limit("sub:s1", policy)])
+    assert [a.check("1"), a.check("2")] == [None, None]
+    clock.now += 60  # the next window: b opens it
+    assert [b.check("3"), b.check("4"), b.check("5")] == [None, None, None]
+    assert a.check("6") is policy  # a's own window is over: it sees b's three
+    clock.now -= 61  # the clock goes back into the window a counted in
+    assert a.check("7") is None  # counted afresh in that window, as before
+    assert counters._counts["sub:s1"].used == 1
