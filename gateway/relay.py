@@ -78,6 +78,13 @@ BACKEND_GONE = 1014
 _client_address = functools.lru_cache(maxsize=4096)(client_address)
 
 
+def _access(message: str, fields: dict[str, object]) -> None:
+    """One access line. ``Logger.info`` would also walk the stack for the caller's file and
+    line (``findCaller``, about a seventh of the line's cost), which the JSON line never shows."""
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, "", 0, message, (), None, extra=fields))
+
+
 def _sendable(code: int | None, fallback: int = 1000) -> int:
     if code is None:
         return fallback
@@ -144,9 +151,9 @@ class Relay:
             downstream.ended = True
             backend.detach()
             self.gateway.frame_counters.closed(conn)
-            access_log.info(
+            _access(
                 "connection",
-                extra={
+                {
                     "event": "connection",
                     "api": conn.api_id,
                     "application": conn.app_name,
@@ -261,9 +268,9 @@ class Relay:
             status=refusal.status,
             ms=(time.perf_counter() - started) * 1000,
         )
-        access_log.info(
+        _access(
             "refused",
-            extra={
+            {
                 "event": "handshake",
                 "path": raw_path,
                 "status": refusal.status,

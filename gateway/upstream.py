@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.utils import accept_key, generate_key
@@ -279,11 +280,13 @@ class BackendLeg(BaseProtocol):
         """Whether a task is in ``receive()`` (or ``close`` reads the backend's answer)."""
         return self._receiving
 
-    async def send_str(self, data: str) -> None:
-        await self._writer.send_frame(data.encode(), WSMsgType.TEXT)
+    # Plain functions returning the writer's coroutine, awaited by the caller: a coroutine
+    # of their own per message would be one more frame to create and resume.
+    def send_str(self, data: str) -> Coroutine[Any, Any, None]:
+        return self._writer.send_frame(data.encode(), WSMsgType.TEXT)
 
-    async def send_bytes(self, data: bytes) -> None:
-        await self._writer.send_frame(data, WSMsgType.BINARY)
+    def send_bytes(self, data: bytes) -> Coroutine[Any, Any, None]:
+        return self._writer.send_frame(data, WSMsgType.BINARY)
 
     async def receive(self) -> WSMessage:
         self._receiving = True  # for the whole call: ``close`` then leaves the reading to it
