@@ -80,20 +80,41 @@ class Window:
     used: int = 0
 
 
+def limit_share(limit: int, index: int, workers: int) -> int:
+    """What worker ``index`` of ``workers`` (rungateway --workers N) may pass of ``limit``
+    when the workers do not share counters (no Redis): ``limit // workers``, the remainder
+    going one each to the first workers, so the shares add up to the limit exactly (10 over
+    2 workers: 5 and 5; over 3: 4, 3, 3; 1 over 2: 1 and 0). An approximation, documented in
+    docs/gateway.md: a client whose connections all land on one worker gets only that
+    worker's share, and a limit smaller than the number of workers leaves some with none."""
+    base, extra = divmod(limit, workers)
+    return base + (1 if index < extra else 0)
+
+
 class InMemoryCounters:
     """Counters of one process (the embedded default). Fixed windows aligned to the clock.
-    A counter's ``Window`` is the same object for the life of the process (a new window
-    resets it in place), so a ``FrameLimiter`` may hold its counters (``cells``) and count
-    a frame in them without looking them up."""
+    ``share`` (worker index, workers): this process is one of several workers and counts
+    against its ``limit_share`` of each limit only. A counter's ``Window`` is the same
+    object for the life of the process (a new window resets it in place), so a
+    ``FrameLimiter`` may hold its counters (``cells``) and count a frame in them without
+    looking them up."""
 
-    def __init__(self, clock: Callable[[], float] = time.time):
+    def __init__(self, clock: Callable[[], float] = time.time, share: tuple[int, int] = (0, 1)):
         self.clock = clock
         self._counts: dict[str, Window] = {}
+        self.share = share
 
-    def cells(self, checks: Sequence[Check]) -> tuple[Window, ...]:
-        """The counters of ``checks``, in their order (created empty when new)."""
+    def limit(self, check: Check) -> int:
+        """What this process may count of ``check``'s limit (its share of it)."""
+        index, workers = self.share
+        return check.limit if workers == 1 else limit_share(check.limit, index, workers)
+
+    def cells(self, checks: Sequence[Check]) -> tuple[tuple[Window, int], ...]:
+        """The counter of each of ``checks`` (created empty when new) and ``limit`` of it."""
         counts = self._counts
-        return tuple(counts.get(check.key) or counts.setdefault(check.key, Window(-1)) for check in checks)
+        return tuple(
+            (counts.get(check.key) or counts.setdefault(check.key, Window(-1)), self.limit(check)) for check in checks
+        )
 
     def try_consume(self, checks: Sequence[Check], nbytes: int) -> Consumed:
         now = self.clock()
@@ -105,7 +126,7 @@ class InMemoryCounters:
                 entry = counts[check.key] = Window(slot)
             elif entry.slot != slot:
                 entry.slot, entry.used = slot, 0
-            if entry.used + (nbytes if check.per_byte else 1) > check.limit:
+            if entry.used + (nbytes if check.per_byte else 1) > self.limit(check):
                 return Consumed(Verdict.THROTTLE, check)
         for check in checks:  # all had room: count it in each
             counts[check.key].used += nbytes if check.per_byte else 1
@@ -182,17 +203,13 @@ class FrameLimiter:
             for lim in limits
         )
         self._counts_bytes = any(check.per_byte for check in self._checks)
-        # The fast path (counters of this process only): (counter, limit, per_byte) per
-        # check, valid while the clock is within every check's current window [since, until).
+        # The fast path (counters of this process only): (counter, this process's limit,
+        # per_byte) per check, valid while the clock is within every check's current window [since, until).
         cells = getattr(backend, "cells", None)
         self._cells = (
             tuple(
-                zip(
-                    cells(self._checks),
-                    (c.limit for c in self._checks),
-                    (c.per_byte for c in self._checks),
-                    strict=True,
-                )
+                (cell, limit, check.per_byte)
+                for (cell, limit), check in zip(cells(self._checks), self._checks, strict=True)
             )
             if cells is not None and self._checks
             else None

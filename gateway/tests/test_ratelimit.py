@@ -108,3 +108,11 @@ def test_counting_stays_exact_when_another_connection_turns_the_window_over():
     clock.now -= 61  # the clock goes back into the window a counted in
     assert a.check("7") is None  # counted afresh in that window, as before
     assert counters._counts["sub:s1"].used == 1
+
+
+def test_a_worker_counts_against_its_share_on_the_fast_path_too():
+    """One of two workers without Redis passes its share of a limit (3 of 5), frame after
+    frame, whether or not the frame was counted without lookups."""
+    policy = PolicyConfig(level="subscription", name="5", limit=5, window=60)
+    lim = FrameLimiter(InMemoryCounters(Clock(), share=(0, 2)), [Limit("sub:s1", policy)])
+    assert [lim.check(str(i)) for i in range(4)] == [None, None, None, policy]
