@@ -4,10 +4,11 @@ Starts the echo backend, nginx (a plain WebSocket proxy) and the gateway with ev
 on (a real JWT, a subscription, API, subscription and application rate limits that never
 trip) under Uvicorn and under Daphne, plus the Uvicorn gateway on an open topic (no token,
 no limits) to show what enforcement costs, one without analytics, one with busy polling
-(TIDEGATE_BUSY_POLL_US), one with client compression (TIDEGATE_CLIENT_COMPRESSION, the
-load client offering permessage-deflate), the Uvicorn gateway on an API with payload
-validation on both ways (a small object schema, valid JSON messages of the same size), and
-the bare relay the gateway is built on (bench/raw_relay.py).
+always on and one with it off (the default is adaptive), one with client compression
+(TIDEGATE_CLIENT_COMPRESSION, the load client offering permessage-deflate), the Uvicorn
+gateway on an API with payload validation on both ways (a small object schema, valid JSON
+messages of the same size), two worker processes sharing one port (rungateway --workers 2),
+and the bare relay the gateway is built on (bench/raw_relay.py).
 With two or more cores the client and backend are pinned to CPU 0 and the proxy under test
 to CPU 1. Workloads run interleaved, three repetitions, medians; results go to JSON, a
 Markdown table and a chart.
@@ -36,7 +37,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import validators  # noqa: E402
+from bench import validators, workers  # noqa: E402
 from bench.validators import SCHEMA as VALIDATORS_SCHEMA  # noqa: E402
 from testsupport import flow  # noqa: E402
 from testsupport.stack import Stack, cpu_seconds, free_port, gateway_command, rss_kib, wait_until  # noqa: E402
@@ -64,6 +65,12 @@ LABELS = {
 }
 # Targets of issue 4, for the Uvicorn gateway with enforcement on.
 TARGETS = {"pp50": 1.0, "pp16k": 1.2, "pipe": 1.1, "hs": 0.9}
+# Issue 21: the gateway's own cost, shown beside nginx's in the same run.
+COST_TARGETS_US = {
+    "pp50": ("gateway CPU per round trip, 50 × 64 B", 30),
+    "hs": ("gateway CPU per handshake, full checks", 450),
+}
+IDLE_TARGET_KIB = 22
 # Issue 18: payload validation (both ways) adds at most this much gateway CPU per round trip at 50 × 64 B.
 VALIDATION_TARGET_US = 15
 IDLE_CONNS = 2000
@@ -76,8 +83,17 @@ MANY_IDLE = 9500
 # portal, which is not pinned, about 16 % busy on either measured core at random.
 GATEWAY_CONTROL = {"TIDEGATE_SYNC_INTERVAL": "0.25", "TIDEGATE_ANALYTICS_INTERVAL": "5"}
 
-# The busy-polling gateway's window (µs): the kernel's guest halt-polling default.
-BUSY_POLL_US = "200"
+# The default gateway polls adaptively (gateway/busypoll.py); two more show polling always on
+# and off (the default before issue 21), each other setting at its default.
+BUSY_POLL_ON = {"TIDEGATE_BUSY_POLL": "on"}
+BUSY_POLL_OFF = {"TIDEGATE_BUSY_POLL": "off"}
+BUSY_POLL_ALWAYS = "TIDEGATE_BUSY_POLL=on"
+# The multi-process gateway's target: worker processes sharing one port (rungateway --workers).
+WORKERS = 2
+# Issue 21: the kernel spreads the run's connections within 10 % between the workers, and a
+# round trip costs the workers together no more than it costs one process (within 10 %).
+WORKERS_SPREAD = 0.10
+WORKERS_CPU = 1.10
 
 CPUS = os.cpu_count() or 1
 CLIENT_CPU, PROXY_CPU = ("0", "1") if CPUS >= 2 else (None, None)
@@ -154,13 +170,15 @@ class Bench:
         session.base = self.stack.portal_url
         token, context, validated_context = self.configure(session)
         quiet = {"TIDEGATE_LOG_LEVEL": "WARNING", **GATEWAY_CONTROL}
-        uv_port, dp_port, quiet_port, raw_port, poll_port, deflate_port = (free_port() for _ in range(6))
+        uv_port, dp_port, quiet_port, raw_port, poll_port, deflate_port, nopoll_port, workers_port = (
+            free_port() for _ in range(8)
+        )
         self.spawn("uvicorn", gateway_command(uv_port), PROXY_CPU, quiet)
+        self.spawn("uvicorn-nopoll", gateway_command(nopoll_port), PROXY_CPU, {**quiet, **BUSY_POLL_OFF})
+        self.spawn("uvicorn-workers", gateway_command(workers_port, workers=WORKERS), PROXY_CPU, quiet)
         self.spawn("uvicorn-noanalytics", gateway_command(quiet_port), PROXY_CPU, {**quiet, "TIDEGATE_ANALYTICS": "0"})
         self.spawn("daphne", gateway_command(dp_port, server="daphne"), PROXY_CPU, quiet)
-        self.spawn(
-            "uvicorn-busypoll", gateway_command(poll_port), PROXY_CPU, {**quiet, "TIDEGATE_BUSY_POLL_US": BUSY_POLL_US}
-        )
+        self.spawn("uvicorn-busypoll", gateway_command(poll_port), PROXY_CPU, {**quiet, **BUSY_POLL_ON})
         self.spawn(
             "uvicorn-deflate", gateway_command(deflate_port), PROXY_CPU, {**quiet, "TIDEGATE_CLIENT_COMPRESSION": "1"}
         )
@@ -169,10 +187,11 @@ class Bench:
         )
         auth = {"Authorization": f"Bearer {token}"}
         wait_until(lambda: _tcp_open(raw_port), 30, what="raw relay")
-        for port in (uv_port, dp_port, quiet_port, poll_port, deflate_port):
+        for port in (uv_port, dp_port, quiet_port, poll_port, deflate_port, nopoll_port, workers_port):
             url = f"ws://127.0.0.1:{port}{context}/echo"
             wait_until(lambda url=url: flow.handshake_status(url, auth)[0] == 101, 30, what="gateway route")
         self.uv_port = uv_port
+        self.workers_port = workers_port
         validated_url = f"ws://127.0.0.1:{uv_port}{validated_context}/echo"
         wait_until(lambda: flow.handshake_status(validated_url, auth)[0] == 101, 30, what="validated route")
 
@@ -207,6 +226,18 @@ class Bench:
                 "url": f"ws://127.0.0.1:{poll_port}{context}/echo",
                 "headers": auth,
                 "pid": self.procs["uvicorn-busypoll"].pid,
+            },
+            "gateway-uvicorn-nopoll": {
+                "url": f"ws://127.0.0.1:{nopoll_port}{context}/echo",
+                "headers": auth,
+                "pid": self.procs["uvicorn-nopoll"].pid,
+            },
+            # Worker processes behind one port: CPU is the whole process tree's.
+            "gateway-uvicorn-2workers": {
+                "url": f"ws://127.0.0.1:{workers_port}{context}/echo",
+                "headers": auth,
+                "pid": self.procs["uvicorn-workers"].pid,
+                "tree": True,
             },
             "gateway-uvicorn-deflate": {
                 "url": f"ws://127.0.0.1:{deflate_port}{context}/echo",
@@ -278,10 +309,11 @@ channels:
         for rep in range(reps):
             for wname, (kind, params) in workloads.items():
                 for tname, target in self.targets.items():
-                    before = cpu_seconds(target["pid"]) if target["pid"] else 0.0
+                    used = workers.cpu_seconds_all if target.get("tree") else cpu_seconds
+                    before = used(target["pid"]) if target["pid"] else 0.0
                     result = client(kind, target["url"], target["headers"], params, target.get("extra", ()))
                     if target["pid"]:
-                        result["proxy_cpu_us"] = (cpu_seconds(target["pid"]) - before) * 1e6 / max(1, result["count"])
+                        result["proxy_cpu_us"] = (used(target["pid"]) - before) * 1e6 / max(1, result["count"])
                     raw[wname][tname].append(result)
                     print(f"rep {rep + 1} {wname:6} {tname:22} {result['rate']:>10.0f}/s", flush=True)
         return raw
@@ -415,10 +447,141 @@ def validation_lines(table: dict, micro: dict) -> list[str]:
     return lines
 
 
-def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict, micro: dict | None = None) -> None:
+def _ratio_cell(value: float, base: float) -> str:
+    return f"{value / base:.2f}×" if base else "–"
+
+
+def target_lines(table: dict, idle: dict, many: dict, meta: dict, tname: str = "gateway-uvicorn") -> list[str]:
+    """The targets table for gateway ``tname``: throughput as ratios to nginx's, and what the
+    gateway costs (CPU per round trip and per handshake, memory per idle connection, latency it
+    adds) beside nginx's cost in the same run."""
+    lines = [
+        "| target | wanted | measured | × nginx | each repetition (× nginx) | met |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def row(name: str, wanted: str, got: str, ratio: str, ok: bool, reps: list[str] | tuple = ()) -> None:
+        lines.append(f"| {name} | {wanted} | {got} | {ratio} | {', '.join(reps) or '–'} | {'yes' if ok else 'no'} |")
+
+    gw = {w: table[w][tname] for w in table}
+    nginx = {w: table[w]["nginx"] for w in table}
+
+    def cost(workload: str, name: str, limit: float) -> None:
+        mine, theirs = gw[workload]["proxy_cpu_us"], nginx[workload]["proxy_cpu_us"]
+        reps = [
+            f"{a:.0f} µs ({_ratio_cell(a, b)})"
+            for a, b in zip(gw[workload]["proxy_cpu_us_reps"], nginx[workload]["proxy_cpu_us_reps"], strict=True)
+        ]
+        row(
+            name,
+            f"≤ {limit:g} µs",
+            f"{mine:.0f} µs (nginx {theirs:.0f})",
+            _ratio_cell(mine, theirs),
+            mine <= limit,
+            reps,
+        )
+
+    for workload in ("pp50", "pp16k", "pipe", "hs"):
+        wanted, got = TARGETS[workload], gw[workload]["x_nginx"]
+        reps = [f"{x:.2f}×" for x in gw[workload]["x_nginx_reps"]]
+        name = f"{LABELS[workload].split(' (')[0]} vs nginx"
+        row(name, f"≥ {wanted}×", f"{gw[workload]['rate']:,.0f}/s", f"{got:.2f}×", got >= wanted, reps)
+        if workload in COST_TARGETS_US:
+            label, limit = COST_TARGETS_US[workload]
+            cost(workload, label, limit)
+    direct = table["pp1"]["direct"]
+    added = gw["pp1"]["p50_ms"] - direct["p50_ms"]
+    nginx_added = nginx["pp1"]["p50_ms"] - direct["p50_ms"]
+    reps = [
+        f"{g - d:.3f} ms ({_ratio_cell(g - d, n - d)})"
+        for g, n, d in zip(gw["pp1"]["p50_ms_reps"], nginx["pp1"]["p50_ms_reps"], direct["p50_ms_reps"], strict=True)
+    ]
+    row(
+        "added p50 at 1 connection",
+        f"≤ nginx's ({nginx_added:.3f} ms)",
+        f"{added:.3f} ms",
+        _ratio_cell(added, nginx_added),
+        added <= nginx_added,
+        reps,
+    )
+    if tname in idle:
+        per_conn, nginx_conn = idle[tname]["per_conn_kib"], idle["nginx"]["per_conn_kib"]
+        row(
+            f"RSS per idle connection at {meta['idle_conns']}",
+            f"≤ {IDLE_TARGET_KIB} KiB",
+            f"{per_conn:.1f} KiB (nginx {nginx_conn:.1f})",
+            _ratio_cell(per_conn, nginx_conn),
+            per_conn <= IDLE_TARGET_KIB,
+        )
+    if many and tname == "gateway-uvicorn":
+        row(
+            "10,000 idle connections, one process",
+            "no error",
+            f"{many['held']:,} held, {many['errors']} errors"
+            + ("" if many["held"] >= 10_000 else " (10,000 would need more than this machine's 20,000 descriptors)"),
+            "–",
+            many["errors"] == 0 and many["held"] >= 10_000,
+        )
+    if tname == "gateway-uvicorn":
+        dp = table["pp50"]["gateway-daphne"]
+        reps = [f"{x:.2f}×" for x in dp["x_nginx_reps"]]
+        row(
+            "Daphne 50 × 64 B vs nginx",
+            "≥ 0.5×",
+            f"{dp['rate']:,.0f}/s",
+            f"{dp['x_nginx']:.2f}×",
+            dp["x_nginx"] >= 0.5,
+            reps,
+        )
+    return lines
+
+
+def workers_lines(table: dict, served: dict[int, int]) -> list[str]:
+    """Two workers on one port against one process: how evenly the kernel spread the run's
+    connections between them, and what a round trip and a handshake cost the two together."""
+    one, two = table["pp50"]["gateway-uvicorn"], table["pp50"]["gateway-uvicorn-2workers"]
+    hs_one, hs_two = table["hs"]["gateway-uvicorn"], table["hs"]["gateway-uvicorn-2workers"]
+    uneven = workers.spread(served)
+    cpu = two["proxy_cpu_us"] / one["proxy_cpu_us"] if one["proxy_cpu_us"] else 0
+    reps = [f"{b / a:.2f}×" for a, b in zip(one["proxy_cpu_us_reps"], two["proxy_cpu_us_reps"], strict=True) if a]
+    counts = " / ".join(f"{n:,}" for n in served.values())
+    return [
+        "| target | wanted | measured | each repetition | met |",
+        "|---|---|---|---|---|",
+        f"| connections per worker, the whole run | within 10 % | {counts} ({uneven:.1%} apart) | – | "
+        f"{'yes' if uneven <= WORKERS_SPREAD else 'no'} |",
+        f"| gateway CPU per round trip, 50 × 64 B, two workers ÷ one process | ≤ {WORKERS_CPU:.2f}× | "
+        f"{cpu:.2f}× ({two['proxy_cpu_us']:.0f} vs {one['proxy_cpu_us']:.0f} µs) | {', '.join(reps) or '–'} | "
+        f"{'yes' if cpu <= WORKERS_CPU else 'no'} |",
+        f"| gateway CPU per handshake, two workers ÷ one process | ≤ {WORKERS_CPU:.2f}× | "
+        f"{hs_two['proxy_cpu_us'] / hs_one['proxy_cpu_us']:.2f}× ({hs_two['proxy_cpu_us']:.0f} vs "
+        f"{hs_one['proxy_cpu_us']:.0f} µs) | – | "
+        f"{'yes' if hs_two['proxy_cpu_us'] <= WORKERS_CPU * hs_one['proxy_cpu_us'] else 'no'} |",
+    ]
+
+
+def write_report(
+    out: Path,
+    table: dict,
+    idle: dict,
+    many: dict,
+    meta: dict,
+    micro: dict | None = None,
+    served: dict[int, int] | None = None,
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmarks.json").write_text(
-        json.dumps({"meta": meta, "table": table, "idle": idle, "many_idle": many, "validators": micro}, indent=1)
+        json.dumps(
+            {
+                "meta": meta,
+                "table": table,
+                "idle": idle,
+                "many_idle": many,
+                "validators": micro,
+                "workers_served": served,
+            },
+            indent=1,
+        )
     )
     lines = [
         "# Benchmarks",
@@ -433,27 +596,31 @@ def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict, mic
         "",
     ]
     targets = list(next(iter(table.values())))
-    lines.append("| workload | " + " | ".join(targets) + " |")
-    lines.append("|---|" + "---|" * len(targets))
-    for wname, row in table.items():
+    workloads = list(table)
+    # One row a target, one column a workload: a dozen targets fit down a page, not across.
+    lines.append("| target | " + " | ".join(LABELS[w] for w in workloads) + " |")
+    lines.append("|---|" + "---|" * len(workloads))
+    for t in targets:
         cells = []
-        for t in targets:
-            c = row[t]
+        for w in workloads:
+            c = table[w][t]
             cell = f"{c['rate']:,.0f} ({c['x_direct']:.2f} / {c['x_nginx']:.2f})"
             if "proxy_cpu_us" in c:
                 cell += f" [{c['proxy_cpu_us']:.0f} µs]"
             cells.append(cell)
-        lines.append(f"| {LABELS[wname]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Latency p50 / p99 (ms; pipelined: per burst of 100; handshake: open and close):",
         "",
-        "| workload | " + " | ".join(targets) + " |",
-        "|---|" + "---|" * len(targets),
+        "| target | " + " | ".join(workloads) + " |",
+        "|---|" + "---|" * len(workloads),
     ]
-    for wname, row in table.items():
+    for t in targets:
         lines.append(
-            f"| {wname} | " + " | ".join(f"{row[t]['p50_ms']:.3f} / {row[t]['p99_ms']:.3f}" for t in targets) + " |"
+            f"| {t} | "
+            + " | ".join(f"{table[w][t]['p50_ms']:.3f} / {table[w][t]['p99_ms']:.3f}" for w in workloads)
+            + " |"
         )
     lines += [
         "",
@@ -476,71 +643,32 @@ def write_report(out: Path, table: dict, idle: dict, many: dict, meta: dict, mic
             "proxied connection takes two).",
         ]
     uv = {w: table[w]["gateway-uvicorn"] for w in table}
-    header = ["| target | wanted | measured | each repetition | met |", "|---|---|---|---|---|"]
     lines += [
         "",
         "## Targets (Uvicorn gateway, enforcement on)",
         "",
-        "Measured: the median of the repetitions (met is judged on it); each repetition: the same",
-        "figure from each repetition alone, against nginx's run of that repetition.",
+        "Measured: the median of the repetitions (met is judged on it); × nginx: the gateway's figure over",
+        "nginx's in the same run (throughput: higher is better; CPU, memory and added latency: lower is",
+        "better); each repetition: the same figures from each repetition alone, against nginx's run of that",
+        "repetition.",
         "",
-        *header,
+        *target_lines(table, idle, many, meta),
     ]
-
-    def row(name, wanted, got, ok, reps=()):
-        each = ", ".join(reps) or "–"
-        lines.append(f"| {name} | {wanted} | {got} | {each} | {'yes' if ok else 'no'} |")
-
-    def judged(tname):
-        """The targets about one gateway's speed, for ``tname``."""
-        gw = {w: table[w][tname] for w in table}
-        for workload in ("pp50", "pp16k", "pipe", "hs"):
-            wanted, got = TARGETS[workload], gw[workload]["x_nginx"]
-            reps = [f"{x:.2f}×" for x in gw[workload]["x_nginx_reps"]]
-            row(f"{LABELS[workload].split(' (')[0]} vs nginx", f"≥ {wanted}×", f"{got:.2f}×", got >= wanted, reps)
-            if workload == "pp50":
-                row(
-                    "proxy CPU per round trip, 50 × 64 B",
-                    "≤ 45 µs",
-                    f"{gw['pp50']['proxy_cpu_us']:.0f} µs",
-                    gw["pp50"]["proxy_cpu_us"] <= 45,
-                    [f"{x:.0f} µs" for x in gw["pp50"]["proxy_cpu_us_reps"]],
-                )
-        added = gw["pp1"]["p50_ms"] - table["pp1"]["direct"]["p50_ms"]
-        added_reps = [
-            g - d for g, d in zip(gw["pp1"]["p50_ms_reps"], table["pp1"]["direct"]["p50_ms_reps"], strict=True)
-        ]
-        row(
-            "added p50 at 1 connection",
-            "≤ 0.25 ms",
-            f"{added:.3f} ms",
-            added <= 0.25,
-            [f"{x:.3f} ms" for x in added_reps],
-        )
-
-    judged("gateway-uvicorn")
-    per_conn = idle.get("gateway-uvicorn", {}).get("per_conn_kib", 0)
-    row(f"RSS per idle connection at {meta['idle_conns']}", "≤ 30 KiB", f"{per_conn:.1f} KiB", per_conn <= 30)
-    if many:
-        row(
-            "10,000 idle connections, one process",
-            "no error",
-            f"{many['held']:,} held, {many['errors']} errors"
-            + ("" if many["held"] >= 10_000 else " (10,000 would need more than this machine's 20,000 descriptors)"),
-            many["errors"] == 0 and many["held"] >= 10_000,
-        )
-    dp = table["pp50"]["gateway-daphne"]["x_nginx"]
-    dp_reps = [f"{x:.2f}×" for x in table["pp50"]["gateway-daphne"]["x_nginx_reps"]]
-    row("Daphne 50 × 64 B vs nginx", "≥ 0.5×", f"{dp:.2f}×", dp >= 0.5, dp_reps)
     if "gateway-uvicorn-busypoll" in next(iter(table.values())):
         lines += [
             "",
-            f"The same targets with busy polling on (`TIDEGATE_BUSY_POLL_US={BUSY_POLL_US}`, off by default; "
-            "its proxy CPU includes the polling):",
+            f"The same targets with busy polling always on (`{BUSY_POLL_ALWAYS}`; its proxy CPU includes the polling):",
             "",
-            *header,
+            *target_lines(table, {}, {}, meta, tname="gateway-uvicorn-busypoll"),
         ]
-        judged("gateway-uvicorn-busypoll")
+    if served:
+        lines += [
+            "",
+            f"Two workers on one port (`rungateway --workers {WORKERS}`, both on the proxy's core; SO_REUSEPORT "
+            "spreads connections by a hash of their addresses; CPU is the supervisor's and the workers' together):",
+            "",
+            *workers_lines(table, served),
+        ]
     on, off = uv["pp50"].get("proxy_cpu_us", 0), table["pp50"]["gateway-uvicorn-open"].get("proxy_cpu_us", 0)
     quiet = table["pp50"]["gateway-uvicorn-noanalytics"].get("proxy_cpu_us", 0)
     deflate = {w: table[w]["gateway-uvicorn-deflate"].get("proxy_cpu_us", 0) for w in table}
@@ -633,6 +761,7 @@ def main() -> None:
         bench.start()
         raw = bench.measure(reps)
         bench.validated_counts()
+        served = workers.worker_connections(bench.procs["uvicorn-workers"].pid, bench.workers_port)
         idle_conns = 50 if args.smoke else IDLE_CONNS
         idle = bench.idle_memory(idle_conns, ["direct", "nginx", "gateway-uvicorn", "gateway-daphne", "raw-relay"])
         many = {} if args.smoke else bench.idle_memory(MANY_IDLE, ["gateway-uvicorn"])["gateway-uvicorn"]
@@ -646,7 +775,7 @@ def main() -> None:
         "idle_conns": idle_conns,
         "smoke": args.smoke,
     }
-    write_report(args.out, summarise(raw), idle, many, meta, micro)
+    write_report(args.out, summarise(raw), idle, many, meta, micro, served)
     print(f"wrote {args.out / 'benchmarks.md'}")
 
 

@@ -10,6 +10,7 @@ client's query can add parameters but not repeat the ones the endpoint or mappin
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -35,6 +36,18 @@ def _fill(template: str, params: dict[str, str], *, quoted: bool) -> str:
 
 
 def backend_url(endpoint: str, uri_mapping: str, params: dict[str, str], client_query: str) -> str:
+    if not uri_mapping and not client_query:  # most handshakes: the endpoint alone
+        return _endpoint_url(endpoint)
+    return _build(endpoint, uri_mapping, params, client_query)
+
+
+@functools.lru_cache(maxsize=256)
+def _endpoint_url(endpoint: str) -> str:
+    """An endpoint's URL with no mapping and no client query, built once per endpoint."""
+    return _build(endpoint, "", {}, "")
+
+
+def _build(endpoint: str, uri_mapping: str, params: dict[str, str], client_query: str) -> str:
     scheme, netloc, path, query, _ = urlsplit(endpoint)
     pairs = parse_qsl(query, keep_blank_values=True)
     if uri_mapping:

@@ -1,5 +1,8 @@
 """The client leg's heartbeats and permessage-deflate, for the gateway's listeners under
-Uvicorn (its websockets-sansio protocol; ``gateway/headlimits.py`` builds the class).
+Uvicorn. ``gateway/wsprotocol.py`` (the default protocol, on aiohttp's compiled frame reader)
+applies the heartbeat rules below; ``ClientLegProtocol`` here (Uvicorn's websockets-sansio
+protocol) applies them to the connections that negotiate compression, which only it
+implements. ``gateway/headlimits.py`` builds both classes.
 
 Heartbeats. Uvicorn's own keepalive pings every client every ``ws_ping_interval`` whether
 or not it is talking, and when no pong comes it closes the client with 1011 and tells the

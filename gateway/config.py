@@ -6,12 +6,18 @@ mode make one with ``dataclasses.replace``. The settings are described in docs/g
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gateway.busypoll import BUSY_POLL_GAP_US, BUSY_POLL_US
 from gateway.busypoll import check as check_busy_poll
+
+# Set by ``rungateway --workers N``'s supervisor (gateway/workers.py) for each worker.
+WORKER_INDEX_ENV = "TIDEGATE_WORKER_INDEX"
+WORKER_COUNT_ENV = "TIDEGATE_WORKER_COUNT"
+WORKER_DIR_ENV = "TIDEGATE_WORKER_DIR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,10 @@ class GatewayConfig:
     redis_url: str = ""  # shared rate-limit counters; empty: this process's own
     ticket_validity: float = 30.0  # seconds a connect ticket (POST /tickets) may wait for its handshake
     rate_limit_clock: float | None = None  # tests only (debug): rate-limit windows at this fixed time
+    # rungateway --workers N: this process is worker ``worker_index`` of ``workers``. Without
+    # Redis, each enforces its share of every rate limit (gateway/ratelimit.py, limit_share).
+    workers: int = 1
+    worker_index: int = 0
     # Frame counters shipped to the portal's analytics app.
     analytics: bool = True
     analytics_url: str = ""  # empty: the portal's /internal/gateway/analytics
@@ -95,6 +105,8 @@ class GatewayConfig:
             redis_url=conf["REDIS_URL"],
             ticket_validity=conf.get("TICKET_VALIDITY", 30.0),
             rate_limit_clock=conf.get("RATE_LIMIT_CLOCK"),
+            workers=int(os.environ.get(WORKER_COUNT_ENV, 1)),
+            worker_index=int(os.environ.get(WORKER_INDEX_ENV, 0)),
             analytics=conf["ANALYTICS"],
             analytics_url=conf["ANALYTICS_URL"],
             analytics_interval=conf["ANALYTICS_INTERVAL"],

@@ -2,10 +2,11 @@
 
 Uvicorn's httptools protocol reads a request head of any size for as long as the client
 takes: a client could hold connections open forever by sending a head slowly, or grow the
-server's memory with one endless header line. Its websockets-sansio protocol then parses
-the head of an upgrade again with the websockets library's own limits (8 KiB a line, 128
-headers) and, when that refuses it, neither sends the refusal nor closes the connection: a
-handshake with a header line of 8,190 bytes or more got no answer at all.
+server's memory with one endless header line. (Its websockets-sansio protocol then parsed
+the head of an upgrade again with the websockets library's own limits and, when that
+refused it, neither sent the refusal nor closed the connection. The head of an upgrade is
+now handed as parsed to gateway/wsprotocol.py, which checks the handshake itself; only a
+client offering permessage-deflate to a compressing gateway still goes that way.)
 
 ``limited_protocols`` makes the two protocol classes the gateway runs with:
 
@@ -13,9 +14,8 @@ handshake with a header line of 8,190 bytes or more got no answer at all.
   ``MAX_HEADERS`` header lines is answered 431 and the connection closed;
 - a head not complete ``head_timeout`` seconds after the connection opened (or after the
   first byte of a further request on a kept-alive connection) is answered 408 and closed;
-- a head the HTTP parser refuses is answered 400, and an upgrade request the WebSocket
-  library refuses (a method other than GET, a path that is not ASCII, a head it cannot
-  parse) 400, 414 or 431, and closed;
+- a head the HTTP parser refuses is answered 400, and an upgrade request that is not a
+  valid WebSocket handshake 400, 405 or 426 (gateway/wsprotocol.py), and closed;
 
 each with the gateway's JSON error body. ``SERVER_COUNTS`` exposes the connections and ASGI
 tasks the listeners hold, for ``/metrics``.
@@ -24,9 +24,7 @@ tasks the listeners hold, for ``/metrics``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from http import HTTPStatus
 
 import httptools
 from prometheus_client.core import GaugeMetricFamily
@@ -36,6 +34,7 @@ from websockets.exceptions import HeaderLineTooLong, RequestLineTooLong, TooMany
 from websockets.server import ServerProtocol
 
 from gateway.clientleg import ClientLeg, ClientLegProtocol
+from gateway.wsprotocol import GatewayWebSocket, error_body, refusal
 
 log = logging.getLogger("tidegate.gateway")
 
@@ -45,20 +44,8 @@ MAX_HEADERS = http11.MAX_NUM_HEADERS
 LINGER_SECONDS = 2.0
 
 
-def error_body(status: int, description: str) -> bytes:
-    """The gateway's error body for a refusal made before any application code ran."""
-    phrase = HTTPStatus(status).phrase
-    return json.dumps({"code": str(status), "error_message": phrase, "error_description": description}).encode()
-
-
 def head_response(status: int, description: str) -> bytes:
-    body = error_body(status, description)
-    return (
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-        "content-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n"
-        "connection: close\r\n\r\n"
-    ).encode() + body
+    return refusal(status, description)
 
 
 class ServerCounts:
@@ -108,9 +95,21 @@ class _JsonRefusals(ServerProtocol):
 def limited_protocols(
     *, max_head_bytes: int, head_timeout: float, client_leg: ClientLeg | None = None
 ) -> tuple[type, type]:
-    """The HTTP and WebSocket protocol classes for Uvicorn's ``http`` and ``ws`` settings;
-    the WebSocket one with ``client_leg``'s heartbeats and compression (gateway/clientleg.py)."""
+    """The HTTP and WebSocket protocol classes for Uvicorn's ``http`` and ``ws`` settings.
+
+    The WebSocket class is gateway/wsprotocol.py's, with ``client_leg``'s heartbeats: the
+    HTTP class hands it each upgrade request as parsed. With compression on, a client that
+    offers permessage-deflate is handed to Uvicorn's websockets-sansio protocol instead
+    (``LimitedWebSockets`` below, gateway/clientleg.py), which negotiates it."""
     leg = client_leg or ClientLeg()
+
+    class CompiledWebSockets(GatewayWebSocket):
+        __slots__ = ()
+        client_leg = leg
+        ping_interval = leg.ping_interval or None
+        ping_timeout = leg.ping_timeout
+        counts = SERVER_COUNTS
+
     # The websockets library parses the head of an upgrade again, a line at a time: a line
     # the HTTP stage let through must not be refused there.
     http11.MAX_LINE_LENGTH = max(http11.MAX_LINE_LENGTH, max_head_bytes)
@@ -243,9 +242,10 @@ def limited_protocols(
                     self._head_timer = self.loop.call_later(head_timeout, self._head_timed_out)
             try:
                 self.parser.feed_data(data)
-            except httptools.HttpParserUpgrade:
+            except httptools.HttpParserUpgrade as upgrade:
                 if self._should_upgrade():
-                    self.handle_websocket_upgrade()
+                    offset = upgrade.args[0] if upgrade.args else len(data)
+                    self.handle_websocket_upgrade(data[offset:])
                 else:
                     self._unsupported_upgrade_warning()
                 return
@@ -258,9 +258,33 @@ def limited_protocols(
             if self._head_pending and self._head_bytes > max_head_bytes:
                 self._too_large()
 
-        def handle_websocket_upgrade(self) -> None:
+        def handle_websocket_upgrade(self, rest: bytes = b"") -> None:
             SERVER_COUNTS.connections.discard(self)  # the WebSocket protocol counts itself
-            super().handle_websocket_upgrade()
+            self._cancel_head_timer()
+            if leg.compression and any(
+                name == b"sec-websocket-extensions" and b"permessage-deflate" in value.lower()
+                for name, value in self.headers
+            ):
+                # Negotiated by the websockets library: the head is re-serialised for it.
+                self.ws_protocol_class = LimitedWebSockets
+                super().handle_websocket_upgrade()
+                return
+            self.connections.discard(self)
+            protocol = CompiledWebSockets(
+                config=self.config, server_state=self.server_state, app_state=self.app_state, _loop=self.loop
+            )
+            self.transport.set_protocol(protocol)
+            protocol.upgrade(
+                self.transport,
+                self.scope["method"],
+                self.url,
+                self.headers,
+                self.parser.get_http_version(),
+                self.server,
+                self.client,
+                self.scheme,
+                rest,
+            )
 
         # Parser callbacks
         def on_message_begin(self) -> None:
@@ -287,4 +311,4 @@ def limited_protocols(
             self._head_pending = True
             self._head_bytes = 0
 
-    return LimitedHttp, LimitedWebSockets
+    return LimitedHttp, CompiledWebSockets

@@ -5,10 +5,12 @@ gateway/tickets.py), ``GET /health``, ``GET /metrics`` and ``GET /.well-known/jw
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from gateway import workers
 from gateway.asgitypes import Receive, Scope, Send, request_headers
 from gateway.decisions import API_KEY_HEADER, INTERNAL_KEY_HEADER, Admission, State, admit
 from gateway.deny import client_address
@@ -58,20 +60,33 @@ def _json(data: Any) -> bytes:
     return json.dumps(data).encode()
 
 
+def _worker_header(slot: workers.WorkerSlot | None) -> list[tuple[bytes, bytes]]:
+    """Which worker answered (its pid), when there are several."""
+    return [] if slot is None else [(workers.WORKER_HEADER, str(os.getpid()).encode())]
+
+
 class GatewayHttp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"].rstrip("/") or "/", scope["method"]
+        # rungateway --workers N: /health and /metrics answer for every worker (gateway/workers.py).
+        slot = workers.current
         if path == "/health" and method == "GET":
             health = self.gateway.health()
-            await _respond(send, 200 if health["status"] == "UP" else 503, _json(health), b"application/json")
+            if slot is not None:
+                health = await slot.health(health)
+            code = 200 if health["status"] == "UP" else 503
+            await _respond(send, code, _json(health), b"application/json", _worker_header(slot))
         elif path == "/metrics" and method == "GET":
             from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-            body = generate_latest(self.gateway.frame_counters.registry)
-            await _respond(send, 200, body, CONTENT_TYPE_LATEST.encode())
+            if slot is not None:
+                body = await slot.metrics()
+            else:
+                body = generate_latest(self.gateway.frame_counters.registry)
+            await _respond(send, 200, body, CONTENT_TYPE_LATEST.encode(), _worker_header(slot))
         elif path == JWKS_PATH and method == "GET":
             body = _json(self.gateway.backend_jwt.jwks())
             await _respond(send, 200, body, b"application/json", [(b"cache-control", b"max-age=300")])

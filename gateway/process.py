@@ -43,12 +43,13 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def _counters(redis_url: str, fixed_time: float | None = None) -> CounterBackend:
-    """Shared counters through Redis when it is configured, else this process's own; on the
-    wall clock, or at ``fixed_time`` (TIDEGATE_RATE_LIMIT_CLOCK, for tests)."""
+def _counters(redis_url: str, fixed_time: float | None = None, share: tuple[int, int] = (0, 1)) -> CounterBackend:
+    """Shared counters through Redis when it is configured, else this process's own (its
+    ``share`` of each limit when it is one of several workers); on the wall clock, or at
+    ``fixed_time`` (TIDEGATE_RATE_LIMIT_CLOCK, for tests)."""
     clock = time.time if fixed_time is None else (lambda: fixed_time)
     if not redis_url:
-        return InMemoryCounters(clock)
+        return InMemoryCounters(clock, share)
     from gateway.redis_counters import RedisCounters
 
     return RedisCounters(redis_url, clock=clock)
@@ -97,7 +98,7 @@ class Gateway:
         self.last_update = ""  # "full" or "delta"
         self.snapshot_path = config.snapshot_path
         self._sync_lock = asyncio.Lock()
-        self.rate_counters = _counters(config.redis_url, config.rate_limit_clock)
+        self.rate_counters = _counters(config.redis_url, config.rate_limit_clock, (config.worker_index, config.workers))
         # Connect tickets (POST /tickets, ?ticket=): shared through Redis when it is configured.
         self.tickets = Tickets.build(config.redis_url, config.ticket_validity)
         self.draining = False

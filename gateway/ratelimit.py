@@ -80,28 +80,56 @@ class Window:
     used: int = 0
 
 
-class InMemoryCounters:
-    """Counters of one process (the embedded default). Fixed windows aligned to the clock."""
+def limit_share(limit: int, index: int, workers: int) -> int:
+    """What worker ``index`` of ``workers`` (rungateway --workers N) may pass of ``limit``
+    when the workers do not share counters (no Redis): ``limit // workers``, the remainder
+    going one each to the first workers, so the shares add up to the limit exactly (10 over
+    2 workers: 5 and 5; over 3: 4, 3, 3; 1 over 2: 1 and 0). An approximation, documented in
+    docs/gateway.md: a client whose connections all land on one worker gets only that
+    worker's share, and a limit smaller than the number of workers leaves some with none."""
+    base, extra = divmod(limit, workers)
+    return base + (1 if index < extra else 0)
 
-    def __init__(self, clock: Callable[[], float] = time.time):
+
+class InMemoryCounters:
+    """Counters of one process (the embedded default). Fixed windows aligned to the clock.
+    ``share`` (worker index, workers): this process is one of several workers and counts
+    against its ``limit_share`` of each limit only. A counter's ``Window`` is the same
+    object for the life of the process (a new window resets it in place), so a
+    ``FrameLimiter`` may hold its counters (``cells``) and count a frame in them without
+    looking them up."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, share: tuple[int, int] = (0, 1)):
         self.clock = clock
         self._counts: dict[str, Window] = {}
+        self.share = share
+
+    def limit(self, check: Check) -> int:
+        """What this process may count of ``check``'s limit (its share of it)."""
+        index, workers = self.share
+        return check.limit if workers == 1 else limit_share(check.limit, index, workers)
+
+    def cells(self, checks: Sequence[Check]) -> tuple[tuple[Window, int], ...]:
+        """The counter of each of ``checks`` (created empty when new) and ``limit`` of it."""
+        counts = self._counts
+        return tuple(
+            (counts.get(check.key) or counts.setdefault(check.key, Window(-1)), self.limit(check)) for check in checks
+        )
 
     def try_consume(self, checks: Sequence[Check], nbytes: int) -> Consumed:
         now = self.clock()
-        entries = []
+        counts = self._counts
         for check in checks:
-            key = check.key
             slot = int(now // check.window)
-            entry = self._counts.get(key)
-            if entry is None or entry.slot != slot:
-                entry = self._counts[key] = Window(slot)
-            cost = nbytes if check.per_byte else 1
-            if entry.used + cost > check.limit:
+            entry = counts.get(check.key)
+            if entry is None:
+                entry = counts[check.key] = Window(slot)
+            elif entry.slot != slot:
+                entry.slot, entry.used = slot, 0
+            if entry.used + (nbytes if check.per_byte else 1) > self.limit(check):
                 return Consumed(Verdict.THROTTLE, check)
-            entries.append((entry, cost))
-        for entry, cost in entries:
-            entry.used += cost
+        for check in checks:  # all had room: count it in each
+            counts[check.key].used += nbytes if check.per_byte else 1
         return PASSED
 
     async def refill(self, checks: Sequence[Check], nbytes: int) -> Consumed:  # everything is local
@@ -153,7 +181,18 @@ class FrameLimiter:
     """Judges each frame of one connection. ``check`` returns None to pass the frame, the
     policy that refused it, or NEED_LEASE when ``check_shared`` must be awaited to decide."""
 
-    __slots__ = ("_backend", "_limits", "_policies", "_counts_bytes", "_checks", "notified_until")
+    __slots__ = (
+        "_backend",
+        "_limits",
+        "_policies",
+        "_counts_bytes",
+        "_checks",
+        "_cells",
+        "_clock",
+        "_since",
+        "_until",
+        "notified_until",
+    )
 
     def __init__(self, backend: CounterBackend, limits: list[Limit]):
         self._backend = backend
@@ -164,6 +203,19 @@ class FrameLimiter:
             for lim in limits
         )
         self._counts_bytes = any(check.per_byte for check in self._checks)
+        # The fast path (counters of this process only): (counter, this process's limit,
+        # per_byte) per check, valid while the clock is within every check's current window [since, until).
+        cells = getattr(backend, "cells", None)
+        self._cells = (
+            tuple(
+                (cell, limit, check.per_byte)
+                for (cell, limit), check in zip(cells(self._checks), self._checks, strict=True)
+            )
+            if cells is not None and self._checks
+            else None
+        )
+        self._clock = backend.clock
+        self._since = self._until = 0.0
         self.notified_until = 0.0
 
     def __bool__(self) -> bool:
@@ -180,13 +232,35 @@ class FrameLimiter:
     def check(self, payload: str | bytes) -> PolicyConfig | None | Literal[Verdict.NEED_LEASE]:
         """Count one frame against every limit: None when it may pass, the policy that
         refused it, or NEED_LEASE when ``check_shared`` must be awaited to decide."""
+        cells = self._cells
+        if cells is not None and self._since <= self._clock() < self._until:
+            # Every counter is in the window the last full check saw: no lookups, no windows
+            # to turn over. A counter without room sends the frame to the full check.
+            nbytes = payload_size(payload) if self._counts_bytes else 1
+            for cell, limit, per_byte in cells:
+                if cell.used + (nbytes if per_byte else 1) > limit:
+                    break
+            else:
+                for cell, _, per_byte in cells:
+                    cell.used += nbytes if per_byte else 1
+                return None
         consumed = self._backend.try_consume(self._checks, self._size(payload))
         verdict = consumed.verdict
         if verdict is Verdict.PASS:
+            if cells is not None:
+                self._window_bounds()
             return None
         if verdict is Verdict.NEED_LEASE:
             return NEED_LEASE
         return self._throttled_by(consumed)
+
+    def _window_bounds(self) -> None:
+        """The span of time in which every counter stays in the window it is now in (a
+        check just passed, so each is in the current one)."""
+        assert self._cells is not None
+        starts = [cell.slot * check.window for (cell, _, _), check in zip(self._cells, self._checks, strict=True)]
+        self._since = max(starts)
+        self._until = min(start + check.window for start, check in zip(starts, self._checks, strict=True))
 
     async def check_shared(self, payload: str | bytes) -> PolicyConfig | None:
         """The slow path of ``check``: lease more from the shared store, then decide."""

@@ -1,18 +1,21 @@
-"""The WebSocket relay: a plain ASGI handler, one coroutine per direction.
+"""The WebSocket relay: a plain ASGI handler; client to backend in the handler's coroutine,
+backend to client from the backend leg's reader (``_Downstream``).
 
 It asks ``decisions.admit`` whether the handshake may proceed (``send_denial`` answers a
 refused one), opens the backend leg, and then only moves frames, each counted against the
-connection's rate limits (``_throttles``). Channels' consumer classes are not used here: they cost
+connection's rate limits (``FrameLimiter.check``). Channels' consumer classes are not used here: they cost
 two to four times the CPU per frame (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -27,6 +30,7 @@ from gateway.ratelimit import (
     THROTTLE_CLOSE_CODE,
     THROTTLED_MESSAGE,
     FrameLimiter,
+    Verdict,
     limits_for,
     payload_size,
 )
@@ -67,8 +71,18 @@ HOP_HEADERS = frozenset(
 # Close codes that describe a missing or abnormal close and may not be sent on the wire.
 _UNSENDABLE = {1005: 1000, 1006: 1001, 1015: 1001}
 BACKEND_GONE = 1014
-# The ASGI field that carries each kind of data message from the backend.
-_ASGI_KEY = {aiohttp.WSMsgType.TEXT: "text", aiohttp.WSMsgType.BINARY: "bytes"}
+
+
+# The peer's address as deny policies judge it, parsed once per address (an ``ipaddress``
+# parse per handshake otherwise); addresses are immutable values.
+_client_address = functools.lru_cache(maxsize=4096)(client_address)
+
+
+def _access(message: str, fields: dict[str, object]) -> None:
+    """One access line. ``Logger.info`` would also walk the stack for the caller's file and
+    line (``findCaller``, about a seventh of the line's cost), which the JSON line never shows."""
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, "", 0, message, (), None, extra=fields))
 
 
 def _sendable(code: int | None, fallback: int = 1000) -> int:
@@ -121,22 +135,25 @@ class Relay:
         # as the connection, so the handshake's headers and decision are not kept.
         backend, conn, limiter = opened
         self.gateway.registry.add(conn)
-        downstream = asyncio.create_task(self._backend_to_client(backend, send, limiter, conn))
+        downstream = _Downstream(self, backend, send, limiter, conn)
         try:
             await self._client_to_backend(receive, send, backend, limiter, conn)
         finally:
             self.gateway.registry.discard(conn)
             if not backend.closed:
                 await backend.close()
-            if not downstream.done():
+            pump = downstream.pump
+            if pump is not None and not pump.done():
                 try:
-                    await asyncio.wait_for(downstream, 5)
+                    await asyncio.wait_for(pump, 5)
                 except (TimeoutError, asyncio.CancelledError):
-                    downstream.cancel()
+                    pump.cancel()
+            downstream.ended = True
+            backend.detach()
             self.gateway.frame_counters.closed(conn)
-            access_log.info(
+            _access(
                 "connection",
-                extra={
+                {
                     "event": "connection",
                     "api": conn.api_id,
                     "application": conn.app_name,
@@ -165,7 +182,7 @@ class Relay:
         raw_path = raw_request_path(scope)
         # The peer, never X-Forwarded-For (a client writes what it likes there): deny policies.
         peer = scope.get("client")
-        client = client_address(peer[0] if peer else None)
+        client = _client_address(peer[0] if peer else None)
         # A connect ticket is spent by the first handshake that shows it, whatever comes of
         # it (gateway/tickets.py); the token entry of the subprotocols is read by admit.
         ticket = ticket_param(query)
@@ -251,9 +268,9 @@ class Relay:
             status=refusal.status,
             ms=(time.perf_counter() - started) * 1000,
         )
-        access_log.info(
+        _access(
             "refused",
-            extra={
+            {
                 "event": "handshake",
                 "path": raw_path,
                 "status": refusal.status,
@@ -290,14 +307,22 @@ class Relay:
             log.warning("backend connect failed: %s: %s (%s)", type(exc).__name__, exc, decision.match.api.name)
             return None
 
-    async def _throttles(self, payload: str | bytes, limiter: FrameLimiter, send: Send, conn: LiveConnection) -> bool:
-        """Count one frame against the connection's limits; when over, carry out the
-        policy's action and answer True (the frame is dropped)."""
-        refused = limiter.check(payload)
+    async def _throttled(
+        self,
+        refused: PolicyConfig | Verdict,
+        payload: str | bytes,
+        limiter: FrameLimiter,
+        send: Send,
+        conn: LiveConnection,
+    ) -> bool:
+        """The rest of counting a frame that ``limiter.check`` did not pass at once: ask the
+        shared store when it must, and when over a limit carry out the policy's action and
+        answer True (the frame is dropped)."""
         if refused is NEED_LEASE:
             refused = await limiter.check_shared(payload)
-        if refused is None:
-            return False
+            if refused is None:
+                return False
+        assert isinstance(refused, PolicyConfig)
         await self._enforce_throttle(refused, limiter, send, conn)
         return True
 
@@ -328,6 +353,7 @@ class Relay:
         track_idle = self.gateway.idle_timeout > 0
         poller = self.gateway.poller
         payloads = conn.payloads
+        check = limiter.check if limiter else None  # counts a frame; None when it passes
         while True:
             message = await receive()
             kind = message["type"]
@@ -338,9 +364,9 @@ class Relay:
                     conn.last_activity = time.monotonic()
                 text = message.get("text")
                 payload = text if text is not None else (message.get("bytes") or b"")
-                if limiter:
+                if check is not None and (refused := check(payload)) is not None:
                     try:
-                        if await self._throttles(payload, limiter, send, conn):
+                        if await self._throttled(refused, payload, limiter, send, conn):
                             conn.throttled_in += 1
                             continue
                     except (OSError, RuntimeError):  # the client went away while being told
@@ -371,60 +397,220 @@ class Relay:
                     await backend.close(code=code, message=(message.get("reason") or "").encode())
                 return
 
-    async def _backend_to_client(
-        self, backend: upstream.BackendLeg, send: Send, limiter: FrameLimiter, conn: LiveConnection
-    ) -> None:
-        track_idle = self.gateway.idle_timeout > 0
-        poller = self.gateway.poller
-        payloads = conn.payloads if conn.payloads is not None and conn.payloads.backend else None
+
+class _Downstream:
+    """Backend to client for one connection, without a task of its own while frames flow.
+
+    ``deliver`` is offered each message as the backend leg's reader parses it
+    (``BackendLeg.attach``) and relays a text or binary one there and then when nothing
+    makes it wait: the limiter passes it, validation accepts it and the client's ``send``
+    finishes without suspending. Anything else (a control message or the end of the
+    connection, a throttled or invalid message, a send that has to wait for a slow client)
+    goes to a task, ``pump``, that finishes it and relays whatever was queued behind it in
+    order, reading the leg with ``receive()`` as a task per connection always did, then
+    ends. While the pump runs, messages are queued: a slow client stops the gateway reading
+    the backend at the leg's queue limit, as before.
+    """
+
+    __slots__ = (
+        "relay",
+        "backend",
+        "send",
+        "limiter",
+        "check",
+        "conn",
+        "payloads",
+        "poller",
+        "track_idle",
+        "latency",
+        "pump",
+        "ended",
+    )
+
+    def __init__(
+        self, relay: Relay, backend: upstream.BackendLeg, send: Send, limiter: FrameLimiter, conn: LiveConnection
+    ):
+        self.relay = relay
+        self.backend = backend
+        self.send = send
+        self.limiter = limiter
+        self.check = limiter.check if limiter else None
+        self.conn = conn
+        self.payloads = conn.payloads if conn.payloads is not None and conn.payloads.backend else None
+        gateway = relay.gateway
+        self.poller = gateway.poller
+        self.track_idle = gateway.idle_timeout > 0
+        self.latency = gateway.frame_counters.relay_latency
+        self.pump: asyncio.Task[None] | None = None
+        self.ended = False  # the client is gone or was sent its close: nothing more to relay
+        backend.attach(self.deliver, self.wake)
+
+    def wake(self) -> None:
+        """A message was queued, or the backend leg ended: let the pump take it."""
+        if self.pump is None and not self.ended and not self.backend.receiving:
+            self.pump = asyncio.get_running_loop().create_task(self._run())
+
+    def deliver(self, msg: aiohttp.WSMessage) -> bool:
+        """Relay ``msg`` now if it needs no waiting; False leaves it queued for the pump."""
+        if self.pump is not None:
+            return False  # messages before it wait in the queue: order is kept
+        kind = msg.type
+        if kind is aiohttp.WSMsgType.TEXT:
+            key = "text"
+        elif kind is aiohttp.WSMsgType.BINARY:
+            key = "bytes"
+        else:
+            return False
+        conn = self.conn
+        if self.ended or conn.closing:
+            return self.ended  # dropped once the client is gone; the pump ends a closing one
+        if self.poller is not None:
+            self.poller.touch()
+        if self.track_idle:
+            conn.last_activity = time.monotonic()
+        data = msg.data
+        if self.check is not None and (refused := self.check(data)) is not None:
+            self._start(self._throttled(refused, data))
+            return True
+        if self.payloads is not None:
+            verdict = judge(self.payloads.subscribe, data if key == "text" else None)[0]
+            conn.validated[3 + verdict] += 1
+            if verdict == INVALID:  # dropped, and counted; or the connection closes
+                if self.payloads.close_backend:
+                    self._start(self._invalid())
+                return True
+        conn.frames_out += 1
+        conn.bytes_out += payload_size(data)
+        sampled = 0.0 if conn.frames_out % LATENCY_SAMPLE_EVERY else time.perf_counter()
+        sending = self.send({"type": "websocket.send", key: data})
         try:
-            while True:
-                msg = await backend.receive()
-                key = _ASGI_KEY.get(msg.type)  # text and binary messages; anything else ends it
-                if key is not None:
-                    if poller is not None:
-                        poller.touch()
-                    if track_idle:
-                        conn.last_activity = time.monotonic()
-                    if limiter and await self._throttles(msg.data, limiter, send, conn):
-                        conn.throttled_out += 1
-                        continue
-                    if payloads is not None:
-                        verdict = judge(payloads.subscribe, msg.data if key == "text" else None)[0]
-                        conn.validated[3 + verdict] += 1
-                        if verdict == INVALID:  # dropped, and counted; or the connection closes
-                            if payloads.close_backend and not conn.closing:
-                                conn.closing = True
-                                await conn.close(INVALID_BACKEND_CLOSE, "Invalid message from the backend")
-                            continue
-                    conn.frames_out += 1
-                    conn.bytes_out += payload_size(msg.data)
-                    if conn.frames_out % LATENCY_SAMPLE_EVERY:
-                        await send({"type": "websocket.send", key: msg.data})
-                    else:
-                        sampled = time.perf_counter()
-                        await send({"type": "websocket.send", key: msg.data})
-                        self.gateway.frame_counters.relay_latency.observe(time.perf_counter() - sampled)
-                elif conn.closing:
-                    return  # the gateway closed this connection itself
-                elif msg.type == aiohttp.WSMsgType.CLOSE:
-                    code = _sendable(msg.data)
-                    conn.close_code = conn.close_code or code
-                    await send({"type": "websocket.close", "code": code, "reason": msg.extra or ""})
-                    return
-                else:  # CLOSED or ERROR: the backend went away without a close handshake
-                    code = (
-                        backend.close_code
-                        if msg.type == aiohttp.WSMsgType.ERROR and backend.close_code
-                        else BACKEND_GONE
-                    )
-                    code = _sendable(code, BACKEND_GONE)
-                    conn.close_code = conn.close_code or code  # the client may have closed first
-                    await send({"type": "websocket.close", "code": code})
-                    return
-        except (OSError, RuntimeError):
-            return  # the client is already gone
-        except Exception as exc:  # noqa: BLE001 - any server's own "client gone" error
-            if "Disconnected" in type(exc).__name__:
+            waiting = sending.send(None)
+        except StopIteration:  # sent
+            if sampled:
+                self.latency.observe(time.perf_counter() - sampled)
+            return True
+        except Exception as exc:  # noqa: BLE001 - the client is gone (see _gone)
+            self._gone(exc)
+            return True
+        self._start(self._finish_send(sending, waiting, sampled))  # a slow client: wait in a task
+        return True
+
+    def _start(self, first: Coroutine[Any, Any, None]) -> None:
+        self.pump = asyncio.get_running_loop().create_task(self._run(first))
+
+    def _gone(self, exc: BaseException) -> None:
+        """Sending to the client failed: it is gone (any server's own "disconnected" error)."""
+        self.ended = True
+        if (
+            isinstance(exc, Exception)
+            and not isinstance(exc, (OSError, RuntimeError))
+            and "Disconnected" not in type(exc).__name__
+        ):
+            log.error("relaying to the client failed", exc_info=exc)
+
+    async def _run(self, first: Coroutine[Any, Any, None] | None = None) -> None:
+        """The pump: finish ``first``, then relay what waits in the queue, in order."""
+        try:
+            if first is not None:
+                await first
+            backend = self.backend
+            while not self.ended and backend.pending and not backend.receiving:
+                if await self._relay(await backend.receive()):
+                    self.ended = True
+        except BaseException as exc:  # noqa: BLE001 - cancelled at close, or the client is gone
+            self._gone(exc)
+            if not isinstance(exc, Exception):
+                raise
+            # What the backend sent meanwhile has nowhere to go. Read it off (a data message
+            # arriving from now on is dropped by ``deliver``): a backend stopped by a full
+            # queue reads again, so the relay's own send to it, waiting on that backend,
+            # returns and the relay sees the client's disconnect.
+            backend = self.backend
+            while backend.pending and not backend.receiving and not backend.closed:
+                await backend.receive()
+        finally:
+            self.pump = None
+
+    async def _finish_send(self, sending: Coroutine[Any, Any, None], waiting: Any, sampled: float) -> None:
+        """Drive a ``send`` that suspended in ``deliver`` to its end, in the pump's task."""
+        while True:
+            try:
+                if waiting is None:
+                    await asyncio.sleep(0)
+                else:
+                    # What a task does with a future a coroutine yields: clear the flag the
+                    # future's await set, then wait for it here.
+                    waiting._asyncio_future_blocking = False
+                    await waiting
+            except BaseException as exc:
+                if waiting is None or not waiting.done():  # this task was cancelled: tell the send
+                    try:
+                        waiting = sending.throw(exc)
+                    except StopIteration:
+                        break
+                    continue
+                # else what it waited for failed: the send sees that itself when resumed
+            try:
+                waiting = sending.send(None)
+            except StopIteration:
+                break
+        if sampled:
+            self.latency.observe(time.perf_counter() - sampled)
+
+    async def _throttled(self, refused: PolicyConfig | Verdict, data: str | bytes) -> None:
+        conn = self.conn
+        if await self.relay._throttled(refused, data, self.limiter, self.send, conn):
+            conn.throttled_out += 1
+        else:  # the shared store had room after all
+            await self._send_on(data)
+
+    async def _invalid(self) -> None:
+        conn = self.conn
+        if not conn.closing:
+            conn.closing = True
+            await conn.close(INVALID_BACKEND_CLOSE, "Invalid message from the backend")
+
+    async def _send_on(self, data: str | bytes) -> None:
+        """The rest of ``deliver`` for a frame the limiter passed only after waiting."""
+        conn, payloads = self.conn, self.payloads
+        if payloads is not None:
+            verdict = judge(payloads.subscribe, data if isinstance(data, str) else None)[0]
+            conn.validated[3 + verdict] += 1
+            if verdict == INVALID:
+                if payloads.close_backend:
+                    await self._invalid()
                 return
-            raise
+        conn.frames_out += 1
+        conn.bytes_out += payload_size(data)
+        await self.send({"type": "websocket.send", "text" if isinstance(data, str) else "bytes": data})
+
+    async def _relay(self, msg: aiohttp.WSMessage) -> bool:
+        """One message the pump read from the queue; True when it ended the connection."""
+        conn = self.conn
+        if msg.type is aiohttp.WSMsgType.TEXT or msg.type is aiohttp.WSMsgType.BINARY:
+            if conn.closing:
+                return True  # the gateway closed this connection itself
+            if self.poller is not None:
+                self.poller.touch()
+            if self.track_idle:
+                conn.last_activity = time.monotonic()
+            data = msg.data
+            if self.check is not None and (refused := self.check(data)) is not None:
+                await self._throttled(refused, data)
+            else:
+                await self._send_on(data)
+            return False
+        if conn.closing:
+            return True  # the gateway closed this connection itself
+        if msg.type == aiohttp.WSMsgType.CLOSE:
+            code = _sendable(msg.data)
+            conn.close_code = conn.close_code or code
+            await self.send({"type": "websocket.close", "code": code, "reason": msg.extra or ""})
+            return True
+        # CLOSED or ERROR: the backend went away without a close handshake
+        backend = self.backend
+        code = backend.close_code if msg.type == aiohttp.WSMsgType.ERROR and backend.close_code else BACKEND_GONE
+        code = _sendable(code, BACKEND_GONE)
+        conn.close_code = conn.close_code or code  # the client may have closed first
+        await self.send({"type": "websocket.close", "code": code})
+        return True

@@ -11,6 +11,7 @@ segment or a separator, however many times it decodes, is refused (``request_pat
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ def raw_request_path(scope: Scope) -> str:
     return quote(scope["path"], safe="/")
 
 
+@functools.lru_cache(maxsize=1024)  # the same few paths, handshake after handshake
 def request_path(raw_path: str) -> str:
     """The path to route on: ``raw_path`` decoded one ``/``-separated segment at a time.
     Raises ``UnsafePath`` for a segment that is, or decodes to, a dot segment or contains

@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+from collections.abc import Callable, Coroutine
+from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.utils import accept_key, generate_key
@@ -92,6 +94,40 @@ def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
     return int(status), headers
 
 
+class _Queue(WebSocketDataQueue):
+    """aiohttp's message queue, which first offers each message to ``sink`` (set by
+    ``BackendLeg.attach``): one the sink takes is never queued, so a relay that hands it on
+    at once needs no task waiting in ``receive()``. A message the sink leaves (or any,
+    while messages wait) is queued as before, and ``wake`` is called; so is it when the
+    connection ends. Queued messages keep aiohttp's backpressure: past its limit the
+    backend's socket is no longer read."""
+
+    __slots__ = ("sink", "wake")
+
+    def __init__(self, protocol: BaseProtocol, limit: int, *, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(protocol, limit, loop=loop)
+        self.sink: Callable[[WSMessage], bool] | None = None
+        self.wake: Callable[[], None] | None = None
+
+    def feed_data(self, data: WSMessage, size: int) -> None:
+        sink = self.sink
+        if sink is not None and not self._buffer and sink(data):
+            return
+        WebSocketDataQueue.feed_data(self, data, size)
+        if self.wake is not None:
+            self.wake()
+
+    def feed_eof(self) -> None:
+        super().feed_eof()
+        if self.wake is not None:
+            self.wake()
+
+    def set_exception(self, *args) -> None:
+        super().set_exception(*args)
+        if self.wake is not None:
+            self.wake()
+
+
 class BackendLeg(BaseProtocol):
     """One WebSocket connection to a backend, after ``connect`` opened it.
 
@@ -119,7 +155,7 @@ class BackendLeg(BaseProtocol):
         "close_code",
     )
 
-    _queue: WebSocketDataQueue
+    _queue: _Queue
     _writer: WebSocketWriter
 
     def __init__(self, loop, key: str, request: bytes, offered, max_msg_size: int):
@@ -190,7 +226,7 @@ class BackendLeg(BaseProtocol):
             raise HandshakeError(f"the backend chose subprotocol {chosen!r}, which was not offered")
         self.protocol = chosen
         self._upgraded = True  # BaseProtocol: no HTTP parser to pause from here on
-        self._queue = WebSocketDataQueue(self, QUEUE_LIMIT, loop=self._loop)
+        self._queue = _Queue(self, QUEUE_LIMIT, loop=self._loop)
         # aiohttp refuses a message of exactly its limit; the gateway's limit is the largest allowed.
         reader = self._reader = WebSocketReader(self._queue, self._max_msg_size + 1, compress=False, decode_text=True)
         assert self.transport is not None  # connection_made came first
@@ -219,11 +255,38 @@ class BackendLeg(BaseProtocol):
     def closed(self) -> bool:
         return self._done is None or self._done.done()
 
-    async def send_str(self, data: str) -> None:
-        await self._writer.send_frame(data.encode(), WSMsgType.TEXT)
+    def attach(self, sink: Callable[[WSMessage], bool], wake: Callable[[], None]) -> None:
+        """Offer every message from now on to ``sink`` before queueing it for ``receive()``:
+        ``sink`` answers True when it took the message. ``wake`` is called whenever one was
+        queued instead or the connection ended (also now, when messages already wait)."""
+        queue = self._queue
+        queue.sink, queue.wake = sink, wake
+        if self.pending:
+            wake()
 
-    async def send_bytes(self, data: bytes) -> None:
-        await self._writer.send_frame(data, WSMsgType.BINARY)
+    def detach(self) -> None:
+        """Queue every message again (the relay is done with this leg)."""
+        if self._reader is not None:
+            self._queue.sink = self._queue.wake = None
+
+    @property
+    def pending(self) -> bool:
+        """Whether ``receive()`` has something to give without waiting for the backend."""
+        queue = self._queue
+        return bool(queue._buffer) or queue.is_eof()
+
+    @property
+    def receiving(self) -> bool:
+        """Whether a task is in ``receive()`` (or ``close`` reads the backend's answer)."""
+        return self._receiving
+
+    # Plain functions returning the writer's coroutine, awaited by the caller: a coroutine
+    # of their own per message would be one more frame to create and resume.
+    def send_str(self, data: str) -> Coroutine[Any, Any, None]:
+        return self._writer.send_frame(data.encode(), WSMsgType.TEXT)
+
+    def send_bytes(self, data: bytes) -> Coroutine[Any, Any, None]:
+        return self._writer.send_frame(data, WSMsgType.BINARY)
 
     async def receive(self) -> WSMessage:
         self._receiving = True  # for the whole call: ``close`` then leaves the reading to it
@@ -260,7 +323,8 @@ class BackendLeg(BaseProtocol):
 
     async def close(self, *, code: int = 1000, message: bytes = b"") -> None:
         """Start the closing handshake and wait (up to five seconds) for the backend's answer.
-        The answer is read by a task already in ``receive()``, or here when there is none."""
+        The answer is read by a task already in ``receive()``, or here when there is none
+        (data messages that come meanwhile still go to an attached sink)."""
         done = self._done
         if done is None or done.done():  # never opened, or over
             return
@@ -270,8 +334,12 @@ class BackendLeg(BaseProtocol):
                 if self._receiving:
                     await asyncio.shield(done)
                 else:
-                    while not self.closed:
-                        await self.receive()
+                    self._receiving = True  # a woken relay leaves the reading to this call
+                    try:
+                        while not self.closed:
+                            await self._receive()
+                    finally:
+                        self._receiving = False
         except TimeoutError:  # no answer: drop the connection
             if self.transport is not None:
                 self.transport.abort()
@@ -291,6 +359,19 @@ class BackendLeg(BaseProtocol):
             pass
 
 
+@functools.lru_cache(maxsize=256)
+def _address(url: str) -> tuple[bool, str, int, str, str]:
+    """Whether ``url`` is wss, the host to connect to, its port, the request target and
+    the Host header: parsed once per backend URL, not per connection."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "wss"
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(f"not a WebSocket URL: {url!r}")
+    port = parts.port or (443 if secure else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return secure, parts.hostname, port, target, parts.netloc.rpartition("@")[2]
+
+
 async def connect(
     url: str,
     *,
@@ -302,14 +383,9 @@ async def connect(
     """Open a WebSocket to ``url`` (ws or wss). Raises HandshakeError, OSError (refused,
     unreachable, TLS) or ValueError (a URL or header that cannot be sent); the caller bounds
     the time it may take."""
-    parts = urlsplit(url)
-    secure = parts.scheme == "wss"
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError(f"not a WebSocket URL: {url!r}")
-    port = parts.port or (443 if secure else 80)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    secure, hostname, port, target, host = _address(url)
     key = generate_key()
-    request = _request(target, parts.netloc.rpartition("@")[2], key, protocols, headers)
+    request = _request(target, host, key, protocols, headers)
     loop = asyncio.get_running_loop()
     if secure and ssl_context is None:
         ssl_context = default_tls()
@@ -317,10 +393,10 @@ async def connect(
     try:
         await loop.create_connection(
             lambda: leg,
-            parts.hostname,
+            hostname,
             port,
             ssl=ssl_context if secure else None,
-            server_hostname=parts.hostname if secure else None,
+            server_hostname=hostname if secure else None,
         )
         await leg._opened
     except BaseException:

@@ -30,6 +30,8 @@ def test_bench_harness_runs_and_writes_its_report(tmp_path):
         "gateway-uvicorn-validated",
         "gateway-uvicorn-noanalytics",
         "gateway-uvicorn-busypoll",
+        "gateway-uvicorn-nopoll",
+        "gateway-uvicorn-2workers",
         "gateway-uvicorn-deflate",
         "gateway-daphne",
         "raw-relay",
@@ -40,8 +42,13 @@ def test_bench_harness_runs_and_writes_its_report(tmp_path):
     assert report["idle"]["gateway-uvicorn"]["errors"] == 0
     assert (tmp_path / "benchmarks.png").stat().st_size > 0
     text = (tmp_path / "benchmarks.md").read_text()
-    assert "Targets" in text and "busy polling on" in text and "bare relay" in text
+    assert "Targets" in text and "busy polling always on" in text and "bare relay" in text
+    # The cost targets beside nginx's (issue 21): CPU per round trip and handshake, memory.
+    assert "gateway CPU per round trip" in text and "gateway CPU per handshake" in text and "× nginx" in text
     assert "Client compression" in text
+    # Both workers of the two-worker target took connections, and the report judges the spread.
+    assert len(report["workers_served"]) == 2 and all(n > 0 for n in report["workers_served"].values())
+    assert "Two workers on one port" in text and "connections per worker" in text
     assert "## Payload validation" in text and "Target (issue 18)" in text
     assert report["validators"]["fastjsonschema_us"] > 0 and report["validators"]["jsonschema_us"] > 0
 

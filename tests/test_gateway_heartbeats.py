@@ -325,3 +325,18 @@ def test_a_gateway_with_an_impossible_heartbeat_or_compression_setting_refuses_t
     )
     assert out.returncode != 0
     assert setting in out.stderr
+
+
+def test_a_client_that_does_not_offer_compression_is_not_compressed_on_a_compressing_gateway(stack, chat, compressing):
+    # It stays on the compiled protocol (gateway/wsprotocol.py), which has no deflate: no
+    # extension agreed, plain frames both ways, and a compressed frame is a protocol error.
+    client = Raw(compressing, PLAIN, chat["headers"])
+    try:
+        assert "sec-websocket-extensions" not in client.headers
+        client.send(0x1, b"plain")
+        assert client.frame() == (0x1, False, b"plain")
+        client.send(0x1, _deflate(b"hello"), rsv1=True)
+        opcode, _, payload = client.frame()
+        assert (opcode, struct.unpack("!H", payload[:2])[0]) == (0x8, 1002)
+    finally:
+        client.close()

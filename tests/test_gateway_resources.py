@@ -56,3 +56,27 @@ def test_a_client_that_never_reads_cannot_make_the_gateway_buffer_without_bound(
     sock.close()
     assert sent < 4000
     assert grown_mib < 32, f"the gateway grew by {grown_mib:.0f} MiB"
+    # Gone with echoes still queued for it: the gateway lets the connection and its
+    # backend leg go (it used to wait on a backend that waited on it, for ever).
+    wait_until(lambda: _health(stack)["openConnections"] == 0, 20, what="the connection let go")
+
+
+def test_an_open_connection_costs_the_gateway_one_task_not_two(stack, chat):
+    """Idle connections are what a gateway holds most of: each holds the server's task for
+    its client and nothing more; messages from the backend are relayed from the backend
+    leg's reader, with a task only while one has to wait (a slow client, a limit)."""
+    wait_until(lambda: _health(stack)["openConnections"] == 0, 10, what="quiet gateway")
+    baseline = _health(stack)["tasks"]
+    url = f"{stack.gateway_ws}/chat/1.0.0/plain"
+    conns = [connect(url, additional_headers=chat["headers"]) for _ in range(10)]
+    try:
+        for i, ws in enumerate(conns):
+            ws.send(f"hello {i}")
+            assert ws.recv(timeout=5) == f"hello {i}"  # relayed both ways
+        wait_until(lambda: _health(stack)["openConnections"] == 10, 10, what="ten open connections")
+        extra = _health(stack)["tasks"] - baseline
+        assert extra <= 10, f"{extra} more tasks for 10 idle connections"
+    finally:
+        for ws in conns:
+            ws.close()
+    wait_until(lambda: _health(stack)["openConnections"] == 0, 10, what="all connections gone")

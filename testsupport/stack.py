@@ -93,8 +93,9 @@ async def async_wait_until(check, timeout: float, interval: float = 0.01, what: 
     raise TimeoutError(f"timed out waiting for {what} ({last!r})")
 
 
-def gateway_command(port: int, *, server: str = "uvicorn", tls_port: int = 0) -> list[str]:
-    """The command line of one gateway process on ``port`` under Uvicorn or Daphne."""
+def gateway_command(port: int, *, server: str = "uvicorn", tls_port: int = 0, workers: int | str = 1) -> list[str]:
+    """The command line of one gateway process on ``port`` under Uvicorn or Daphne; under
+    Uvicorn with ``workers`` other than 1, a supervisor of that many (``rungateway --workers``)."""
     if server == "daphne":
         # -v 0: Daphne's access log would write query strings, and with them ?access_token=
         return [
@@ -109,7 +110,8 @@ def gateway_command(port: int, *, server: str = "uvicorn", tls_port: int = 0) ->
             str(port),
             "gateway.asgi:application",
         ]
-    return [sys.executable, "manage.py", "rungateway", "--port", str(port), "--tls-port", str(tls_port)]
+    command = [sys.executable, "manage.py", "rungateway", "--port", str(port), "--tls-port", str(tls_port)]
+    return command if workers == 1 else [*command, "--workers", str(workers)]
 
 
 def stop_process_group(popen: subprocess.Popen, timeout: float = 10) -> None:
@@ -260,11 +262,16 @@ class Stack:
         wait_until(lambda: requests.get(f"{self.gateway_http}/health", timeout=1).ok, 30, what="gateway")
 
     def spawn_gateway(
-        self, name: str, port: int, env: dict[str, str] | None = None, server: str = "uvicorn"
+        self,
+        name: str,
+        port: int,
+        env: dict[str, str] | None = None,
+        server: str = "uvicorn",
+        workers: int | str = 1,
     ) -> Process:
         """Another gateway process (ws only) on ``port``, fed by the same portal, under
-        Uvicorn (``rungateway``) or Daphne."""
-        cmd = gateway_command(port, server=server)
+        Uvicorn (``rungateway``, with ``workers`` processes) or Daphne."""
+        cmd = gateway_command(port, server=server, workers=workers)
         proc = self._spawn(name, cmd, env)
         wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok, 30, what=name)
         return proc

@@ -90,3 +90,29 @@ def test_limits_follow_wso2_order_and_skip_unlimited_and_non_stopping_plans():
     soft = SubscriptionConfig(id="s", api_id="a", policy="Soft", status="UNBLOCKED")
     free = ApplicationConfig(id="app", name="n", owner="o", policy="Unlimited", key_type="PRODUCTION")
     assert [lim.key for lim in limits_for(snapshot=snap, api=api, subscription=soft, application=free)] == ["api:a"]
+
+
+def test_counting_stays_exact_when_another_connection_turns_the_window_over():
+    """A limiter counts without lookups while its windows last; a window turned over by
+    another connection on the same counter, or a clock set back, must not let it count
+    past the limit or against a stale window."""
+    clock = Clock(60 * 1000)
+    policy = PolicyConfig(level="subscription", name="3", limit=3, window=60)
+    counters = InMemoryCounters(clock)
+    a = FrameLimiter(counters, [Limit("sub:s1", policy)])
+    b = FrameLimiter(counters, [Limit("sub:s1", policy)])
+    assert [a.check("1"), a.check("2")] == [None, None]
+    clock.now += 60  # the next window: b opens it
+    assert [b.check("3"), b.check("4"), b.check("5")] == [None, None, None]
+    assert a.check("6") is policy  # a's own window is over: it sees b's three
+    clock.now -= 61  # the clock goes back into the window a counted in
+    assert a.check("7") is None  # counted afresh in that window, as before
+    assert counters._counts["sub:s1"].used == 1
+
+
+def test_a_worker_counts_against_its_share_on_the_fast_path_too():
+    """One of two workers without Redis passes its share of a limit (3 of 5), frame after
+    frame, whether or not the frame was counted without lookups."""
+    policy = PolicyConfig(level="subscription", name="5", limit=5, window=60)
+    lim = FrameLimiter(InMemoryCounters(Clock(), share=(0, 2)), [Limit("sub:s1", policy)])
+    assert [lim.check(str(i)) for i in range(4)] == [None, None, None, policy]

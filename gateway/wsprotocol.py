@@ -1,0 +1,680 @@
+"""The gateway's client-facing WebSocket protocol for Uvicorn, on aiohttp's compiled frame reader.
+
+Uvicorn's websockets-sansio protocol (gateway/clientleg.py) had the request head parsed twice
+(httptools, then Uvicorn re-serialised it for the websockets library's sans-I/O parser) and
+every frame parsed in pure Python. Here the head parsed once by the gateway's httptools
+protocol (``LimitedHttp`` in gateway/headlimits.py) is handed over as parsed, checked here,
+and frames are read by aiohttp's compiled reader (through gateway/aiohttp_frames.py, as the
+backend leg does) and written by a few lines below. The application sees the same ASGI
+websocket interface Uvicorn gives it (scope, events, denial responses, ``ClientDisconnected``).
+
+What the handshake checks (each refusal with the gateway's JSON error body, then closed):
+header values with control characters, a target that is not ASCII, a request body or
+``Transfer-Encoding``, HTTP other than 1.1: 400; a method other than GET: 405; ``Connection``
+without ``upgrade``, ``Upgrade`` other than exactly ``websocket`` or a
+``Sec-WebSocket-Version`` other than 13: 426; a ``Sec-WebSocket-Key`` that is not 16 bytes
+in base64, or either header missing or repeated: 400.
+
+Frames: a message over ``ws_max_size`` (``TIDEGATE_MAX_FRAME_SIZE``) closes with 1009 from its
+declared length; a text message that is not UTF-8 with 1007 and the decoder's reason (one
+warning line); an unmasked client frame, a reserved bit, an unknown opcode, a bad close
+code, a fragmented or oversized control frame with 1002. Pings are answered, the close
+handshake runs both ways (a close the application sends is awaited up to 10 s).
+Heartbeats are gateway/clientleg.py's, unchanged. Compression (permessage-deflate) is not
+implemented here: with ``TIDEGATE_CLIENT_COMPRESSION=1``, a client that offers it is handed
+to the websockets-sansio class by ``LimitedHttp`` instead.
+
+Backpressure: reading pauses while a message waits for the application (as Uvicorn does),
+and ``send`` waits while the transport's write buffer is over its high-water mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import email.utils
+import hashlib
+import json
+import logging
+import random
+import re
+import struct
+from collections import deque
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote
+
+from uvicorn.protocols.utils import ClientDisconnected
+
+from gateway.aiohttp_frames import WebSocketDataQueue, WebSocketReader, WSMsgType
+from gateway.clientleg import DEAD_CLIENT_CODE, DEAD_CLIENT_REASON, DEAD_PEERS, ClientLeg
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
+CLOSE_TIMEOUT = 10.0  # how long a close the application sent waits for the client's answer
+# Control characters a header value may not hold (RFC 9110 field-value; the websockets
+# library refused the same).
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_H1 = struct.Struct("!BB").pack
+_H2 = struct.Struct("!BBH").pack
+_H3 = struct.Struct("!BBQ").pack
+_CODE = struct.Struct("!H")
+_TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+_PING = WSMsgType.PING
+_PONG = WSMsgType.PONG
+_CLOSE = WSMsgType.CLOSE
+_OP_TEXT, _OP_BINARY, _OP_CLOSE, _OP_PING, _OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+_CONCAT_BELOW = 4096  # frames smaller than this are written as one joined buffer
+
+
+def error_body(status: int, description: str) -> bytes:
+    phrase = HTTPStatus(status).phrase
+    return json.dumps({"code": str(status), "error_message": phrase, "error_description": description}).encode()
+
+
+def refusal(status: int, description: str, extra: bytes = b"") -> bytes:
+    """A complete HTTP response refusing a handshake, with the gateway's JSON error body."""
+    body = error_body(status, description)
+    return (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode()
+        + extra
+        + f"content-type: application/json\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
+        + body
+    )
+
+
+def frame(opcode: int, payload: bytes) -> bytes:
+    """One unmasked, final server frame."""
+    n = len(payload)
+    if n < 126:
+        return _H1(0x80 | opcode, n) + payload
+    if n < 65536:
+        return _H2(0x80 | opcode, 126, n) + payload
+    return _H3(0x80 | opcode, 127, n) + payload
+
+
+def close_payload(code: int, reason: str) -> bytes:
+    data = reason.encode()
+    if len(data) > 123:  # a control frame holds 125 bytes, the code two of them
+        data = data[:123].decode(errors="ignore").encode()
+    return _CODE.pack(code) + data
+
+
+class _Sink(WebSocketDataQueue):
+    """The reader's destination: each message goes straight to the protocol (the compiled
+    reader calls this override; nothing is buffered here, so the reader never stalls)."""
+
+    def feed_data(self, data, size) -> None:  # type: ignore[override]
+        self._protocol._message(data)
+
+
+class GatewayWebSocket(asyncio.Protocol):
+    """One client connection after its upgrade request was parsed by ``LimitedHttp``.
+
+    Uvicorn's ``ws`` setting names this class (rungateway); ``LimitedHttp`` builds it with
+    Uvicorn's arguments and calls ``upgrade`` with the parsed head. ``client_leg``,
+    ``ping_interval``, ``ping_timeout`` and ``counts`` (SERVER_COUNTS) are set on the class
+    ``limited_protocols`` makes."""
+
+    __slots__ = (
+        "config",
+        "app_state",
+        "server_state",
+        "loop",
+        "transport",
+        "scope",
+        "reader",
+        "sink",
+        "events",
+        "waiter",
+        "write_waiter",
+        "accept_key",
+        "handshake_complete",
+        "close_sent",
+        "peer_closed",
+        "disconnected",
+        "read_paused",
+        "initial_response",
+        "close_timer",
+        "ping_timer",
+        "pong_timer",
+        "pending_ping",
+        "ping_sent_at",
+        "last_heard",
+        "mask_skip",
+        "mask_head",
+    )
+
+    client_leg = ClientLeg()
+    ping_interval: float | None = 30.0
+    ping_timeout: float = 20.0
+    counts: Any = None  # headlimits.SERVER_COUNTS
+    logger = logging.getLogger("uvicorn.error")
+
+    def __init__(self, config, server_state, app_state, _loop=None) -> None:
+        self.config = config
+        self.server_state = server_state
+        self.app_state = app_state
+        self.loop = _loop or asyncio.get_event_loop()
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.scope: dict | None = None
+        self.reader = self.sink = None
+        self.events: deque = deque()
+        self.waiter: asyncio.Future | None = None
+        self.write_waiter: asyncio.Future | None = None
+        self.accept_key = b""
+        self.handshake_complete = self.close_sent = self.peer_closed = self.disconnected = False
+        self.read_paused = False
+        self.initial_response: list | None = None
+        self.close_timer = self.ping_timer = self.pong_timer = None
+        self.pending_ping: bytes | None = None
+        self.ping_sent_at = 0.0
+        self.last_heard = 0.0
+        self.mask_skip = 0  # bytes of the current frame's payload still to come
+        self.mask_head = b""  # the start of a frame header cut by the end of a read
+
+    # The handshake
+
+    def upgrade(
+        self,
+        transport,
+        method: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        http_version: str,
+        server,
+        client,
+        scheme: str,
+        rest: bytes,
+    ) -> None:
+        """Take over ``transport`` with the upgrade request ``LimitedHttp`` parsed; ``rest``
+        is what followed its head in the same read."""
+        self.transport = transport
+        self.server_state.connections.add(self)
+        self.counts.connections.add(self)
+        self.last_heard = self.loop.time()
+        refused = self._check(method, target, headers, http_version)
+        if refused is not None:
+            self.handshake_complete = self.close_sent = True
+            transport.write(refused)
+            transport.close()
+            return
+        raw_path, _, query = target.partition(b"?")
+        root = self.config.root_path
+        subprotocols: list[str] = []
+        for name, value in headers:
+            if name == b"sec-websocket-protocol":
+                subprotocols.extend(t.strip() for t in value.decode("latin-1").split(","))
+        self.scope = {
+            "type": "websocket",
+            "asgi": {"version": self.config.asgi_version, "spec_version": "2.4"},
+            "http_version": "1.1",
+            "scheme": "wss" if scheme == "https" else "ws",
+            "server": server,
+            "client": client,
+            "root_path": root,
+            "path": root + unquote(raw_path.decode("ascii")),
+            "raw_path": root.encode("ascii") + raw_path,
+            "query_string": query,
+            "headers": headers,
+            "subprotocols": subprotocols,
+            "state": self.app_state.copy(),
+            "extensions": {"websocket.http.response": {}},
+        }
+        sink = self.sink = _Sink(self, 1 << 16, loop=self.loop)
+        self.reader = WebSocketReader(sink, self.config.ws_max_size + 1, compress=False, decode_text=False)
+        self.events.append({"type": "websocket.connect"})
+        task = self.loop.create_task(self.run_asgi())
+        tasks = self.server_state.tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        if rest:
+            self.data_received(rest)
+
+    def _check(self, method: str, target: bytes, headers, http_version: str) -> bytes | None:
+        """The refusal for an upgrade request that is not a valid WebSocket handshake, or None."""
+        connection: list[bytes] = []
+        upgrade: list[bytes] = []
+        keys: list[bytes] = []
+        versions: list[bytes] = []
+        body = False
+        for i, (name, value) in enumerate(headers):
+            stripped = value.strip(b" \t")
+            if stripped is not value and stripped != value:
+                headers[i] = (name, stripped)
+                value = stripped
+            if _BAD_VALUE.search(value):
+                return refusal(400, "A header value holds control characters")
+            if name == b"connection":
+                connection += [t.strip().lower() for t in value.split(b",")]
+            elif name == b"upgrade":
+                upgrade += [t.strip().lower() for t in value.split(b",")]
+            elif name == b"sec-websocket-key":
+                keys.append(value)
+            elif name == b"sec-websocket-version":
+                versions.append(value)
+            elif name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+                body = True
+        if http_version != "1.1" or not target.isascii() or body:
+            return refusal(400, "Not a valid WebSocket handshake request (GET, an ASCII path, HTTP/1.1 headers)")
+        if method != "GET":
+            return refusal(405, "A WebSocket handshake is a GET request", b"allow: GET\r\n")
+        if b"upgrade" not in connection or upgrade != [b"websocket"]:
+            return refusal(426, "Upgrade: websocket and Connection: Upgrade are required", b"upgrade: websocket\r\n")
+        if len(keys) != 1:
+            return refusal(400, "Exactly one Sec-WebSocket-Key is required")
+        try:
+            raw_key = base64.b64decode(keys[0], validate=True)
+        except binascii.Error:
+            raw_key = b""
+        if len(raw_key) != 16:
+            return refusal(400, "Sec-WebSocket-Key must be 16 bytes in base64")
+        if len(versions) != 1:
+            return refusal(400, "Exactly one Sec-WebSocket-Version is required")
+        if versions[0] != b"13":  # RFC 6455, 4.2.2: 426 and the version understood
+            return refusal(426, "Sec-WebSocket-Version must be 13", b"sec-websocket-version: 13\r\n")
+        self.accept_key = base64.b64encode(hashlib.sha1(keys[0] + GUID, usedforsecurity=False).digest())
+        return None
+
+    # asyncio.Protocol
+
+    def data_received(self, data: bytes) -> None:
+        self.last_heard = self.loop.time()
+        reader = self.reader
+        if reader is None or self.peer_closed:
+            return
+        bad = self._unmasked_at(data)
+        if bad >= 0:
+            if bad:
+                self._feed(data[:bad])
+            if not self.peer_closed:
+                self._fail(1002, "incorrect masking")
+            return
+        if reader.feed_data(data)[0]:
+            self._reader_failed()
+
+    def _feed(self, data: bytes) -> None:
+        if self.reader.feed_data(data)[0]:
+            self._reader_failed()
+
+    def _reader_failed(self) -> None:
+        if not self.peer_closed:
+            exc = self.sink.exception()
+            code = getattr(exc, "code", 1002)
+            self._fail(code if isinstance(code, int) else 1002, str(exc))
+
+    def _unmasked_at(self, data: bytes) -> int:
+        """Where in ``data`` a client frame without the mask bit starts (the reader takes
+        unmasked frames, RFC 6455 requires the server to refuse them), or -1. Walks only
+        the frame headers."""
+        pos = self.mask_skip
+        n = len(data)
+        if pos >= n:
+            self.mask_skip = pos - n
+            return -1
+        head = self.mask_head
+        base = 0
+        if head:
+            base = len(head)
+            data = head + data
+            n += base
+            self.mask_head = b""
+        while pos < n:
+            left = n - pos
+            if left < 2:
+                self.mask_head, self.mask_skip = data[pos:], 0
+                return -1
+            second = data[pos + 1]
+            if not second & 0x80:
+                return max(pos - base, 0)
+            length = second & 0x7F
+            if length == 126:
+                if left < 4:
+                    self.mask_head, self.mask_skip = data[pos:], 0
+                    return -1
+                length = (data[pos + 2] << 8) | data[pos + 3]
+                pos += 8 + length
+            elif length == 127:
+                if left < 10:
+                    self.mask_head, self.mask_skip = data[pos:], 0
+                    return -1
+                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+                pos += 14 + length
+            else:
+                pos += 6 + length
+        self.mask_skip = pos - n
+        return -1
+
+    def connection_lost(self, exc) -> None:
+        self._stop_keepalive()
+        self._put({"type": "websocket.disconnect", "code": 1005 if self.handshake_complete else 1006})
+        self.server_state.connections.discard(self)
+        self.counts.connections.discard(self)
+        self.handshake_complete = self.disconnected = True
+        self._wake_writer()
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+            self.close_timer = None
+        if self.sink is not None:
+            self.sink._protocol = None  # no cycle left behind
+        self.reader = None
+        if exc is None:
+            self.transport.close()
+
+    def eof_received(self) -> None:
+        pass
+
+    def pause_writing(self) -> None:
+        if self.write_waiter is None:
+            self.write_waiter = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        waiter = self.write_waiter
+        if waiter is not None:
+            self.write_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def shutdown(self) -> None:
+        """Uvicorn's server shutdown: 1012 to an open connection, 500 to a pending handshake."""
+        self._stop_keepalive()
+        if self.close_sent:
+            if self.close_timer is not None:
+                self.close_timer.cancel()
+                self.close_timer = None
+            self.transport.close()
+            return
+        if self.handshake_complete:
+            self._put({"type": "websocket.disconnect", "code": 1012})
+            self.transport.write(frame(_OP_CLOSE, _CODE.pack(1012)))
+        else:
+            self._send_500()
+        self.transport.close()
+
+    # Frames from the client
+
+    def _message(self, msg) -> None:
+        # The data path is written out in one function: it runs for every message.
+        kind = msg[0]
+        if kind is _BINARY:
+            if self.close_sent or self.peer_closed:
+                return  # past the application's close (or the client's): dropped
+            event = {"type": "websocket.receive", "bytes": msg[1]}
+        elif kind is _TEXT:
+            if self.close_sent or self.peer_closed:
+                return  # dropped, and not judged either
+            try:
+                event = {"type": "websocket.receive", "text": msg[1].decode()}
+            except UnicodeDecodeError as exc:
+                reason = f"{exc.reason} at position {exc.start}"
+                self.logger.warning("Invalid UTF-8 sequence received from client: %s", reason)
+                self._fail(1007, reason)
+                return
+        else:
+            self._control(msg)
+            return
+        self.events.append(event)
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        if not self.read_paused:  # until the application takes it (receive)
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _control(self, msg) -> None:
+        if self.peer_closed:
+            return
+        kind = msg[0]
+        if kind is _PING:
+            if not self.close_sent:
+                self.transport.write(frame(_OP_PONG, bytes(msg[1])))
+        elif kind is _PONG:
+            if self.pending_ping is not None and bytes(msg[1]) == self.pending_ping:
+                self.pending_ping = None
+                if self.pong_timer is not None:
+                    self.pong_timer.cancel()
+                    self.pong_timer = None
+                    self._schedule_ping()
+        elif kind is _CLOSE:
+            self._closed_by_peer(msg[1], msg[2])
+
+    def _put(self, event: dict) -> None:
+        self.events.append(event)
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _closed_by_peer(self, code: int, reason: str) -> None:
+        self.peer_closed = True
+        if self.close_sent:  # the client answered the application's close
+            if self.close_timer is not None:
+                self.close_timer.cancel()
+                self.close_timer = None
+            self.transport.close()
+            return
+        if self.transport.is_closing():
+            return
+        self._put({"type": "websocket.disconnect", "code": code or 1005, "reason": reason})
+        self.transport.write(frame(_OP_CLOSE, close_payload(code, reason) if code else b""))
+        self.close_sent = True
+        self.transport.close()
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Close the connection for a protocol error of the client's."""
+        self.peer_closed = True
+        if self.transport.is_closing():
+            return
+        self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.transport.write(frame(_OP_CLOSE, close_payload(code, reason)))
+        self.close_sent = True
+        self.transport.close()
+
+    # Heartbeats (gateway/clientleg.py describes them)
+
+    def _schedule_ping(self) -> None:
+        self.ping_timer = self.loop.call_later(self.ping_interval, self._ping_due)
+
+    def _ping_due(self) -> None:
+        self.ping_timer = None
+        if self.close_sent or self.transport.is_closing():
+            return
+        if self.read_paused:  # a message of this client waits for the relay: not idle
+            self._schedule_ping()
+            return
+        quiet = self.loop.time() - self.last_heard
+        if quiet < self.ping_interval:  # heard from since: wait until it has been quiet long enough
+            self.ping_timer = self.loop.call_later(self.ping_interval - quiet, self._ping_due)
+            return
+        self.pending_ping = payload = struct.pack("!I", random.getrandbits(32))
+        self.ping_sent_at = self.loop.time()
+        self.transport.write(frame(_OP_PING, payload))
+        self.pong_timer = self.loop.call_later(self.ping_timeout, self._pong_overdue)
+
+    def _pong_overdue(self) -> None:
+        self.pong_timer = None
+        self.pending_ping = None
+        if self.read_paused or self.last_heard > self.ping_sent_at:
+            # It sent something since the ping (its pong may wait behind a message the
+            # relay has not taken yet): alive. Ping again after the next quiet interval.
+            self._schedule_ping()
+            return
+        if self.close_sent or self.transport.is_closing():
+            return
+        DEAD_PEERS.client += 1
+        # The relay reads this before the connection_lost that follows, and closes the
+        # backend with it.
+        self._put({"type": "websocket.disconnect", "code": DEAD_CLIENT_CODE, "reason": DEAD_CLIENT_REASON})
+        self.transport.write(frame(_OP_CLOSE, close_payload(1011, "keepalive ping timeout")))
+        self.close_sent = self.peer_closed = True
+        self.transport.close()
+
+    def _stop_keepalive(self) -> None:
+        if self.ping_timer is not None:
+            self.ping_timer.cancel()
+            self.ping_timer = None
+        if self.pong_timer is not None:
+            self.pong_timer.cancel()
+            self.pong_timer = None
+        self.pending_ping = None
+
+    # ASGI
+
+    async def run_asgi(self) -> None:
+        try:
+            result = await self.config.loaded_app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass
+        except BaseException:
+            self.logger.exception("Exception in ASGI application\n")
+            self._send_500()
+        else:
+            if not self.handshake_complete and self.initial_response is None:
+                self.logger.error("ASGI callable returned without completing handshake.")
+                self._send_500()
+            elif result is not None:
+                self.logger.error("ASGI callable should return None, but returned '%s'.", result)
+        if self.close_timer is None:
+            self.transport.close()
+
+    def _send_500(self) -> None:
+        if self.initial_response is not None or self.handshake_complete:
+            return
+        self.handshake_complete = self.close_sent = True
+        self.transport.write(refusal(500, "Internal Server Error"))
+
+    async def receive(self) -> dict:
+        events = self.events
+        while not events:
+            waiter = self.waiter
+            if waiter is None or waiter.done():
+                waiter = self.waiter = self.loop.create_future()
+            await waiter
+        event = events.popleft()
+        if self.read_paused and not events:
+            self.read_paused = False
+            self.transport.resume_reading()
+        return event
+
+    async def send(self, message: dict) -> None:
+        if self.write_waiter is not None:
+            await self.write_waiter
+        if self.disconnected:
+            raise ClientDisconnected()
+        kind = message["type"]
+        if self.handshake_complete and self.initial_response is None:
+            if self.close_sent:
+                if self.peer_closed:
+                    raise ClientDisconnected()
+                raise RuntimeError(f"Unexpected ASGI message '{kind}', after sending 'websocket.close'.")
+            if self.peer_closed:
+                raise ClientDisconnected()
+            if kind == "websocket.send":
+                data = message.get("bytes")
+                if data is not None:
+                    opcode = _OP_BINARY
+                else:
+                    text = message.get("text")
+                    if text is None:
+                        return
+                    data, opcode = text.encode(), _OP_TEXT
+                n = len(data)
+                if n < _CONCAT_BELOW:
+                    self.transport.write((_H1(0x80 | opcode, n) if n < 126 else _H2(0x80 | opcode, 126, n)) + data)
+                else:
+                    head = _H2(0x80 | opcode, 126, n) if n < 65536 else _H3(0x80 | opcode, 127, n)
+                    self.transport.writelines((head, data))
+            elif kind == "websocket.close":
+                if not self.transport.is_closing():
+                    code = message.get("code", 1000)
+                    reason = message.get("reason", "") or ""
+                    self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+                    self.transport.write(frame(_OP_CLOSE, close_payload(code, reason)))
+                    self.close_sent = True
+                    if self.read_paused:
+                        self.read_paused = False
+                        self.transport.resume_reading()
+                    self.close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.transport.close)
+            else:
+                raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', but got '{kind}'.")
+        elif self.initial_response is None:
+            self._handshake_reply(message, kind)
+        elif kind == "websocket.http.response.body":
+            self._denial_body(message)
+        else:
+            raise RuntimeError(f"Expected ASGI message 'websocket.http.response.body' but got '{kind}'.")
+
+    def _handshake_reply(self, message: dict, kind: str) -> None:
+        if kind == "websocket.accept":
+            out = [
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Accept: " + self.accept_key + b"\r\n"
+            ]
+            for name, value in self.server_state.default_headers:
+                out.append(name + b": " + value + b"\r\n")
+            for name, value in message.get("headers") or ():
+                out.append(bytes(name) + b": " + bytes(value) + b"\r\n")
+            subprotocol = message.get("subprotocol")
+            if subprotocol:
+                out.append(b"Sec-WebSocket-Protocol: " + subprotocol.encode() + b"\r\n")
+            out.append(b"\r\n")
+            if not self.transport.is_closing():
+                self.handshake_complete = True
+                self.transport.write(b"".join(out))
+                if self.ping_interval:
+                    self._schedule_ping()
+        elif kind == "websocket.close":
+            self._put({"type": "websocket.disconnect", "code": 1006})
+            self.handshake_complete = self.close_sent = True
+            self.transport.write(refusal(403, ""))
+            self.transport.close()
+        elif kind == "websocket.http.response.start":
+            status = message["status"]
+            if not 100 <= status < 600:
+                raise RuntimeError(f"Invalid HTTP status code '{status}' in response.")
+            self.initial_response = [status, list(message.get("headers") or ()), b""]
+        else:
+            raise RuntimeError(
+                "Expected ASGI message 'websocket.accept', 'websocket.close' "
+                f"or 'websocket.http.response.start' but got '{kind}'."
+            )
+
+    def _denial_body(self, message: dict) -> None:
+        response = self.initial_response
+        assert response is not None
+        if self.close_sent:
+            return
+        response[2] += message.get("body", b"")
+        if message.get("more_body", False):
+            return
+        status, headers, body = response
+        names = {bytes(n).lower() for n, _ in headers}
+        out = [f"HTTP/1.1 {status} {_phrase(status)}\r\n".encode()]
+        out += [bytes(n) + b": " + bytes(v) + b"\r\n" for n, v in headers]
+        if b"date" not in names:
+            out.append(b"Date: " + email.utils.formatdate(usegmt=True).encode() + b"\r\n")
+        if b"connection" not in names:
+            out.append(b"Connection: close\r\n")
+        if b"content-length" not in names:
+            out.append(b"Content-Length: %d\r\n" % len(body))
+        if b"content-type" not in names:
+            out.append(b"Content-Type: text/plain; charset=utf-8\r\n")
+        out += [b"\r\n", body]
+        self._put({"type": "websocket.disconnect", "code": 1006})
+        self.handshake_complete = self.close_sent = True
+        self.transport.write(b"".join(out))
+        self.transport.close()
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

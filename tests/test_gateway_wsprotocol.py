@@ -1,0 +1,235 @@
+"""The client leg on the compiled frame codec (gateway/wsprotocol.py), over raw sockets
+against the real gateway under Uvicorn (a configuration from disk, the demo echo backend,
+no portal): the upgrade request parsed once, frames however the client cuts them,
+fragmented messages with control frames between their fragments, and the protocol errors
+a client gets 1002 for."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import struct
+
+import pytest
+
+from testsupport import flow
+from testsupport.snapshots import open_and_secure_apis
+from testsupport.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+WAIT = 30  # hang detector only
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory):
+    stack = Stack(tmp_path_factory.mktemp("wsprotocol"))
+    try:
+        yield stack.start_from_snapshot(*open_and_secure_apis(stack.backend_url))
+    finally:
+        stack.stop()
+
+
+def upgrade_head(port: int, path: str = "/open/1.0.0/ws", version: bytes = b"HTTP/1.1") -> bytes:
+    key = base64.b64encode(os.urandom(16))
+    return (
+        b"GET " + path.encode() + b" " + version + b"\r\nHost: 127.0.0.1:%d\r\n" % port
+        + b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key
+        + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )  # fmt: skip
+
+
+class Client:
+    """A raw client: sends bytes as given, reads the response head and then server frames."""
+
+    def __init__(self, port: int, first: bytes = b""):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.sock.sendall(upgrade_head(port) + first)
+        self.status = self.head()
+
+    def _more(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError(f"closed; unread: {self.buf[:100]!r}")
+        self.buf += chunk
+
+    def head(self) -> int:
+        while b"\r\n\r\n" not in self.buf:
+            self._more()
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        return int(head.split(b" ")[1])
+
+    def _take(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._more()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def frame(self) -> tuple[int, bytes]:
+        first, second = self._take(2)
+        assert not second & 0x80, "a server frame must not be masked"
+        n = second & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self._take(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self._take(8))[0]
+        return first & 0x0F, self._take(n)
+
+    def close_code(self) -> tuple[int, str]:
+        """The close frame the server sends next (skipping data frames), as (code, reason)."""
+        while True:
+            opcode, payload = self.frame()
+            if opcode == 0x8:
+                return struct.unpack("!H", payload[:2])[0], payload[2:].decode()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = True) -> bytes:
+    """One client frame with any FIN bit and with or without the mask."""
+    key = os.urandom(4) if mask else b""
+    n = len(payload)
+    first = (0x80 if fin else 0) | opcode
+    m = 0x80 if mask else 0
+    if n < 126:
+        head = bytes([first, m | n])
+    elif n < 65536:
+        head = bytes([first, m | 126]) + struct.pack("!H", n)
+    else:
+        head = bytes([first, m | 127]) + struct.pack("!Q", n)
+    body = bytes(b ^ key[i % 4] for i, b in enumerate(payload)) if mask else payload
+    return head + key + body
+
+
+def test_a_message_sent_right_behind_the_upgrade_request_is_relayed(gw):
+    # The old path re-serialised the parsed head for the websockets library and dropped
+    # whatever had come after it in the same read: this message was lost.
+    client = Client(gw.ws_port, first=flow.masked_frame(0x1, b"early"))
+    try:
+        assert client.status == 101
+        assert client.frame() == (0x1, b"early")
+    finally:
+        client.close()
+
+
+def test_an_http_1_0_upgrade_is_refused_with_400(gw):
+    # The old path rebuilt the request line as HTTP/1.1, so the WebSocket library accepted
+    # a handshake it refuses when it sees the real version.
+    with socket.create_connection(("127.0.0.1", gw.ws_port), timeout=WAIT) as sock:
+        sock.sendall(upgrade_head(gw.ws_port, version=b"HTTP/1.0"))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), head
+    assert json.loads(body)["code"] == "400"
+
+
+def test_frames_cut_anywhere_between_reads_are_reassembled(gw):
+    client = Client(gw.ws_port)
+    try:
+        # A 7-bit, a 16-bit and a 64-bit length, each cut inside its header, its length,
+        # its mask and its payload, each piece its own write.
+        messages = [b"a" * 100, b"b" * 300, b"c" * 70_000]
+        stream = b"".join(flow.masked_frame(0x2, m) for m in messages)
+        cuts = [1, 2, 3, 5, 9, 106, 107, 108, 110, 113, 200, 420, 421, 423, 430, 437, 5000]
+        for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+            client.sock.sendall(stream[a:b])
+        for m in messages:
+            assert client.frame() == (0x2, m)
+    finally:
+        client.close()
+
+
+def test_a_fragmented_message_with_a_ping_between_its_fragments(gw):
+    client = Client(gw.ws_port)
+    try:
+        client.sock.sendall(
+            frame(0x1, "κό".encode()[:3], fin=False)  # a fragment ending inside a character
+            + frame(0x9, b"between")
+            + frame(0x0, "κόσμε".encode()[3:6], fin=False)
+            + frame(0xA, b"unsolicited pong")  # ignored
+            + frame(0x0, "κόσμε".encode()[6:])
+        )
+        assert client.frame() == (0xA, b"between")  # the ping is answered at once
+        assert client.frame() == (0x1, "κόσμε".encode())  # the whole message, relayed as one
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(frame(0x1, b"plain", mask=False), id="unmasked"),
+        pytest.param(frame(0x3, b"x"), id="reserved-opcode"),
+        pytest.param(frame(0x9, b"p", fin=False), id="fragmented-ping"),
+        pytest.param(frame(0x0, b"x"), id="continuation-without-start"),
+        pytest.param(bytes([0xC1]) + frame(0x1, b"x")[1:], id="rsv1-without-deflate"),
+        pytest.param(frame(0x1, b"a", fin=False) + frame(0x1, b"b"), id="new-message-inside-another"),
+    ],
+)
+def test_protocol_errors_close_with_1002(gw, bad):
+    client = Client(gw.ws_port)
+    try:
+        client.sock.sendall(bad)
+        assert client.close_code()[0] == 1002
+    finally:
+        client.close()
+
+
+def test_an_unmasked_frame_cut_inside_its_header_is_still_caught(gw):
+    client = Client(gw.ws_port)
+    try:
+        bad = frame(0x2, b"z" * 300, mask=False)
+        client.sock.sendall(flow.masked_frame(0x2, b"ok"))
+        assert client.frame() == (0x2, b"ok")
+        client.sock.sendall(bad[:1])
+        client.sock.sendall(bad[1:])
+        assert client.close_code() == (1002, "incorrect masking")
+    finally:
+        client.close()
+
+
+def test_the_close_handshake_answers_the_clients_code_and_ends_the_connection(gw):
+    client = Client(gw.ws_port)
+    try:
+        client.sock.sendall(flow.masked_frame(0x8, struct.pack("!H", 4001) + b"bye"))
+        assert client.close_code() == (4001, "bye")
+        client.sock.settimeout(WAIT)
+        assert client.sock.recv(100) == b""  # and the server closed the TCP connection
+    finally:
+        client.close()
+
+
+def test_a_websocket_version_other_than_13_is_426_naming_13(gw):
+    # RFC 6455, 4.2.2: the server answers with the version it understands.
+    head = upgrade_head(gw.ws_port).replace(b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Version: 8")
+    with socket.create_connection(("127.0.0.1", gw.ws_port), timeout=WAIT) as sock:
+        sock.sendall(head)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 426 "), head
+    assert b"\r\nsec-websocket-version: 13" in head.lower()
+    assert json.loads(body)["code"] == "426"
+
+
+def test_large_messages_both_ways_over_wss(gw):
+    # Frames of 16- and 64-bit lengths written as header and payload together, through TLS.
+    import ssl
+
+    from websockets.sync.client import connect
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with connect(f"wss://127.0.0.1:{gw.wss_port}/open/1.0.0/ws", ssl=context, compression=None) as ws:
+        for size in (125, 126, 20_000, 70_000):
+            ws.send(b"w" * size)
+            assert ws.recv(timeout=WAIT) == b"w" * size
