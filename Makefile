@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export TIDEGATE_DEBUG ?= 1
 
-.PHONY: run test bench conformance fuzz setup setup-prod lint system-packages clean
+.PHONY: run test bench bench-paced conformance fuzz setup setup-prod lint system-packages clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ test: setup system-packages
 # The gateway against nginx and a direct connection: docs/benchmarks.{md,json,png}.
 bench: setup system-packages
 	$(PY) -m bench.run
+
+# Busy polling off, adaptive and on at paced loads, against nginx: the table in docs/gateway.md
+# "Busy polling" (printed as Markdown; BENCH_PACED_ARGS, e.g. --reps 5 --adaptive 200:150).
+bench-paced: setup system-packages
+	$(PY) -m bench.paced $(BENCH_PACED_ARGS)
 
 # The Autobahn test suite's fuzzing client, directly and through the gateway: docs/conformance.md.
 # Its wstest runs on Python 2.7 only; it is installed into its own directory, never .venv.

@@ -5,6 +5,11 @@ JSON line of results on stdout.
     python -m bench.loadclient pipeline URL --conns 10 --burst 100 --msgs 2000
     python -m bench.loadclient handshake URL --total 2000 --concurrency 20
     python -m bench.loadclient idle URL --conns 2000   (prints "holding", waits for a line on stdin)
+    python -m bench.loadclient paced URL --conns 10 --rate 1000 --seconds 5 --size 64 [--cpu-pid PID]
+
+``paced`` sends at a fixed total rate, spread evenly over the connections (message k at
+k/rate seconds, on connection k mod conns), each message's round trip timed on its own; with
+``--cpu-pid`` it also reports that process's CPU over the paced seconds (% of a core).
 
 ``--deflate`` offers permessage-deflate (the websockets library's default offer).
 """
@@ -73,6 +78,62 @@ async def _timed(url, headers, conns, payload, rounds, burst) -> dict:
         "p99_ms": _pct(latencies, 99) * 1e3,
         "count": total,
     }
+
+
+async def paced(url, headers, conns, rate, seconds, size, cpu_pid=0):
+    """``rate`` messages a second for ``seconds``, message k sent at ``k / rate`` on connection
+    ``k % conns``; a connection whose echo comes late sends its next one at once. The sends
+    follow the event loop's timer (1 ms steps under uvloop), so above 1,000/s they leave in
+    small groups. Latency is each message's round trip."""
+    payload = message(size)
+    sockets = [await _connect(url, headers) for _ in range(conns)]
+    for ws in sockets:  # warm up, outside the measured seconds
+        for _ in range(WARMUP):
+            await ws.send(payload)
+            await ws.recv()
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    late = 0
+    loop = asyncio.get_running_loop()
+
+    async def run(i, ws):
+        nonlocal late
+        for k in range(i, total, conns):
+            delay = start + k / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.001:
+                late += 1
+            t = time.perf_counter()
+            await ws.send(payload)
+            await ws.recv()
+            latencies.append(time.perf_counter() - t)
+
+    cpu = _cpu_seconds(cpu_pid) if cpu_pid else 0.0
+    t0 = time.perf_counter()
+    start = loop.time()
+    await asyncio.gather(*(run(i, ws) for i, ws in enumerate(sockets)))
+    wall = time.perf_counter() - t0
+    result = {
+        "rate": len(latencies) / wall,
+        "p50_ms": _pct(latencies, 50) * 1e3,
+        "p99_ms": _pct(latencies, 99) * 1e3,
+        "count": len(latencies),
+        "late": late,
+        "seconds": wall,
+    }
+    if cpu_pid:
+        result["cpu_pct"] = (_cpu_seconds(cpu_pid) - cpu) / wall * 100
+    for ws in sockets:
+        await ws.close()
+    return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` so far (testsupport.stack.cpu_seconds)."""
+    from testsupport.stack import cpu_seconds
+
+    return cpu_seconds(pid)
 
 
 def message(size: int, as_json: bool = False) -> str:
@@ -156,7 +217,7 @@ async def idle(url, headers, conns, batch=50):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("workload", choices=["pingpong", "pipeline", "handshake", "idle"])
+    parser.add_argument("workload", choices=["pingpong", "pipeline", "handshake", "idle", "paced"])
     parser.add_argument("url")
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--conns", type=int, default=1)
@@ -165,6 +226,9 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--total", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=1000, help="paced: messages a second, all connections")
+    parser.add_argument("--seconds", type=float, default=5, help="paced: how long")
+    parser.add_argument("--cpu-pid", type=int, default=0, help="paced: report this process's CPU")
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
     parser.add_argument("--json", action="store_true", help="send JSON objects (ping-pong and pipeline)")
     a = parser.parse_args()
@@ -178,6 +242,8 @@ def main() -> None:
         coro = pipeline(a.url, headers, a.conns, a.burst, a.msgs, a.json)
     elif a.workload == "handshake":
         coro = handshake(a.url, headers, a.total, a.concurrency)
+    elif a.workload == "paced":
+        coro = paced(a.url, headers, a.conns, a.rate, a.seconds, a.size, a.cpu_pid)
     else:
         coro = idle(a.url, headers, a.conns)
     print(json.dumps(uvloop.run(coro)), flush=True)

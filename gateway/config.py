@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.busypoll import BUSY_POLL_GAP_US, BUSY_POLL_US
+from gateway.busypoll import check as check_busy_poll
+
 # Set by ``rungateway --workers N``'s supervisor (gateway/workers.py) for each worker.
 WORKER_INDEX_ENV = "TIDEGATE_WORKER_INDEX"
 WORKER_COUNT_ENV = "TIDEGATE_WORKER_COUNT"
@@ -44,7 +47,11 @@ class GatewayConfig:
     drain_seconds: float = 5.0
     idle_timeout: float = 0
     max_lifetime: float = 0
-    busy_poll_us: int = 0
+    # Busy polling (gateway/busypoll.py): the mode, the window after a frame (µs; 0: off) and,
+    # adaptive, the mean gap between frames (µs) below which windows open.
+    busy_poll: str = "adaptive"
+    busy_poll_us: int = BUSY_POLL_US
+    busy_poll_gap_us: int = BUSY_POLL_GAP_US
     redis_url: str = ""  # shared rate-limit counters; empty: this process's own
     ticket_validity: float = 30.0  # seconds a connect ticket (POST /tickets) may wait for its handshake
     rate_limit_clock: float | None = None  # tests only (debug): rate-limit windows at this fixed time
@@ -56,6 +63,9 @@ class GatewayConfig:
     analytics: bool = True
     analytics_url: str = ""  # empty: the portal's /internal/gateway/analytics
     analytics_interval: float = 5.0
+
+    def __post_init__(self) -> None:
+        check_busy_poll(self.busy_poll, self.busy_poll_us, self.busy_poll_gap_us)
 
     @classmethod
     def from_settings(cls, conf: dict[str, Any] | None = None, data_dir: Path | None = None) -> GatewayConfig:
@@ -89,7 +99,9 @@ class GatewayConfig:
             drain_seconds=conf["DRAIN_SECONDS"],
             idle_timeout=conf["IDLE_TIMEOUT"],
             max_lifetime=conf["MAX_CONNECTION_LIFETIME"],
+            busy_poll=conf.get("BUSY_POLL", "adaptive"),
             busy_poll_us=conf["BUSY_POLL_US"],
+            busy_poll_gap_us=conf.get("BUSY_POLL_GAP_US", BUSY_POLL_GAP_US),
             redis_url=conf["REDIS_URL"],
             ticket_validity=conf.get("TICKET_VALIDITY", 30.0),
             rate_limit_clock=conf.get("RATE_LIMIT_CLOCK"),

@@ -234,6 +234,21 @@ class _Metrics:
             yield GaugeMetricFamily(
                 "tidegate_busy_polling", "1 while a busy-polling window is open", value=0 if poller.parked else 1
             )
+            # Why adaptive polling opened windows or not: frames it let sleep, the mean gap
+            # between frames it judges by, and the threshold that gap must be below.
+            yield CounterMetricFamily(
+                "tidegate_busy_poll_skipped",
+                "Frames that found the loop asleep and left it asleep (further apart than the threshold)",
+                value=poller.skipped,
+            )
+            yield GaugeMetricFamily(
+                "tidegate_busy_poll_frame_gap_seconds", "Mean gap between recent frames", value=poller.gap
+            )
+            yield GaugeMetricFamily(
+                "tidegate_busy_poll_gap_threshold_seconds",
+                "Windows open only while the mean gap is below this (+Inf: busy polling on)",
+                value=poller.threshold,
+            )
         yield GaugeMetricFamily(
             "tidegate_analytics_pending_batches",
             "Analytics batches waiting for the collector",

@@ -78,7 +78,11 @@ class Gateway:
         self.idle_timeout = config.idle_timeout
         self.max_lifetime = config.max_lifetime
         self.token_leeway = config.token_leeway
-        self.poller = BusyPoller(config.busy_poll_us) if config.busy_poll_us else None
+        self.poller = (
+            BusyPoller(config.busy_poll_us, config.busy_poll_gap_us, config.busy_poll)
+            if config.busy_poll != "off" and config.busy_poll_us
+            else None
+        )
         self.state: State | None = None
         self.registry = Registry()
         self.jwks = JwksCache(min_interval=config.jwks_min_refresh)

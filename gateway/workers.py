@@ -64,7 +64,15 @@ ASK_TIMEOUT = 2.0  # seconds a worker waits for another's /metrics or /health
 WORKER_HEADER = b"x-tidegate-worker"  # on /health and /metrics: the pid of the worker that answered
 
 # Gauges whose sum over workers means nothing: kept per worker, with a ``worker`` label.
-PER_WORKER = frozenset({"tidegate_snapshot_version", "tidegate_snapshot_age_seconds", "tidegate_busy_polling"})
+PER_WORKER = frozenset(
+    {
+        "tidegate_snapshot_version",
+        "tidegate_snapshot_age_seconds",
+        "tidegate_busy_polling",
+        "tidegate_busy_poll_frame_gap_seconds",
+        "tidegate_busy_poll_gap_threshold_seconds",
+    }
+)
 
 
 def parse_workers(value: str) -> int:

@@ -53,6 +53,29 @@ def test_bench_harness_runs_and_writes_its_report(tmp_path):
     assert report["validators"]["fastjsonschema_us"] > 0 and report["validators"]["jsonschema_us"] > 0
 
 
+def test_paced_bench_measures_off_adaptive_and_on_beside_nginx_and_direct(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.paced", "--smoke", "--out", str(tmp_path / "paced.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    report = json.loads((tmp_path / "paced.json").read_text())
+    rows = {(r["load"], r["target"]): r for r in report["paced"]}
+    loads = {"100/s, 1 conn", "1,000/s, 10 conns", "5,000/s, 10 conns"}
+    targets = {"direct", "nginx", "poll-off", "poll-adaptive 200:250", "poll-on 200"}
+    assert set(rows) == {(load, t) for load in loads for t in targets}
+    for (_load, target), row in rows.items():
+        assert row["p50_ms"] > 0
+        assert ("cpu_pct" in row) == target.startswith("poll-")  # the gateways' CPU; nginx, direct: p50 only
+        # Windows opened per frame, from the gateway's /metrics: none without a poller.
+        assert ("windows_per_frame" in row) == (target in {"poll-adaptive 200:250", "poll-on 200"})
+    assert {r["target"] for r in report["pp1"]} == targets
+    assert "| 1,000/s, 10 conns |" in out.stdout and "added p50" in out.stdout
+
+
 def test_bench_imports_nothing_from_the_test_suite():
     """bench/ shares the process starters through testsupport/, not tests/: the harness runs
     where the test suite is not (a deployment checkout, a benchmark box)."""

@@ -1,44 +1,124 @@
-"""Busy polling (TIDEGATE_BUSY_POLL_US) in a real gateway process: frames pass as usual, the
-loop polls instead of sleeping while they flow, and parks once they stop. Judged by what the
-loop did (its /metrics counters), not by CPU time, which a loaded machine would skew."""
+"""Busy polling (TIDEGATE_BUSY_POLL, _US, _GAP_US) in a real gateway process: frames pass as
+usual; adaptive (the default) polls only while frames come close together, on polls after
+every frame, off never. Judged by what the loop did (its /metrics counters), not by CPU time
+or latency, which a loaded machine would skew: the thresholds here are far above any gap the
+test's own frames could have."""
+
+import subprocess
 
 import pytest
 from websockets.sync.client import connect
 
-from testsupport.stack import free_port, metric, wait_until
+from testsupport.stack import ROOT, free_port, gateway_command, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def test_busy_polling_relays_polls_while_frames_flow_and_parks_when_they_stop(stack, chat):
-    port = free_port()
-    # A window of half a second: long enough that a frame and its echo share one window.
-    gw = stack.spawn_gateway("busypoll", port, env={"TIDEGATE_BUSY_POLL_US": "500000"})
-    http = f"http://127.0.0.1:{port}"
+class Gateway:
+    def __init__(self, stack, name: str, env: dict[str, str]):
+        self.port = free_port()
+        self.proc = stack.spawn_gateway(name, self.port, env=env)
+        self.http = f"http://127.0.0.1:{self.port}"
 
-    def sample(name: str) -> float:
-        value = metric(http, name)
+    def sample(self, name: str) -> float:
+        value = metric(self.http, name)
         assert value is not None, f"{name} not in the gateway's /metrics"
         return value
 
-    def parked() -> bool:
-        return sample("tidegate_busy_polling") == 0
+    def parked(self) -> bool:
+        return self.sample("tidegate_busy_polling") == 0
 
+    def connect(self, chat):
+        return connect(f"ws://127.0.0.1:{self.port}/chat/1.0.0/plain", additional_headers=chat["headers"])
+
+
+def test_adaptive_is_the_default_a_lone_frame_leaves_the_loop_asleep_and_a_stream_polls(stack, chat):
+    # No TIDEGATE_BUSY_POLL: adaptive. A window of half a second, and frames count as close
+    # together below a mean gap of one second (the default is 250 µs): the test's frames are
+    # close together whatever the machine's load, and a lone frame is not.
+    gw = Gateway(
+        stack, "busypoll-adaptive", {"TIDEGATE_BUSY_POLL_US": "500000", "TIDEGATE_BUSY_POLL_GAP_US": "1000000"}
+    )
     try:
-        wait_until(parked, 15, what="start-up's polling window to close")
-        windows, passes = sample("tidegate_busy_poll_windows_total"), sample("tidegate_busy_poll_passes_total")
-        assert sample("tidegate_busy_poll_passes_total") == passes  # parked: the loop sleeps
-        with connect(f"ws://127.0.0.1:{port}/chat/1.0.0/plain", additional_headers=chat["headers"]) as ws:
+        assert gw.sample("tidegate_busy_poll_gap_threshold_seconds") == 1.0
+        assert gw.parked() and gw.sample("tidegate_busy_poll_windows_total") == 0  # nothing came: asleep
+        with gw.connect(chat) as ws:
+            ws.send("a lone frame")
+            assert ws.recv(timeout=5) == "a lone frame"
+            # The handshake, the frame and its echo, the first after a long quiet: no window.
+            assert gw.sample("tidegate_busy_poll_windows_total") == 0
+            assert gw.sample("tidegate_busy_poll_skipped_total") == 3
+            assert gw.sample("tidegate_busy_poll_passes_total") == 0
+            assert gw.parked()
+            for n in range(150):  # back-to-back round trips: the mean gap falls below the threshold
+                ws.send(f"stream {n}")
+                assert ws.recv(timeout=5) == f"stream {n}"
+            assert gw.sample("tidegate_busy_poll_windows_total") >= 1
+            assert gw.sample("tidegate_busy_poll_frame_gap_seconds") < 1.0
+            wait_until(gw.parked, 15, what="the window to close with no frames")
+            polled = gw.sample("tidegate_busy_poll_passes_total")
+            assert polled > 0
+            assert gw.sample("tidegate_busy_poll_passes_total") == polled  # connection open, no frames: asleep
+    finally:
+        gw.proc.stop()
+
+
+def test_busy_polling_on_polls_after_every_frame_and_parks_when_they_stop(stack, chat):
+    # A window of half a second: long enough that a frame and its echo share one window.
+    gw = Gateway(stack, "busypoll-on", {"TIDEGATE_BUSY_POLL": "on", "TIDEGATE_BUSY_POLL_US": "500000"})
+    try:
+        assert gw.sample("tidegate_busy_poll_gap_threshold_seconds") == float("inf")  # no threshold
+        wait_until(gw.parked, 15, what="the loop to sleep before any frame")
+        windows, passes = gw.sample("tidegate_busy_poll_windows_total"), gw.sample("tidegate_busy_poll_passes_total")
+        assert gw.sample("tidegate_busy_poll_passes_total") == passes  # parked: the loop sleeps
+        with gw.connect(chat) as ws:
             ws.send("through a polling gateway")
             assert ws.recv(timeout=5) == "through a polling gateway"
-            # The frame opened a window, and the loop polled through it instead of sleeping.
-            assert sample("tidegate_busy_poll_windows_total") > windows
-            wait_until(parked, 15, what="the window to close with no frames")
-            polled = sample("tidegate_busy_poll_passes_total")
+            # The first frame after a quiet opened a window, and the loop polled through it.
+            assert gw.sample("tidegate_busy_poll_windows_total") > windows
+            wait_until(gw.parked, 15, what="the window to close with no frames")
+            polled = gw.sample("tidegate_busy_poll_passes_total")
             assert polled > passes
-            assert sample("tidegate_busy_poll_passes_total") == polled  # connection open, no frames: asleep
+            assert gw.sample("tidegate_busy_poll_passes_total") == polled  # connection open, no frames: asleep
             ws.send("and again")
             assert ws.recv(timeout=5) == "and again"
-            assert sample("tidegate_busy_poll_passes_total") > polled
+            assert gw.sample("tidegate_busy_poll_passes_total") > polled
     finally:
-        gw.stop()
+        gw.proc.stop()
+
+
+def test_busy_polling_off_never_polls_whatever_the_window(stack, chat):
+    gw = Gateway(stack, "busypoll-off", {"TIDEGATE_BUSY_POLL": "off", "TIDEGATE_BUSY_POLL_US": "500000"})
+    try:
+        with gw.connect(chat) as ws:
+            for n in range(10):
+                ws.send(f"off {n}")
+                assert ws.recv(timeout=5) == f"off {n}"
+        # No poller at all: no busy-polling series.
+        assert metric(gw.http, "tidegate_busy_poll_passes_total") is None
+        assert metric(gw.http, "tidegate_busy_polling") is None
+    finally:
+        gw.proc.stop()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("TIDEGATE_BUSY_POLL", "sometimes"),
+        ("TIDEGATE_BUSY_POLL_US", "-1"),
+        ("TIDEGATE_BUSY_POLL_US", "200us"),
+        ("TIDEGATE_BUSY_POLL_GAP_US", "0"),
+        ("TIDEGATE_BUSY_POLL_GAP_US", "fast"),
+    ],
+)
+def test_a_gateway_with_an_impossible_busy_poll_setting_refuses_to_start_naming_it(stack, setting, value):
+    out = subprocess.run(
+        gateway_command(free_port()),
+        cwd=ROOT,
+        env={**stack.env, setting: value},
+        capture_output=True,
+        text=True,
+        timeout=60,  # it answers in seconds; a gateway that started would run until killed here
+    )
+    assert out.returncode != 0
+    assert f"{setting} must be" in out.stderr

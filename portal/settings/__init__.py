@@ -9,6 +9,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from gateway.busypoll import BUSY_POLL_GAP_US, BUSY_POLL_US
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
@@ -284,6 +286,13 @@ def _ipv6_prefix(value: int) -> int:
     return value
 
 
+def _microseconds(name: str, default: int) -> int:
+    try:
+        return env_int(name, default)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number of microseconds, not {env(name)!r}") from None
+
+
 # Everything the gateway and the control plane need to find each other, in one namespaced dict.
 TIDEGATE = {
     # Redis, when set: rate-limit counters shared by every gateway process.
@@ -363,9 +372,13 @@ TIDEGATE = {
     "CLIENT_COMPRESSION": env_bool("TIDEGATE_CLIENT_COMPRESSION", False),
     "COMPRESSION_MAX_WINDOW_BITS": env_int("TIDEGATE_COMPRESSION_MAX_WINDOW_BITS", 12),
     "COMPRESSION_MEM_LEVEL": env_int("TIDEGATE_COMPRESSION_MEM_LEVEL", 5),
-    # Keep polling sockets instead of sleeping for this many microseconds after the last
-    # frame (0: off). Lower latency and more throughput for a busy core (gateway/busypoll.py).
-    "BUSY_POLL_US": env_int("TIDEGATE_BUSY_POLL_US", 0),
+    # Busy polling (gateway/busypoll.py, docs/gateway.md): keep polling sockets instead of
+    # sleeping for BUSY_POLL_US microseconds after the last frame (0: off) -- adaptive: only
+    # while the mean gap between frames is below BUSY_POLL_GAP_US; on: after every frame; off.
+    # Lower latency for a busy core; checked when the gateway starts.
+    "BUSY_POLL": (env("TIDEGATE_BUSY_POLL") or "adaptive").strip().lower(),
+    "BUSY_POLL_US": _microseconds("TIDEGATE_BUSY_POLL_US", BUSY_POLL_US),
+    "BUSY_POLL_GAP_US": _microseconds("TIDEGATE_BUSY_POLL_GAP_US", BUSY_POLL_GAP_US),
     # Tests only (honoured with TIDEGATE_DEBUG): the rate-limit counters read this fixed time
     # (seconds since the epoch) instead of the wall clock, so a window never turns over
     # while a test counts frames; gateways sharing Redis must be given the same value.
