@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ROOT = Path(__file__).resolve().parent.parent  # where manage.py is
 MAX_RESTARTS = 5
+BUSY_POLL_ENV = "TIDEGATE_BUSY_POLL"
 RESTART_WINDOW = 60.0
 ASK_TIMEOUT = 2.0  # seconds a worker waits for another's /metrics or /health
 WORKER_HEADER = b"x-tidegate-worker"  # on /health and /metrics: the pid of the worker that answered
@@ -112,6 +113,12 @@ def supervise(count: int, argv: list[str], say: Callable[[str], None]) -> int:
     then until they have drained. Returns the exit status."""
     directory = tempfile.mkdtemp(prefix="tidegate-workers-")
     base_env = {**os.environ, WORKER_COUNT_ENV: str(count), WORKER_DIR_ENV: directory}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if count > cores and not os.environ.get(BUSY_POLL_ENV):
+        # A worker polling its sockets keeps its core busy while frames flow: with more
+        # workers than cores it would take that core from a sibling with frames waiting.
+        base_env[BUSY_POLL_ENV] = "off"
+        say(f"{count} workers on {cores} core(s): busy polling off (set {BUSY_POLL_ENV} to choose)")
     procs: dict[int, subprocess.Popen[bytes]] = {}
     deaths: dict[int, collections.deque[float]] = collections.defaultdict(collections.deque)
     state = {"stopping": False, "failed": False}

@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 
 from gateway.ratelimit import Check, InMemoryCounters, Verdict, limit_share
 from testsupport import documents, flow
-from testsupport.stack import ROOT, free_port, wait_until
+from testsupport.stack import ROOT, free_port, gateway_command, wait_until
 
 pytestmark = pytest.mark.e2e
 THROTTLED = "Error code: 4003 reason: Websocket frame throttled out"
@@ -193,13 +193,31 @@ def test_a_limit_is_split_between_workers_without_redis_and_shared_with_it(stack
         proc.stop()
 
 
+def test_workers_sharing_a_core_do_not_busy_poll(stack, two_workers):
+    """More workers than cores: the supervisor switches busy polling off (a polling worker
+    would keep the core its sibling needs); with a core each they poll adaptively."""
+    port = free_port()
+    proc = stack._spawn(f"workers-one-core-{port}", ["taskset", "-c", "0", *gateway_command(port, workers=2)])
+    try:
+        http_base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _health(http_base).ok, 30, what="both workers UP on one core")
+        assert "tidegate_busy_poll_windows" not in requests.get(f"{http_base}/metrics", timeout=5).text
+    finally:
+        proc.stop()
+    _, _, own_cores = two_workers
+    if len(os.sched_getaffinity(0)) >= 2:  # the fixture's workers have a core each: adaptive
+        assert "tidegate_busy_poll_windows" in requests.get(f"{own_cores}/metrics", timeout=5).text
+
+
 def test_workers_auto_is_one_per_core(stack, chat):
     port = free_port()
     proc = stack.spawn_gateway(f"workers-auto-{port}", port, workers="auto")
     try:
         health = _health(f"http://127.0.0.1:{port}").json()
-        assert len(health["workers"]) == len(os.sched_getaffinity(0))
         assert health["status"] == "UP"
+        cores = len(os.sched_getaffinity(0))
+        # One core: the single process, which lists no workers.
+        assert len(health.get("workers", [None])) == cores
     finally:
         proc.stop()
 
