@@ -216,6 +216,8 @@ def lines(rows: list[dict], pp1: list[dict] | None = None) -> list[str]:
                 text += f" · {r['windows_per_frame']:.2f} w/f"
             cells.append(text)
         out.append(f"| {load} | " + " | ".join(cells) + " |")
+        if all(len(cell[load, t]["p50_ms_reps"]) < 2 for t in targets):
+            continue  # one repetition: no range
         spreads = []
         for t in targets:
             r = cell[load, t]

@@ -88,6 +88,16 @@ GATEWAY_CONTROL = {"TIDEGATE_SYNC_INTERVAL": "0.25", "TIDEGATE_ANALYTICS_INTERVA
 BUSY_POLL_ON = {"TIDEGATE_BUSY_POLL": "on"}
 BUSY_POLL_OFF = {"TIDEGATE_BUSY_POLL": "off"}
 BUSY_POLL_ALWAYS = "TIDEGATE_BUSY_POLL=on"
+# The paced table (bench/paced.py) over the three busy-polling settings, by its names for them;
+# adaptive polling may cost at most 10 % more gateway CPU than none at 1,000 messages a second.
+PACED_GATEWAYS = {
+    "poll-off": "gateway-uvicorn-nopoll",
+    "poll-adaptive (default)": "gateway-uvicorn",
+    "poll-on": "gateway-uvicorn-busypoll",
+}
+PACED_LOAD = "1,000/s, 10 conns"
+PACED_CPU = 1.10
+PACED_SMOKE_SECONDS = 0.5
 # The multi-process gateway's target: worker processes sharing one port (rungateway --workers).
 WORKERS = 2
 # Issue 21: the kernel spreads the run's connections within 10 % between the workers, and a
@@ -451,7 +461,9 @@ def _ratio_cell(value: float, base: float) -> str:
     return f"{value / base:.2f}×" if base else "–"
 
 
-def target_lines(table: dict, idle: dict, many: dict, meta: dict, tname: str = "gateway-uvicorn") -> list[str]:
+def target_lines(
+    table: dict, idle: dict, many: dict, meta: dict, paced_rows: list[dict], tname: str = "gateway-uvicorn"
+) -> list[str]:
     """The targets table for gateway ``tname``: throughput as ratios to nginx's, and what the
     gateway costs (CPU per round trip and per handshake, memory per idle connection, latency it
     adds) beside nginx's cost in the same run."""
@@ -504,6 +516,19 @@ def target_lines(table: dict, idle: dict, many: dict, meta: dict, tname: str = "
         added <= nginx_added,
         reps,
     )
+    cpu = {r["target"]: r for r in paced_rows if r["load"] == PACED_LOAD}
+    if "poll-adaptive (default)" in cpu:
+        on, off = cpu["poll-adaptive (default)"], cpu["poll-off"]
+        ratio = on["cpu_pct"] / off["cpu_pct"] if off["cpu_pct"] else 0
+        reps = [f"{a / b:.2f}×" for a, b in zip(on["cpu_pct_reps"], off["cpu_pct_reps"], strict=True) if b]
+        row(
+            f"gateway CPU at {PACED_LOAD}, adaptive polling ÷ off",
+            f"≤ {PACED_CPU:.2f}×",
+            f"{on['cpu_pct']:.1f} % vs {off['cpu_pct']:.1f} % of a core ({ratio:.2f}×)",
+            "–",
+            ratio <= PACED_CPU,
+            reps,
+        )
     if tname in idle:
         per_conn, nginx_conn = idle[tname]["per_conn_kib"], idle["nginx"]["per_conn_kib"]
         row(
@@ -534,6 +559,12 @@ def target_lines(table: dict, idle: dict, many: dict, meta: dict, tname: str = "
             reps,
         )
     return lines
+
+
+def paced_lines(rows: list[dict]) -> list[str]:
+    from bench import paced  # bench.paced builds on this module
+
+    return paced.lines(rows)
 
 
 def workers_lines(table: dict, served: dict[int, int]) -> list[str]:
@@ -568,6 +599,7 @@ def write_report(
     meta: dict,
     micro: dict | None = None,
     served: dict[int, int] | None = None,
+    paced_rows: list[dict] | None = None,
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmarks.json").write_text(
@@ -579,6 +611,7 @@ def write_report(
                 "many_idle": many,
                 "validators": micro,
                 "workers_served": served,
+                "paced": paced_rows,
             },
             indent=1,
         )
@@ -652,14 +685,14 @@ def write_report(
         "better); each repetition: the same figures from each repetition alone, against nginx's run of that",
         "repetition.",
         "",
-        *target_lines(table, idle, many, meta),
+        *target_lines(table, idle, many, meta, paced_rows or []),
     ]
     if "gateway-uvicorn-busypoll" in next(iter(table.values())):
         lines += [
             "",
             f"The same targets with busy polling always on (`{BUSY_POLL_ALWAYS}`; its proxy CPU includes the polling):",
             "",
-            *target_lines(table, {}, {}, meta, tname="gateway-uvicorn-busypoll"),
+            *target_lines(table, {}, {}, meta, [], tname="gateway-uvicorn-busypoll"),
         ]
     if served:
         lines += [
@@ -668,6 +701,18 @@ def write_report(
             "spreads connections by a hash of their addresses; CPU is the supervisor's and the workers' together):",
             "",
             *workers_lines(table, served),
+        ]
+    if paced_rows:
+        lines += [
+            "",
+            "## Busy polling at paced loads",
+            "",
+            "64 B echoes at a fixed rate (bench/paced.py), through the gateway with busy polling off, "
+            "adaptive (the default) and always on, beside nginx and direct: the gateway's CPU in % of a core "
+            "over the paced seconds, the p50 round trip, and the polling windows it opened per frame; "
+            "medians, the range over repetitions below each row.",
+            "",
+            *paced_lines(paced_rows),
         ]
     on, off = uv["pp50"].get("proxy_cpu_us", 0), table["pp50"]["gateway-uvicorn-open"].get("proxy_cpu_us", 0)
     quiet = table["pp50"]["gateway-uvicorn-noanalytics"].get("proxy_cpu_us", 0)
@@ -762,6 +807,10 @@ def main() -> None:
         raw = bench.measure(reps)
         bench.validated_counts()
         served = workers.worker_connections(bench.procs["uvicorn-workers"].pid, bench.workers_port)
+        from bench import paced  # bench.paced builds on this module
+
+        polling = {name: bench.targets[target] for name, target in PACED_GATEWAYS.items()}
+        paced_rows = paced.measure(bench, reps, PACED_SMOKE_SECONDS if args.smoke else paced.SECONDS, polling)
         idle_conns = 50 if args.smoke else IDLE_CONNS
         idle = bench.idle_memory(idle_conns, ["direct", "nginx", "gateway-uvicorn", "gateway-daphne", "raw-relay"])
         many = {} if args.smoke else bench.idle_memory(MANY_IDLE, ["gateway-uvicorn"])["gateway-uvicorn"]
@@ -775,7 +824,7 @@ def main() -> None:
         "idle_conns": idle_conns,
         "smoke": args.smoke,
     }
-    write_report(args.out, summarise(raw), idle, many, meta, micro, served)
+    write_report(args.out, summarise(raw), idle, many, meta, micro, served, paced_rows)
     print(f"wrote {args.out / 'benchmarks.md'}")
 
 

@@ -49,6 +49,9 @@ def test_bench_harness_runs_and_writes_its_report(tmp_path):
     # Both workers of the two-worker target took connections, and the report judges the spread.
     assert len(report["workers_served"]) == 2 and all(n > 0 for n in report["workers_served"].values())
     assert "Two workers on one port" in text and "connections per worker" in text
+    # The paced table over the busy-polling settings, and the CPU target judged from it.
+    assert "## Busy polling at paced loads" in text and "adaptive polling ÷ off" in text
+    assert {row["target"] for row in report["paced"]} >= {"poll-off", "poll-adaptive (default)", "poll-on"}
     assert "## Payload validation" in text and "Target (issue 18)" in text
     assert report["validators"]["fastjsonschema_us"] > 0 and report["validators"]["jsonschema_us"] > 0
 
