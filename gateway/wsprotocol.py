@@ -66,6 +66,10 @@ _PONG = WSMsgType.PONG
 _CLOSE = WSMsgType.CLOSE
 _OP_TEXT, _OP_BINARY, _OP_CLOSE, _OP_PING, _OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 _CONCAT_BELOW = 4096  # frames smaller than this are written as one joined buffer
+# The close codes a peer may send (RFC 6455, 7.4; the websockets library's set): the assigned
+# ones meant for the wire, and 3000-4999. aiohttp's reader lets 1006 and anything from 5000 on
+# through (it checks only codes below 3000, against its own enum).
+_WIRE_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014))
 
 
 def error_body(status: int, description: str) -> bytes:
@@ -453,6 +457,9 @@ class GatewayWebSocket(asyncio.Protocol):
                 waiter.set_result(None)
 
     def _closed_by_peer(self, code: int, reason: str) -> None:
+        if code and code not in _WIRE_CLOSE_CODES and not 3000 <= code < 5000:  # 0: no code sent
+            self._fail(1002, f"invalid close code {code}")
+            return
         self.peer_closed = True
         if self.close_sent:  # the client answered the application's close
             if self.close_timer is not None:

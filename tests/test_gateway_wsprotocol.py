@@ -233,3 +233,15 @@ def test_large_messages_both_ways_over_wss(gw):
         for size in (125, 126, 20_000, 70_000):
             ws.send(b"w" * size)
             assert ws.recv(timeout=WAIT) == b"w" * size
+
+
+@pytest.mark.parametrize("code", [1006, 5000, 65535])
+def test_a_close_code_forbidden_on_the_wire_is_answered_with_1002(gw, code):
+    # RFC 6455, 7.4: 1006 is never sent, nothing from 5000 on is defined. aiohttp's reader
+    # let both through and the gateway echoed the client's code back (Autobahn 7.9.x, 7.13.x).
+    client = Client(gw.ws_port)
+    try:
+        client.sock.sendall(frame(0x8, struct.pack("!H", code) + b"bye"))
+        assert client.close_code()[0] == 1002
+    finally:
+        client.close()
