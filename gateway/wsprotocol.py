@@ -457,16 +457,13 @@ class GatewayWebSocket(asyncio.Protocol):
                 waiter.set_result(None)
 
     def _closed_by_peer(self, code: int, reason: str) -> None:
+        if self.close_sent:  # the client answered the application's close
+            self._end_after_close()
+            return
         if code and code not in _WIRE_CLOSE_CODES and not 3000 <= code < 5000:  # 0: no code sent
             self._fail(1002, f"invalid close code {code}")
             return
         self.peer_closed = True
-        if self.close_sent:  # the client answered the application's close
-            if self.close_timer is not None:
-                self.close_timer.cancel()
-                self.close_timer = None
-            self.transport.close()
-            return
         if self.transport.is_closing():
             return
         self._put({"type": "websocket.disconnect", "code": code or 1005, "reason": reason})
@@ -474,8 +471,20 @@ class GatewayWebSocket(asyncio.Protocol):
         self.close_sent = True
         self.transport.close()
 
+    def _end_after_close(self) -> None:
+        """The client answered (or broke the protocol after) the close the gateway sent: the
+        connection ends, no second close frame (RFC 6455, 5.5.1)."""
+        self.peer_closed = True
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+            self.close_timer = None
+        self.transport.close()
+
     def _fail(self, code: int, reason: str) -> None:
         """Close the connection for a protocol error of the client's."""
+        if self.close_sent:
+            self._end_after_close()
+            return
         self.peer_closed = True
         if self.transport.is_closing():
             return
