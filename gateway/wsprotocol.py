@@ -17,9 +17,11 @@ in base64, or either header missing or repeated: 400.
 
 Frames: a message over ``ws_max_size`` (``TIDEGATE_MAX_FRAME_SIZE``) closes with 1009 from its
 declared length; a text message that is not UTF-8 with 1007 and the decoder's reason (one
-warning line); an unmasked client frame, a reserved bit, an unknown opcode, a bad close
-code, a fragmented or oversized control frame with 1002. Pings are answered, the close
-handshake runs both ways (a close the application sends is awaited up to 10 s).
+warning line); an unmasked client frame, a reserved bit, an unknown opcode, a close code
+RFC 6455 (7.4) does not allow on the wire, a fragmented or oversized control frame with 1002.
+Pings are answered, the close handshake runs both ways (a close the application sends is
+awaited up to 10 s; whatever the client sends after it, a protocol error included, ends the
+connection without a second close frame).
 Heartbeats are gateway/clientleg.py's, unchanged. Compression (permessage-deflate) is not
 implemented here: with ``TIDEGATE_CLIENT_COMPRESSION=1``, a client that offers it is handed
 to the websockets-sansio class by ``LimitedHttp`` instead.
