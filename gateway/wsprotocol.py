@@ -17,9 +17,11 @@ in base64, or either header missing or repeated: 400.
 
 Frames: a message over ``ws_max_size`` (``TIDEGATE_MAX_FRAME_SIZE``) closes with 1009 from its
 declared length; a text message that is not UTF-8 with 1007 and the decoder's reason (one
-warning line); an unmasked client frame, a reserved bit, an unknown opcode, a bad close
-code, a fragmented or oversized control frame with 1002. Pings are answered, the close
-handshake runs both ways (a close the application sends is awaited up to 10 s).
+warning line); an unmasked client frame, a reserved bit, an unknown opcode, a close code
+RFC 6455 (7.4) does not allow on the wire, a fragmented or oversized control frame with 1002.
+Pings are answered, the close handshake runs both ways (a close the application sends is
+awaited up to 10 s; whatever the client sends after it, a protocol error included, ends the
+connection without a second close frame).
 Heartbeats are gateway/clientleg.py's, unchanged. Compression (permessage-deflate) is not
 implemented here: with ``TIDEGATE_CLIENT_COMPRESSION=1``, a client that offers it is handed
 to the websockets-sansio class by ``LimitedHttp`` instead.
@@ -66,6 +68,10 @@ _PONG = WSMsgType.PONG
 _CLOSE = WSMsgType.CLOSE
 _OP_TEXT, _OP_BINARY, _OP_CLOSE, _OP_PING, _OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 _CONCAT_BELOW = 4096  # frames smaller than this are written as one joined buffer
+# The close codes a peer may send (RFC 6455, 7.4; the websockets library's set): the assigned
+# ones meant for the wire, and 3000-4999. aiohttp's reader lets 1006 and anything from 5000 on
+# through (it checks only codes below 3000, against its own enum).
+_WIRE_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014))
 
 
 def error_body(status: int, description: str) -> bytes:
@@ -453,13 +459,13 @@ class GatewayWebSocket(asyncio.Protocol):
                 waiter.set_result(None)
 
     def _closed_by_peer(self, code: int, reason: str) -> None:
-        self.peer_closed = True
         if self.close_sent:  # the client answered the application's close
-            if self.close_timer is not None:
-                self.close_timer.cancel()
-                self.close_timer = None
-            self.transport.close()
+            self._end_after_close()
             return
+        if code and code not in _WIRE_CLOSE_CODES and not 3000 <= code < 5000:  # 0: no code sent
+            self._fail(1002, f"invalid close code {code}")
+            return
+        self.peer_closed = True
         if self.transport.is_closing():
             return
         self._put({"type": "websocket.disconnect", "code": code or 1005, "reason": reason})
@@ -467,8 +473,20 @@ class GatewayWebSocket(asyncio.Protocol):
         self.close_sent = True
         self.transport.close()
 
+    def _end_after_close(self) -> None:
+        """The client answered (or broke the protocol after) the close the gateway sent: the
+        connection ends, no second close frame (RFC 6455, 5.5.1)."""
+        self.peer_closed = True
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+            self.close_timer = None
+        self.transport.close()
+
     def _fail(self, code: int, reason: str) -> None:
         """Close the connection for a protocol error of the client's."""
+        if self.close_sent:
+            self._end_after_close()
+            return
         self.peer_closed = True
         if self.transport.is_closing():
             return

@@ -11,12 +11,13 @@ import json
 import os
 import socket
 import struct
+import sys
 
 import pytest
 
 from testsupport import flow
-from testsupport.snapshots import open_and_secure_apis
-from testsupport.stack import Stack
+from testsupport.snapshots import open_and_secure_apis, write_gateway_snapshot
+from testsupport.stack import Stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +29,22 @@ def gw(tmp_path_factory):
     stack = Stack(tmp_path_factory.mktemp("wsprotocol"))
     try:
         yield stack.start_from_snapshot(*open_and_secure_apis(stack.backend_url))
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def gw_control(tmp_path_factory):
+    """The same, with an echo backend that obeys "!close CODE REASON" (demo_backend --control):
+    the gateway closes first when the backend does."""
+    stack = Stack(tmp_path_factory.mktemp("wsprotocol-control"))
+    try:
+        write_gateway_snapshot(stack.data_dir, *open_and_secure_apis(stack.backend_url))
+        command = [sys.executable, "manage.py", "demo_backend", "--port", str(stack.backend_port), "--control"]
+        backend = stack._spawn("backend", command)
+        wait_until(lambda: "echo backend on" in backend.output(), 30, what="echo backend")
+        stack.start_gateway()
+        yield stack
     finally:
         stack.stop()
 
@@ -233,3 +250,37 @@ def test_large_messages_both_ways_over_wss(gw):
         for size in (125, 126, 20_000, 70_000):
             ws.send(b"w" * size)
             assert ws.recv(timeout=WAIT) == b"w" * size
+
+
+@pytest.mark.parametrize("code", [1006, 5000, 65535])
+def test_a_close_code_forbidden_on_the_wire_is_answered_with_1002(gw, code):
+    # RFC 6455, 7.4: 1006 is never sent, nothing from 5000 on is defined. aiohttp's reader
+    # let both through and the gateway echoed the client's code back (Autobahn 7.9.x, 7.13.x).
+    client = Client(gw.ws_port)
+    try:
+        client.sock.sendall(frame(0x8, struct.pack("!H", code) + b"bye"))
+        assert client.close_code()[0] == 1002
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(frame(0x3, b"x"), id="reserved-opcode"),
+        pytest.param(frame(0x2, b"plain", mask=False), id="unmasked"),
+    ],
+)
+def test_a_protocol_error_after_the_gateways_close_ends_the_connection_without_a_second_close(gw_control, bad):
+    # RFC 6455, 5.5.1: one close frame each way. The gateway had sent the backend's close
+    # and then answered the client's broken frame with a second close frame (1002).
+    client = Client(gw_control.ws_port)
+    try:
+        client.sock.sendall(flow.masked_frame(0x1, b"!close 4321 bye"))
+        assert client.close_code() == (4321, "bye")
+        client.sock.sendall(bad)
+        while chunk := client.sock.recv(65536):
+            client.buf += chunk
+        assert client.buf == b""  # nothing more: the TCP connection just ends
+    finally:
+        client.close()
