@@ -136,9 +136,18 @@ class Relay:
         backend, conn, limiter = opened
         self.gateway.registry.add(conn)
         downstream = _Downstream(self, backend, send, limiter, conn)
+        inbound = _Upstream(self, backend, send, limiter, conn)
+        direct = (scope.get("extensions") or {}).get("tidegate.receive.direct")  # gateway/wsprotocol.py
+        if direct is not None:
+            direct(inbound.offer)
         try:
-            await self._client_to_backend(receive, send, backend, limiter, conn)
+            await self._client_to_backend(receive, inbound)
         finally:
+            if direct is not None:
+                direct(None)
+            if inbound.held is not None:  # cancelled before the relay's task took it
+                inbound.held[1].close()
+                inbound.held = None
             self.gateway.registry.discard(conn)
             if not backend.closed:
                 await backend.close()
@@ -347,48 +356,22 @@ class Relay:
         else:
             await send({"type": "websocket.send", "text": error_frame(topic, error)})
 
-    async def _client_to_backend(
-        self, receive: Receive, send: Send, backend: upstream.BackendLeg, limiter: FrameLimiter, conn: LiveConnection
-    ) -> None:
-        track_idle = self.gateway.idle_timeout > 0
-        poller = self.gateway.poller
-        payloads = conn.payloads
-        check = limiter.check if limiter else None  # counts a frame; None when it passes
+    async def _client_to_backend(self, receive: Receive, inbound: _Upstream) -> None:
+        """The fallback loop (and where whatever must wait is finished): a message the
+        protocol could not hand to ``_Upstream.offer`` arrives here through ``receive()``."""
+        conn, backend = inbound.conn, inbound.backend
         while True:
             message = await receive()
             kind = message["type"]
             if kind == "websocket.receive":
-                if poller is not None:
-                    poller.touch()
-                if track_idle:
-                    conn.last_activity = time.monotonic()
-                text = message.get("text")
-                payload = text if text is not None else (message.get("bytes") or b"")
-                if check is not None and (refused := check(payload)) is not None:
-                    try:
-                        if await self._throttled(refused, payload, limiter, send, conn):
-                            conn.throttled_in += 1
-                            continue
-                    except (OSError, RuntimeError):  # the client went away while being told
-                        return
-                if payloads is not None:
-                    verdict, error = judge(payloads.publish, text)
-                    conn.validated[verdict] += 1
-                    if verdict == INVALID and error is not None:
-                        try:
-                            await self._refuse_message(send, conn, payloads.topic, payloads.close_client, error)
-                        except (OSError, RuntimeError):  # the client went away while being told
-                            return
-                        continue
-                try:
-                    if text is not None:
-                        await backend.send_str(text)
-                    else:
-                        await backend.send_bytes(payload)
-                except ConnectionError:  # the backend leg is gone (upstream.py raises nothing else)
+                held = inbound.held
+                if held is not None and held[0] is message:  # offered: its first steps are done
+                    inbound.held = None
+                    rest: Coroutine[Any, Any, bool] | None = held[1]
+                else:
+                    rest = inbound.step(message)
+                if rest is not None and await rest:
                     return
-                conn.frames_in += 1
-                conn.bytes_in += payload_size(payload)
             elif kind == "websocket.disconnect":
                 if conn.close_code is None:
                     conn.close_code = message.get("code")
@@ -396,6 +379,156 @@ class Relay:
                     code = _sendable(message.get("code"))
                     await backend.close(code=code, message=(message.get("reason") or "").encode())
                 return
+
+
+async def _drive(sending: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """Drive a coroutine that suspended (yielding ``waiting``) when it was driven by hand
+    outside a task, to its end, in the calling task."""
+    while True:
+        try:
+            if waiting is None:
+                await asyncio.sleep(0)
+            else:
+                # What a task does with a future a coroutine yields: clear the flag the
+                # future's await set, then wait for it here.
+                waiting._asyncio_future_blocking = False
+                await waiting
+        except BaseException as exc:
+            if waiting is None or not waiting.done():  # this task was cancelled: tell the coroutine
+                try:
+                    waiting = sending.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            # else what it waited for failed: the coroutine sees that itself when resumed
+        try:
+            waiting = sending.send(None)
+        except StopIteration:
+            return
+
+
+async def _stop() -> bool:
+    return True
+
+
+class _Upstream:
+    """Client to backend for one connection: the per-message steps, run without a task
+    switch where the server allows it.
+
+    ``step`` is the one place a client message is decided: it is counted (busy poller,
+    idle time, rate limits), validated and written to the backend leg, and answers None
+    when that is all done, or the rest as a coroutine (answering True when relaying must
+    stop) when something has to wait: a throttle action or the shared store, a reply to an
+    invalid message, a backend write waiting for its socket to drain, a gone backend.
+
+    The relay's task runs ``step`` for each message ``receive()`` gives it
+    (``Relay._client_to_backend``). Under the gateway's own protocol (gateway/wsprotocol.py)
+    ``offer`` is registered through the "tidegate.receive.direct" extension and runs
+    ``step`` from the protocol's ``data_received`` while that task waits in ``receive()``
+    with nothing queued. When the rest must wait, ``offer`` keeps it in ``held`` and
+    answers False: the protocol queues the message (pausing reading) and wakes the task,
+    which finishes ``held`` instead of stepping the message again; messages arriving
+    meanwhile queue behind it, as before.
+    """
+
+    __slots__ = (
+        "relay",
+        "backend",
+        "send",
+        "limiter",
+        "check",
+        "conn",
+        "payloads",
+        "poller",
+        "track_idle",
+        "held",
+    )
+
+    def __init__(
+        self, relay: Relay, backend: upstream.BackendLeg, send: Send, limiter: FrameLimiter, conn: LiveConnection
+    ):
+        self.relay = relay
+        self.backend = backend
+        self.send = send
+        self.limiter = limiter
+        self.check = limiter.check if limiter else None  # counts a frame; None when it passes
+        self.conn = conn
+        self.payloads = conn.payloads
+        gateway = relay.gateway
+        self.poller = gateway.poller
+        self.track_idle = gateway.idle_timeout > 0
+        # A message offered whose rest must wait, and that rest, for the relay's task.
+        self.held: tuple[dict, Coroutine[Any, Any, bool]] | None = None
+
+    def offer(self, message: dict) -> bool:
+        """The "tidegate.receive.direct" callable: relay ``message`` now; False when the
+        rest must wait (kept in ``held`` for the relay's task, which the queued message wakes)."""
+        rest = self.step(message)
+        if rest is None:
+            return True
+        self.held = (message, rest)
+        return False
+
+    def step(self, message: dict) -> Coroutine[Any, Any, bool] | None:
+        if self.poller is not None:
+            self.poller.touch()
+        conn = self.conn
+        if self.track_idle:
+            conn.last_activity = time.monotonic()
+        text = message.get("text")
+        payload = text if text is not None else (message.get("bytes") or b"")
+        if self.check is not None and (refused := self.check(payload)) is not None:
+            return self._throttled(refused, text, payload)
+        return self._forward(text, payload)
+
+    def _forward(self, text: str | None, payload: str | bytes) -> Coroutine[Any, Any, bool] | None:
+        """Validate and write a message the limiter passed."""
+        conn, payloads = self.conn, self.payloads
+        if payloads is not None:
+            verdict, error = judge(payloads.publish, text)
+            conn.validated[verdict] += 1
+            if verdict == INVALID and error is not None:
+                return self._refuse(error)
+        backend = self.backend
+        sending = backend.send_str(text) if text is not None else backend.send_bytes(payload)  # type: ignore[arg-type]
+        try:
+            waiting = sending.send(None)
+        except StopIteration:  # written
+            conn.frames_in += 1
+            conn.bytes_in += payload_size(payload)
+            return None
+        except ConnectionError:  # the backend leg is gone (upstream.py raises nothing else)
+            return _stop()
+        return self._finish(sending, waiting, payload)  # the backend's socket must drain first
+
+    async def _finish(self, sending: Coroutine[Any, Any, None], waiting: Any, payload: str | bytes) -> bool:
+        try:
+            await _drive(sending, waiting)
+        except ConnectionError:
+            return True
+        self.conn.frames_in += 1
+        self.conn.bytes_in += payload_size(payload)
+        return False
+
+    async def _throttled(self, refused: PolicyConfig | Verdict, text: str | None, payload: str | bytes) -> bool:
+        conn = self.conn
+        try:
+            if await self.relay._throttled(refused, payload, self.limiter, self.send, conn):
+                conn.throttled_in += 1
+                return False
+        except (OSError, RuntimeError):  # the client went away while being told
+            return True
+        rest = self._forward(text, payload)  # the shared store had room after all
+        return rest is not None and await rest
+
+    async def _refuse(self, error: tuple[str, str]) -> bool:
+        payloads = self.payloads
+        assert payloads is not None
+        try:
+            await self.relay._refuse_message(self.send, self.conn, payloads.topic, payloads.close_client, error)
+        except (OSError, RuntimeError):  # the client went away while being told
+            return True
+        return False
 
 
 class _Downstream:
@@ -533,27 +666,7 @@ class _Downstream:
 
     async def _finish_send(self, sending: Coroutine[Any, Any, None], waiting: Any, sampled: float) -> None:
         """Drive a ``send`` that suspended in ``deliver`` to its end, in the pump's task."""
-        while True:
-            try:
-                if waiting is None:
-                    await asyncio.sleep(0)
-                else:
-                    # What a task does with a future a coroutine yields: clear the flag the
-                    # future's await set, then wait for it here.
-                    waiting._asyncio_future_blocking = False
-                    await waiting
-            except BaseException as exc:
-                if waiting is None or not waiting.done():  # this task was cancelled: tell the send
-                    try:
-                        waiting = sending.throw(exc)
-                    except StopIteration:
-                        break
-                    continue
-                # else what it waited for failed: the send sees that itself when resumed
-            try:
-                waiting = sending.send(None)
-            except StopIteration:
-                break
+        await _drive(sending, waiting)
         if sampled:
             self.latency.observe(time.perf_counter() - sampled)
 

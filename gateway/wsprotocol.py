@@ -150,6 +150,7 @@ class GatewayWebSocket(asyncio.Protocol):
         "last_heard",
         "mask_skip",
         "mask_head",
+        "offer",
     )
 
     client_leg = ClientLeg()
@@ -179,6 +180,7 @@ class GatewayWebSocket(asyncio.Protocol):
         self.last_heard = 0.0
         self.mask_skip = 0  # bytes of the current frame's payload still to come
         self.mask_head = b""  # the start of a frame header cut by the end of a read
+        self.offer = None  # the application's "tidegate.receive.direct" callable, if it set one
 
     # The handshake
 
@@ -226,7 +228,7 @@ class GatewayWebSocket(asyncio.Protocol):
             "headers": headers,
             "subprotocols": subprotocols,
             "state": self.app_state.copy(),
-            "extensions": {"websocket.http.response": {}},
+            "extensions": {"websocket.http.response": {}, "tidegate.receive.direct": self._direct},
         }
         sink = self.sink = _Sink(self, 1 << 16, loop=self.loop)
         self.reader = WebSocketReader(sink, self.config.ws_max_size + 1, compress=False, decode_text=False)
@@ -364,6 +366,9 @@ class GatewayWebSocket(asyncio.Protocol):
             self.close_timer = None
         if self.sink is not None:
             self.sink._protocol = None  # no cycle left behind
+        if self.scope is not None:  # nor through the direct-receive extension
+            self.scope["extensions"].pop("tidegate.receive.direct", None)
+        self.offer = None
         self.reader = None
         if exc is None:
             self.transport.close()
@@ -423,6 +428,11 @@ class GatewayWebSocket(asyncio.Protocol):
         else:
             self._control(msg)
             return
+        offer = self.offer
+        if offer is not None and not self.events:
+            waiter = self.waiter
+            if waiter is not None and not waiter.done() and offer(event):
+                return  # the application took it while waiting in receive(): no task switch
         self.events.append(event)
         waiter = self.waiter
         if waiter is not None:
@@ -567,6 +577,12 @@ class GatewayWebSocket(asyncio.Protocol):
             return
         self.handshake_complete = self.close_sent = True
         self.transport.write(refusal(500, "Internal Server Error"))
+
+    def _direct(self, offer) -> None:
+        """The "tidegate.receive.direct" extension: while the application waits in ``receive()``
+        with nothing queued, each data message is first offered to ``offer(event)`` from
+        ``data_received``; False queues it as usual. ``None`` withdraws the offer."""
+        self.offer = offer
 
     async def receive(self) -> dict:
         events = self.events
