@@ -21,6 +21,7 @@ from gateway.backend import backend_url
 from gateway.deny import Address, DenyList
 from gateway.jwks import JwksCache
 from gateway.payloads import NO_VALIDATION, PayloadValidators
+from gateway.ratelimit import LimitPlan, limits_for
 from gateway.refusals import Close, Reason, Refusal
 from gateway.routing import Match, RouteTable, UnsafePath, request_path, unsafe_param
 from gateway.tickets import MalformedBearerProtocol, TicketGrant, bearer_from_protocols, ticket_param
@@ -35,6 +36,7 @@ from gateway_contract.snapshot import (
     TopicConfig,
 )
 
+MAX_PLANS = 4096
 INTERNAL_KEY_HEADER = "internal-key"
 API_KEY_HEADER = "apikey"  # and the ``apikey`` query parameter (WSO2)
 
@@ -51,6 +53,9 @@ class State:
     disconnect: frozenset[str]
     deny: DenyList = field(default_factory=DenyList)
     payloads: PayloadValidators = NO_VALIDATION  # compiled payload schemas (gateway/payloads.py)
+    # The rate limits of each (API, subscription, application) seen with this snapshot
+    # (``limit_plan``); a new state starts with none.
+    plans: dict[tuple, LimitPlan] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -70,6 +75,28 @@ class State:
             DenyList(snapshot.deny),
             payloads=PayloadValidators(snapshot),
         )
+
+    def limit_plan(
+        self, api: ApiConfig, subscription: SubscriptionConfig | None, application: ApplicationConfig | None
+    ) -> LimitPlan:
+        """The limits a connection to ``api`` is subject to (``limits_for``), built once per
+        API, subscription and application (and the policies they name) for this snapshot."""
+        key = (
+            api.id,
+            api.api_policy,
+            subscription.id if subscription else None,
+            subscription.policy if subscription else None,
+            application.id if application else None,
+            application.policy if application else None,
+        )
+        plan = self.plans.get(key)
+        if plan is None:
+            if len(self.plans) >= MAX_PLANS:  # applications from tokens alone are unbounded
+                self.plans.clear()
+            plan = self.plans[key] = LimitPlan(
+                limits_for(snapshot=self.snapshot, api=api, subscription=subscription, application=application)
+            )
+        return plan
 
     def with_snapshot(self, snapshot: Snapshot) -> State:
         """This state with a snapshot that differs only by deltas (revocations, subscriptions):

@@ -31,7 +31,6 @@ from gateway.ratelimit import (
     THROTTLED_MESSAGE,
     FrameLimiter,
     Verdict,
-    limits_for,
     payload_size,
 )
 from gateway.refusals import Reason, Refusal
@@ -251,8 +250,8 @@ class Relay:
             client=client,
             payloads=state.payloads.get(match.api.id, match.topic.name),
         )
-        limits = limits_for(snapshot=state.snapshot, api=match.api, subscription=decision.subscription, application=app)
-        return backend, conn, FrameLimiter(gateway.rate_counters, limits)
+        plan = state.limit_plan(match.api, decision.subscription, app)
+        return backend, conn, FrameLimiter(gateway.rate_counters, plan)
 
     async def _refuse_handshake(
         self, scope: Scope, send: Send, refusal: Refusal, match: Match | None, started: float
