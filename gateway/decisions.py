@@ -10,6 +10,7 @@ plain functions over the gateway's current ``State``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from collections.abc import Iterable, Sequence
@@ -434,6 +435,12 @@ def _judge(
     return decision
 
 
+@functools.lru_cache(maxsize=256)  # one per API's authorization header name
+def _credential_headers(authorization_header: str) -> frozenset[str]:
+    """The headers that carry a credential to the gateway, never sent upstream."""
+    return frozenset({authorization_header.lower(), INTERNAL_KEY_HEADER, API_KEY_HEADER})
+
+
 def _judgement(
     state: State,
     match: Match,
@@ -444,7 +451,7 @@ def _judgement(
     client: Address | None,
 ) -> Admission | Refusal:
     api, topic = match.api, match.topic
-    strip = frozenset({api.authorization_header.lower(), INTERNAL_KEY_HEADER, API_KEY_HEADER})
+    strip = _credential_headers(api.authorization_header)
     deny = state.deny
     if deny:
         denied = _deny_refusal(deny, api, client)
