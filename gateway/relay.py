@@ -122,20 +122,6 @@ def _route(state: State | None, scope: Scope) -> Match | None:
         return None
 
 
-class _Expiry:
-    """The connect timeout's timer callback: cancels the handshake's task, once."""
-
-    __slots__ = ("task", "fired")
-
-    def __init__(self, task: asyncio.Task[Any]) -> None:
-        self.task = task
-        self.fired = False
-
-    def __call__(self) -> None:
-        self.fired = True
-        self.task.cancel()
-
-
 class Relay:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
@@ -311,13 +297,7 @@ class Relay:
             forwarded.pop(jwt_header.lower(), None)
             if decision.token is not None:
                 forwarded[jwt_header] = self.gateway.backend_jwt.assertion(decision)
-        # A backend that hangs is a refusal: what ``asyncio.timeout`` does, without its context
-        # manager's object and rescheduling at each handshake (a timer, cancelled when done).
-        task = asyncio.current_task()
-        assert task is not None
-        cancelling = task.cancelling()
-        expiry = _Expiry(task)
-        timer = asyncio.get_running_loop().call_later(self.gateway.connect_timeout, expiry)
+        deadline = upstream.Deadline(self.gateway.connect_timeout)  # a backend that hangs is a refusal
         try:
             try:
                 return await upstream.connect(
@@ -329,12 +309,11 @@ class Relay:
                     ssl_context=self.gateway.backend_ssl,
                 )
             except asyncio.CancelledError:
-                # Ours (the timer fired and nothing else cancelled the task): a timeout.
-                if expiry.fired and task.uncancel() <= cancelling:
+                if deadline.expired():
                     raise TimeoutError("the backend did not answer in time") from None
                 raise
             finally:
-                timer.cancel()
+                deadline.cancel()
         except (upstream.HandshakeError, TimeoutError, OSError, ValueError) as exc:
             log.warning("backend connect failed: %s: %s (%s)", type(exc).__name__, exc, decision.match.api.name)
             return None
