@@ -52,10 +52,9 @@ from gateway.clientleg import DEAD_CLIENT_CODE, DEAD_CLIENT_REASON, DEAD_PEERS, 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 CLOSE_TIMEOUT = 10.0  # how long a close the application sent waits for the client's answer
 # Control characters a header value may not hold (RFC 9110 field-value; the websockets
-# library refused the same). Found by mapping each of them to a zero byte and every other
-# byte to a one (``bytes.translate`` with a table and nothing to delete is a plain loop): a
-# regular expression's character class cost ten times as much per byte, over a long token.
-_BAD_VALUE = bytes(0 if b < 0x09 or 0x0A <= b < 0x20 or b == 0x7F else 1 for b in range(256))
+# library refused the same). Found by deleting them (``bytes.translate``): a regular
+# expression's character class cost ten times as much per byte, over a long token.
+_BAD_VALUE = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
 _H1 = struct.Struct("!BB").pack
 _H2 = struct.Struct("!BBH").pack
 _H3 = struct.Struct("!BBQ").pack
@@ -245,7 +244,7 @@ class GatewayWebSocket(asyncio.Protocol):
             if stripped is not value and stripped != value:
                 headers[i] = (name, stripped)
                 value = stripped
-            if 0 in value.translate(_BAD_VALUE):
+            if len(value.translate(None, _BAD_VALUE)) != len(value):
                 return refusal(400, "A header value holds control characters")
             if name == b"connection":
                 connection += [t.strip().lower() for t in value.split(b",")]
