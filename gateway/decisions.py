@@ -10,6 +10,7 @@ plain functions over the gateway's current ``State``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ from gateway.backend import backend_url
 from gateway.deny import Address, DenyList
 from gateway.jwks import JwksCache
 from gateway.payloads import NO_VALIDATION, PayloadValidators
+from gateway.ratelimit import LimitPlan, limits_for
 from gateway.refusals import Close, Reason, Refusal
 from gateway.routing import Match, RouteTable, UnsafePath, request_path, unsafe_param
 from gateway.tickets import MalformedBearerProtocol, TicketGrant, bearer_from_protocols, ticket_param
@@ -35,6 +37,7 @@ from gateway_contract.snapshot import (
     TopicConfig,
 )
 
+MAX_PLANS = 4096
 INTERNAL_KEY_HEADER = "internal-key"
 API_KEY_HEADER = "apikey"  # and the ``apikey`` query parameter (WSO2)
 
@@ -51,6 +54,9 @@ class State:
     disconnect: frozenset[str]
     deny: DenyList = field(default_factory=DenyList)
     payloads: PayloadValidators = NO_VALIDATION  # compiled payload schemas (gateway/payloads.py)
+    # The rate limits of each (API, subscription, application) seen with this snapshot
+    # (``limit_plan``); a new state starts with none.
+    plans: dict[tuple, LimitPlan] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -70,6 +76,28 @@ class State:
             DenyList(snapshot.deny),
             payloads=PayloadValidators(snapshot),
         )
+
+    def limit_plan(
+        self, api: ApiConfig, subscription: SubscriptionConfig | None, application: ApplicationConfig | None
+    ) -> LimitPlan:
+        """The limits a connection to ``api`` is subject to (``limits_for``), built once per
+        API, subscription and application (and the policies they name) for this snapshot."""
+        key = (
+            api.id,
+            api.api_policy,
+            subscription.id if subscription else None,
+            subscription.policy if subscription else None,
+            application.id if application else None,
+            application.policy if application else None,
+        )
+        plan = self.plans.get(key)
+        if plan is None:
+            if len(self.plans) >= MAX_PLANS:  # applications from tokens alone are unbounded
+                self.plans.clear()
+            plan = self.plans[key] = LimitPlan(
+                limits_for(snapshot=self.snapshot, api=api, subscription=subscription, application=application)
+            )
+        return plan
 
     def with_snapshot(self, snapshot: Snapshot) -> State:
         """This state with a snapshot that differs only by deltas (revocations, subscriptions):
@@ -407,6 +435,12 @@ def _judge(
     return decision
 
 
+@functools.lru_cache(maxsize=256)  # one per API's authorization header name
+def _credential_headers(authorization_header: str) -> frozenset[str]:
+    """The headers that carry a credential to the gateway, never sent upstream."""
+    return frozenset({authorization_header.lower(), INTERNAL_KEY_HEADER, API_KEY_HEADER})
+
+
 def _judgement(
     state: State,
     match: Match,
@@ -417,7 +451,7 @@ def _judgement(
     client: Address | None,
 ) -> Admission | Refusal:
     api, topic = match.api, match.topic
-    strip = frozenset({api.authorization_header.lower(), INTERNAL_KEY_HEADER, API_KEY_HEADER})
+    strip = _credential_headers(api.authorization_header)
     deny = state.deny
     if deny:
         denied = _deny_refusal(deny, api, client)

@@ -177,6 +177,44 @@ def limits_for(
     return out
 
 
+class LimitPlan:
+    """What every connection with the same limits shares: the limits, their checks and
+    policies, built once (``State.limit_plan`` keeps one per API, subscription and
+    application for the snapshot it was built from) instead of at each handshake. With
+    counters of this process only (``InMemoryCounters``, whose ``Window`` objects live as
+    long as the process), the counters themselves are kept too."""
+
+    __slots__ = ("limits", "policies", "checks", "counts_bytes", "_cells_of", "_cells")
+
+    def __init__(self, limits: list[Limit]):
+        self.limits = limits
+        self.policies = {lim.key: lim.policy for lim in limits}
+        self.checks = tuple(
+            Check(lim.key, lim.policy.window, lim.policy.limit, lim.policy.limit_type == "BANDWIDTHLIMIT")
+            for lim in limits
+        )
+        self.counts_bytes = any(check.per_byte for check in self.checks)
+        self._cells_of: CounterBackend | None = None
+        self._cells: tuple[tuple[Window, int, bool], ...] | None = None
+
+    def cells(self, backend: CounterBackend) -> tuple[tuple[Window, int, bool], ...] | None:
+        """(counter, this process's limit, per_byte) per check, or None when ``backend``
+        has no counters of its own to count in directly (or there is nothing to count)."""
+        if backend is self._cells_of:
+            return self._cells
+        cells = getattr(backend, "cells", None)
+        found = (
+            tuple(
+                (cell, limit, check.per_byte)
+                for (cell, limit), check in zip(cells(self.checks), self.checks, strict=True)
+            )
+            if cells is not None and self.checks
+            else None
+        )
+        self._cells_of, self._cells = backend, found
+        return found
+
+
 class FrameLimiter:
     """Judges each frame of one connection. ``check`` returns None to pass the frame, the
     policy that refused it, or NEED_LEASE when ``check_shared`` must be awaited to decide."""
@@ -194,26 +232,16 @@ class FrameLimiter:
         "notified_until",
     )
 
-    def __init__(self, backend: CounterBackend, limits: list[Limit]):
+    def __init__(self, backend: CounterBackend, limits: list[Limit] | LimitPlan):
+        plan = limits if isinstance(limits, LimitPlan) else LimitPlan(limits)
         self._backend = backend
-        self._limits = limits
-        self._policies = {lim.key: lim.policy for lim in limits}
-        self._checks = tuple(
-            Check(lim.key, lim.policy.window, lim.policy.limit, lim.policy.limit_type == "BANDWIDTHLIMIT")
-            for lim in limits
-        )
-        self._counts_bytes = any(check.per_byte for check in self._checks)
+        self._limits = plan.limits
+        self._policies = plan.policies
+        self._checks = plan.checks
+        self._counts_bytes = plan.counts_bytes
         # The fast path (counters of this process only): (counter, this process's limit,
         # per_byte) per check, valid while the clock is within every check's current window [since, until).
-        cells = getattr(backend, "cells", None)
-        self._cells = (
-            tuple(
-                (cell, limit, check.per_byte)
-                for (cell, limit), check in zip(cells(self._checks), self._checks, strict=True)
-            )
-            if cells is not None and self._checks
-            else None
-        )
+        self._cells = plan.cells(backend)
         self._clock = backend.clock
         self._since = self._until = 0.0
         self.notified_until = 0.0

@@ -31,7 +31,6 @@ from gateway.ratelimit import (
     THROTTLED_MESSAGE,
     FrameLimiter,
     Verdict,
-    limits_for,
     payload_size,
 )
 from gateway.refusals import Reason, Refusal
@@ -76,6 +75,11 @@ BACKEND_GONE = 1014
 # The peer's address as deny policies judge it, parsed once per address (an ``ipaddress``
 # parse per handshake otherwise); addresses are immutable values.
 _client_address = functools.lru_cache(maxsize=4096)(client_address)
+
+
+@functools.lru_cache(maxsize=256)  # the same few credential header sets (decisions._credential_headers)
+def _not_forwarded(strip: frozenset[str]) -> frozenset[str]:
+    return HOP_HEADERS | strip
 
 
 def _access(message: str, fields: dict[str, object]) -> None:
@@ -260,8 +264,8 @@ class Relay:
             client=client,
             payloads=state.payloads.get(match.api.id, match.topic.name),
         )
-        limits = limits_for(snapshot=state.snapshot, api=match.api, subscription=decision.subscription, application=app)
-        return backend, conn, FrameLimiter(gateway.rate_counters, limits)
+        plan = state.limit_plan(match.api, decision.subscription, app)
+        return backend, conn, FrameLimiter(gateway.rate_counters, plan)
 
     async def _refuse_handshake(
         self, scope: Scope, send: Send, refusal: Refusal, match: Match | None, started: float
@@ -289,7 +293,7 @@ class Relay:
         )
 
     async def _connect(self, scope: Scope, headers: dict[str, str], decision: Admission) -> upstream.BackendLeg | None:
-        skip = HOP_HEADERS | decision.strip_headers
+        skip = _not_forwarded(decision.strip_headers)
         forwarded = {k: v for k, v in headers.items() if k not in skip}
         client = scope.get("client")
         if client:
@@ -302,8 +306,9 @@ class Relay:
             forwarded.pop(jwt_header.lower(), None)
             if decision.token is not None:
                 forwarded[jwt_header] = self.gateway.backend_jwt.assertion(decision)
+        deadline = upstream.Deadline(self.gateway.connect_timeout)  # a backend that hangs is a refusal
         try:
-            async with asyncio.timeout(self.gateway.connect_timeout):  # a backend that hangs is a refusal
+            try:
                 return await upstream.connect(
                     decision.upstream_url,
                     # Never the token entry: the backend is offered the real subprotocols only.
@@ -312,6 +317,12 @@ class Relay:
                     max_msg_size=self.gateway.max_frame_size,
                     ssl_context=self.gateway.backend_ssl,
                 )
+            except asyncio.CancelledError:
+                if deadline.expired():
+                    raise TimeoutError("the backend did not answer in time") from None
+                raise
+            finally:
+                deadline.cancel()
         except (upstream.HandshakeError, TimeoutError, OSError, ValueError) as exc:
             log.warning("backend connect failed: %s: %s (%s)", type(exc).__name__, exc, decision.match.api.name)
             return None

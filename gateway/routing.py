@@ -113,6 +113,9 @@ def topic_regex(topic: str) -> tuple[str, tuple[int, int, int]]:
     return pattern, (int(wildcard), params, -literal)
 
 
+MAX_MATCHED = 4096
+
+
 class RouteTable:
     """Every route of a snapshot, compiled once per snapshot, grouped by API base path."""
 
@@ -127,8 +130,22 @@ class RouteTable:
             routes.sort(key=lambda r: r.rank)
         # Longest base first, so /a/b/1.0 is tried before /a/1.0 could claim it.
         self._bases = sorted(self._by_base, key=len, reverse=True)
+        self._matched: dict[str, Match | None] = {}
 
     def match(self, path: str) -> Match | None:
+        """The route of ``path``, or None. A path's answer never changes for a table, so it is
+        kept (a ``Match`` is never changed once made): the same few paths, handshake after handshake."""
+        try:
+            return self._matched[path]
+        except KeyError:
+            pass
+        found = self._match(path)
+        if len(self._matched) >= MAX_MATCHED:  # a client may send any number of paths
+            self._matched.clear()
+        self._matched[path] = found
+        return found
+
+    def _match(self, path: str) -> Match | None:
         for base in self._bases:
             if path == base or path.startswith(base + "/"):
                 rest = path[len(base) :]

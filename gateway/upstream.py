@@ -94,6 +94,34 @@ def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
     return int(status), headers
 
 
+class Deadline:
+    """What ``asyncio.timeout`` does for the handshake's connect and the closing handshake,
+    without its context manager: a timer that cancels the current task. After a
+    ``CancelledError``, ``expired()`` tells whether it was this timer's (and nothing else
+    cancelled the task meanwhile): then the caller raises ``TimeoutError`` instead. Always
+    ``cancel()`` it when the bounded part is over."""
+
+    __slots__ = ("_task", "_cancelling", "_fired", "_timer")
+
+    def __init__(self, seconds: float) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a Deadline bounds a task"
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._fired = False
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._fire)
+
+    def _fire(self) -> None:
+        self._fired = True
+        self._task.cancel()
+
+    def expired(self) -> bool:
+        return self._fired and self._task.uncancel() <= self._cancelling
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 class _Queue(WebSocketDataQueue):
     """aiohttp's message queue, which first offers each message to ``sink`` (set by
     ``BackendLeg.attach``): one the sink takes is never queued, so a relay that hands it on
@@ -329,8 +357,9 @@ class BackendLeg(BaseProtocol):
         if done is None or done.done():  # never opened, or over
             return
         await self._send_close(code, message)
+        deadline = Deadline(CLOSE_WAIT)
         try:
-            async with asyncio.timeout(CLOSE_WAIT):
+            try:
                 if self._receiving:
                     await asyncio.shield(done)
                 else:
@@ -340,6 +369,12 @@ class BackendLeg(BaseProtocol):
                             await self._receive()
                     finally:
                         self._receiving = False
+            except asyncio.CancelledError:
+                if deadline.expired():
+                    raise TimeoutError from None
+                raise
+            finally:
+                deadline.cancel()
         except TimeoutError:  # no answer: drop the connection
             if self.transport is not None:
                 self.transport.abort()

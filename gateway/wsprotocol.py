@@ -40,7 +40,6 @@ import hashlib
 import json
 import logging
 import random
-import re
 import struct
 from collections import deque
 from http import HTTPStatus
@@ -55,8 +54,9 @@ from gateway.clientleg import DEAD_CLIENT_CODE, DEAD_CLIENT_REASON, DEAD_PEERS, 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 CLOSE_TIMEOUT = 10.0  # how long a close the application sent waits for the client's answer
 # Control characters a header value may not hold (RFC 9110 field-value; the websockets
-# library refused the same).
-_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+# library refused the same). Found by deleting them (``bytes.translate``): a regular
+# expression's character class cost ten times as much per byte, over a long token.
+_BAD_VALUE = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
 _H1 = struct.Struct("!BB").pack
 _H2 = struct.Struct("!BBH").pack
 _H3 = struct.Struct("!BBQ").pack
@@ -252,7 +252,7 @@ class GatewayWebSocket(asyncio.Protocol):
             if stripped is not value and stripped != value:
                 headers[i] = (name, stripped)
                 value = stripped
-            if _BAD_VALUE.search(value):
+            if len(value.translate(None, _BAD_VALUE)) != len(value):
                 return refusal(400, "A header value holds control characters")
             if name == b"connection":
                 connection += [t.strip().lower() for t in value.split(b",")]

@@ -183,6 +183,20 @@ def test_an_upgrade_the_websocket_library_cannot_parse_is_400(gw):
     assert_clean(gw)
 
 
+@pytest.mark.parametrize("char", [b"\x01", b"\x08", b"\x0b", b"\x1f"])
+def test_a_control_character_in_a_long_header_value_is_400(gw, char):
+    # Anywhere in the value, even behind a token's length of ordinary text.
+    value = b"Bearer " + b"x" * 1500 + char + b"y"
+    assert_refused(exchange(gw, [head(b"/open/1.0.0/ws", b"X-Token: " + value + b"\r\n")]), 400)
+    assert_clean(gw)
+
+
+def test_a_tab_or_a_high_byte_in_a_header_value_is_no_control_character(gw):
+    status, *_ = exchange(gw, [head(b"/open/1.0.0/ws", b"X-A: a\tb \xe9 \x80\r\n")])
+    assert status == 101
+    assert_clean(gw)
+
+
 def test_a_request_followed_by_garbage_in_the_same_read_is_answered_without_an_error(gw):
     # The fuzzer's smallest: the first request was being answered when the garbage after
     # it was refused, and the answer was written after the refusal had ended the stream.

@@ -260,3 +260,47 @@ def test_a_backend_status_that_is_digits_only_to_unicode_is_not_an_http_answer()
     """The review: ``HTTP/1.1 ²00`` passed ``isdigit()`` and would break ``int()``."""
     with pytest.raises(upstream.HandshakeError, match="not an HTTP response"):
         upstream._parse_head(b"HTTP/1.1 \xb200 OK\r\nUpgrade: websocket")
+
+
+async def test_close_to_a_backend_that_never_answers_gives_up_and_drops_it(monkeypatch):
+    monkeypatch.setattr(upstream, "CLOSE_WAIT", 0.3)  # the five seconds a closing handshake may take
+    async with RawBackend(lambda accept: upgrade(accept)) as url:  # never answers a close
+        leg = await open_leg(url)
+        await asyncio.wait_for(leg.close(code=1000), 5)  # not the five seconds: 0.3 s
+        assert leg.closed
+        assert leg.transport is None or leg.transport.is_closing()  # dropped
+
+
+async def test_a_close_cancelled_from_outside_stays_cancelled(monkeypatch):
+    monkeypatch.setattr(upstream, "CLOSE_WAIT", 0.3)
+    async with RawBackend(lambda accept: upgrade(accept)) as url:
+        leg = await open_leg(url)
+        closing = asyncio.create_task(leg.close(code=1000))
+        await asyncio.sleep(0)  # the close frame is sent; the answer is awaited
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        if leg.transport is not None:
+            leg.transport.abort()
+
+
+async def test_a_deadline_turns_only_its_own_cancellation_into_a_timeout():
+    async def bounded(seconds: float) -> str:
+        deadline = upstream.Deadline(seconds)
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            if deadline.expired():
+                return "timed out"
+            raise
+        finally:
+            deadline.cancel()
+        return "finished"
+
+    assert await asyncio.wait_for(bounded(0.05), 5) == "timed out"
+    assert asyncio.current_task().cancelling() == 0  # the timer's cancellation is taken back
+    task = asyncio.create_task(bounded(5))
+    await asyncio.sleep(0)
+    task.cancel()  # someone else's cancellation is never a timeout
+    with pytest.raises(asyncio.CancelledError):
+        await task
