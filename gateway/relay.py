@@ -24,7 +24,15 @@ from gateway.asgitypes import Receive, Scope, Send, request_headers
 from gateway.decisions import Admission, admit, connection_refusal
 from gateway.deny import client_address
 from gateway.frame_counters import LATENCY_SAMPLE_EVERY
-from gateway.payloads import INVALID, INVALID_BACKEND_CLOSE, INVALID_CLIENT_CLOSE, close_reason, error_frame, judge
+from gateway.payloads import (
+    INVALID,
+    INVALID_BACKEND_CLOSE,
+    INVALID_CLIENT_CLOSE,
+    TopicPayloads,
+    close_reason,
+    error_frame,
+    judge,
+)
 from gateway.ratelimit import (
     NEED_LEASE,
     THROTTLE_CLOSE_CODE,
@@ -422,7 +430,33 @@ async def _stop() -> bool:
     return True
 
 
-class _Upstream:
+class _Direction:
+    """What each direction of a connection relays with: its legs, limits and counters."""
+
+    __slots__ = ("relay", "backend", "send", "limiter", "check", "conn", "payloads", "poller", "track_idle")
+
+    def __init__(
+        self,
+        relay: Relay,
+        backend: upstream.BackendLeg,
+        send: Send,
+        limiter: FrameLimiter,
+        conn: LiveConnection,
+        payloads: TopicPayloads | None,
+    ):
+        self.relay = relay
+        self.backend = backend
+        self.send = send
+        self.limiter = limiter
+        self.check = limiter.check if limiter else None  # counts a frame; None when it passes
+        self.conn = conn
+        self.payloads = payloads  # validated in this direction, or None
+        gateway = relay.gateway
+        self.poller = gateway.poller
+        self.track_idle = gateway.idle_timeout > 0
+
+
+class _Upstream(_Direction):
     """Client to backend for one connection: the per-message steps, run without a task
     switch where the server allows it.
 
@@ -442,32 +476,12 @@ class _Upstream:
     meanwhile queue behind it, as before.
     """
 
-    __slots__ = (
-        "relay",
-        "backend",
-        "send",
-        "limiter",
-        "check",
-        "conn",
-        "payloads",
-        "poller",
-        "track_idle",
-        "held",
-    )
+    __slots__ = ("held",)
 
     def __init__(
         self, relay: Relay, backend: upstream.BackendLeg, send: Send, limiter: FrameLimiter, conn: LiveConnection
     ):
-        self.relay = relay
-        self.backend = backend
-        self.send = send
-        self.limiter = limiter
-        self.check = limiter.check if limiter else None  # counts a frame; None when it passes
-        self.conn = conn
-        self.payloads = conn.payloads
-        gateway = relay.gateway
-        self.poller = gateway.poller
-        self.track_idle = gateway.idle_timeout > 0
+        super().__init__(relay, backend, send, limiter, conn, conn.payloads)
         # A message offered whose rest must wait, and that rest, for the relay's task.
         self.held: tuple[dict, Coroutine[Any, Any, bool]] | None = None
 
@@ -542,7 +556,7 @@ class _Upstream:
         return False
 
 
-class _Downstream:
+class _Downstream(_Direction):
     """Backend to client for one connection, without a task of its own while frames flow.
 
     ``deliver`` is offered each message as the backend leg's reader parses it
@@ -556,35 +570,14 @@ class _Downstream:
     the backend at the leg's queue limit, as before.
     """
 
-    __slots__ = (
-        "relay",
-        "backend",
-        "send",
-        "limiter",
-        "check",
-        "conn",
-        "payloads",
-        "poller",
-        "track_idle",
-        "latency",
-        "pump",
-        "ended",
-    )
+    __slots__ = ("latency", "pump", "ended")
 
     def __init__(
         self, relay: Relay, backend: upstream.BackendLeg, send: Send, limiter: FrameLimiter, conn: LiveConnection
     ):
-        self.relay = relay
-        self.backend = backend
-        self.send = send
-        self.limiter = limiter
-        self.check = limiter.check if limiter else None
-        self.conn = conn
-        self.payloads = conn.payloads if conn.payloads is not None and conn.payloads.backend else None
-        gateway = relay.gateway
-        self.poller = gateway.poller
-        self.track_idle = gateway.idle_timeout > 0
-        self.latency = gateway.frame_counters.relay_latency
+        payloads = conn.payloads if conn.payloads is not None and conn.payloads.backend else None
+        super().__init__(relay, backend, send, limiter, conn, payloads)
+        self.latency = relay.gateway.frame_counters.relay_latency
         self.pump: asyncio.Task[None] | None = None
         self.ended = False  # the client is gone or was sent its close: nothing more to relay
         backend.attach(self.deliver, self.wake)
