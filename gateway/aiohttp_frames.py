@@ -21,7 +21,7 @@ from __future__ import annotations
 from aiohttp import WSMessage, WSMsgType
 from aiohttp._websocket.reader import WebSocketDataQueue
 from aiohttp.base_protocol import BaseProtocol
-from aiohttp.http_websocket import WebSocketError, WebSocketReader, WebSocketWriter
+from aiohttp.http_websocket import WebSocketError, WebSocketReader, WebSocketWriter, WSMessageTextBytes
 from aiohttp.streams import EofStream
 
 TESTED_WITH = "3.14.5"
@@ -31,6 +31,7 @@ __all__ = [
     "BaseProtocol",
     "EofStream",
     "WSMessage",
+    "WSMessageTextBytes",
     "WSMsgType",
     "WebSocketDataQueue",
     "WebSocketError",

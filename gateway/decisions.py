@@ -40,6 +40,9 @@ from gateway_contract.snapshot import (
 MAX_PLANS = 4096
 INTERNAL_KEY_HEADER = "internal-key"
 API_KEY_HEADER = "apikey"  # and the ``apikey`` query parameter (WSO2)
+# What a limit plan is built from (``limit_plan``): the API's id and policy, the
+# subscription's and the application's (None without one).
+PlanKey = tuple[str, str, str | None, str | None, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class State:
     payloads: PayloadValidators = NO_VALIDATION  # compiled payload schemas (gateway/payloads.py)
     # The rate limits of each (API, subscription, application) seen with this snapshot
     # (``limit_plan``); a new state starts with none.
-    plans: dict[tuple, LimitPlan] = field(default_factory=dict, compare=False, repr=False)
+    plans: dict[PlanKey, LimitPlan] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(

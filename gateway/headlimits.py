@@ -52,9 +52,9 @@ class ServerCounts:
     """Connections open on the gateway's listeners (handshakes and plain HTTP included, not
     only relayed WebSocket connections) and the ASGI calls in flight, across listeners."""
 
-    def __init__(self):
-        self.connections: set = set()
-        self._task_sets: dict[int, set] = {}
+    def __init__(self) -> None:
+        self.connections: set[asyncio.Protocol] = set()
+        self._task_sets: dict[int, set[asyncio.Task[None]]] = {}
 
     def track_tasks(self, tasks: set[asyncio.Task[None]]) -> None:
         self._task_sets.setdefault(id(tasks), tasks)

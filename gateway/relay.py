@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from gateway import upstream
-from gateway.asgitypes import Receive, Scope, Send, request_headers
+from gateway.asgitypes import CoroutineSend, Message, Receive, Scope, Send, request_headers
 from gateway.decisions import Admission, admit, connection_refusal
 from gateway.deny import client_address
 from gateway.frame_counters import LATENCY_SAMPLE_EVERY
@@ -134,7 +134,7 @@ class Relay:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: CoroutineSend) -> None:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
@@ -347,9 +347,10 @@ class Relay:
         shared store when it must, and when over a limit carry out the policy's action and
         answer True (the frame is dropped)."""
         if refused is NEED_LEASE:
-            refused = await limiter.check_shared(payload)
-            if refused is None:
+            leased = await limiter.check_shared(payload)
+            if leased is None:
                 return False
+            refused = leased
         assert isinstance(refused, PolicyConfig)
         await self._enforce_throttle(refused, limiter, send, conn)
         return True
@@ -439,7 +440,7 @@ class _Direction:
         self,
         relay: Relay,
         backend: upstream.BackendLeg,
-        send: Send,
+        send: CoroutineSend,
         limiter: FrameLimiter,
         conn: LiveConnection,
         payloads: TopicPayloads | None,
@@ -479,13 +480,18 @@ class _Upstream(_Direction):
     __slots__ = ("held",)
 
     def __init__(
-        self, relay: Relay, backend: upstream.BackendLeg, send: Send, limiter: FrameLimiter, conn: LiveConnection
+        self,
+        relay: Relay,
+        backend: upstream.BackendLeg,
+        send: CoroutineSend,
+        limiter: FrameLimiter,
+        conn: LiveConnection,
     ):
         super().__init__(relay, backend, send, limiter, conn, conn.payloads)
         # A message offered whose rest must wait, and that rest, for the relay's task.
-        self.held: tuple[dict, Coroutine[Any, Any, bool]] | None = None
+        self.held: tuple[Message, Coroutine[Any, Any, bool]] | None = None
 
-    def offer(self, message: dict) -> bool:
+    def offer(self, message: Message) -> bool:
         """The "tidegate.receive.direct" callable: relay ``message`` now; False when the
         rest must wait (kept in ``held`` for the relay's task, which the queued message wakes)."""
         rest = self.step(message)
@@ -494,7 +500,7 @@ class _Upstream(_Direction):
         self.held = (message, rest)
         return False
 
-    def step(self, message: dict) -> Coroutine[Any, Any, bool] | None:
+    def step(self, message: Message) -> Coroutine[Any, Any, bool] | None:
         if self.poller is not None:
             self.poller.touch()
         conn = self.conn
@@ -573,7 +579,12 @@ class _Downstream(_Direction):
     __slots__ = ("latency", "pump", "ended")
 
     def __init__(
-        self, relay: Relay, backend: upstream.BackendLeg, send: Send, limiter: FrameLimiter, conn: LiveConnection
+        self,
+        relay: Relay,
+        backend: upstream.BackendLeg,
+        send: CoroutineSend,
+        limiter: FrameLimiter,
+        conn: LiveConnection,
     ):
         payloads = conn.payloads if conn.payloads is not None and conn.payloads.backend else None
         super().__init__(relay, backend, send, limiter, conn, payloads)

@@ -137,7 +137,9 @@ class _Queue(WebSocketDataQueue):
         self.sink: Callable[[WSMessage], bool] | None = None
         self.wake: Callable[[], None] | None = None
 
-    def feed_data(self, data: WSMessage, size: int) -> None:
+    # aiohttp types the queue for both reader modes (WSMessageTextBytes: text left as bytes);
+    # this leg's reader decodes text (decode_text=True), so only a WSMessage arrives here.
+    def feed_data(self, data: WSMessage, size: int) -> None:  # type: ignore[override]
         sink = self.sink
         if sink is not None and not self._buffer and sink(data):
             return

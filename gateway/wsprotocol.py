@@ -42,14 +42,19 @@ import logging
 import random
 import struct
 from collections import deque
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote
 
 from uvicorn.protocols.utils import ClientDisconnected
 
-from gateway.aiohttp_frames import WebSocketDataQueue, WebSocketReader, WSMsgType
+from gateway.aiohttp_frames import WebSocketDataQueue, WebSocketReader, WSMessage, WSMessageTextBytes, WSMsgType
+from gateway.asgitypes import Message, Scope
 from gateway.clientleg import DEAD_CLIENT_CODE, DEAD_CLIENT_REASON, DEAD_PEERS, ClientLeg
+
+if TYPE_CHECKING:
+    from uvicorn.config import Config
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 CLOSE_TIMEOUT = 10.0  # how long a close the application sent waits for the client's answer
@@ -107,11 +112,24 @@ def close_payload(code: int, reason: str) -> bytes:
     return _CODE.pack(code) + data
 
 
+class _ServerState(Protocol):
+    """What this protocol uses of Uvicorn's ``ServerState`` (whose ``connections`` set is
+    typed for Uvicorn's own protocol classes only)."""
+
+    connections: set[Any]
+    tasks: set[asyncio.Task[None]]
+    default_headers: list[tuple[bytes, bytes]]
+
+
 class _Sink(WebSocketDataQueue):
     """The reader's destination: each message goes straight to the protocol (the compiled
     reader calls this override; nothing is buffered here, so the reader never stalls)."""
 
-    def feed_data(self, data, size) -> None:  # type: ignore[override]
+    # aiohttp types the queue's protocol as its own BaseProtocol; here it is the
+    # GatewayWebSocket this sink feeds (None once the connection is lost), read only below.
+    _protocol: Any
+
+    def feed_data(self, data: WSMessage | WSMessageTextBytes, size: int) -> None:
         self._protocol._message(data)
 
 
@@ -153,27 +171,41 @@ class GatewayWebSocket(asyncio.Protocol):
         "offer",
     )
 
+    # Typed here, set in __init__ (the slots above).
+    reader: WebSocketReader | None
+    sink: _Sink | None
+    close_timer: asyncio.TimerHandle | None
+    ping_timer: asyncio.TimerHandle | None
+    pong_timer: asyncio.TimerHandle | None
+    offer: Callable[[Message], bool] | None
+
     client_leg = ClientLeg()
     ping_interval: float | None = 30.0
     ping_timeout: float = 20.0
     counts: Any = None  # headlimits.SERVER_COUNTS
     logger = logging.getLogger("uvicorn.error")
 
-    def __init__(self, config, server_state, app_state, _loop=None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        server_state: _ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self.config = config
         self.server_state = server_state
         self.app_state = app_state
         self.loop = _loop or asyncio.get_event_loop()
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
-        self.scope: dict | None = None
+        self.scope: Scope | None = None
         self.reader = self.sink = None
-        self.events: deque = deque()
-        self.waiter: asyncio.Future | None = None
-        self.write_waiter: asyncio.Future | None = None
+        self.events: deque[Message] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.write_waiter: asyncio.Future[None] | None = None
         self.accept_key = b""
         self.handshake_complete = self.close_sent = self.peer_closed = self.disconnected = False
         self.read_paused = False
-        self.initial_response: list | None = None
+        self.initial_response: list[Any] | None = None  # [status, headers, body so far]
         self.close_timer = self.ping_timer = self.pong_timer = None
         self.pending_ping: bytes | None = None
         self.ping_sent_at = 0.0
@@ -186,14 +218,14 @@ class GatewayWebSocket(asyncio.Protocol):
 
     def upgrade(
         self,
-        transport,
+        transport: asyncio.Transport,
         method: str,
         target: bytes,
         headers: list[tuple[bytes, bytes]],
         http_version: str,
-        server,
-        client,
-        scheme: str,
+        server: tuple[str, int | None] | None,
+        client: tuple[str, int] | None,
+        scheme: str | None,
         rest: bytes,
     ) -> None:
         """Take over ``transport`` with the upgrade request ``LimitedHttp`` parsed; ``rest``
@@ -230,7 +262,8 @@ class GatewayWebSocket(asyncio.Protocol):
             "state": self.app_state.copy(),
             "extensions": {"websocket.http.response": {}, "tidegate.receive.direct": self._direct},
         }
-        sink = self.sink = _Sink(self, 1 << 16, loop=self.loop)
+        # aiohttp types the queue's protocol as its BaseProtocol: _Sink only calls _message on it.
+        sink = self.sink = _Sink(self, 1 << 16, loop=self.loop)  # type: ignore[arg-type]
         self.reader = WebSocketReader(sink, self.config.ws_max_size + 1, compress=False, decode_text=False)
         self.events.append({"type": "websocket.connect"})
         task = self.loop.create_task(self.run_asgi())
@@ -240,7 +273,7 @@ class GatewayWebSocket(asyncio.Protocol):
         if rest:
             self.data_received(rest)
 
-    def _check(self, method: str, target: bytes, headers, http_version: str) -> bytes | None:
+    def _check(self, method: str, target: bytes, headers: list[tuple[bytes, bytes]], http_version: str) -> bytes | None:
         """The refusal for an upgrade request that is not a valid WebSocket handshake, or None."""
         connection: list[bytes] = []
         upgrade: list[bytes] = []
@@ -295,19 +328,20 @@ class GatewayWebSocket(asyncio.Protocol):
         bad = self._unmasked_at(data)
         if bad >= 0:
             if bad:
-                self._feed(data[:bad])
+                self._feed(reader, data[:bad])
             if not self.peer_closed:
                 self._fail(1002, "incorrect masking")
             return
         if reader.feed_data(data)[0]:
             self._reader_failed()
 
-    def _feed(self, data: bytes) -> None:
-        if self.reader.feed_data(data)[0]:
+    def _feed(self, reader: WebSocketReader, data: bytes) -> None:
+        if reader.feed_data(data)[0]:
             self._reader_failed()
 
     def _reader_failed(self) -> None:
         if not self.peer_closed:
+            assert self.sink is not None  # set with the reader (upgrade)
             exc = self.sink.exception()
             code = getattr(exc, "code", 1002)
             self._fail(code if isinstance(code, int) else 1002, str(exc))
@@ -354,7 +388,7 @@ class GatewayWebSocket(asyncio.Protocol):
         self.mask_skip = pos - n
         return -1
 
-    def connection_lost(self, exc) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         self._stop_keepalive()
         self._put({"type": "websocket.disconnect", "code": 1005 if self.handshake_complete else 1006})
         self.server_state.connections.discard(self)
@@ -408,7 +442,7 @@ class GatewayWebSocket(asyncio.Protocol):
 
     # Frames from the client
 
-    def _message(self, msg) -> None:
+    def _message(self, msg: WSMessage | WSMessageTextBytes) -> None:
         # The data path is written out in one function: it runs for every message.
         kind = msg[0]
         if kind is _BINARY:
@@ -443,7 +477,7 @@ class GatewayWebSocket(asyncio.Protocol):
             self.read_paused = True
             self.transport.pause_reading()
 
-    def _control(self, msg) -> None:
+    def _control(self, msg: WSMessage | WSMessageTextBytes) -> None:
         if self.peer_closed:
             return
         kind = msg[0]
@@ -458,9 +492,9 @@ class GatewayWebSocket(asyncio.Protocol):
                     self.pong_timer = None
                     self._schedule_ping()
         elif kind is _CLOSE:
-            self._closed_by_peer(msg[1], msg[2])
+            self._closed_by_peer(msg[1], cast(str, msg[2]))  # a close frame's reason: always text
 
-    def _put(self, event: dict) -> None:
+    def _put(self, event: Message) -> None:
         self.events.append(event)
         waiter = self.waiter
         if waiter is not None:
@@ -508,6 +542,7 @@ class GatewayWebSocket(asyncio.Protocol):
     # Heartbeats (gateway/clientleg.py describes them)
 
     def _schedule_ping(self) -> None:
+        assert self.ping_interval is not None  # heartbeats run only with an interval (_handshake_reply)
         self.ping_timer = self.loop.call_later(self.ping_interval, self._ping_due)
 
     def _ping_due(self) -> None:
@@ -518,6 +553,7 @@ class GatewayWebSocket(asyncio.Protocol):
             self._schedule_ping()
             return
         quiet = self.loop.time() - self.last_heard
+        assert self.ping_interval is not None
         if quiet < self.ping_interval:  # heard from since: wait until it has been quiet long enough
             self.ping_timer = self.loop.call_later(self.ping_interval - quiet, self._ping_due)
             return
@@ -578,13 +614,13 @@ class GatewayWebSocket(asyncio.Protocol):
         self.handshake_complete = self.close_sent = True
         self.transport.write(refusal(500, "Internal Server Error"))
 
-    def _direct(self, offer) -> None:
+    def _direct(self, offer: Callable[[Message], bool] | None) -> None:
         """The "tidegate.receive.direct" extension: while the application waits in ``receive()``
         with nothing queued, each data message is first offered to ``offer(event)`` from
         ``data_received``; False queues it as usual. ``None`` withdraws the offer."""
         self.offer = offer
 
-    async def receive(self) -> dict:
+    async def receive(self) -> Message:
         events = self.events
         while not events:
             waiter = self.waiter
@@ -597,7 +633,7 @@ class GatewayWebSocket(asyncio.Protocol):
             self.transport.resume_reading()
         return event
 
-    async def send(self, message: dict) -> None:
+    async def send(self, message: Message) -> None:
         if self.write_waiter is not None:
             await self.write_waiter
         if self.disconnected:
@@ -645,7 +681,7 @@ class GatewayWebSocket(asyncio.Protocol):
         else:
             raise RuntimeError(f"Expected ASGI message 'websocket.http.response.body' but got '{kind}'.")
 
-    def _handshake_reply(self, message: dict, kind: str) -> None:
+    def _handshake_reply(self, message: Message, kind: str) -> None:
         if kind == "websocket.accept":
             out = [
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -680,7 +716,7 @@ class GatewayWebSocket(asyncio.Protocol):
                 f"or 'websocket.http.response.start' but got '{kind}'."
             )
 
-    def _denial_body(self, message: dict) -> None:
+    def _denial_body(self, message: Message) -> None:
         response = self.initial_response
         assert response is not None
         if self.close_sent:

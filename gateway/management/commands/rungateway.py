@@ -164,16 +164,16 @@ def serve(
     gateway.frame_counters.registry.register(DEAD_PEERS)
     logging.getLogger("uvicorn.error").addFilter(_ClientNoise())
 
-    async def main():
+    async def main() -> None:
         loop = asyncio.get_running_loop()
-        stopping: list[asyncio.Task] = []
+        stopping: list[asyncio.Task[None]] = []
 
-        async def drain_then_exit():
+        async def drain_then_exit() -> None:
             await gateway.drain()
             for s in servers:
                 s.should_exit = True
 
-        def stop():
+        def stop() -> None:
             if stopping:  # a second signal: exit now
                 for s in servers:
                     s.force_exit = s.should_exit = True
