@@ -239,7 +239,11 @@ class Relay:
         if backend is None:
             await self._refuse_handshake(scope, send, BACKEND_DOWN, match, started)
             return None
-        await send({"type": "websocket.accept", "subprotocol": backend.protocol})
+        try:
+            await send({"type": "websocket.accept", "subprotocol": backend.protocol})
+        except Exception:  # noqa: BLE001 - the client left before its accept: any server's error
+            await backend.close(code=1001, message=b"client gone")
+            return None
         gateway.frame_counters.handshake(
             api_id=match.api.id,
             app_id=app.id if app else "",

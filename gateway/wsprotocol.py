@@ -169,6 +169,8 @@ class GatewayWebSocket(asyncio.Protocol):
         "mask_skip",
         "mask_head",
         "offer",
+        "early",
+        "pong_owed",
     )
 
     # Typed here, set in __init__ (the slots above).
@@ -213,6 +215,12 @@ class GatewayWebSocket(asyncio.Protocol):
         self.mask_skip = 0  # bytes of the current frame's payload still to come
         self.mask_head = b""  # the start of a frame header cut by the end of a read
         self.offer = None  # the application's "tidegate.receive.direct" callable, if it set one
+        # What the client sent before the handshake was answered: read only once it is (RFC
+        # 6455 4.2.2: nothing but the HTTP answer goes out before then), reading paused meanwhile.
+        self.early = b""
+        # The latest ping's payload, while the client reads too slowly to take pongs: one pong
+        # answers it when writing resumes (RFC 6455 5.5.3), never a pong per ping buffered.
+        self.pong_owed: bytes | None = None
 
     # The handshake
 
@@ -325,6 +333,10 @@ class GatewayWebSocket(asyncio.Protocol):
         reader = self.reader
         if reader is None or self.peer_closed:
             return
+        if not self.handshake_complete:
+            self.early += data
+            self.transport.pause_reading()
+            return
         bad = self._unmasked_at(data)
         if bad >= 0:
             if bad:
@@ -334,6 +346,14 @@ class GatewayWebSocket(asyncio.Protocol):
             return
         if reader.feed_data(data)[0]:
             self._reader_failed()
+
+    def _read_early(self) -> None:
+        """Frames that came before the handshake was answered, now that it has been."""
+        early, self.early = self.early, b""
+        if not self.transport.is_closing():
+            if not self.read_paused:
+                self.transport.resume_reading()
+            self.data_received(early)
 
     def _feed(self, reader: WebSocketReader, data: bytes) -> None:
         if reader.feed_data(data)[0]:
@@ -415,6 +435,11 @@ class GatewayWebSocket(asyncio.Protocol):
             self.write_waiter = self.loop.create_future()
 
     def resume_writing(self) -> None:
+        owed = self.pong_owed
+        if owed is not None:
+            self.pong_owed = None
+            if not (self.close_sent or self.peer_closed):
+                self.transport.write(frame(_OP_PONG, owed))
         self._wake_writer()
 
     def _wake_writer(self) -> None:
@@ -483,7 +508,10 @@ class GatewayWebSocket(asyncio.Protocol):
         kind = msg[0]
         if kind is _PING:
             if not self.close_sent:
-                self.transport.write(frame(_OP_PONG, bytes(msg[1])))
+                if self.write_waiter is None:
+                    self.transport.write(frame(_OP_PONG, bytes(msg[1])))
+                else:  # the client is not reading what it is sent: answer its latest ping later
+                    self.pong_owed = bytes(msg[1])
         elif kind is _PONG:
             if self.pending_ping is not None and bytes(msg[1]) == self.pending_ping:
                 self.pending_ping = None
@@ -700,6 +728,8 @@ class GatewayWebSocket(asyncio.Protocol):
                 self.transport.write(b"".join(out))
                 if self.ping_interval:
                     self._schedule_ping()
+                if self.early:
+                    self.loop.call_soon(self._read_early)
         elif kind == "websocket.close":
             self._put({"type": "websocket.disconnect", "code": 1006})
             self.handshake_complete = self.close_sent = True

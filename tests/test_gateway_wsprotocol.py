@@ -17,7 +17,7 @@ import pytest
 
 from testsupport import flow
 from testsupport.snapshots import open_and_secure_apis, write_gateway_snapshot
-from testsupport.stack import Stack, wait_until
+from testsupport.stack import Stack, rss_kib, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -282,5 +282,56 @@ def test_a_protocol_error_after_the_gateways_close_ends_the_connection_without_a
         while chunk := client.sock.recv(65536):
             client.buf += chunk
         assert client.buf == b""  # nothing more: the TCP connection just ends
+    finally:
+        client.close()
+
+
+def test_nothing_but_the_101_goes_out_before_the_handshake_is_answered(gw):
+    """A ping in the same packet as the upgrade request is answered after the 101, never
+    before it (RFC 6455 4.2.2): a pong ahead of the status line broke the client's handshake."""
+    client = Client(gw.ws_port, first=frame(0x9, b"early ping"))
+    try:
+        assert client.status == 101
+        assert client.frame() == (0xA, b"early ping")
+    finally:
+        client.close()
+
+
+def test_a_client_gone_before_its_accept_leaves_no_backend_connection_open(gw):
+    """The client sends its upgrade request and leaves at once: the gateway has already
+    opened the backend leg by the time its accept fails, and must close it again (it stayed
+    open for good, a descriptor and a backend connection per such client)."""
+    marker = f"gone-{os.urandom(4).hex()}"
+    head = upgrade_head(gw.ws_port).replace(b"\r\n\r\n", f"\r\nX-Test-Marker: {marker}\r\n\r\n".encode())
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", gw.ws_port), timeout=WAIT) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset: gone
+            sock.sendall(head)
+    gw.backend_events(marker, "connect")  # the gateway did open the backend leg
+
+    def every_leg_closed() -> bool:
+        mine = [c["event"] for c in gw.backend_connections() if c.get("marker") == marker]
+        return mine.count("close") == mine.count("connect")
+
+    wait_until(every_leg_closed, 10, what="a backend close for every backend connect")
+
+
+def test_a_ping_flood_from_a_client_that_never_reads_does_not_grow_the_gateway(gw):
+    """Pings from a client that reads nothing: the gateway owes one pong, the latest, instead
+    of buffering a pong for every ping (1.8 GB in 12 s before)."""
+    gateway_pid = gw.processes["gateway"].popen.pid
+    client = Client(gw.ws_port)
+    try:
+        before = rss_kib(gateway_pid)
+        ping = frame(0x9, b"p" * 125)
+        batch = ping * 1000  # 131 KB
+        for _ in range(400):  # 52 MB of pings, 400,000 pongs' worth
+            client.sock.sendall(batch)
+        grown_mib = (rss_kib(gateway_pid) - before) / 1024
+        assert grown_mib < 24, f"the gateway grew by {grown_mib:.0f} MiB"
+        # Still alive and answering once the client reads: its pongs, then an echo.
+        client.sock.sendall(frame(0x1, b"still there"))
+        while (got := client.frame()) != (0x1, b"still there"):
+            assert got[0] == 0xA, got
     finally:
         client.close()
