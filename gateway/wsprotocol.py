@@ -364,7 +364,14 @@ class GatewayWebSocket(asyncio.Protocol):
             assert self.sink is not None  # set with the reader (upgrade)
             exc = self.sink.exception()
             code = getattr(exc, "code", 1002)
-            self._fail(code if isinstance(code, int) else 1002, str(exc))
+            code = code if isinstance(code, int) else 1002
+            if code == 1009:  # the reader's own words name the limit it was given, one over
+                reason = f"Message over {self.config.ws_max_size} bytes"
+            elif str(exc).startswith("Invalid close frame"):  # its words show the raw bytes
+                reason = "Invalid close frame"
+            else:
+                reason = str(exc)
+            self._fail(code, reason)
 
     def _unmasked_at(self, data: bytes) -> int:
         """Where in ``data`` a client frame without the mask bit starts (the reader takes

@@ -31,6 +31,8 @@ def test_client_frame_over_the_size_limit_closes_with_1009(stack, chat):
     sock.close()
     assert frame[0] == 0x88  # a close frame
     assert struct.unpack("!H", frame[2:4])[0] == 1009
+    # The reason names the limit itself (aiohttp's own words named one byte more).
+    assert frame[4 : 2 + frame[1]] == b"Message over 1048576 bytes"
 
 
 def test_invalid_utf8_text_from_the_client_closes_with_1007(stack, chat):
