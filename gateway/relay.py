@@ -435,6 +435,10 @@ async def _stop() -> bool:
     return True
 
 
+async def _reraise(exc: Exception) -> bool:
+    raise exc
+
+
 class _Direction:
     """What each direction of a connection relays with: its legs, limits and counters."""
 
@@ -498,7 +502,12 @@ class _Upstream(_Direction):
     def offer(self, message: Message) -> bool:
         """The "tidegate.receive.direct" callable: relay ``message`` now; False when the
         rest must wait (kept in ``held`` for the relay's task, which the queued message wakes)."""
-        rest = self.step(message)
+        try:
+            rest = self.step(message)
+        except Exception as exc:  # noqa: BLE001 - a fault of the relay's own, not of the client's frame
+            # Raised again in the relay's task: logged with its traceback and the connection
+            # ended as for any application error, not taken for a protocol error by the reader.
+            rest = _reraise(exc)
         if rest is None:
             return True
         self.held = (message, rest)
