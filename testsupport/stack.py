@@ -114,6 +114,20 @@ def gateway_command(port: int, *, server: str = "uvicorn", tls_port: int = 0, wo
     return command if workers == 1 else [*command, "--workers", str(workers)]
 
 
+def gateway_start_refused(env: dict[str, str]) -> str:
+    """Start a gateway with ``env`` that must refuse to start; its stderr (the reason)."""
+    out = subprocess.run(
+        gateway_command(free_port()),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,  # it answers in seconds; a gateway that started would run until killed here
+    )
+    assert out.returncode != 0, "the gateway started"
+    return out.stderr
+
+
 def stop_process_group(popen: subprocess.Popen, timeout: float = 10) -> None:
     """SIGTERM to the process group a process leads (``start_new_session=True``), SIGKILL
     if it has not ended within ``timeout`` seconds."""
