@@ -78,6 +78,8 @@ HOP_HEADERS = frozenset(
 # Close codes that describe a missing or abnormal close and may not be sent on the wire.
 _UNSENDABLE = {1005: 1000, 1006: 1001, 1015: 1001}
 BACKEND_GONE = 1014
+# The ASGI field that carries each kind of data message from the backend.
+_ASGI_KEY = {aiohttp.WSMsgType.TEXT: "text", aiohttp.WSMsgType.BINARY: "bytes"}
 
 
 # The peer's address as deny policies judge it, parsed once per address (an ``ipaddress``
@@ -615,31 +617,41 @@ class _Downstream(_Direction):
         """Relay ``msg`` now if it needs no waiting; False leaves it queued for the pump."""
         if self.pump is not None:
             return False  # messages before it wait in the queue: order is kept
-        kind = msg.type
-        if kind is aiohttp.WSMsgType.TEXT:
-            key = "text"
-        elif kind is aiohttp.WSMsgType.BINARY:
-            key = "bytes"
-        else:
-            return False
-        conn = self.conn
-        if self.ended or conn.closing:
+        key = _ASGI_KEY.get(msg.type)
+        if key is None:
+            return False  # a control message or the end: the pump's
+        if self.ended or self.conn.closing:
             return self.ended  # dropped once the client is gone; the pump ends a closing one
+        try:
+            rest = self._step(msg.data, key)
+        except Exception as exc:  # noqa: BLE001 - the client is gone (see _gone)
+            self._gone(exc)
+            return True
+        if rest is not None:
+            self._start(rest)  # a throttle action, an invalid message, a slow client: in a task
+        return True
+
+    def _step(self, data: str | bytes, key: str) -> Coroutine[Any, Any, None] | None:
+        """The one place a backend message is decided: counted (busy poller, idle time, rate
+        limits), validated and sent to the client. None when that is all done, or the rest
+        as a coroutine when something has to wait."""
+        conn = self.conn
         if self.poller is not None:
             self.poller.touch()
         if self.track_idle:
             conn.last_activity = time.monotonic()
-        data = msg.data
         if self.check is not None and (refused := self.check(data)) is not None:
-            self._start(self._throttled(refused, data))
-            return True
-        if self.payloads is not None:
-            verdict = judge(self.payloads.subscribe, data if key == "text" else None)[0]
+            return self._throttled(refused, data, key)
+        return self._forward(data, key)
+
+    def _forward(self, data: str | bytes, key: str) -> Coroutine[Any, Any, None] | None:
+        """Validate and send a message the limiter passed."""
+        conn, payloads = self.conn, self.payloads
+        if payloads is not None:
+            verdict = judge(payloads.subscribe, data if isinstance(data, str) else None)[0]
             conn.validated[3 + verdict] += 1
             if verdict == INVALID:  # dropped, and counted; or the connection closes
-                if self.payloads.close_backend:
-                    self._start(self._invalid())
-                return True
+                return self._invalid() if payloads.close_backend else None
         conn.frames_out += 1
         conn.bytes_out += payload_size(data)
         sampled = 0.0 if conn.frames_out % LATENCY_SAMPLE_EVERY else time.perf_counter()
@@ -649,12 +661,8 @@ class _Downstream(_Direction):
         except StopIteration:  # sent
             if sampled:
                 self.latency.observe(time.perf_counter() - sampled)
-            return True
-        except Exception as exc:  # noqa: BLE001 - the client is gone (see _gone)
-            self._gone(exc)
-            return True
-        self._start(self._finish_send(sending, waiting, sampled))  # a slow client: wait in a task
-        return True
+            return None
+        return self._finish_send(sending, waiting, sampled)  # a slow client: wait for it
 
     def _start(self, first: Coroutine[Any, Any, None]) -> None:
         self.pump = asyncio.get_running_loop().create_task(self._run(first))
@@ -698,12 +706,12 @@ class _Downstream(_Direction):
         if sampled:
             self.latency.observe(time.perf_counter() - sampled)
 
-    async def _throttled(self, refused: PolicyConfig | Verdict, data: str | bytes) -> None:
+    async def _throttled(self, refused: PolicyConfig | Verdict, data: str | bytes, key: str) -> None:
         conn = self.conn
         if await self.relay._throttled(refused, data, self.limiter, self.send, conn):
             conn.throttled_out += 1
-        else:  # the shared store had room after all
-            await self._send_on(data)
+        elif (rest := self._forward(data, key)) is not None:  # the shared store had room after all
+            await rest
 
     async def _invalid(self) -> None:
         conn = self.conn
@@ -711,35 +719,15 @@ class _Downstream(_Direction):
             conn.closing = True
             await conn.close(INVALID_BACKEND_CLOSE, "Invalid message from the backend")
 
-    async def _send_on(self, data: str | bytes) -> None:
-        """The rest of ``deliver`` for a frame the limiter passed only after waiting."""
-        conn, payloads = self.conn, self.payloads
-        if payloads is not None:
-            verdict = judge(payloads.subscribe, data if isinstance(data, str) else None)[0]
-            conn.validated[3 + verdict] += 1
-            if verdict == INVALID:
-                if payloads.close_backend:
-                    await self._invalid()
-                return
-        conn.frames_out += 1
-        conn.bytes_out += payload_size(data)
-        await self.send({"type": "websocket.send", "text" if isinstance(data, str) else "bytes": data})
-
     async def _relay(self, msg: aiohttp.WSMessage) -> bool:
         """One message the pump read from the queue; True when it ended the connection."""
         conn = self.conn
-        if msg.type is aiohttp.WSMsgType.TEXT or msg.type is aiohttp.WSMsgType.BINARY:
+        key = _ASGI_KEY.get(msg.type)
+        if key is not None:
             if conn.closing:
                 return True  # the gateway closed this connection itself
-            if self.poller is not None:
-                self.poller.touch()
-            if self.track_idle:
-                conn.last_activity = time.monotonic()
-            data = msg.data
-            if self.check is not None and (refused := self.check(data)) is not None:
-                await self._throttled(refused, data)
-            else:
-                await self._send_on(data)
+            if (rest := self._step(msg.data, key)) is not None:
+                await rest
             return False
         if conn.closing:
             return True  # the gateway closed this connection itself
