@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from bench.workers import worker_pids
 from gateway.ratelimit import Check, InMemoryCounters, Verdict, limit_share
 from testsupport import documents, flow
 from testsupport.stack import ROOT, free_port, gateway_command, wait_until
@@ -55,7 +56,7 @@ def _per_worker(samples: dict, name: str, **labels: str) -> dict[int, float]:
 
 
 def _children(pid: int) -> set[int]:
-    return {int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()}
+    return set(worker_pids(pid))
 
 
 def _health(http_base: str) -> requests.Response:
