@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.busypoll import BUSY_POLL_GAP_US, BUSY_POLL_US
+from gateway.busypoll import BUSY_POLL_CONN_GAP_US, BUSY_POLL_GAP_US, BUSY_POLL_US
 from gateway.busypoll import check as check_busy_poll
 
 # Set by ``rungateway --workers N``'s supervisor (gateway/workers.py) for each worker.
@@ -48,10 +48,12 @@ class GatewayConfig:
     idle_timeout: float = 0
     max_lifetime: float = 0
     # Busy polling (gateway/busypoll.py): the mode, the window after a frame (µs; 0: off) and,
-    # adaptive, the mean gap between frames (µs) below which windows open.
+    # adaptive, the mean gaps between frames and between a connection's own frames (µs)
+    # below which windows open.
     busy_poll: str = "adaptive"
     busy_poll_us: int = BUSY_POLL_US
     busy_poll_gap_us: int = BUSY_POLL_GAP_US
+    busy_poll_conn_gap_us: int = BUSY_POLL_CONN_GAP_US
     redis_url: str = ""  # shared rate-limit counters; empty: this process's own
     ticket_validity: float = 30.0  # seconds a connect ticket (POST /tickets) may wait for its handshake
     rate_limit_clock: float | None = None  # tests only (debug): rate-limit windows at this fixed time
@@ -65,7 +67,7 @@ class GatewayConfig:
     analytics_interval: float = 5.0
 
     def __post_init__(self) -> None:
-        check_busy_poll(self.busy_poll, self.busy_poll_us, self.busy_poll_gap_us)
+        check_busy_poll(self.busy_poll, self.busy_poll_us, self.busy_poll_gap_us, self.busy_poll_conn_gap_us)
 
     @classmethod
     def from_settings(cls, conf: dict[str, Any] | None = None, data_dir: Path | None = None) -> GatewayConfig:
@@ -102,6 +104,7 @@ class GatewayConfig:
             busy_poll=conf.get("BUSY_POLL", "adaptive"),
             busy_poll_us=conf["BUSY_POLL_US"],
             busy_poll_gap_us=conf.get("BUSY_POLL_GAP_US", BUSY_POLL_GAP_US),
+            busy_poll_conn_gap_us=conf.get("BUSY_POLL_CONN_GAP_US", BUSY_POLL_CONN_GAP_US),
             redis_url=conf["REDIS_URL"],
             ticket_validity=conf.get("TICKET_VALIDITY", 30.0),
             rate_limit_clock=conf.get("RATE_LIMIT_CLOCK"),

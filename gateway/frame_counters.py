@@ -249,6 +249,16 @@ class _Metrics:
                 "Windows open only while the mean gap is below this (+Inf: busy polling on)",
                 value=poller.threshold,
             )
+            yield GaugeMetricFamily(
+                "tidegate_busy_poll_connection_gap_seconds",
+                "Mean gap between two recent frames of the same connection",
+                value=poller.conn_gap,
+            )
+            yield GaugeMetricFamily(
+                "tidegate_busy_poll_connection_gap_threshold_seconds",
+                "Windows open only while the mean gap between a connection's frames is below this (+Inf: busy polling on)",
+                value=poller.conn_threshold,
+            )
         yield GaugeMetricFamily(
             "tidegate_analytics_pending_batches",
             "Analytics batches waiting for the collector",

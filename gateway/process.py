@@ -79,7 +79,9 @@ class Gateway:
         self.max_lifetime = config.max_lifetime
         self.token_leeway = config.token_leeway
         self.poller = (
-            BusyPoller(config.busy_poll_us, config.busy_poll_gap_us, config.busy_poll)
+            BusyPoller(
+                config.busy_poll_us, config.busy_poll_gap_us, config.busy_poll, conn_gap_us=config.busy_poll_conn_gap_us
+            )
             if config.busy_poll != "off" and config.busy_poll_us
             else None
         )

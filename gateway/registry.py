@@ -61,6 +61,7 @@ class LiveConnection:
     opened: float = field(default_factory=time.monotonic)
     opened_at: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.monotonic)  # any frame, either direction
+    polled_at: float = 0.0  # the busy poller's clock at this connection's last frame (busypoll.py)
     closing: bool = False
     close_code: int | None = None
     # Counted per frame by the relay (in: client to backend, out: backend to client) ...

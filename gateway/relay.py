@@ -516,9 +516,9 @@ class _Upstream(_Direction):
         return False
 
     def step(self, message: Message) -> Coroutine[Any, Any, bool] | None:
-        if self.poller is not None:
-            self.poller.touch()
         conn = self.conn
+        if self.poller is not None:
+            self.poller.touch(conn)
         if self.track_idle:
             conn.last_activity = time.monotonic()
         text = message.get("text")
@@ -637,7 +637,7 @@ class _Downstream(_Direction):
         as a coroutine when something has to wait."""
         conn = self.conn
         if self.poller is not None:
-            self.poller.touch()
+            self.poller.touch(conn)
         if self.track_idle:
             conn.last_activity = time.monotonic()
         if self.check is not None and (refused := self.check(data)) is not None:

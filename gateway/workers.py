@@ -72,6 +72,8 @@ PER_WORKER = frozenset(
         "tidegate_busy_polling",
         "tidegate_busy_poll_frame_gap_seconds",
         "tidegate_busy_poll_gap_threshold_seconds",
+        "tidegate_busy_poll_connection_gap_seconds",
+        "tidegate_busy_poll_connection_gap_threshold_seconds",
     }
 )
 

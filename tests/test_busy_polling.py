@@ -35,10 +35,17 @@ def test_adaptive_is_the_default_a_lone_frame_leaves_the_loop_asleep_and_a_strea
     # together below a mean gap of one second (the default is 250 µs): the test's frames are
     # close together whatever the machine's load, and a lone frame is not.
     gw = Gateway(
-        stack, "busypoll-adaptive", {"TIDEGATE_BUSY_POLL_US": "500000", "TIDEGATE_BUSY_POLL_GAP_US": "1000000"}
+        stack,
+        "busypoll-adaptive",
+        {
+            "TIDEGATE_BUSY_POLL_US": "500000",
+            "TIDEGATE_BUSY_POLL_GAP_US": "1000000",
+            "TIDEGATE_BUSY_POLL_CONN_GAP_US": "1000000",
+        },
     )
     try:
         assert gw.sample("tidegate_busy_poll_gap_threshold_seconds") == 1.0
+        assert gw.sample("tidegate_busy_poll_connection_gap_threshold_seconds") == 1.0
         assert gw.parked() and gw.sample("tidegate_busy_poll_windows_total") == 0  # nothing came: asleep
         with gw.connect(chat) as ws:
             ws.send("a lone frame")
@@ -57,6 +64,32 @@ def test_adaptive_is_the_default_a_lone_frame_leaves_the_loop_asleep_and_a_strea
             polled = gw.sample("tidegate_busy_poll_passes_total")
             assert polled > 0
             assert gw.sample("tidegate_busy_poll_passes_total") == polled  # connection open, no frames: asleep
+    finally:
+        gw.proc.stop()
+
+
+def test_adaptive_leaves_the_loop_asleep_while_each_connections_frames_are_far_apart(stack, chat):
+    # Frames close together overall (below a mean gap of one second), but a connection's own
+    # frames may be at most 1 µs apart, which no round trip is: the loop is never polled.
+    gw = Gateway(
+        stack,
+        "busypoll-connection-gap",
+        {
+            "TIDEGATE_BUSY_POLL_US": "500000",
+            "TIDEGATE_BUSY_POLL_GAP_US": "1000000",
+            "TIDEGATE_BUSY_POLL_CONN_GAP_US": "1",
+        },
+    )
+    try:
+        with gw.connect(chat) as ws:
+            for n in range(150):
+                ws.send(f"stream {n}")
+                assert ws.recv(timeout=5) == f"stream {n}"
+            assert gw.sample("tidegate_busy_poll_frame_gap_seconds") < 1.0  # close together overall
+            assert gw.sample("tidegate_busy_poll_connection_gap_seconds") > 1e-6
+            assert gw.sample("tidegate_busy_poll_windows_total") == 0
+            assert gw.sample("tidegate_busy_poll_passes_total") == 0
+            assert gw.sample("tidegate_busy_poll_skipped_total") == 301  # the handshake and every frame
     finally:
         gw.proc.stop()
 
@@ -107,6 +140,7 @@ def test_busy_polling_off_never_polls_whatever_the_window(stack, chat):
         ("TIDEGATE_BUSY_POLL_US", "200us"),
         ("TIDEGATE_BUSY_POLL_GAP_US", "0"),
         ("TIDEGATE_BUSY_POLL_GAP_US", "fast"),
+        ("TIDEGATE_BUSY_POLL_CONN_GAP_US", "0"),
     ],
 )
 def test_a_gateway_with_an_impossible_busy_poll_setting_refuses_to_start_naming_it(stack, setting, value):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from gateway.busypoll import BUSY_POLL_GAP_US, BUSY_POLL_US
+from gateway.busypoll import BUSY_POLL_CONN_GAP_US, BUSY_POLL_GAP_US, BUSY_POLL_US
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -374,11 +374,13 @@ TIDEGATE = {
     "COMPRESSION_MEM_LEVEL": env_int("TIDEGATE_COMPRESSION_MEM_LEVEL", 5),
     # Busy polling (gateway/busypoll.py, docs/gateway.md): keep polling sockets instead of
     # sleeping for BUSY_POLL_US microseconds after the last frame (0: off) -- adaptive: only
-    # while the mean gap between frames is below BUSY_POLL_GAP_US; on: after every frame; off.
+    # while the mean gap between frames is below BUSY_POLL_GAP_US and the mean gap between a
+    # connection's own frames below BUSY_POLL_CONN_GAP_US; on: after every frame; off.
     # Lower latency for a busy core; checked when the gateway starts.
     "BUSY_POLL": (env("TIDEGATE_BUSY_POLL") or "adaptive").strip().lower(),
     "BUSY_POLL_US": _microseconds("TIDEGATE_BUSY_POLL_US", BUSY_POLL_US),
     "BUSY_POLL_GAP_US": _microseconds("TIDEGATE_BUSY_POLL_GAP_US", BUSY_POLL_GAP_US),
+    "BUSY_POLL_CONN_GAP_US": _microseconds("TIDEGATE_BUSY_POLL_CONN_GAP_US", BUSY_POLL_CONN_GAP_US),
     # Tests only (honoured with TIDEGATE_DEBUG): the rate-limit counters read this fixed time
     # (seconds since the epoch) instead of the wall clock, so a window never turns over
     # while a test counts frames; gateways sharing Redis must be given the same value.
