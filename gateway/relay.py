@@ -14,7 +14,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -80,6 +80,7 @@ _UNSENDABLE = {1005: 1000, 1006: 1001, 1015: 1001}
 BACKEND_GONE = 1014
 # The ASGI field that carries each kind of data message from the backend.
 _ASGI_KEY = {aiohttp.WSMsgType.TEXT: "text", aiohttp.WSMsgType.BINARY: "bytes"}
+_TEXT, _BINARY = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
 
 
 # The peer's address as deny policies judge it, parsed once per address (an ``ipaddress``
@@ -149,9 +150,11 @@ class Relay:
         # as the connection, so the handshake's headers and decision are not kept.
         backend, conn, limiter = opened
         self.gateway.registry.add(conn)
-        downstream = _Downstream(self, backend, send, limiter, conn)
+        extensions = scope.get("extensions") or {}
+        # gateway/wsprotocol.py: the client's messages written without a coroutine when they can be.
+        downstream = _Downstream(self, backend, send, limiter, conn, extensions.get("tidegate.send.direct"))
         inbound = _Upstream(self, backend, send, limiter, conn)
-        direct = (scope.get("extensions") or {}).get("tidegate.receive.direct")  # gateway/wsprotocol.py
+        direct = extensions.get("tidegate.receive.direct")  # gateway/wsprotocol.py
         if direct is not None:
             direct(inbound.offer)
         try:
@@ -535,21 +538,22 @@ class _Upstream(_Direction):
             conn.validated[verdict] += 1
             if verdict == INVALID and error is not None:
                 return self._refuse(error)
-        backend = self.backend
-        sending = backend.send_str(text) if text is not None else backend.send_bytes(payload)  # type: ignore[arg-type]
         try:
-            waiting = sending.send(None)
-        except StopIteration:  # written
+            if text is not None:
+                rest = self.backend.send_now(text.encode(), _TEXT)
+            else:
+                rest = self.backend.send_now(payload, _BINARY)  # type: ignore[arg-type]
+        except ConnectionError:  # the backend leg is gone (upstream.py raises nothing else)
+            return _stop()
+        if rest is None:  # written
             conn.frames_in += 1
             conn.bytes_in += payload_size(payload)
             return None
-        except ConnectionError:  # the backend leg is gone (upstream.py raises nothing else)
-            return _stop()
-        return self._finish(sending, waiting, payload)  # the backend's socket must drain first
+        return self._finish(rest, payload)  # the backend's socket must drain first
 
-    async def _finish(self, sending: Coroutine[Any, Any, None], waiting: Any, payload: str | bytes) -> bool:
+    async def _finish(self, rest: Coroutine[Any, Any, None], payload: str | bytes) -> bool:
         try:
-            await _drive(sending, waiting)
+            await rest
         except ConnectionError:
             return True
         self.conn.frames_in += 1
@@ -591,7 +595,7 @@ class _Downstream(_Direction):
     the backend at the leg's queue limit, as before.
     """
 
-    __slots__ = ("latency", "pump", "ended")
+    __slots__ = ("latency", "pump", "ended", "send_now")
 
     def __init__(
         self,
@@ -600,9 +604,12 @@ class _Downstream(_Direction):
         send: CoroutineSend,
         limiter: FrameLimiter,
         conn: LiveConnection,
+        send_now: Callable[[str | bytes], bool] | None = None,
     ):
         payloads = conn.payloads if conn.payloads is not None and conn.payloads.backend else None
         super().__init__(relay, backend, send, limiter, conn, payloads)
+        # The server's "tidegate.send.direct" (False: ``send`` must be awaited), or None.
+        self.send_now = send_now
         self.latency = relay.gateway.frame_counters.relay_latency
         self.pump: asyncio.Task[None] | None = None
         self.ended = False  # the client is gone or was sent its close: nothing more to relay
@@ -655,6 +662,11 @@ class _Downstream(_Direction):
         conn.frames_out += 1
         conn.bytes_out += payload_size(data)
         sampled = 0.0 if conn.frames_out % LATENCY_SAMPLE_EVERY else time.perf_counter()
+        send_now = self.send_now
+        if send_now is not None and send_now(data):
+            if sampled:
+                self.latency.observe(time.perf_counter() - sampled)
+            return None
         sending = self.send({"type": "websocket.send", key: data})
         try:
             waiting = sending.send(None)

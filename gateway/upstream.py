@@ -310,6 +310,22 @@ class BackendLeg(BaseProtocol):
         """Whether a task is in ``receive()`` (or ``close`` reads the backend's answer)."""
         return self._receiving
 
+    def send_now(self, data: bytes, opcode: WSMsgType) -> Coroutine[Any, Any, None] | None:
+        """Write one data frame (``opcode`` TEXT with ``data`` encoded, or BINARY) now, as
+        the writer's ``send_frame`` would, without a coroutine for the common case: None
+        when it is written; what the caller must await when the socket must drain first (or
+        the writer refuses: the coroutine raises). ClientConnectionResetError (a
+        ConnectionError) when the connection is closing, as ``send_frame`` raises it."""
+        writer = self._writer
+        if writer._closing or writer.compress:
+            return writer.send_frame(data, opcode)
+        writer._write_websocket_frame(data, opcode, 0)  # aiohttp's framing and masking
+        if writer._output_size > writer._limit:  # send_frame's flow control, as it does it
+            writer._output_size = 0
+            if self._paused:
+                return self._drain_helper()
+        return None
+
     # Plain functions returning the writer's coroutine, awaited by the caller: a coroutine
     # of their own per message would be one more frame to create and resume.
     def send_str(self, data: str) -> Coroutine[Any, Any, None]:

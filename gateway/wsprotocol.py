@@ -268,7 +268,11 @@ class GatewayWebSocket(asyncio.Protocol):
             "headers": headers,
             "subprotocols": subprotocols,
             "state": self.app_state.copy(),
-            "extensions": {"websocket.http.response": {}, "tidegate.receive.direct": self._direct},
+            "extensions": {
+                "websocket.http.response": {},
+                "tidegate.receive.direct": self._direct,
+                "tidegate.send.direct": self._send_now,
+            },
         }
         # aiohttp types the queue's protocol as its BaseProtocol: _Sink only calls _message on it.
         sink = self.sink = _Sink(self, 1 << 16, loop=self.loop)  # type: ignore[arg-type]
@@ -427,8 +431,10 @@ class GatewayWebSocket(asyncio.Protocol):
             self.close_timer = None
         if self.sink is not None:
             self.sink._protocol = None  # no cycle left behind
-        if self.scope is not None:  # nor through the direct-receive extension
-            self.scope["extensions"].pop("tidegate.receive.direct", None)
+        if self.scope is not None:  # nor through the direct extensions
+            extensions = self.scope["extensions"]
+            extensions.pop("tidegate.receive.direct", None)
+            extensions.pop("tidegate.send.direct", None)
         self.offer = None
         self.reader = None
         if exc is None:
@@ -655,6 +661,34 @@ class GatewayWebSocket(asyncio.Protocol):
         ``data_received``; False queues it as usual. ``None`` withdraws the offer."""
         self.offer = offer
 
+    def _send_now(self, data: str | bytes) -> bool:
+        """The "tidegate.send.direct" extension: write a data message (text for ``str``) now,
+        as ``send({"type": "websocket.send", ...})`` would, without a coroutine; False when
+        that call must be awaited instead (a client not reading, or the connection not open
+        for data: it waits or raises as it always did)."""
+        if (
+            self.write_waiter is not None
+            or self.disconnected
+            or self.close_sent
+            or self.peer_closed
+            or not self.handshake_complete
+            or self.initial_response is not None
+        ):
+            return False
+        if type(data) is str:
+            self._write_message(data.encode(), _OP_TEXT)
+        else:
+            self._write_message(data, _OP_BINARY)  # type: ignore[arg-type]
+        return True
+
+    def _write_message(self, data: bytes, opcode: int) -> None:
+        n = len(data)
+        if n < _CONCAT_BELOW:
+            self.transport.write((_H1(0x80 | opcode, n) if n < 126 else _H2(0x80 | opcode, 126, n)) + data)
+        else:
+            head = _H2(0x80 | opcode, 126, n) if n < 65536 else _H3(0x80 | opcode, 127, n)
+            self.transport.writelines((head, data))
+
     async def receive(self) -> Message:
         events = self.events
         while not events:
@@ -690,12 +724,7 @@ class GatewayWebSocket(asyncio.Protocol):
                     if text is None:
                         return
                     data, opcode = text.encode(), _OP_TEXT
-                n = len(data)
-                if n < _CONCAT_BELOW:
-                    self.transport.write((_H1(0x80 | opcode, n) if n < 126 else _H2(0x80 | opcode, 126, n)) + data)
-                else:
-                    head = _H2(0x80 | opcode, 126, n) if n < 65536 else _H3(0x80 | opcode, 127, n)
-                    self.transport.writelines((head, data))
+                self._write_message(data, opcode)
             elif kind == "websocket.close":
                 if not self.transport.is_closing():
                     code = message.get("code", 1000)

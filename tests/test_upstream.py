@@ -86,6 +86,22 @@ async def test_messages_both_ways_with_subprotocol_and_forwarded_headers(backend
     assert await ended(seen) == (1001, "closed by the gateway")
 
 
+async def test_send_now_writes_at_once_and_refuses_once_the_leg_is_closing(backend):
+    url, seen = backend
+    leg = await open_leg(f"{url}/echo")
+    assert leg.send_now("héllo".encode(), WSMsgType.TEXT) is None  # written: nothing to await
+    msg = await leg.receive()
+    assert (msg.type, msg.data) == (WSMsgType.TEXT, "héllo")
+    assert leg.send_now(b"\x00\x01", WSMsgType.BINARY) is None
+    msg = await leg.receive()
+    assert (msg.type, msg.data) == (WSMsgType.BINARY, b"\x00\x01")
+    await leg.close()
+    with pytest.raises(ConnectionError):  # what send_str would raise: the relay stops on it
+        rest = leg.send_now(b"late", WSMsgType.TEXT)
+        if rest is not None:
+            await rest
+
+
 async def test_backend_pings_are_answered(backend):
     url, seen = backend
     leg = await open_leg(f"{url}/ping")
