@@ -172,6 +172,11 @@ class BusyPoller:
         else:
             self.skipped += 1
 
+    def opened(self, conn: Polled) -> None:
+        """``conn`` was admitted: its first frame is measured from its handshake (the
+        latest frame seen), not counted as a connection's longest gap."""
+        conn.polled_at = self._last
+
     def _pass(self) -> None:
         self.passes += 1
         loop = self._loop

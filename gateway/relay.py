@@ -150,6 +150,8 @@ class Relay:
         # as the connection, so the handshake's headers and decision are not kept.
         backend, conn, limiter = opened
         self.gateway.registry.add(conn)
+        if self.gateway.poller is not None:
+            self.gateway.poller.opened(conn)
         extensions = scope.get("extensions") or {}
         # gateway/wsprotocol.py: the client's messages written without a coroutine when they can be.
         downstream = _Downstream(self, backend, send, limiter, conn, extensions.get("tidegate.send.direct"))
