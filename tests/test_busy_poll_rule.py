@@ -18,7 +18,7 @@ def windows(connections: int, gap_us: float, frames: int = 2000) -> tuple[int, i
 
     async def run() -> tuple[int, int]:
         now = [100.0]
-        poller = BusyPoller(200, 250, "adaptive", clock=lambda: now[0], conn_gap_us=700)
+        poller = BusyPoller(200, 250, "adaptive", clock=lambda: now[0])  # the default connection gap
         poller.start()
         conns = [Connection() for _ in range(connections)]
         for n in range(frames):
@@ -55,7 +55,7 @@ def test_a_trickle_sleeps():
 def test_a_connections_first_frame_is_measured_from_its_handshake():
     async def run() -> float:
         now = [100.0]
-        poller = BusyPoller(200, 250, "adaptive", clock=lambda: now[0], conn_gap_us=700)
+        poller = BusyPoller(200, 250, "adaptive", clock=lambda: now[0])  # the default connection gap
         poller.start()
         conns = [Connection() for _ in range(3000)]
         for conn in conns:  # short exchanges: a handshake, then one frame 100 µs later
@@ -72,7 +72,7 @@ def test_a_connections_first_frame_is_measured_from_its_handshake():
 def test_a_handshake_counts_as_a_frame_of_a_new_connection():
     async def run() -> int:
         now = [100.0]
-        poller = BusyPoller(200, 250, "adaptive", clock=lambda: now[0], conn_gap_us=700)
+        poller = BusyPoller(200, 250, "adaptive", clock=lambda: now[0])  # the default connection gap
         poller.start()
         for _ in range(2000):  # handshakes 100 µs apart, no frames
             now[0] += 100e-6
