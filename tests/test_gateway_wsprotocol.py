@@ -241,15 +241,15 @@ def test_large_messages_both_ways_over_wss(gw):
     # Frames of 16- and 64-bit lengths written as header and payload together, through TLS.
     import ssl
 
-    from websockets.sync.client import connect
+    from testsupport import wsclient  # not the threading client: it can lose a request over TLS
 
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with connect(f"wss://127.0.0.1:{gw.wss_port}/open/1.0.0/ws", ssl=context, compression=None) as ws:
-        for size in (125, 126, 20_000, 70_000):
-            ws.send(b"w" * size)
-            assert ws.recv(timeout=WAIT) == b"w" * size
+    sizes = (125, 126, 20_000, 70_000)
+    url = f"wss://127.0.0.1:{gw.wss_port}/open/1.0.0/ws"
+    answers = wsclient.exchange(url, [b"w" * size for size in sizes], ssl=context, timeout=WAIT, compression=None)
+    assert answers == [b"w" * size for size in sizes]
 
 
 @pytest.mark.parametrize("code", [1006, 5000, 65535])

@@ -30,13 +30,32 @@ def echo(
 ) -> str | bytes:
     """Open ``url``, send ``message`` and return the first message that comes back;
     ``timeout`` bounds the opening handshake and the wait for the answer each."""
+    return exchange(url, [message], headers=headers, ssl=ssl, timeout=timeout)[0]
 
-    async def exchange() -> str | bytes:
-        async with connect(url, additional_headers=headers, ssl=ssl, proxy=None, open_timeout=timeout) as ws:
-            await ws.send(message)
-            return await asyncio.wait_for(ws.recv(), timeout)
 
-    return asyncio.run(exchange())
+def exchange(
+    url: str,
+    messages: list[str | bytes],
+    *,
+    headers: dict | None = None,
+    ssl: ssl_module.SSLContext | None = None,
+    timeout: float = 30,
+    compression: str | None = "deflate",
+) -> list[str | bytes]:
+    """Open ``url`` and, for each of ``messages`` in turn, send it and take the next message
+    that comes back; returns those. ``timeout`` bounds the handshake and each wait."""
+
+    async def run() -> list[str | bytes]:
+        async with connect(
+            url, additional_headers=headers, ssl=ssl, proxy=None, open_timeout=timeout, compression=compression
+        ) as ws:
+            answers = []
+            for message in messages:
+                await ws.send(message)
+                answers.append(await asyncio.wait_for(ws.recv(), timeout))
+            return answers
+
+    return asyncio.run(run())
 
 
 def close_code_after(
