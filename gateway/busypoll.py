@@ -53,7 +53,7 @@ MODES = ("adaptive", "on", "off")
 # measurements in docs/gateway.md "Busy polling" (python -m bench.paced).
 BUSY_POLL_US = 200
 BUSY_POLL_GAP_US = 250
-BUSY_POLL_CONN_GAP_US = 500
+BUSY_POLL_CONN_GAP_US = 700
 
 # Weight of the newest gap in the mean: about the last 128 frames count (some 60 ms at 1,000
 # messages a second, 2,000 frames). The gaps are seen when the loop handles the frames, so a
