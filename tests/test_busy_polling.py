@@ -30,19 +30,23 @@ class Gateway:
         return connect(f"ws://127.0.0.1:{self.port}/chat/1.0.0/plain", additional_headers=chat["headers"])
 
 
+def adaptive(stack, name: str, conn_gap_us: str) -> Gateway:
+    """An adaptive gateway (the default: no TIDEGATE_BUSY_POLL) with a window of half a
+    second, frames counting as close together below a mean gap of one second, and the
+    given gap between a connection's own frames."""
+    env = {
+        "TIDEGATE_BUSY_POLL_US": "500000",
+        "TIDEGATE_BUSY_POLL_GAP_US": "1000000",
+        "TIDEGATE_BUSY_POLL_CONN_GAP_US": conn_gap_us,
+    }
+    return Gateway(stack, name, env)
+
+
 def test_adaptive_is_the_default_a_lone_frame_leaves_the_loop_asleep_and_a_stream_polls(stack, chat):
     # No TIDEGATE_BUSY_POLL: adaptive. A window of half a second, and frames count as close
     # together below a mean gap of one second (the default is 250 µs): the test's frames are
     # close together whatever the machine's load, and a lone frame is not.
-    gw = Gateway(
-        stack,
-        "busypoll-adaptive",
-        {
-            "TIDEGATE_BUSY_POLL_US": "500000",
-            "TIDEGATE_BUSY_POLL_GAP_US": "1000000",
-            "TIDEGATE_BUSY_POLL_CONN_GAP_US": "1000000",
-        },
-    )
+    gw = adaptive(stack, "busypoll-adaptive", conn_gap_us="1000000")
     try:
         assert gw.sample("tidegate_busy_poll_gap_threshold_seconds") == 1.0
         assert gw.sample("tidegate_busy_poll_connection_gap_threshold_seconds") == 1.0
@@ -71,15 +75,7 @@ def test_adaptive_is_the_default_a_lone_frame_leaves_the_loop_asleep_and_a_strea
 def test_adaptive_leaves_the_loop_asleep_while_each_connections_frames_are_far_apart(stack, chat):
     # Frames close together overall (below a mean gap of one second), but a connection's own
     # frames may be at most 1 µs apart, which no round trip is: the loop is never polled.
-    gw = Gateway(
-        stack,
-        "busypoll-connection-gap",
-        {
-            "TIDEGATE_BUSY_POLL_US": "500000",
-            "TIDEGATE_BUSY_POLL_GAP_US": "1000000",
-            "TIDEGATE_BUSY_POLL_CONN_GAP_US": "1",
-        },
-    )
+    gw = adaptive(stack, "busypoll-connection-gap", conn_gap_us="1")
     try:
         with gw.connect(chat) as ws:
             for n in range(150):
