@@ -505,12 +505,7 @@ class GatewayWebSocket(asyncio.Protocol):
             waiter = self.waiter
             if waiter is not None and not waiter.done() and offer(event):
                 return  # the application took it while waiting in receive(): no task switch
-        self.events.append(event)
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._put(event)
         if not self.read_paused:  # until the application takes it (receive)
             self.read_paused = True
             self.transport.pause_reading()
