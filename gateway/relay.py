@@ -665,18 +665,17 @@ class _Downstream(_Direction):
         conn.bytes_out += payload_size(data)
         sampled = 0.0 if conn.frames_out % LATENCY_SAMPLE_EVERY else time.perf_counter()
         send_now = self.send_now
-        if send_now is not None and send_now(data):
-            if sampled:
-                self.latency.observe(time.perf_counter() - sampled)
-            return None
-        sending = self.send({"type": "websocket.send", key: data})
-        try:
-            waiting = sending.send(None)
-        except StopIteration:  # sent
-            if sampled:
-                self.latency.observe(time.perf_counter() - sampled)
-            return None
-        return self._finish_send(sending, waiting, sampled)  # a slow client: wait for it
+        if send_now is None or not send_now(data):  # the ASGI send, driven by hand
+            sending = self.send({"type": "websocket.send", key: data})
+            try:
+                waiting = sending.send(None)
+            except StopIteration:  # sent
+                pass
+            else:
+                return self._finish_send(sending, waiting, sampled)  # a slow client: wait for it
+        if sampled:
+            self.latency.observe(time.perf_counter() - sampled)
+        return None
 
     def _start(self, first: Coroutine[Any, Any, None]) -> None:
         self.pump = asyncio.get_running_loop().create_task(self._run(first))
