@@ -326,8 +326,8 @@ class BackendLeg(BaseProtocol):
                 return self._drain_helper()
         return None
 
-    # Plain functions returning the writer's coroutine, awaited by the caller: a coroutine
-    # of their own per message would be one more frame to create and resume.
+    # For callers that await each send (the relay uses ``send_now``): plain functions
+    # returning the writer's coroutine, not a coroutine of their own around it.
     def send_str(self, data: str) -> Coroutine[Any, Any, None]:
         return self._writer.send_frame(data.encode(), WSMsgType.TEXT)
 
