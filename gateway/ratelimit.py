@@ -287,8 +287,8 @@ class FrameLimiter:
         check just passed, so each is in the current one)."""
         assert self._cells is not None
         starts = [cell.slot * check.window for (cell, _, _), check in zip(self._cells, self._checks, strict=True)]
-        self._since = max(starts)
-        self._until = min(start + check.window for start, check in zip(starts, self._checks, strict=True))
+        self._since = float(max(starts))
+        self._until = float(min(start + check.window for start, check in zip(starts, self._checks, strict=True)))
 
     async def check_shared(self, payload: str | bytes) -> PolicyConfig | None:
         """The slow path of ``check``: lease more from the shared store, then decide."""
