@@ -5,9 +5,9 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export TIDEGATE_DEBUG ?= 1
 
-.PHONY: run test bench bench-paced conformance fuzz setup setup-prod lint system-packages clean
+.PHONY: run test bench bench-paced conformance fuzz setup setup-prod compile lint system-packages clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-build.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	touch $@
@@ -18,11 +18,24 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# The gateway's per-frame modules compiled with mypyc (gateway/native.py), rebuilt when one
+# of them changes; needs gcc and the Python headers. Without them the gateway runs the same
+# modules from source (slower per frame; it logs which it runs).
+COMPILED := gateway/relay.py gateway/ratelimit.py gateway/registry.py gateway/busypoll.py
+$(VENV)/.build-installed: requirements-build.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-build.txt
+	touch $@
+gateway/compiled.json: $(COMPILED) gateway/build.py gateway/mypyc.ini $(VENV)/.build-installed
+	$(PY) -m gateway.build
+compile: gateway/compiled.json
+
 # Production (docs/deploy.md): the runtime packages and the front-end assets, no test tools.
 setup-prod:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	npm ci --omit=dev --no-audit --no-fund --loglevel=error
+	$(MAKE) compile
 
 # Debian packages the tests start themselves: chromium for the browser tests (a browser
 # download does not work here), redis-server for shared rate limits, nginx for the benchmark,
@@ -38,7 +51,7 @@ system-packages:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; fi
 
-run: setup
+run: setup compile
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runall
@@ -49,19 +62,19 @@ run: setup
 # passes more, e.g. PYTEST_ARGS=--durations=20.
 TEST_WORKERS ?= auto
 PYTEST_ARGS ?=
-test: setup system-packages
+test: setup compile system-packages
 	$(PY) manage.py makemigrations --check --dry-run -v 0
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The gateway against nginx and a direct connection: docs/benchmarks.{md,json,png}.
-bench: setup system-packages
+bench: setup compile system-packages
 	$(PY) -m bench.run
 
 # Busy polling off, adaptive and on at paced loads, against nginx: the table in docs/gateway.md
 # "Busy polling" (printed as Markdown; BENCH_PACED_ARGS, e.g. --reps 5 --adaptive 200:150).
-bench-paced: setup system-packages
+bench-paced: setup compile system-packages
 	$(PY) -m bench.paced $(BENCH_PACED_ARGS)
 
 # The Autobahn test suite's fuzzing client, directly and through the gateway: docs/conformance.md.
@@ -71,7 +84,7 @@ AUTOBAHN := var/autobahn27
 # The cases to run, the suite's patterns comma-separated: CASES='1.*,2.*,3.*,4.*,5.*,6.*,7.*,10.*'
 # leaves out the slow 9.x (large messages) and the compression cases (docs/conformance.md).
 CASES ?= *
-conformance: setup
+conformance: setup compile
 	@if [ -z "$(PYTHON27)" ]; then 	  echo "make conformance: skipped, Python 2.7 not found (the Autobahn test suite runs on nothing newer)."; 	  echo "  Install it (pyenv install 2.7.18) or pass PYTHON27=/path/to/python2.7."; exit 0; fi; 	test -d $(AUTOBAHN)/autobahntestsuite || PIP_CONFIG_FILE=/dev/null PIP_CONSTRAINT= $(PYTHON27) -m pip install -q \
 	  --disable-pip-version-check --target $(AUTOBAHN) autobahntestsuite==0.8.2; \
 	$(PY) -m tests.conformance --python27 $(PYTHON27) --autobahn $(AUTOBAHN) --cases '$(CASES)'
@@ -96,4 +109,4 @@ lint: setup
 	$(VENV)/bin/lint-imports
 
 clean:
-	rm -rf var staticfiles
+	rm -rf var staticfiles gateway/compiled.json gateway/*.so tidegate_gateway__mypyc.*.so
