@@ -25,6 +25,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from gateway import native
 from gateway.payloads import RESULTS
 from gateway.registry import Counts
 
@@ -259,6 +260,11 @@ class _Metrics:
                 "Windows open only while the mean gap between a connection's frames is below this (+Inf: busy polling on)",
                 value=poller.conn_threshold,
             )
+        yield GaugeMetricFamily(
+            "tidegate_gateway_compiled",
+            "1 when the per-frame modules run compiled (make compile), 0 when from source",
+            value=1 if native.compiled() else 0,
+        )
         yield GaugeMetricFamily(
             "tidegate_analytics_pending_batches",
             "Analytics batches waiting for the collector",

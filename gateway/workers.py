@@ -68,6 +68,7 @@ WORKER_HEADER = b"x-tidegate-worker"  # on /health and /metrics: the pid of the 
 PER_WORKER = frozenset(
     {
         "tidegate_snapshot_version",
+        "tidegate_gateway_compiled",
         "tidegate_snapshot_age_seconds",
         "tidegate_busy_polling",
         "tidegate_busy_poll_frame_gap_seconds",
