@@ -189,7 +189,7 @@ class Registry:
     async def close_all(self, items: list[Closing]) -> None:
         for conn, _ in items:
             conn.closing = True
-        results = await asyncio.gather(*(conn.close(*close) for conn, close in items), return_exceptions=True)
+        results = await asyncio.gather(*[conn.close(*close) for conn, close in items], return_exceptions=True)
         for (conn, close), result in zip(items, results, strict=True):
             if isinstance(result, Exception):
                 log.debug("closing a connection failed: %r", result)
