@@ -18,6 +18,9 @@ moves without this constant: upgrade aiohttp, run that file and the gateway test
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from aiohttp import WSMessage, WSMsgType
 from aiohttp._websocket.reader import WebSocketDataQueue
 from aiohttp.base_protocol import BaseProtocol
@@ -26,10 +29,29 @@ from aiohttp.streams import EofStream
 
 TESTED_WITH = "3.14.5"
 
+
+class MessageSink(WebSocketDataQueue):
+    """A reader's destination that keeps nothing: each message goes straight to the
+    protocol's ``_message`` (the compiled reader calls this override, so it never stalls).
+    Here, not in gateway/wsprotocol.py: a subclass of aiohttp's compiled queue cannot itself
+    be compiled (gateway/native.py)."""
+
+    # aiohttp types the queue's protocol as its own BaseProtocol; here it is the
+    # GatewayWebSocket this sink feeds (None once the connection is lost), read only below.
+    _protocol: Any
+
+    def __init__(self, protocol: Any, limit: int, *, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(protocol, limit, loop=loop)
+
+    def feed_data(self, data: WSMessage | WSMessageTextBytes, size: int) -> None:
+        self._protocol._message(data)
+
+
 __all__ = [
     "TESTED_WITH",
     "BaseProtocol",
     "EofStream",
+    "MessageSink",
     "WSMessage",
     "WSMessageTextBytes",
     "WSMsgType",

@@ -103,13 +103,6 @@ def limited_protocols(
     (``LimitedWebSockets`` below, gateway/clientleg.py), which negotiates it."""
     leg = client_leg or ClientLeg()
 
-    class CompiledWebSockets(GatewayWebSocket):
-        __slots__ = ()
-        client_leg = leg
-        ping_interval = leg.ping_interval or None
-        ping_timeout = leg.ping_timeout
-        counts = SERVER_COUNTS
-
     # The websockets library parses the head of an upgrade again, a line at a time: a line
     # the HTTP stage let through must not be refused there.
     http11.MAX_LINE_LENGTH = max(http11.MAX_LINE_LENGTH, max_head_bytes)
@@ -270,10 +263,16 @@ def limited_protocols(
                 super().handle_websocket_upgrade()
                 return
             self.connections.discard(self)
-            protocol = CompiledWebSockets(
-                config=self.config, server_state=self.server_state, app_state=self.app_state, _loop=self.loop
+            protocol = GatewayWebSocket(
+                config=self.config,
+                server_state=self.server_state,
+                app_state=self.app_state,
+                _loop=self.loop,
+                ping_interval=leg.ping_interval or None,
+                ping_timeout=leg.ping_timeout,
+                counts=SERVER_COUNTS,
             )
-            self.transport.set_protocol(protocol)
+            self.transport.set_protocol(protocol)  # type: ignore[arg-type]  # an asyncio protocol by its methods: compiled, it cannot subclass asyncio.Protocol
             protocol.upgrade(
                 self.transport,
                 self.scope["method"],
@@ -311,4 +310,4 @@ def limited_protocols(
             self._head_pending = True
             self._head_bytes = 0
 
-    return LimitedHttp, CompiledWebSockets
+    return LimitedHttp, GatewayWebSocket

@@ -42,16 +42,16 @@ import logging
 import random
 import struct
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote
 
 from uvicorn.protocols.utils import ClientDisconnected
 
-from gateway.aiohttp_frames import WebSocketDataQueue, WebSocketReader, WSMessage, WSMessageTextBytes, WSMsgType
+from gateway.aiohttp_frames import MessageSink, WebSocketReader, WSMessage, WSMessageTextBytes, WSMsgType
 from gateway.asgitypes import Message, Scope
-from gateway.clientleg import DEAD_CLIENT_CODE, DEAD_CLIENT_REASON, DEAD_PEERS, ClientLeg
+from gateway.clientleg import DEAD_CLIENT_CODE, DEAD_CLIENT_REASON, DEAD_PEERS
 
 if TYPE_CHECKING:
     from uvicorn.config import Config
@@ -112,6 +112,27 @@ def close_payload(code: int, reason: str) -> bytes:
     return _CODE.pack(code) + data
 
 
+_logger = logging.getLogger("uvicorn.error")
+
+
+class _Transport(Protocol):
+    """What this protocol uses of its transport (uvloop's, whose classes are not asyncio's:
+    a compiled module checks a value against a class it is annotated with)."""
+
+    def write(self, data: bytes, /) -> None: ...
+    def writelines(self, data: Iterable[bytes], /) -> None: ...
+    def is_closing(self) -> bool: ...
+    def close(self) -> None: ...
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+
+
+class _Timer(Protocol):
+    """A timer handle of the loop (uvloop's is not asyncio's ``TimerHandle``)."""
+
+    def cancel(self) -> None: ...
+
+
 class _ServerState(Protocol):
     """What this protocol uses of Uvicorn's ``ServerState`` (whose ``connections`` set is
     typed for Uvicorn's own protocol classes only)."""
@@ -121,27 +142,17 @@ class _ServerState(Protocol):
     default_headers: list[tuple[bytes, bytes]]
 
 
-class _Sink(WebSocketDataQueue):
-    """The reader's destination: each message goes straight to the protocol (the compiled
-    reader calls this override; nothing is buffered here, so the reader never stalls)."""
-
-    # aiohttp types the queue's protocol as its own BaseProtocol; here it is the
-    # GatewayWebSocket this sink feeds (None once the connection is lost), read only below.
-    _protocol: Any
-
-    def feed_data(self, data: WSMessage | WSMessageTextBytes, size: int) -> None:
-        self._protocol._message(data)
-
-
-class GatewayWebSocket(asyncio.Protocol):
+class GatewayWebSocket:
     """One client connection after its upgrade request was parsed by ``LimitedHttp``.
 
     Uvicorn's ``ws`` setting names this class (rungateway); ``LimitedHttp`` builds it with
-    Uvicorn's arguments and calls ``upgrade`` with the parsed head. ``client_leg``,
-    ``ping_interval``, ``ping_timeout`` and ``counts`` (SERVER_COUNTS) are set on the class
-    ``limited_protocols`` makes."""
+    Uvicorn's arguments, the client leg's heartbeat settings and ``counts`` (SERVER_COUNTS),
+    and calls ``upgrade`` with the parsed head. Compiled (gateway/native.py): no subclasses."""
 
     __slots__ = (
+        "ping_interval",
+        "ping_timeout",
+        "counts",
         "config",
         "app_state",
         "server_state",
@@ -175,17 +186,11 @@ class GatewayWebSocket(asyncio.Protocol):
 
     # Typed here, set in __init__ (the slots above).
     reader: WebSocketReader | None
-    sink: _Sink | None
-    close_timer: asyncio.TimerHandle | None
-    ping_timer: asyncio.TimerHandle | None
-    pong_timer: asyncio.TimerHandle | None
+    sink: MessageSink | None
+    close_timer: _Timer | None
+    ping_timer: _Timer | None
+    pong_timer: _Timer | None
     offer: Callable[[Message], bool] | None
-
-    client_leg = ClientLeg()
-    ping_interval: float | None = 30.0
-    ping_timeout: float = 20.0
-    counts: Any = None  # headlimits.SERVER_COUNTS
-    logger = logging.getLogger("uvicorn.error")
 
     def __init__(
         self,
@@ -193,12 +198,19 @@ class GatewayWebSocket(asyncio.Protocol):
         server_state: _ServerState,
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        ping_interval: float | None = 30.0,
+        ping_timeout: float = 20.0,
+        counts: Any = None,
     ) -> None:
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.counts = counts  # headlimits.SERVER_COUNTS
         self.config = config
         self.server_state = server_state
         self.app_state = app_state
         self.loop = _loop or asyncio.get_event_loop()
-        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.transport: _Transport = None  # type: ignore[assignment]
         self.scope: Scope | None = None
         self.reader = self.sink = None
         self.events: deque[Message] = deque()
@@ -226,7 +238,7 @@ class GatewayWebSocket(asyncio.Protocol):
 
     def upgrade(
         self,
-        transport: asyncio.Transport,
+        transport: _Transport,
         method: str,
         target: bytes,
         headers: list[tuple[bytes, bytes]],
@@ -274,8 +286,8 @@ class GatewayWebSocket(asyncio.Protocol):
                 "tidegate.send.direct": self._send_now,
             },
         }
-        # aiohttp types the queue's protocol as its BaseProtocol: _Sink only calls _message on it.
-        sink = self.sink = _Sink(self, 1 << 16, loop=self.loop)  # type: ignore[arg-type]
+        # aiohttp types the queue's protocol as its BaseProtocol: MessageSink only calls _message on it.
+        sink = self.sink = MessageSink(self, 1 << 16, loop=self.loop)
         self.reader = WebSocketReader(sink, self.config.ws_max_size + 1, compress=False, decode_text=False)
         self.events.append({"type": "websocket.connect"})
         task = self.loop.create_task(self.run_asgi())
@@ -494,7 +506,7 @@ class GatewayWebSocket(asyncio.Protocol):
                 event = {"type": "websocket.receive", "text": msg[1].decode()}
             except UnicodeDecodeError as exc:
                 reason = f"{exc.reason} at position {exc.start}"
-                self.logger.warning("Invalid UTF-8 sequence received from client: %s", reason)
+                _logger.warning("Invalid UTF-8 sequence received from client: %s", reason)
                 self._fail(1007, reason)
                 return
         else:
@@ -633,14 +645,14 @@ class GatewayWebSocket(asyncio.Protocol):
         except ClientDisconnected:
             pass
         except BaseException:
-            self.logger.exception("Exception in ASGI application\n")
+            _logger.exception("Exception in ASGI application\n")
             self._send_500()
         else:
             if not self.handshake_complete and self.initial_response is None:
-                self.logger.error("ASGI callable returned without completing handshake.")
+                _logger.error("ASGI callable returned without completing handshake.")
                 self._send_500()
             elif result is not None:
-                self.logger.error("ASGI callable should return None, but returned '%s'.", result)
+                _logger.error("ASGI callable should return None, but returned '%s'.", result)
         if self.close_timer is None:
             self.transport.close()
 
