@@ -21,7 +21,7 @@ setup: $(VENV)/.installed node_modules/.installed
 # The gateway's per-frame modules compiled with mypyc (gateway/native.py), rebuilt when one
 # of them changes; needs gcc and the Python headers. Without them the gateway runs the same
 # modules from source (slower per frame; it logs which it runs).
-COMPILED := gateway/relay.py gateway/ratelimit.py gateway/registry.py gateway/busypoll.py gateway/wsprotocol.py
+COMPILED := gateway/relay.py gateway/ratelimit.py gateway/registry.py gateway/busypoll.py gateway/wsprotocol.py gateway/upstream.py
 $(VENV)/.build-installed: requirements-build.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-build.txt

@@ -9,7 +9,8 @@ gateway 24-31 % more CPU per 16 KiB message and 10-33 % more per pipelined one, 
 is public too, but costs a third more CPU per handshake and more than twice the memory per
 idle connection (gateway/upstream.py).
 
-``WebSocketDataQueue`` lives in the private ``aiohttp._websocket.reader``; ``WebSocketReader``,
+``WebSocketDataQueue`` lives in the private ``aiohttp._websocket.reader``, ``websocket_mask``
+(the compiled XOR of a payload with its mask key) in ``aiohttp._websocket.helpers``; ``WebSocketReader``,
 ``WebSocketWriter``, ``BaseProtocol`` and ``EofStream`` are importable from public modules but
 undocumented. All of them are read here only, against the aiohttp this module was tested with
 (``TESTED_WITH``, the pin in requirements.txt). ``tests/test_upstream.py`` fails when the pin
@@ -19,11 +20,14 @@ moves without this constant: upgrade aiohttp, run that file and the gateway test
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMessage, WSMsgType
+from aiohttp._websocket.helpers import websocket_mask
 from aiohttp._websocket.reader import WebSocketDataQueue
 from aiohttp.base_protocol import BaseProtocol
+from aiohttp.client_exceptions import ClientConnectionResetError
 from aiohttp.http_websocket import WebSocketError, WebSocketReader, WebSocketWriter, WSMessageTextBytes
 from aiohttp.streams import EofStream
 
@@ -47,11 +51,49 @@ class MessageSink(WebSocketDataQueue):
         self._protocol._message(data)
 
 
+class OfferingQueue(WebSocketDataQueue):
+    """aiohttp's message queue, which first offers each message to ``sink`` (set by
+    ``BackendLeg.attach``): one the sink takes is never queued, so a relay that hands it on
+    at once needs no task waiting in ``receive()``. A message the sink leaves (or any,
+    while messages wait) is queued as before, and ``wake`` is called; so is it when the
+    connection ends. Queued messages keep aiohttp's backpressure: past its limit the
+    backend's socket is no longer read."""
+
+    __slots__ = ("sink", "wake")
+
+    def __init__(self, protocol: Any, limit: int, *, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(protocol, limit, loop=loop)
+        self.sink: Callable[[WSMessage], bool] | None = None
+        self.wake: Callable[[], None] | None = None
+
+    # aiohttp types the queue for both reader modes (WSMessageTextBytes: text left as bytes);
+    # this leg's reader decodes text (decode_text=True), so only a WSMessage arrives here.
+    def feed_data(self, data: WSMessage, size: int) -> None:  # type: ignore[override]
+        sink = self.sink
+        if sink is not None and not self._buffer and sink(data):
+            return
+        WebSocketDataQueue.feed_data(self, data, size)
+        if self.wake is not None:
+            self.wake()
+
+    def feed_eof(self) -> None:
+        super().feed_eof()
+        if self.wake is not None:
+            self.wake()
+
+    def set_exception(self, *args: Any) -> None:
+        super().set_exception(*args)
+        if self.wake is not None:
+            self.wake()
+
+
 __all__ = [
     "TESTED_WITH",
     "BaseProtocol",
+    "ClientConnectionResetError",
     "EofStream",
     "MessageSink",
+    "OfferingQueue",
     "WSMessage",
     "WSMessageTextBytes",
     "WSMsgType",
@@ -59,4 +101,5 @@ __all__ = [
     "WebSocketError",
     "WebSocketReader",
     "WebSocketWriter",
+    "websocket_mask",
 ]

@@ -36,7 +36,7 @@ from types import ModuleType
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
 # Compiled together (one build, one shared library): the per-frame path's own code.
-COMPILED = ("relay", "ratelimit", "registry", "busypoll", "wsprotocol")
+COMPILED = ("relay", "ratelimit", "registry", "busypoll", "wsprotocol", "upstream")
 MANIFEST = PACKAGE_DIR / "compiled.json"  # the sources compiled, by SHA-256 (gateway/build.py)
 
 

@@ -20,22 +20,26 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+import struct
 from collections.abc import Callable, Coroutine
+from random import getrandbits
 from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.utils import accept_key, generate_key
 
 from gateway.aiohttp_frames import (
-    BaseProtocol,
+    ClientConnectionResetError,
     EofStream,
-    WebSocketDataQueue,
+    OfferingQueue,
     WebSocketError,
     WebSocketReader,
     WebSocketWriter,
     WSMessage,
     WSMsgType,
+    websocket_mask,
 )
+from gateway.looptypes import Timer, Transport
 
 # Messages queued from the backend before its socket stops being read (backpressure
 # towards the backend while the client is slow; aiohttp's queue pauses at twice this,
@@ -47,6 +51,28 @@ CLOSE_WAIT = 5.0
 NO_STATUS = 1005  # a close frame without a code (RFC 6455 section 7.1.5)
 
 CLOSED = WSMessage(WSMsgType.CLOSED, None, None)
+
+_KEY = struct.Struct("!I").pack
+_HEAD1 = struct.Struct("!BB").pack
+_HEAD2 = struct.Struct("!BBH").pack
+_HEAD3 = struct.Struct("!BBQ").pack
+
+
+def masked_frame(data: bytes, opcode: int) -> bytes:
+    """One final client frame of ``data`` (RFC 6455 5.2), masked with a fresh key (5.3; a
+    pseudo-random one, as aiohttp's writer does: the mask keeps intermediaries from reading
+    frames as HTTP, it is not a secret)."""
+    n = len(data)
+    key = _KEY(getrandbits(32))
+    payload = bytearray(data)
+    websocket_mask(key, payload)
+    if n < 126:
+        head = _HEAD1(0x80 | opcode, 0x80 | n)
+    elif n < 65536:
+        head = _HEAD2(0x80 | opcode, 0x80 | 126, n)
+    else:
+        head = _HEAD3(0x80 | opcode, 0x80 | 127, n)
+    return head + key + payload
 
 
 @functools.cache
@@ -109,7 +135,7 @@ class Deadline:
         self._task = task
         self._cancelling = task.cancelling()
         self._fired = False
-        self._timer = asyncio.get_running_loop().call_later(seconds, self._fire)
+        self._timer: Timer = asyncio.get_running_loop().call_later(seconds, self._fire)
 
     def _fire(self) -> None:
         self._fired = True
@@ -122,43 +148,7 @@ class Deadline:
         self._timer.cancel()
 
 
-class _Queue(WebSocketDataQueue):
-    """aiohttp's message queue, which first offers each message to ``sink`` (set by
-    ``BackendLeg.attach``): one the sink takes is never queued, so a relay that hands it on
-    at once needs no task waiting in ``receive()``. A message the sink leaves (or any,
-    while messages wait) is queued as before, and ``wake`` is called; so is it when the
-    connection ends. Queued messages keep aiohttp's backpressure: past its limit the
-    backend's socket is no longer read."""
-
-    __slots__ = ("sink", "wake")
-
-    def __init__(self, protocol: BaseProtocol, limit: int, *, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(protocol, limit, loop=loop)
-        self.sink: Callable[[WSMessage], bool] | None = None
-        self.wake: Callable[[], None] | None = None
-
-    # aiohttp types the queue for both reader modes (WSMessageTextBytes: text left as bytes);
-    # this leg's reader decodes text (decode_text=True), so only a WSMessage arrives here.
-    def feed_data(self, data: WSMessage, size: int) -> None:  # type: ignore[override]
-        sink = self.sink
-        if sink is not None and not self._buffer and sink(data):
-            return
-        WebSocketDataQueue.feed_data(self, data, size)
-        if self.wake is not None:
-            self.wake()
-
-    def feed_eof(self) -> None:
-        super().feed_eof()
-        if self.wake is not None:
-            self.wake()
-
-    def set_exception(self, *args) -> None:
-        super().set_exception(*args)
-        if self.wake is not None:
-            self.wake()
-
-
-class BackendLeg(BaseProtocol):
+class BackendLeg:
     """One WebSocket connection to a backend, after ``connect`` opened it.
 
     ``receive()`` gives text and binary messages as aiohttp's ``WSMessage``; pings are
@@ -169,6 +159,11 @@ class BackendLeg(BaseProtocol):
     """
 
     __slots__ = (
+        "_loop",
+        "transport",
+        "_paused",
+        "_reading_paused",
+        "_drain_waiter",
         "_key",
         "_request",
         "_offered",
@@ -185,11 +180,16 @@ class BackendLeg(BaseProtocol):
         "close_code",
     )
 
-    _queue: _Queue
+    _queue: OfferingQueue
     _writer: WebSocketWriter
 
-    def __init__(self, loop, key: str, request: bytes, offered, max_msg_size: int):
-        super().__init__(loop)
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: str, request: bytes, offered, max_msg_size: int):
+        self._loop = loop
+        self.transport: Transport | None = None
+        # Flow control (below): writing paused by the transport, reading paused by the queue.
+        self._paused = False
+        self._reading_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
         self._key = key
         self._request = request
         self._offered = offered
@@ -207,7 +207,6 @@ class BackendLeg(BaseProtocol):
     # -- asyncio protocol --------------------------------------------------------------
 
     def connection_made(self, transport) -> None:
-        # Not BaseProtocol's: it sets TCP_NODELAY, which asyncio and uvloop already did.
         self.transport = transport
         transport.write(self._request)
         self._request = b""
@@ -233,7 +232,13 @@ class BackendLeg(BaseProtocol):
             reader.feed_data(rest)  # frames sent right behind the 101
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        super().connection_lost(exc)
+        self.transport = None
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None and not waiter.done():  # a send waiting to drain: it never will
+            if exc is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(ConnectionResetError(f"the backend connection was lost: {exc}"))
         if not self._opened.done():
             self._opened.set_exception(ConnectionError("the backend closed the connection during the handshake"))
         if self._reader is not None:
@@ -245,7 +250,7 @@ class BackendLeg(BaseProtocol):
             raise HandshakeError(f"the backend answered {status} instead of 101")
         if headers.get("upgrade", "").lower() != "websocket":
             raise HandshakeError("the backend's response has no 'Upgrade: websocket'")
-        if "upgrade" not in (token.strip().lower() for token in headers.get("connection", "").split(",")):
+        if "upgrade" not in [token.strip().lower() for token in headers.get("connection", "").split(",")]:
             raise HandshakeError("the backend's response has no 'Connection: upgrade'")
         if headers.get("sec-websocket-accept") != accept_key(self._key):
             raise HandshakeError("the backend's Sec-WebSocket-Accept does not match the key")
@@ -255,12 +260,13 @@ class BackendLeg(BaseProtocol):
         if chosen is not None and chosen not in self._offered:
             raise HandshakeError(f"the backend chose subprotocol {chosen!r}, which was not offered")
         self.protocol = chosen
-        self._upgraded = True  # BaseProtocol: no HTTP parser to pause from here on
-        self._queue = _Queue(self, QUEUE_LIMIT, loop=self._loop)
+        self._queue = OfferingQueue(self, QUEUE_LIMIT, loop=self._loop)
         # aiohttp refuses a message of exactly its limit; the gateway's limit is the largest allowed.
         reader = self._reader = WebSocketReader(self._queue, self._max_msg_size + 1, compress=False, decode_text=True)
         assert self.transport is not None  # connection_made came first
-        self._writer = WebSocketWriter(self, self.transport, use_mask=True, limit=WRITE_LIMIT)
+        # aiohttp's writer takes its BaseProtocol and asyncio's Transport: of the protocol it
+        # uses the flow control below, of the transport what uvloop's has.
+        self._writer = WebSocketWriter(self, self.transport, use_mask=True, limit=WRITE_LIMIT)  # type: ignore[arg-type]
         self._done = self._loop.create_future()
         if not self._opened.done():  # not cancelled by a connect timeout meanwhile
             self._opened.set_result(None)
@@ -278,6 +284,47 @@ class BackendLeg(BaseProtocol):
             self.transport.close()
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
+
+    # -- flow control, as aiohttp's writer and queue use it ------------------------------
+    # The writer reads ``_paused`` and awaits ``_drain_helper()`` once it has written past
+    # its limit; the queue calls ``pause_reading``/``resume_reading`` around its own
+    # limit and reads ``_reading_paused`` (aiohttp's BaseProtocol has the same names; this
+    # class cannot subclass it and be compiled, gateway/native.py).
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def pause_reading(self) -> None:
+        self._reading_paused = True
+        if self.transport is not None:
+            try:
+                self.transport.pause_reading()
+            except RuntimeError:  # a transport already closing: nothing more to read anyway
+                pass
+
+    def resume_reading(self) -> None:
+        self._reading_paused = False
+        if self.transport is not None:
+            try:
+                self.transport.resume_reading()
+            except RuntimeError:
+                pass
+
+    async def _drain_helper(self) -> None:
+        if self.transport is None:
+            raise ClientConnectionResetError("Connection lost")
+        if not self._paused:
+            return
+        waiter = self._drain_waiter
+        if waiter is None:
+            waiter = self._drain_waiter = self._loop.create_future()
+        await waiter
 
     # -- what the relay uses -------------------------------------------------------------
 
@@ -311,19 +358,20 @@ class BackendLeg(BaseProtocol):
         return self._receiving
 
     def send_now(self, data: bytes, opcode: WSMsgType) -> Coroutine[Any, Any, None] | None:
-        """Write one data frame (``opcode`` TEXT with ``data`` encoded, or BINARY) now, as
-        the writer's ``send_frame`` would, without a coroutine for the common case: None
-        when it is written; what the caller must await when the socket must drain first (or
-        the writer refuses: the coroutine raises). ClientConnectionResetError (a
-        ConnectionError) when the connection is closing, as ``send_frame`` raises it."""
+        """Write one data frame (``opcode`` TEXT with ``data`` encoded, or BINARY) now,
+        without a coroutine for the common case: None when it is written; what the caller
+        must await when the socket must drain first (or, while the writer is closing, its
+        ``send_frame``, which raises). ClientConnectionResetError (a ConnectionError) when
+        the connection is closing, as ``send_frame`` raises it."""
         writer = self._writer
         if writer._closing or writer.compress:
             return writer.send_frame(data, opcode)
-        writer._write_websocket_frame(data, opcode, 0)  # aiohttp's framing and masking
-        if writer._output_size > writer._limit:  # send_frame's flow control, as it does it
-            writer._output_size = 0
-            if self._paused:
-                return self._drain_helper()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ClientConnectionResetError("Cannot write to closing transport")
+        transport.write(masked_frame(data, opcode))
+        if self._paused:  # the transport's buffer is full: wait for it before the next
+            return self._drain_helper()
         return None
 
     # For callers that await each send (the relay uses ``send_now``): plain functions
@@ -444,7 +492,7 @@ async def connect(
         ssl_context = default_tls()
     leg = BackendLeg(loop, key, request, tuple(protocols), max_msg_size)
     try:
-        await loop.create_connection(
+        await loop.create_connection(  # type: ignore[type-var]  # an asyncio protocol by its methods
             lambda: leg,
             hostname,
             port,

@@ -42,7 +42,7 @@ import logging
 import random
 import struct
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote
@@ -52,6 +52,7 @@ from uvicorn.protocols.utils import ClientDisconnected
 from gateway.aiohttp_frames import MessageSink, WebSocketReader, WSMessage, WSMessageTextBytes, WSMsgType
 from gateway.asgitypes import Message, Scope
 from gateway.clientleg import DEAD_CLIENT_CODE, DEAD_CLIENT_REASON, DEAD_PEERS
+from gateway.looptypes import Timer, Transport
 
 if TYPE_CHECKING:
     from uvicorn.config import Config
@@ -115,24 +116,6 @@ def close_payload(code: int, reason: str) -> bytes:
 _logger = logging.getLogger("uvicorn.error")
 
 
-class _Transport(Protocol):
-    """What this protocol uses of its transport (uvloop's, whose classes are not asyncio's:
-    a compiled module checks a value against a class it is annotated with)."""
-
-    def write(self, data: bytes, /) -> None: ...
-    def writelines(self, data: Iterable[bytes], /) -> None: ...
-    def is_closing(self) -> bool: ...
-    def close(self) -> None: ...
-    def pause_reading(self) -> None: ...
-    def resume_reading(self) -> None: ...
-
-
-class _Timer(Protocol):
-    """A timer handle of the loop (uvloop's is not asyncio's ``TimerHandle``)."""
-
-    def cancel(self) -> None: ...
-
-
 class _ServerState(Protocol):
     """What this protocol uses of Uvicorn's ``ServerState`` (whose ``connections`` set is
     typed for Uvicorn's own protocol classes only)."""
@@ -187,9 +170,9 @@ class GatewayWebSocket:
     # Typed here, set in __init__ (the slots above).
     reader: WebSocketReader | None
     sink: MessageSink | None
-    close_timer: _Timer | None
-    ping_timer: _Timer | None
-    pong_timer: _Timer | None
+    close_timer: Timer | None
+    ping_timer: Timer | None
+    pong_timer: Timer | None
     offer: Callable[[Message], bool] | None
 
     def __init__(
@@ -210,7 +193,7 @@ class GatewayWebSocket:
         self.server_state = server_state
         self.app_state = app_state
         self.loop = _loop or asyncio.get_event_loop()
-        self.transport: _Transport = None  # type: ignore[assignment]
+        self.transport: Transport = None  # type: ignore[assignment]
         self.scope: Scope | None = None
         self.reader = self.sink = None
         self.events: deque[Message] = deque()
@@ -238,7 +221,7 @@ class GatewayWebSocket:
 
     def upgrade(
         self,
-        transport: _Transport,
+        transport: Transport,
         method: str,
         target: bytes,
         headers: list[tuple[bytes, bytes]],

@@ -18,7 +18,7 @@ def test_the_gateway_runs_its_per_frame_modules_compiled_and_says_so(stack):
     assert native.judge()[0] == "compiled", f"{native.judge()[1]}: the suite is meant to run the compiled gateway"
     assert metric(stack.gateway_http, "tidegate_gateway_compiled") == 1
     log = stack.processes["gateway"].output()
-    assert "per-frame modules compiled with mypyc: relay, ratelimit, registry, busypoll, wsprotocol" in log
+    assert "per-frame modules compiled with mypyc: relay, ratelimit, registry, busypoll, wsprotocol, upstream" in log
 
 
 def which(cwd) -> str:

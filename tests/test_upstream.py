@@ -10,8 +10,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import WSMsgType
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame
+from websockets.streams import StreamReader
 from websockets.utils import accept_key
 
 from gateway import upstream
@@ -100,6 +104,40 @@ async def test_send_now_writes_at_once_and_refuses_once_the_leg_is_closing(backe
         rest = leg.send_now(b"late", WSMsgType.TEXT)
         if rest is not None:
             await rest
+
+
+def parse_client_frame(wire: bytes):
+    """``wire`` read by websockets' own frame parser as a server reads a client's frame (a
+    mask required): the frame, and how many bytes it left unread."""
+    reader = StreamReader()
+    reader.feed_data(wire)
+    parser = Frame.parse(reader.read_exact, mask=True, max_size=None, extensions=None)
+    try:
+        next(parser)
+    except StopIteration as done:
+        return done.value, len(reader.buffer)
+    raise AssertionError("the frame is incomplete")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.one_of(
+        st.binary(max_size=300),
+        # Each length encoding and its edges: 7 bits up to 125, 16 bits up to 65535, then 64.
+        st.sampled_from([125, 126, 127, 65535, 65536, 70000]).map(
+            lambda n: bytes(range(256)) * (n // 256) + bytes(n % 256)
+        ),
+    ),
+    opcode=st.sampled_from([WSMsgType.TEXT, WSMsgType.BINARY]),
+)
+def test_masked_frames_read_back_as_sent_by_an_independent_parser(data, opcode):
+    frame, left = parse_client_frame(upstream.masked_frame(data, opcode))
+    assert (frame.opcode, frame.data, frame.fin, left) == (int(opcode), data, True, 0)
+
+
+def test_each_frame_gets_its_own_mask_key():
+    keys = {upstream.masked_frame(b"same payload", WSMsgType.TEXT)[2:6] for _ in range(50)}
+    assert len(keys) > 40  # 32 random bits a frame: a repeat in 50 is unlikely, all the same impossible
 
 
 async def test_backend_pings_are_answered(backend):
