@@ -1,7 +1,8 @@
 """The backend leg of a relayed WebSocket: one client connection to the API's endpoint.
 
-It is aiohttp's compiled frame reader and its frame writer over a plain asyncio protocol,
-with the opening handshake (RFC 6455 section 4.1) written here (the key and its expected
+It is aiohttp's compiled frame reader over a plain asyncio protocol, with the opening
+handshake (RFC 6455 section 4.1) and the framing of data messages (``masked_frame``) written
+here and aiohttp's writer for control frames (the key and its expected
 answer come from websockets, which Uvicorn's WebSocket side already uses). aiohttp's own
 ``ClientSession.ws_connect`` did the same job before; measured in the benchmark's layout it
 spent about a third more CPU opening a connection (request, connector and response objects
@@ -9,9 +10,9 @@ a relay never looks at) and held about 13 KiB per idle connection, against 5 KiB
 (docs/benchmarks.md). What a relay needs is small: send text or binary, receive text or
 binary, answer pings, and close with a code in either direction.
 
-aiohttp is pinned in requirements.txt; the parts used here (``WebSocketReader``,
-``WebSocketDataQueue``, ``WebSocketWriter``, ``BaseProtocol``) are the ones aiohttp builds
-its own client and server from, imported only through ``gateway/aiohttp_frames.py``, which
+aiohttp is pinned in requirements.txt; the parts used here (``WebSocketReader``, the
+queues built on its ``WebSocketDataQueue``, ``WebSocketWriter``, ``websocket_mask``) are the
+ones aiohttp builds its own client and server from, imported only through ``gateway/aiohttp_frames.py``, which
 says why they were kept over a public API and holds the version they were tested with.
 """
 
