@@ -232,6 +232,11 @@ class BackendLeg:
         if rest:
             reader.feed_data(rest)  # frames sent right behind the 101
 
+    def eof_received(self) -> None:
+        """The backend ended its stream (over TLS, always before ``connection_lost``): let the
+        transport close; ``connection_lost`` follows."""
+        return None
+
     def connection_lost(self, exc: BaseException | None) -> None:
         self.transport = None
         waiter, self._drain_waiter = self._drain_waiter, None

@@ -4,6 +4,7 @@ protocol errors a backend can make. The relay's own behaviour is tested through 
 running gateway elsewhere; these pin the leg's contract at its edges."""
 
 import asyncio
+import logging
 import re
 from pathlib import Path
 
@@ -287,6 +288,47 @@ async def test_a_wss_backend_is_verified_against_the_trusted_certificates(tmp_pa
         await leg.send_str("over tls")
         assert (await leg.receive()).data == "over tls"
         await leg.close()
+
+
+@pytest.mark.parametrize("closed_by", ["gateway", "backend"])
+async def test_a_wss_backend_leg_ends_without_an_error_logged_whoever_closes(tmp_path, caplog, closed_by):
+    # The end of a TLS stream reaches the leg as eof_received before connection_lost: a leg
+    # without it had the loop log an error with a traceback for every wss connection.
+    import ssl
+
+    from gateway.tls import ensure_self_signed
+
+    cert, key = ensure_self_signed(tmp_path)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+
+    async def handler(ws):
+        if ws.request.path == "/bye":
+            await ws.close(1000, "bye")
+        else:
+            async for message in ws:
+                await ws.send(message)
+
+    caplog.set_level(logging.DEBUG, logger="asyncio")
+    async with serve(handler, "127.0.0.1", 0, ssl=server_tls) as server:
+        port = server.sockets[0].getsockname()[1]
+        path = "/bye" if closed_by == "backend" else "/"
+        trusting = ssl.create_default_context(cafile=str(cert))
+        leg = await asyncio.wait_for(
+            upstream.connect(f"wss://127.0.0.1:{port}{path}", headers={}, max_msg_size=MAX, ssl_context=trusting), 5
+        )
+        if closed_by == "gateway":
+            await leg.close(code=1001)
+        else:
+            assert (await leg.receive()).type == WSMsgType.CLOSE
+        await asyncio.wait_for(wait_for_transport_gone(leg), 5)
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name == "asyncio"]
+    assert not errors, [r.getMessage() for r in errors]
+
+
+async def wait_for_transport_gone(leg):
+    while leg.transport is not None:
+        await asyncio.sleep(0.01)
 
 
 async def test_a_long_close_reason_is_cut_to_whole_characters(backend):
