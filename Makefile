@@ -18,17 +18,16 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
-# The gateway's per-frame modules compiled with mypyc (gateway/native.py), rebuilt when one
-# of them changes; needs gcc and the Python headers. Without them the gateway runs the same
-# modules from source (slower per frame; it logs which it runs).
-COMPILED := gateway/relay.py gateway/ratelimit.py gateway/registry.py gateway/busypoll.py gateway/wsprotocol.py gateway/upstream.py
+# The gateway's per-frame modules compiled with mypyc (gateway/native.py): built when the
+# gateway would not run the build there is (a module or one it depends on changed, files
+# missing); needs gcc and the Python headers. Without them the gateway runs the same modules
+# from source (slower per frame; it logs which it runs).
 $(VENV)/.build-installed: requirements-build.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-build.txt
 	touch $@
-gateway/compiled.json: $(COMPILED) gateway/build.py gateway/mypyc.ini $(VENV)/.build-installed
-	$(PY) -m gateway.build
-compile: gateway/compiled.json
+compile: $(VENV)/.build-installed
+	$(PY) -m gateway.build --if-needed
 
 # Production (docs/deploy.md): the runtime packages and the front-end assets, no test tools.
 setup-prod:

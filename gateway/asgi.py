@@ -15,12 +15,14 @@ django.setup()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from gateway import native  # noqa: E402
 from gateway.asgitypes import Receive, Scope, Send  # noqa: E402
 from gateway.http import GatewayHttp  # noqa: E402
 from gateway.process import Gateway  # noqa: E402
 from gateway.relay import Relay  # noqa: E402
 
 gateway = Gateway.from_settings()
+native.say_which_code()  # compiled or from source, and why (gateway/native.py)
 
 router = ProtocolTypeRouter(
     {

@@ -1,16 +1,29 @@
 """``make compile``: build the gateway's per-frame modules (``native.COMPILED``) into C
-extensions beside their sources with mypyc, and record which sources they were built from
-(``native.MANIFEST``). Run as ``python -m gateway.build``; needs a C compiler, the Python
+extensions beside their sources with mypyc, and record what they were built from and what
+the build made (``native.MANIFEST``). Run as ``python -m gateway.build`` (``--if-needed``:
+only when the gateway would not run the build there is); needs a C compiler, the Python
 headers and requirements-build.txt."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
 
-from gateway.native import COMPILED, MANIFEST, PACKAGE_DIR, ROOT, extension_of, judge, source_hashes
+from gateway.native import (
+    COMPILED,
+    GROUP,
+    MANIFEST,
+    PACKAGE_DIR,
+    ROOT,
+    built_files,
+    dependency_hashes,
+    extension_of,
+    judge,
+    source_hashes,
+)
 
-GROUP = "tidegate_gateway"  # the shared library's name: tidegate_gateway__mypyc.<abi>.so
 # mypy's settings for the build: the modules' own annotations, with libraries read as Any
 # where they have no types (Django's stubs and plugin are development tools, not installed
 # in production, and typing is `make lint`'s job, not the build's).
@@ -24,7 +37,9 @@ def build() -> None:
 
     os.chdir(ROOT)  # mypycify names the modules by their paths from the project root
     paths = [str((PACKAGE_DIR / f"{name}.py").relative_to(ROOT)) for name in COMPILED]
-    hashes = source_hashes()
+    # What the build is made from, read before it starts: a file edited meanwhile makes the
+    # record disagree, and the gateway runs from source until the next build.
+    sources, dependencies = source_hashes(), dependency_hashes()
     MANIFEST.unlink(missing_ok=True)  # no record while the extensions are being replaced
     # Unlinked, not overwritten: a gateway running them keeps the files it has mapped.
     for name in COMPILED:
@@ -45,9 +60,16 @@ def build() -> None:
     command.build_temp = str(BUILD_DIR / "obj")
     command.build_lib = str(BUILD_DIR / "lib")
     dist.run_command("build_ext")
-    MANIFEST.write_text(json.dumps({"sources": hashes}, indent=1) + "\n")
+    built = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in built_files()}
+    record = {"sources": sources, "dependencies": dependencies, "built": built}
+    MANIFEST.write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":
+    if "--if-needed" in sys.argv[1:] and judge()[0] == "compiled":
+        print(f"gateway: {judge()[1]}, nothing to do")
+        sys.exit(0)
     build()
-    print(f"gateway: {judge()[1]}")
+    kind, why = judge()
+    print(f"gateway: {why}")
+    sys.exit(0 if kind == "compiled" else 1)

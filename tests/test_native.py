@@ -21,6 +21,15 @@ def test_the_gateway_runs_its_per_frame_modules_compiled_and_says_so(stack):
     assert "per-frame modules compiled with mypyc: relay, ratelimit, registry, busypoll, wsprotocol, upstream" in log
 
 
+def test_make_compile_leaves_a_whole_current_build_alone():
+    made = {path: path.stat().st_mtime_ns for path in native.built_files()}
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway.build", "--if-needed"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and "nothing to do" in out.stdout
+    assert {path: path.stat().st_mtime_ns for path in native.built_files()} == made
+
+
 def which(cwd) -> str:
     code = "import gateway.relay as r, gateway.native as n; print(n.STATUS[0], r.__file__.rsplit('/', 1)[1])"
     out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=60, check=True)

@@ -77,7 +77,6 @@ class Command(BaseCommand):
             self._supervise(workers, host, port, tls_port)
         from gateway.asgi import application, gateway
 
-        _say_which_code()
         app: ASGIApp = application
         bind = None
         if slot is not None:  # one of several workers
@@ -119,20 +118,6 @@ class Command(BaseCommand):
             self.stderr.flush()
 
         sys.exit(_workers.supervise(count, argv, say))
-
-
-def _say_which_code() -> None:
-    """Whether the per-frame modules run compiled (gateway/native.py): from source, the
-    gateway's own work per relayed message is about 1.6 times as much, and an operator
-    should know."""
-    from gateway import native
-
-    log = logging.getLogger("tidegate.gateway")
-    kind, why = native.STATUS
-    if kind == "compiled" and native.compiled():
-        log.info("per-frame modules %s", why)
-    else:
-        log.warning("per-frame modules run from source, %s", why)
 
 
 def serve(
