@@ -1,9 +1,10 @@
 """What the gateway uses of the event loop's transports and timer handles, as protocols.
 
 uvloop's transports and timer handles are not instances of asyncio's ``Transport`` and
-``TimerHandle`` (they only behave like them), and code compiled with mypyc checks a value
-against a class it is annotated with (gateway/native.py): the compiled modules type them with
-these protocols, which are checked by mypy only."""
+``TimerHandle``; they only behave like them. The modules that hold them type them by what
+they use of them, so that the annotations say what is true at run time (gateway/native.py:
+compiled code trusts annotations of compiled classes and built-in types, and these are
+neither, but an annotation that lies is a trap for the next change)."""
 
 from __future__ import annotations
 
