@@ -114,15 +114,19 @@ def test_analytics_page_shows_the_traffic(page, stack, chat, admin_http):
             5,
             what="live connection reported",
         )
-        expected = flow.call(admin_http, "GET", path, params={"range": "1h"})["totals"]["framesIn"]
-        assert expected >= 3
+        before = flow.call(admin_http, "GET", path, params={"range": "1h"})["totals"]["framesIn"]
+        assert before >= 3
         page.goto(f"/publisher/apis/{api_id}/analytics?range=1h")
         if "/login/" in page.url:
             page.get_by_label("Username").fill("admin")
             page.get_by_label("Password").fill("admin")
             page.get_by_role("button", name="Sign in").click()
             page.goto(f"/publisher/apis/{api_id}/analytics?range=1h")
-        expect(page.locator("#frames-in")).to_have_text(str(expected))
+        shown = int(page.locator("#frames-in").inner_text())
+        after = flow.call(admin_http, "GET", path, params={"range": "1h"})["totals"]["framesIn"]
+        # The total as it stood when the page was drawn: frames of the worker's earlier tests
+        # on this shared API may still be reaching analytics around it (seen: 167, then 170).
+        assert before <= shown <= after
         expect(page.locator("#connections")).to_contain_text("ChatClient")
         expect(page.get_by_role("button", name="Disconnect").first).to_be_visible()
         # Chart.js drew into the canvas (it sets its size once it renders).
