@@ -20,6 +20,7 @@ from websockets.streams import StreamReader
 from websockets.utils import accept_key
 
 from gateway import upstream
+from testsupport.stack import async_wait_until
 
 MAX = 1024
 
@@ -321,14 +322,9 @@ async def test_a_wss_backend_leg_ends_without_an_error_logged_whoever_closes(tmp
             await leg.close(code=1001)
         else:
             assert (await leg.receive()).type == WSMsgType.CLOSE
-        await asyncio.wait_for(wait_for_transport_gone(leg), 5)
+        await async_wait_until(lambda: leg.transport is None, 5, what="the leg's connection to end")
     errors = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name == "asyncio"]
     assert not errors, [r.getMessage() for r in errors]
-
-
-async def wait_for_transport_gone(leg):
-    while leg.transport is not None:
-        await asyncio.sleep(0.01)
 
 
 async def test_a_long_close_reason_is_cut_to_whole_characters(backend):
