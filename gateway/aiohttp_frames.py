@@ -10,9 +10,10 @@ is public too, but costs a third more CPU per handshake and more than twice the 
 idle connection (gateway/upstream.py).
 
 ``WebSocketDataQueue`` lives in the private ``aiohttp._websocket.reader``, ``websocket_mask``
-(the compiled XOR of a payload with its mask key) in ``aiohttp._websocket.helpers``; ``WebSocketReader``,
-``WebSocketWriter``, ``BaseProtocol`` and ``EofStream`` are importable from public modules but
-undocumented. All of them are read here only, against the aiohttp this module was tested with
+(the compiled XOR of a payload with its mask key) in ``aiohttp._websocket.helpers``;
+``WebSocketReader``, ``WebSocketWriter`` and ``EofStream`` are importable from public modules
+but undocumented (and the protocol the backend leg is, gateway/upstream.py, has the flow
+control aiohttp's ``BaseProtocol`` offers its writer and queue). All of them are read here only, against the aiohttp this module was tested with
 (``TESTED_WITH``, the pin in requirements.txt). ``tests/test_upstream.py`` fails when the pin
 moves without this constant: upgrade aiohttp, run that file and the gateway tests, then bump it.
 """
@@ -26,7 +27,6 @@ from typing import Any
 from aiohttp import WSMessage, WSMsgType
 from aiohttp._websocket.helpers import websocket_mask
 from aiohttp._websocket.reader import WebSocketDataQueue
-from aiohttp.base_protocol import BaseProtocol
 from aiohttp.client_exceptions import ClientConnectionResetError
 from aiohttp.http_websocket import WebSocketError, WebSocketReader, WebSocketWriter, WSMessageTextBytes
 from aiohttp.streams import EofStream
@@ -89,7 +89,6 @@ class OfferingQueue(WebSocketDataQueue):
 
 __all__ = [
     "TESTED_WITH",
-    "BaseProtocol",
     "ClientConnectionResetError",
     "EofStream",
     "MessageSink",
