@@ -366,12 +366,9 @@ class BackendLeg:
     def send_now(self, data: bytes, opcode: WSMsgType) -> Coroutine[Any, Any, None] | None:
         """Write one data frame (``opcode`` TEXT with ``data`` encoded, or BINARY) now,
         without a coroutine for the common case: None when it is written; what the caller
-        must await when the socket must drain first (or, while the writer is closing, its
-        ``send_frame``, which raises). ClientConnectionResetError (a ConnectionError) when
-        the connection is closing, as ``send_frame`` raises it."""
-        writer = self._writer
-        if writer._closing or writer.compress:
-            return writer.send_frame(data, opcode)
+        must await when the socket must drain first. ClientConnectionResetError (a
+        ConnectionError) when the connection is closing, as the writer's ``send_frame``
+        raises it."""
         transport = self.transport
         if transport is None or transport.is_closing():
             raise ClientConnectionResetError("Cannot write to closing transport")
