@@ -12,9 +12,9 @@ idle connection (gateway/upstream.py).
 ``WebSocketDataQueue`` lives in the private ``aiohttp._websocket.reader``, ``websocket_mask``
 (the compiled XOR of a payload with its mask key) in ``aiohttp._websocket.helpers``;
 ``WebSocketReader``, ``WebSocketWriter`` and ``EofStream`` are importable from public modules
-but undocumented (and the protocol the backend leg is, gateway/upstream.py, has the flow
-control aiohttp's ``BaseProtocol`` offers its writer and queue). All of them are read here only, against the aiohttp this module was tested with
-(``TESTED_WITH``, the pin in requirements.txt). ``tests/test_upstream.py`` fails when the pin
+but undocumented (the backend leg, gateway/upstream.py, has the flow control aiohttp's
+``BaseProtocol`` gives the writer and queue). All of them are read here only, against the
+aiohttp this module was tested with (``TESTED_WITH``, the pin in requirements.txt). ``tests/test_upstream.py`` fails when the pin
 moves without this constant: upgrade aiohttp, run that file and the gateway tests, then bump it.
 """
 

@@ -6,7 +6,6 @@ headers and requirements-build.txt."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -17,7 +16,7 @@ from gateway.native import (
     MANIFEST,
     PACKAGE_DIR,
     ROOT,
-    built_files,
+    built_hashes,
     dependency_hashes,
     extension_of,
     judge,
@@ -60,14 +59,14 @@ def build() -> None:
     command.build_temp = str(BUILD_DIR / "obj")
     command.build_lib = str(BUILD_DIR / "lib")
     dist.run_command("build_ext")
-    built = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in built_files()}
-    record = {"sources": sources, "dependencies": dependencies, "built": built}
+    record = {"sources": sources, "dependencies": dependencies, "built": built_hashes()}
     MANIFEST.write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    if "--if-needed" in sys.argv[1:] and judge()[0] == "compiled":
-        print(f"gateway: {judge()[1]}, nothing to do")
+    kind, why = judge()
+    if "--if-needed" in sys.argv[1:] and kind == "compiled":
+        print(f"gateway: {why}, nothing to do")
         sys.exit(0)
     build()
     kind, why = judge()

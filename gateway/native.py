@@ -80,9 +80,14 @@ def extension_of(package_dir: Path, name: str) -> Path | None:
 def built_files(package_dir: Path = PACKAGE_DIR, modules: Sequence[str] = COMPILED) -> list[Path]:
     """The files a build made that this interpreter would load: each module's extension and
     the shared library (missing ones left out)."""
-    found = [path for name in modules if (path := extension_of(package_dir, name)) is not None]
-    library = extension_of(package_dir.parent, f"{GROUP}__mypyc")
-    return [*found, library] if library is not None else found
+    found = [extension_of(package_dir, name) for name in modules]
+    found.append(extension_of(package_dir.parent, f"{GROUP}__mypyc"))
+    return [path for path in found if path is not None]
+
+
+def built_hashes(package_dir: Path = PACKAGE_DIR, modules: Sequence[str] = COMPILED) -> dict[str, str]:
+    """``built_files`` by name, with their SHA-256: what a build records, and what it is checked against."""
+    return {path.name: _sha256(path) for path in built_files(package_dir, modules)}
 
 
 def _differ(recorded: object, current: dict[str, str]) -> list[str]:
@@ -102,7 +107,8 @@ def judge(
     only when every extension and the shared library are there, importable from
     ``search_path`` (``sys.path``), and the very files the recorded build made from the
     sources and dependencies as they are now."""
-    if all(extension_of(package_dir, name) is None for name in modules):
+    missing = [name for name in modules if extension_of(package_dir, name) is None]
+    if len(missing) == len(modules):
         return "source", "not compiled (make compile)"
     manifest = package_dir / MANIFEST.name
     try:
@@ -116,19 +122,17 @@ def judge(
     )
     if changed:
         return "stale", f"changed since compiled: {', '.join(changed)} (make compile)"
-    missing = [name for name in modules if extension_of(package_dir, name) is None]
     if missing:
         return "stale", f"not all compiled: {', '.join(missing)} missing (make compile)"
-    built = built_files(package_dir, modules)
-    if len(built) == len(modules):
+    library = extension_of(package_dir.parent, f"{GROUP}__mypyc")
+    if library is None:
         return "stale", f"the shared library {GROUP}__mypyc is missing (make compile)"
-    differing = _differ(recorded_built, {path.name: _sha256(path) for path in built})
+    differing = _differ(recorded_built, built_hashes(package_dir, modules))
     if differing:
         return "stale", f"not the files the recorded build made: {', '.join(differing)} (make compile)"
-    library = built[-1]
     found = importlib.machinery.PathFinder.find_spec(library.name.split(".")[0], list(search_path or sys.path))
     if found is None or found.origin is None or Path(found.origin).resolve() != library.resolve():
-        return "stale", f"{library.name} is not the one imported from sys.path ({library.parent} first on it)"
+        return "stale", f"{library.name} is not the one imported from sys.path (put {library.parent} on it)"
     return "compiled", f"compiled with mypyc: {', '.join(modules)}"
 
 

@@ -2,7 +2,6 @@
 while the build is whole and matches what it was built from; otherwise every one of them is
 imported from its source."""
 
-import hashlib
 import importlib
 import importlib.machinery
 import json
@@ -29,11 +28,10 @@ def package(tmp_path, *, built=True, manifest=True):
     if built:
         (tmp_path / LIBRARY).write_bytes(b"the shared library")
     if manifest:
-        made = [*(pkg / f"{name}{SUFFIX}" for name in MODULES), tmp_path / LIBRARY]
         record = {
             "sources": native.source_hashes(pkg, MODULES),
             "dependencies": {},
-            "built": {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in made},
+            "built": native.built_hashes(pkg, MODULES),
         }
         (pkg / native.MANIFEST.name).write_text(json.dumps(record))
     return pkg
