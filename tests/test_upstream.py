@@ -6,6 +6,7 @@ running gateway elsewhere; these pin the leg's contract at its edges."""
 import asyncio
 import logging
 import re
+import ssl
 from pathlib import Path
 
 import aiohttp
@@ -20,6 +21,7 @@ from websockets.streams import StreamReader
 from websockets.utils import accept_key
 
 from gateway import upstream
+from gateway.tls import ensure_self_signed
 from testsupport.stack import async_wait_until
 
 MAX = 1024
@@ -267,14 +269,16 @@ async def test_a_backend_that_drops_the_connection_gives_closed():
         assert leg.closed
 
 
-async def test_a_wss_backend_is_verified_against_the_trusted_certificates(tmp_path):
-    import ssl
-
-    from gateway.tls import ensure_self_signed
-
+def tls_pair(tmp_path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A wss backend's TLS (a self-signed certificate) and a client context that trusts it."""
     cert, key = ensure_self_signed(tmp_path)
     server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_tls.load_cert_chain(cert, key)
+    return server_tls, ssl.create_default_context(cafile=str(cert))
+
+
+async def test_a_wss_backend_is_verified_against_the_trusted_certificates(tmp_path):
+    server_tls, trusting = tls_pair(tmp_path)
 
     async def echo(ws):
         async for message in ws:
@@ -284,7 +288,6 @@ async def test_a_wss_backend_is_verified_against_the_trusted_certificates(tmp_pa
         url = f"wss://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
         with pytest.raises(ssl.SSLCertVerificationError):  # self-signed: not trusted by default
             await open_leg(url)
-        trusting = ssl.create_default_context(cafile=str(cert))
         leg = await asyncio.wait_for(upstream.connect(url, headers={}, max_msg_size=MAX, ssl_context=trusting), 5)
         await leg.send_str("over tls")
         assert (await leg.receive()).data == "over tls"
@@ -295,13 +298,7 @@ async def test_a_wss_backend_is_verified_against_the_trusted_certificates(tmp_pa
 async def test_a_wss_backend_leg_ends_without_an_error_logged_whoever_closes(tmp_path, caplog, closed_by):
     # The end of a TLS stream reaches the leg as eof_received before connection_lost: a leg
     # without it had the loop log an error with a traceback for every wss connection.
-    import ssl
-
-    from gateway.tls import ensure_self_signed
-
-    cert, key = ensure_self_signed(tmp_path)
-    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_tls.load_cert_chain(cert, key)
+    server_tls, trusting = tls_pair(tmp_path)
 
     async def handler(ws):
         if ws.request.path == "/bye":
@@ -314,7 +311,6 @@ async def test_a_wss_backend_leg_ends_without_an_error_logged_whoever_closes(tmp
     async with serve(handler, "127.0.0.1", 0, ssl=server_tls) as server:
         port = server.sockets[0].getsockname()[1]
         path = "/bye" if closed_by == "backend" else "/"
-        trusting = ssl.create_default_context(cafile=str(cert))
         leg = await asyncio.wait_for(
             upstream.connect(f"wss://127.0.0.1:{port}{path}", headers={}, max_msg_size=MAX, ssl_context=trusting), 5
         )
