@@ -367,11 +367,13 @@ class BackendLeg:
         """Write one data frame (``opcode`` TEXT with ``data`` encoded, or BINARY) now,
         without a coroutine for the common case: None when it is written; what the caller
         must await when the socket must drain first. ClientConnectionResetError (a
-        ConnectionError) when the connection is closing, as the writer's ``send_frame``
-        raises it."""
+        ConnectionError) when the connection is closing (the gateway's close frame sent, or
+        the transport going), as the writer's ``send_frame`` raises it."""
         transport = self.transport
         if transport is None or transport.is_closing():
             raise ClientConnectionResetError("Cannot write to closing transport")
+        if self._close_sent:  # RFC 6455 5.5.1: no data frame after this side's close frame
+            raise ClientConnectionResetError("Cannot send after the close frame")
         transport.write(masked_frame(data, opcode))
         if self._paused:  # the transport's buffer is full: wait for it before the next
             return self._drain_helper()
@@ -380,10 +382,15 @@ class BackendLeg:
     # For callers that await each send (the relay uses ``send_now``): plain functions
     # returning the writer's coroutine, not a coroutine of their own around it.
     def send_str(self, data: str) -> Coroutine[Any, Any, None]:
-        return self._writer.send_frame(data.encode(), WSMsgType.TEXT)
+        return self._send_data(data.encode(), WSMsgType.TEXT)
 
     def send_bytes(self, data: bytes) -> Coroutine[Any, Any, None]:
-        return self._writer.send_frame(data, WSMsgType.BINARY)
+        return self._send_data(data, WSMsgType.BINARY)
+
+    def _send_data(self, data: bytes, opcode: WSMsgType) -> Coroutine[Any, Any, None]:
+        if self._close_sent:
+            raise ClientConnectionResetError("Cannot send after the close frame")
+        return self._writer.send_frame(data, opcode)
 
     async def receive(self) -> WSMessage:
         self._receiving = True  # for the whole call: ``close`` then leaves the reading to it

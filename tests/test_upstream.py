@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import Frame
+from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 from websockets.utils import accept_key
 
@@ -208,6 +208,7 @@ class RawBackend:
     def __init__(self, answer, drop: bool = False):
         self.answer = answer
         self.drop = drop
+        self.received = asyncio.get_running_loop().create_future()  # all it read after the upgrade
 
     async def __aenter__(self):
         async def handle(reader, writer):
@@ -220,7 +221,9 @@ class RawBackend:
             writer.write(self.answer(accept_key(key.decode()).encode()))
             await writer.drain()
             if not self.drop:
-                await asyncio.wait_for(reader.read(), 10)  # until the client closes its end
+                got = await asyncio.wait_for(reader.read(), 10)  # until the client hangs up
+                if not self.received.done():
+                    self.received.set_result(got)
             writer.close()
 
         self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
@@ -357,6 +360,26 @@ async def test_close_to_a_backend_that_never_answers_gives_up_and_drops_it(monke
         await asyncio.wait_for(leg.close(code=1000), 5)  # not the five seconds: 0.3 s
         assert leg.closed
         assert leg.transport is None or leg.transport.is_closing()  # dropped
+
+
+async def test_no_data_frame_follows_the_gateways_close_frame(monkeypatch):
+    # A client message that reaches the relay while the gateway waits for the backend to
+    # answer its close (an enforcement or throttle close) is refused, not written behind it.
+    monkeypatch.setattr(upstream, "CLOSE_WAIT", 0.3)
+    backend = RawBackend(lambda accept: upgrade(accept))  # never answers a close
+    async with backend as url:
+        leg = await open_leg(url)
+        closing = asyncio.create_task(leg.close(code=4001, message=b"revoked"))
+        await asyncio.sleep(0)  # the close frame is written; the answer is awaited
+        assert leg.transport is not None and not leg.transport.is_closing()
+        with pytest.raises(ConnectionError):
+            leg.send_now(b"late", WSMsgType.TEXT)
+        with pytest.raises(ConnectionError):
+            await leg.send_bytes(b"late")
+        await asyncio.wait_for(closing, 5)  # no answer: dropped after CLOSE_WAIT
+        wire = await asyncio.wait_for(backend.received, 5)
+    frame, left = parse_client_frame(wire)
+    assert (frame.opcode, frame.data, left) == (Opcode.CLOSE, (4001).to_bytes(2, "big") + b"revoked", 0)
 
 
 async def test_a_close_cancelled_from_outside_stays_cancelled(monkeypatch):
