@@ -175,6 +175,7 @@ def limited_protocols(
             self._head_headers = 0
             self._head_pending = True
             self._head_too_large = False
+            self._bad_host = False
             self._lingering = False
             self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(head_timeout, self._head_timed_out)
 
@@ -245,6 +246,8 @@ def limited_protocols(
             except httptools.HttpParserError:
                 if self._head_too_large:
                     self._too_large()
+                elif self._bad_host:
+                    self._refuse(400, "An HTTP/1.1 request needs exactly one Host header")
                 else:
                     self._refuse(400, "The request is not valid HTTP/1.1")
                 return
@@ -299,6 +302,12 @@ def limited_protocols(
             if size > max_head_bytes or self._head_headers > MAX_HEADERS:
                 self._head_too_large = True
                 raise ValueError("request head too large")  # ends feed_data: answered 431
+            # RFC 9112 3.2: none in an HTTP/1.1 request, or more than one in any, is a 400
+            # (which Host the request meant would be the reader's guess).
+            hosts = sum(1 for name, _ in self.headers if name == b"host")
+            if hosts > 1 or (hosts == 0 and self.parser.get_http_version() != "1.0"):
+                self._bad_host = True
+                raise ValueError("no Host header, or more than one")  # ends feed_data: answered 400
             self._head_pending = False
             self._cancel_head_timer()
             super().on_headers_complete()

@@ -200,9 +200,32 @@ def test_a_tab_or_a_high_byte_in_a_header_value_is_no_control_character(gw):
 def test_a_request_followed_by_garbage_in_the_same_read_is_answered_without_an_error(gw):
     # The fuzzer's smallest: the first request was being answered when the garbage after
     # it was refused, and the answer was written after the refusal had ended the stream.
-    status, *_ = exchange(gw, [b"GET /nowhere HTTP/1.1\r\n\r\n\x00"])
+    status, *_ = exchange(gw, [b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n\x00"])
     assert status in (400, 404)
     assert_clean(gw)
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        head(b"/open/1.0.0/ws").replace(b"Host: 127.0.0.1\r\n", b""),
+        head(b"/open/1.0.0/ws", b"Host: backend.internal\r\n"),
+        head(b"/health", b"Host: 127.0.0.1\r\n", ws=False),
+        b"GET /health HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+    ],
+    ids=["upgrade-without-host", "upgrade-with-two", "plain-with-two", "http10-with-two"],
+)
+def test_a_request_without_a_host_or_with_two_is_400(gw, request_head):
+    # RFC 9112 3.2: which host a request with two Host headers meant is anyone's guess,
+    # and a proxy behind the gateway may guess differently from it.
+    result = exchange(gw, [request_head])
+    assert "Host" in assert_refused(result, 400)["error_description"]
+    assert_clean(gw)
+
+
+def test_an_http10_request_without_a_host_is_served(gw):
+    status, _, body, _ = exchange(gw, [b"GET /health HTTP/1.0\r\n\r\n"])
+    assert status == 200 and json.loads(body)["status"]
 
 
 def test_a_connection_that_sends_nothing_is_408_and_closed(gw):
