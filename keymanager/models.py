@@ -152,3 +152,17 @@ class ApiKey(models.Model):
 
     class Meta:
         ordering = ["-issued_at", "-id"]
+
+
+class InternalKey(models.Model):
+    """A record of each Publisher try-out key (WSO2's Internal-Key, a self-contained JWT
+    naming one API) by ``jti``, never the key itself. Revoked when its user is deactivated;
+    gateways refuse a revoked key, or one whose user was deleted, and close its connections
+    (4001) from the snapshot's ``revoked``."""
+
+    jti = models.CharField(max_length=64, unique=True)
+    # Null once the user is deleted: the key is then refused like a revoked one.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    revoked = models.BooleanField(default=False)

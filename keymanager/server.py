@@ -28,7 +28,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from keymanager import signing
-from keymanager.models import IssuedToken, OAuthClient
+from keymanager.models import InternalKey, IssuedToken, OAuthClient
 from keymanager.scopes import ScopeRefused, narrow
 from keymanager.services import token_revoke
 from portal.roles import has_role
@@ -377,4 +377,11 @@ def internal_key_issue(*, api, user, validity: int = 3600) -> str:
             }
         ],
     }
-    return jwt.encode({"alg": "RS256", "typ": "JWT"}, claims, signing.private_key_set())
+    key = jwt.encode({"alg": "RS256", "typ": "JWT"}, claims, signing.private_key_set())
+    InternalKey.objects.create(
+        jti=claims["jti"],
+        user=user,
+        issued_at=dt.datetime.fromtimestamp(now, dt.UTC),
+        expires_at=dt.datetime.fromtimestamp(now + validity, dt.UTC),
+    )
+    return key

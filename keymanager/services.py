@@ -16,7 +16,7 @@ from joserfc.errors import JoseError
 
 from gateway_contract.deltas import TokensRevoked
 from keymanager import signing
-from keymanager.models import ApiKey, IssuedToken, KeyType, OAuthClient
+from keymanager.models import ApiKey, InternalKey, IssuedToken, KeyType, OAuthClient
 from portal.audit import audit_record
 from portal.config_events import config_changed
 from portal.errors import Conflict, NotFound, ValidationFailed
@@ -107,15 +107,17 @@ def tokens_purge(*, now=None, keep_days: int = 1) -> int:
     cutoff = now - dt.timedelta(days=keep_days)
     stale = IssuedToken.objects.filter(expires_at__lt=cutoff).exclude(refresh_expires_at__gt=now)
     deleted, _ = stale.delete()
-    return deleted
+    internal, _ = InternalKey.objects.filter(expires_at__lt=cutoff).delete()
+    return deleted + internal
 
 
 @transaction.atomic
 def user_deactivate(*, user, acting_user) -> int:
     """Take a user's access away: they can no longer sign in, every token of an application
-    they own and every password-grant token issued to them is revoked, and gateways drop
-    their applications and close those connections (4002; 4001 for their password-grant
-    tokens on other people's applications). The one way to deactivate, for the Django
+    they own, every password-grant token and every Publisher try-out key (Internal-Key)
+    issued to them is revoked, and gateways drop their applications and close those
+    connections (4002; 4001 for their password-grant tokens on other people's applications
+    and their try-out keys). The one way to deactivate, for the Django
     admin, ``manage.py deactivate_user`` and the Admin REST. Returns how many tokens were
     revoked. ``acting_user`` is None for an operator at the command line. The last active
     admin cannot be deactivated (Conflict: portal.users.admin_removal_check)."""
@@ -131,6 +133,7 @@ def user_deactivate(*, user, acting_user) -> int:
     # Every unrevoked one, expired or not: a revoked token's refresh token is refused too.
     tokens = IssuedToken.objects.filter(Q(client__application__owner=user) | Q(user=user), revoked=False)
     revoked = tokens.update(revoked=True)
+    revoked += InternalKey.objects.filter(user=user, revoked=False, expires_at__gt=timezone.now()).update(revoked=True)
     audit_record(
         actor=acting_user,
         action="user.deactivate",

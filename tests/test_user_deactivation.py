@@ -79,3 +79,17 @@ def test_admin_rest_deactivate_closes_their_connections_with_4002(stack, admin_h
         )
     assert code == 4002, (code, reason)
     _assert_locked_out(stack, session, app, url)
+
+
+def test_deactivating_a_publisher_closes_their_try_out_connections_with_4001(stack, admin_http, chat):
+    # Their Internal-Key is a self-contained token checked by signature: it is revoked with
+    # them, so its connection closes and the next handshake is refused.
+    session = flow.signed_up(stack, "pia", "creator", "publisher")
+    key = flow.call(session, "POST", f"{flow.PUB}/apis/{chat['api']['id']}/generate-key")["apikey"]
+    url, headers = f"{stack.gateway_ws}/chat/1.0.0/plain", {"Internal-Key": key}
+    wait_until(lambda: flow.handshake_status(url, headers)[0] == 101, 5, what="the try-out key at the gateway")
+    with connect(url, additional_headers=headers) as ws:
+        code, reason = _closed_after(ws, lambda: flow.call(admin_http, "POST", "/api/am/admin/v4/users/pia/deactivate"))
+    assert code == 4001, (code, reason)
+    status, body = flow.handshake_status(url, headers)
+    assert status == 401 and "revoked" in body["error_description"], (status, body)

@@ -48,7 +48,7 @@ def world():
     )
     theirs = _token(other_app["client"], other_app["secret"], grant_type="client_credentials")
     boss = factories.user("boss", roles=["admin"])
-    return {"dev": dev, "apps": apps, "own": own, "as_dev": as_dev, "theirs": theirs, "boss": boss}
+    return {"dev": dev, "apps": apps, "own": own, "as_dev": as_dev, "theirs": theirs, "boss": boss, "api": api}
 
 
 def _rest(user) -> APIClient:
@@ -101,6 +101,33 @@ def test_admin_rest_deactivate_revokes_their_tokens_and_drops_their_applications
     assert dev_app in _app_ids_in_snapshot()
     assert _revoked(world["own"])  # they get new tokens
     assert AuditEvent.objects.filter(action="user.activate", actor=world["boss"]).exists()
+
+
+def _try_out_key(user, api) -> str:
+    """A Publisher try-out key (Internal-Key) for ``api``, through the Publisher REST; its jti."""
+    resp = _rest(user).post(f"/api/am/publisher/v4/apis/{api.id}/generate-key")
+    assert resp.status_code == 200, resp.content
+    part = resp.json()["apikey"].split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))["jti"]
+
+
+def test_deactivating_a_publisher_revokes_their_try_out_keys(world):
+    # A self-contained key the gateway checks by signature alone: without a record it
+    # kept opening the API for the hour of its validity after its user was shut out.
+    pia, kim = (factories.user(name, roles=["creator", "publisher"]) for name in ("pia", "kim"))
+    pia_key, kim_key = _try_out_key(pia, world["api"]), _try_out_key(kim, world["api"])
+    assert not {pia_key, kim_key} & set(_snapshot()["revoked"])
+
+    resp = _rest(world["boss"]).post(f"{ADMIN}/users/pia/deactivate")
+    assert resp.status_code == 200 and resp.json()["tokensRevoked"] == 1
+    revoked = set(_snapshot()["revoked"])
+    assert pia_key in revoked and kim_key not in revoked
+    # Activated again, they make a new key; the old one stays revoked.
+    assert _rest(world["boss"]).post(f"{ADMIN}/users/pia/activate").status_code == 200
+    assert pia_key in set(_snapshot()["revoked"])
+
+    kim.delete()  # a user removed outright (manage.py shell): their keys go with them
+    assert kim_key in set(_snapshot()["revoked"])
 
 
 def test_admin_rest_user_actions_need_the_admin_role_and_a_known_user(world):

@@ -25,7 +25,7 @@ from gateway_contract.snapshot import (
     TopicConfig,
 )
 from keymanager import signing
-from keymanager.models import ApiKey, ExternalIssuer, IssuedToken, OAuthClient
+from keymanager.models import ApiKey, ExternalIssuer, InternalKey, IssuedToken, OAuthClient
 from publisher import asyncapi
 from publisher.dto import CREDENTIAL_KINDS, endpoint_urls
 from publisher.models import DenyPolicy, Deployment, ThrottlingPolicy
@@ -166,9 +166,17 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
         )
         for p in ThrottlingPolicy.objects.all()
     }
-    revoked = tuple(
-        IssuedToken.objects.filter(revoked=True, expires_at__gt=timezone.now()).values_list("jti", flat=True)
-    ) + tuple(ApiKey.objects.filter(live_keys, revoked=True).values_list("jti", flat=True))
+    now = timezone.now()
+    revoked = (
+        tuple(IssuedToken.objects.filter(revoked=True, expires_at__gt=now).values_list("jti", flat=True))
+        + tuple(ApiKey.objects.filter(live_keys, revoked=True).values_list("jti", flat=True))
+        # Try-out keys revoked with their user, or whose user was deleted.
+        + tuple(
+            InternalKey.objects.filter(Q(revoked=True) | Q(user__isnull=True), expires_at__gt=now).values_list(
+                "jti", flat=True
+            )
+        )
+    )
     return Snapshot(
         version=version,
         environments=tuple(environments),
