@@ -24,9 +24,9 @@ from django.db import transaction
 from portal.errors import ValidationFailed
 from publisher import documents as docs
 from publisher.asyncapi import parsing
-from publisher.dto import api_dto
+from publisher.dto import CREDENTIAL_KINDS, api_dto
 from publisher.models import Api
-from publisher.services import api_import_asyncapi
+from publisher.services import ENFORCEMENT_FIELDS, api_enforcement_settings, api_import_asyncapi
 
 MAX_ARCHIVE_BYTES = 10 * 1024 * 1024
 MAX_FILES = 200
@@ -208,7 +208,21 @@ def parse_project(content: bytes) -> dict[str, Any]:
             "apiThrottlingPolicy": data.get("apiThrottlingPolicy") or "",
             "endpointConfig": {k: v for k, v in endpoints.items() if k.endswith("_endpoints")},
         },
+        "enforcement": _enforcement(data),
     }
+
+
+def _enforcement(data: dict[str, Any]) -> dict[str, Any]:
+    """How the gateway enforces the API besides its topics, as api.yaml writes it (checked by
+    ``api_enforcement_settings`` when imported or deployed to a standalone gateway). WSO2
+    lists in ``securityScheme`` modifiers and kinds Tidegate has not
+    (``oauth_basic_auth_api_key_mandatory``, ``basic_auth``, ``mutualssl``): only its own
+    kinds are kept, and none of them leaves OAuth2."""
+    enforcement = {k: data[k] for k in ENFORCEMENT_FIELDS if k in data}
+    scheme = enforcement.get("securityScheme")
+    if isinstance(scheme, list):
+        enforcement["securityScheme"] = [k for k in scheme if isinstance(k, str) and k in CREDENTIAL_KINDS]
+    return enforcement
 
 
 def _project_documents(files: dict[str, bytes]) -> list[dict[str, Any]]:
@@ -255,6 +269,13 @@ def import_archive(*, provider, content: bytes) -> Api:
     project = parse_project(content)
     with transaction.atomic():
         api = api_import_asyncapi(provider=provider, document=project["document"], properties=project["properties"])
+        try:
+            settings = api_enforcement_settings(api, project["enforcement"])
+        except ValidationFailed as exc:
+            _refuse(f"api.yaml: {exc.description}")
+        for field, value in settings.items():
+            setattr(api, field, value)
+        api.save(update_fields=list(settings))
         for item in project["documents"]:
             doc = docs.document_create(api=api, user=provider, fields=item["fields"], inline_content=item["inline"])
             if item["file"] is not None:

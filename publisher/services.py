@@ -740,7 +740,12 @@ def _payload_validation(value: Any) -> tuple[dict[str, str], list[dict[str, str]
         if key not in value:
             continue
         if value[key] not in allowed:
-            errors.append(_errors(f"payloadValidation.{key}", f"one of {', '.join(allowed)} (got {value[key]!r})"))
+            errors.append(
+                _errors(
+                    f"payloadValidation.{key}",
+                    f"payloadValidation.{key} must be one of {', '.join(allowed)} (got {str(value[key])[:40]!r})",
+                )
+            )
         else:
             fields[field] = value[key]
     return fields, errors
@@ -884,6 +889,59 @@ def _gateway_policies(api: Api, changes: dict[str, Any], errors: list) -> dict[s
     }
 
 
+# Api fields gateways read live from the API row rather than from a deployed revision.
+LIVE_SETTINGS = ("allowed_origins", "origin_required", "backend_jwt_enabled", "backend_jwt_header")
+# What an API project's api.yaml says about enforcement besides its topics: WSO2's
+# ``authorizationHeader`` and ``securityScheme``, Tidegate's ``payloadValidation``,
+# ``originConfiguration`` and ``backendJWTConfiguration`` (import and standalone read them).
+ENFORCEMENT_FIELDS = (
+    "authorizationHeader",
+    "securityScheme",
+    "payloadValidation",
+    "originConfiguration",
+    "backendJWTConfiguration",
+)
+
+
+def _enforcement_settings(api: Api, changes: dict[str, Any], errors: list) -> dict[str, Any]:
+    """The Api fields of ENFORCEMENT_FIELDS after ``changes`` (one left out keeps ``api``'s
+    value), checked; what is wrong goes to ``errors``."""
+    header = changes.get("authorizationHeader", api.authorization_header) or "Authorization"
+    if not isinstance(header, str) or not _HEADER_RE.match(header):
+        errors.append(
+            _errors("authorizationHeader", "authorizationHeader must be a header name: letters, digits and '-'")
+        )
+    fields: dict[str, Any] = {"authorization_header": header, **_gateway_policies(api, changes, errors)}
+    if "payloadValidation" in changes:
+        validation, validation_errors = _payload_validation(changes["payloadValidation"])
+        errors += validation_errors
+        fields.update(validation)
+    if "securityScheme" in changes:
+        scheme = changes["securityScheme"]
+        if not isinstance(scheme, list) or any(not isinstance(k, str) or k not in CREDENTIAL_KINDS for k in scheme):
+            errors.append(
+                _errors(
+                    "securityScheme",
+                    'securityScheme must be a list of "oauth2" and "api_key", e.g. ["oauth2"], '
+                    '["oauth2", "api_key"] or [] (no credential)',
+                )
+            )
+        elif scheme:  # [] (no credential) keeps the kinds for when the API is secured again
+            fields["security_schemes"] = [k for k in CREDENTIAL_KINDS if k in scheme]
+    return fields
+
+
+def api_enforcement_settings(api: Api, changes: dict[str, Any]) -> dict[str, Any]:
+    """The Api fields an API project's ENFORCEMENT_FIELDS set over ``api``'s (an unsaved
+    ``Api()`` for the defaults), checked as ``PUT /apis/{apiId}`` checks them;
+    ValidationFailed naming each wrong one."""
+    errors: list = []
+    fields = _enforcement_settings(api, {k: v for k, v in changes.items() if k in ENFORCEMENT_FIELDS}, errors)
+    if errors:
+        raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
+    return fields
+
+
 @transaction.atomic
 def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None = None) -> Api:
     """Change an API's working copy with WSO2's ``PUT /apis/{apiId}`` fields.
@@ -929,36 +987,20 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
         policies=policies,
         api_throttling_policy=api_policy,
     )
-    header = changes.get("authorizationHeader", api.authorization_header) or "Authorization"
-    if not _HEADER_RE.match(str(header)):
-        errors.append(_errors("authorizationHeader", "a header name: letters, digits and '-'"))
     description = changes.get("description", api.description) or ""
     if not isinstance(description, str) or len(description) > 5000:
         errors.append(_errors("description", "text of at most 5000 characters"))
     tags, tag_errors = clean_tags(changes.get("tags", api.tags))
     errors += tag_errors
-    policies_now = _gateway_policies(api, changes, errors)
-    validation: dict[str, str] = {}
-    if "payloadValidation" in changes:
-        validation, validation_errors = _payload_validation(changes["payloadValidation"])
-        errors += validation_errors
+    settings_now = _enforcement_settings(api, changes, errors)
     visibility, visible_roles = _visibility(api, changes, errors)
     if errors:
         raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
     in_categories = categories_resolve(changes["categories"]) if "categories" in changes else None
 
     secured = None
-    kinds = None
     if "securityScheme" in changes:
-        scheme = changes["securityScheme"]
-        if not isinstance(scheme, list) or any(k not in CREDENTIAL_KINDS for k in scheme):
-            raise ValidationFailed(
-                'securityScheme must be a list of "oauth2" and "api_key", e.g. ["oauth2"], ["oauth2", "api_key"] '
-                "or [] (no credential)",
-                details=[_errors("securityScheme", 'a list of "oauth2" and "api_key"')],
-            )
-        secured = bool(scheme)
-        kinds = [k for k in CREDENTIAL_KINDS if k in scheme]
+        secured = bool(changes["securityScheme"])
     operations = changes.get("operations")
     scopes = changes.get("scopes")
     if operations is not None and not isinstance(operations, list):
@@ -979,15 +1021,10 @@ def api_update(*, api: Api, user, changes: dict[str, Any], if_match: str | None 
     api.production_endpoint, api.sandbox_endpoint = production, sandbox
     api.policies = list(policies)
     api.api_throttling_policy = api_policy
-    api.authorization_header = header
-    if kinds:
-        api.security_schemes = kinds
-    for field, value in validation.items():
-        setattr(api, field, value)
     api.visibility, api.visible_roles = visibility, visible_roles
     api.definition = asyncapi.with_servers(definition, production=production, sandbox=sandbox)
-    live = any(getattr(api, name) != value for name, value in policies_now.items())
-    for name, value in policies_now.items():
+    live = any(getattr(api, name) != settings_now[name] for name in LIVE_SETTINGS)
+    for name, value in settings_now.items():
         setattr(api, name, value)
     api.save()
     if in_categories is not None:

@@ -138,3 +138,45 @@ def test_an_asyncapi_3_0_archive_is_served_with_the_same_enforcement(standalone,
     assert flow.handshake_status(f"{base}/halt", token("market_admin"))[0] == 101
     assert flow.handshake_status(f"{base}/prices/ACME")[0] == 401
     assert flow.handshake_status(f"{base}/kitchen", reader)[0] == 404
+
+
+def test_an_archive_keeps_its_origin_allow_list_and_token_header_at_a_standalone_gateway(
+    standalone, stack, admin_http, tmp_path
+):
+    # Read from api.yaml since round 3: a standalone gateway enforced neither before, so an
+    # API for one web app answered every page, and its clients' tokens went unread.
+    gateway, adapter = standalone
+    api = flow.import_api(
+        admin_http,
+        documents.CHAT_ASYNCAPI,
+        context="/chatorigins",
+        endpointConfig={"production_endpoints": {"url": f"{stack.backend_url}/v2"}},
+    )
+    flow.call(
+        admin_http,
+        "PUT",
+        f"{flow.PUB}/apis/{api['id']}",
+        json={
+            "authorizationHeader": "X-Token",
+            "originConfiguration": {"allowedOrigins": ["https://app.example.com"], "browsersOnly": True},
+        },
+    )
+    exported = admin_http.get(f"{admin_http.base}{flow.PUB}/apis/export", params={"apiId": api["id"]}, timeout=10)
+    archive = tmp_path / "Chat-origins.zip"
+    archive.write_bytes(exported.content)
+    assert mg(gateway, tmp_path, "login", "--host", adapter, "-u", "admin", "-p", "admin").returncode == 0
+    deployed = mg(gateway, tmp_path, "deploy", "api", "-f", str(archive))
+    assert deployed.returncode == 0, deployed.stderr
+
+    token = requests.post(f"{gateway.gateway_http}/testkey", auth=("admin", "admin"), timeout=5).text
+    flow.SECRETS.append(token)
+    url = f"{gateway.gateway_ws}/chatorigins/1.0.0/rooms/r1"
+    allowed = {"X-Token": f"Bearer {token}", "Origin": "https://app.example.com"}
+    with connect(url, additional_headers=allowed) as ws:
+        ws.send("from the allowed page")
+        assert ws.recv(timeout=5) == "from the allowed page"
+    status, body = flow.handshake_status(url, {**allowed, "Origin": "https://evil.example.net"})
+    assert (status, body["code"]) == (403, "900930")
+    assert flow.handshake_status(url, {"X-Token": f"Bearer {token}"})[0] == 403  # browsers only: no Origin
+    status, body = flow.handshake_status(url, {"Authorization": f"Bearer {token}", "Origin": allowed["Origin"]})
+    assert status == 401, (status, body)  # the token goes in X-Token for this API

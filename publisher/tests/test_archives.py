@@ -142,6 +142,67 @@ def test_a_project_exported_by_wso2_imports_unchanged(client):
     assert api["lifeCycleStatus"] == "CREATED"
 
 
+ENFORCEMENT = {
+    "authorizationHeader": "X-Token",
+    "securityScheme": ["oauth2", "api_key"],
+    "payloadValidation": {"mode": "both", "onClientFailure": "close", "onBackendFailure": "close"},
+    "originConfiguration": {"allowedOrigins": ["https://app.example.com"], "browsersOnly": True},
+    "backendJWTConfiguration": {"enabled": True, "header": "X-JWT-Assertion"},
+}
+
+
+def test_export_then_import_keeps_how_the_gateway_enforces_the_api(client, publisher):
+    # Each of these was dropped on import, and by standalone gateways: an API exported with
+    # an Origin allow-list and payload validation came back open to any page and any payload.
+    api = services.api_import_asyncapi(
+        provider=publisher, document=documents.orders_doc("ws://backend:1", "2.x"), properties={"context": "/orders"}
+    )
+    services.api_update(api=api, user=publisher, changes=ENFORCEMENT)
+    before = client.get(f"{BASE}/apis/{api.id}").json()
+    exported = client.get(f"{BASE}/apis/export", {"apiId": str(api.id)}).content
+    services.api_delete(api=api, user=publisher)
+
+    resp = _import(client, exported)
+    assert resp.status_code == 201, resp.json()
+    for field in ENFORCEMENT:
+        assert resp.json()[field] == before[field] == ENFORCEMENT[field], field
+
+    from tidegate.snapshot.archives import api_from_archive  # what a standalone gateway enforces
+
+    config = api_from_archive(exported)
+    assert (config.authorization_header, config.allowed_origins, config.origin_required) == (
+        "X-Token",
+        ("https://app.example.com",),
+        True,
+    )
+    assert config.backend_jwt_header == "X-JWT-Assertion"
+    assert (config.payload_validation, config.payload_client_failure, config.payload_backend_failure) == (
+        "both",
+        "close",
+        "close",
+    )
+    assert any(t.publish_schema and t.subscribe_schema for t in config.topics)  # what it validates against
+
+
+def test_a_wso2_security_scheme_keeps_the_kinds_tidegate_has(client):
+    # WSO2 lists modifiers (oauth_basic_auth_api_key_mandatory) and kinds Tidegate has not.
+    api_yaml = WSO2_API_YAML.replace(
+        "securityScheme: [oauth2, oauth_basic_auth_api_key_mandatory]",
+        "securityScheme: [api_key, basic_auth, oauth_basic_auth_api_key_mandatory]",
+    )
+    content = _zip({"W-1.0.0/api.yaml": api_yaml, "W-1.0.0/Definitions/asyncapi.yaml": WSO2_ASYNCAPI})
+    resp = _import(client, content)
+    assert resp.status_code == 201, resp.json()
+    assert resp.json()["securityScheme"] == ["api_key"]
+
+
+def _with_enforcement(**fields) -> bytes:
+    """WSO2's project with ``fields`` of api.yaml's data written as given (YAML)."""
+    kept = [line for line in WSO2_API_YAML.splitlines() if line.split(":")[0].strip() not in fields]
+    api_yaml = "\n".join(kept) + "\n" + "".join(f"  {key}: {value}\n" for key, value in fields.items())
+    return _zip({"P-1/api.yaml": api_yaml, "P-1/Definitions/asyncapi.yaml": WSO2_ASYNCAPI})
+
+
 BOMB_YAML = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b]\n"
 
 
@@ -164,6 +225,24 @@ BOMB_YAML = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, 
         ),
         ("two projects", _zip({"A-1/api.yaml": WSO2_API_YAML, "B-1/api.yaml": WSO2_API_YAML}), "one project folder"),
         ("no definition", _zip({"P-1/api.yaml": WSO2_API_YAML}), "no Definitions/asyncapi.yaml"),
+        (
+            "origins not a list",
+            _with_enforcement(originConfiguration="{allowedOrigins: https://a.example}"),
+            "api.yaml: originConfiguration.allowedOrigins must be a list",
+        ),
+        ("origin not an origin", _with_enforcement(originConfiguration="{allowedOrigins: [a b]}"), "is not an origin"),
+        (
+            "unknown validation mode",
+            _with_enforcement(payloadValidation="{mode: sometimes}"),
+            "payloadValidation.mode",
+        ),
+        ("header not a name", _with_enforcement(authorizationHeader="'X Token'"), "authorizationHeader must be"),
+        ("scheme not a list", _with_enforcement(securityScheme="oauth2"), "securityScheme must be a list"),
+        (
+            "backend JWT in a reserved header",
+            _with_enforcement(backendJWTConfiguration="{enabled: true, header: Host}"),
+            "backendJWTConfiguration.header",
+        ),
         (
             "not WebSocket",
             _zip(

@@ -45,6 +45,32 @@ VALID_DATA = {
     "policies": st.just(["AsyncUnlimited"]),
     "apiThrottlingPolicy": st.just(""),
     "endpointConfig": st.just({"production_endpoints": {"url": "ws://backend.example:80"}}),
+    # How the gateway enforces it (imported, and read by standalone gateways, since round 3).
+    "authorizationHeader": st.sampled_from(["Authorization", "X-Token", "apikey", "X Token", ""]),
+    "securityScheme": st.lists(
+        st.sampled_from(["oauth2", "api_key", "oauth_basic_auth_api_key_mandatory", "basic_auth"]), max_size=3
+    ),
+    "payloadValidation": st.fixed_dictionaries(
+        {},
+        optional={
+            "mode": st.sampled_from(["off", "client", "both", "sometimes"]),
+            "onClientFailure": st.sampled_from(["error", "close"]),
+            "onBackendFailure": st.sampled_from(["drop", "close"]),
+        },
+    ),
+    "originConfiguration": st.fixed_dictionaries(
+        {},
+        optional={
+            "allowedOrigins": st.lists(
+                st.sampled_from(["https://a.example", "https://*.example.org", "http://localhost:3000", "a b"]),
+                max_size=3,
+            ),
+            "browsersOnly": st.booleans(),
+        },
+    ),
+    "backendJWTConfiguration": st.fixed_dictionaries(
+        {}, optional={"enabled": st.booleans(), "header": st.sampled_from(["X-JWT-Assertion", "X-Caller", "Host"])}
+    ),
 }
 
 

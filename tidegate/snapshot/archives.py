@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from gateway_contract.archives import ArchiveRefused
 from gateway_contract.snapshot import ApiConfig
-from portal.errors import ApplicationError
+from portal.errors import ApplicationError, ValidationFailed
 from publisher import asyncapi
 from publisher.archives import parse_project
 from publisher.dto import endpoint_urls
-from publisher.services import normalise_context, validate_endpoint
+from publisher.models import Api
+from publisher.services import api_enforcement_settings, normalise_context, validate_endpoint
 from tidegate.snapshot.builder import topic_configs
 
 
@@ -48,6 +49,12 @@ def _api_from_archive(content: bytes) -> ApiConfig:
         raise ApplicationError("api.yaml needs name, version, context and an endpoint")
     if validate_endpoint(production) or (sandbox and validate_endpoint(sandbox)):
         raise ApplicationError("endpoints must be ws:// or wss:// URLs")
+    api = Api()  # the defaults, under what api.yaml sets
+    try:
+        for field, value in api_enforcement_settings(api, project["enforcement"]).items():
+            setattr(api, field, value)
+    except ValidationFailed as exc:
+        raise ApplicationError(f"api.yaml: {exc.description}") from None
     return ApiConfig(
         id=f"{name}:{version}",
         name=name,
@@ -57,6 +64,14 @@ def _api_from_archive(content: bytes) -> ApiConfig:
         revision=0,
         production_endpoint=production,
         sandbox_endpoint=sandbox or "",
-        topics=topic_configs(definition),
+        topics=topic_configs(definition, api.payload_validation),
         api_policy=props.get("apiThrottlingPolicy") or "",
+        authorization_header=api.authorization_header,
+        allowed_origins=tuple(api.allowed_origins),
+        origin_required=api.origin_required,
+        backend_jwt_header=api.backend_jwt_header if api.backend_jwt_enabled else "",
+        # A standalone gateway's only credentials are its /testkey tokens: securityScheme is not read.
+        payload_validation=api.payload_validation,
+        payload_client_failure=api.payload_client_failure,
+        payload_backend_failure=api.payload_backend_failure,
     )
