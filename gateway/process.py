@@ -45,14 +45,15 @@ def settle_heap() -> None:
 
 def _counters(redis_url: str, fixed_time: float | None = None, share: tuple[int, int] = (0, 1)) -> CounterBackend:
     """Shared counters through Redis when it is configured, else this process's own (its
-    ``share`` of each limit when it is one of several workers); on the wall clock, or at
+    ``share`` of each limit when it is one of several workers; so too while Redis is
+    unreachable); on the wall clock, or at
     ``fixed_time`` (TIDEGATE_RATE_LIMIT_CLOCK, for tests)."""
     clock = time.time if fixed_time is None else (lambda: fixed_time)
     if not redis_url:
         return InMemoryCounters(clock, share)
     from gateway.redis_counters import RedisCounters
 
-    return RedisCounters(redis_url, clock=clock)
+    return RedisCounters(redis_url, clock=clock, share=share)
 
 
 class Gateway:

@@ -59,6 +59,7 @@ class RedisCounters:
         share_divisor: int = 16,
         max_lease: int = 500,
         prefix: str = "tidegate:rl:",
+        share: tuple[int, int] = (0, 1),
     ):
         self.clock = clock
         self.share_divisor = share_divisor
@@ -67,7 +68,10 @@ class RedisCounters:
         self._redis = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._script = self._redis.register_script(LEASE_SCRIPT)
         self._leases: dict[str, Lease] = {}
-        self._fallback = InMemoryCounters(clock)
+        # While Redis is away: this process's own counters, its share of each limit when it
+        # is one of several workers (the workers of one host still pass the limit together;
+        # separate gateway hosts each pass it whole until Redis is back).
+        self._fallback = InMemoryCounters(clock, share)
         self._down_until = 0.0
 
     def try_consume(self, checks: Sequence[Check], nbytes: int) -> Consumed:

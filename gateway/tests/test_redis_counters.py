@@ -62,3 +62,15 @@ async def test_redis_away_falls_back_to_local_counting(policy):
     results = [await _check(limiter) for _ in range(12)]
     assert results[:10] == [None] * 10 and results[10] is policy
     await counters.close()
+
+
+async def test_workers_split_the_limit_while_redis_is_away(policy):
+    # Each of two workers fell back to counting the whole limit: 20 frames of a 10 passed.
+    workers = [
+        RedisCounters("redis://127.0.0.1:1/0", clock=Clock(360_000.0), prefix="t4:", share=(i, 2)) for i in range(2)
+    ]
+    limiters = [FrameLimiter(c, [Limit("sub:s", policy)]) for c in workers]
+    passed = [sum([await _check(limiter) is None for _ in range(12)]) for limiter in limiters]
+    assert passed == [5, 5]
+    for counters in workers:
+        await counters.close()
