@@ -10,3 +10,10 @@ class KeymanagerConfig(AppConfig):
         from portal import throttle
 
         throttle.client_lookup_register(lambda client_id: OAuthClient.objects.filter(client_id=client_id).first())
+
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_delete
+
+        from keymanager.services import user_deleted
+
+        post_delete.connect(user_deleted, sender=get_user_model(), dispatch_uid="keymanager.user_deleted")

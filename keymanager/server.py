@@ -21,7 +21,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from django.conf import settings
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.db import transaction
 from django.utils import timezone
 from joserfc import jwt
@@ -378,10 +378,15 @@ def internal_key_issue(*, api, user, validity: int = 3600) -> str:
         ],
     }
     key = jwt.encode({"alg": "RS256", "typ": "JWT"}, claims, signing.private_key_set())
-    InternalKey.objects.create(
-        jti=claims["jti"],
-        user=user,
-        issued_at=dt.datetime.fromtimestamp(now, dt.UTC),
-        expires_at=dt.datetime.fromtimestamp(now + validity, dt.UTC),
-    )
+    with transaction.atomic():
+        # Locked as user_deactivate locks it: a deactivation that commits while this request
+        # runs is either seen here (the key is recorded revoked) or revokes the record.
+        holder = get_user_model().objects.select_for_update().get(pk=user.pk)
+        InternalKey.objects.create(
+            jti=claims["jti"],
+            user=holder,
+            issued_at=dt.datetime.fromtimestamp(now, dt.UTC),
+            expires_at=dt.datetime.fromtimestamp(now + validity, dt.UTC),
+            revoked=not holder.is_active,
+        )
     return key

@@ -146,6 +146,13 @@ def user_deactivate(*, user, acting_user) -> int:
     return revoked
 
 
+def user_deleted(**_signal: Any) -> None:
+    """A user removed outright rather than deactivated (``manage.py shell``, a cascade):
+    gateways fetch the snapshot again, which no longer has their applications and lists
+    their Publisher try-out keys as revoked (connected to the user model's post_delete)."""
+    config_changed()
+
+
 # Sign-ups waiting for an administrator's approval are the Dev Portal's (devportal.Workflow,
 # above this app): it registers at start-up (devportal/apps.py) what says why an account may
 # not simply be activated. Approving the sign-up is how such an account gets in.

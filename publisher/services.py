@@ -42,9 +42,10 @@ MAX_REVISIONS = 5
 LIVE_FIELDS = ("originConfiguration", "backendJWTConfiguration", "visibility", "visibleRoles")
 # Read live by the Dev Portal's catalog, not from a revision either.
 CATALOG_FIELDS = ("categories",)
-_CONTEXT_RE = re.compile(r"^/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)*$")
-_VERSION_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,30}$")
-_NAME_RE = re.compile(r"^[^~!@#;:%^*()+={}|\\<>\"',&$\[\]/]{1,60}$")
+_CONTEXT_RE = re.compile(r"/[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)*")
+_VERSION_RE = re.compile(r"[A-Za-z0-9_\-.]{1,30}")
+# Whole-string patterns, used with fullmatch: ``$`` alone would let a final newline through.
+_NAME_RE = re.compile(r"[^~!@#;:%^*()+={}|\\<>\"',&$\[\]/\x00-\x1f\x7f]{1,60}")
 
 
 def may_change(api: Api, user) -> bool:
@@ -92,7 +93,7 @@ def validate_endpoint(url: str, field: str = "endpointConfig") -> list[dict[str,
     return []
 
 
-_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_\-.]{0,29}$")
+_TAG_RE = re.compile(r"[a-z0-9][a-z0-9_\-.]{0,29}")
 
 
 def clean_tags(tags) -> tuple[list[str], list[dict[str, str]]]:
@@ -102,7 +103,7 @@ def clean_tags(tags) -> tuple[list[str], list[dict[str, str]]]:
     if not isinstance(tags, list):
         return [], [_errors("tags", "tags must be a list of words")]
     out = list(dict.fromkeys(str(t).strip().lower() for t in tags if str(t).strip()))
-    bad = [t for t in out if not _TAG_RE.match(t)]
+    bad = [t for t in out if not _TAG_RE.fullmatch(t)]
     errors = [_errors("tags", f"tag {t!r}: letters, digits, - _ . (at most 30)") for t in bad]
     if len(out) > 20:
         errors.append(_errors("tags", "at most 20 tags"))
@@ -134,11 +135,11 @@ def _validate_api_fields(
 ) -> list[dict[str, str]]:
     """The problems with an API's own fields (create and update alike), all at once."""
     errors = []
-    if not _NAME_RE.match(name or ""):
+    if not _NAME_RE.fullmatch(name or ""):
         errors.append(_errors("name", "name is required, at most 60 characters, without special characters"))
-    if not _CONTEXT_RE.match(context or ""):
+    if not _CONTEXT_RE.fullmatch(context or ""):
         errors.append(_errors("context", "context must look like /path/segments (letters, digits, - _ .)"))
-    if not _VERSION_RE.match(version or ""):
+    if not _VERSION_RE.fullmatch(version or ""):
         errors.append(_errors("version", "version is required: letters, digits, - _ . (at most 30)"))
     errors += validate_endpoint(production_endpoint, "endpointConfig.production_endpoints.url")
     if sandbox_endpoint:
@@ -729,9 +730,17 @@ def _payload_validation(value: Any) -> tuple[dict[str, str], list[dict[str, str]
     """The Api fields a ``payloadValidation`` object sets (keys left out keep their value),
     or the errors that refuse it."""
     if not isinstance(value, dict):
-        return {}, [_errors("payloadValidation", 'an object, e.g. {"mode": "client", "onClientFailure": "close"}')]
+        return {}, [
+            _errors(
+                "payloadValidation",
+                'payloadValidation must be an object, e.g. {"mode": "client", "onClientFailure": "close"}',
+            )
+        ]
     errors = [
-        _errors(f"payloadValidation.{key}", f"unknown field; the fields are {', '.join(PAYLOAD_VALIDATION)}")
+        _errors(
+            f"payloadValidation.{str(key)[:60]}",
+            f"payloadValidation.{str(key)[:60]} is not a field; the fields are {', '.join(PAYLOAD_VALIDATION)}",
+        )
         for key in value
         if key not in PAYLOAD_VALIDATION
     ]
@@ -751,7 +760,7 @@ def _payload_validation(value: Any) -> tuple[dict[str, str], list[dict[str, str]
     return fields, errors
 
 
-_HEADER_RE = re.compile(r"^[A-Za-z0-9\-]{1,60}$")
+_HEADER_RE = re.compile(r"[A-Za-z0-9\-]{1,60}")
 MAX_ORIGINS = 100
 # Headers the gateway writes itself on the backend handshake: no backend JWT may take their name.
 _RESERVED_HEADERS = frozenset(
@@ -776,6 +785,10 @@ _RESERVED_HEADERS = frozenset(
 )
 
 
+# Not a header clients may send their token in: the gateway's own, or the API key's.
+_NOT_AUTH_HEADERS = _RESERVED_HEADERS | {"apikey"}
+
+
 def _subobject(changes: dict[str, Any], name: str, fields: dict[str, Any], errors: list) -> dict[str, Any]:
     """``changes[name]`` (an object of ``fields``, each optional) over the current ``fields``;
     a field it does not know, or anything but an object, is an error."""
@@ -787,7 +800,8 @@ def _subobject(changes: dict[str, Any], name: str, fields: dict[str, Any], error
         return fields
     for key in given:
         if key not in fields:
-            errors.append(_errors(f"{name}.{key}", f"{name}.{key} is not a field; {name} has {', '.join(fields)}"))
+            shown = str(key)[:60]
+            errors.append(_errors(f"{name}.{shown}", f"{name}.{shown} is not a field; {name} has {', '.join(fields)}"))
     return {key: given.get(key, value) for key, value in fields.items()}
 
 
@@ -819,7 +833,7 @@ def _visibility(api: Api, changes: dict[str, Any], errors: list) -> tuple[str, l
     return visibility, roles
 
 
-def _gateway_policies(api: Api, changes: dict[str, Any], errors: list) -> dict[str, Any]:
+def _gateway_policies(api: Api, changes: dict[str, Any], errors: list, auth_header: str) -> dict[str, Any]:
     """The API's Origin allow-list and backend JWT after ``changes``
     (``originConfiguration``, ``backendJWTConfiguration``), checked; model field names."""
     origin = _subobject(
@@ -866,7 +880,7 @@ def _gateway_policies(api: Api, changes: dict[str, Any], errors: list) -> dict[s
             _errors("backendJWTConfiguration.enabled", "backendJWTConfiguration.enabled must be true or false")
         )
     header = jwt["header"]
-    if not isinstance(header, str) or not _HEADER_RE.match(header) or header.lower() in _RESERVED_HEADERS:
+    if not isinstance(header, str) or not _HEADER_RE.fullmatch(header) or header.lower() in _RESERVED_HEADERS:
         errors.append(
             _errors(
                 "backendJWTConfiguration.header",
@@ -874,7 +888,7 @@ def _gateway_policies(api: Api, changes: dict[str, Any], errors: list) -> dict[s
                 "gateway does not write itself (e.g. X-JWT-Assertion)",
             )
         )
-    elif header.lower() == str(changes.get("authorizationHeader", api.authorization_header)).lower():
+    elif header.lower() == auth_header.lower():
         errors.append(
             _errors(
                 "backendJWTConfiguration.header",
@@ -907,11 +921,16 @@ def _enforcement_settings(api: Api, changes: dict[str, Any], errors: list) -> di
     """The Api fields of ENFORCEMENT_FIELDS after ``changes`` (one left out keeps ``api``'s
     value), checked; what is wrong goes to ``errors``."""
     header = changes.get("authorizationHeader", api.authorization_header) or "Authorization"
-    if not isinstance(header, str) or not _HEADER_RE.match(header):
+    if not isinstance(header, str) or not _HEADER_RE.fullmatch(header) or header.lower() in _NOT_AUTH_HEADERS:
         errors.append(
-            _errors("authorizationHeader", "authorizationHeader must be a header name: letters, digits and '-'")
+            _errors(
+                "authorizationHeader",
+                "authorizationHeader must be a header name of letters, digits and '-' other than the ones the "
+                "gateway reads or writes itself (Internal-Key, apikey, Host, Origin, Sec-WebSocket-*, ...)",
+            )
         )
-    fields: dict[str, Any] = {"authorization_header": header, **_gateway_policies(api, changes, errors)}
+        header = api.authorization_header
+    fields: dict[str, Any] = {"authorization_header": header, **_gateway_policies(api, changes, errors, header)}
     if "payloadValidation" in changes:
         validation, validation_errors = _payload_validation(changes["payloadValidation"])
         errors += validation_errors

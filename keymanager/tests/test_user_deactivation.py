@@ -130,6 +130,32 @@ def test_deactivating_a_publisher_revokes_their_try_out_keys(world):
     assert kim_key in set(_snapshot()["revoked"])
 
 
+def test_deleting_a_user_tells_the_gateways(world, django_capture_on_commit_callbacks):
+    # Deactivation says so itself; a deletion (manage.py shell, a cascade) said nothing, so
+    # gateways kept the snapshot with the user's applications and live try-out keys.
+    from gateway_sync.services import config_version
+
+    before = config_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        world["dev"].delete()
+    assert config_version() == before + 1
+    assert str(world["apps"]["dev"]["app"].id) not in _app_ids_in_snapshot()
+
+
+def test_a_try_out_key_issued_to_a_user_deactivated_meanwhile_is_recorded_revoked(world):
+    # The request's sign-in check passed before the deactivation committed.
+    from keymanager.models import InternalKey
+    from keymanager.server import internal_key_issue
+
+    pia = factories.user("pia", roles=["creator", "publisher"])
+    type(pia).objects.filter(pk=pia.pk).update(is_active=False)
+    key = internal_key_issue(api=world["api"], user=pia)
+    part = key.split(".")[1]
+    jti = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))["jti"]
+    assert InternalKey.objects.get(jti=jti).revoked
+    assert jti in set(_snapshot()["revoked"])
+
+
 def test_admin_rest_user_actions_need_the_admin_role_and_a_known_user(world):
     dev, boss = world["dev"], world["boss"]
     refused = _rest(factories.user("pub", roles=["publisher"])).post(f"{ADMIN}/users/dev/deactivate")

@@ -184,7 +184,7 @@ def path_parameters(target: str) -> list[str]:
 
 VERBS = ("PUBLISH", "SUBSCRIBE")
 
-_SCOPE_NAME_RE = re.compile(r"^[A-Za-z0-9_:\-.]{1,100}$")
+_SCOPE_NAME_RE = re.compile(r"[A-Za-z0-9_:\-.]{1,100}")  # whole names: fullmatch
 
 
 def design_errors(
@@ -230,7 +230,7 @@ def design_errors(
         if description is not None and not isinstance(description, str):
             errors.append(DefinitionError("description must be text", f"/scopes/{i}/description"))
         name = scope.get("name")
-        if not isinstance(name, str) or not _SCOPE_NAME_RE.match(name):
+        if not isinstance(name, str) or not _SCOPE_NAME_RE.fullmatch(name):
             errors.append(
                 DefinitionError(f"scope name {name!r}: letters, digits and _ : - . only", f"/scopes/{i}/name")
             )

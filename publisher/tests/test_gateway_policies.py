@@ -114,6 +114,23 @@ def test_a_field_left_out_keeps_its_value(client, api):
         ({"backendJWTConfiguration": {"header": "X JWT"}}, "backendJWTConfiguration.header"),
         ({"backendJWTConfiguration": {"header": "authorization"}}, "backendJWTConfiguration.header"),
         ({"backendJWTConfiguration": {"signed": True}}, "backendJWTConfiguration.signed"),
+        # A final newline passed ``^...$``: never a header the gateway could read or write.
+        ({"backendJWTConfiguration": {"header": "X-JWT\n"}}, "backendJWTConfiguration.header"),
+        ({"authorizationHeader": "Authorization\n"}, "authorizationHeader"),
+        ({"authorizationHeader": "A" * 60 + "\n"}, "authorizationHeader"),
+        ({"name": "Chat\n"}, "name"),
+        ({"name": "Chat\x07Room"}, "name"),
+        ({"scopes": [{"scope": {"name": "chat_read\n", "description": "d"}, "shared": False}]}, "scope name"),
+        # Headers the gateway reads or writes itself cannot carry the client's token.
+        ({"authorizationHeader": "Internal-Key"}, "authorizationHeader"),
+        ({"authorizationHeader": "apikey"}, "authorizationHeader"),
+        ({"authorizationHeader": "Sec-WebSocket-Key"}, "authorizationHeader"),
+        # "" is the default header: the backend JWT cannot take it either.
+        (
+            {"authorizationHeader": "", "backendJWTConfiguration": {"header": "Authorization"}},
+            "backendJWTConfiguration.header",
+        ),
+        ({"backendJWTConfiguration": {"x" * 100_000: 1}}, "backendJWTConfiguration." + "x" * 60 + " is not"),
     ],
 )
 def test_bad_input_is_400_naming_the_field_and_changes_nothing(
@@ -125,6 +142,7 @@ def test_bad_input_is_400_naming_the_field_and_changes_nothing(
         resp = _put(client, api, {**body, "description": "changed too?"})
     assert resp.status_code == 400
     assert resp.json()["code"] == 400 and field in resp.json()["description"]
+    assert len(resp.json()["description"]) < 2000  # what it echoes is cut short
     assert _policies(api) == before and Api.objects.get(pk=api.pk).description == ""
     assert client.get(f"{BASE}/apis/{api.id}").headers["ETag"] == etag
     assert (config_version(), AuditEvent.objects.count()) == (version, audits)
