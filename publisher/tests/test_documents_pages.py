@@ -133,3 +133,9 @@ def test_the_dev_portal_renders_a_markdown_document_sanitised(api, publisher):
     _inert(body.group(1))
     private = ApiDocument.objects.get(name="Secret")
     assert dev.get(f"/devportal/apis/{api.id}/documents/{private.id}").status_code == 404
+
+
+def test_a_malformed_document_id_is_not_found_not_a_server_error(page, api):
+    assert page.get(f"/publisher/apis/{api.id}/documents?edit=abc").status_code == 404
+    resp = page.post(f"/publisher/apis/{api.id}/documents/delete", {"document": "x"})
+    assert resp.status_code in (302, 404), resp.status_code
