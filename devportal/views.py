@@ -190,11 +190,15 @@ def api_test_key(request, api_id):
 def api_documentation(request, api_id):
     """The AsyncAPI definition rendered, in a sandboxed frame of the API page (portal/csp.py)."""
     api = selectors.catalog_get_or_404(api_id, user=request.user)
-    # Only http(s) links: a definition stored before they were checked may hold others.
+    # The stored servers are the backend's endpoints, which developers must not learn (they
+    # would reach the backend around the gateway): shown are the gateway's URLs, as WSO2's
+    # Dev Portal does. Only http(s) links: a definition stored before they were checked may hold others.
+    urls = gateway_urls(api)
+    definition = asyncapi.with_servers(api.definition, production=urls[0]["URLs"]["wss"] if urls else "")
     return render(
         request,
         "devportal/api_documentation.html",
-        {"api": api, "docs_definition": asyncapi.without_unsafe_links(api.definition)},
+        {"api": api, "docs_definition": asyncapi.without_unsafe_links(definition)},
     )
 
 

@@ -642,7 +642,7 @@ class ApiExportApi(ScopedAPIView):
             revision = api.revisions.filter(number=int(number) if number.isascii() and number.isdigit() else -1).first()
             if revision is None:
                 raise NotFound(f"Revision {number} of this API not found")
-        filename, content = export_archive(api=api, revision=revision)
+        filename, content = export_archive(api=api, user=request.user, revision=revision)
         response = HttpResponse(content, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response

@@ -39,8 +39,9 @@ def _dump(data: Any) -> bytes:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
 
 
-def export_archive(*, api: Api, revision=None) -> tuple[str, bytes]:
-    """The project of ``api``'s working copy, or of one revision with where it is deployed."""
+def export_archive(*, api: Api, user, revision=None) -> tuple[str, bytes]:
+    """The project of ``api``'s working copy, or of one revision with where it is deployed,
+    with the documents ``user`` may read (owner-only ones only when they may change the API)."""
     data = dict(revision.frozen) if revision is not None else {**api_dto(api), "definition": api.definition}
     definition = data.pop("definition")
     data.pop("sandboxEndpoint", None)
@@ -62,7 +63,7 @@ def export_archive(*, api: Api, revision=None) -> tuple[str, bytes]:
         files[f"{root}/deployment_environments.yaml"] = _dump(
             {"type": "deployment_environments", "version": ARCHIVE_VERSION, "data": envs}
         )
-    for doc in api.documents.select_related("created_by", "last_updated_by"):
+    for doc in docs.document_list(api=api, user=user).defer(None):
         dto = docs.document_dto(doc)
         data = {k: dto[k] for k in (*docs.FIELDS, "fileName") if dto[k] is not None}
         files[f"{root}/Docs/{doc.name}/document.yaml"] = _dump(

@@ -445,7 +445,7 @@ CHAT = documents.CHAT_ASYNCAPI
 def _archive(creator) -> bytes:
     """An API project archive of an API that no longer exists, so importing it succeeds."""
     gone = factories.api(creator, context="/archived")
-    _, content = export_archive(api=gone)
+    _, content = export_archive(api=gone, user=creator)
     pub.api_delete(api=gone, user=creator)
     return content
 

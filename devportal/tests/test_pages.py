@@ -180,6 +180,17 @@ def test_api_page_has_documentation_snippets_and_console(api, dev):
     assert "https://" not in body.split("<body")[1].replace("https://localhost", "")  # nothing from the internet
 
 
+def test_the_documentation_shows_the_gateway_not_the_backend(api, dev):
+    # The definition keeps the backend's endpoints as its servers; the frame (to visitors
+    # too) embedded them, an address that reaches the backend around the gateway's checks.
+    backend = asyncapi.server_url(api.definition, "production")
+    assert backend
+    for web in (_web(dev), Client()):
+        frame = web.get(f"/devportal/apis/{api.id}/documentation").content.decode()
+        assert backend not in frame
+        assert f"{api.context}/{api.version}" in frame  # the gateway's URL of the API
+
+
 def test_message_example_prefers_the_message_example_then_the_schema():
     doc = asyncapi.parse_and_validate(open("demo/notifications.asyncapi.yaml").read())
     assert asyncapi.message_example(doc, "/rooms/{roomID}") == '{"from": "alice", "text": "Hello, room!"}'

@@ -7,6 +7,7 @@ import zipfile
 import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
 
 from publisher import services
 from publisher.models import Api
@@ -268,7 +269,7 @@ def test_an_api_exports_straight_after_it_is_created(publisher):
     from publisher.archives import export_archive
 
     api = factories.api(publisher, context="/fresh")
-    name, content = export_archive(api=api)
+    name, content = export_archive(api=api, user=publisher)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         api_yaml = archive.read(f"{name.removesuffix('.zip')}/api.yaml").decode()
     assert "lifeCycleStatus: CREATED" in api_yaml
@@ -389,3 +390,31 @@ def test_a_wso2_project_with_an_asyncapi_3_0_definition_imports(client):
     assert operations["/rooms/{roomId}", "PUBLISH"]["authType"] == "None"
     assert [(s["scope"]["name"], s["scope"]["bindings"]) for s in api["scopes"]] == [("creator", ["admin"])]
     assert Api.objects.get(pk=api["id"]).definition["asyncapi"] == "3.0.0"
+
+
+def test_an_export_leaves_out_documents_the_caller_may_not_read(client, publisher):
+    # Owner-only documents were listed to their owners only, but every publisher's export
+    # of the API carried them.
+    from publisher import documents as docs
+
+    api = factories.published_api(publisher)
+    for name, visibility in (("Guide", "API_LEVEL"), ("Secret", "OWNER_ONLY")):
+        docs.document_create(
+            api=api,
+            user=publisher,
+            fields={"name": name, "type": "HOWTO", "sourceType": "MARKDOWN", "visibility": visibility},
+            inline_content=f"{name} text",
+        )
+    other = factories.user("pub2", roles=["creator", "publisher"])
+    names = {}
+    for user in (publisher, other):
+        rest = APIClient()
+        rest.force_authenticate(user)
+        resp = rest.get(f"{BASE}/apis/export", {"apiId": str(api.id)})
+        assert resp.status_code == 200
+        names[user.username] = {
+            n.split("/")[2]
+            for n in zipfile.ZipFile(io.BytesIO(resp.content)).namelist()
+            if "/Docs/" in n and n.count("/") >= 3
+        }
+    assert names == {"pub": {"Guide", "Secret"}, "pub2": {"Guide"}}
