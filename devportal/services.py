@@ -126,28 +126,34 @@ def subscription_create(*, application: Application, api: Api, throttling_policy
         detail["statusFrom"] = {"subscription": str(source.id), "api": str(source.api_id)}
     audit_record(actor=user, action="subscription.create", target=sub, detail=detail)
     if held:
-        _workflow_open(
-            workflow_type=WorkflowType.SUBSCRIPTION_CREATION,
-            subject_id=str(sub.id),
-            subject=(
-                f"Subscription of {application.name} ({application.owner.get_username()}) "
-                f"to {api.name} {api.version} with {throttling_policy}"
-            ),
-            properties={
-                "subscriptionId": str(sub.id),
-                "applicationId": str(application.id),
-                "applicationName": application.name,
-                "apiId": str(api.id),
-                "apiName": api.name,
-                "apiVersion": api.version,
-                "apiContext": api.context,
-                "subscriber": application.owner.get_username(),
-                "throttlingPolicy": throttling_policy,
-            },
-            requested_by=user,
-        )
+        _subscription_approval_ask(sub, user=user)
     config_changed(_subscription_delta(sub))
     return sub
+
+
+def _subscription_approval_ask(sub: Subscription, *, user) -> None:
+    """Open the administrator's task for ``sub`` (ON_HOLD until it is decided)."""
+    application, api = sub.application, sub.api
+    _workflow_open(
+        workflow_type=WorkflowType.SUBSCRIPTION_CREATION,
+        subject_id=str(sub.id),
+        subject=(
+            f"Subscription of {application.name} ({application.owner.get_username()}) "
+            f"to {api.name} {api.version} with {sub.throttling_policy}"
+        ),
+        properties={
+            "subscriptionId": str(sub.id),
+            "applicationId": str(application.id),
+            "applicationName": application.name,
+            "apiId": str(api.id),
+            "apiName": api.name,
+            "apiVersion": api.version,
+            "apiContext": api.context,
+            "subscriber": application.owner.get_username(),
+            "throttlingPolicy": sub.throttling_policy,
+        },
+        requested_by=user,
+    )
 
 
 def _subscription_needs_approval(plan: str) -> bool:
@@ -164,11 +170,17 @@ def subscriptions_copy_to_version(*, api: Api, other_versions, user) -> None:
     (``other_versions``; the Publisher's "Requires re-subscription" leaves them behind), each
     application once, with its plan when the new version offers it (else the first plan).
     A block is about the application and the API, whichever version: it is copied too, the
-    strictest when an application is subscribed to several older versions. The caller tells
-    gateways (the lifecycle change does)."""
+    strictest when an application is subscribed to several older versions. Nothing is
+    carried to an application whose owner may not see the new version (a RESTRICTED one);
+    one moved to another plan that needs approval waits for it (ON_HOLD, a task), as a new
+    subscription with that plan would. The caller tells gateways (the lifecycle change does)."""
     subscribed = set(api.subscriptions.values_list("application_id", flat=True))
     # One waiting for approval, or refused, is not a subscription in force: nothing to carry.
-    old_subs = list(Subscription.objects.filter(api__in=other_versions, status__in=STRICTNESS).order_by("created_time"))
+    old_subs = list(
+        Subscription.objects.filter(api__in=other_versions, status__in=STRICTNESS)
+        .select_related("application__owner")
+        .order_by("created_time")
+    )
     status_of: dict = {}
     for sub in old_subs:
         known = status_of.get(sub.application_id, SubscriptionStatus.UNBLOCKED)
@@ -176,11 +188,18 @@ def subscriptions_copy_to_version(*, api: Api, other_versions, user) -> None:
     for sub in old_subs:
         if sub.application_id in subscribed:
             continue
+        subscribed.add(sub.application_id)
+        if not api_visible_to(api, sub.application.owner):
+            continue
         plan = sub.throttling_policy if sub.throttling_policy in api.policies else api.policies[0]
         status = status_of[sub.application_id]
-        Subscription.objects.create(application_id=sub.application_id, api=api, throttling_policy=plan, status=status)
-        subscribed.add(sub.application_id)
+        held = plan != sub.throttling_policy and _subscription_needs_approval(plan)
+        if held:
+            status = SubscriptionStatus.ON_HOLD
+        copy = Subscription.objects.create(application=sub.application, api=api, throttling_policy=plan, status=status)
         audit_record(actor=user, action="subscription.copy", target=api, detail={"from": str(sub.id), "status": status})
+        if held:
+            _subscription_approval_ask(copy, user=user)
 
 
 @transaction.atomic

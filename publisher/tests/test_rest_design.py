@@ -469,3 +469,33 @@ def test_publishing_a_new_version_copies_blocked_subscriptions_still_blocked(cli
     copied = client.get(f"{BASE}/subscriptions?apiId={v2.id}").json()["list"]
     assert {s["applicationInfo"]["name"]: s["subscriptionStatus"] for s in copied} == states
     assert Subscription.objects.filter(api=v2).count() == 3
+
+
+def test_a_new_version_carries_subscriptions_only_to_who_may_see_it_and_as_approval_asks(client, publisher):
+    # Copied subscriptions skipped the checks of subscribing: a developer kept access to a
+    # version RESTRICTED to a role they lack, and a plan needing approval came without it.
+    from django.contrib.auth.models import Group
+
+    from devportal import services as dp
+    from devportal.models import Subscription, Workflow
+    from publisher import services
+    from publisher.models import PolicyLevel, ThrottlingPolicy
+
+    v1 = factories.published_api(publisher)
+    dev, partner = factories.user("dev"), factories.user("partner")
+    partner.groups.add(Group.objects.create(name="partners"))
+    for user in (dev, partner):
+        app = dp.application_create(owner=user, name=f"{user.username}-app")
+        dp.subscription_create(application=app, api=v1, throttling_policy="AsyncGold", user=user)
+    ThrottlingPolicy.objects.filter(level=PolicyLevel.SUBSCRIPTION, name="AsyncSilver").update(requires_approval=True)
+    v2 = factories.api(publisher, version="2.0.0")
+    services.api_update(
+        api=v2,
+        user=publisher,
+        changes={"visibility": "RESTRICTED", "visibleRoles": ["partners"], "policies": ["AsyncSilver"]},
+    )
+    assert _publish(client, v2).status_code == 200
+    copied = {s.application.owner.username: s for s in Subscription.objects.filter(api=v2)}
+    assert set(copied) == {"partner"}
+    assert (copied["partner"].status, copied["partner"].throttling_policy) == ("ON_HOLD", "AsyncSilver")
+    assert Workflow.objects.filter(subject_id=str(copied["partner"].id), status="CREATED").exists()
