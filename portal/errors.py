@@ -123,7 +123,9 @@ def exception_handler(exc, context):
     if isinstance(exc, drf.APIException):
         headers = {}
         if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
-            headers["WWW-Authenticate"] = 'Basic realm="tidegate"'
+            # Bearer, not Basic: a Basic challenge makes browsers ask for a password and then
+            # send it with every request, other sites' included. Scripts send Basic unasked.
+            headers["WWW-Authenticate"] = 'Bearer realm="tidegate"'
             status = 401
         else:
             status = exc.status_code

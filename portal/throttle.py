@@ -293,6 +293,14 @@ class LockoutBasicAuthentication(BasicAuthentication):
     """DRF's HTTP Basic, handing Django's own request to ``authenticate`` so axes marks that
     request and its middleware answers 429 (DRF's wrapper would keep the mark to itself)."""
 
+    def authenticate(self, request):
+        # A browser sends the Basic credentials it keeps with every request to the portal,
+        # one a hostile page makes included (a cross-site form POST), and Basic has no CSRF
+        # check: such a request is not signed in by them. Scripts send no Sec-Fetch-Site.
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            return None
+        return super().authenticate(request)
+
     def authenticate_credentials(self, userid, password, request=None):
         user, auth = super().authenticate_credentials(userid, password, request=getattr(request, "_request", request))
         # Basic cannot carry a second factor (portal/twofactor.py): refused, not counted as a failure.

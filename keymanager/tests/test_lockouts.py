@@ -445,3 +445,16 @@ def test_a_redis_outage_does_not_turn_failed_attempts_into_errors(keys, dev, set
     assert password_grant(keys, "guess").status_code == 400
     assert Client().get(APPS, HTTP_AUTHORIZATION=basic("dev", "guess")).status_code == 401
     assert token(keys, grant_type="client_credentials").status_code == 200
+
+
+def test_basic_credentials_sign_in_no_request_another_site_made(dev):
+    # A browser keeps Basic credentials once it has asked for them and sends them with a
+    # hostile page's form POST too; Basic has no CSRF check. The 401 no longer makes
+    # browsers ask (Bearer challenge), and a cross-site request is not signed in by Basic.
+    auth = "Basic " + base64.b64encode(b"dev:" + PASSWORD.encode()).decode()
+    url = "/api/am/devportal/v3/applications"
+    assert Client().get(url, HTTP_AUTHORIZATION=auth).status_code == 200
+    assert Client().get(url, HTTP_AUTHORIZATION=auth, HTTP_SEC_FETCH_SITE="same-origin").status_code == 200
+    crossed = Client().post(url, {"name": "Planted"}, HTTP_AUTHORIZATION=auth, HTTP_SEC_FETCH_SITE="cross-site")
+    assert crossed.status_code == 401
+    assert crossed["WWW-Authenticate"].startswith("Bearer")
