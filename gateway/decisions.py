@@ -211,30 +211,35 @@ def _ip_permitted(permitted: str, client: Address | None) -> bool:
 
 def _wildcard_match(pattern: str, text: str) -> bool:
     """``pattern`` matches all of ``text``, ``*`` standing for any run of characters: the
-    two-pointer match, linear in practice and never exponential (no regular expression
-    built from what a developer typed)."""
-    p = t = 0
-    star, mark = -1, 0
-    while t < len(text):
-        if p < len(pattern) and pattern[p] != "*" and pattern[p] == text[t]:
-            p += 1
-            t += 1
-        elif p < len(pattern) and pattern[p] == "*":
-            star, mark = p, t
-            p += 1
-        elif star >= 0:
-            p = star + 1
-            mark += 1
-            t = mark
-        else:
-            return False
-    return all(c == "*" for c in pattern[p:])
+    text must start with what comes before the first star and end with what follows the
+    last, and hold the pieces between in order, each found leftmost (``str.find``). Linear
+    in the text for each piece; no regular expression built from what a developer typed.
+    (The two-pointer match it replaces backtracked: a pattern of 253 characters against a
+    16 KB Referer took a second.)"""
+    pieces = pattern.split("*")
+    if len(pieces) == 1:
+        return pattern == text
+    first, last = pieces[0], pieces[-1]
+    if len(text) < len(first) + len(last) or not text.startswith(first) or not text.endswith(last):
+        return False
+    at, end = len(first), len(text) - len(last)
+    for piece in pieces[1:-1]:
+        if piece:
+            found = text.find(piece, at, end)
+            if found < 0:
+                return False
+            at = found + len(piece)
+    return True
+
+
+MAX_REFERER = 2048  # longer than any page's address a browser sends; judged no further
 
 
 def _referer_permitted(permitted: str, referer: str | None) -> bool:
     """WSO2's rule: a pattern matches the whole Referer, ``*`` standing for any run of
-    characters other than a space (a Referer with a space matches none)."""
-    if not referer or " " in referer:
+    characters other than a space (a Referer with a space matches none, and so does one
+    over MAX_REFERER characters)."""
+    if not referer or " " in referer or len(referer) > MAX_REFERER:
         return False
     return any(_wildcard_match(pattern.strip(), referer) for pattern in permitted.split(",") if pattern.strip())
 

@@ -136,7 +136,7 @@ class GatewayHttp:
         raw = await _read_body(receive)
         try:
             data = json.loads(raw) if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested thousands deep
             data = None
         target = data.get("path") if isinstance(data, dict) else None
         if not isinstance(target, str) or not target.startswith("/") or "?" in target or "#" in target:

@@ -204,7 +204,7 @@ def _unverified_issuer_and_kid(token: str) -> tuple[str, str]:
         header_part, payload_part = token.split(".")[:2]
         iss = _segment(payload_part).get("iss")
         kid = _segment(header_part).get("kid") or ""
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise TokenRejected(Reason.INVALID_CREDENTIALS, "Invalid Credentials: malformed token") from None
     if not isinstance(iss, str):
         raise TokenRejected(Reason.INVALID_CREDENTIALS, "Invalid Credentials: token has no issuer")

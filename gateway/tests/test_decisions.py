@@ -116,6 +116,14 @@ def test_no_credentials_is_401_900902_with_a_challenge():
         pytest.param("abc", id="garbage"),
         pytest.param(sign(claims(nbf=NOW + 600)), id="nbf-in-the-future"),
         pytest.param(sign(claims(exp=None)), id="no-exp"),
+        # JSON nested thousands deep raised RecursionError past the parser's ValueError: a 500.
+        pytest.param(
+            "eyJhbGciOiJSUzI1NiJ9." + base64.urlsafe_b64encode(b"[" * 5000).decode().rstrip("=") + ".x",
+            id="payload-nested-5000-deep",
+        ),
+        pytest.param(
+            base64.urlsafe_b64encode(b'{"a":' * 5000).decode().rstrip("=") + ".e30.x", id="header-nested-5000-deep"
+        ),
     ],
 )
 def test_bad_tokens_are_401_900901(token):
@@ -335,3 +343,35 @@ def test_a_subscription_waiting_for_approval_rejected_or_unknown_is_refused(stat
     decision = admit(state(sub_status=status), "/chat/1.0.0/notifications", "", bearer(sign(claims())), now=NOW)
     assert _refusal(decision) == (403, "900908")
     assert reason in decision.description
+
+
+# ---------------------------------------------------------------- API keys' permitted Referers
+
+import re as _re  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from gateway.decisions import MAX_REFERER, _referer_permitted, _wildcard_match  # noqa: E402
+from testsupport.hypothesis_profiles import examples  # noqa: E402
+
+
+def _reference(pattern: str, text: str) -> bool:
+    """What ``*`` means, written the obvious way (slow, for small inputs)."""
+    regex = ".*".join(_re.escape(piece) for piece in pattern.split("*"))
+    return _re.fullmatch(regex, text, _re.DOTALL) is not None
+
+
+@examples(300)
+@given(pattern=st.text("ab*", max_size=8), text=st.text("ab", max_size=10))
+def test_the_referer_wildcard_means_any_run_of_characters(pattern, text):
+    assert _wildcard_match(pattern, text) == _reference(pattern, text)
+
+
+def test_a_referer_over_the_limit_matches_no_pattern():
+    # A developer's own patterns against a 16 KB Referer backtracked for seconds per
+    # handshake, holding the worker's loop: such a Referer is not judged at all.
+    assert _referer_permitted("https://*", "https://" + "a" * (MAX_REFERER - 8))
+    assert not _referer_permitted("https://*", "https://" + "a" * MAX_REFERER)
+    patterns = ",".join(["*" + "a" * 253 + "b"] * 20)
+    assert not _referer_permitted(patterns, "a" * 16_000)
