@@ -92,25 +92,28 @@ class Match:
 @dataclass(frozen=True)
 class _Route:
     regex: re.Pattern[str]
+    names: tuple[str, ...]  # the topic's parameters, one per group of ``regex``, in order
     rank: tuple[int, int, int]  # lower sorts first: fewer wildcards, fewer params, longer literal
     api: ApiConfig
     topic: TopicConfig
 
 
-def topic_regex(topic: str) -> tuple[str, tuple[int, int, int]]:
+def topic_regex(topic: str) -> tuple[str, tuple[str, ...], tuple[int, int, int]]:
+    """The pattern of a topic's paths, its parameters' names (a group each, positional: a
+    name is whatever the definition says, which need not be a regular-expression group
+    name, and two alike would not compile) and its rank."""
     wildcard = topic.endswith("/*") or topic == "*"
     body = topic[:-2] if topic.endswith("/*") else topic
-    parts, params, literal = [], 0, 0
+    parts, names, literal = [], [], 0
     for seg in [s for s in body.split("/") if s]:
         if seg.startswith("{") and seg.endswith("}"):
-            name = re.sub(r"\W", "_", seg[1:-1])
-            parts.append(f"/(?P<{name}>[^/]+)")
-            params += 1
+            names.append(seg[1:-1])
+            parts.append("/([^/]+)")
         else:
             parts.append("/" + re.escape(seg))
             literal += len(seg)
     pattern = "".join(parts) + ("(?:/.*)?" if wildcard else "/?")
-    return pattern, (int(wildcard), params, -literal)
+    return pattern, tuple(names), (int(wildcard), len(names), -literal)
 
 
 MAX_MATCHED = 4096
@@ -125,8 +128,8 @@ class RouteTable:
             base = f"{api.context}/{api.version}"
             routes = self._by_base.setdefault(base, [])
             for topic in api.topics:
-                pattern, rank = topic_regex(topic.name)
-                routes.append(_Route(re.compile(pattern + r"\Z"), rank, api, topic))
+                pattern, names, rank = topic_regex(topic.name)
+                routes.append(_Route(re.compile(pattern + r"\Z"), names, rank, api, topic))
             routes.sort(key=lambda r: r.rank)
         # Longest base first, so /a/b/1.0 is tried before /a/1.0 could claim it.
         self._bases = sorted(self._by_base, key=len, reverse=True)
@@ -152,5 +155,5 @@ class RouteTable:
                 for route in self._by_base[base]:
                     m = route.regex.match(rest)
                     if m:
-                        return Match(route.api, route.topic, m.groupdict())
+                        return Match(route.api, route.topic, dict(zip(route.names, m.groups(), strict=True)))
         return None

@@ -147,6 +147,17 @@ def validate(parsed: ParsedDocument) -> dict[str, Any]:
         pointer, message = _schema_error(err)
         errors.append(DefinitionError(message, pointer, parsed.line_of(pointer)))
     errors.extend(module.extension_errors(doc, parsed))
+    if not errors:  # a topic's address names each parameter once (which value would it take?)
+        for topic in topics(doc):
+            repeated = sorted({p for p in topic.parameters if topic.parameters.count(p) > 1})
+            if repeated:
+                errors.append(
+                    DefinitionError(
+                        f"topic {topic.name}: the parameter {{{repeated[0]}}} appears more than once in its address",
+                        "/channels",
+                        parsed.line_of("/channels"),
+                    )
+                )
     if errors:
         raise InvalidDefinition(errors)
     return doc

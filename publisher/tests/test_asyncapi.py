@@ -193,3 +193,27 @@ def test_a_2x_document_has_no_warnings_and_a_3_0_channel_without_address_has_one
     text = documents.CHAT_ASYNCAPI_V3.replace("  admin:\n    address: /admin\n", "  admin:\n    address: null\n")
     (warning,) = asyncapi.warnings(asyncapi.parse_and_validate(text))
     assert warning.pointer == "/channels/admin" and "has no address" in warning.message
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["/rooms/{a}/{a}", "/x/{id}/y/{id}"],
+)
+@pytest.mark.parametrize("version", ["2.x", "3.0"])
+def test_a_topic_naming_a_parameter_twice_is_refused(address, version):
+    # Which value would {uri.var.a} take? Gateways given such a topic could not build their
+    # routes (since fixed there too); the Publisher no longer accepts it.
+    from testsupport import documents
+
+    if version == "2.x":
+        text = documents.asyncapi_doc("Dup", "ws://backend:1", f"  {address}:\n    subscribe: {{}}\n")
+    else:
+        text = documents.asyncapi3_doc(
+            "Dup",
+            "ws://backend:1",
+            f"  dup:\n    address: '{address}'\n    parameters: {{{asyncapi.path_parameters(address)[0]}: {{}}}}\n",
+            "  receiveDup: {action: receive, channel: {$ref: '#/channels/dup'}}\n",
+        )
+    with pytest.raises(asyncapi.InvalidDefinition) as refused:
+        asyncapi.parse_and_validate(text)
+    assert "appears more than once" in str([e.message for e in refused.value.errors])
