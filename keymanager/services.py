@@ -113,9 +113,9 @@ def tokens_purge(*, now=None, keep_days: int = 1) -> int:
 
 @transaction.atomic
 def user_deactivate(*, user, acting_user) -> int:
-    """Take a user's access away: they can no longer sign in, every token of an application
-    they own, every password-grant token and every Publisher try-out key (Internal-Key)
-    issued to them is revoked, and gateways drop their applications and close those
+    """Take a user's access away: they can no longer sign in, every token and API key of an
+    application they own, every password-grant token and every Publisher try-out key
+    (Internal-Key) issued to them is revoked, and gateways drop their applications and close those
     connections (4002; 4001 for their password-grant tokens on other people's applications
     and their try-out keys). The one way to deactivate, for the Django
     admin, ``manage.py deactivate_user`` and the Admin REST. Returns how many tokens were
@@ -134,6 +134,8 @@ def user_deactivate(*, user, acting_user) -> int:
     tokens = IssuedToken.objects.filter(Q(client__application__owner=user) | Q(user=user), revoked=False)
     revoked = tokens.update(revoked=True)
     revoked += InternalKey.objects.filter(user=user, revoked=False, expires_at__gt=timezone.now()).update(revoked=True)
+    # Their applications' API keys too: left unrevoked, they worked again on reactivation.
+    revoked += ApiKey.objects.filter(application__owner=user, revoked=False).update(revoked=True)
     audit_record(
         actor=acting_user,
         action="user.deactivate",

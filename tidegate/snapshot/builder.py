@@ -63,6 +63,9 @@ def security_schemes(frozen: dict[str, Any]) -> tuple[str, ...]:
     return kinds or ("oauth2",)
 
 
+REVOKED_SKEW_SECONDS = 60
+
+
 def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
     """Everything gateways of ``environments`` enforce: deployed revisions with the API's
     live lifecycle state, applications and subscriptions by consumer key, trusted issuers,
@@ -166,13 +169,19 @@ def snapshot_build(*, environments: list[str], version: int) -> Snapshot:
         )
         for p in ThrottlingPolicy.objects.all()
     }
-    now = timezone.now()
+    # A revoked credential stays listed until gateways would refuse it as expired anyway:
+    # past its exp by the gateways' leeway, and a minute more for their clocks against ours.
+    kept_until = timezone.now() - timedelta(seconds=settings.TIDEGATE["TOKEN_LEEWAY"] + REVOKED_SKEW_SECONDS)
     revoked = (
-        tuple(IssuedToken.objects.filter(revoked=True, expires_at__gt=now).values_list("jti", flat=True))
-        + tuple(ApiKey.objects.filter(live_keys, revoked=True).values_list("jti", flat=True))
+        tuple(IssuedToken.objects.filter(revoked=True, expires_at__gt=kept_until).values_list("jti", flat=True))
+        + tuple(
+            ApiKey.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=kept_until), revoked=True).values_list(
+                "jti", flat=True
+            )
+        )
         # Try-out keys revoked with their user, or whose user was deleted.
         + tuple(
-            InternalKey.objects.filter(Q(revoked=True) | Q(user__isnull=True), expires_at__gt=now).values_list(
+            InternalKey.objects.filter(Q(revoked=True) | Q(user__isnull=True), expires_at__gt=kept_until).values_list(
                 "jti", flat=True
             )
         )
