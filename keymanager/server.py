@@ -220,6 +220,10 @@ class RefreshGrant(grants.RefreshTokenGrant):
             return None
         if not credential.user.is_active:
             raise InvalidGrantError("The user is inactive")
+        # A password-grant token's refresh carries no second factor either: once the account
+        # signs in with one (or must), the chain the password started ends here.
+        if basic_refusal(credential.user):
+            raise InvalidGrantError("This account now signs in with two-factor authentication; sign in again")
         return ResourceOwner(credential.user)
 
     def revoke_old_credential(self, credential):

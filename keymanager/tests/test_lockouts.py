@@ -458,3 +458,35 @@ def test_basic_credentials_sign_in_no_request_another_site_made(dev):
     crossed = Client().post(url, {"name": "Planted"}, HTTP_AUTHORIZATION=auth, HTTP_SEC_FETCH_SITE="cross-site")
     assert crossed.status_code == 401
     assert crossed["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_refresh_token_of_the_password_grant_ends_once_the_account_has_two_factor(dev):
+    # The password grant is refused to such an account; its refresh tokens, rotated for a
+    # day each, kept a chain started with a stolen password alive indefinitely.
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client, secret = _keys(dev)
+    auth = "Basic " + base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
+    first = Client().post(
+        "/oauth2/token", {"grant_type": "password", "username": "dev", "password": PASSWORD}, HTTP_AUTHORIZATION=auth
+    )
+    assert first.status_code == 200, first.content
+    TOTPDevice.objects.create(user=dev, name="phone", confirmed=True)
+    refreshed = Client().post(
+        "/oauth2/token",
+        {"grant_type": "refresh_token", "refresh_token": first.json()["refresh_token"]},
+        HTTP_AUTHORIZATION=auth,
+    )
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    assert "two-factor" in refreshed.json()["error_description"]
+
+
+def test_no_token_is_logged_with_the_log_level_at_debug(dev, caplog):
+    # Authlib logs "Issue token {...}", access and refresh token whole, at DEBUG.
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client, secret = _keys(dev)
+    auth = "Basic " + base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
+    issued = Client().post("/oauth2/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=auth).json()
+    assert issued["access_token"] not in caplog.text

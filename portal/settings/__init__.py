@@ -218,6 +218,8 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         # One WARNING line per failed sign-in (name and address masked); not its INFO chatter.
         "axes": {"level": "WARNING"},
+        # Authlib logs each token it issues (access and refresh token whole) at DEBUG.
+        "authlib": {"level": "WARNING"},
         # One JSON line per connection and per refused handshake (gateway/relay.py), and per
         # portal request but the gateways' own (tidegate/asgi.py; run Daphne with -v 0).
         "tidegate.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
