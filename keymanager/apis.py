@@ -1,5 +1,6 @@
 """Admin v4 ``/key-managers``: trusted external token issuers (WSO2: third-party key managers)."""
 
+from django.conf import settings
 from django.db import transaction
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -7,7 +8,7 @@ from rest_framework.response import Response
 from keymanager.models import ExternalIssuer
 from portal.audit import audit_record
 from portal.config_events import config_changed
-from portal.errors import NotFound, create_or_conflict
+from portal.errors import NotFound, ValidationFailed, create_or_conflict
 from portal.fields import StrictCharField
 from portal.rest import ScopedAPIView, scopes
 from portal.roles import IsAdmin
@@ -45,6 +46,15 @@ class KeyManagerInput(serializers.Serializer):
 
 @transaction.atomic
 def external_issuer_create(*, data: dict, user) -> ExternalIssuer:
+    """A trusted external issuer; never one named as the built-in Key Manager or the gateways'
+    test keys are (it would take their place at the gateways: every API key refused, the
+    Key Manager's tokens checked against another's keys)."""
+    own = {settings.TIDEGATE["KEY_MANAGER_ISSUER"], settings.TIDEGATE["TESTKEY_ISSUER"]}
+    if data["issuer"].strip().rstrip("/") in {i.rstrip("/") for i in own}:
+        raise ValidationFailed(
+            f"issuer {data['issuer']!r} is this deployment's own; an external key manager needs its own issuer",
+            details=[{"field": "issuer", "message": "the built-in Key Manager's or the test keys' issuer"}],
+        )
     issuer = create_or_conflict(
         ExternalIssuer,
         conflict="A key manager with this name or issuer already exists",

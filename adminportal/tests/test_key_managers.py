@@ -129,6 +129,9 @@ def test_adding_a_key_manager(admin_client, admin):
         ({"jwks_url": "not a url"}, "Enter a valid URL."),
         ({"issuer": ""}, "This field is required."),
         ({"name": "idp"}, "A key manager with this name or issuer already exists"),
+        # Named as the built-in Key Manager, it took its place at the gateways.
+        ({"issuer": "https://localhost:9443/oauth2/token"}, "is this deployment's own"),
+        ({"issuer": "https://localhost:9095/testkey/"}, "is this deployment's own"),
     ],
 )
 def test_bad_input_is_explained_and_adds_nothing(admin_client, overrides, error):
