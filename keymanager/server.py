@@ -243,7 +243,9 @@ class TokenIntrospection(IntrospectionEndpoint):
         return record if subject is not None and subject.is_active else None
 
     def check_permission(self, token, client, request) -> bool:
-        return token.client_id == client.pk or has_role(client.application.owner, "admin")
+        owner = client.application.owner
+        # A deactivated owner's client introspects nothing (it gets no token either).
+        return owner.is_active and (token.client_id == client.pk or has_role(owner, "admin"))
 
     def introspect_token(self, token) -> dict[str, Any]:
         claims = token.claims

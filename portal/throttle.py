@@ -302,6 +302,10 @@ class LockoutBasicAuthentication(BasicAuthentication):
         return super().authenticate(request)
 
     def authenticate_credentials(self, userid, password, request=None):
+        # No account has such a name, and the lockout could not store it (PostgreSQL
+        # refuses a NUL in text; axes' username column holds 255 characters).
+        if "\x00" in userid or len(userid) > 150:
+            raise AuthenticationFailed("Invalid username/password.")
         user, auth = super().authenticate_credentials(userid, password, request=getattr(request, "_request", request))
         # Basic cannot carry a second factor (portal/twofactor.py): refused, not counted as a failure.
         from portal.twofactor import basic_refusal

@@ -490,3 +490,13 @@ def test_no_token_is_logged_with_the_log_level_at_debug(dev, caplog):
     auth = "Basic " + base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
     issued = Client().post("/oauth2/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=auth).json()
     assert issued["access_token"] not in caplog.text
+
+
+@pytest.mark.parametrize("name", ["dev\x00", "d" * 300], ids=["nul", "long"])
+def test_a_basic_name_no_account_could_have_is_401_and_not_stored(name):
+    # The lockout stored it first: PostgreSQL refuses a NUL, axes' column holds 255 characters.
+    from axes.models import AccessAttempt
+
+    auth = "Basic " + base64.b64encode(f"{name}:password".encode()).decode()
+    assert Client().get("/api/am/devportal/v3/applications", HTTP_AUTHORIZATION=auth).status_code == 401
+    assert not AccessAttempt.objects.exists()

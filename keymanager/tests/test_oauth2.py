@@ -174,6 +174,39 @@ def test_another_applications_client_cannot_introspect_a_token(setup):
     assert resp.json().get("active") is not True
 
 
+def test_a_deactivated_admins_client_introspects_nothing(setup):
+    # It could no longer get tokens, but still read any developer's token as "active".
+    from keymanager.services import user_deactivate
+
+    access = token(setup, grant_type="client_credentials").json()["access_token"]
+    ada = factories.user("ada", roles=["admin"])
+    factories.user("bo", roles=["admin"])  # not the last admin
+    app = dp.application_create(owner=ada, name="Ops")
+    client, secret = keys_generate(application=app, key_type="PRODUCTION", grant_types=None, user=ada)
+    auth = _basic(client.client_id, secret)
+    assert Client().post("/oauth2/introspect", {"token": access}, HTTP_AUTHORIZATION=auth).json()["active"] is True
+    user_deactivate(user=ada, acting_user=None)
+    resp = Client().post("/oauth2/introspect", {"token": access}, HTTP_AUTHORIZATION=auth)
+    assert resp.json().get("active") is not True
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"grant_type": "client_credentials", "client_id": "a\x00b", "client_secret": "x"},
+        {"grant_type": "password", "username": "u" * 300, "password": "x"},
+        {"grant_type": "password", "username": "dev\x00", "password": "x"},
+    ],
+    ids=["nul-client-id", "long-username", "nul-username"],
+)
+def test_names_no_account_could_have_are_400_before_the_lockout_stores_them(setup, form):
+    # PostgreSQL refuses a NUL in text and axes' username column holds 255 characters: a 500.
+    auth = {} if "client_id" in form else {"HTTP_AUTHORIZATION": _basic(setup["client"].client_id, setup["secret"])}
+    resp = Client().post("/oauth2/token", form, **auth)
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_request", resp.content
+    assert not AccessAttempt.objects.exists()
+
+
 def test_failed_client_authentications_are_limited_per_client_and_address(setup, settings):
     settings.TIDEGATE = {**settings.TIDEGATE, "TOKEN_ENDPOINT_FAILURES": 3}
     for _ in range(2):
