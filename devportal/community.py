@@ -14,6 +14,7 @@ Comments are plain text: pages escape them, nothing renders HTML or Markdown.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -26,7 +27,7 @@ from rest_framework.response import Response
 from devportal import selectors
 from devportal.models import ApiComment, ApiRating
 from portal.audit import audit_record
-from portal.errors import Forbidden, NotFound, ValidationFailed
+from portal.errors import ApplicationError, Forbidden, NotFound, ValidationFailed
 from portal.rest import ScopedAPIView, scopes
 from portal.roles import ADMIN, has_role
 from publisher.models import Api
@@ -85,7 +86,8 @@ def rating_summary(*, api: Api, user=None) -> dict[str, Any]:
 
 
 def comment_threads(*, api: Api) -> QuerySet[ApiComment]:
-    """Comments at the top of their thread, oldest first, their replies and authors read along."""
+    """Comments at the top of their thread, oldest first, their replies and authors read along
+    (the page takes the newest PAGE_THREADS: ``page_threads``)."""
     replies = ApiComment.objects.select_related("author").order_by("created_time", "id")
     return (
         ApiComment.objects.filter(api=api, parent__isnull=True)
@@ -93,6 +95,14 @@ def comment_threads(*, api: Api) -> QuerySet[ApiComment]:
         .prefetch_related(Prefetch("replies", queryset=replies))
         .order_by("created_time", "id")
     )
+
+
+def page_threads(*, api: Api) -> tuple[list[ApiComment], int]:
+    """What the API page shows: the newest PAGE_THREADS threads, oldest first, and how many
+    there are in all."""
+    threads = comment_threads(api=api)
+    total = threads.count()
+    return list(threads[max(0, total - PAGE_THREADS) :]), total
 
 
 def comment_get(*, api: Api, comment_id) -> ApiComment:
@@ -140,10 +150,22 @@ def rating_delete(*, api: Api, user) -> bool:
     return True
 
 
+# How many comments and replies one user may post in a minute, over every API: a person
+# types far fewer; a script (sign-up is open) would fill every API page it can see.
+COMMENTS_PER_MINUTE = 10
+# The newest threads the API page shows; REST pages through them all.
+PAGE_THREADS = 50
+
+
 @transaction.atomic
 def comment_create(*, api: Api, user, content: Any, category: Any = "general", parent_id: Any = None) -> ApiComment:
     content = _clean_content(content)
     category = _clean_category(category)
+    recent = ApiComment.objects.filter(author=user, created_time__gte=timezone.now() - dt.timedelta(minutes=1))
+    if recent.count() >= COMMENTS_PER_MINUTE:
+        raise ApplicationError(
+            f"At most {COMMENTS_PER_MINUTE} comments a minute: wait a little before posting again", status=429
+        )
     parent = None
     if parent_id is not None:
         try:

@@ -19,10 +19,12 @@ STARS = (1, 2, 3, 4, 5)
 def community_context(request, api, **form_state) -> dict:
     """The section's data: the rating summary, the threads, and the state of a form that was
     refused (``comment_text``/``comment_error``/``reply_to``, ``edit_id``/``edit_text``/``edit_error``)."""
+    threads, thread_count = community.page_threads(api=api)
     return {
         "rating": community.rating_summary(api=api, user=request.user),
         "stars": STARS,
-        "threads": community.comment_threads(api=api),
+        "threads": threads,
+        "thread_count": thread_count,
         "may_moderate": community.may_moderate(api=api, user=request.user),
         "max_comment": community.MAX_COMMENT,
         "community_form": {

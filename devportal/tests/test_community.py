@@ -165,3 +165,28 @@ def test_a_comment_the_document_refuses_is_refused_here_too(api, alice, body, fi
     assert resp.status_code == 400, resp.content
     assert resp.json()["error"][0]["field"] == field
     assert ApiComment.objects.count() == 0
+
+
+def test_a_user_posts_at_most_ten_comments_a_minute_and_the_page_shows_the_newest_threads(api, alice, bob):
+    # Sign-up is open and nothing bounded posting: a script filled the API page, which every
+    # visitor's request rendered whole.
+    from django.test import Client
+
+    from devportal import community
+
+    for i in range(community.COMMENTS_PER_MINUTE):
+        assert alice.post(f"{DEV}/apis/{api.id}/comments", {"content": f"c{i}"}, format="json").status_code == 201
+    refused = alice.post(f"{DEV}/apis/{api.id}/comments", {"content": "one more"}, format="json")
+    assert refused.status_code == 429 and "a minute" in refused.json()["description"]
+    assert ApiComment.objects.filter(author__username="alice").count() == community.COMMENTS_PER_MINUTE
+    assert bob.post(f"{DEV}/apis/{api.id}/comments", {"content": "mine"}, format="json").status_code == 201
+
+    carol = factories.user("carol")
+    ApiComment.objects.bulk_create(  # newer than the others
+        ApiComment(api=api, author=carol, content=f"later {i}") for i in range(community.PAGE_THREADS - 1)
+    )
+    page = Client().get(f"/devportal/apis/{api.id}").content.decode()
+    total = community.PAGE_THREADS + community.COMMENTS_PER_MINUTE
+    assert f"The newest {community.PAGE_THREADS} of {total} threads." in page
+    assert page.count('class="comment"') == community.PAGE_THREADS
+    assert ">mine<" in page and ">c9<" not in page  # bob's is among the newest, alice's last is not
