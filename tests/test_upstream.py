@@ -365,18 +365,18 @@ async def test_close_to_a_backend_that_never_answers_gives_up_and_drops_it(monke
 async def test_no_data_frame_follows_the_gateways_close_frame(monkeypatch):
     # A client message that reaches the relay while the gateway waits for the backend to
     # answer its close (an enforcement or throttle close) is refused, not written behind it.
-    monkeypatch.setattr(upstream, "CLOSE_WAIT", 0.3)
+    monkeypatch.setattr(upstream, "CLOSE_WAIT", 1.0)  # the window the sends below fall in
     backend = RawBackend(lambda accept: upgrade(accept))  # never answers a close
     async with backend as url:
         leg = await open_leg(url)
         closing = asyncio.create_task(leg.close(code=4001, message=b"revoked"))
-        await asyncio.sleep(0)  # the close frame is written; the answer is awaited
-        assert leg.transport is not None and not leg.transport.is_closing()
+        await async_wait_until(lambda: leg._close_sent, 5, what="the gateway's close frame written")
+        assert leg.transport is not None and not leg.transport.is_closing()  # the answer is awaited
         with pytest.raises(ConnectionError):
             leg.send_now(b"late", WSMsgType.TEXT)
         with pytest.raises(ConnectionError):
             await leg.send_bytes(b"late")
-        await asyncio.wait_for(closing, 5)  # no answer: dropped after CLOSE_WAIT
+        await asyncio.wait_for(closing, 10)  # no answer: dropped after CLOSE_WAIT
         wire = await asyncio.wait_for(backend.received, 5)
     frame, left = parse_client_frame(wire)
     assert (frame.opcode, frame.data, left) == (Opcode.CLOSE, (4001).to_bytes(2, "big") + b"revoked", 0)
