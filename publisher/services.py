@@ -903,7 +903,8 @@ def _gateway_policies(api: Api, changes: dict[str, Any], errors: list, auth_head
     }
 
 
-# Api fields gateways read live from the API row rather than from a deployed revision.
+# The model fields of LIVE_FIELDS' Origin list and backend JWT: gateways read them from the
+# API row, not from a deployed revision, so a change to them is told to gateways at once.
 LIVE_SETTINGS = ("allowed_origins", "origin_required", "backend_jwt_enabled", "backend_jwt_header")
 # What an API project's api.yaml says about enforcement besides its topics: WSO2's
 # ``authorizationHeader`` and ``securityScheme``, Tidegate's ``payloadValidation``,
