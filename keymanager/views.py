@@ -76,16 +76,6 @@ def _malformed_basic(request) -> bool:
     return False
 
 
-# Longer than any client id (64) or user name (150) the portal makes.
-MAX_NAME = 150
-
-
-def _unusable(name: str) -> bool:
-    """A name no client or account has that the lockout's bookkeeping could not store
-    either (a NUL, which PostgreSQL refuses in text, or over MAX_NAME characters)."""
-    return "\x00" in name or len(name) > MAX_NAME
-
-
 def _limited(request, respond, *, bad_grant_counts: bool = False):
     """``respond(request)``, unless this client id is locked out from this address; a failed
     client authentication counts against it (and, where it means guessing, a bad grant)."""
@@ -99,8 +89,8 @@ def _limited(request, respond, *, bad_grant_counts: bool = False):
             headers={"WWW-Authenticate": 'Basic realm="oauth2"', "Cache-Control": "no-store"},
         )
     client_ids, conflict = _named_clients(request)
-    if any(_unusable(name) for name in (*client_ids, request.POST.get("username", ""))):
-        description = f"client_id and username hold no NUL and at most {MAX_NAME} characters"
+    if any(throttle.name_unusable(name) for name in (*client_ids, request.POST.get("username", ""))):
+        description = f"client_id and username hold no NUL and at most {throttle.MAX_NAME} characters"
         body = {"error": "invalid_request", "error_description": description}
         return JsonResponse(body, status=400, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
     for client_id in client_ids:

@@ -79,6 +79,17 @@ def failure_limit(request, credentials) -> int:
     return settings.TIDEGATE["LOCKOUT_FAILURES"]
 
 
+# Longer than any client id (64) or user name (150) the portal makes.
+MAX_NAME = 150
+
+
+def name_unusable(name: str) -> bool:
+    """A name no client or account has that the lockout's bookkeeping could not store either
+    (a NUL, which PostgreSQL refuses in text, or over MAX_NAME characters): refused before
+    it is counted."""
+    return "\x00" in name or len(name) > MAX_NAME
+
+
 def client_credentials(client_id: str) -> dict[str, str]:
     """What the client's own authentication is counted under."""
     return {"username": (CLIENT_PREFIX + client_id)[:255]}
@@ -302,9 +313,7 @@ class LockoutBasicAuthentication(BasicAuthentication):
         return super().authenticate(request)
 
     def authenticate_credentials(self, userid, password, request=None):
-        # No account has such a name, and the lockout could not store it (PostgreSQL
-        # refuses a NUL in text; axes' username column holds 255 characters).
-        if "\x00" in userid or len(userid) > 150:
+        if name_unusable(userid):
             raise AuthenticationFailed("Invalid username/password.")
         user, auth = super().authenticate_credentials(userid, password, request=getattr(request, "_request", request))
         # Basic cannot carry a second factor (portal/twofactor.py): refused, not counted as a failure.
