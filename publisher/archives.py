@@ -26,7 +26,7 @@ from publisher import documents as docs
 from publisher.asyncapi import parsing
 from publisher.dto import CREDENTIAL_KINDS, api_dto
 from publisher.models import Api
-from publisher.services import ENFORCEMENT_FIELDS, api_enforcement_settings, api_import_asyncapi
+from publisher.services import ENFORCEMENT_FIELDS, api_enforcement_apply, api_import_asyncapi
 
 MAX_ARCHIVE_BYTES = 10 * 1024 * 1024
 MAX_FILES = 200
@@ -215,7 +215,7 @@ def parse_project(content: bytes) -> dict[str, Any]:
 
 def _enforcement(data: dict[str, Any]) -> dict[str, Any]:
     """How the gateway enforces the API besides its topics, as api.yaml writes it (checked by
-    ``api_enforcement_settings`` when imported or deployed to a standalone gateway). WSO2
+    ``api_enforcement_apply`` when imported or deployed to a standalone gateway). WSO2
     lists in ``securityScheme`` modifiers and kinds Tidegate has not
     (``oauth_basic_auth_api_key_mandatory``, ``basic_auth``, ``mutualssl``): only its own
     kinds are kept, and none of them leaves OAuth2."""
@@ -271,12 +271,9 @@ def import_archive(*, provider, content: bytes) -> Api:
     with transaction.atomic():
         api = api_import_asyncapi(provider=provider, document=project["document"], properties=project["properties"])
         try:
-            settings = api_enforcement_settings(api, project["enforcement"])
+            api.save(update_fields=api_enforcement_apply(api, project["enforcement"]))
         except ValidationFailed as exc:
             _refuse(f"api.yaml: {exc.description}")
-        for field, value in settings.items():
-            setattr(api, field, value)
-        api.save(update_fields=list(settings))
         for item in project["documents"]:
             doc = docs.document_create(api=api, user=provider, fields=item["fields"], inline_content=item["inline"])
             if item["file"] is not None:

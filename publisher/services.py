@@ -951,15 +951,18 @@ def _enforcement_settings(api: Api, changes: dict[str, Any], errors: list) -> di
     return fields
 
 
-def api_enforcement_settings(api: Api, changes: dict[str, Any]) -> dict[str, Any]:
-    """The Api fields an API project's ENFORCEMENT_FIELDS set over ``api``'s (an unsaved
-    ``Api()`` for the defaults), checked as ``PUT /apis/{apiId}`` checks them;
-    ValidationFailed naming each wrong one."""
+def api_enforcement_apply(api: Api, changes: dict[str, Any]) -> list[str]:
+    """Set on ``api`` (an unsaved ``Api()`` for the defaults) what an API project's
+    ENFORCEMENT_FIELDS say (other keys are not read), checked as ``PUT /apis/{apiId}``
+    checks them; the Api fields set, or ValidationFailed naming each wrong one and setting
+    nothing."""
     errors: list = []
-    fields = _enforcement_settings(api, {k: v for k, v in changes.items() if k in ENFORCEMENT_FIELDS}, errors)
+    fields = _enforcement_settings(api, changes, errors)
     if errors:
         raise ValidationFailed("; ".join(e["message"] for e in errors), details=errors)
-    return fields
+    for name, value in fields.items():
+        setattr(api, name, value)
+    return list(fields)
 
 
 @transaction.atomic

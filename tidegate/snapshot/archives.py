@@ -11,7 +11,7 @@ from publisher import asyncapi
 from publisher.archives import parse_project
 from publisher.dto import endpoint_urls
 from publisher.models import Api
-from publisher.services import api_enforcement_settings, normalise_context, validate_endpoint
+from publisher.services import api_enforcement_apply, normalise_context, validate_endpoint
 from tidegate.snapshot.builder import topic_configs
 
 
@@ -51,8 +51,7 @@ def _api_from_archive(content: bytes) -> ApiConfig:
         raise ApplicationError("endpoints must be ws:// or wss:// URLs")
     api = Api()  # the defaults, under what api.yaml sets
     try:
-        for field, value in api_enforcement_settings(api, project["enforcement"]).items():
-            setattr(api, field, value)
+        api_enforcement_apply(api, project["enforcement"])
     except ValidationFailed as exc:
         raise ApplicationError(f"api.yaml: {exc.description}") from None
     return ApiConfig(
