@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 from joserfc.errors import JoseError
 
+from gateway.accesslog import ACCESS
 from gateway.backend_jwt import BackendJwtSigner
 from gateway.busypoll import BusyPoller
 from gateway.config import GatewayConfig
@@ -177,6 +178,7 @@ class Gateway:
         if self.control_session:
             await self.control_session.close()
         self.control_session = None
+        ACCESS.flush()
 
     async def sync_once(self, cause: str = "interval") -> bool:
         """Fetch from the source and apply what is new; keep serving the last snapshot on any

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from gateway import upstream
+from gateway.accesslog import ACCESS
 from gateway.asgitypes import CoroutineSend, Message, Receive, Scope, Send, request_headers
 from gateway.decisions import Admission, admit, connection_refusal
 from gateway.deny import client_address
@@ -52,8 +53,6 @@ if TYPE_CHECKING:
     from gateway.process import Gateway
 
 log = logging.getLogger("tidegate.gateway")
-# One structured line per connection and per refused handshake; never a credential.
-access_log = logging.getLogger("tidegate.access")
 
 # Headers that belong to the client's own handshake and are never copied upstream.
 HOP_HEADERS = frozenset(
@@ -91,13 +90,6 @@ _client_address = functools.lru_cache(maxsize=4096)(client_address)
 @functools.lru_cache(maxsize=256)  # the same few credential header sets (decisions._credential_headers)
 def _not_forwarded(strip: frozenset[str]) -> frozenset[str]:
     return HOP_HEADERS | strip
-
-
-def _access(message: str, fields: dict[str, object]) -> None:
-    """One access line. ``Logger.info`` would also walk the stack for the caller's file and
-    line (``findCaller``, about a seventh of the line's cost), which the JSON line never shows."""
-    if access_log.isEnabledFor(logging.INFO):
-        access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, "", 0, message, (), None, extra=fields))
 
 
 def _sendable(code: int | None, fallback: int = 1000) -> int:
@@ -179,7 +171,7 @@ class Relay:
             downstream.ended = True
             backend.detach()
             self.gateway.frame_counters.closed(conn)
-            _access(
+            ACCESS.write(
                 "connection",
                 {
                     "event": "connection",
@@ -300,7 +292,7 @@ class Relay:
             status=refusal.status,
             ms=(time.perf_counter() - started) * 1000,
         )
-        _access(
+        ACCESS.write(
             "refused",
             {
                 "event": "handshake",

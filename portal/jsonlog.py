@@ -7,6 +7,9 @@ the same encoder, the same text. Per line it skips building a fresh ``JSONEncode
 configuration does not use, and a ``strftime`` per line (the date part of ``asctime`` is
 kept for the second it was made in). Anything else (an exception, a stack, a dict message,
 the options the short path leaves out) goes through the library's own ``format``.
+
+``line`` makes the same text from the fields themselves, with no ``LogRecord``: the gateway
+writes its access line, one per connection, that way (``gateway/accesslog.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 
 from pythonjsonlogger.json import JsonFormatter as _LibraryFormatter
 
@@ -46,27 +50,43 @@ class JsonFormatter(_LibraryFormatter):
         )
         self._required = tuple((self._get_rename(name), name) for name in self._required_fields)
         self._uses_asctime = "asctime" in self._required_fields
+        self._line_ok = self._short and {f for _, f in self._required} <= {"asctime", "levelname", "name", "message"}
         self._second: tuple[int, str] = (-1, "")  # one tuple: read and replaced whole, thread-safe
 
-    def _asctime(self, record: logging.LogRecord) -> str:
+    def _asctime(self, created: float, msecs: float) -> str:
         """``logging.Formatter.formatTime`` without a date format, its date part made once a second."""
-        second = int(record.created)
+        second = int(created)
         cached, text = self._second
         if second != cached:
-            text = time.strftime(self.default_time_format, self.converter(record.created))
+            text = time.strftime(self.default_time_format, self.converter(created))
             self._second = (second, text)
-        return self.default_msec_format % (text, record.msecs)
+        return self.default_msec_format % (text, msecs)
 
     def format(self, record: logging.LogRecord) -> str:
         if not self._short or record.exc_info or record.exc_text or record.stack_info or isinstance(record.msg, dict):
             return super().format(record)
         record.message = record.getMessage()
         if self._uses_asctime:
-            record.asctime = self._asctime(record)
+            record.asctime = self._asctime(record.created, record.msecs)
         data = record.__dict__
-        out = {name: data.get(field) for name, field in self._required}
+        return self._text({name: data.get(field) for name, field in self._required}, data)
+
+    def line(self, name: str, levelno: int, created: float, message: str, fields: Mapping[str, object]) -> str | None:
+        """What ``format`` makes of a record of logger ``name`` at ``levelno`` made at
+        ``created`` (``time.time()``), with the text ``message`` (no arguments) and ``extra``
+        ``fields``, without making the record: the gateway's access line, one per connection
+        (``gateway/accesslog.py``). None when only a record will do: an option the short path
+        leaves out, or a format naming a record attribute other than these four."""
+        if not self._line_ok:
+            return None
+        known = {"name": name, "levelname": logging.getLevelName(levelno), "message": message}
+        if self._uses_asctime:
+            known["asctime"] = self._asctime(created, (created - int(created)) * 1000)
+        return self._text({out: known[field] for out, field in self._required}, fields)
+
+    def _text(self, out: dict[str, object], extra: Mapping[str, object]) -> str:
         skip, rename = self._skip_fields, self.rename_fields
-        for key, value in data.items():
+        for key, value in extra.items():
             if key not in skip and not (hasattr(key, "startswith") and key.startswith("_")):
                 out[rename.get(key, key)] = value
         return self.prefix + self._encoder.encode(out)

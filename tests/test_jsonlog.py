@@ -5,15 +5,17 @@ import datetime
 import logging
 import sys
 
-from django.conf import settings
+from django.conf import settings as django_settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pythonjsonlogger.json import JsonFormatter as LibraryFormatter
 
 from portal.jsonlog import JsonFormatter
 
 
 def _pair():
-    conf = {k: v for k, v in settings.LOGGING["formatters"]["json"].items() if k != "()"}
-    assert settings.LOGGING["formatters"]["json"]["()"] == "portal.jsonlog.JsonFormatter"
+    conf = {k: v for k, v in django_settings.LOGGING["formatters"]["json"].items() if k != "()"}
+    assert django_settings.LOGGING["formatters"]["json"]["()"] == "portal.jsonlog.JsonFormatter"
     return LibraryFormatter(**conf), JsonFormatter(**conf)
 
 
@@ -58,3 +60,27 @@ def test_time_follows_the_clock_across_seconds():
         record = _record("tick", event="x")
         record.created, record.msecs = created, (created - int(created)) * 1000
         assert ours.format(record) == library.format(record)
+
+
+_RESERVED = set(vars(logging.LogRecord("n", logging.INFO, "", 0, "", (), None))) | {"message", "asctime"}
+_values = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    fields=st.dictionaries(st.text(min_size=1).filter(lambda k: k not in _RESERVED), _values, max_size=8),
+    created=st.floats(min_value=0, max_value=4_000_000_000),
+    message=st.text(),
+)
+def test_a_line_made_from_the_fields_is_the_line_of_the_record(fields, created, message):
+    """The gateway's access lines skip the LogRecord (JsonFormatter.line): same text."""
+    _, ours = _pair()
+    record = _record(message, **fields)  # no arguments: the message is the text as it is
+    record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+    assert ours.line("tidegate.access", logging.INFO, created, message, fields) == ours.format(record)
+
+
+def test_a_format_naming_other_attributes_makes_no_line():
+    conf = {k: v for k, v in django_settings.LOGGING["formatters"]["json"].items() if k != "()"}
+    ours = JsonFormatter(**{**conf, "fmt": "%(asctime)s %(process)d %(message)s"})
+    assert ours.line("tidegate.access", logging.INFO, 1.5, "x", {}) is None
