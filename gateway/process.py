@@ -169,6 +169,7 @@ class Gateway:
         settle_heap()
 
     async def stop(self) -> None:
+        ACCESS.flush()
         for task in (self._watch_task, self._sweep_task, self._analytics_task):
             if task:
                 task.cancel()
@@ -178,7 +179,6 @@ class Gateway:
         if self.control_session:
             await self.control_session.close()
         self.control_session = None
-        ACCESS.flush()
 
     async def sync_once(self, cause: str = "interval") -> bool:
         """Fetch from the source and apply what is new; keep serving the last snapshot on any

@@ -29,6 +29,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from gateway.accesslog import ACCESS
 from gateway.asgitypes import Receive, Scope, Send, request_headers
 from gateway.config import GatewayConfig
 from gateway.process import Gateway
@@ -173,6 +174,7 @@ class Adapter:
                     await self.gateway.ensure_started()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    ACCESS.flush()  # the access lines waiting (gateway/accesslog.py)
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":

@@ -50,7 +50,13 @@ class JsonFormatter(_LibraryFormatter):
         )
         self._required = tuple((self._get_rename(name), name) for name in self._required_fields)
         self._uses_asctime = "asctime" in self._required_fields
-        self._line_ok = self._short and {f for _, f in self._required} <= {"asctime", "levelname", "name", "message"}
+        # line(): the four attributes it knows, and ASCII lines (gateway/accesslog.py writes
+        # them in writes of at most PIPE_BUF bytes, counted as characters).
+        self._line_ok = (
+            self._short
+            and self.json_ensure_ascii
+            and {f for _, f in self._required} <= {"asctime", "levelname", "name", "message"}
+        )
         self._second: tuple[int, str] = (-1, "")  # one tuple: read and replaced whole, thread-safe
 
     def _asctime(self, created: float, msecs: float) -> str:
@@ -76,7 +82,8 @@ class JsonFormatter(_LibraryFormatter):
         ``created`` (``time.time()``), with the text ``message`` (no arguments) and ``extra``
         ``fields``, without making the record: the gateway's access line, one per connection
         (``gateway/accesslog.py``). None when only a record will do: an option the short path
-        leaves out, or a format naming a record attribute other than these four."""
+        leaves out, ``ensure_ascii`` off, or a format naming a record attribute other than these
+        four."""
         if not self._line_ok:
             return None
         known = {"name": name, "levelname": logging.getLevelName(levelno), "message": message}

@@ -8,9 +8,13 @@ import asyncio
 import io
 import json
 import logging
+import os
 import re
 import select
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.conf import settings
@@ -29,6 +33,7 @@ from portal.jsonlog import JsonFormatter
 from testsupport.snapshots import open_and_secure_apis
 from testsupport.stack import free_port
 
+ROOT = Path(__file__).resolve().parents[1]
 TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}")
 
 
@@ -170,3 +175,95 @@ async def test_the_gateway_writes_the_waiting_lines_when_it_stops(tmp_path, monk
     assert [(line["message"], line["path"], line["status"]) for line in stream.lines()] == [
         ("refused", "/gone/1.0.0/ws", 404)
     ]
+
+
+def test_with_propagation_the_handlers_above_get_each_line():
+    stream = Writes()
+    logger = _shipped_logger(stream)
+    logger.propagate = True
+    records: list[logging.LogRecord] = []
+    above = logging.Handler()
+    above.emit = records.append  # type: ignore[method-assign]
+    parent = logging.getLogger(logger.name.rsplit(".", 1)[0])
+    parent.addHandler(above)
+    try:
+        AccessLog(logger).write("connection", {"event": "connection", "status": 101})
+    finally:
+        parent.removeHandler(above)
+    assert [r.getMessage() for r in records] == ["connection"]
+    assert [line["status"] for line in stream.lines()] == [101]
+
+
+class Breaks(Writes):
+    """A stream whose second write fails (EAGAIN on a full pipe, say)."""
+
+    def write(self, text: str) -> int:
+        if len(self.writes) == 1 and not getattr(self, "broke", False):
+            self.broke = True
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return super().write(text)
+
+
+def test_a_failed_write_loses_its_own_lines_only_and_says_how_many(caplog):
+    stream = Breaks()
+    logger = _shipped_logger(stream)
+
+    async def main() -> None:
+        log = AccessLog(logger)
+        for n in range(FLUSH_LINES):
+            log.write("refused", {"event": "handshake", "path": f"/{n}/" + "p" * 200, "status": 404})
+
+    with caplog.at_level(logging.ERROR, logger="tidegate.gateway"):
+        asyncio.run(main())
+    written = [int(line["path"].split("/")[1]) for line in stream.lines()]
+    lost = FLUSH_LINES - len(written)
+    assert len(stream.writes) > 1 and 0 < lost < FLUSH_LINES / 2
+    assert written == sorted(written)  # the chunks before and after the broken one
+    assert f"{lost} access line(s) could not be written" in caplog.text
+
+
+def test_lines_waiting_when_a_loop_closed_do_not_hold_up_the_next_loops():
+    stream = Writes()
+    log = AccessLog(_shipped_logger(stream))
+
+    async def one(n: int) -> None:
+        log.write("connection", {"event": "connection", "n": n})
+
+    asyncio.run(one(1))  # its loop closes with the line waiting and the timer pending
+
+    async def two() -> None:
+        log.write("connection", {"event": "connection", "n": 2})
+        await _until(lambda: stream.writes)
+
+    asyncio.run(two())
+    assert [line["n"] for line in stream.lines()] == [1, 2]
+
+
+def test_a_formatter_that_fails_leaves_the_line_to_logging():
+    stream = Writes()
+    logger = _shipped_logger(stream)
+    formatter = logger.handlers[0].formatter
+
+    def broken(*args: object) -> str:
+        raise RuntimeError("a formatter's bug")
+
+    formatter.line = broken  # type: ignore[union-attr]
+    AccessLog(logger).write("refused", {"event": "handshake", "status": 404})
+    assert [line["status"] for line in stream.lines()] == [404]  # through format(), at once
+
+
+def test_the_shipped_settings_take_the_short_way(tmp_path):
+    """Settings as a gateway process reads them: the access line skips the LogRecord."""
+    code = (
+        "import django; django.setup()\n"
+        "from gateway.accesslog import ACCESS\n"
+        "print(ACCESS._direct_handler() is not None)\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "TIDEGATE_DEBUG": "1",
+        "TIDEGATE_DATA_DIR": str(tmp_path),
+    }
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]

@@ -74,13 +74,16 @@ _values = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
 )
 def test_a_line_made_from_the_fields_is_the_line_of_the_record(fields, created, message):
     """The gateway's access lines skip the LogRecord (JsonFormatter.line): same text."""
-    _, ours = _pair()
+    library, ours = _pair()
     record = _record(message, **fields)  # no arguments: the message is the text as it is
     record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
-    assert ours.line("tidegate.access", logging.INFO, created, message, fields) == ours.format(record)
+    assert ours.line("tidegate.access", logging.INFO, created, message, fields) == library.format(record)
 
 
-def test_a_format_naming_other_attributes_makes_no_line():
+def test_a_format_naming_other_attributes_or_writing_other_than_ascii_makes_no_line():
     conf = {k: v for k, v in django_settings.LOGGING["formatters"]["json"].items() if k != "()"}
-    ours = JsonFormatter(**{**conf, "fmt": "%(asctime)s %(process)d %(message)s"})
-    assert ours.line("tidegate.access", logging.INFO, 1.5, "x", {}) is None
+    assert JsonFormatter(**conf).line("tidegate.access", logging.INFO, 1.5, "x", {}) is not None
+    other = JsonFormatter(**{**conf, "fmt": "%(asctime)s %(process)d %(message)s"})
+    assert other.line("tidegate.access", logging.INFO, 1.5, "x", {}) is None
+    unicode = JsonFormatter(**conf, json_ensure_ascii=False)
+    assert unicode.line("tidegate.access", logging.INFO, 1.5, "x", {}) is None
