@@ -5,6 +5,7 @@ gateway/tickets.py), ``GET /health``, ``GET /metrics`` and ``GET /.well-known/jw
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from gateway.decisions import API_KEY_HEADER, INTERNAL_KEY_HEADER, Admission, St
 from gateway.deny import client_address
 from gateway.refusals import Refusal
 from gateway.routing import UnsafePath, request_path
+from gateway.tickets import TooManyTickets
 
 if TYPE_CHECKING:
     from gateway.process import Gateway
@@ -182,12 +184,24 @@ class GatewayHttp:
             await error(400, "400", "Bad Request", "This topic needs no token: connect without a ticket")
             return
         api = decision.match.api
-        ticket, grant = await gateway.tickets.issue(
-            api_id=api.id,
-            environments=state.snapshot.environments,
-            issuer=decision.token.issuer.issuer,
-            claims=decision.token.claims,
-        )
+        try:
+            ticket, grant = await gateway.tickets.issue(
+                api_id=api.id,
+                environments=state.snapshot.environments,
+                issuer=decision.token.issuer.issuer,
+                claims=decision.token.claims,
+            )
+        except TooManyTickets as exc:
+            retry = str(max(1, math.ceil(exc.retry_after)))
+            await error(
+                429,
+                "900800",
+                "Message throttled out",
+                f"This token was given {gateway.tickets.per_token} tickets in {gateway.tickets.validity:g} s: "
+                f"spend them, or ask again in {retry} s",
+                [(b"retry-after", retry.encode())],
+            )
+            return
         body = {
             "ticket": ticket,
             "expiresIn": gateway.tickets.validity,

@@ -45,6 +45,10 @@ DEFAULT_VALIDITY = 30.0
 # (rather than that it is unknown); it admits nothing meanwhile.
 EXPIRED_KEPT = 60.0
 MAX_TICKET_LENGTH = 128
+# Tickets one token may be given per window of the tickets' validity (fixed windows): each is
+# kept until it expires, so without a bound one valid token could fill the store (this
+# process's memory, or Redis's) as fast as it can ask.
+MAX_TICKETS_PER_TOKEN = 100
 MAX_TOKEN_LENGTH = 16 * 1024
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")  # unpadded, as in a subprotocol token
 _TO_STANDARD = str.maketrans("-_", "+/")
@@ -125,10 +129,30 @@ def _key(ticket: str) -> str:
     return hashlib.sha256(ticket.encode()).hexdigest()
 
 
+def holder(issuer: str, claims: dict[str, Any]) -> str:
+    """Whom a ticket is given to: the token, as its issuer and verified claims name it (two
+    tokens with the same claims are the same credential)."""
+    named = json.dumps([issuer, claims], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(named.encode()).hexdigest()
+
+
+class TooManyTickets(Exception):
+    """The token was given ``MAX_TICKETS_PER_TOKEN`` tickets in this window already."""
+
+    def __init__(self, retry_after: float):
+        super().__init__(f"too many tickets for one token; retry in {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
 class TicketStore(Protocol):
     async def keep(self, key: str, grant: TicketGrant, validity: float) -> bool: ...
 
     async def take(self, key: str) -> TicketGrant | None: ...
+
+    async def count(self, holder: str, window: int, window_seconds: float) -> int:
+        """Count one more ticket for ``holder`` in fixed window number ``window`` (of
+        ``window_seconds``); the count so far, this one included."""
+        ...
 
 
 class LocalTickets:
@@ -140,6 +164,8 @@ class LocalTickets:
         self.clock = clock
         self._grants: dict[str, TicketGrant] = {}
         self._deadlines: list[tuple[float, str]] = []  # (when it is forgotten, key), a heap
+        self._counts: dict[str, tuple[int, int]] = {}  # holder: (window, tickets in it)
+        self._sweep_counts_at = 1024
 
     async def keep(self, key: str, grant: TicketGrant, validity: float) -> bool:
         now = self.clock()
@@ -157,6 +183,17 @@ class LocalTickets:
 
     async def take(self, key: str) -> TicketGrant | None:
         return self._grants.pop(key, None)
+
+    async def count(self, holder: str, window: int, window_seconds: float) -> int:
+        counts = self._counts
+        if len(counts) >= self._sweep_counts_at:  # drop past windows; twice the size before the next sweep
+            for name in [name for name, (seen, _) in counts.items() if seen < window]:
+                del counts[name]
+            self._sweep_counts_at = max(1024, 2 * len(counts))
+        seen, n = counts.get(holder, (window, 0))
+        n = n + 1 if seen == window else 1
+        counts[holder] = (window, n)
+        return n
 
 
 class RedisTickets:
@@ -199,16 +236,36 @@ class RedisTickets:
                 return None
         return await self._local.take(key)
 
+    async def count(self, holder: str, window: int, window_seconds: float) -> int:
+        from redis.exceptions import RedisError
+
+        key = f"{self.prefix}count:{holder}:{window}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.pexpire(key, int(window_seconds * 2000))  # gone once its window has passed
+                n, _ = await pipe.execute()
+            return int(n)
+        except (RedisError, OSError) as exc:
+            log.warning("Redis unreachable for connect tickets, counting locally: %s", type(exc).__name__)
+            return await self._local.count(holder, window, window_seconds)
+
 
 class Tickets:
     """Issue and spend connect tickets, over a store (``LocalTickets`` or ``RedisTickets``)."""
 
     def __init__(
-        self, store: TicketStore, *, validity: float = DEFAULT_VALIDITY, clock: Callable[[], float] = time.time
+        self,
+        store: TicketStore,
+        *,
+        validity: float = DEFAULT_VALIDITY,
+        clock: Callable[[], float] = time.time,
+        per_token: int = MAX_TICKETS_PER_TOKEN,
     ):
         self.store = store
         self.validity = validity
         self.clock = clock
+        self.per_token = per_token
 
     @classmethod
     def build(cls, redis_url: str, validity: float = DEFAULT_VALIDITY) -> Tickets:
@@ -218,7 +275,14 @@ class Tickets:
     async def issue(
         self, *, api_id: str, environments: Sequence[str], issuer: str, claims: dict[str, Any]
     ) -> tuple[str, TicketGrant]:
-        expires_at = self.clock() + self.validity
+        """A new ticket for the token that ``issuer`` and ``claims`` name. Raises
+        ``TooManyTickets`` once that token was given ``per_token`` in this window of
+        ``validity`` seconds."""
+        now = self.clock()
+        window = int(now // self.validity)
+        if await self.store.count(holder(issuer, claims), window, self.validity) > self.per_token:
+            raise TooManyTickets((window + 1) * self.validity - now)
+        expires_at = now + self.validity
         grant = TicketGrant(api_id, tuple(environments), issuer, claims, expires_at)
         while True:  # a collision of 256 random bits will not happen; SET NX makes sure
             ticket = secrets.token_urlsafe(32)

@@ -13,6 +13,7 @@ import requests
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from gateway.tickets import MAX_TICKETS_PER_TOKEN
 from testsupport import documents, flow
 from testsupport.stack import free_port, marked, wait_until
 
@@ -165,3 +166,49 @@ def test_a_malformed_token_entry_is_refused_without_echoing_it(stack, chat, enco
     assert json.loads(body)["code"] == "900901"
     assert "Sec-WebSocket-Protocol is malformed" in body
     assert encoded not in body and response.headers.get("Sec-WebSocket-Protocol") is None
+
+
+def _ask(http_base: str, token: str) -> requests.Response:
+    return requests.post(
+        f"{http_base}/tickets", json={"path": PATH}, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+
+
+def _early_in_a_window(validity: float = 30.0) -> None:
+    """Wait until the tickets' current window (fixed, of ``validity`` seconds, by this
+    machine's clock as the gateways read it) has 20 s left: a flood then counts in one."""
+    wait_until(lambda: time.time() % validity < validity - 20, validity, interval=0.2, what="a fresh window")
+
+
+def test_one_token_gets_a_bounded_number_of_tickets(stack, admin_http, chat):
+    """Each ticket is kept until it expires: one token asking without end filled the store."""
+    token = flow.application_with_token(admin_http, "TicketFlood", chat["api"]["id"])["token"]
+    _early_in_a_window()
+    statuses = [_ask(stack.gateway_http, token).status_code for _ in range(MAX_TICKETS_PER_TOKEN)]
+    refused = _ask(stack.gateway_http, token)
+    assert statuses == [201] * MAX_TICKETS_PER_TOKEN
+    assert refused.status_code == 429 and refused.json()["code"] == "900800", refused.text
+    assert 1 <= int(refused.headers["retry-after"]) <= 30
+    assert "ticket" not in refused.json()
+    assert ticket_for(stack.gateway_http, chat["app"]["token"])["ticket"]  # another token is not held back
+
+
+def test_gateways_sharing_redis_share_the_count(stack, admin_http, chat, redis_url):
+    token = flow.application_with_token(admin_http, "TicketFloodShared", chat["api"]["id"])["token"]
+    ports = [free_port(), free_port()]
+    gateways = [
+        stack.spawn_gateway(f"ticket-count-gw-{i}", port, env={"REDIS_URL": redis_url}) for i, port in enumerate(ports)
+    ]
+    try:
+        for port in ports:
+            flow.wait_for_route(f"ws://127.0.0.1:{port}{PATH}", chat["headers"])
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        _early_in_a_window()
+        half = MAX_TICKETS_PER_TOKEN // 2
+        statuses = [_ask(bases[i // half], token).status_code for i in range(MAX_TICKETS_PER_TOKEN)]
+        assert statuses == [201] * MAX_TICKETS_PER_TOKEN  # half from each process
+        for base in bases:  # then neither gives one more
+            assert _ask(base, token).status_code == 429
+    finally:
+        for gateway in gateways:
+            gateway.stop()

@@ -1,8 +1,11 @@
 """The process's own ticket store (gateway/tickets.py ``LocalTickets``), on an injected clock:
 each ticket is kept until its deadline (validity and EXPIRED_KEPT) and forgotten after it,
-whatever the order tickets are kept, spent or issued with different validities."""
+whatever the order tickets are kept, spent or issued with different validities; and how many
+one token is given in a window."""
 
-from gateway.tickets import EXPIRED_KEPT, LocalTickets, TicketGrant
+import pytest
+
+from gateway.tickets import EXPIRED_KEPT, LocalTickets, TicketGrant, Tickets, TooManyTickets
 
 
 class Clock:
@@ -46,3 +49,29 @@ async def test_a_flood_of_tickets_is_swept_as_it_expires():
     alive = 30 + EXPIRED_KEPT
     assert len(store._grants) <= alive / 0.02 + 1
     assert len(store._deadlines) <= alive / 0.02 + 1
+
+
+async def test_a_token_is_given_at_most_its_share_of_tickets_a_window():
+    clock = Clock()
+    clock.now = 3_000.0 + 12  # 12 s into a 30-second window
+    tickets = Tickets(LocalTickets(clock), validity=30, clock=clock, per_token=3)
+    mine = {"iss": "iss", "jti": "mine"}
+    for _ in range(3):
+        await tickets.issue(api_id="api", environments=["Default"], issuer="iss", claims=mine)
+    with pytest.raises(TooManyTickets) as refused:
+        await tickets.issue(api_id="api", environments=["Default"], issuer="iss", claims=mine)
+    assert refused.value.retry_after == pytest.approx(18)
+    # another token is not held back by this one, nor the same claims from another issuer
+    await tickets.issue(api_id="api", environments=["Default"], issuer="iss", claims={"iss": "iss", "jti": "yours"})
+    await tickets.issue(api_id="api", environments=["Default"], issuer="other", claims=mine)
+    clock.now += 18  # the next window
+    await tickets.issue(api_id="api", environments=["Default"], issuer="iss", claims=mine)
+
+
+async def test_counts_of_past_windows_are_forgotten():
+    clock = Clock()
+    store = LocalTickets(clock)
+    for window in range(50):
+        for i in range(500):
+            assert await store.count(f"token-{window}-{i}", window, 30) == 1
+    assert len(store._counts) < 2 * 1024 + 500
