@@ -13,6 +13,9 @@ from typing import Any
 
 from gateway.busypoll import BUSY_POLL_CONN_GAP_US, BUSY_POLL_GAP_US, BUSY_POLL_US
 from gateway.busypoll import check as check_busy_poll
+from gateway.tickets import MAX_TICKETS_PER_TOKEN
+
+MAX_TICKET_VALIDITY = 3600.0  # seconds; a ticket is for a handshake about to happen
 
 # Set by ``rungateway --workers N``'s supervisor (gateway/workers.py) for each worker.
 WORKER_INDEX_ENV = "TIDEGATE_WORKER_INDEX"
@@ -56,6 +59,7 @@ class GatewayConfig:
     busy_poll_conn_gap_us: int = BUSY_POLL_CONN_GAP_US
     redis_url: str = ""  # shared rate-limit counters; empty: this process's own
     ticket_validity: float = 30.0  # seconds a connect ticket (POST /tickets) may wait for its handshake
+    tickets_per_token: int = MAX_TICKETS_PER_TOKEN  # tickets one token is given per 30 s (tickets.py)
     rate_limit_clock: float | None = None  # tests only (debug): rate-limit windows at this fixed time
     # rungateway --workers N: this process is worker ``worker_index`` of ``workers``. Without
     # Redis, each enforces its share of every rate limit (gateway/ratelimit.py, limit_share).
@@ -68,6 +72,13 @@ class GatewayConfig:
 
     def __post_init__(self) -> None:
         check_busy_poll(self.busy_poll, self.busy_poll_us, self.busy_poll_gap_us, self.busy_poll_conn_gap_us)
+        if not 0 < self.ticket_validity <= MAX_TICKET_VALIDITY:  # also refuses NaN
+            raise ValueError(
+                f"TIDEGATE_TICKET_VALIDITY must be more than 0 and at most {MAX_TICKET_VALIDITY:g} seconds, "
+                f"not {self.ticket_validity:g}"
+            )
+        if self.tickets_per_token < 1:
+            raise ValueError(f"TIDEGATE_TICKETS_PER_TOKEN must be 1 or more, not {self.tickets_per_token}")
 
     @classmethod
     def from_settings(cls, conf: dict[str, Any] | None = None, data_dir: Path | None = None) -> GatewayConfig:
@@ -107,6 +118,7 @@ class GatewayConfig:
             busy_poll_conn_gap_us=conf.get("BUSY_POLL_CONN_GAP_US", BUSY_POLL_CONN_GAP_US),
             redis_url=conf["REDIS_URL"],
             ticket_validity=conf.get("TICKET_VALIDITY", 30.0),
+            tickets_per_token=conf.get("TICKETS_PER_TOKEN", MAX_TICKETS_PER_TOKEN),
             rate_limit_clock=conf.get("RATE_LIMIT_CLOCK"),
             workers=int(os.environ.get(WORKER_COUNT_ENV, 1)),
             worker_index=int(os.environ.get(WORKER_INDEX_ENV, 0)),

@@ -17,7 +17,7 @@ from gateway.decisions import API_KEY_HEADER, INTERNAL_KEY_HEADER, Admission, St
 from gateway.deny import client_address
 from gateway.refusals import Refusal
 from gateway.routing import UnsafePath, request_path
-from gateway.tickets import TooManyTickets
+from gateway.tickets import COUNT_WINDOW, TicketStoreFull, TooManyTickets
 
 if TYPE_CHECKING:
     from gateway.process import Gateway
@@ -33,6 +33,7 @@ TICKET_CORS = (
     (b"access-control-allow-methods", b"POST, OPTIONS"),
     (b"access-control-allow-headers", b"authorization, content-type"),
     (b"access-control-max-age", b"600"),
+    (b"access-control-expose-headers", b"retry-after"),  # a page reads when to ask again (429, 503)
 )
 
 
@@ -197,8 +198,17 @@ class GatewayHttp:
                 429,
                 "900800",
                 "Message throttled out",
-                f"This token was given {gateway.tickets.per_token} tickets in {gateway.tickets.validity:g} s: "
-                f"spend them, or ask again in {retry} s",
+                f"This token was given {gateway.tickets.per_token} tickets in {COUNT_WINDOW:g} s: ask again in {retry} s",
+                [(b"retry-after", retry.encode())],
+            )
+            return
+        except TicketStoreFull:
+            retry = str(math.ceil(gateway.tickets.validity))
+            await error(
+                503,
+                "101503",
+                "Service unavailable",
+                "This gateway holds as many connect tickets as it keeps: ask again shortly",
                 [(b"retry-after", retry.encode())],
             )
             return

@@ -104,7 +104,7 @@ class Gateway:
         self._sync_lock = asyncio.Lock()
         self.rate_counters = _counters(config.redis_url, config.rate_limit_clock, (config.worker_index, config.workers))
         # Connect tickets (POST /tickets, ?ticket=): shared through Redis when it is configured.
-        self.tickets = Tickets.build(config.redis_url, config.ticket_validity)
+        self.tickets = Tickets.build(config.redis_url, config.ticket_validity, config.tickets_per_token)
         self.draining = False
         # The portal (pulls, analytics) and issuers' JWKS: kept-alive connections, so polling the
         # snapshot four times a second does not open (and leave in TIME_WAIT) a TCP connection each time.

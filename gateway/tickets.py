@@ -45,10 +45,15 @@ DEFAULT_VALIDITY = 30.0
 # (rather than that it is unknown); it admits nothing meanwhile.
 EXPIRED_KEPT = 60.0
 MAX_TICKET_LENGTH = 128
-# Tickets one token may be given per window of the tickets' validity (fixed windows): each is
-# kept until it expires, so without a bound one valid token could fill the store (this
-# process's memory, or Redis's) as fast as it can ask.
+# Tickets one token may be given per COUNT_WINDOW seconds (fixed windows;
+# TIDEGATE_TICKETS_PER_TOKEN): each is kept until it expires and EXPIRED_KEPT after, so
+# without a bound one valid token could fill the store (this process's memory, or Redis's)
+# as fast as it can ask.
 MAX_TICKETS_PER_TOKEN = 100
+COUNT_WINDOW = 30.0
+# Tickets this process keeps at most (its own store, and RedisTickets' while Redis is away):
+# a bound on memory whoever asks, since anyone with client credentials can mint many tokens.
+MAX_LOCAL_TICKETS = 100_000
 MAX_TOKEN_LENGTH = 16 * 1024
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")  # unpadded, as in a subprotocol token
 _TO_STANDARD = str.maketrans("-_", "+/")
@@ -137,11 +142,15 @@ def holder(issuer: str, claims: dict[str, Any]) -> str:
 
 
 class TooManyTickets(Exception):
-    """The token was given ``MAX_TICKETS_PER_TOKEN`` tickets in this window already."""
+    """The token was given its tickets for this window already."""
 
     def __init__(self, retry_after: float):
         super().__init__(f"too many tickets for one token; retry in {retry_after:.0f} s")
         self.retry_after = retry_after
+
+
+class TicketStoreFull(Exception):
+    """This process keeps ``MAX_LOCAL_TICKETS`` unexpired tickets already."""
 
 
 class TicketStore(Protocol):
@@ -149,9 +158,9 @@ class TicketStore(Protocol):
 
     async def take(self, key: str) -> TicketGrant | None: ...
 
-    async def count(self, holder: str, window: int, window_seconds: float) -> int:
+    async def count(self, holder: str, window: int) -> int:
         """Count one more ticket for ``holder`` in fixed window number ``window`` (of
-        ``window_seconds``); the count so far, this one included."""
+        ``COUNT_WINDOW`` seconds); the count so far, this one included."""
         ...
 
 
@@ -160,8 +169,9 @@ class LocalTickets:
     heap of their deadlines (each keep looks only at tickets past theirs: a sweep of the
     whole dict on every keep made a flood of tickets cost quadratic CPU)."""
 
-    def __init__(self, clock: Callable[[], float] = time.time):
+    def __init__(self, clock: Callable[[], float] = time.time, capacity: int = MAX_LOCAL_TICKETS):
         self.clock = clock
+        self.capacity = capacity
         self._grants: dict[str, TicketGrant] = {}
         self._deadlines: list[tuple[float, str]] = []  # (when it is forgotten, key), a heap
         self._counts: dict[str, tuple[int, int]] = {}  # holder: (window, tickets in it)
@@ -177,6 +187,8 @@ class LocalTickets:
                 del self._grants[old]
         if key in self._grants:
             return False
+        if len(self._grants) >= self.capacity:
+            raise TicketStoreFull()
         self._grants[key] = grant
         heapq.heappush(deadlines, (grant.expires_at + EXPIRED_KEPT, key))
         return True
@@ -184,7 +196,7 @@ class LocalTickets:
     async def take(self, key: str) -> TicketGrant | None:
         return self._grants.pop(key, None)
 
-    async def count(self, holder: str, window: int, window_seconds: float) -> int:
+    async def count(self, holder: str, window: int) -> int:
         counts = self._counts
         if len(counts) >= self._sweep_counts_at:  # drop past windows; twice the size before the next sweep
             for name in [name for name, (seen, _) in counts.items() if seen < window]:
@@ -236,19 +248,19 @@ class RedisTickets:
                 return None
         return await self._local.take(key)
 
-    async def count(self, holder: str, window: int, window_seconds: float) -> int:
+    async def count(self, holder: str, window: int) -> int:
         from redis.exceptions import RedisError
 
         key = f"{self.prefix}count:{holder}:{window}"
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.incr(key)
-                pipe.pexpire(key, int(window_seconds * 2000))  # gone once its window has passed
+                pipe.pexpire(key, int(COUNT_WINDOW * 2000))  # gone once its window has passed
                 n, _ = await pipe.execute()
             return int(n)
         except (RedisError, OSError) as exc:
             log.warning("Redis unreachable for connect tickets, counting locally: %s", type(exc).__name__)
-            return await self._local.count(holder, window, window_seconds)
+            return await self._local.count(holder, window)
 
 
 class Tickets:
@@ -268,20 +280,23 @@ class Tickets:
         self.per_token = per_token
 
     @classmethod
-    def build(cls, redis_url: str, validity: float = DEFAULT_VALIDITY) -> Tickets:
+    def build(
+        cls, redis_url: str, validity: float = DEFAULT_VALIDITY, per_token: int = MAX_TICKETS_PER_TOKEN
+    ) -> Tickets:
         store: TicketStore = RedisTickets(redis_url) if redis_url else LocalTickets()
-        return cls(store, validity=validity)
+        return cls(store, validity=validity, per_token=per_token)
 
     async def issue(
         self, *, api_id: str, environments: Sequence[str], issuer: str, claims: dict[str, Any]
     ) -> tuple[str, TicketGrant]:
         """A new ticket for the token that ``issuer`` and ``claims`` name. Raises
         ``TooManyTickets`` once that token was given ``per_token`` in this window of
-        ``validity`` seconds."""
+        ``COUNT_WINDOW`` seconds, ``TicketStoreFull`` when this process keeps
+        ``MAX_LOCAL_TICKETS``."""
         now = self.clock()
-        window = int(now // self.validity)
-        if await self.store.count(holder(issuer, claims), window, self.validity) > self.per_token:
-            raise TooManyTickets((window + 1) * self.validity - now)
+        window = int(now // COUNT_WINDOW)
+        if await self.store.count(holder(issuer, claims), window) > self.per_token:
+            raise TooManyTickets((window + 1) * COUNT_WINDOW - now)
         expires_at = now + self.validity
         grant = TicketGrant(api_id, tuple(environments), issuer, claims, expires_at)
         while True:  # a collision of 256 random bits will not happen; SET NX makes sure

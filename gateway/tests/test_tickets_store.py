@@ -5,7 +5,17 @@ one token is given in a window."""
 
 import pytest
 
-from gateway.tickets import EXPIRED_KEPT, LocalTickets, TicketGrant, Tickets, TooManyTickets
+from gateway.config import GatewayConfig
+from gateway.tickets import (
+    EXPIRED_KEPT,
+    LocalTickets,
+    RedisTickets,
+    TicketGrant,
+    Tickets,
+    TicketStoreFull,
+    TooManyTickets,
+)
+from testsupport.stack import free_port
 
 
 class Clock:
@@ -54,7 +64,7 @@ async def test_a_flood_of_tickets_is_swept_as_it_expires():
 async def test_a_token_is_given_at_most_its_share_of_tickets_a_window():
     clock = Clock()
     clock.now = 3_000.0 + 12  # 12 s into a 30-second window
-    tickets = Tickets(LocalTickets(clock), validity=30, clock=clock, per_token=3)
+    tickets = Tickets(LocalTickets(clock), validity=0.5, clock=clock, per_token=3)  # windows of 30 s whatever it is
     mine = {"iss": "iss", "jti": "mine"}
     for _ in range(3):
         await tickets.issue(api_id="api", environments=["Default"], issuer="iss", claims=mine)
@@ -73,5 +83,32 @@ async def test_counts_of_past_windows_are_forgotten():
     store = LocalTickets(clock)
     for window in range(50):
         for i in range(500):
-            assert await store.count(f"token-{window}-{i}", window, 30) == 1
+            assert await store.count(f"token-{window}-{i}", window) == 1
     assert len(store._counts) < 2 * 1024 + 500
+
+
+async def test_the_process_keeps_a_bounded_number_of_tickets_whoever_asks():
+    clock = Clock()
+    tickets = Tickets(LocalTickets(clock, capacity=5), validity=30, clock=clock)
+    for n in range(5):  # five tokens, one ticket each
+        await tickets.issue(api_id="api", environments=["Default"], issuer="iss", claims={"jti": str(n)})
+    with pytest.raises(TicketStoreFull):
+        await tickets.issue(api_id="api", environments=["Default"], issuer="iss", claims={"jti": "six"})
+    clock.now += 30 + EXPIRED_KEPT  # the five are forgotten: room again
+    await tickets.issue(api_id="api", environments=["Default"], issuer="iss", claims={"jti": "six"})
+
+
+async def test_while_redis_is_away_tickets_are_counted_by_the_process():
+    store = RedisTickets(f"redis://127.0.0.1:{free_port()}")  # nothing listens there
+    assert [await store.count("token", 7) for _ in range(3)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("validity", [0, -1, float("inf"), float("nan"), 3601])
+def test_a_ticket_validity_that_makes_no_window_stops_the_start(tmp_path, validity):
+    with pytest.raises(ValueError, match="TIDEGATE_TICKET_VALIDITY"):
+        GatewayConfig(portal_url="http://127.0.0.1:1", token="t", testkey_path=tmp_path / "k", ticket_validity=validity)
+
+
+def test_no_tickets_at_all_is_not_a_setting(tmp_path):
+    with pytest.raises(ValueError, match="TIDEGATE_TICKETS_PER_TOKEN"):
+        GatewayConfig(portal_url="http://127.0.0.1:1", token="t", testkey_path=tmp_path / "k", tickets_per_token=0)

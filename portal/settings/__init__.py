@@ -396,6 +396,8 @@ TIDEGATE = {
     "TOKEN_LEEWAY": float(env("TIDEGATE_TOKEN_LEEWAY", "0")),
     # Seconds a connect ticket (the gateway's POST /tickets) stays valid for its one handshake.
     "TICKET_VALIDITY": float(env("TIDEGATE_TICKET_VALIDITY", "30")),
+    # Connect tickets one token is given per 30 s (the next is 429 with Retry-After).
+    "TICKETS_PER_TOKEN": int(env("TIDEGATE_TICKETS_PER_TOKEN", "100")),
     # Frame analytics: counted at the gateway, shipped in batches every ANALYTICS_INTERVAL
     # seconds to the portal (or ANALYTICS_URL), kept ANALYTICS_RETENTION_DAYS days.
     "ANALYTICS": env_bool("TIDEGATE_ANALYTICS", True),
