@@ -38,14 +38,16 @@ TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}")
 
 
 class Writes(io.StringIO):
-    """A stream that keeps each write apart."""
+    """A stream that keeps each write apart, and says when the first came."""
 
     def __init__(self) -> None:
         super().__init__()
         self.writes: list[str] = []
+        self.written = asyncio.Event()
 
     def write(self, text: str) -> int:
         self.writes.append(text)
+        self.written.set()
         return super().write(text)
 
     def lines(self) -> list[dict]:
@@ -71,14 +73,6 @@ def _without_time(lines: list[dict]) -> list[dict]:
     return lines
 
 
-async def _until(condition, seconds: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not condition():
-        assert loop.time() < deadline, "the condition never held"
-        await asyncio.sleep(0.01)
-
-
 def test_lines_wait_briefly_then_go_out_together_as_the_handler_would_write_them():
     stream = Writes()
     logger = _shipped_logger(stream)
@@ -88,7 +82,7 @@ def test_lines_wait_briefly_then_go_out_together_as_the_handler_would_write_them
         for n in range(3):
             log.write("connection", {"event": "connection", "api": f"ä{n}", "status": 101, "duration_s": 0.25})
         assert stream.writes == []  # no write system call per line
-        await _until(lambda: stream.writes)
+        await asyncio.wait_for(stream.written.wait(), 10)
 
     asyncio.run(main())
     assert len(stream.writes) == 1
@@ -233,7 +227,7 @@ def test_lines_waiting_when_a_loop_closed_do_not_hold_up_the_next_loops():
 
     async def two() -> None:
         log.write("connection", {"event": "connection", "n": 2})
-        await _until(lambda: stream.writes)
+        await asyncio.wait_for(stream.written.wait(), 10)
 
     asyncio.run(two())
     assert [line["n"] for line in stream.lines()] == [1, 2]
