@@ -94,17 +94,22 @@ def test_lines_wait_briefly_then_go_out_together_as_the_handler_would_write_them
     assert "\\u00e4" in stream.writes[0]  # the formatter's own escaping: the lines stay ASCII
 
 
-def test_a_full_batch_goes_out_at_once_in_writes_a_pipe_keeps_whole():
-    stream = Writes()
-    logger = _shipped_logger(stream)
+def _full_batch(stream: Writes) -> None:
+    """A full batch of numbered lines of some 300 characters, on a running loop; written
+    before the loop turns."""
 
     async def main() -> None:
-        log = AccessLog(logger)
+        log = AccessLog(_shipped_logger(stream))
         for n in range(FLUSH_LINES):
             log.write("refused", {"event": "handshake", "path": f"/{n}/" + "p" * 200, "status": 404})
-        assert stream.writes  # the batch is full: written before the loop turns
+        assert stream.writes
 
     asyncio.run(main())
+
+
+def test_a_full_batch_goes_out_at_once_in_writes_a_pipe_keeps_whole():
+    stream = Writes()
+    _full_batch(stream)
     assert len(stream.writes) > 1
     for chunk in stream.writes:
         assert len(chunk.encode()) <= select.PIPE_BUF and chunk.endswith("\n")
@@ -200,15 +205,8 @@ class Breaks(Writes):
 
 def test_a_failed_write_loses_its_own_lines_only_and_says_how_many(caplog):
     stream = Breaks()
-    logger = _shipped_logger(stream)
-
-    async def main() -> None:
-        log = AccessLog(logger)
-        for n in range(FLUSH_LINES):
-            log.write("refused", {"event": "handshake", "path": f"/{n}/" + "p" * 200, "status": 404})
-
     with caplog.at_level(logging.ERROR, logger="tidegate.gateway"):
-        asyncio.run(main())
+        _full_batch(stream)
     written = [int(line["path"].split("/")[1]) for line in stream.lines()]
     lost = FLUSH_LINES - len(written)
     assert len(stream.writes) > 1 and 0 < lost < FLUSH_LINES / 2
