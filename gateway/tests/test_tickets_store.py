@@ -14,6 +14,7 @@ from gateway.tickets import (
     Tickets,
     TicketStoreFull,
     TooManyTickets,
+    holder,
 )
 from testsupport.stack import free_port
 
@@ -112,3 +113,13 @@ def test_a_ticket_validity_that_makes_no_window_stops_the_start(tmp_path, validi
 def test_no_tickets_at_all_is_not_a_setting(tmp_path):
     with pytest.raises(ValueError, match="TIDEGATE_TICKETS_PER_TOKEN"):
         GatewayConfig(portal_url="http://127.0.0.1:1", token="t", testkey_path=tmp_path / "k", tickets_per_token=0)
+
+
+def test_claims_nested_too_deep_to_write_out_still_name_a_holder():
+    deep: dict = {}
+    inner = deep
+    for _ in range(5_000):
+        inner["x"] = {}
+        inner = inner["x"]
+    one = holder("iss", {"jti": "a", "sub": "s", "nested": deep})
+    assert one == holder("iss", {"jti": "a", "sub": "s", "nested": deep}) != holder("iss", {"jti": "b", "nested": deep})
