@@ -35,6 +35,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
+from redis.exceptions import RedisError
+
+from gateway.redis_counters import RETRY_AFTER
+
 log = logging.getLogger("tidegate.gateway")
 
 TICKET_PARAM = "ticket"
@@ -214,36 +218,50 @@ class LocalTickets:
 class RedisTickets:
     """Tickets shared by every gateway process through Redis: ``SET NX PX`` keeps one,
     ``GETDEL`` spends it (atomic: two processes never both get it). While Redis is
-    unreachable, tickets are kept and spent in this process's own store instead: a ticket is
-    then in exactly one of the two places, and spent at most once either way."""
+    unreachable, tickets are kept, spent and counted in this process's own store instead: a
+    ticket is then in exactly one of the two places, and spent at most once either way. After
+    a failure Redis is left alone for ``RETRY_AFTER`` seconds (as the rate limits do), so a
+    ticket does not wait for a timeout at each step while Redis is away; a ticket kept in
+    Redis before cannot be spent meanwhile."""
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time, prefix: str = "tidegate:ticket:"):
         import redis.asyncio as redis
 
         self.prefix = prefix
+        self.clock = clock
         self._redis = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._local = LocalTickets(clock)
+        self._down_until = 0.0
+
+    def _reachable(self) -> bool:
+        return self.clock() >= self._down_until
+
+    def _unreachable(self, exc: Exception) -> None:
+        self._down_until = self.clock() + RETRY_AFTER
+        log.warning(
+            "Redis unreachable for connect tickets, keeping them in this process for %.0f s: %s",
+            RETRY_AFTER,
+            type(exc).__name__,
+        )
 
     async def keep(self, key: str, grant: TicketGrant, validity: float) -> bool:
-        from redis.exceptions import RedisError
-
-        try:
-            stored = await self._redis.set(
-                self.prefix + key, grant.to_json(), nx=True, px=int((validity + EXPIRED_KEPT) * 1000)
-            )
-            return bool(stored)
-        except (RedisError, OSError) as exc:
-            log.warning("Redis unreachable for connect tickets, keeping this one locally: %s", type(exc).__name__)
-            return await self._local.keep(key, grant, validity)
+        if self._reachable():
+            try:
+                stored = await self._redis.set(
+                    self.prefix + key, grant.to_json(), nx=True, px=int((validity + EXPIRED_KEPT) * 1000)
+                )
+                return bool(stored)
+            except (RedisError, OSError) as exc:
+                self._unreachable(exc)
+        return await self._local.keep(key, grant, validity)
 
     async def take(self, key: str) -> TicketGrant | None:
-        from redis.exceptions import RedisError
-
-        try:
-            raw = await self._redis.getdel(self.prefix + key)
-        except (RedisError, OSError) as exc:
-            log.warning("Redis unreachable for connect tickets: %s", type(exc).__name__)
-            raw = None
+        raw = None
+        if self._reachable():
+            try:
+                raw = await self._redis.getdel(self.prefix + key)
+            except (RedisError, OSError) as exc:
+                self._unreachable(exc)
         if raw is not None:
             try:
                 return TicketGrant.from_json(raw)
@@ -252,18 +270,17 @@ class RedisTickets:
         return await self._local.take(key)
 
     async def count(self, holder: str, window: int) -> int:
-        from redis.exceptions import RedisError
-
-        key = f"{self.prefix}count:{holder}:{window}"
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.pexpire(key, int(COUNT_WINDOW * 2000))  # gone once its window has passed
-                n, _ = await pipe.execute()
-            return int(n)
-        except (RedisError, OSError) as exc:
-            log.warning("Redis unreachable for connect tickets, counting locally: %s", type(exc).__name__)
-            return await self._local.count(holder, window)
+        if self._reachable():
+            key = f"{self.prefix}count:{holder}:{window}"
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.incr(key)
+                    pipe.pexpire(key, int(COUNT_WINDOW * 2000))  # gone once its window has passed
+                    n, _ = await pipe.execute()
+                return int(n)
+            except (RedisError, OSError) as exc:
+                self._unreachable(exc)
+        return await self._local.count(holder, window)
 
 
 class Tickets:

@@ -3,9 +3,12 @@ each ticket is kept until its deadline (validity and EXPIRED_KEPT) and forgotten
 whatever the order tickets are kept, spent or issued with different validities; and how many
 one token is given in a window."""
 
+import logging
+
 import pytest
 
 from gateway.config import GatewayConfig
+from gateway.redis_counters import RETRY_AFTER
 from gateway.tickets import (
     EXPIRED_KEPT,
     LocalTickets,
@@ -99,9 +102,18 @@ async def test_the_process_keeps_a_bounded_number_of_tickets_whoever_asks():
     await tickets.issue(api_id="api", environments=["Default"], issuer="iss", claims={"jti": "six"})
 
 
-async def test_while_redis_is_away_tickets_are_counted_by_the_process():
-    store = RedisTickets(f"redis://127.0.0.1:{free_port()}")  # nothing listens there
-    assert [await store.count("token", 7) for _ in range(3)] == [1, 2, 3]
+async def test_while_redis_is_away_tickets_are_counted_kept_and_spent_by_the_process(caplog):
+    clock = Clock()
+    store = RedisTickets(f"redis://127.0.0.1:{free_port()}", clock=clock)  # nothing listens there
+    with caplog.at_level(logging.WARNING, logger="tidegate.gateway"):
+        assert [await store.count("token", 7) for _ in range(3)] == [1, 2, 3]
+        assert await store.keep("k", grant(clock.now + 30), 30)
+        assert (await store.take("k")).api_id == "api"
+        tried = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
+        assert len(tried) == 1  # Redis was left alone after the first failure, not asked at each step
+        clock.now += RETRY_AFTER
+        assert await store.count("token", 7) == 4
+        assert len([r for r in caplog.records if "Redis unreachable" in r.getMessage()]) == 2  # asked again
 
 
 @pytest.mark.parametrize("validity", [0, -1, float("inf"), float("nan"), 3601])
