@@ -13,9 +13,7 @@ from typing import Any
 
 from gateway.busypoll import BUSY_POLL_CONN_GAP_US, BUSY_POLL_GAP_US, BUSY_POLL_US
 from gateway.busypoll import check as check_busy_poll
-from gateway.tickets import MAX_TICKETS_PER_TOKEN
-
-MAX_TICKET_VALIDITY = 3600.0  # seconds; a ticket is for a handshake about to happen
+from gateway.tickets import DEFAULT_VALIDITY, MAX_TICKET_VALIDITY, MAX_TICKETS_PER_TOKEN
 
 # Set by ``rungateway --workers N``'s supervisor (gateway/workers.py) for each worker.
 WORKER_INDEX_ENV = "TIDEGATE_WORKER_INDEX"
@@ -58,7 +56,7 @@ class GatewayConfig:
     busy_poll_gap_us: int = BUSY_POLL_GAP_US
     busy_poll_conn_gap_us: int = BUSY_POLL_CONN_GAP_US
     redis_url: str = ""  # shared rate-limit counters; empty: this process's own
-    ticket_validity: float = 30.0  # seconds a connect ticket (POST /tickets) may wait for its handshake
+    ticket_validity: float = DEFAULT_VALIDITY  # seconds a connect ticket (POST /tickets) may wait for its handshake
     tickets_per_token: int = MAX_TICKETS_PER_TOKEN  # tickets one token is given per 30 s (tickets.py)
     rate_limit_clock: float | None = None  # tests only (debug): rate-limit windows at this fixed time
     # rungateway --workers N: this process is worker ``worker_index`` of ``workers``. Without
@@ -117,7 +115,7 @@ class GatewayConfig:
             busy_poll_gap_us=conf.get("BUSY_POLL_GAP_US", BUSY_POLL_GAP_US),
             busy_poll_conn_gap_us=conf.get("BUSY_POLL_CONN_GAP_US", BUSY_POLL_CONN_GAP_US),
             redis_url=conf["REDIS_URL"],
-            ticket_validity=conf.get("TICKET_VALIDITY", 30.0),
+            ticket_validity=conf.get("TICKET_VALIDITY", DEFAULT_VALIDITY),
             tickets_per_token=conf.get("TICKETS_PER_TOKEN", MAX_TICKETS_PER_TOKEN),
             rate_limit_clock=conf.get("RATE_LIMIT_CLOCK"),
             workers=int(os.environ.get(WORKER_COUNT_ENV, 1)),

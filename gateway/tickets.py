@@ -45,6 +45,7 @@ TICKET_PARAM = "ticket"
 # The subprotocol entry that carries a bearer token (Kubernetes' form, our name).
 BEARER_PROTOCOL_PREFIX = "base64url.bearer.authorization.tidegate."
 DEFAULT_VALIDITY = 30.0
+MAX_TICKET_VALIDITY = 3600.0  # seconds; a ticket is for a handshake about to happen
 # An expired ticket is kept this many seconds more, so that its handshake is told it expired
 # (rather than that it is unknown); it admits nothing meanwhile.
 EXPIRED_KEPT = 60.0

@@ -22,11 +22,15 @@ PREFIX = "base64url.bearer.authorization.tidegate."
 PATH = "/chat/1.0.0/plain"
 
 
-def ticket_for(http_base: str, token: str, path: str = PATH) -> dict:
-    """A ticket from the gateway at ``http_base`` for ``path``, asserted issued."""
-    response = requests.post(
+def _ask(http_base: str, token: str, path: str = PATH) -> requests.Response:
+    return requests.post(
         f"{http_base}/tickets", json={"path": path}, headers={"Authorization": f"Bearer {token}"}, timeout=30
     )
+
+
+def ticket_for(http_base: str, token: str, path: str = PATH) -> dict:
+    """A ticket from the gateway at ``http_base`` for ``path``, asserted issued."""
+    response = _ask(http_base, token, path)
     assert response.status_code == 201, response.text
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
@@ -166,12 +170,6 @@ def test_a_malformed_token_entry_is_refused_without_echoing_it(stack, chat, enco
     assert json.loads(body)["code"] == "900901"
     assert "Sec-WebSocket-Protocol is malformed" in body
     assert encoded not in body and response.headers.get("Sec-WebSocket-Protocol") is None
-
-
-def _ask(http_base: str, token: str) -> requests.Response:
-    return requests.post(
-        f"{http_base}/tickets", json={"path": PATH}, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
 
 
 def _early_in_a_window() -> None:
